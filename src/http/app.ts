@@ -1,0 +1,444 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pino } from 'pino';
+import { httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import { DEFAULT_BODY_LIMIT_BYTES } from './body.ts';
+import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
+import { type AppRuntime, Context, type Logger, type RouteSettings } from './context.ts';
+import { normalizeSecrets } from './cookies.ts';
+import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
+import { json } from './response.ts';
+import { type PathEntry, Router } from './router.ts';
+import { send } from './send.ts';
+import { type ListenOptions, listen, type ServerHandle } from './server.ts';
+
+/** Options of an {@link App}. */
+export interface AppOptions {
+  /**
+   * Where logs go: a pino logger (or anything with its `error/warn/info/debug`), or `false` for none.
+   * @default pino at level `LOG_LEVEL` (default `info`) on stdout
+   */
+  logger?: Logger | false;
+  /** Largest request body `ctx.json()`, `text()`, `form()` and `buffer()` accept. @default 1048576 (1 MiB) */
+  bodyLimitBytes?: number;
+  /** Secrets for signed cookies, newest first: signs with the first, verifies with any. Each ≥ 16 chars. */
+  cookieSecrets?: string | readonly string[];
+  /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
+  exposeErrors?: boolean;
+}
+
+/** Options of one route. */
+export interface RouteOptions {
+  /** Overrides the app's `bodyLimitBytes` for this route. */
+  bodyLimitBytes?: number;
+  /**
+   * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
+   * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
+   */
+  timeoutMs?: number;
+}
+
+/** A route handler: returns the response value (see the table in `send.ts`), or a promise of it. */
+export type Handler<P extends string = string, S extends object = Record<never, never>> = (
+  ctx: Context<P, S>,
+) => unknown;
+
+type Chainable<P extends string, S extends object> = [...Middleware<S>[], Handler<P, S>];
+
+/** The overloads of `app.get()`, `app.post()` and the other method adders. */
+export interface AddRoute<S extends object, A> {
+  <P extends string>(path: P, handler: Handler<P, S>): A;
+  <P extends string>(path: P, options: RouteOptions, handler: Handler<P, S>): A;
+  <P extends string>(path: P, ...chain: Chainable<P, S>): A;
+  <P extends string>(path: P, options: RouteOptions, ...chain: Chainable<P, S>): A;
+}
+
+/** Runs at start (in order) or at stop (in reverse order). */
+export type LifecycleHook = () => void | Promise<void>;
+
+interface RouteDef {
+  readonly method: string;
+  readonly path: string;
+  readonly options: RouteOptions;
+  readonly middleware: readonly Middleware<object>[];
+  readonly handler: Handler<string, object>;
+}
+
+/** A route ready to serve. */
+interface Route {
+  readonly run: Chain;
+  readonly settings: RouteSettings;
+  readonly timeoutMs: number | undefined;
+}
+
+const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
+const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined };
+
+function checkLimit(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    throw invalidOption(name, 'a non-negative integer', value);
+  }
+}
+
+function joinPath(prefix: string, path: string): string {
+  if (prefix === '') return path;
+  return path === '/' ? prefix : prefix + path;
+}
+
+/**
+ * A web application: routes, middleware and lifecycle hooks. Configure it, then `listen()` (or hand it to
+ * `inject()`); from then on it is frozen.
+ *
+ * @typeParam S the shape of `ctx.state`, shared by every middleware and handler of the app.
+ * @example
+ * const app = new App();
+ * app.get('/hello/:name', (ctx) => `Hello, ${ctx.params.name}`);
+ * await app.listen({ port: 8080 });
+ */
+export class App<S extends object = Record<never, never>> {
+  /** The app's logger. */
+  readonly log: Logger;
+
+  readonly get: AddRoute<S, this>;
+  readonly post: AddRoute<S, this>;
+  readonly put: AddRoute<S, this>;
+  readonly patch: AddRoute<S, this>;
+  readonly delete: AddRoute<S, this>;
+  readonly head: AddRoute<S, this>;
+  readonly options: AddRoute<S, this>;
+  /** Registers a route for every method. */
+  readonly all: AddRoute<S, this>;
+
+  readonly #runtime: AppRuntime;
+  readonly #routes: RouteDef[] = [];
+  readonly #middleware: Middleware<object>[] = [];
+  readonly #mounts: { prefix: string; app: App<object> }[] = [];
+  readonly #startHooks: LifecycleHook[] = [];
+  readonly #stopHooks: LifecycleHook[] = [];
+  readonly #router = new Router<Route>();
+  readonly #fallbacks = new Map<PathEntry<Route>, Map<string, Route>>();
+  #notFound: Route | undefined;
+  #admission: Admission | undefined;
+  #frozen = false;
+  #ready: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: AppOptions = {}) {
+    checkLimit('bodyLimitBytes', options.bodyLimitBytes);
+    this.log =
+      options.logger === false
+        ? { error() {}, warn() {}, info() {}, debug() {} }
+        : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }));
+    this.#runtime = {
+      log: this.log,
+      cookieSecrets: normalizeSecrets(options.cookieSecrets),
+      exposeErrors: options.exposeErrors ?? process.env.NODE_ENV === 'development',
+      bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      draining: false,
+    };
+    const adder = (method: string): AddRoute<S, this> =>
+      ((path: string, ...args: unknown[]) => this.#add(method, path, args)) as AddRoute<S, this>;
+    this.get = adder('GET');
+    this.post = adder('POST');
+    this.put = adder('PUT');
+    this.patch = adder('PATCH');
+    this.delete = adder('DELETE');
+    this.head = adder('HEAD');
+    this.options = adder('OPTIONS');
+    this.all = adder('*');
+  }
+
+  /** Adds middleware that wraps every route of this app (and of apps mounted on it), in `use()` order. */
+  use(...middleware: Middleware<S>[]): this {
+    this.#checkOpen('use()');
+    for (const fn of middleware) {
+      if (typeof fn !== 'function') throw invalidOption('app.use() argument', 'a middleware function', fn);
+      this.#middleware.push(fn as Middleware<object>);
+    }
+    return this;
+  }
+
+  /** Mounts `app`'s routes under `prefix`; this app's middleware wraps them, then `app`'s own. */
+  route(prefix: string, app: App<S>): this {
+    this.#checkOpen('route()');
+    if (typeof prefix !== 'string' || !/^(\/[^/]+)+$/.test(prefix)) {
+      throw invalidOption('route() prefix', 'a path like "/api" (leading "/", no trailing "/")', prefix);
+    }
+    if (!(app instanceof App)) throw invalidOption('route() app', 'an App', app);
+    this.#mounts.push({ prefix, app: app as unknown as App<object> });
+    return this;
+  }
+
+  /** Runs `hook` before the app serves its first request; hooks run in registration order. */
+  onStart(hook: LifecycleHook): this {
+    this.#checkOpen('onStart()');
+    this.#startHooks.push(hook);
+    return this;
+  }
+
+  /** Runs `hook` when the app stops; hooks run in reverse order, and every one runs even if some fail. */
+  onStop(hook: LifecycleHook): this {
+    this.#checkOpen('onStop()');
+    this.#stopHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Installs an admission step that runs before routing and body reading: it admits the request (and is
+   * told when the response is done) or sheds it with an `HttpError`, usually 503 with `Retry-After`.
+   */
+  admission(admission: Admission): this {
+    this.#checkOpen('admission()');
+    if (typeof admission?.admit !== 'function')
+      throw invalidOption('admission', 'an object with admit(req)', admission);
+    this.#admission = admission;
+    return this;
+  }
+
+  /** Freezes the app and runs the `onStart` hooks, once. `listen()` and `inject()` call it. */
+  ready(): Promise<void> {
+    this.#ready ??= (async () => {
+      this.#freeze();
+      for (const hook of this.#collectHooks('start')) await hook();
+    })();
+    return this.#ready;
+  }
+
+  /** Runs the `onStop` hooks in reverse order, once; throws an AggregateError-carrying WeirError if any failed. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      const failures: unknown[] = [];
+      for (const hook of this.#collectHooks('stop').reverse()) {
+        try {
+          await hook();
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+      if (failures.length > 0) {
+        throw new WeirError('WEIR_ERR_APP_STOP_FAILED', `${failures.length} onStop hook(s) failed`, {
+          cause: new AggregateError(failures, 'onStop hooks failed'),
+        });
+      }
+    })();
+    return this.#stopped;
+  }
+
+  /** Starts serving HTTP. See {@link ListenOptions} for the timeouts and limits. */
+  listen(options: ListenOptions = {}): Promise<ServerHandle> {
+    return listen(this, this.#runtime, options);
+  }
+
+  /** The Node request listener, for `http.createServer(app.handler)` or a test injector. */
+  get handler(): (req: IncomingMessage, res: ServerResponse) => void {
+    this.#freeze();
+    return this.#handle;
+  }
+
+  /** Every route as `METHOD path`, after mounting. */
+  routes(): string[] {
+    this.#freeze();
+    return this.#router
+      .entries()
+      .flatMap((entry) => Object.keys(entry.methods).map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#frozen) {
+      throw new WeirError('WEIR_ERR_APP_FROZEN', `Cannot call ${what} after the app has started serving`);
+    }
+  }
+
+  #add(method: string, path: string, args: unknown[]): this {
+    this.#checkOpen(`${method === '*' ? 'all' : method.toLowerCase()}()`);
+    const options = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as RouteOptions) : {};
+    checkLimit('route bodyLimitBytes', options.bodyLimitBytes);
+    if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
+      throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
+    }
+    if (args.length === 0 || args.some((fn) => typeof fn !== 'function')) {
+      throw invalidOption(
+        `Route ${method} ${path}`,
+        'given middleware functions and a handler function',
+        args,
+      );
+    }
+    const handler = args.pop() as Handler<string, object>;
+    this.#routes.push({ method, path, options, middleware: args as Middleware<object>[], handler });
+    return this;
+  }
+
+  #collectHooks(kind: 'start' | 'stop'): LifecycleHook[] {
+    const own = kind === 'start' ? this.#startHooks : this.#stopHooks;
+    return [...own, ...this.#mounts.flatMap((m) => m.app.#collectHooks(kind))];
+  }
+
+  #flatten(
+    prefix: string,
+    outer: readonly Middleware<object>[],
+    into: [RouteDef, Middleware<object>[]][],
+  ): void {
+    const chain = [...outer, ...this.#middleware];
+    for (const def of this.#routes) {
+      into.push([{ ...def, path: joinPath(prefix, def.path) }, [...chain, ...def.middleware]]);
+    }
+    for (const mount of this.#mounts) mount.app.#flatten(prefix + mount.prefix, chain, into);
+  }
+
+  #freeze(): void {
+    if (this.#frozen) return;
+    const flat: [RouteDef, Middleware<object>[]][] = [];
+    this.#flatten('', [], flat);
+    for (const [def, middleware] of flat) {
+      this.#router.add(def.method, def.path, this.#makeRoute(middleware, def.handler, def.options));
+    }
+    this.#router.seal();
+    this.#notFound = this.#makeRoute(this.#middleware, (ctx) => {
+      throw httpError('WEIR_ERR_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+    });
+    this.#frozen = true;
+    for (const mount of this.#mounts) mount.app.#frozen = true;
+  }
+
+  #makeRoute(
+    middleware: readonly Middleware<object>[],
+    handler: Handler<string, object>,
+    options: RouteOptions = {},
+  ): Route {
+    return {
+      run: compose(middleware, handler as Chain, this.#errorResult),
+      settings:
+        options.bodyLimitBytes === undefined ? NO_SETTINGS : { bodyLimitBytes: options.bodyLimitBytes },
+      timeoutMs: options.timeoutMs,
+    };
+  }
+
+  /** The route for a method the path has no handler for: HEAD→GET, ALL, automatic OPTIONS, else 405. */
+  #fallback(entry: PathEntry<Route>, method: string): Route {
+    const methods = entry.methods;
+    if (method === 'HEAD' && methods.GET !== undefined) return methods.GET;
+    if (methods['*'] !== undefined) return methods['*'];
+    let cache = this.#fallbacks.get(entry);
+    if (cache === undefined) {
+      cache = new Map();
+      this.#fallbacks.set(entry, cache);
+    }
+    const kind = method === 'OPTIONS' ? 'OPTIONS' : '405';
+    let route = cache.get(kind);
+    if (route === undefined) {
+      const allow = entry.allow;
+      route =
+        kind === 'OPTIONS'
+          ? this.#makeRoute(this.#middleware, (ctx) => {
+              ctx.set('allow', allow);
+            })
+          : this.#makeRoute(this.#middleware, (ctx) => {
+              throw httpError(
+                'WEIR_ERR_METHOD_NOT_ALLOWED',
+                `${ctx.method} is not allowed on ${ctx.path}`,
+                undefined,
+                {
+                  headers: { allow },
+                },
+              );
+            });
+      cache.set(kind, route);
+    }
+    return route;
+  }
+
+  readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    let route: Route;
+    let params = EMPTY_PARAMS;
+    const match = path.charCodeAt(0) === 47 /* "/" */ ? this.#router.find(path) : undefined;
+    if (match === undefined) {
+      route = this.#notFound!;
+    } else {
+      route = match.entry.methods[method] ?? this.#fallback(match.entry, method);
+      params = match.params;
+    }
+    const ctx = new Context(
+      req,
+      res,
+      method,
+      path,
+      q === -1 ? '' : url.slice(q + 1),
+      params,
+      route.settings,
+      this.#runtime,
+    );
+    if (params !== EMPTY_PARAMS && !decodeParams(params)) {
+      this.#respond(
+        ctx,
+        this.#errorResult(
+          ctx,
+          httpError('WEIR_ERR_BAD_REQUEST', `Malformed percent-encoding in path ${path}`),
+        ),
+      );
+      return;
+    }
+    if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
+    let result: unknown;
+    try {
+      result = route.run(ctx);
+    } catch (err) {
+      result = this.#errorResult(ctx, err);
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#respond(ctx, value),
+        (err: unknown) => this.#respond(ctx, this.#errorResult(ctx, err)),
+      );
+    } else {
+      this.#respond(ctx, result);
+    }
+  };
+
+  #respond(ctx: Context, value: unknown): void {
+    try {
+      send(ctx, value);
+    } catch (err) {
+      send(ctx, this.#errorResult(ctx, err));
+    }
+  }
+
+  /** Records the error on the context and builds its JSON response; logs what is not a client error. */
+  readonly #errorResult = (ctx: Context, err: unknown): unknown => {
+    ctx.error = err;
+    const runtime = this.#runtime;
+    if (isHttpError(err)) {
+      if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
+      const error: Record<string, unknown> = { code: err.code, message: err.message };
+      if (err.details !== undefined) error.details = err.details;
+      return json({ error }, { status: err.status, headers: err.headers });
+    }
+    if (ctx.res.destroyed) {
+      // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
+      runtime.log.debug({ err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
+      return undefined;
+    }
+    runtime.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
+    const error: Record<string, unknown> = { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' };
+    if (runtime.exposeErrors && err instanceof Error) error.stack = err.stack;
+    return json({ error }, 500);
+  };
+}
+
+/** Decodes percent-encoded params in place; false when one is malformed. */
+function decodeParams(params: Record<string, string>): boolean {
+  for (const name in params) {
+    const value = params[name]!;
+    if (value.includes('%')) {
+      try {
+        params[name] = decodeURIComponent(value);
+      } catch {
+        return false;
+      }
+    }
+  }
+  return true;
+}

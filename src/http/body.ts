@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http';
+import secureJson from 'secure-json-parse';
+import { type HttpError, httpError } from '../errors.ts';
+
+/**
+ * Request body reading. The size limit is enforced twice: against `Content-Length` before a byte is read,
+ * and while streaming (for chunked bodies and lying clients), so an oversized body is refused with 413
+ * without being buffered. A refused request is answered with `Connection: close`, so the unread rest of
+ * the body is never drained.
+ */
+
+/** 1 MiB: the default limit of a request body. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+const CLOSE = { connection: 'close' } as const;
+
+function tooLarge(limitBytes: number, received: string): HttpError {
+  return httpError(
+    'WEIR_ERR_BODY_TOO_LARGE',
+    `Request body is larger than the limit of ${limitBytes} bytes (${received})`,
+    { limitBytes },
+    { headers: CLOSE },
+  );
+}
+
+/** Reads the whole body into one buffer, refusing more than `limitBytes`. */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limitBytes) {
+    return Promise.reject(tooLarge(limitBytes, `Content-Length is ${declared}`));
+  }
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    return Promise.reject(
+      httpError(
+        'WEIR_ERR_BODY_UNSUPPORTED_TYPE',
+        `Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`,
+        undefined,
+        { headers: CLOSE },
+      ),
+    );
+  }
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(limitBytes, `received more than ${limitBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(
+        httpError('WEIR_ERR_BODY_ABORTED', 'The request body could not be read', undefined, {
+          cause: err,
+          headers: CLOSE,
+        }),
+      );
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(
+        httpError(
+          'WEIR_ERR_BODY_ABORTED',
+          'The client closed the connection before the body ended',
+          undefined,
+          { headers: CLOSE },
+        ),
+      );
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** The media type of a `Content-Type` header, lower case, without parameters. */
+function mediaType(contentType: string | undefined): string {
+  if (contentType === undefined) return '';
+  const semi = contentType.indexOf(';');
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
+function charsetIsUtf8(contentType: string): boolean {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType);
+  return match === null || /^utf-?8$/i.test(match[1]!);
+}
+
+/** Throws 415 unless the request's `Content-Type` passes `accept`. */
+export function expectType(req: IncomingMessage, expected: string, accept: (type: string) => boolean): void {
+  const header = req.headers['content-type'];
+  const type = mediaType(header);
+  if (!accept(type) || !charsetIsUtf8(header ?? '')) {
+    throw httpError(
+      'WEIR_ERR_BODY_UNSUPPORTED_TYPE',
+      `Expected Content-Type ${expected}, received ${header === undefined ? 'none' : JSON.stringify(header)}`,
+      { expected, received: header ?? null },
+    );
+  }
+}
+
+/** `application/json` and every `+json` type. */
+export function isJsonType(type: string): boolean {
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/** Parses JSON text safely: prototype-poisoning keys are refused, not silently applied. */
+export function parseJson(text: string): unknown {
+  if (text.trim() === '') {
+    throw httpError('WEIR_ERR_BODY_EMPTY', 'Expected a JSON body, but the request body is empty');
+  }
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (message.includes('forbidden prototype property')) {
+      throw httpError(
+        'WEIR_ERR_BODY_FORBIDDEN_KEY',
+        'The JSON body contains a forbidden "__proto__" or "constructor.prototype" key',
+      );
+    }
+    throw httpError(
+      'WEIR_ERR_BODY_INVALID_JSON',
+      `The request body is not valid JSON: ${message}`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Parses an `application/x-www-form-urlencoded` body; repeated names become lists. */
+export function parseForm(text: string): Record<string, string | string[]> {
+  const form: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) {
+    const previous = form[name];
+    if (previous === undefined) form[name] = value;
+    else if (typeof previous === 'string') form[name] = [previous, value];
+    else previous.push(value);
+  }
+  return form;
+}

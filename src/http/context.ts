@@ -1,0 +1,278 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { httpError } from '../errors.ts';
+import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
+import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
+import type { PathParams } from './params.ts';
+
+/** The logger weir writes to: pino's interface, which pino loggers satisfy. */
+export interface Logger {
+  error(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  debug(obj: unknown, msg?: string): void;
+}
+
+/** What every request of an app shares. Internal. */
+export interface AppRuntime {
+  readonly log: Logger;
+  readonly cookieSecrets: readonly string[];
+  readonly exposeErrors: boolean;
+  readonly bodyLimitBytes: number;
+  /** True while a server of the app drains: responses then carry `Connection: close`. */
+  draining: boolean;
+}
+
+/** Per-route settings a request needs. Internal. */
+export interface RouteSettings {
+  readonly bodyLimitBytes: number | undefined;
+}
+
+// Response state is read by send.ts, so it lives on symbol keys rather than #fields; the symbols are
+// not exported from the package.
+export const kStatus = Symbol('weir.status');
+export const kHeaders = Symbol('weir.headers');
+export const kRuntime = Symbol('weir.runtime');
+
+/** The body has been read as raw bytes already (by json/text/form/buffer). */
+const BODY_UNREAD = undefined;
+
+/**
+ * One request and its response. Everything that costs something is computed on first use: the query,
+ * cookies, the abort signal, the body.
+ *
+ * @typeParam P the route's path literal, which types `params`.
+ * @typeParam S the shape of `state`, declared on the App.
+ */
+export class Context<P extends string = string, S extends object = Record<never, never>> {
+  /** Node's request. Reading its body directly bypasses the size limit. */
+  readonly req: IncomingMessage;
+  /** Node's response. Writing to it directly takes the response out of weir's hands. */
+  readonly res: ServerResponse;
+  /** The request method, upper case. */
+  readonly method: string;
+  /** The raw path, without the query string. */
+  readonly path: string;
+  /** Path params, URL-decoded, typed from the route's path. */
+  readonly params: PathParams<P>;
+  /**
+   * The value the response will be built from: the handler's return value, replaced by a middleware
+   * that returns something else, or the error response when something threw.
+   */
+  result: unknown = undefined;
+  /** What a handler or middleware threw, if anything did; `result` then holds the error response. */
+  error: unknown = undefined;
+
+  [kStatus] = 0;
+  [kHeaders]: Record<string, string | number | string[]> | undefined = undefined;
+  readonly [kRuntime]: AppRuntime;
+
+  readonly #rawQuery: string;
+  readonly #route: RouteSettings;
+  #query: Record<string, string | undefined> | undefined = undefined;
+  #cookies: Readonly<Record<string, string | undefined>> | undefined = undefined;
+  #state: S | undefined = undefined;
+  #abort: AbortController | undefined = undefined;
+  #raw: Promise<Buffer> | undefined = BODY_UNREAD;
+  #parsed: Promise<unknown> | undefined = undefined;
+  #parsedAs = '';
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    rawQuery: string,
+    params: Record<string, string>,
+    route: RouteSettings,
+    runtime: AppRuntime,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.method = method;
+    this.path = path;
+    this.params = params as PathParams<P>;
+    this.#rawQuery = rawQuery;
+    this.#route = route;
+    this[kRuntime] = runtime;
+  }
+
+  /** Request headers, names in lower case. */
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  /** Query parameters; for a repeated name, the first value. See {@link queryAll}. */
+  get query(): Readonly<Record<string, string | undefined>> {
+    if (this.#query === undefined) {
+      const query: Record<string, string | undefined> = Object.create(null);
+      if (this.#rawQuery !== '') {
+        for (const [name, value] of new URLSearchParams(this.#rawQuery)) {
+          if (!(name in query)) query[name] = value;
+        }
+      }
+      this.#query = query;
+    }
+    return this.#query;
+  }
+
+  /** Every value of a query parameter, in order. */
+  queryAll(name: string): string[] {
+    return this.#rawQuery === '' ? [] : new URLSearchParams(this.#rawQuery).getAll(name);
+  }
+
+  /** Request cookies (unsigned values as sent). */
+  get cookies(): Readonly<Record<string, string | undefined>> {
+    this.#cookies ??= parseCookies(this.req.headers.cookie);
+    return this.#cookies;
+  }
+
+  /** The value of a signed cookie, or `undefined` when it is missing or its signature does not verify. */
+  signedCookie(name: string): string | undefined {
+    const raw = this.cookies[name];
+    return raw === undefined ? undefined : unsignCookie(name, raw, this[kRuntime].cookieSecrets);
+  }
+
+  /** Per-request state, typed by the App's `S`. */
+  get state(): S {
+    this.#state ??= {} as S;
+    return this.#state;
+  }
+
+  /**
+   * Aborts when the client goes away before the response has been sent (and, with a route timeout,
+   * when the timeout passes). Pass it to every downstream call.
+   */
+  get signal(): AbortSignal {
+    return this.#controller().signal;
+  }
+
+  /** Aborts {@link signal} with `reason` (used by route timeouts). */
+  abort(reason: unknown): void {
+    this.#controller().abort(reason);
+  }
+
+  #controller(): AbortController {
+    if (this.#abort !== undefined) return this.#abort;
+    const controller = new AbortController();
+    this.#abort = controller;
+    const res = this.res;
+    if (!res.writableFinished) {
+      const gone = (): void => {
+        if (!res.writableFinished) {
+          controller.abort(new DOMException('The client closed the connection', 'AbortError'));
+        }
+      };
+      if (res.destroyed || this.req.socket?.destroyed === true) gone();
+      else res.once('close', gone);
+    }
+    return controller;
+  }
+
+  /** The app's logger. */
+  get log(): Logger {
+    return this[kRuntime].log;
+  }
+
+  /** The raw request body stream. Reading it directly bypasses the size limit. */
+  get body(): IncomingMessage {
+    return this.req;
+  }
+
+  /** The body as bytes, within the route's size limit. */
+  buffer(): Promise<Buffer> {
+    this.#raw ??= readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes);
+    return this.#raw;
+  }
+
+  /**
+   * The body parsed as JSON. Requires `Content-Type: application/json` (or `+json`); answers 415
+   * otherwise, 400 for malformed JSON or prototype-poisoning keys, 413 past the size limit.
+   * The type parameter is an assertion, not a check: validate what you did not produce.
+   */
+  json<T = unknown>(): Promise<T> {
+    return this.#parse('json', () => {
+      expectType(this.req, 'application/json', isJsonType);
+      return this.buffer().then((raw) => parseJson(raw.toString('utf8')));
+    }) as Promise<T>;
+  }
+
+  /** The body as UTF-8 text, whatever its type. */
+  text(): Promise<string> {
+    return this.#parse('text', () => this.buffer().then((raw) => raw.toString('utf8'))) as Promise<string>;
+  }
+
+  /** An `application/x-www-form-urlencoded` body; repeated names become lists. 415 for other types. */
+  form(): Promise<Record<string, string | string[]>> {
+    return this.#parse('form', () => {
+      expectType(
+        this.req,
+        'application/x-www-form-urlencoded',
+        (t) => t === 'application/x-www-form-urlencoded',
+      );
+      return this.buffer().then((raw) => parseForm(raw.toString('utf8')));
+    }) as Promise<Record<string, string | string[]>>;
+  }
+
+  #parse(kind: string, parse: () => Promise<unknown>): Promise<unknown> {
+    if (this.#parsed !== undefined) {
+      if (this.#parsedAs === kind) return this.#parsed;
+      return this.buffer().then((raw) => {
+        if (kind === 'text') return raw.toString('utf8');
+        throw httpError(
+          'WEIR_ERR_BODY_CONSUMED',
+          `The body was already read as ${this.#parsedAs}, not ${kind}`,
+        );
+      });
+    }
+    this.#parsedAs = kind;
+    try {
+      this.#parsed = parse();
+    } catch (err) {
+      this.#parsed = Promise.reject(err);
+    }
+    return this.#parsed;
+  }
+
+  /** Sets the response status for a handler that returns a plain value. Chainable. */
+  status(code: number): this {
+    this[kStatus] = code;
+    return this;
+  }
+
+  /** The response status as it stands: explicit, from the result, or the default for the result. */
+  get statusCode(): number {
+    const result = this.result as { status?: unknown } | undefined;
+    if (
+      typeof result === 'object' &&
+      result !== null &&
+      typeof result.status === 'number' &&
+      'body' in result
+    ) {
+      return result.status;
+    }
+    if (this[kStatus] !== 0) return this[kStatus];
+    return result === undefined ? 204 : 200;
+  }
+
+  /** Sets a response header (name case-insensitive). Chainable. */
+  set(name: string, value: string | number): this {
+    this[kHeaders] ??= Object.create(null) as Record<string, string | number | string[]>;
+    this[kHeaders][name.toLowerCase()] = value;
+    return this;
+  }
+
+  /** Adds a `Set-Cookie` header. Defaults: HttpOnly, SameSite=Lax, Path=/. Chainable. */
+  cookie(name: string, value: string, options?: CookieOptions): this {
+    const line = serializeCookie(name, value, options, this[kRuntime].cookieSecrets);
+    this[kHeaders] ??= Object.create(null) as Record<string, string | number | string[]>;
+    const existing = this[kHeaders]['set-cookie'];
+    if (Array.isArray(existing)) existing.push(line);
+    else this[kHeaders]['set-cookie'] = [line];
+    return this;
+  }
+
+  /** Deletes a cookie on the client (same `path` and `domain` as when it was set). Chainable. */
+  clearCookie(name: string, options?: Pick<CookieOptions, 'path' | 'domain'>): this {
+    return this.cookie(name, '', { ...options, maxAgeSeconds: 0, expires: new Date(0) });
+  }
+}

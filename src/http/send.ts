@@ -1,0 +1,178 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
+import { ReadableStream } from 'node:stream/web';
+import { type Context, kHeaders, kRuntime, kStatus } from './context.ts';
+import { httpDate } from './date.ts';
+import { isWeirResponse, type ResponseBody, type ResponseHeaders, type WeirResponse } from './response.ts';
+
+/**
+ * Turns what a handler returned into the HTTP response: one `writeHead` and one `end` for a body that is
+ * already in memory.
+ *
+ * | returned              | status      | Content-Type                 |
+ * | --------------------- | ----------- | ---------------------------- |
+ * | `string`              | 200         | text/plain; charset=utf-8    |
+ * | `Uint8Array`/`Buffer` | 200         | application/octet-stream     |
+ * | Readable/ReadableStream | 200       | application/octet-stream, chunked |
+ * | `WeirResponse`        | its own     | its own                      |
+ * | web `Response`        | its own     | its own                      |
+ * | `undefined`           | 204         | none                         |
+ * | anything else         | 200         | application/json             |
+ *
+ * `ctx.status()` overrides the default status of a plain value; `ctx.set()` headers are merged in, and a
+ * `WeirResponse`'s own headers win over them.
+ */
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json';
+const OCTET = 'application/octet-stream';
+const SERVER = 'weir';
+
+type Headers = OutgoingHttpHeaders;
+
+/** Sends `value` as the response of `ctx`, unless the response was already taken over or the client left. */
+export function send(ctx: Context, value: unknown): void {
+  const res = ctx.res;
+  if (res.headersSent || res.destroyed) return;
+  if (typeof value === 'string') {
+    sendBuffered(ctx, ctx[kStatus] || 200, TEXT, value);
+  } else if (value === undefined) {
+    sendEmpty(ctx, ctx[kStatus] || 204, undefined);
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    sendObject(ctx, value);
+  } else {
+    sendJson(ctx, value);
+  }
+}
+
+function sendObject(ctx: Context, value: object): void {
+  if (value instanceof Uint8Array) {
+    sendBuffered(ctx, ctx[kStatus] || 200, OCTET, value);
+  } else if (isWeirResponse(value)) {
+    sendWeirResponse(ctx, value);
+  } else if (value instanceof Response) {
+    sendWebResponse(ctx, value);
+  } else if (value instanceof Readable || value instanceof ReadableStream) {
+    sendStream(ctx, ctx[kStatus] || 200, baseHeaders(ctx, OCTET), value);
+  } else {
+    sendJson(ctx, value);
+  }
+}
+
+function sendJson(ctx: Context, value: unknown): void {
+  let body: string | undefined;
+  try {
+    body = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(
+      `The handler's return value cannot be serialised as JSON: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (body === undefined) {
+    throw new TypeError(`The handler returned a ${typeof value}, which has no JSON form`);
+  }
+  sendBuffered(ctx, ctx[kStatus] || 200, JSON_TYPE, body);
+}
+
+/** The hot path: a body in memory, headers as one object literal of a fixed shape. */
+function sendBuffered(ctx: Context, status: number, type: string, body: string | Uint8Array): void {
+  const headers: Headers = {
+    'content-type': type,
+    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    date: httpDate(),
+    server: SERVER,
+  };
+  const extra = ctx[kHeaders];
+  if (extra !== undefined) Object.assign(headers, extra);
+  if (ctx[kRuntime].draining) headers.connection = 'close';
+  ctx.res.writeHead(status, headers);
+  ctx.res.end(body);
+}
+
+function sendEmpty(ctx: Context, status: number, extraHeaders: ResponseHeaders | undefined): void {
+  const headers: Headers = { date: httpDate(), server: SERVER };
+  // RFC 9110 §8.6: no Content-Length on 1xx, 204 and 304 responses.
+  if (status !== 204 && status !== 304 && status >= 200) headers['content-length'] = 0;
+  const extra = ctx[kHeaders];
+  if (extra !== undefined) Object.assign(headers, extra);
+  if (extraHeaders !== undefined) assignLowercase(headers, extraHeaders);
+  if (ctx[kRuntime].draining) headers.connection = 'close';
+  ctx.res.writeHead(status, headers);
+  ctx.res.end();
+}
+
+function baseHeaders(ctx: Context, type: string | undefined): Headers {
+  const headers: Headers = { date: httpDate(), server: SERVER };
+  if (type !== undefined) headers['content-type'] = type;
+  const extra = ctx[kHeaders];
+  if (extra !== undefined) Object.assign(headers, extra);
+  return headers;
+}
+
+function assignLowercase(target: Headers, source: ResponseHeaders | Iterable<[string, string]>): void {
+  const entries = Symbol.iterator in source ? source : Object.entries(source);
+  for (const [name, value] of entries as Iterable<[string, string | number | readonly string[]]>) {
+    target[name.toLowerCase()] = value as string | number | string[];
+  }
+}
+
+function sendWeirResponse(ctx: Context, response: WeirResponse): void {
+  const body: ResponseBody = response.body;
+  if (body === undefined) {
+    sendEmpty(ctx, response.status, response.headers);
+    return;
+  }
+  const headers = baseHeaders(ctx, undefined);
+  assignLowercase(headers, response.headers);
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (ctx[kRuntime].draining) headers.connection = 'close';
+    ctx.res.writeHead(response.status, headers);
+    ctx.res.end(body);
+  } else {
+    sendStream(ctx, response.status, headers, body);
+  }
+}
+
+function sendWebResponse(ctx: Context, response: Response): void {
+  const headers = baseHeaders(ctx, undefined);
+  assignLowercase(headers, response.headers);
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  if (response.body === null) {
+    if (ctx[kRuntime].draining) headers.connection = 'close';
+    ctx.res.writeHead(response.status, headers);
+    ctx.res.end();
+    return;
+  }
+  sendStream(ctx, response.status, headers, response.body as ReadableStream<Uint8Array>);
+}
+
+function sendStream(
+  ctx: Context,
+  status: number,
+  headers: Headers,
+  body: Readable | ReadableStream<Uint8Array>,
+): void {
+  const res = ctx.res;
+  if (ctx[kRuntime].draining) headers.connection = 'close';
+  res.writeHead(status, headers);
+  if (ctx.method === 'HEAD' || status === 204 || status === 304) {
+    if (body instanceof Readable) body.destroy();
+    else void body.cancel();
+    res.end();
+    return;
+  }
+  const source = body instanceof Readable ? body : Readable.fromWeb(body);
+  pipeline(source, res, (err) => {
+    // The status line is gone already: the only honest signal left is to cut the connection, so the
+    // client sees a truncated chunked body rather than a complete-looking one.
+    if (err !== undefined && err !== null && !res.destroyed) {
+      ctx.log.error({ err, method: ctx.method, path: ctx.path }, 'response stream failed');
+      res.destroy(err);
+    }
+  });
+}

@@ -1,0 +1,228 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { invalidOption, WeirError } from '../errors.ts';
+import type { AppRuntime } from './context.ts';
+import { holdDateTicker, httpDate } from './date.ts';
+
+/** What `listen()` needs of an app. */
+interface Listenable {
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/**
+ * Options of `app.listen()`. The defaults are safe for a server on the open internet behind a load
+ * balancer; each is a knob.
+ */
+export interface ListenOptions {
+  /** @default 8080 */
+  port?: number;
+  /** @default '127.0.0.1' (use '0.0.0.0' or '::' to accept outside connections) */
+  host?: string;
+  /** Largest request head (request line + headers); larger answers 431. @default 16384 */
+  maxHeaderSizeBytes?: number;
+  /** Time to receive a complete request head; slower clients get 408. @default 30000 */
+  headersTimeoutMs?: number;
+  /** Time to receive a complete request (head and body). @default 60000 */
+  requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open. Longer than the 60 s idle timeout of common load
+   * balancers (AWS ALB, nginx upstreams), so the balancer, not weir, closes idle connections and never
+   * sends a request down one weir is closing (the cause of sporadic 502s). @default 65000
+   */
+  keepAliveTimeoutMs?: number;
+  /** Disable Nagle's algorithm on connections. @default true */
+  noDelay?: boolean;
+  /** Signals that start a graceful shutdown, or `false` for none. @default ['SIGTERM', 'SIGINT'] */
+  signals?: readonly NodeJS.Signals[] | false;
+  /** Exit the process (0, or 1 if shutdown failed) once a signal-triggered shutdown ends. @default true */
+  exitOnSignal?: boolean;
+  /** How long a signal-triggered shutdown lets in-flight requests run. @default 10000 */
+  shutdownTimeoutMs?: number;
+}
+
+/** Options of {@link ServerHandle.close}. */
+export interface CloseOptions {
+  /** How long in-flight requests may still run before their connections are cut. @default 10000 */
+  timeoutMs?: number;
+}
+
+/** A listening server. */
+export interface ServerHandle {
+  readonly server: Server;
+  /** The bound port (useful with `port: 0`). */
+  readonly port: number;
+  readonly host: string;
+  /** `http://host:port`. */
+  readonly url: string;
+  /**
+   * Graceful shutdown: stops accepting, closes idle keep-alive connections at once, answers in-flight
+   * requests with `Connection: close`, cuts what is still running after `timeoutMs`, then runs the app's
+   * `onStop` hooks in reverse order. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+const open = new Set<{ handle: ServerHandle; shutdownTimeoutMs: number; exit: boolean }>();
+const installed = new Set<NodeJS.Signals>();
+let shuttingDown = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (shuttingDown) {
+    // A second signal while draining: the operator means it.
+    process.exit(1);
+  }
+  shuttingDown = true;
+  const entries = [...open];
+  const exit = entries.some((e) => e.exit);
+  void Promise.allSettled(entries.map((e) => e.handle.close({ timeoutMs: e.shutdownTimeoutMs }))).then(
+    (results) => {
+      const failed = results.some((r) => r.status === 'rejected');
+      for (const r of results)
+        if (r.status === 'rejected') console.error(`weir: shutdown after ${signal} failed:`, r.reason);
+      if (exit) process.exit(failed ? 1 : 0);
+      for (const s of installed) process.off(s, onSignal);
+      installed.clear();
+      shuttingDown = false;
+    },
+  );
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw invalidOption(name, 'a positive number', value);
+  return value;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+/** Answers a request node's parser refused (bad syntax, head too large, too slow) with a JSON error. */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const code =
+    status === 431
+      ? 'WEIR_ERR_HEADERS_TOO_LARGE'
+      : status === 408
+        ? 'WEIR_ERR_REQUEST_TIMEOUT'
+        : 'WEIR_ERR_BAD_REQUEST';
+  const message =
+    status === 431
+      ? 'The request headers are larger than the server accepts'
+      : status === 408
+        ? 'The request was not received in time'
+        : 'The request could not be parsed as HTTP/1.1';
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `date: ${httpDate()}\r\nserver: weir\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Starts an HTTP server for `app`. */
+export async function listen(
+  app: Listenable,
+  runtime: AppRuntime,
+  options: ListenOptions,
+): Promise<ServerHandle> {
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw invalidOption('listen port', 'an integer 0…65535', port);
+  const host = options.host ?? '127.0.0.1';
+  const keepAliveTimeout = positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 65_000);
+  const headersTimeout = positive('headersTimeoutMs', options.headersTimeoutMs, 30_000);
+  const requestTimeout = positive('requestTimeoutMs', options.requestTimeoutMs, 60_000);
+  const maxHeaderSize = positive('maxHeaderSizeBytes', options.maxHeaderSizeBytes, 16_384);
+  const shutdownTimeoutMs = positive('shutdownTimeoutMs', options.shutdownTimeoutMs, 10_000);
+  const signals = options.signals === undefined ? (['SIGTERM', 'SIGINT'] as const) : options.signals;
+
+  await app.ready();
+  const server = createServer(
+    {
+      maxHeaderSize,
+      headersTimeout: Math.min(headersTimeout, requestTimeout),
+      requestTimeout,
+      keepAliveTimeout,
+      noDelay: options.noDelay ?? true,
+    },
+    app.handler,
+  );
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.on('clientError', onClientError);
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message;
+      reject(new WeirError('WEIR_ERR_LISTEN', `Cannot listen on ${host}:${port}: ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const releaseDate = holdDateTicker();
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  const entry = {
+    handle: undefined as unknown as ServerHandle,
+    shutdownTimeoutMs,
+    exit: options.exitOnSignal ?? true,
+  };
+  const handle: ServerHandle = {
+    server,
+    port: boundPort,
+    host,
+    url: `http://${urlHost}:${boundPort}`,
+    close(closeOptions?: CloseOptions): Promise<void> {
+      closing ??= drain(server, runtime, positive('close timeoutMs', closeOptions?.timeoutMs, 10_000))
+        .finally(() => {
+          releaseDate();
+          open.delete(entry);
+        })
+        .then(() => app.stop());
+      return closing;
+    },
+  };
+  entry.handle = handle;
+  open.add(entry);
+  if (signals !== false) {
+    for (const signal of signals) {
+      if (!installed.has(signal)) {
+        installed.add(signal);
+        process.on(signal, onSignal);
+      }
+    }
+  }
+  runtime.log.info({ url: handle.url }, 'listening');
+  return handle;
+}
+
+/** Stops accepting, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */
+function drain(server: Server, runtime: AppRuntime, timeoutMs: number): Promise<void> {
+  runtime.draining = true;
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // A connection can turn idle between two sweeps (its response went out just before draining began,
+    // without `Connection: close`): keep closing idle ones until the server is empty.
+    const sweep = setInterval(() => server.closeIdleConnections(), 250);
+    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.once('close', () => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    });
+  });
+}

@@ -1,0 +1,220 @@
+import { constants, realpathSync } from 'node:fs';
+import { type FileHandle, open, realpath } from 'node:fs/promises';
+import { extname, join, sep } from 'node:path';
+import { contentType } from 'mime-types';
+import { httpError, invalidOption } from '../errors.ts';
+import type { Context } from './context.ts';
+import { WeirResponse } from './response.ts';
+
+/** Options of {@link serveStatic}. */
+export interface StaticOptions {
+  /** File served for a directory, or `false` for none. @default 'index.html' */
+  index?: string | false;
+  /** `max-age` for files whose name is not fingerprinted. @default 60 */
+  maxAgeSeconds?: number;
+  /**
+   * Which files are fingerprinted (their name changes when their content does) and so are cached for a
+   * year as `immutable`. @default names with a hash of 8+ hex or base64url chars, like `app.3f9a2b1c.js`
+   */
+  immutable?: (relativePath: string) => boolean;
+  /** Serve names starting with a dot. @default false (answers 404) */
+  dotfiles?: boolean;
+}
+
+const YEAR = 'public, max-age=31536000, immutable';
+
+/** `app.3f9a2b1c.js` (a hex hash of 8+) or `index-DiwrgTda.js` (an 8-char base64url hash, mixed case). */
+function defaultImmutable(relative: string): boolean {
+  const match = /[.-]([0-9a-f]{8,}|[A-Za-z0-9_]{8})\.\w+$/.exec(
+    relative.slice(relative.lastIndexOf('/') + 1),
+  );
+  if (match === null) return false;
+  const hash = match[1]!;
+  return /^[0-9a-f]+$/.test(hash) ? /\d/.test(hash) : /[A-Z]/.test(hash) && /[a-z]/.test(hash);
+}
+
+function forbidden(): never {
+  throw httpError('WEIR_ERR_FORBIDDEN_PATH', 'The path leaves the static folder');
+}
+
+function notFound(ctx: Context): never {
+  throw httpError('WEIR_ERR_NOT_FOUND', `No file for ${ctx.path}`);
+}
+
+/** Checks a `*` param for every way out of the folder; returns its segments. */
+function safeSegments(relative: string, dotfiles: boolean, ctx: Context): string[] {
+  // Params arrive decoded, so %2e%2e has become ".." and %00 a NUL by now.
+  if (relative.includes('\0') || relative.includes('\\')) forbidden();
+  const segments = relative.split('/').filter((s) => s !== '' && s !== '.');
+  for (const s of segments) {
+    if (s === '..') forbidden();
+    if (!dotfiles && s.startsWith('.')) notFound(ctx);
+  }
+  return segments;
+}
+
+/** Parses a single `bytes=` range against `size`; `undefined` to ignore the header, `null` if unsatisfiable. */
+export function parseRange(header: string, size: number): { start: number; end: number } | null | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (match === null) return undefined; // multiple ranges or another unit: RFC 9110 lets us send it all
+  const [, from, to] = match as unknown as [string, string, string];
+  if (from === '' && to === '') return undefined;
+  let start: number;
+  let end: number;
+  if (from === '') {
+    const suffix = Number(to);
+    if (suffix === 0) return null;
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(from);
+    end = to === '' ? size - 1 : Math.min(Number(to), size - 1);
+    if (to !== '' && Number(to) < start) return undefined;
+  }
+  if (start >= size || size === 0) return null;
+  return { start, end };
+}
+
+function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  const weak = (t: string): string => (t.startsWith('W/') ? t.slice(2) : t);
+  return header.split(',').some((t) => weak(t.trim()) === weak(etag));
+}
+
+/**
+ * Serves files under `root` from a wildcard route, with validators and caching a CDN can use:
+ * weak `ETag` and `Last-Modified`, 304 for `If-None-Match`/`If-Modified-Since`, single `Range` requests
+ * (206/416), `Content-Type` by extension, and `Cache-Control` (a year, `immutable`, for fingerprinted
+ * names; `maxAgeSeconds` otherwise).
+ *
+ * No request gets out of `root`: `..` (however encoded), backslashes and NUL answer 403, dotfiles 404, and a
+ * symlink whose target lies outside `root` 404.
+ * @example app.get('/static/*', serveStatic(new URL('./public', import.meta.url).pathname));
+ */
+export function serveStatic(
+  root: string,
+  options: StaticOptions = {},
+): (ctx: Context<string, object>) => Promise<WeirResponse> {
+  if (typeof root !== 'string' || root === '') throw invalidOption('serveStatic root', 'a folder path', root);
+  let rootReal: string;
+  try {
+    rootReal = realpathSync(root);
+  } catch (err) {
+    throw invalidOption('serveStatic root', 'an existing folder', `${root} (${(err as Error).message})`);
+  }
+  const maxAge = options.maxAgeSeconds ?? 60;
+  if (!Number.isInteger(maxAge) || maxAge < 0)
+    throw invalidOption('serveStatic maxAgeSeconds', 'a non-negative integer', maxAge);
+  const index = options.index ?? 'index.html';
+  const isImmutable = options.immutable ?? defaultImmutable;
+  const dotfiles = options.dotfiles ?? false;
+
+  return async function serveStaticFile(ctx: Context<string, object>): Promise<WeirResponse> {
+    const relative = (ctx.params as Record<string, string | undefined>)['*'] ?? '';
+    const segments = safeSegments(relative, dotfiles, ctx);
+    let file = await openInside(rootReal, join(rootReal, ...segments));
+    if (file === undefined) notFound(ctx);
+    let stat = await file.handle.stat();
+    let served = segments.join('/');
+    if (stat.isDirectory()) {
+      await file.handle.close();
+      if (index === false) notFound(ctx);
+      file = await openInside(rootReal, join(file.path, index));
+      if (file === undefined) notFound(ctx);
+      stat = await file.handle.stat();
+      served = served === '' ? index : `${served}/${index}`;
+    }
+    if (!stat.isFile()) {
+      await file.handle.close();
+      notFound(ctx);
+    }
+    return respond(
+      ctx,
+      file.handle,
+      stat.size,
+      stat.mtime,
+      served,
+      isImmutable(served) ? YEAR : `public, max-age=${maxAge}`,
+    );
+  };
+}
+
+/** Opens `path` only if its real location is inside `rootReal`; `undefined` when missing or outside. */
+async function openInside(
+  rootReal: string,
+  path: string,
+): Promise<{ handle: FileHandle; path: string } | undefined> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return undefined;
+  }
+  if (real !== rootReal && !real.startsWith(rootReal + sep)) return undefined;
+  try {
+    // O_NOFOLLOW: the path was resolved above; refuse a symlink swapped in since.
+    return { handle: await open(real, constants.O_RDONLY | constants.O_NOFOLLOW), path: real };
+  } catch {
+    return undefined;
+  }
+}
+
+async function respond(
+  ctx: Context<string, object>,
+  handle: FileHandle,
+  size: number,
+  mtime: Date,
+  served: string,
+  cacheControl: string,
+): Promise<WeirResponse> {
+  const etag = `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`;
+  const lastModified = mtime.toUTCString();
+  const headers: Record<string, string | number> = {
+    etag,
+    'last-modified': lastModified,
+    'cache-control': cacheControl,
+    'accept-ranges': 'bytes',
+  };
+  const ifNoneMatch = ctx.headers['if-none-match'];
+  const ifModifiedSince = ctx.headers['if-modified-since'];
+  const notModified =
+    ifNoneMatch !== undefined
+      ? etagMatches(ifNoneMatch, etag)
+      : ifModifiedSince !== undefined &&
+        Math.floor(mtime.getTime() / 1000) <= Date.parse(ifModifiedSince) / 1000;
+  if (notModified) {
+    await handle.close();
+    return new WeirResponse(undefined, 304, headers);
+  }
+  headers['content-type'] = contentType(extname(served)) || 'application/octet-stream';
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  const range = ctx.headers.range;
+  const ifRange = ctx.headers['if-range'];
+  if (range !== undefined && (ifRange === undefined || ifRange === etag || ifRange === lastModified)) {
+    const parsed = parseRange(range, size);
+    if (parsed === null) {
+      await handle.close();
+      throw httpError(
+        'WEIR_ERR_RANGE_NOT_SATISFIABLE',
+        `Range ${range} is outside the file's ${size} bytes`,
+        undefined,
+        {
+          headers: { 'content-range': `bytes */${size}` },
+        },
+      );
+    }
+    if (parsed !== undefined) {
+      ({ start, end } = parsed);
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    }
+  }
+  headers['content-length'] = size === 0 ? 0 : end - start + 1;
+  if (ctx.method === 'HEAD' || size === 0) {
+    await handle.close();
+    return new WeirResponse(undefined, status, headers);
+  }
+  return new WeirResponse(handle.createReadStream({ start, end }), status, headers);
+}

@@ -1,0 +1,43 @@
+/**
+ * weir: the HTTP core. Concurrency primitives join this entry; data, cache and queue backends have
+ * their own subpath entries so that importing `weir` loads no driver.
+ * @module
+ */
+
+export {
+  type ErrorCode,
+  errorCodes,
+  HttpError,
+  type HttpErrorOptions,
+  isHttpError,
+  isWeirError,
+  WeirError,
+  type WeirErrorOptions,
+} from './errors.ts';
+export {
+  type AddRoute,
+  App,
+  type AppOptions,
+  type Handler,
+  type LifecycleHook,
+  type RouteOptions,
+} from './http/app.ts';
+export type { Middleware, Next } from './http/compose.ts';
+export { Context, type Logger } from './http/context.ts';
+export type { CookieOptions } from './http/cookies.ts';
+export type { PathParams } from './http/params.ts';
+export type { Admission } from './http/pipeline.ts';
+export {
+  html,
+  isWeirResponse,
+  json,
+  type ResponseBody,
+  type ResponseHeaders,
+  type ResponseInit,
+  redirect,
+  stream,
+  text,
+  WeirResponse,
+} from './http/response.ts';
+export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
+export { type StaticOptions, serveStatic } from './http/static.ts';
