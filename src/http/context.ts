@@ -3,6 +3,7 @@ import { httpError } from '../errors.ts';
 import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import type { PathParams } from './params.ts';
+import { isWeirResponse } from './response.ts';
 
 /** The logger weir writes to: pino's interface, which pino loggers satisfy. */
 export interface Logger {
@@ -156,9 +157,9 @@ export class Context<P extends string = string, S extends object = Record<never,
     const controller = new AbortController();
     this.#abort = controller;
     const res = this.res;
-    if (!res.writableFinished) {
+    if (!res.writableEnded) {
       const gone = (): void => {
-        if (!res.writableFinished) {
+        if (!res.writableEnded) {
           controller.abort(new DOMException('The client closed the connection', 'AbortError'));
         }
       };
@@ -241,15 +242,8 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   /** The response status as it stands: explicit, from the result, or the default for the result. */
   get statusCode(): number {
-    const result = this.result as { status?: unknown } | undefined;
-    if (
-      typeof result === 'object' &&
-      result !== null &&
-      typeof result.status === 'number' &&
-      'body' in result
-    ) {
-      return result.status;
-    }
+    const result = this.result;
+    if (isWeirResponse(result)) return result.status;
     if (this[kStatus] !== 0) return this[kStatus];
     return result === undefined ? 204 : 200;
   }

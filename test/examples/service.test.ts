@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ServerHandle } from 'weir';
+import { createServiceApp } from '../../examples/service/app.ts';
+import { raw, request, serve } from '../helpers/http.ts';
+
+let handle: ServerHandle;
+before(async () => {
+  handle = await serve(createServiceApp({ logger: false }));
+});
+after(() => handle.close());
+
+const DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+describe('reference service over a real socket', () => {
+  it('GET / says hello', async () => {
+    const res = await request(handle, { path: '/' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'Hello, World');
+  });
+
+  it('GET /hello/:name greets by name', async () => {
+    assert.equal((await request(handle, { path: '/hello/Ada%20L' })).body, 'Hello, Ada L');
+  });
+
+  it('GET /plaintext follows the TechEmpower rules', async () => {
+    const res = await request(handle, { path: '/plaintext' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'Hello, World!');
+    assert.match(String(res.headers['content-type']), /^text\/plain(; ?charset=(UTF|utf)-8)?$/);
+    assert.equal(res.headers['content-length'], '13');
+    assert.equal(res.headers.server, 'weir');
+    assert.match(String(res.headers.date), DATE);
+  });
+
+  it('GET /json follows the TechEmpower rules', async () => {
+    const res = await request(handle, { path: '/json' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '{"message":"Hello, World!"}');
+    assert.match(String(res.headers['content-type']), /^application\/json(; ?charset=(UTF|utf)-8)?$/);
+    assert.equal(res.headers['content-length'], '27');
+    assert.equal(res.headers.server, 'weir');
+    assert.match(String(res.headers.date), DATE);
+  });
+
+  it('answers pipelined keep-alive requests in order on one connection', async () => {
+    const response = await raw(
+      handle.port,
+      'GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\nGET /json HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    const bodies = response
+      .split(/\r\n\r\n/)
+      .slice(1, 4)
+      .map((part) => part.split('HTTP/1.1')[0]);
+    assert.deepEqual(bodies, ['Hello, World!', '{"message":"Hello, World!"}', 'Hello, World']);
+  });
+
+  it('GET /healthz reports ok', async () => {
+    const res = await request(handle, { path: '/healthz' });
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(res.body).status, 'ok');
+  });
+
+  it('POST /echo answers the JSON it was sent, and 400/415 for bad bodies', async () => {
+    const body = JSON.stringify({ nested: { list: [1, 'two', null] }, ok: true });
+    const res = await request(handle, {
+      method: 'POST',
+      path: '/echo',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), JSON.parse(body));
+    const bad = await request(handle, {
+      method: 'POST',
+      path: '/echo',
+      headers: { 'content-type': 'application/json' },
+      body: '{nope',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(JSON.parse(bad.body).error.code, 'WEIR_ERR_BODY_INVALID_JSON');
+    const wrongType = await request(handle, { method: 'POST', path: '/echo', body: 'x' });
+    assert.equal(wrongType.status, 415);
+  });
+
+  it('GET /static/* serves the example folder with caching headers', async () => {
+    const res = await request(handle, { path: '/static/hello.txt' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'Hello from a static file.\n');
+    assert.ok(res.headers.etag);
+    const css = await request(handle, { path: '/static/assets/app.3f9a2b1c.css' });
+    assert.equal(css.headers['cache-control'], 'public, max-age=31536000, immutable');
+    const index = await request(handle, { path: '/static/' });
+    assert.match(index.body, /<h1>weir<\/h1>/);
+    const again = await request(handle, {
+      path: '/static/hello.txt',
+      headers: { 'if-none-match': String(res.headers.etag) },
+    });
+    assert.equal(again.status, 304);
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const res = await request(handle, { path: '/nowhere' });
+    assert.equal(res.status, 404);
+    assert.equal(JSON.parse(res.body).error.code, 'WEIR_ERR_NOT_FOUND');
+  });
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { App, type ServerHandle, serveStatic } from 'weir';
+import { inject } from 'weir/testing';
+import { raw, serve } from '../helpers/http.ts';
+
+const SECRET = 'TOP-SECRET-OUTSIDE-CONTENT';
+let base: string;
+let root: string;
+let app: App;
+
+before(() => {
+  base = mkdtempSync(join(tmpdir(), 'weir-static-'));
+  root = join(base, 'public');
+  mkdirSync(join(root, 'assets'), { recursive: true });
+  mkdirSync(join(root, 'docs'));
+  writeFileSync(join(root, 'hello.txt'), '0123456789abcdef');
+  writeFileSync(join(root, 'assets', 'app.3f9a2b1c.js'), 'console.log(1)');
+  writeFileSync(join(root, 'assets', 'index-DiwrgTda.css'), 'body{}');
+  writeFileSync(join(root, 'docs', 'index.html'), '<h1>docs</h1>');
+  writeFileSync(join(root, '.env'), 'hidden');
+  writeFileSync(join(root, 'empty.bin'), '');
+  writeFileSync(join(base, 'secret.txt'), SECRET);
+  symlinkSync(join(base, 'secret.txt'), join(root, 'link-out.txt'));
+  symlinkSync(join(root, 'hello.txt'), join(root, 'link-in.txt'));
+  utimesSync(join(root, 'hello.txt'), new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'));
+  app = new App({ logger: false });
+  app.get('/static/*', serveStatic(root));
+});
+after(() => rmSync(base, { recursive: true, force: true }));
+
+describe('serveStatic', () => {
+  it('serves a file with type, length, validators and short caching', async () => {
+    const res = await inject(app, { url: '/static/hello.txt' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, '0123456789abcdef');
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(res.headers['content-length'], '16');
+    assert.equal(res.headers['last-modified'], 'Tue, 02 Jan 2024 03:04:05 GMT');
+    assert.match(String(res.headers.etag), /^W\/"10-[0-9a-f]+"$/);
+    assert.equal(res.headers['cache-control'], 'public, max-age=60');
+    assert.equal(res.headers['accept-ranges'], 'bytes');
+  });
+
+  it('caches fingerprinted names for a year as immutable', async () => {
+    for (const name of ['app.3f9a2b1c.js', 'index-DiwrgTda.css']) {
+      const res = await inject(app, { url: `/static/assets/${name}` });
+      assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable', name);
+    }
+  });
+
+  it('answers 304 to a matching If-None-Match or a fresh If-Modified-Since', async () => {
+    const first = await inject(app, { url: '/static/hello.txt' });
+    const etag = String(first.headers.etag);
+    const byTag = await inject(app, {
+      url: '/static/hello.txt',
+      headers: { 'if-none-match': `"other", ${etag}` },
+    });
+    assert.equal(byTag.status, 304);
+    assert.equal(byTag.body, '');
+    assert.equal(byTag.headers.etag, etag);
+    const byDate = await inject(app, {
+      url: '/static/hello.txt',
+      headers: { 'if-modified-since': 'Tue, 02 Jan 2024 03:04:05 GMT' },
+    });
+    assert.equal(byDate.status, 304);
+    const stale = await inject(app, {
+      url: '/static/hello.txt',
+      headers: { 'if-modified-since': 'Mon, 01 Jan 2024 00:00:00 GMT' },
+    });
+    assert.equal(stale.status, 200);
+    const otherTag = await inject(app, { url: '/static/hello.txt', headers: { 'if-none-match': '"nope"' } });
+    assert.equal(otherTag.status, 200);
+  });
+
+  it('serves single byte ranges with 206 and refuses unsatisfiable ones with 416', async () => {
+    const mid = await inject(app, { url: '/static/hello.txt', headers: { range: 'bytes=2-5' } });
+    assert.equal(mid.status, 206);
+    assert.equal(mid.body, '2345');
+    assert.equal(mid.headers['content-range'], 'bytes 2-5/16');
+    assert.equal(mid.headers['content-length'], '4');
+    const suffix = await inject(app, { url: '/static/hello.txt', headers: { range: 'bytes=-3' } });
+    assert.equal(suffix.body, 'def');
+    const open = await inject(app, { url: '/static/hello.txt', headers: { range: 'bytes=14-' } });
+    assert.equal(open.body, 'ef');
+    const beyond = await inject(app, { url: '/static/hello.txt', headers: { range: 'bytes=16-20' } });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers['content-range'], 'bytes */16');
+    const multi = await inject(app, { url: '/static/hello.txt', headers: { range: 'bytes=0-1,4-5' } });
+    assert.equal(multi.status, 200);
+    assert.equal(multi.body, '0123456789abcdef');
+    const staleIfRange = await inject(app, {
+      url: '/static/hello.txt',
+      headers: { range: 'bytes=0-1', 'if-range': '"old"' },
+    });
+    assert.equal(staleIfRange.status, 200);
+  });
+
+  it('serves index.html for a folder, empty files, and HEAD without a body', async () => {
+    assert.equal((await inject(app, { url: '/static/docs' })).body, '<h1>docs</h1>');
+    const empty = await inject(app, { url: '/static/empty.bin' });
+    assert.equal(empty.status, 200);
+    assert.equal(empty.headers['content-length'], '0');
+    const head = await inject(app, { method: 'HEAD', url: '/static/hello.txt' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '16');
+    assert.equal(head.body, '');
+  });
+
+  it('answers 404 for missing files, dotfiles and symlinks that lead out, and serves symlinks inside', async () => {
+    assert.equal((await inject(app, { url: '/static/nope.txt' })).status, 404);
+    assert.equal((await inject(app, { url: '/static/.env' })).status, 404);
+    const out = await inject(app, { url: '/static/link-out.txt' });
+    assert.equal(out.status, 404);
+    assert.equal(out.body.includes(SECRET), false);
+    assert.equal((await inject(app, { url: '/static/link-in.txt' })).body, '0123456789abcdef');
+  });
+
+  it('refuses traversal however it is spelled, over a raw socket', async () => {
+    const handle: ServerHandle = await serve(app);
+    try {
+      const attempts = [
+        '/static/../secret.txt',
+        '/static/%2e%2e/secret.txt',
+        '/static/%2E%2E%2Fsecret.txt',
+        '/static/assets/..%2f..%2fsecret.txt',
+        '/static/..%5csecret.txt',
+        '/static/hello.txt%00.png',
+        '/static/....//secret.txt',
+        '/static//etc/passwd',
+      ];
+      for (const path of attempts) {
+        const response = await raw(
+          handle.port,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        assert.match(response, /^HTTP\/1\.1 (403|404) /, path);
+        assert.equal(response.includes(SECRET), false, path);
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses a root that does not exist at construction', () => {
+    assert.throws(() => serveStatic(join(base, 'missing')), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
+});
