@@ -1,0 +1,112 @@
+/**
+ * The `weir` command. `run(argv, io)` is the whole CLI, so tests call it directly; `bin/weir.js` is a
+ * two-line shim.
+ *
+ *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
+ *   weir routes ENTRY                        list ENTRY's routes
+ *   weir --version | --help
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { App } from '../http/app.ts';
+import type { ServerHandle } from '../http/server.ts';
+
+/** Where the CLI writes; replaced in tests. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const USAGE = `Usage:
+  weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
+  weir routes ENTRY                        list the routes of the App exported by ENTRY
+  weir --version
+ENTRY is a module whose default export (or export named "app") is a weir App.`;
+
+const defaultIo: CliIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function isApp(value: unknown): value is App<object> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as App).listen === 'function' &&
+    typeof (value as App).routes === 'function'
+  );
+}
+
+async function loadApp(entry: string): Promise<App<object>> {
+  const url = pathToFileURL(resolve(entry)).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    const hint = entry.endsWith('.ts')
+      ? ' (to load TypeScript on Node 20, run with `node --import tsx`)'
+      : '';
+    throw new Error(`Cannot load ${entry}: ${(err as Error).message}${hint}`, { cause: err });
+  }
+  const candidate = mod.default ?? mod.app;
+  if (!isApp(candidate)) throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
+  return candidate;
+}
+
+/** Runs the CLI; resolves with the exit code (a served app resolves once it listens). */
+export async function run(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    io.err(`weir: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    io.out(pkg.version);
+    return 0;
+  }
+  const [command, entry] = positionals;
+  if (values.help || command === undefined) {
+    io.out(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if ((command !== 'serve' && command !== 'routes') || entry === undefined) {
+    io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const app = await loadApp(entry);
+    if (command === 'routes') {
+      for (const route of app.routes()) io.out(route);
+      return 0;
+    }
+    const port = Number(values.port ?? process.env.PORT ?? 8080);
+    const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+    const handle: ServerHandle = await app.listen({ port, host });
+    io.out(`weir: serving ${entry} on ${handle.url}`);
+    return 0;
+  } catch (err) {
+    io.err(`weir: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}

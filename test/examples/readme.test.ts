@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { inject } from 'weir/testing';
+import { app } from '../../examples/readme/tour.ts';
+import { request } from '../helpers/http.ts';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+describe('README', () => {
+  it('shows the example files verbatim', () => {
+    for (const name of ['hello.ts', 'tour.ts']) {
+      const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
+      assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
+    }
+  });
+
+  it('says to run exactly `npm ci` then `npm start`', () => {
+    assert.match(readme, /```sh\nnpm ci\nnpm start\n```/);
+  });
+
+  it('hello world runs and answers', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=weir-source',
+        '--import',
+        'tsx',
+        new URL('../../examples/readme/hello.ts', import.meta.url).pathname,
+      ],
+      { env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`hello.ts exited with ${code}: ${out}`)));
+      });
+      const port = Number(new URL(url).port);
+      assert.equal((await request({ port }, { path: '/hello/readme' })).body, 'Hello, readme');
+      assert.equal((await request({ port }, { path: '/json' })).body, '{"message":"Hello, World!"}');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('the tour app behaves as the README says', async () => {
+    assert.equal((await inject(app, { url: '/me' })).status, 401);
+    const bad = await inject(app, { method: 'POST', url: '/login', body: { name: 3 } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.json(), {
+      error: { code: 'BAD_REQUEST', message: 'name must be a non-empty string', details: { field: 'name' } },
+    });
+    const login = await inject(app, { method: 'POST', url: '/login', body: { name: 'ada' } });
+    assert.equal(login.status, 201);
+    const cookie = (login.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
+    const me = await inject(app, { url: '/me', headers: { cookie } });
+    assert.deepEqual(me.json(), { id: 'ada' });
+    assert.match(String(me.headers['server-timing']), /^app;dur=\d+\.\d$/);
+    assert.deepEqual((await inject(app, { url: '/users/7?page=2' })).json(), { id: 7, page: '2' });
+    assert.equal(
+      (await inject(app, { url: '/users/x' })).json<{ error: { code: string } }>().error.code,
+      'USER_NOT_FOUND',
+    );
+    const big = await inject(app, { method: 'POST', url: '/notes', body: 'x'.repeat(11 * 1024) });
+    assert.equal(big.status, 413);
+    assert.equal((await inject(app, { method: 'POST', url: '/notes', body: 'short' })).status, 201);
+    const old = await inject(app, { url: '/old' });
+    assert.equal(old.status, 301);
+    assert.equal(old.headers.location, '/users/1');
+  });
+});
