@@ -1,0 +1,823 @@
+#!/usr/bin/env node
+// Comparative HTTP benchmark: weir vs fastify vs raw node:http on TechEmpower-style /plaintext and /json.
+//
+//   npm run bench                       (from the repo root; defaults below)
+//   BENCH_DURATION=5 npm run bench      (env knobs)
+//   node bench/run.mjs --duration 5 --routes json --servers weir,node   (or flags)
+//
+// Each server runs as ONE process pinned to core 0; wrk (one thread) is pinned to core 1. Per server and
+// route: a discarded warm-up run, then the measured run. Servers alternate across rounds (the order is
+// rotated every round) and the median round per server/route is reported in bench/RESULTS.md. Raw wrk
+// outputs go to bench/results/raw/<timestamp>/ (gitignored). Traffic goes to 127.0.0.1 only.
+//
+// See bench/README.md.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH_DIR);
+const HOST = '127.0.0.1'; // never anything else
+
+const ALL_SERVERS = ['weir', 'fastify', 'node'];
+const ALL_ROUTES = ['plaintext', 'json'];
+const LABEL = { weir: 'weir', fastify: 'fastify', node: 'node:http' };
+
+// ---------------------------------------------------------------------------------------------- options
+
+const HELP = `Usage: node bench/run.mjs [options]     (or: npm run bench)
+
+Options (each also as an env variable; a flag wins over the env):
+  --duration <s>      measured run per server/route, seconds        BENCH_DURATION     default 10
+  --warmup <s>        discarded warm-up run, seconds (0 = none)     BENCH_WARMUP       default 5
+  --connections <n>   wrk connections (-c)                          BENCH_CONNECTIONS  default 64
+  --rounds <n>        rounds; the median round is reported          BENCH_ROUNDS       default 3
+  --routes <list>     comma list of ${ALL_ROUTES.join(',')}               BENCH_ROUTES       default all
+  --servers <list>    comma list of ${ALL_SERVERS.join(',')}          BENCH_SERVERS      default all
+  --port <n>          port the servers listen on (127.0.0.1)        BENCH_PORT         default 3100
+  --no-build          skip \`npm run build\` at the repo root         BENCH_NO_BUILD=1
+  --out <file>        where to write the report                     BENCH_OUT          default bench/RESULTS.md
+  --rerender <file>   no run: rewrite the report from a run's results/raw/<timestamp>/summary.json
+  -h, --help
+`;
+
+function fail(message) {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    rounds: { type: 'string' },
+    routes: { type: 'string' },
+    servers: { type: 'string' },
+    port: { type: 'string' },
+    'no-build': { type: 'boolean' },
+    rerender: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  strict: true,
+});
+if (flags.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function intOption(flag, env, fallback, min) {
+  const raw = flags[flag] ?? process.env[env];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(String(raw).replace(/s$/, ''));
+  if (!Number.isInteger(value) || value < min)
+    fail(`--${flag} / ${env} must be an integer ≥ ${min}, got ${raw}`);
+  return value;
+}
+
+function listOption(flag, env, all) {
+  const raw = flags[flag] ?? process.env[env];
+  if (raw === undefined || raw.trim() === '') return [...all];
+  const picked = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const name of picked)
+    if (!all.includes(name)) fail(`unknown ${flag.replace(/s$/, '')} "${name}" (one of ${all.join(', ')})`);
+  return all.filter((name) => picked.includes(name)); // canonical order, no duplicates
+}
+
+const opts = {
+  duration: intOption('duration', 'BENCH_DURATION', 10, 1),
+  warmup: intOption('warmup', 'BENCH_WARMUP', 5, 0),
+  connections: intOption('connections', 'BENCH_CONNECTIONS', 64, 1),
+  rounds: intOption('rounds', 'BENCH_ROUNDS', 3, 1),
+  routes: listOption('routes', 'BENCH_ROUTES', ALL_ROUTES),
+  servers: listOption('servers', 'BENCH_SERVERS', ALL_SERVERS),
+  port: intOption('port', 'BENCH_PORT', 3100, 1024),
+  build: !(flags['no-build'] || process.env.BENCH_NO_BUILD === '1'),
+  out: flags.out ?? process.env.BENCH_OUT ?? join(BENCH_DIR, 'RESULTS.md'),
+};
+if (opts.port > 65535) fail('--port must be ≤ 65535');
+
+/** The command as it was typed, with the knobs that differ from the defaults, for the report. */
+function invocation() {
+  const knobs = Object.entries(process.env)
+    .filter(([name]) => name.startsWith('BENCH_'))
+    .map(([name, value]) => `${name}=${value} `)
+    .join('');
+  const args = process.argv.slice(2).join(' ');
+  const viaNpm = process.env.npm_lifecycle_event === 'bench';
+  const base = viaNpm
+    ? 'npm run bench'
+    : `node ${relative(process.cwd(), fileURLToPath(import.meta.url)) || 'run.mjs'}`;
+  return `${knobs}${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function have(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function run(command, args, cwd) {
+  console.log(
+    `bench: $ ${command} ${args.join(' ')}${cwd === ROOT ? '' : `   (in ${relative(ROOT, cwd) || '.'})`}`,
+  );
+  const result = spawnSync(command, args, {
+    cwd,
+    stdio: 'inherit',
+    env: { ...process.env, npm_config_loglevel: process.env.npm_config_loglevel ?? 'error' },
+  });
+  if (result.status !== 0)
+    fail(`\`${command} ${args.join(' ')}\` failed (exit ${result.status ?? result.signal})`);
+}
+
+function output(command, args) {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+}
+
+// ----------------------------------------------------------------------------------------------- set-up
+
+function ensureWrk() {
+  if (have('wrk')) return;
+  console.log('bench: wrk not found; installing it with apt-get');
+  if (!have('apt-get')) fail('wrk is not installed and apt-get is not available: install wrk by hand');
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  if (sudo.length > 0 && !have('sudo'))
+    fail('wrk is not installed and this user cannot run apt-get: install wrk by hand');
+  const [cmd, ...pre] = sudo.length > 0 ? ['sudo', 'apt-get'] : ['apt-get'];
+  run(cmd, [...pre, 'update', '-qq'], ROOT);
+  run(cmd, [...pre, 'install', '-y', '-qq', 'wrk'], ROOT);
+  if (!have('wrk')) fail('wrk still not found after apt-get install');
+}
+
+function prepare() {
+  ensureWrk();
+  if (!have('taskset')) fail('taskset (util-linux) is required to pin the server and wrk to cores');
+  if (opts.servers.includes('weir')) {
+    if (!existsSync(join(ROOT, 'node_modules'))) run('npm', ['ci'], ROOT);
+    if (opts.build) run('npm', ['run', 'build'], ROOT);
+    if (!existsSync(join(ROOT, 'dist', 'index.js')))
+      fail('dist/index.js is missing: run `npm run build` at the repo root');
+  }
+  if (opts.servers.includes('fastify') && !existsSync(join(BENCH_DIR, 'node_modules'))) {
+    run('npm', [existsSync(join(BENCH_DIR, 'package-lock.json')) ? 'ci' : 'install'], BENCH_DIR);
+  }
+}
+
+/** Cores to pin to: the server on the first, wrk on the second. Falls back to no pinning on one core. */
+function pinning() {
+  const n = availableParallelism();
+  if (n >= 2) return { server: ['taskset', '-c', '0'], wrk: ['taskset', '-c', '1'], pinned: true };
+  console.warn('bench: only one core: server and wrk share it, unpinned; numbers will be much lower');
+  return { server: [], wrk: [], pinned: false };
+}
+
+// ------------------------------------------------------------------------------------------------ servers
+
+function portAnswers(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function get(port, path) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+const EXPECTED = {
+  plaintext: { type: /^text\/plain/, body: (b) => b === 'Hello, World!' },
+  json: { type: /^application\/json/, body: (b) => JSON.parse(b).message === 'Hello, World!' },
+};
+
+/** Checks the TechEmpower rules on one response of each route: status, type, body, Server, Date, Content-Length. */
+async function checkResponses(name, port) {
+  for (const route of opts.routes) {
+    const res = await get(port, `/${route}`);
+    const problems = [];
+    if (res.status !== 200) problems.push(`status ${res.status}`);
+    if (!EXPECTED[route].type.test(res.headers['content-type'] ?? ''))
+      problems.push(`content-type ${res.headers['content-type']}`);
+    try {
+      if (!EXPECTED[route].body(res.body)) problems.push(`body ${JSON.stringify(res.body)}`);
+    } catch {
+      problems.push(`body ${JSON.stringify(res.body)}`);
+    }
+    for (const header of ['server', 'date', 'content-length'])
+      if (!res.headers[header]) problems.push(`no ${header} header`);
+    if (problems.length > 0)
+      throw new Error(`${name} /${route} breaks the benchmark rules: ${problems.join(', ')}`);
+  }
+}
+
+async function startServer(name, port, pin, log) {
+  if (await portAnswers(port)) fail(`something already listens on ${HOST}:${port}; pick another --port`);
+  const argv = [...pin.server, process.execPath, join('servers', `${name}.mjs`)];
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: BENCH_DIR,
+    env: { ...process.env, PORT: String(port), NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout.on('data', (d) => log.push(String(d)));
+  child.stderr.on('data', (d) => log.push(String(d)));
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (dead) throw new Error(`${name} server exited during start-up:\n${log.join('')}`);
+    if (await portAnswers(port)) {
+      try {
+        await get(port, `/${opts.routes[0]}`);
+        break;
+      } catch {
+        // listening but not answering yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await stopServer({ child, exited });
+      throw new Error(`${name} server did not answer on ${HOST}:${port} within 15 s:\n${log.join('')}`);
+    }
+    await sleep(100);
+  }
+  return { child, exited, isDead: () => dead };
+}
+
+/** SIGTERM by PID, then SIGKILL after 3 s; resolves once the process is gone. */
+async function stopServer(server) {
+  const { child, exited } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------------- wrk
+
+const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/** Reads req/s, the latency percentiles, errors and request count out of wrk's `--latency` output. */
+function parseWrk(text) {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
+  if (!rps) throw new Error(`no Requests/sec line in wrk output:\n${text}`);
+  const percentiles = {};
+  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
+  if (dist) {
+    for (const line of dist[1].trim().split('\n')) {
+      const [p, value] = line.trim().split(/\s+/);
+      percentiles[p] = toMs(value);
+    }
+  }
+  if (percentiles['50%'] === undefined || percentiles['99%'] === undefined) {
+    throw new Error(`no 50%/99% latency lines in wrk output (was --latency passed?):\n${text}`);
+  }
+  const total = /^\s*(\d+) requests in ([\d.]+\w+)/m.exec(text);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  return {
+    rps: Number(rps[1]),
+    p50: percentiles['50%'],
+    p75: percentiles['75%'],
+    p90: percentiles['90%'],
+    p99: percentiles['99%'],
+    requests: total ? Number(total[1]) : undefined,
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    socketErrorText: socket ? socket[0] : '',
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+function wrkArgs(port, route, seconds) {
+  return ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '--latency', `http://${HOST}:${port}/${route}`];
+}
+
+// CPU accounting from /proc (Linux): how much of core 0 the server got, and what else ran there. On a
+// shared machine this tells a slow server from a server that was starved.
+const CLK_TCK = (() => {
+  const n = Number(output('getconf', ['CLK_TCK']));
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+function processTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and steal ticks of one core, from /proc/stat. */
+function coreTicks(core) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${core} `));
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: user + nice + system + irq + softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
+function sample(serverPid, wrkPid) {
+  return {
+    at: performance.now(),
+    server: processTicks(serverPid),
+    wrk: processTicks(wrkPid),
+    core0: coreTicks(0),
+  };
+}
+
+/** Percent of one core over the window between two samples. */
+function cpuStats(first, last) {
+  const seconds = (last.at - first.at) / 1000;
+  if (!first || !last || seconds < 1) return undefined;
+  const pct = (ticks) => (ticks / CLK_TCK / seconds) * 100;
+  const server =
+    last.server !== undefined && first.server !== undefined ? pct(last.server - first.server) : undefined;
+  const wrk = last.wrk !== undefined && first.wrk !== undefined ? pct(last.wrk - first.wrk) : undefined;
+  let otherCore0;
+  let stealCore0;
+  if (first.core0 && last.core0) {
+    stealCore0 = pct(last.core0.steal - first.core0.steal);
+    if (server !== undefined) otherCore0 = Math.max(0, pct(last.core0.busy - first.core0.busy) - server);
+  }
+  return { server, wrk, otherCore0, stealCore0 };
+}
+
+/**
+ * Runs wrk pinned to its core, bounded in time (killed if it overruns by 30 s). With `serverPid`, samples
+ * CPU use every 500 ms from 0.5 s in until wrk exits.
+ */
+function runWrk(pin, port, route, seconds, serverPid) {
+  const args = [...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let first;
+    let last;
+    let sampler;
+    if (serverPid !== undefined) {
+      const take = () => {
+        const s = sample(serverPid, child.pid);
+        if (s.wrk === undefined) return; // wrk already gone: keep the previous sample
+        if (first === undefined) first = s;
+        else last = s;
+      };
+      const start = setTimeout(() => {
+        take();
+        sampler = setInterval(take, 500);
+      }, 500);
+      child.once('exit', () => {
+        clearTimeout(start);
+        clearInterval(sampler);
+      });
+    }
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited with ${code ?? signal}:\n${out}`));
+      else
+        resolve({
+          command: args.join(' '),
+          text: out,
+          cpu: first && last ? cpuStats(first, last) : undefined,
+        });
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------------------------- report
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
+function medianRound(runs) {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const fmtRatio = (n) => `${n.toFixed(2)}×`;
+const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
+
+function machineFacts() {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  let fastify = 'n/a';
+  try {
+    fastify = JSON.parse(
+      readFileSync(join(BENCH_DIR, 'node_modules', 'fastify', 'package.json'), 'utf8'),
+    ).version;
+  } catch {
+    // not installed
+  }
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    if (dirty) commit += ' (src/ has uncommitted changes)';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    nproc: output('nproc', []) || String(availableParallelism()),
+    cpuModel,
+    kernel: output('uname', ['-sr']),
+    node: process.version,
+    wrk: output('wrk', ['-v'])
+      .split('\n')[0]
+      .replace(/\s*Copyright.*$/, ''),
+    fastify,
+    commit,
+  };
+}
+
+function writeReport({ facts, startedAt, finishedAt, results, order, pin, loadBefore, rawDir, command }) {
+  // weir's req/s over another server's, round by round: the servers of one round ran minutes apart at
+  // most, so these ratios cancel slow drift of the machine.
+  const roundRatios = (route, other) =>
+    results[route].weir.map((w) => w.rps / results[route][other].find((r) => r.round === w.round).rps);
+  const pairedMedian = (route, other) => median(roundRatios(route, other));
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const wrkExample =
+    `${pin.wrk.join(' ')} wrk ${wrkArgs(opts.port, '<route>', opts.duration).join(' ')}`.trim();
+  const serverExample = `${pin.server.join(' ')} node servers/<server>.mjs`.trim();
+
+  p('# weir HTTP benchmark results');
+  p();
+  p(
+    'Generated by `bench/run.mjs`; do not edit by hand, re-run it. See `bench/README.md` for what is measured and how.',
+  );
+  p();
+  p('## Machine');
+  p();
+  p('| fact | value |');
+  p('| --- | --- |');
+  p(`| date | ${startedAt.toISOString()} (took ${Math.round((finishedAt - startedAt) / 1000)} s) |`);
+  p(`| nproc | ${facts.nproc} |`);
+  p(`| CPU | ${facts.cpuModel} |`);
+  p(`| kernel | ${facts.kernel} |`);
+  p(`| Node | ${facts.node} |`);
+  p(`| wrk | ${facts.wrk} |`);
+  p(`| fastify | ${facts.fastify} |`);
+  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
+  p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
+  p();
+  p('## Command');
+  p();
+  p('```sh');
+  p(command);
+  p('```');
+  p();
+  p('which ran, per server and route:');
+  p();
+  p('```sh');
+  p(`PORT=${opts.port} NODE_ENV=production ${serverExample}   # one process, in bench/`);
+  if (opts.warmup > 0)
+    p(`${wrkExample.replace(`-d${opts.duration}s`, `-d${opts.warmup}s`)}   # warm-up, discarded`);
+  p(`${wrkExample}   # measured`);
+  p('```');
+  p();
+  p('## Method');
+  p();
+  p(
+    `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned: one core only)'}; the load generator is **wrk, one thread, ${opts.connections} keep-alive connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}, over loopback to ${HOST}:${opts.port}.`,
+  );
+  p(
+    `- Per server: start it, wait until it answers, check each route's response (200, content type, body, \`Server\`, \`Date\`, \`Content-Length\`), then per route a **${opts.warmup} s warm-up** (discarded; lets V8 optimise) and a **${opts.duration} s measured run**; then the server is killed (SIGTERM by PID). A fresh process per server per round.`,
+  );
+  p(
+    `- **${opts.rounds} round(s)**; the server order rotates every round (${order.map((o, i) => `round ${i + 1}: ${o.map((s) => LABEL[s]).join(' → ')}`).join('; ')}) so drift of the machine does not favour one server.`,
+  );
+  p(
+    "- Reported: the **median round** per server/route by req/s (for an even count, the lower middle one), with that round's p50/p99 latency from wrk's `--latency` distribution (converted to ms). Ratios divide req/s. The per-round numbers are listed below each table, with the spread (max−min)/median.",
+  );
+  p(
+    "- Handlers: weir returns a string / a fresh object from `app.get()` handlers; fastify 5 returns the same from `app.get()` with the logger off and `server` (and the text content type) set by `reply.header()`; node:http is a bare `createServer` listener that checks `req.url` and does `writeHead(200, {content-type, content-length, server, date})` + `end()`, with a fresh `JSON.stringify` per `/json` request. `Date` is a once-a-second cached string everywhere (weir's ticker, node:http's own `sendDate` for fastify, a 1 s interval in the node:http baseline).",
+  );
+  p();
+
+  const verdicts = [];
+  for (const route of opts.routes) {
+    p(`## /${route}`);
+    p();
+    p('| server | req/s | p50 ms | p99 ms | ratio vs fastify | ratio vs node:http |');
+    p('| --- | ---: | ---: | ---: | ---: | ---: |');
+    const med = {};
+    for (const server of opts.servers) med[server] = medianRound(results[route][server]);
+    for (const server of opts.servers) {
+      const m = med[server];
+      const vsF = med.fastify ? fmtRatio(m.rps / med.fastify.rps) : 'n/a';
+      const vsN = med.node ? fmtRatio(m.rps / med.node.rps) : 'n/a';
+      p(`| ${LABEL[server]} | ${fmtInt(m.rps)} | ${fmtMs(m.p50)} | ${fmtMs(m.p99)} | ${vsF} | ${vsN} |`);
+    }
+    p();
+    const paired = [];
+    for (const [other, label] of [
+      ['fastify', 'fastify'],
+      ['node', 'node:http'],
+    ]) {
+      if (!med.weir || !med[other]) continue;
+      const ratios = roundRatios(route, other);
+      paired.push(
+        `weir ÷ ${label} ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fmtRatio(median(ratios))})`,
+      );
+    }
+    if (paired.length > 0) {
+      p(`Per-round ratios of req/s, round by round: ${paired.join('; ')}.`);
+      p();
+    }
+    const eff = {};
+    for (const server of opts.servers) {
+      const per = results[route][server]
+        .filter((r) => r.cpu?.server > 0)
+        .map((r) => r.rps / (r.cpu.server / 100));
+      eff[server] = per.length > 0 ? median(per) : undefined;
+    }
+    if (opts.servers.every((server) => eff[server] !== undefined)) {
+      p(
+        'Normalised by the CPU the server process actually got (median over rounds of req/s ÷ its share of core 0): less sensitive to other load on the machine, but blind to a server that cannot keep its core busy.',
+      );
+      p();
+      p(
+        '| server | server CPU % (median) | req per server CPU-second | ratio vs fastify | ratio vs node:http |',
+      );
+      p('| --- | ---: | ---: | ---: | ---: |');
+      for (const server of opts.servers) {
+        const cpu = median(results[route][server].map((r) => r.cpu?.server ?? 0));
+        const vsF = eff.fastify ? fmtRatio(eff[server] / eff.fastify) : 'n/a';
+        const vsN = eff.node ? fmtRatio(eff[server] / eff.node) : 'n/a';
+        p(`| ${LABEL[server]} | ${fmtPct(cpu)} | ${fmtInt(eff[server])} | ${vsF} | ${vsN} |`);
+      }
+      p();
+    }
+    p('<details><summary>every round</summary>');
+    p();
+    p(
+      '| server | round | req/s | p50 ms | p99 ms | server CPU | other load on core 0 | steal on core 0 | wrk CPU | socket errors | non-2xx |',
+    );
+    p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const server of opts.servers) {
+      for (const r of results[route][server]) {
+        const c = r.cpu ?? {};
+        p(
+          `| ${LABEL[server]} | ${r.round} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtPct(c.server)} | ${fmtPct(c.otherCore0)} | ${fmtPct(c.stealCore0)} | ${fmtPct(c.wrk)} | ${r.socketErrors} | ${r.non2xx} |`,
+        );
+      }
+    }
+    p();
+    const spreads = opts.servers.map((server) => {
+      const rps = results[route][server].map((r) => r.rps);
+      return `${LABEL[server]} ${(((Math.max(...rps) - Math.min(...rps)) / median(rps)) * 100).toFixed(1)} %`;
+    });
+    p(`Spread of req/s across rounds, (max−min)/median: ${spreads.join(', ')}.`);
+    p();
+    p('</details>');
+    p();
+    if (med.weir) {
+      if (med.fastify) {
+        const r = med.weir.rps / med.fastify.rps;
+        verdicts.push(
+          `/${route}: weir is ${r >= 1 ? 'at or above' : '**below**'} fastify (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, 'fastify'))} median of per-round ratios).`,
+        );
+      }
+      if (med.node) {
+        const r = med.weir.rps / med.node.rps;
+        verdicts.push(
+          `/${route}: weir is ${r >= 0.9 ? 'at or above' : '**below**'} 0.9× node:http (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, 'node'))} median of per-round ratios).`,
+        );
+      }
+    }
+  }
+  if (verdicts.length > 0) {
+    p('## Verdict');
+    p();
+    for (const v of verdicts) p(`- ${v}`);
+    p();
+  }
+
+  const errors = [];
+  for (const route of opts.routes)
+    for (const server of opts.servers)
+      for (const r of results[route][server])
+        if (r.socketErrors > 0 || r.non2xx > 0)
+          errors.push(
+            `${LABEL[server]} /${route} round ${r.round}: ${r.socketErrorText || ''} ${r.non2xx ? `non-2xx ${r.non2xx}` : ''}`.trim(),
+          );
+
+  p('## Caveats');
+  p();
+  p(
+    `- **Loopback, ${facts.nproc} cores, one process per server.** The load generator shares the machine (its own core, but the same caches, memory bus and kernel); the network stack is loopback, so per-request syscall and parser costs dominate and a real NIC would change the absolute numbers. No cluster / multi-process mode was used for anyone.`,
+  );
+  const wrkCpu = Math.max(
+    ...opts.routes.flatMap((route) =>
+      opts.servers.flatMap((server) => results[route][server].map((r) => r.cpu?.wrk ?? 0)),
+    ),
+  );
+  p(
+    wrkCpu >= 90
+      ? `- **wrk may have been the limit**: it used up to ${fmtPct(wrkCpu)} of its core, so the fastest server may be understated and ratios against it flattered; use fewer connections or a faster machine.`
+      : `- wrk was not the limit: it used at most ${fmtPct(wrkCpu)} of its core, while the servers ran near 100 % of theirs.`,
+  );
+  p(
+    '- These are hello-world routes: they measure the per-request overhead of each stack (routing, context, header building, serialisation), not the cost of real handlers, body parsing or middleware.',
+  );
+  p(
+    '- A shared or virtualised machine drifts; look at the per-round tables and their spread before reading anything into differences of a few percent.',
+  );
+  const starved = [];
+  for (const route of opts.routes)
+    for (const server of opts.servers)
+      for (const r of results[route][server])
+        if ((r.cpu?.otherCore0 ?? 0) >= 10 || (r.cpu?.stealCore0 ?? 0) >= 10)
+          starved.push(
+            `${LABEL[server]} /${route} round ${r.round} (other ${fmtPct(r.cpu.otherCore0)}, steal ${fmtPct(r.cpu.stealCore0)})`,
+          );
+  if (starved.length > 0) {
+    p(
+      `- **Contention**: in ${starved.length} measured run(s) other processes or the hypervisor took 10 % or more of the server's core: ${starved.join('; ')}. Those rounds understate that server; the median and the CPU-normalised table soften this but do not remove it.`,
+    );
+  } else {
+    p('- No measured run lost 10 % or more of core 0 to other processes or to steal time.');
+  }
+  if (errors.length > 0) p(`- **wrk reported errors**: ${errors.join('; ')}.`);
+  else p('- wrk reported no socket errors and no non-2xx responses in any measured run.');
+  p();
+  p(`Raw wrk outputs (warm-ups included) were written to \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
+  p();
+  writeFileSync(opts.out, lines.join('\n'));
+  formatMarkdown(opts.out);
+}
+
+/** Lays the report out as the repo's formatter (biome, which formats Markdown) would, so `npm run lint` stays clean. */
+function formatMarkdown(file) {
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  if (!existsSync(biome) || relative(ROOT, file).startsWith('..')) return;
+  const result = spawnSync(biome, ['format', '--write', file], { cwd: ROOT, encoding: 'utf8' });
+  if (result.status !== 0) console.warn(`bench: biome could not format ${file}; left as written`);
+}
+
+// ----------------------------------------------------------------------------------------------------- main
+
+/** Rewrites the report from a saved summary.json, with that run's options (for changes to the report's form). */
+function rerender(file) {
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  Object.assign(opts, summary.opts, { out: opts.out });
+  writeReport({
+    ...summary,
+    startedAt: new Date(summary.startedAt),
+    finishedAt: new Date(summary.finishedAt),
+  });
+  console.log(`bench: rewrote ${relative(process.cwd(), opts.out) || opts.out} from ${file}`);
+}
+
+async function main() {
+  if (flags.rerender !== undefined) return rerender(flags.rerender);
+  const command = invocation();
+  prepare();
+  const pin = pinning();
+  const facts = machineFacts();
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const rawDir = join(BENCH_DIR, 'results', 'raw', stamp);
+  mkdirSync(rawDir, { recursive: true });
+  const loadBefore = loadavg();
+
+  const perRoute = opts.warmup + opts.duration;
+  const estimate = opts.rounds * opts.servers.length * (opts.routes.length * perRoute + 2);
+  console.log(
+    `bench: ${opts.servers.join(', ')} × /${opts.routes.join(', /')} × ${opts.rounds} round(s): ${opts.warmup} s warm-up + ${opts.duration} s measured, -c${opts.connections}; about ${Math.ceil(estimate / 60)} min`,
+  );
+
+  const results = {};
+  for (const route of opts.routes) {
+    results[route] = {};
+    for (const server of opts.servers) results[route][server] = [];
+  }
+  const order = [];
+  let active;
+  const cleanup = () => {
+    if (active && active.child.exitCode === null && active.child.signalCode === null)
+      active.child.kill('SIGKILL');
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    cleanup();
+    process.exit(143);
+  });
+
+  try {
+    for (let round = 1; round <= opts.rounds; round++) {
+      const shift = (round - 1) % opts.servers.length;
+      const servers = [...opts.servers.slice(shift), ...opts.servers.slice(0, shift)];
+      order.push(servers);
+      for (const server of servers) {
+        const log = [];
+        active = await startServer(server, opts.port, pin, log);
+        try {
+          await checkResponses(server, opts.port);
+          for (const route of opts.routes) {
+            const base = join(rawDir, `r${round}-${server}-${route}`);
+            if (opts.warmup > 0) {
+              const warm = await runWrk(pin, opts.port, route, opts.warmup);
+              writeFileSync(`${base}-warmup.txt`, `$ ${warm.command}\n${warm.text}`);
+            }
+            const measured = await runWrk(pin, opts.port, route, opts.duration, active.child.pid);
+            const cpu = measured.cpu ?? {};
+            writeFileSync(
+              `${base}.txt`,
+              `$ ${measured.command}\n${measured.text}\n# CPU, % of one core: ${JSON.stringify(cpu)}\n`,
+            );
+            if (active.isDead()) throw new Error(`${server} server died during the run:\n${log.join('')}`);
+            const parsed = parseWrk(measured.text);
+            results[route][server].push({ round, ...parsed, cpu });
+            console.log(
+              `bench: round ${round} ${LABEL[server].padEnd(9)} /${route.padEnd(9)} ${fmtInt(parsed.rps).padStart(8)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server CPU ${fmtPct(cpu.server)}  other on core 0 ${fmtPct(cpu.otherCore0)}  steal ${fmtPct(cpu.stealCore0)}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
+            );
+          }
+        } finally {
+          await stopServer(active);
+          active = undefined;
+        }
+      }
+    }
+  } catch (err) {
+    cleanup();
+    fail(err instanceof Error ? err.message : String(err));
+  }
+
+  const finishedAt = new Date();
+  const summary = { opts, facts, startedAt, finishedAt, results, order, pin, loadBefore, rawDir, command };
+  writeFileSync(join(rawDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeReport(summary);
+  console.log(
+    `bench: wrote ${relative(process.cwd(), opts.out) || opts.out} and ${relative(process.cwd(), rawDir)}/`,
+  );
+  console.log(readFileSync(opts.out, 'utf8'));
+}
+
+await main();
