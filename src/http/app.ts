@@ -239,7 +239,7 @@ export class App<S extends object = Record<never, never>> {
     this.#freeze();
     return this.#router
       .entries()
-      .flatMap((entry) => Object.keys(entry.methods).map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
+      .flatMap((entry) => [...entry.methods.keys()].map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
   }
 
   #checkOpen(what: string): void {
@@ -315,8 +315,10 @@ export class App<S extends object = Record<never, never>> {
   /** The route for a method the path has no handler for: HEAD→GET, ALL, automatic OPTIONS, else 405. */
   #fallback(entry: PathEntry<Route>, method: string): Route {
     const methods = entry.methods;
-    if (method === 'HEAD' && methods.GET !== undefined) return methods.GET;
-    if (methods['*'] !== undefined) return methods['*'];
+    const get = methods.get('GET');
+    if (method === 'HEAD' && get !== undefined) return get;
+    const all = methods.get('*');
+    if (all !== undefined) return all;
     let cache = this.#fallbacks.get(entry);
     if (cache === undefined) {
       cache = new Map();
@@ -358,7 +360,7 @@ export class App<S extends object = Record<never, never>> {
     if (match === undefined) {
       route = this.#notFound!;
     } else {
-      route = match.entry.methods[method] ?? this.#fallback(match.entry, method);
+      route = match.entry.methods.get(method) ?? this.#fallback(match.entry, method);
       params = match.params;
     }
     const ctx = new Context(

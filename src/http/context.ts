@@ -34,8 +34,16 @@ export const kStatus = Symbol('weir.status');
 export const kHeaders = Symbol('weir.headers');
 export const kRuntime = Symbol('weir.runtime');
 
-/** The body has been read as raw bytes already (by json/text/form/buffer). */
-const BODY_UNREAD = undefined;
+/** Per-request state that is created only when asked for. */
+interface Lazy<S> {
+  query: Record<string, string | undefined> | undefined;
+  cookies: Readonly<Record<string, string | undefined>> | undefined;
+  state: S | undefined;
+  abort: AbortController | undefined;
+  raw: Promise<Buffer> | undefined;
+  parsed: Promise<unknown> | undefined;
+  parsedAs: string;
+}
 
 /**
  * One request and its response. Everything that costs something is computed on first use: the query,
@@ -69,13 +77,9 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   readonly #rawQuery: string;
   readonly #route: RouteSettings;
-  #query: Record<string, string | undefined> | undefined = undefined;
-  #cookies: Readonly<Record<string, string | undefined>> | undefined = undefined;
-  #state: S | undefined = undefined;
-  #abort: AbortController | undefined = undefined;
-  #raw: Promise<Buffer> | undefined = BODY_UNREAD;
-  #parsed: Promise<unknown> | undefined = undefined;
-  #parsedAs = '';
+  // Everything a plain request never touches lives in one object made on first use, so constructing a
+  // Context initialises few fields (it is built once per request).
+  #lazy: Lazy<S> | undefined = undefined;
 
   constructor(
     req: IncomingMessage,
@@ -103,17 +107,31 @@ export class Context<P extends string = string, S extends object = Record<never,
   }
 
   /** Query parameters; for a repeated name, the first value. See {@link queryAll}. */
+  #bag(): Lazy<S> {
+    this.#lazy ??= {
+      query: undefined,
+      cookies: undefined,
+      state: undefined,
+      abort: undefined,
+      raw: undefined,
+      parsed: undefined,
+      parsedAs: '',
+    };
+    return this.#lazy;
+  }
+
   get query(): Readonly<Record<string, string | undefined>> {
-    if (this.#query === undefined) {
+    const lazy = this.#bag();
+    if (lazy.query === undefined) {
       const query: Record<string, string | undefined> = Object.create(null);
       if (this.#rawQuery !== '') {
         for (const [name, value] of new URLSearchParams(this.#rawQuery)) {
           if (!(name in query)) query[name] = value;
         }
       }
-      this.#query = query;
+      lazy.query = query;
     }
-    return this.#query;
+    return lazy.query;
   }
 
   /** Every value of a query parameter, in order. */
@@ -123,8 +141,9 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   /** Request cookies (unsigned values as sent). */
   get cookies(): Readonly<Record<string, string | undefined>> {
-    this.#cookies ??= parseCookies(this.req.headers.cookie);
-    return this.#cookies;
+    const lazy = this.#bag();
+    lazy.cookies ??= parseCookies(this.req.headers.cookie);
+    return lazy.cookies;
   }
 
   /** The value of a signed cookie, or `undefined` when it is missing or its signature does not verify. */
@@ -135,8 +154,9 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   /** Per-request state, typed by the App's `S`. */
   get state(): S {
-    this.#state ??= {} as S;
-    return this.#state;
+    const lazy = this.#bag();
+    lazy.state ??= {} as S;
+    return lazy.state;
   }
 
   /**
@@ -153,9 +173,10 @@ export class Context<P extends string = string, S extends object = Record<never,
   }
 
   #controller(): AbortController {
-    if (this.#abort !== undefined) return this.#abort;
+    const lazy = this.#bag();
+    if (lazy.abort !== undefined) return lazy.abort;
     const controller = new AbortController();
-    this.#abort = controller;
+    lazy.abort = controller;
     const res = this.res;
     if (!res.writableEnded) {
       const gone = (): void => {
@@ -181,8 +202,9 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   /** The body as bytes, within the route's size limit. */
   buffer(): Promise<Buffer> {
-    this.#raw ??= readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes);
-    return this.#raw;
+    const lazy = this.#bag();
+    lazy.raw ??= readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes);
+    return lazy.raw;
   }
 
   /**
@@ -215,23 +237,22 @@ export class Context<P extends string = string, S extends object = Record<never,
   }
 
   #parse(kind: string, parse: () => Promise<unknown>): Promise<unknown> {
-    if (this.#parsed !== undefined) {
-      if (this.#parsedAs === kind) return this.#parsed;
+    const lazy = this.#bag();
+    if (lazy.parsed !== undefined) {
+      if (lazy.parsedAs === kind) return lazy.parsed;
+      const first = lazy.parsedAs;
       return this.buffer().then((raw) => {
         if (kind === 'text') return raw.toString('utf8');
-        throw httpError(
-          'WEIR_ERR_BODY_CONSUMED',
-          `The body was already read as ${this.#parsedAs}, not ${kind}`,
-        );
+        throw httpError('WEIR_ERR_BODY_CONSUMED', `The body was already read as ${first}, not ${kind}`);
       });
     }
-    this.#parsedAs = kind;
+    lazy.parsedAs = kind;
     try {
-      this.#parsed = parse();
+      lazy.parsed = parse();
     } catch (err) {
-      this.#parsed = Promise.reject(err);
+      lazy.parsed = Promise.reject(err);
     }
-    return this.#parsed;
+    return lazy.parsed;
   }
 
   /** Sets the response status for a handler that returns a plain value. Chainable. */

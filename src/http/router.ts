@@ -17,8 +17,8 @@ import { WeirError } from '../errors.ts';
 export interface PathEntry<R> {
   /** The registered pattern, such as `/users/:id`. */
   readonly pattern: string;
-  /** Method (upper case, or `*` for every method) to route. Null-prototype object. */
-  readonly methods: Record<string, R>;
+  /** Method (upper case, or `*` for every method) to route. */
+  readonly methods: Map<string, R>;
   /** The `Allow` header value, computed when the router is sealed. */
   allow: string;
 }
@@ -88,20 +88,20 @@ export class Router<R> {
     }
     for (const path of expandOptional(pattern)) {
       const entry = this.#entry(path, pattern);
-      if (entry.methods[method] !== undefined) {
+      if (entry.methods.has(method)) {
         throw new WeirError(
           'WEIR_ERR_ROUTE_CONFLICT',
           `Route ${method === '*' ? 'ALL' : method} ${JSON.stringify(pattern)} is already registered`,
         );
       }
-      entry.methods[method] = route;
+      entry.methods.set(method, route);
     }
   }
 
   /** Computes the `Allow` headers; call once after the last `add`. */
   seal(): void {
     for (const entry of this.#entries) {
-      const methods = Object.keys(entry.methods);
+      const methods = [...entry.methods.keys()];
       const allow = new Set(
         methods.includes('*') ? ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] : methods,
       );
@@ -199,7 +199,7 @@ export class Router<R> {
   }
 
   #newEntry(pattern: string): PathEntry<R> {
-    const entry: PathEntry<R> = { pattern, methods: Object.create(null), allow: '' };
+    const entry: PathEntry<R> = { pattern, methods: new Map(), allow: '' };
     this.#entries.push(entry);
     return entry;
   }

@@ -46,7 +46,11 @@ export function send(ctx: Context, value: unknown): void {
 }
 
 function sendObject(ctx: Context, value: object): void {
-  if (value instanceof Uint8Array) {
+  // Plain objects are the common case: straight to JSON, past the five class checks below.
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    sendJson(ctx, value);
+  } else if (value instanceof Uint8Array) {
     sendBuffered(ctx, ctx[kStatus] || 200, OCTET, value);
   } else if (isWeirResponse(value)) {
     sendWeirResponse(ctx, value);

@@ -14,7 +14,7 @@ describe('Router', () => {
     router.add('GET', '/a/b', 'ab');
     router.seal();
     const first = router.find('/a/b');
-    assert.equal(first?.entry.methods.GET, 'ab');
+    assert.equal(first?.entry.methods.get('GET'), 'ab');
     assert.equal(router.find('/a/b'), first);
     assert.equal(router.find('/a'), undefined);
     assert.equal(router.find('/a/b/'), undefined);
@@ -28,10 +28,10 @@ describe('Router', () => {
     router.add('GET', '/users/me/posts/:post', 'mypost');
     router.add('GET', '/files/*', 'files');
     router.seal();
-    assert.equal(router.find('/users/me')?.entry.methods.GET, 'me');
+    assert.equal(router.find('/users/me')?.entry.methods.get('GET'), 'me');
     assert.deepEqual({ ...router.find('/users/42')?.params }, { id: '42' });
     assert.deepEqual({ ...router.find('/users/42/posts/7')?.params }, { id: '42', post: '7' });
-    assert.equal(router.find('/users/me/posts/7')?.entry.methods.GET, 'mypost');
+    assert.equal(router.find('/users/me/posts/7')?.entry.methods.get('GET'), 'mypost');
     assert.deepEqual({ ...router.find('/files/a/b.txt')?.params }, { '*': 'a/b.txt' });
     assert.deepEqual({ ...router.find('/files/')?.params }, { '*': '' });
     assert.equal(router.find('/files'), undefined);
@@ -42,7 +42,7 @@ describe('Router', () => {
     const router = new Router<string>();
     router.add('GET', '/posts/:id?', 'posts');
     router.seal();
-    assert.equal(router.find('/posts')?.entry.methods.GET, 'posts');
+    assert.equal(router.find('/posts')?.entry.methods.get('GET'), 'posts');
     assert.deepEqual({ ...router.find('/posts/9')?.params }, { id: '9' });
   });
 
