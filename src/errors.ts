@@ -44,6 +44,16 @@ export const errorCodes = {
   },
   WEIR_ERR_REQUEST_TIMEOUT: { status: 503, summary: 'The route did not answer within its timeout.' },
   WEIR_ERR_OVERLOADED: { status: 503, summary: 'The server is past capacity and shed the request.' },
+  WEIR_ERR_TIMEOUT: { status: 503, summary: 'timeout() ran out before the work finished.' },
+  WEIR_ERR_QUEUE_CLOSED: { status: 500, summary: 'A closed Queue was put to, or read after it drained.' },
+  WEIR_ERR_QUEUE_FULL: { status: 500, summary: 'putNowait() on a full Queue.' },
+  WEIR_ERR_QUEUE_EMPTY: { status: 500, summary: 'getNowait() on an empty Queue.' },
+  WEIR_ERR_SEMAPHORE_FULL: { status: 503, summary: 'More callers wait for a Semaphore than its maxWaiting.' },
+  WEIR_ERR_TASKGROUP_CLOSED: { status: 500, summary: 'spawn() on a TaskGroup that has been left.' },
+  WEIR_ERR_WORKER_QUEUE_FULL: {
+    status: 503,
+    summary: 'The worker pool queue is full; runInWorker() refused the task.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

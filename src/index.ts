@@ -1,9 +1,32 @@
 /**
- * weir: the HTTP core. Concurrency primitives join this entry; data, cache and queue backends have
- * their own subpath entries so that importing `weir` loads no driver.
+ * weir: the HTTP core and the concurrency primitives. Data, cache and queue backends have their own
+ * subpath entries, so importing `weir` loads no driver.
  * @module
  */
 
+export {
+  configureWorkers,
+  Event,
+  type GatherOptions,
+  gather,
+  Lock,
+  Queue,
+  type QueueOptions,
+  type Releaser,
+  runInWorker,
+  Semaphore,
+  type SignalOptions,
+  shutdownWorkers,
+  sleep,
+  type Task,
+  TaskGroup,
+  TimeoutError,
+  timeout,
+  type Work,
+  type WorkerFunction,
+  type WorkerPoolOptions,
+  workerStats,
+} from './concurrency/index.ts';
 export {
   type ErrorCode,
   errorCodes,

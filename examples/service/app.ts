@@ -3,13 +3,54 @@
  * `main.ts` starts it; tests import `createServiceApp()` and run it in-process or on a real socket.
  */
 import { fileURLToPath } from 'node:url';
-import { App, type AppOptions, HttpError, serveStatic } from 'weir';
+import { App, type AppOptions, gather, HttpError, runInWorker, serveStatic, sleep } from 'weir';
+import { countPrimes } from './compute.ts';
+import { WORLD_SIZE, WorldTable } from './world.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
+
+/** Bounds of the query and body parameters, each answered with a 400 naming the field when broken. */
+export const LIMITS = { maxIds: 500, maxComputeN: 10_000_000, maxSleepMs: 30_000, lookupConcurrency: 16 };
+
+function badInput(field: string, reason: string, received: unknown): HttpError {
+  return HttpError.badRequest(`${field} ${reason}`, { field, received }, 'INVALID_INPUT');
+}
+
+/** An integer query parameter within [min, max], `fallback` when absent, a 400 otherwise. */
+function intParam(
+  value: string | undefined,
+  field: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw badInput(field, `must be an integer from ${min} to ${max}`, value);
+  }
+  return n;
+}
+
+/** Validates `{ "ids": [1…10000, …] }` (at most 500 ids). */
+function parseIds(body: unknown): number[] {
+  const ids = (body as { ids?: unknown } | null)?.ids;
+  if (!Array.isArray(ids)) throw badInput('ids', 'must be an array of integers', ids ?? null);
+  if (ids.length === 0 || ids.length > LIMITS.maxIds) {
+    throw badInput('ids', `must hold 1 to ${LIMITS.maxIds} ids`, ids.length);
+  }
+  for (const id of ids) {
+    if (!Number.isInteger(id) || id < 1 || id > WORLD_SIZE) {
+      throw badInput('ids', `must hold integers from 1 to ${WORLD_SIZE}`, id);
+    }
+  }
+  return ids as number[];
+}
 
 /** Builds the reference service. */
 export function createServiceApp(options: AppOptions = {}): App {
   const app = new App(options);
+  const world = new WorldTable();
 
   app.get('/', () => 'Hello, World');
   app.get('/hello/:name', (ctx) => `Hello, ${ctx.params.name}`);
@@ -28,6 +69,34 @@ export function createServiceApp(options: AppOptions = {}): App {
   });
 
   app.get('/static/*', serveStatic(publicDir));
+
+  // The concurrent lookups of the aiohttp example: at most 16 in flight, all cancelled if the client leaves.
+  app.post('/db', async (ctx) => {
+    const ids = parseIds(await ctx.json());
+    return gather(
+      ids.map((id) => (signal: AbortSignal) => world.find(id, signal)),
+      { limit: LIMITS.lookupConcurrency, signal: ctx.signal },
+    );
+  });
+
+  // CPU-heavy work on the worker pool: /plaintext stays fast meanwhile; a full pool answers 503.
+  app.get('/compute', async (ctx) => {
+    const n = intParam(ctx.query.n, 'n', 1, LIMITS.maxComputeN, 1_000_000);
+    const primes = await runInWorker(countPrimes, [n], { signal: ctx.signal });
+    return { n, primes };
+  });
+
+  // Waits, and stops waiting the moment the client goes away.
+  app.get('/sleep', async (ctx) => {
+    const ms = intParam(ctx.query.ms, 'ms', 0, LIMITS.maxSleepMs, 100);
+    try {
+      await sleep(ms, { signal: ctx.signal });
+    } catch (err) {
+      ctx.log.info({ ms }, 'sleep cancelled: the client left');
+      throw err;
+    }
+    return { slept: ms };
+  });
 
   return app;
 }

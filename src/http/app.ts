@@ -413,7 +413,10 @@ export class App<S extends object = Record<never, never>> {
     ctx.error = err;
     const runtime = this.#runtime;
     if (isHttpError(err)) {
-      if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
+      // 503 is load shedding (a full pool, a timeout): expected under overload, so a warning, not an error.
+      if (err.status === 503)
+        runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
+      else if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
       const error: Record<string, unknown> = { code: err.code, message: err.message };
       if (err.details !== undefined) error.details = err.details;
       return json({ error }, { status: err.status, headers: err.headers });

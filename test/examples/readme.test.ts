@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { shutdownWorkers } from 'weir';
 import { inject } from 'weir/testing';
+import { app as concurrencyApp, deliverAll, emails } from '../../examples/readme/concurrency.ts';
 import { app } from '../../examples/readme/tour.ts';
 import { request } from '../helpers/http.ts';
 
@@ -10,7 +12,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('shows the example files verbatim', () => {
-    for (const name of ['hello.ts', 'tour.ts']) {
+    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts']) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
     }
@@ -73,5 +75,41 @@ describe('README', () => {
     const old = await inject(app, { url: '/old' });
     assert.equal(old.status, 301);
     assert.equal(old.headers.location, '/users/1');
+  });
+
+  it('the concurrency app behaves as the README says', async () => {
+    const users = await inject(concurrencyApp, { url: '/users' });
+    assert.deepEqual(
+      users.json<{ id: number }[]>().map((u) => u.id),
+      [1, 2, 3],
+    );
+    const slow = await inject(concurrencyApp, { url: '/slow' });
+    assert.equal(slow.status, 503);
+    assert.equal(slow.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_TIMEOUT');
+    const profile = await inject(concurrencyApp, { url: '/profile/4' });
+    assert.deepEqual(profile.json(), {
+      user: { id: 4, name: 'user 4' },
+      friends: [
+        { id: 7, name: 'user 7' },
+        { id: 8, name: 'user 8' },
+      ],
+    });
+    try {
+      assert.deepEqual((await inject(concurrencyApp, { url: '/fib/20' })).json(), { fib: 6765 });
+    } finally {
+      await shutdownWorkers();
+    }
+    assert.equal((await inject(concurrencyApp, { method: 'POST', url: '/invite' })).status, 400);
+    for (const to of ['a@x', 'b@x', 'c@x']) {
+      assert.equal((await inject(concurrencyApp, { method: 'POST', url: '/invite?to=' + to })).status, 204);
+    }
+    const sent: string[] = [];
+    const delivering = deliverAll(async (to) => {
+      sent.push(to);
+    });
+    await emails.join();
+    emails.close();
+    await delivering;
+    assert.deepEqual(sent, ['a@x', 'b@x', 'c@x']);
   });
 });

@@ -1,0 +1,238 @@
+import { invalidOption, WeirError } from '../errors.ts';
+import { queueClosed } from './errors.ts';
+import { onAbort, reasonOf } from './signal.ts';
+import type { SignalOptions } from './sleep.ts';
+
+/** Options of a {@link Queue}. */
+export interface QueueOptions {
+  /** Most items held; `put()` waits while the queue is full. `Infinity` opts out. @default 1000 */
+  maxsize?: number;
+}
+
+interface Pending<T> {
+  readonly settle: (value: T) => void;
+  readonly fail: (err: unknown) => void;
+  done: boolean;
+}
+
+/** A FIFO of waiters that skips the ones that gave up. */
+class Waiters<T> {
+  #list: Pending<T>[] = [];
+  #head = 0;
+
+  push(waiter: Pending<T>): void {
+    this.#list.push(waiter);
+  }
+
+  /** The next waiter still waiting, removed from the line; `undefined` if none. */
+  shift(): Pending<T> | undefined {
+    while (this.#head < this.#list.length) {
+      const waiter = this.#list[this.#head]!;
+      this.#list[this.#head++] = undefined as unknown as Pending<T>;
+      if (this.#head === this.#list.length) {
+        this.#list = [];
+        this.#head = 0;
+      }
+      if (!waiter.done) return waiter;
+    }
+    return undefined;
+  }
+
+  failAll(err: unknown): void {
+    for (let w = this.shift(); w !== undefined; w = this.shift()) {
+      w.done = true;
+      w.fail(err);
+    }
+  }
+}
+
+/**
+ * A bounded async FIFO queue, like asyncio's Queue: `put()` waits while full, `get()` waits while empty,
+ * both in FIFO order and both cancellable; `taskDone()`/`join()` track completion of consumed items;
+ * `close()` stops it: waiting putters reject at once, getters drain what is left and then reject with
+ * `WEIR_ERR_QUEUE_CLOSED`. It is also an async iterable that ends when the queue is closed and drained.
+ * @example
+ * const jobs = new Queue<Job>({ maxsize: 100 });
+ * await jobs.put(job, { signal });
+ * for await (const job of jobs) { await handle(job); jobs.taskDone(); }
+ */
+export class Queue<T> implements AsyncIterable<T> {
+  readonly #maxsize: number;
+  #items: T[] = [];
+  #head = 0;
+  readonly #getters = new Waiters<T>();
+  readonly #putters = new Waiters<void>();
+  #unfinished = 0;
+  #joiners: (() => void)[] = [];
+  #closed = false;
+
+  constructor(options: QueueOptions = {}) {
+    const maxsize = options.maxsize ?? 1000;
+    if (!(maxsize >= 1) || (maxsize !== Number.POSITIVE_INFINITY && !Number.isInteger(maxsize))) {
+      throw invalidOption('Queue maxsize', 'an integer ≥ 1 or Infinity', maxsize);
+    }
+    this.#maxsize = maxsize;
+  }
+
+  /** Items in the queue. */
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** The bound given at construction. */
+  get maxsize(): number {
+    return this.#maxsize;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds an item now, or throws `WEIR_ERR_QUEUE_FULL` / `WEIR_ERR_QUEUE_CLOSED`. */
+  putNowait(item: T): void {
+    if (this.#closed) throw queueClosed();
+    if (this.size >= this.#maxsize)
+      throw new WeirError('WEIR_ERR_QUEUE_FULL', `The queue is full (maxsize ${this.#maxsize})`);
+    this.#enqueue(item);
+  }
+
+  /** Adds an item, waiting while the queue is full. */
+  async put(item: T, options?: SignalOptions): Promise<void> {
+    const signal = options?.signal;
+    if (signal?.aborted) throw reasonOf(signal);
+    while (!this.#closed && this.size >= this.#maxsize) await this.#wait(this.#putters, signal);
+    if (this.#closed) throw queueClosed();
+    this.#enqueue(item);
+  }
+
+  /** Takes the next item now, or throws `WEIR_ERR_QUEUE_EMPTY` (or `WEIR_ERR_QUEUE_CLOSED` once drained). */
+  getNowait(): T {
+    if (this.size === 0) {
+      if (this.#closed) throw queueClosed();
+      throw new WeirError('WEIR_ERR_QUEUE_EMPTY', 'The queue is empty');
+    }
+    return this.#dequeue();
+  }
+
+  /** Takes the next item, waiting while the queue is empty. */
+  get(options?: SignalOptions): Promise<T> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(reasonOf(signal));
+    if (this.size > 0) return Promise.resolve(this.#dequeue());
+    if (this.#closed) return Promise.reject(queueClosed());
+    return this.#wait(this.#getters, signal);
+  }
+
+  /** Marks one consumed item as processed; `join()` resolves when every item put has been marked. */
+  taskDone(): void {
+    if (this.#unfinished === 0)
+      throw new WeirError('WEIR_ERR_INVALID_OPTION', 'taskDone() called more times than items were put');
+    if (--this.#unfinished === 0) {
+      const joiners = this.#joiners;
+      this.#joiners = [];
+      for (const wake of joiners) wake();
+    }
+  }
+
+  /** Waits until every item put has been taken and marked with `taskDone()`. */
+  join(options?: SignalOptions): Promise<void> {
+    if (this.#unfinished === 0) return Promise.resolve();
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(reasonOf(signal));
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        detach();
+        resolve();
+      };
+      const detach = onAbort(signal, () => {
+        this.#joiners = this.#joiners.filter((w) => w !== wake);
+        reject(reasonOf(signal!));
+      });
+      this.#joiners.push(wake);
+    });
+  }
+
+  /**
+   * Closes the queue: waiting and later `put()`s reject with `WEIR_ERR_QUEUE_CLOSED`; `get()` still returns
+   * what is left, then rejects the same way. With `{ drop: true }` what is left is discarded too.
+   */
+  close(options?: { drop?: boolean }): void {
+    if (options?.drop === true) {
+      this.#unfinished -= this.size;
+      this.#items = [];
+      this.#head = 0;
+      if (this.#unfinished <= 0) {
+        this.#unfinished = 0;
+        for (const wake of this.#joiners.splice(0)) wake();
+      }
+    }
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#putters.failAll(queueClosed());
+    if (this.size === 0) this.#getters.failAll(queueClosed());
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (true) {
+      try {
+        yield await this.get();
+      } catch (err) {
+        if ((err as WeirError).code === 'WEIR_ERR_QUEUE_CLOSED') return;
+        throw err;
+      }
+    }
+  }
+
+  #enqueue(item: T): void {
+    this.#unfinished++;
+    const getter = this.#getters.shift();
+    if (getter !== undefined) {
+      getter.done = true;
+      getter.settle(item);
+      return;
+    }
+    this.#items.push(item);
+  }
+
+  #dequeue(): T {
+    const item = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined as T;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    const putter = this.#putters.shift();
+    if (putter !== undefined) {
+      putter.done = true;
+      putter.settle();
+    }
+    if (this.#closed && this.size === 0) this.#getters.failAll(queueClosed());
+    return item;
+  }
+
+  #wait<V>(line: Waiters<V>, signal: AbortSignal | undefined): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      const waiter: Pending<V> = {
+        settle: (value) => {
+          detach();
+          resolve(value);
+        },
+        fail: (err) => {
+          detach();
+          reject(err);
+        },
+        done: false,
+      };
+      const detach = onAbort(signal, () => {
+        if (waiter.done) return;
+        waiter.done = true;
+        reject(reasonOf(signal!));
+      });
+      line.push(waiter);
+    });
+  }
+}
