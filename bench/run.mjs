@@ -10,15 +10,29 @@
 // rotated every round) and the median round per server/route is reported in bench/RESULTS.md. Raw wrk
 // outputs go to bench/results/raw/<timestamp>/ (gitignored). Traffic goes to 127.0.0.1 only.
 //
+// With --base <git-rev> (BENCH_BASE), weir at that revision joins the run as one more server,
+// `weir@<shortrev>`: it is checked out in a temporary git worktree, built there, and served by a copy of
+// servers/weir.mjs that imports that build. The worktree is removed at the end, also on failure.
+//
 // See bench/README.md.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createConnection } from 'node:net';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +41,11 @@ const HOST = '127.0.0.1'; // never anything else
 
 const ALL_SERVERS = ['weir', 'fastify', 'node'];
 const ALL_ROUTES = ['plaintext', 'json'];
-const LABEL = { weir: 'weir', fastify: 'fastify', node: 'node:http' };
+// `base` is weir at the --base revision; its label becomes `weir@<shortrev>` once the revision is resolved.
+const LABEL = { weir: 'weir', base: 'weir@base', fastify: 'fastify', node: 'node:http' };
+// The base server is generated at run time (gitignored) from servers/weir.mjs, and deleted after the run.
+const BASE_SERVER_FILE = '.weir-base.mjs';
+const serverFile = (name) => join('servers', name === 'base' ? BASE_SERVER_FILE : `${name}.mjs`);
 
 // ---------------------------------------------------------------------------------------------- options
 
@@ -42,6 +60,8 @@ Options (each also as an env variable; a flag wins over the env):
   --servers <list>    comma list of ${ALL_SERVERS.join(',')}          BENCH_SERVERS      default all
   --port <n>          port the servers listen on (127.0.0.1)        BENCH_PORT         default 3100
   --no-build          skip \`npm run build\` at the repo root         BENCH_NO_BUILD=1
+  --base <git-rev>    also run weir at that revision, as weir@<rev>  BENCH_BASE
+                      (built in a temporary git worktree; before/after ratios in the report)
   --out <file>        where to write the report                     BENCH_OUT          default bench/RESULTS.md
   --rerender <file>   no run: rewrite the report from a run's results/raw/<timestamp>/summary.json
   -h, --help
@@ -62,6 +82,7 @@ const { values: flags } = parseArgs({
     servers: { type: 'string' },
     port: { type: 'string' },
     'no-build': { type: 'boolean' },
+    base: { type: 'string' },
     rerender: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -104,8 +125,14 @@ const opts = {
   port: intOption('port', 'BENCH_PORT', 3100, 1024),
   build: !(flags['no-build'] || process.env.BENCH_NO_BUILD === '1'),
   out: flags.out ?? process.env.BENCH_OUT ?? join(BENCH_DIR, 'RESULTS.md'),
+  base: (flags.base ?? process.env.BENCH_BASE ?? '').trim() || undefined,
 };
 if (opts.port > 65535) fail('--port must be ≤ 65535');
+// weir@base runs right after weir in the rotation, so the two are neighbours in most rounds.
+if (opts.base !== undefined) {
+  const at = opts.servers.indexOf('weir') + 1;
+  opts.servers.splice(at, 0, 'base');
+}
 
 /** The command as it was typed, with the knobs that differ from the defaults, for the report. */
 function invocation() {
@@ -165,8 +192,10 @@ function ensureWrk() {
 function prepare() {
   ensureWrk();
   if (!have('taskset')) fail('taskset (util-linux) is required to pin the server and wrk to cores');
-  if (opts.servers.includes('weir')) {
+  if (opts.servers.includes('weir') || opts.servers.includes('base')) {
     if (!existsSync(join(ROOT, 'node_modules'))) run('npm', ['ci'], ROOT);
+  }
+  if (opts.servers.includes('weir')) {
     if (opts.build) run('npm', ['run', 'build'], ROOT);
     if (!existsSync(join(ROOT, 'dist', 'index.js')))
       fail('dist/index.js is missing: run `npm run build` at the repo root');
@@ -174,6 +203,75 @@ function prepare() {
   if (opts.servers.includes('fastify') && !existsSync(join(BENCH_DIR, 'node_modules'))) {
     run('npm', [existsSync(join(BENCH_DIR, 'package-lock.json')) ? 'ci' : 'install'], BENCH_DIR);
   }
+}
+
+// ----------------------------------------------------------------------------------------- --base <rev>
+
+/** The temporary worktree of --base while it exists: removed by removeBase(), which runs on every exit. */
+let baseTree;
+
+function git(args) {
+  return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/**
+ * Checks out weir at `rev` in a temporary git worktree (sharing the repo's root node_modules through a
+ * symlink), builds it there with its own `npm run build`, and writes servers/.weir-base.mjs: a copy of
+ * servers/weir.mjs whose import points at that build. Returns what the report says about the revision.
+ */
+function prepareBase(rev) {
+  let sha;
+  try {
+    sha = git(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`]);
+  } catch {
+    fail(`--base ${rev}: not a commit of this repository`);
+  }
+  const short = git(['rev-parse', '--short', sha]);
+  const subject = git(['log', '-1', '--format=%s', sha]);
+  LABEL.base = `weir@${short}`;
+
+  const parent = mkdtempSync(join(tmpdir(), 'weir-bench-base-'));
+  const dir = join(parent, 'weir');
+  baseTree = { parent, dir, registered: false };
+  run('git', ['worktree', 'add', '--detach', dir, sha], ROOT);
+  baseTree.registered = true;
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  run('npm', ['run', 'build'], dir);
+  const dist = join(dir, 'dist', 'index.js');
+  if (!existsSync(dist)) fail(`--base ${rev}: \`npm run build\` in ${dir} made no dist/index.js`);
+
+  const source = readFileSync(join(BENCH_DIR, 'servers', 'weir.mjs'), 'utf8');
+  const from = "'../../dist/index.js'";
+  if (!source.includes(from)) fail(`servers/weir.mjs no longer imports ${from}; update prepareBase()`);
+  writeFileSync(
+    join(BENCH_DIR, serverFile('base')),
+    `// Generated by bench/run.mjs for --base ${rev} (${short}): servers/weir.mjs importing that revision's build.\n// Deleted after the run; gitignored.\n${source.replace(from, `'${pathToFileURL(dist).href}'`)}`,
+  );
+  console.log(`bench: ${LABEL.base} is ${sha} "${subject}", built in ${dir}`);
+  return { rev, sha, short, subject };
+}
+
+/** Removes the --base worktree and the generated server; safe to call more than once, and from 'exit'. */
+function removeBase() {
+  rmSync(join(BENCH_DIR, serverFile('base')), { force: true });
+  if (!baseTree) return;
+  const { parent, dir, registered } = baseTree;
+  baseTree = undefined;
+  // Unlink the node_modules symlink first, so that nothing can reach the repo's own node_modules.
+  try {
+    if (lstatSync(join(dir, 'node_modules')).isSymbolicLink()) unlinkSync(join(dir, 'node_modules'));
+  } catch {
+    // not there
+  }
+  if (registered) {
+    const result = spawnSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT, encoding: 'utf8' });
+    if (result.status !== 0)
+      console.error(
+        `bench: could not remove the worktree ${dir}: ${(result.stderr ?? '').trim()}; run \`git worktree remove --force ${dir}\``,
+      );
+    else console.log(`bench: removed the worktree ${dir}`);
+  }
+  rmSync(parent, { recursive: true, force: true });
 }
 
 /** Cores to pin to: the server on the first, wrk on the second. Falls back to no pinning on one core. */
@@ -240,7 +338,7 @@ async function checkResponses(name, port) {
 
 async function startServer(name, port, pin, log) {
   if (await portAnswers(port)) fail(`something already listens on ${HOST}:${port}; pick another --port`);
-  const argv = [...pin.server, process.execPath, join('servers', `${name}.mjs`)];
+  const argv = [...pin.server, process.execPath, serverFile(name)];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: BENCH_DIR,
     env: { ...process.env, PORT: String(port), NODE_ENV: 'production' },

@@ -3,7 +3,16 @@
  * `main.ts` starts it; tests import `createServiceApp()` and run it in-process or on a real socket.
  */
 import { fileURLToPath } from 'node:url';
-import { App, type AppOptions, gather, HttpError, runInWorker, serveStatic, sleep } from 'weir';
+import {
+  App,
+  type AppOptions,
+  gather,
+  HttpError,
+  runInWorker,
+  serveStatic,
+  shutdownWorkers,
+  sleep,
+} from 'weir';
 import { countPrimes } from './compute.ts';
 import { WORLD_SIZE, WorldTable } from './world.ts';
 
@@ -51,6 +60,7 @@ function parseIds(body: unknown): number[] {
 export function createServiceApp(options: AppOptions = {}): App {
   const app = new App(options);
   const world = new WorldTable();
+  app.onStop(() => shutdownWorkers());
 
   app.get('/', () => 'Hello, World');
   app.get('/hello/:name', (ctx) => `Hello, ${ctx.params.name}`);

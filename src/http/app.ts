@@ -350,13 +350,14 @@ export class App<S extends object = Record<never, never>> {
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* "/" */) url = originForm(url);
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     let route: Route;
     let params = EMPTY_PARAMS;
-    const match = path.charCodeAt(0) === 47 /* "/" */ ? this.#router.find(path) : undefined;
+    const match = this.#router.find(path);
     if (match === undefined) {
       route = this.#notFound!;
     } else {
@@ -431,6 +432,22 @@ export class App<S extends object = Record<never, never>> {
     if (runtime.exposeErrors && err instanceof Error) error.stack = err.stack;
     return json({ error }, 500);
   };
+}
+
+/**
+ * The origin form (`/path?query`) of a request target in absolute form (`http://host/path?query`), which
+ * RFC 9112 §3.2.2 requires servers to accept. Anything else (`*`, garbage) becomes a path no route has.
+ */
+function originForm(target: string): string {
+  if (/^https?:\/\//i.test(target)) {
+    try {
+      const url = new URL(target);
+      return url.pathname + url.search;
+    } catch {
+      // fall through
+    }
+  }
+  return `/\u0000${target}`;
 }
 
 /** Decodes percent-encoded params in place; false when one is malformed. */

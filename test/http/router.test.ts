@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { App } from 'weir';
 import { inject } from 'weir/testing';
 import { Router } from '../../src/http/router.ts';
+import { raw } from '../helpers/http.ts';
 
 function quiet(): App {
   return new App({ logger: false });
@@ -151,5 +152,23 @@ describe('App routing', () => {
     assert.throws(() => app.route('/api/', quiet()), { code: 'WEIR_ERR_INVALID_OPTION' });
     // @ts-expect-error a handler is required
     assert.throws(() => app.get('/x'), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
+
+  it('accepts absolute-form request targets, and answers 404 to other non-path targets', async () => {
+    const app = quiet();
+    app.get('/a/:id', (ctx) => ({ id: ctx.params.id, q: ctx.query.q ?? null }));
+    const handle = await app.listen({ port: 0, signals: false });
+    try {
+      const response = await raw(
+        handle.port,
+        'GET http://example.test/a/7?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n',
+      );
+      assert.match(response, /^HTTP\/1\.1 200 /);
+      assert.match(response, /\{"id":"7","q":"1"\}/);
+      const star = await raw(handle.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match(star, /^HTTP\/1\.1 404 /);
+    } finally {
+      await handle.close();
+    }
   });
 });
