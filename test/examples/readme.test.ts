@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { shutdownWorkers } from 'weir';
@@ -7,6 +6,7 @@ import { inject } from 'weir/testing';
 import { app as concurrencyApp, deliverAll, emails } from '../../examples/readme/concurrency.ts';
 import { app } from '../../examples/readme/tour.ts';
 import { request } from '../helpers/http.ts';
+import { spawnTs } from '../helpers/process.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -23,31 +23,17 @@ describe('README', () => {
   });
 
   it('hello world runs and answers', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=weir-source',
-        '--import',
-        'tsx',
-        new URL('../../examples/readme/hello.ts', import.meta.url).pathname,
-      ],
-      { env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
+    const hello = spawnTs(new URL('../../examples/readme/hello.ts', import.meta.url), {
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    });
     try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-          const match = /"url":"(http:\/\/[^"]+)"/.exec(out);
-          if (match) resolve(match[1]!);
-        });
-        child.on('exit', (code) => reject(new Error(`hello.ts exited with ${code}: ${out}`)));
-      });
-      const port = Number(new URL(url).port);
+      const [, url] = await hello.waitFor(/"url":"(http:\/\/[^"]+)"/);
+      const port = Number(new URL(url!).port);
       assert.equal((await request({ port }, { path: '/hello/readme' })).body, 'Hello, readme');
       assert.equal((await request({ port }, { path: '/json' })).body, '{"message":"Hello, World!"}');
     } finally {
-      child.kill('SIGTERM');
+      hello.child.kill('SIGTERM');
     }
   });
 

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ServerHandle } from 'weir';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { raw, request, serve } from '../helpers/http.ts';
+import { spawnTs } from '../helpers/process.ts';
 
 let handle: ServerHandle;
 before(async () => {
@@ -104,5 +105,23 @@ describe('reference service over a real socket', () => {
     const res = await request(handle, { path: '/nowhere' });
     assert.equal(res.status, 404);
     assert.equal(JSON.parse(res.body).error.code, 'WEIR_ERR_NOT_FOUND');
+  });
+});
+
+describe('npm start (examples/service/main.ts)', () => {
+  it('serves on PORT, and exits 0 on SIGTERM', async () => {
+    const service = spawnTs(new URL('../../examples/service/main.ts', import.meta.url), {
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const [, url] = await service.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      const res = await request({ port: Number(new URL(url!).port) }, { path: '/json' });
+      assert.equal(res.body, '{"message":"Hello, World!"}');
+      service.child.kill('SIGTERM');
+      assert.equal(await service.exited(), 0);
+    } finally {
+      if (service.child.exitCode === null) service.child.kill('SIGKILL');
+    }
   });
 });

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { App, HttpError } from 'weir';
 import { deferred, raw, request, serve } from '../helpers/http.ts';
+import { spawnTs } from '../helpers/process.ts';
 
 function connectionRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -246,39 +245,19 @@ describe('graceful shutdown', () => {
   });
 
   it('on SIGTERM finishes the in-flight request, runs onStop and exits 0', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=weir-source',
-        '--import',
-        'tsx',
-        new URL('../fixtures/slow-server.ts', import.meta.url).pathname,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    const waiters: (() => void)[] = [];
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      for (const wake of waiters.splice(0)) wake();
-    });
-    const seen = async (text: string): Promise<void> => {
-      while (!out.includes(text)) await new Promise<void>((resolve) => waiters.push(resolve));
-    };
+    const server = spawnTs(new URL('../fixtures/slow-server.ts', import.meta.url));
     try {
-      await seen('port ');
-      const port = Number(/port (\d+)/.exec(out)![1]);
-      const slow = request({ port }, { path: '/slow?ms=400' });
-      await seen('started');
-      child.kill('SIGTERM');
+      const [, port] = await server.waitFor(/port (\d+)/);
+      const slow = request({ port: Number(port) }, { path: '/slow?ms=400' });
+      await server.waitFor(/started/);
+      server.child.kill('SIGTERM');
       const res = await slow;
       assert.equal(res.status, 200);
       assert.equal(res.body, 'slow done');
-      const [code] = await once(child, 'exit');
-      assert.equal(code, 0);
-      assert.match(out, /stopped/);
+      assert.equal(await server.exited(), 0);
+      assert.match(server.output(), /stopped/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
     }
   });
 });

@@ -1,0 +1,53 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/** A TypeScript program run the way `npm start` runs the service, with its stdout collected. */
+export interface TsProcess {
+  readonly child: ChildProcess;
+  /** Everything printed on stdout so far. */
+  output(): string;
+  /** Resolves with the first match of `pattern` in stdout; rejects if the process exits first. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
+  /** Resolves with the exit code. */
+  exited(): Promise<number | null>;
+}
+
+export function spawnTs(file: URL, env: Record<string, string> = {}): TsProcess {
+  const child = spawn(process.execPath, ['--conditions=weir-source', '--import', 'tsx', file.pathname], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const wakers = new Set<() => void>();
+  let exitCode: number | null | undefined;
+  const exit = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      exitCode = code;
+      for (const wake of wakers) wake();
+      resolve(code);
+    });
+  });
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    for (const wake of wakers) wake();
+  });
+  return {
+    child,
+    output: () => out,
+    exited: () => exit,
+    async waitFor(pattern) {
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match !== null) return match;
+        if (exitCode !== undefined)
+          throw new Error(`${file.pathname} exited with ${exitCode} before printing ${pattern}: ${out}`);
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            wakers.delete(wake);
+            resolve();
+          };
+          wakers.add(wake);
+        });
+      }
+    },
+  };
+}
