@@ -106,7 +106,6 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.req.headers;
   }
 
-  /** Query parameters; for a repeated name, the first value. See {@link queryAll}. */
   #bag(): Lazy<S> {
     this.#lazy ??= {
       query: undefined,
@@ -120,6 +119,7 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.#lazy;
   }
 
+  /** Query parameters; for a repeated name, the first value. See {@link queryAll}. */
   get query(): Readonly<Record<string, string | undefined>> {
     const lazy = this.#bag();
     if (lazy.query === undefined) {
