@@ -1,0 +1,909 @@
+#!/usr/bin/env node
+// Why runInWorker matters: the latency of GET /plaintext while CPU-heavy GET /compute requests keep
+// arriving, with the computation on weir's worker pool (runInWorker) versus inline on the event loop.
+//
+//   node bench/compute.mjs                       (about 3½ minutes; writes bench/RESULTS-compute.md)
+//   node bench/compute.mjs --rounds 3 --duration 5 --out /tmp/compute.md
+//
+// One weir server (servers/weir-compute.mjs, COMPUTE_MODE=worker|inline), NOT pinned: its threads float
+// over both cores, so the worker thread can use the core the event loop is not on. Two light load
+// generators, both pinned to core 1: wrk (one thread, 16 connections, each pausing --pace ms between a
+// response and its next request) on /plaintext, and bench/compute-load.mjs sending /compute?n=1000000
+// at a fixed rate (open loop). Three modes, alternated over the rounds with a fresh server each time: no
+// compute load (the reference), compute on the worker pool, compute inline. Traffic goes to 127.0.0.1 only.
+//
+// See bench/README.md.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(BENCH_DIR);
+const HOST = '127.0.0.1'; // never anything else
+const SERVER_FILE = join('servers', 'weir-compute.mjs');
+
+const ALL_MODES = ['baseline', 'worker', 'inline'];
+const LABEL = { baseline: 'no compute load', worker: 'worker (runInWorker)', inline: 'inline (event loop)' };
+
+// ---------------------------------------------------------------------------------------------- options
+
+const HELP = `Usage: node bench/compute.mjs [options]
+
+Options:
+  --rounds <n>          rounds; each mode runs once per round, the order rotated    default 5
+  --duration <s>        measured run per mode, seconds                             default 10
+  --warmup <s>          discarded warm-up per mode, same load (0 = none)           default 3
+  --modes <list>        comma list of ${ALL_MODES.join(',')}                    default all
+  --rate <n>            /compute requests per second (open loop)                   default 20
+  --n <n>               the n of /compute?n= (primes ≤ n; 1,000,000 is ~10–20 ms)  default 1000000
+  --max-outstanding <n> /compute requests in flight at most (else a tick is skipped) default 4
+  --connections <n>     wrk connections on /plaintext                              default 16
+  --pace <ms>           wrk: pause per connection between a response and the next
+                        request (0 = none: wrk as fast as it can, saturating)      default 10
+  --pin-server          pin the server to core 0 (its worker thread then shares the event loop's core)
+  --port <n>            port on 127.0.0.1                                          default 3100
+  --no-build            skip \`npm run build\` at the repo root
+  --out <file>          where to write the report                 default bench/RESULTS-compute.md
+  --rerender <file>     no run: rewrite the report from a run's results/raw/compute-<timestamp>/summary.json
+  -h, --help
+`;
+
+function fail(message) {
+  console.error(`bench:compute: ${message}`);
+  process.exit(1);
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    modes: { type: 'string' },
+    rate: { type: 'string', default: '20' },
+    n: { type: 'string', default: '1000000' },
+    'max-outstanding': { type: 'string', default: '4' },
+    connections: { type: 'string', default: '16' },
+    pace: { type: 'string', default: '10' },
+    'pin-server': { type: 'boolean', default: false },
+    port: { type: 'string', default: '3100' },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    rerender: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  strict: true,
+});
+if (flags.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function int(flag, min, max = Number.MAX_SAFE_INTEGER) {
+  const value = Number(flags[flag]);
+  if (!Number.isInteger(value) || value < min || value > max)
+    fail(`--${flag} must be an integer in [${min}, ${max}], got ${flags[flag]}`);
+  return value;
+}
+
+const modes = (flags.modes ?? ALL_MODES.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const mode of modes)
+  if (!ALL_MODES.includes(mode)) fail(`unknown mode "${mode}" (${ALL_MODES.join(', ')})`);
+
+const opts = {
+  rounds: int('rounds', 1),
+  duration: int('duration', 2, 600),
+  warmup: int('warmup', 0, 600),
+  modes: ALL_MODES.filter((m) => modes.includes(m)),
+  rate: int('rate', 1, 1000),
+  n: int('n', 1, 10_000_000),
+  maxOutstanding: int('max-outstanding', 1, 64),
+  connections: int('connections', 1, 1000),
+  pace: int('pace', 0, 1000),
+  pinServer: flags['pin-server'],
+  port: int('port', 1024, 65535),
+  build: !flags['no-build'],
+  out: flags.out ?? join(BENCH_DIR, 'RESULTS-compute.md'),
+};
+
+/** The command as typed, for the report. */
+function invocation() {
+  const args = process.argv.slice(2).join(' ');
+  const viaNpm = process.env.npm_lifecycle_event === 'bench:compute';
+  const base = viaNpm
+    ? 'npm run bench:compute'
+    : `node ${relative(process.cwd(), fileURLToPath(import.meta.url)) || 'compute.mjs'}`;
+  return `${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function have(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function output(command, args, cwd) {
+  const result = spawnSync(command, args, { encoding: 'utf8', cwd });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+}
+
+function prepare() {
+  if (!have('wrk')) fail('wrk is not installed (`npm run bench` installs it, or `apt-get install wrk`)');
+  if (!have('taskset')) fail('taskset (util-linux) is required to pin the load generators to core 1');
+  if (availableParallelism() < 2) fail('needs at least 2 cores: the load generators get core 1');
+  if (!existsSync(join(ROOT, 'node_modules'))) fail('run `npm ci` at the repo root first');
+  if (opts.build) {
+    console.log('bench:compute: $ npm run build');
+    const result = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (result.status !== 0) fail('`npm run build` failed');
+  }
+  if (!existsSync(join(ROOT, 'dist', 'index.js')))
+    fail('dist/index.js is missing: run `npm run build` at the repo root');
+}
+
+const LOAD_PIN = ['taskset', '-c', '1'];
+const serverPin = () => (opts.pinServer ? ['taskset', '-c', '0'] : []);
+
+// ------------------------------------------------------------------------------------------------ server
+
+function portAnswers(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function get(path) {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: HOST, port: opts.port, path, method: 'GET', agent: false, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+async function startServer(mode) {
+  if (await portAnswers(opts.port))
+    fail(`something already listens on ${HOST}:${opts.port}; pick another --port`);
+  // The no-load reference runs the worker build of the server; no /compute arrives, so its pool never starts.
+  const computeMode = mode === 'inline' ? 'inline' : 'worker';
+  const argv = [...serverPin(), process.execPath, SERVER_FILE];
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: BENCH_DIR,
+    env: { ...process.env, PORT: String(opts.port), COMPUTE_MODE: computeMode, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = [];
+  child.stdout.on('data', (d) => log.push(String(d)));
+  child.stderr.on('data', (d) => log.push(String(d)));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const server = { child, exited, log, isDead: () => dead };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (dead) throw new Error(`server (${computeMode}) exited during start-up:\n${log.join('')}`);
+    if (await portAnswers(opts.port)) {
+      try {
+        await get('/plaintext');
+        break;
+      } catch {
+        // listening, not answering yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await stopServer(server);
+      throw new Error(`server did not answer on ${HOST}:${opts.port} within 15 s:\n${log.join('')}`);
+    }
+    await sleep(100);
+  }
+  // Both routes answer as expected, and /compute runs where this mode says.
+  const plain = await get('/plaintext');
+  if (plain.status !== 200 || plain.body !== 'Hello, World!')
+    throw new Error(`/plaintext answered ${plain.status} ${JSON.stringify(plain.body)}`);
+  const compute = await get('/compute?n=1000');
+  let parsed;
+  try {
+    parsed = JSON.parse(compute.body);
+  } catch {
+    parsed = undefined;
+  }
+  if (compute.status !== 200 || parsed?.primes !== 168 || parsed?.mode !== computeMode)
+    throw new Error(
+      `/compute?n=1000 answered ${compute.status} ${compute.body} (want 168 primes, ${computeMode})`,
+    );
+  return server;
+}
+
+/** SIGTERM by PID, SIGKILL after 3 s; resolves once the process is gone. */
+async function stopServer({ child, exited }) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ------------------------------------------------------------------------------------------------- loads
+
+/** Load generators still running, killed by PID if the runner exits early. */
+const live = new Set();
+
+function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+function wrkArgs(seconds, script) {
+  return [
+    '-t1',
+    `-c${opts.connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    ...(script ? ['-s', script] : []),
+    `http://${HOST}:${opts.port}/plaintext`,
+  ];
+}
+
+/** Runs wrk pinned to core 1, killed if it overruns its time by 30 s. */
+function runWrk(seconds, script) {
+  const args = [...LOAD_PIN, 'wrk', ...wrkArgs(seconds, script)];
+  const child = track(spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let text = '';
+  child.stdout.on('data', (d) => {
+    text += d;
+  });
+  child.stderr.on('data', (d) => {
+    text += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const done = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited with ${code ?? signal}:\n${text}`));
+      else resolve({ command: args.join(' '), text });
+    });
+  });
+  return { child, done };
+}
+
+/**
+ * Starts bench/compute-load.mjs pinned to core 1; `ready` resolves when it is about to send its first
+ * request, `done` with its JSON summary. Killed if it overruns by 30 s.
+ */
+function runComputeLoad(seconds) {
+  const args = [
+    ...LOAD_PIN,
+    process.execPath,
+    join(BENCH_DIR, 'compute-load.mjs'),
+    '--port',
+    String(opts.port),
+    '--rate',
+    String(opts.rate),
+    '--duration',
+    String(seconds),
+    '--n',
+    String(opts.n),
+    '--max-outstanding',
+    String(opts.maxOutstanding),
+  ];
+  const child = track(spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  let err = '';
+  let onReady;
+  const ready = new Promise((resolve) => {
+    onReady = resolve;
+  });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+    if (err.includes('ready\n')) onReady();
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const done = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      onReady();
+      try {
+        if (code !== 0) throw new Error();
+        resolve({ command: relativeCommand(args), ...JSON.parse(out) });
+      } catch {
+        reject(new Error(`compute-load exited with ${code ?? signal}:\n${out}${err}`));
+      }
+    });
+  });
+  return { child, ready, done };
+}
+
+const relativeCommand = (args) =>
+  args
+    .map((a) => (a === process.execPath ? 'node' : a.startsWith(BENCH_DIR) ? relative(BENCH_DIR, a) : a))
+    .join(' ');
+
+/** Both loads together for `seconds`: the /compute stream (unless no load), and wrk once it is going. */
+async function runLoads(mode, seconds, script, onStart) {
+  const compute = mode === 'baseline' ? undefined : runComputeLoad(seconds);
+  if (compute) await compute.ready;
+  const wrk = runWrk(seconds, script);
+  const stopSampling = onStart?.(wrk.child, compute?.child);
+  try {
+    const [w, c] = await Promise.all([wrk.done, compute?.done]);
+    return { wrk: w, compute: c, cpu: stopSampling?.() };
+  } finally {
+    stopSampling?.();
+  }
+}
+
+// --------------------------------------------------------------------------------------------------- wrk
+
+const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/** req/s, p50/p90/p99, max, errors out of wrk's `--latency` output. */
+function parseWrk(text) {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
+  const latency = /^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)/m.exec(text);
+  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
+  if (!rps || !latency || !dist)
+    throw new Error(`cannot read wrk's output (was --latency passed?):\n${text}`);
+  const pct = {};
+  for (const line of dist[1].trim().split('\n')) {
+    const [p, value] = line.trim().split(/\s+/);
+    pct[p] = toMs(value);
+  }
+  const total = /^\s*(\d+) requests in/m.exec(text);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  return {
+    rps: Number(rps[1]),
+    p50: pct['50%'],
+    p90: pct['90%'],
+    p99: pct['99%'],
+    max: toMs(latency[3]),
+    requests: total ? Number(total[1]) : undefined,
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ CPU
+
+// From /proc (Linux): how much CPU the server's event-loop thread and its other threads (the worker
+// pool, GC, libuv) used, what the load generators took, and the hypervisor's steal, all in % of one core.
+const CLK_TCK = (() => {
+  const n = Number(output('getconf', ['CLK_TCK']));
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+function ticks(path) {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+function machineTicks() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]; // "cpu  …": all cores
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: user + nice + system + irq + softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
+function sampler(serverPid) {
+  return (wrkChild, computeChild) => {
+    const take = () => ({
+      at: performance.now(),
+      server: ticks(`/proc/${serverPid}/stat`),
+      loop: ticks(`/proc/${serverPid}/task/${serverPid}/stat`),
+      wrk: ticks(`/proc/${wrkChild.pid}/stat`),
+      compute: computeChild ? ticks(`/proc/${computeChild.pid}/stat`) : 0,
+      machine: machineTicks(),
+    });
+    let first;
+    let last;
+    // From 0.5 s in, every 500 ms, until the loads end (a sample missing a finished generator is dropped).
+    const tick = () => {
+      const s = take();
+      if (s.wrk === undefined || s.compute === undefined) return;
+      if (first === undefined) first = s;
+      else last = s;
+    };
+    let interval;
+    const start = setTimeout(() => {
+      tick();
+      interval = setInterval(tick, 500);
+    }, 500);
+    return () => {
+      clearTimeout(start);
+      clearInterval(interval);
+      if (!first || !last) return undefined;
+      const seconds = (last.at - first.at) / 1000;
+      const pct = (key) =>
+        first[key] === undefined || last[key] === undefined
+          ? undefined
+          : ((last[key] - first[key]) / CLK_TCK / seconds) * 100;
+      const server = pct('server');
+      const loop = pct('loop');
+      const wrk = pct('wrk');
+      const compute = computeChild ? pct('compute') : undefined;
+      let steal;
+      let other;
+      if (first.machine && last.machine) {
+        steal = ((last.machine.steal - first.machine.steal) / CLK_TCK / seconds) * 100;
+        const busy = ((last.machine.busy - first.machine.busy) / CLK_TCK / seconds) * 100;
+        other = Math.max(0, busy - (server ?? 0) - (wrk ?? 0) - (compute ?? 0));
+      }
+      return {
+        server,
+        loop,
+        threads: server !== undefined && loop !== undefined ? server - loop : undefined,
+        wrk,
+        compute,
+        other,
+        steal,
+      };
+    };
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+function median(values) {
+  const v = values.filter((x) => x !== undefined && x !== null && !Number.isNaN(x)).sort((a, b) => a - b);
+  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)];
+}
+
+const fmtInt = (n) => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+const fmtMs = (n) => (n === undefined || n === null ? 'n/a' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
+const fmtX = (n) => (n === undefined ? 'n/a' : `${n.toFixed(1)}×`);
+
+function machineFacts() {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  let commit = output('git', ['rev-parse', '--short', 'HEAD'], ROOT) || 'unknown';
+  if (output('git', ['status', '--porcelain', '--', 'src'], ROOT))
+    commit += ' (src/ has uncommitted changes)';
+  return {
+    nproc: output('nproc', []) || String(availableParallelism()),
+    cpuModel,
+    kernel: output('uname', ['-sr']),
+    node: process.version,
+    wrk: output('wrk', ['-v'])
+      .split('\n')[0]
+      .replace(/\s*Copyright.*$/, ''),
+    commit,
+  };
+}
+
+/** Per mode, the median over rounds of every number (each column on its own). */
+function medians(runs) {
+  const m = (f) => median(runs.map(f));
+  return {
+    rps: m((r) => r.wrk.rps),
+    p50: m((r) => r.wrk.p50),
+    p90: m((r) => r.wrk.p90),
+    p99: m((r) => r.wrk.p99),
+    max: m((r) => r.wrk.max),
+    computeRps: m((r) => (r.compute ? r.compute.ok / r.compute.seconds : undefined)),
+    computeP50: m((r) => r.compute?.p50),
+    computeP99: m((r) => r.compute?.p99),
+    server: m((r) => r.cpu?.server),
+    loop: m((r) => r.cpu?.loop),
+    threads: m((r) => r.cpu?.threads),
+    wrk: m((r) => r.cpu?.wrk),
+    computeCpu: m((r) => r.cpu?.compute),
+    other: m((r) => r.cpu?.other),
+    steal: m((r) => r.cpu?.steal),
+  };
+}
+
+const count503 = (runs) => runs.reduce((sum, r) => sum + (r.compute?.statuses?.[503] ?? 0), 0);
+
+function writeReport(summary) {
+  const { opts: o, facts, startedAt, finishedAt, results, order, loadBefore, rawDir, command } = summary;
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const row = (cells) => p(`| ${cells.join(' | ')} |`);
+  const med = {};
+  for (const mode of o.modes) med[mode] = medians(results[mode]);
+  const script = o.pace > 0 ? 'pace.lua' : undefined;
+
+  p('# weir compute benchmark results: /plaintext while /compute runs');
+  p();
+  p(
+    'Generated by `bench/compute.mjs`; do not edit by hand, re-run it. See `bench/README.md` (section "Compute: runInWorker vs the event loop") for what is measured and how.',
+  );
+  p();
+  p('## Machine');
+  p();
+  p('| fact | value |');
+  p('| --- | --- |');
+  p(`| date | ${startedAt.toISOString()} (took ${Math.round((finishedAt - startedAt) / 1000)} s) |`);
+  p(`| nproc | ${facts.nproc} |`);
+  p(`| CPU | ${facts.cpuModel} |`);
+  p(`| kernel | ${facts.kernel} |`);
+  p(`| Node | ${facts.node} |`);
+  p(`| wrk | ${facts.wrk} |`);
+  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
+  p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
+  p();
+  p('## Command');
+  p();
+  p('```sh');
+  p(command);
+  p('```');
+  p();
+  p('which ran, per mode and round (in bench/):');
+  p();
+  p('```sh');
+  p(
+    `PORT=${o.port} COMPUTE_MODE=worker|inline NODE_ENV=production ${o.pinServer ? 'taskset -c 0 ' : ''}node servers/weir-compute.mjs${o.pinServer ? '' : '   # not pinned'}`,
+  );
+  p(
+    `taskset -c 1 node compute-load.mjs --port ${o.port} --rate ${o.rate} --duration ${o.duration} --n ${o.n} --max-outstanding ${o.maxOutstanding}   # not in the no-load mode`,
+  );
+  p(`taskset -c 1 wrk ${wrkArgs(o.duration, script).join(' ')}   # started once compute-load is sending`);
+  p('```');
+  p();
+  if (script) {
+    p(
+      `with \`pace.lua\` holding \`function delay() return ${o.pace} end\`, and before each, the same for ${o.warmup} s as a warm-up, discarded.`,
+    );
+  } else {
+    p(`and before each, the same for ${o.warmup} s as a warm-up, discarded.`);
+  }
+  p();
+  p('## Method');
+  p();
+  p(
+    `- **One weir process** (\`servers/weir-compute.mjs\`) with \`GET /plaintext\` and \`GET /compute?n=\` (counting the primes ≤ n with a sieve, as the reference service's \`/compute\`). With \`COMPUTE_MODE=worker\` the handler awaits \`runInWorker(countPrimes, [n], { signal })\` on weir's pool at its defaults (availableParallelism() − 1 = ${Math.max(1, Number(facts.nproc) - 1)} thread, 32 waiting tasks per thread, then 503); with \`COMPUTE_MODE=inline\` it calls \`countPrimes(n)\` on the event loop.`,
+  );
+  p(
+    o.pinServer
+      ? "- The server is **pinned to core 0**, worker thread included: it shares the event loop's core, so this run shows what runInWorker gives when there is no spare core. The load generators are pinned to core 1."
+      : '- The server is **not pinned**: its threads float over both cores, so the worker thread can run on the core the event loop is not on, as on a real multi-core host. The **load generators are both pinned to core 1** and kept light, so they leave most of the machine to the server.',
+  );
+  p(
+    `- **Background load**: \`compute-load.mjs\`, a Node client (keep-alive \`http.Agent\`) sending \`GET /compute?n=${o.n.toLocaleString('en-US')}\` at **${o.rate} req/s, open loop** (each request at its own fixed time, whatever the previous ones did), at most ${o.maxOutstanding} in flight (a tick that finds ${o.maxOutstanding} outstanding is skipped and counted). It records its own latencies (200s only) and status codes; "compute req/s done" is its 200s per second.`,
+  );
+  p(
+    `- **Foreground**: wrk, one thread, **${o.connections} keep-alive connections** on \`GET /plaintext\`, ${o.pace > 0 ? `**each connection pausing ${o.pace} ms** between a response and its next request (wrk's \`delay()\` hook), so at most about ${fmtInt((o.connections * 1000) / o.pace)} req/s: a light, steady stream whose latency shows how long a request waits for the event loop, not queueing behind a saturated server` : 'as fast as it can (no pause): the server is saturated, so latency includes queueing'}. Reported from wrk's \`--latency\` output: req/s, p50, p99 and max. wrk starts once the /compute stream is going, and both run for **${o.duration} s**.`,
+  );
+  p(
+    `- **Modes**: ${o.modes.map((m) => `**${LABEL[m]}**${m === 'baseline' ? ' (the reference: wrk alone, against the worker build of the server, whose pool never starts)' : ''}`).join(', ')}. Each mode gets a fresh server per round, checked (\`/plaintext\` body, \`/compute?n=1000\` = 168 primes computed in the expected mode), a ${o.warmup} s warm-up under the same load (discarded; lets V8 optimise and starts the worker pool), then the measured run.`,
+  );
+  p(
+    `- **${o.rounds} rounds**, the order of the modes rotated every round (${order.map((ms, i) => `${i + 1}: ${ms.join(' → ')}`).join('; ')}). Each cell of the table is the **median over the rounds of that number** (each column on its own, so a row need not be one round); every round is listed below it. 503s are summed over all rounds.`,
+  );
+  p(
+    "- CPU is read from `/proc` while the measured run goes, in % of one core: the server process, its event-loop thread (the main thread) and its other threads (the worker pool, GC, libuv), wrk, the compute client, everything else, and the hypervisor's steal, summed over both cores.",
+  );
+  p();
+
+  p('## Results');
+  p();
+  row([
+    'mode',
+    'plaintext req/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    'compute req/s done',
+    'compute p50 / p99 ms',
+    '503s',
+  ]);
+  row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  for (const mode of o.modes) {
+    const m = med[mode];
+    const compute = mode !== 'baseline';
+    row([
+      LABEL[mode],
+      fmtInt(m.rps),
+      fmtMs(m.p50),
+      fmtMs(m.p90),
+      `**${fmtMs(m.p99)}**`,
+      fmtMs(m.max),
+      compute ? m.computeRps.toFixed(1) : '–',
+      compute ? `${fmtMs(m.computeP50)} / ${fmtMs(m.computeP99)}` : '–',
+      compute ? String(count503(results[mode])) : '–',
+    ]);
+  }
+  p();
+
+  const verdicts = [];
+  if (med.worker && med.inline) {
+    const perRound = results.inline
+      .map((r) => {
+        const w = results.worker.find((x) => x.round === r.round);
+        return w ? r.wrk.p99 / w.wrk.p99 : undefined;
+      })
+      .filter((x) => x !== undefined);
+    const all = perRound.every((x) => x > 1)
+      ? `in every round (${perRound.length} of ${perRound.length})`
+      : `in ${perRound.filter((x) => x > 1).length} of ${perRound.length} rounds`;
+    verdicts.push(
+      `/plaintext p99 with /compute inline on the event loop was **${fmtMs(med.inline.p99)} ms**, with it on the worker pool **${fmtMs(med.worker.p99)} ms** (medians; inline ÷ worker ${fmtX(med.inline.p99 / med.worker.p99)}). Round by round, inline p99 ÷ worker p99: ${perRound.map((x) => x.toFixed(1)).join(', ')} (median ${fmtX(median(perRound))}); the worker's p99 was lower ${all}.`,
+    );
+    verdicts.push(
+      `p90 shows it more plainly, since inline a whole share of the requests waits, not only the slowest 1 %: ${fmtMs(med.inline.p90)} ms inline, ${fmtMs(med.worker.p90)} ms on the worker pool${med.baseline ? `, ${fmtMs(med.baseline.p90)} ms with no compute load` : ''}.`,
+    );
+  }
+  if (med.baseline && med.worker)
+    verdicts.push(
+      `Against no compute load (p99 ${fmtMs(med.baseline.p99)} ms), the worker pool added ${fmtMs(med.worker.p99 - med.baseline.p99)} ms to /plaintext p99${med.inline ? `, inline compute ${fmtMs(med.inline.p99 - med.baseline.p99)} ms` : ''}.`,
+    );
+  if (med.worker && med.inline)
+    verdicts.push(
+      `/compute itself took p50 ${fmtMs(med.worker.computeP50)} ms / p99 ${fmtMs(med.worker.computeP99)} ms on the worker pool and ${fmtMs(med.inline.computeP50)} / ${fmtMs(med.inline.computeP99)} ms inline: runInWorker moves the wait off the other requests; it does not make the computation itself faster.`,
+    );
+  if (verdicts.length > 0) {
+    p('## Verdict');
+    p();
+    for (const v of verdicts) p(`- ${v}`);
+    p();
+  }
+
+  p('## CPU');
+  p();
+  p(
+    `Medians over rounds, in % of one core (the machine has ${facts.nproc} cores, so ${Number(facts.nproc) * 100} % in all).`,
+  );
+  p();
+  row([
+    'mode',
+    'server',
+    'event-loop thread',
+    'other server threads',
+    'wrk',
+    'compute client',
+    'other processes',
+    'steal',
+  ]);
+  row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  for (const mode of o.modes) {
+    const m = med[mode];
+    row([
+      LABEL[mode],
+      fmtPct(m.server),
+      fmtPct(m.loop),
+      fmtPct(m.threads),
+      fmtPct(m.wrk),
+      mode === 'baseline' ? '–' : fmtPct(m.computeCpu),
+      fmtPct(m.other),
+      fmtPct(m.steal),
+    ]);
+  }
+  p();
+
+  p('<details><summary>every round</summary>');
+  p();
+  p(
+    '| mode | round | plaintext req/s | p50 ms | p90 ms | p99 ms | max ms | compute sent / 200 / 503 / other / skipped | compute p50 / p99 / max ms | server CPU | event loop CPU | steal |',
+  );
+  p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const mode of o.modes) {
+    for (const r of results[mode]) {
+      const c = r.compute;
+      const other = c
+        ? Object.entries(c.statuses)
+            .filter(([s]) => s !== '200' && s !== '503')
+            .reduce((sum, [, n]) => sum + n, 0) + c.errors
+        : 0;
+      row([
+        LABEL[mode],
+        String(r.round),
+        fmtInt(r.wrk.rps),
+        fmtMs(r.wrk.p50),
+        fmtMs(r.wrk.p90),
+        fmtMs(r.wrk.p99),
+        fmtMs(r.wrk.max),
+        c ? `${c.sent} / ${c.ok} / ${c.statuses[503] ?? 0} / ${other} / ${c.skipped}` : '–',
+        c ? `${fmtMs(c.p50)} / ${fmtMs(c.p99)} / ${fmtMs(c.max)}` : '–',
+        fmtPct(r.cpu?.server),
+        fmtPct(r.cpu?.loop),
+        fmtPct(r.cpu?.steal),
+      ]);
+    }
+  }
+  p();
+  p('</details>');
+  p();
+
+  p('## Caveats');
+  p();
+  p(
+    `- **Loopback, ${facts.nproc} cores, load generators on the same machine.** wrk and the compute client share core 1 with whatever the server runs there; they are kept light (medians above: wrk ${o.modes.map((m) => fmtPct(med[m].wrk)).join(' / ')}, compute client ${o.modes
+      .filter((m) => m !== 'baseline')
+      .map((m) => fmtPct(med[m].computeCpu))
+      .join(' / ')} of a core). A real deployment would have the clients elsewhere.`,
+  );
+  p(
+    "- **Two cores, shared.** With one pool thread, the worker thread and the event loop get a core each only while nothing else wants it: core 1 also runs the load generators, and the kernel sometimes puts the worker thread on the event loop's core, which then waits for a time slice (a few ms) rather than a whole computation. Run with `--pin-server` for the server, worker thread included, on one core, and with `--pace 0` for wrk at full speed (a saturated server, where the worker thread competes with the event loop and wrk for CPU).",
+  );
+  p(
+    `- **wrk is closed loop**: each connection waits for its response before pausing and sending the next, so while the event loop is blocked at most ${o.connections} /plaintext requests wait, and requests that would have been sent meanwhile are not (coordinated omission). An open-loop client would show more slow requests in the inline mode, not fewer; the p99 here understates the inline penalty if anything.`,
+  );
+  p(
+    `- **A shared, virtualised machine.** The hypervisor's steal (median ${o.modes.map((m) => `${LABEL[m]} ${fmtPct(med[m].steal)}`).join(', ')}, summed over both cores) and other processes vary from run to run, and a stolen time slice lands directly in the tail: compare p99 with steal in the rounds table. p99 over ${o.duration} s rests on the slowest 1 % of roughly ${fmtInt(med[o.modes[0]].rps * o.duration * 0.01)} requests; do not read anything into differences of a millisecond or two, nor into single max values.`,
+  );
+  const wrkErrors = o.modes.flatMap((m) =>
+    results[m].filter((r) => r.wrk.socketErrors > 0 || r.wrk.non2xx > 0),
+  );
+  const computeTrouble = o.modes.flatMap((m) =>
+    results[m].filter((r) => r.compute && (r.compute.ok !== r.compute.sent || r.compute.skipped > 0)),
+  );
+  p(
+    wrkErrors.length > 0
+      ? `- **wrk reported errors** in ${wrkErrors.length} run(s); see the raw outputs.`
+      : '- wrk reported no socket errors and no non-2xx responses on /plaintext.',
+  );
+  p(
+    computeTrouble.length > 0
+      ? `- **The compute stream was not all 200s** in ${computeTrouble.length} run(s) (503s, errors or skipped ticks; see the rounds table).`
+      : `- Every /compute request was answered 200 and no tick was skipped: the stream of ${o.rate} req/s stayed within what either mode could do.`,
+  );
+  p();
+  p(`Raw outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
+  p();
+  writeFileSync(o.out, lines.join('\n'));
+  formatMarkdown(o.out);
+}
+
+/** As bench/run.mjs: biome formats Markdown from 2.6 on; the pinned 2.5.15 ignores .md files. */
+function formatMarkdown(file) {
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  if (!existsSync(biome) || relative(ROOT, file).startsWith('..')) return;
+  const result = spawnSync(biome, ['format', '--write', file], { cwd: ROOT, encoding: 'utf8' });
+  const ignored = /provided but ignored/.test(`${result.stdout}${result.stderr}`);
+  if (result.status !== 0 && !ignored)
+    console.warn(`bench:compute: biome could not format ${file}; left as written`);
+}
+
+// -------------------------------------------------------------------------------------------------- main
+
+function rerender(file) {
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  summary.opts.out = flags.out ?? join(BENCH_DIR, 'RESULTS-compute.md');
+  Object.assign(opts, summary.opts); // wrkArgs() reads the run's port and connections
+  writeReport({
+    ...summary,
+    startedAt: new Date(summary.startedAt),
+    finishedAt: new Date(summary.finishedAt),
+  });
+  console.log(`bench:compute: rewrote ${relative(process.cwd(), summary.opts.out)} from ${file}`);
+}
+
+async function main() {
+  if (flags.rerender !== undefined) return rerender(flags.rerender);
+  const command = invocation();
+  let active;
+  const killAll = () => {
+    if (active && active.child.exitCode === null && active.child.signalCode === null)
+      active.child.kill('SIGKILL');
+    for (const child of live) child.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+
+  prepare();
+  const facts = machineFacts();
+  const loadBefore = loadavg();
+  const startedAt = new Date();
+  const rawDir = join(
+    BENCH_DIR,
+    'results',
+    'raw',
+    `compute-${startedAt.toISOString().replace(/[:.]/g, '-')}`,
+  );
+  mkdirSync(rawDir, { recursive: true });
+  const script = opts.pace > 0 ? join(rawDir, 'pace.lua') : undefined;
+  if (script) writeFileSync(script, `function delay() return ${opts.pace} end\n`);
+
+  const estimate = opts.rounds * opts.modes.length * (opts.warmup + opts.duration + 2);
+  console.log(
+    `bench:compute: ${opts.modes.join(', ')} × ${opts.rounds} round(s): ${opts.warmup} s warm-up + ${opts.duration} s measured; /compute?n=${opts.n} at ${opts.rate} req/s; wrk -c${opts.connections}${opts.pace > 0 ? `, ${opts.pace} ms pace` : ''}; server ${opts.pinServer ? 'pinned to core 0' : 'not pinned'}; about ${Math.ceil(estimate / 60)} min`,
+  );
+
+  const results = Object.fromEntries(opts.modes.map((m) => [m, []]));
+  const order = [];
+  try {
+    for (let round = 1; round <= opts.rounds; round++) {
+      const shift = (round - 1) % opts.modes.length;
+      const modesNow = [...opts.modes.slice(shift), ...opts.modes.slice(0, shift)];
+      order.push(modesNow);
+      for (const mode of modesNow) {
+        active = await startServer(mode);
+        try {
+          const base = join(rawDir, `r${round}-${mode}`);
+          if (opts.warmup > 0) {
+            const warm = await runLoads(mode, opts.warmup, script);
+            writeFileSync(
+              `${base}-warmup.txt`,
+              `$ ${warm.wrk.command}\n${warm.wrk.text}\n${JSON.stringify(warm.compute ?? null)}\n`,
+            );
+          }
+          const measured = await runLoads(mode, opts.duration, script, sampler(active.child.pid));
+          writeFileSync(
+            `${base}.txt`,
+            `$ ${measured.wrk.command}\n${measured.wrk.text}\n# compute-load: ${JSON.stringify(measured.compute ?? null)}\n# CPU, % of one core: ${JSON.stringify(measured.cpu ?? null)}\n`,
+          );
+          if (active.isDead()) throw new Error(`the server died during the run:\n${active.log.join('')}`);
+          const wrk = parseWrk(measured.wrk.text);
+          const r = { round, wrk, compute: measured.compute, cpu: measured.cpu };
+          results[mode].push(r);
+          const c = r.compute;
+          console.log(
+            `bench:compute: round ${round} ${LABEL[mode].padEnd(20)} plaintext ${fmtInt(wrk.rps).padStart(6)} req/s p50 ${fmtMs(wrk.p50)} p99 ${fmtMs(wrk.p99)} max ${fmtMs(wrk.max)} ms${c ? `  compute ${c.ok}/${c.sent} ok, ${c.statuses[503] ?? 0}×503, p50 ${fmtMs(c.p50)} p99 ${fmtMs(c.p99)} ms` : ''}  server CPU ${fmtPct(r.cpu?.server)} (loop ${fmtPct(r.cpu?.loop)}) steal ${fmtPct(r.cpu?.steal)}`,
+          );
+        } finally {
+          await stopServer(active);
+          active = undefined;
+        }
+      }
+    }
+  } catch (err) {
+    killAll();
+    fail(err instanceof Error ? err.message : String(err));
+  }
+
+  const finishedAt = new Date();
+  const summary = { opts, facts, startedAt, finishedAt, results, order, loadBefore, rawDir, command };
+  writeFileSync(join(rawDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeReport(summary);
+  console.log(
+    `bench:compute: wrote ${relative(process.cwd(), opts.out)} and ${relative(process.cwd(), rawDir)}/`,
+  );
+  console.log(readFileSync(opts.out, 'utf8'));
+}
+
+await main();
