@@ -16,16 +16,39 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createConnection } from 'node:net';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { availableParallelism, loadavg } from 'node:os';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  BENCH_DIR,
+  cleanupOnExit,
+  clockTicks,
+  fmtInt,
+  fmtPct,
+  get as getFrom,
+  HOST,
+  have,
+  invocation,
+  killLive,
+  startServer as launch,
+  machineAndCommand,
+  machineFacts,
+  markdown,
+  median,
+  ROOT,
+  readSummary,
+  rotation,
+  sampleWindow,
+  startWrk,
+  statTicks,
+  stopServer,
+  ticks,
+  toMs,
+  track,
+  wrkCounts,
+  wrkPercentiles,
+} from './lib.mjs';
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const ROOT = dirname(BENCH_DIR);
-const HOST = '127.0.0.1'; // never anything else
 const SERVER_FILE = join('servers', 'weir-compute.mjs');
 
 const ALL_MODES = ['baseline', 'worker', 'inline'];
@@ -114,29 +137,6 @@ const opts = {
   out: flags.out ?? join(BENCH_DIR, 'RESULTS-compute.md'),
 };
 
-/** The command as typed, for the report. */
-function invocation() {
-  const args = process.argv.slice(2).join(' ');
-  const viaNpm = process.env.npm_lifecycle_event === 'bench:compute';
-  const base = viaNpm
-    ? 'npm run bench:compute'
-    : `node ${relative(process.cwd(), fileURLToPath(import.meta.url)) || 'compute.mjs'}`;
-  return `${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
-}
-
-// ---------------------------------------------------------------------------------------------- helpers
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function have(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-function output(command, args, cwd) {
-  const result = spawnSync(command, args, { encoding: 'utf8', cwd });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
-}
-
 function prepare() {
   if (!have('wrk')) fail('wrk is not installed (`npm run bench` installs it, or `apt-get install wrk`)');
   if (!have('taskset')) fail('taskset (util-linux) is required to pin the load generators to core 1');
@@ -156,73 +156,18 @@ const serverPin = () => (opts.pinServer ? ['taskset', '-c', '0'] : []);
 
 // ------------------------------------------------------------------------------------------------ server
 
-function portAnswers(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function get(path) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: HOST, port: opts.port, path, method: 'GET', agent: false, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end();
-  });
-}
+const get = (path) => getFrom(opts.port, path, 5000);
 
 async function startServer(mode) {
-  if (await portAnswers(opts.port))
-    fail(`something already listens on ${HOST}:${opts.port}; pick another --port`);
   // The no-load reference runs the worker build of the server; no /compute arrives, so its pool never starts.
   const computeMode = mode === 'inline' ? 'inline' : 'worker';
-  const argv = [...serverPin(), process.execPath, SERVER_FILE];
-  const child = spawn(argv[0], argv.slice(1), {
-    cwd: BENCH_DIR,
-    env: { ...process.env, PORT: String(opts.port), COMPUTE_MODE: computeMode, NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await launch({
+    name: `server (${computeMode})`,
+    argv: [...serverPin(), process.execPath, SERVER_FILE],
+    env: { PORT: String(opts.port), COMPUTE_MODE: computeMode, NODE_ENV: 'production' },
+    port: opts.port,
+    probe: () => get('/plaintext'),
   });
-  const log = [];
-  child.stdout.on('data', (d) => log.push(String(d)));
-  child.stderr.on('data', (d) => log.push(String(d)));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let dead = false;
-  void exited.then(() => {
-    dead = true;
-  });
-  const server = { child, exited, log, isDead: () => dead };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (dead) throw new Error(`server (${computeMode}) exited during start-up:\n${log.join('')}`);
-    if (await portAnswers(opts.port)) {
-      try {
-        await get('/plaintext');
-        break;
-      } catch {
-        // listening, not answering yet
-      }
-    }
-    if (Date.now() > deadline) {
-      await stopServer(server);
-      throw new Error(`server did not answer on ${HOST}:${opts.port} within 15 s:\n${log.join('')}`);
-    }
-    await sleep(100);
-  }
   // Both routes answer as expected, and /compute runs where this mode says.
   const plain = await get('/plaintext');
   if (plain.status !== 200 || plain.body !== 'Hello, World!')
@@ -241,25 +186,7 @@ async function startServer(mode) {
   return server;
 }
 
-/** SIGTERM by PID, SIGKILL after 3 s; resolves once the process is gone. */
-async function stopServer({ child, exited }) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
 // ------------------------------------------------------------------------------------------------- loads
-
-/** Load generators still running, killed by PID if the runner exits early. */
-const live = new Set();
-
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
 
 function wrkArgs(seconds, script) {
   return [
@@ -274,25 +201,7 @@ function wrkArgs(seconds, script) {
 
 /** Runs wrk pinned to core 1, killed if it overruns its time by 30 s. */
 function runWrk(seconds, script) {
-  const args = [...LOAD_PIN, 'wrk', ...wrkArgs(seconds, script)];
-  const child = track(spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let text = '';
-  child.stdout.on('data', (d) => {
-    text += d;
-  });
-  child.stderr.on('data', (d) => {
-    text += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-  const done = new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`wrk exited with ${code ?? signal}:\n${text}`));
-      else resolve({ command: args.join(' '), text });
-    });
-  });
-  return { child, done };
+  return startWrk([...LOAD_PIN, 'wrk', ...wrkArgs(seconds, script)], seconds);
 }
 
 /**
@@ -367,38 +276,22 @@ async function runLoads(mode, seconds, script, onStart) {
 
 // --------------------------------------------------------------------------------------------------- wrk
 
-const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
-  return Number(m[1]) * UNIT_MS[m[2]];
-}
-
 /** req/s, p50/p90/p99, max, errors out of wrk's `--latency` output. */
 function parseWrk(text) {
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
   const latency = /^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)/m.exec(text);
-  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
-  if (!rps || !latency || !dist)
-    throw new Error(`cannot read wrk's output (was --latency passed?):\n${text}`);
-  const pct = {};
-  for (const line of dist[1].trim().split('\n')) {
-    const [p, value] = line.trim().split(/\s+/);
-    pct[p] = toMs(value);
-  }
-  const total = /^\s*(\d+) requests in/m.exec(text);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const pct = wrkPercentiles(text);
+  if (!rps || !latency || !pct) throw new Error(`cannot read wrk's output (was --latency passed?):\n${text}`);
+  const { requests, socketErrors, non2xx } = wrkCounts(text);
   return {
     rps: Number(rps[1]),
     p50: pct['50%'],
     p90: pct['90%'],
     p99: pct['99%'],
     max: toMs(latency[3]),
-    requests: total ? Number(total[1]) : undefined,
-    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    requests,
+    socketErrors,
+    non2xx,
   };
 }
 
@@ -406,31 +299,6 @@ function parseWrk(text) {
 
 // From /proc (Linux): how much CPU the server's event-loop thread and its other threads (the worker
 // pool, GC, libuv) used, what the load generators took, and the hypervisor's steal, all in % of one core.
-const CLK_TCK = (() => {
-  const n = Number(output('getconf', ['CLK_TCK']));
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-function ticks(path) {
-  try {
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return undefined;
-  }
-}
-
-function machineTicks() {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]; // "cpu  …": all cores
-    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-    return { busy: user + nice + system + irq + softirq, steal };
-  } catch {
-    return undefined;
-  }
-}
-
 function sampler(serverPid) {
   return (wrkChild, computeChild) => {
     const take = () => ({
@@ -439,31 +307,22 @@ function sampler(serverPid) {
       loop: ticks(`/proc/${serverPid}/task/${serverPid}/stat`),
       wrk: ticks(`/proc/${wrkChild.pid}/stat`),
       compute: computeChild ? ticks(`/proc/${computeChild.pid}/stat`) : 0,
-      machine: machineTicks(),
+      machine: statTicks('cpu'), // all cores
     });
-    let first;
-    let last;
     // From 0.5 s in, every 500 ms, until the loads end (a sample missing a finished generator is dropped).
-    const tick = () => {
+    const stop = sampleWindow(() => {
       const s = take();
-      if (s.wrk === undefined || s.compute === undefined) return;
-      if (first === undefined) first = s;
-      else last = s;
-    };
-    let interval;
-    const start = setTimeout(() => {
-      tick();
-      interval = setInterval(tick, 500);
-    }, 500);
+      return s.wrk === undefined || s.compute === undefined ? undefined : s;
+    });
     return () => {
-      clearTimeout(start);
-      clearInterval(interval);
-      if (!first || !last) return undefined;
+      const window = stop();
+      if (!window) return undefined;
+      const [first, last] = window;
       const seconds = (last.at - first.at) / 1000;
       const pct = (key) =>
         first[key] === undefined || last[key] === undefined
           ? undefined
-          : ((last[key] - first[key]) / CLK_TCK / seconds) * 100;
+          : ((last[key] - first[key]) / clockTicks() / seconds) * 100;
       const server = pct('server');
       const loop = pct('loop');
       const wrk = pct('wrk');
@@ -471,8 +330,8 @@ function sampler(serverPid) {
       let steal;
       let other;
       if (first.machine && last.machine) {
-        steal = ((last.machine.steal - first.machine.steal) / CLK_TCK / seconds) * 100;
-        const busy = ((last.machine.busy - first.machine.busy) / CLK_TCK / seconds) * 100;
+        steal = ((last.machine.steal - first.machine.steal) / clockTicks() / seconds) * 100;
+        const busy = ((last.machine.busy - first.machine.busy) / clockTicks() / seconds) * 100;
         other = Math.max(0, busy - (server ?? 0) - (wrk ?? 0) - (compute ?? 0));
       }
       return {
@@ -490,38 +349,8 @@ function sampler(serverPid) {
 
 // ------------------------------------------------------------------------------------------------ report
 
-function median(values) {
-  const v = values.filter((x) => x !== undefined && x !== null && !Number.isNaN(x)).sort((a, b) => a - b);
-  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)];
-}
-
-const fmtInt = (n) => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
 const fmtMs = (n) => (n === undefined || n === null ? 'n/a' : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
 const fmtX = (n) => (n === undefined ? 'n/a' : `${n.toFixed(1)}×`);
-
-function machineFacts() {
-  let cpuModel = cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) cpuModel = m[1].trim();
-  } catch {
-    // not Linux
-  }
-  let commit = output('git', ['rev-parse', '--short', 'HEAD'], ROOT) || 'unknown';
-  if (output('git', ['status', '--porcelain', '--', 'src'], ROOT))
-    commit += ' (src/ has uncommitted changes)';
-  return {
-    nproc: output('nproc', []) || String(availableParallelism()),
-    cpuModel,
-    kernel: output('uname', ['-sr']),
-    node: process.version,
-    wrk: output('wrk', ['-v'])
-      .split('\n')[0]
-      .replace(/\s*Copyright.*$/, ''),
-    commit,
-  };
-}
 
 /** Per mode, the median over rounds of every number (each column on its own). */
 function medians(runs) {
@@ -548,10 +377,8 @@ function medians(runs) {
 const count503 = (runs) => runs.reduce((sum, r) => sum + (r.compute?.statuses?.[503] ?? 0), 0);
 
 function writeReport(summary) {
-  const { opts: o, facts, startedAt, finishedAt, results, order, loadBefore, rawDir, command } = summary;
-  const lines = [];
-  const p = (s = '') => lines.push(s);
-  const row = (cells) => p(`| ${cells.join(' | ')} |`);
+  const { opts: o, facts, results, order, rawDir } = summary;
+  const { p, row, write } = markdown('bench:compute');
   const med = {};
   for (const mode of o.modes) med[mode] = medians(results[mode]);
   const script = o.pace > 0 ? 'pace.lua' : undefined;
@@ -562,25 +389,7 @@ function writeReport(summary) {
     'Generated by `bench/compute.mjs`; do not edit by hand, re-run it. See `bench/README.md` (section "Compute: runInWorker vs the event loop") for what is measured and how.',
   );
   p();
-  p('## Machine');
-  p();
-  p('| fact | value |');
-  p('| --- | --- |');
-  p(`| date | ${startedAt.toISOString()} (took ${Math.round((finishedAt - startedAt) / 1000)} s) |`);
-  p(`| nproc | ${facts.nproc} |`);
-  p(`| CPU | ${facts.cpuModel} |`);
-  p(`| kernel | ${facts.kernel} |`);
-  p(`| Node | ${facts.node} |`);
-  p(`| wrk | ${facts.wrk} |`);
-  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
-  p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
-  p();
-  p('## Command');
-  p();
-  p('```sh');
-  p(command);
-  p('```');
-  p();
+  machineAndCommand(p, summary);
   p('which ran, per mode and round (in bench/):');
   p();
   p('```sh');
@@ -794,46 +603,23 @@ function writeReport(summary) {
   p();
   p(`Raw outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
   p();
-  writeFileSync(o.out, lines.join('\n'));
-  formatMarkdown(o.out);
-}
-
-/** As bench/run.mjs: biome formats Markdown from 2.6 on; the pinned 2.5.15 ignores .md files. */
-function formatMarkdown(file) {
-  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
-  if (!existsSync(biome) || relative(ROOT, file).startsWith('..')) return;
-  const result = spawnSync(biome, ['format', '--write', file], { cwd: ROOT, encoding: 'utf8' });
-  const ignored = /provided but ignored/.test(`${result.stdout}${result.stderr}`);
-  if (result.status !== 0 && !ignored)
-    console.warn(`bench:compute: biome could not format ${file}; left as written`);
+  write(o.out);
 }
 
 // -------------------------------------------------------------------------------------------------- main
 
 function rerender(file) {
-  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  const summary = readSummary(file);
   summary.opts.out = flags.out ?? join(BENCH_DIR, 'RESULTS-compute.md');
   Object.assign(opts, summary.opts); // wrkArgs() reads the run's port and connections
-  writeReport({
-    ...summary,
-    startedAt: new Date(summary.startedAt),
-    finishedAt: new Date(summary.finishedAt),
-  });
+  writeReport(summary);
   console.log(`bench:compute: rewrote ${relative(process.cwd(), summary.opts.out)} from ${file}`);
 }
 
 async function main() {
   if (flags.rerender !== undefined) return rerender(flags.rerender);
-  const command = invocation();
-  let active;
-  const killAll = () => {
-    if (active && active.child.exitCode === null && active.child.signalCode === null)
-      active.child.kill('SIGKILL');
-    for (const child of live) child.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  process.once('SIGINT', () => process.exit(130));
-  process.once('SIGTERM', () => process.exit(143));
+  const command = invocation(import.meta.url, 'bench:compute');
+  cleanupOnExit(); // the server and the load generators, by PID
 
   prepare();
   const facts = machineFacts();
@@ -858,11 +644,10 @@ async function main() {
   const order = [];
   try {
     for (let round = 1; round <= opts.rounds; round++) {
-      const shift = (round - 1) % opts.modes.length;
-      const modesNow = [...opts.modes.slice(shift), ...opts.modes.slice(0, shift)];
+      const modesNow = rotation(opts.modes, round);
       order.push(modesNow);
       for (const mode of modesNow) {
-        active = await startServer(mode);
+        const active = await startServer(mode);
         try {
           const base = join(rawDir, `r${round}-${mode}`);
           if (opts.warmup > 0) {
@@ -887,12 +672,11 @@ async function main() {
           );
         } finally {
           await stopServer(active);
-          active = undefined;
         }
       }
     }
   } catch (err) {
-    killAll();
+    killLive();
     fail(err instanceof Error ? err.message : String(err));
   }
 

@@ -12,14 +12,10 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const ROOT = dirname(BENCH_DIR);
-const HOST = '127.0.0.1';
+import { BENCH_DIR, HOST, portAnswers, ROOT, sleep } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -41,16 +37,7 @@ const top = Number(values.top);
 if (!['weir', 'fastify', 'node'].includes(server)) throw new Error(`unknown --server ${server}`);
 if (!['plaintext', 'json'].includes(route)) throw new Error(`unknown --route ${route}`);
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const answers = () =>
-  new Promise((resolve) => {
-    const s = createConnection({ host: HOST, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+const answers = () => portAnswers(port);
 
 function wrk(seconds) {
   const args = [

@@ -16,7 +16,7 @@
 //
 // See bench/README.md.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -28,16 +28,37 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { request } from 'node:http';
-import { createConnection } from 'node:net';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const ROOT = dirname(BENCH_DIR);
-const HOST = '127.0.0.1'; // never anything else
+import {
+  BENCH_DIR,
+  cleanupOnExit,
+  clockTicks,
+  fmtInt,
+  fmtPct,
+  get,
+  HOST,
+  have,
+  invocation,
+  killLive,
+  machineAndCommand,
+  machineFacts,
+  markdown,
+  median,
+  ROOT,
+  readSummary,
+  rotation,
+  sampleWindow,
+  startServer,
+  startWrk,
+  statTicks,
+  stopServer,
+  ticks,
+  wrkCounts,
+  wrkPercentiles,
+} from './lib.mjs';
 
 const ALL_SERVERS = ['weir', 'fastify', 'node'];
 const ALL_ROUTES = ['plaintext', 'json'];
@@ -134,27 +155,7 @@ if (opts.base !== undefined) {
   opts.servers.splice(at, 0, 'base');
 }
 
-/** The command as it was typed, with the knobs that differ from the defaults, for the report. */
-function invocation() {
-  const knobs = Object.entries(process.env)
-    .filter(([name]) => name.startsWith('BENCH_'))
-    .map(([name, value]) => `${name}=${value} `)
-    .join('');
-  const args = process.argv.slice(2).join(' ');
-  const viaNpm = process.env.npm_lifecycle_event === 'bench';
-  const base = viaNpm
-    ? 'npm run bench'
-    : `node ${relative(process.cwd(), fileURLToPath(import.meta.url)) || 'run.mjs'}`;
-  return `${knobs}${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
-}
-
 // ---------------------------------------------------------------------------------------------- helpers
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function have(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
 
 function run(command, args, cwd) {
   console.log(
@@ -167,11 +168,6 @@ function run(command, args, cwd) {
   });
   if (result.status !== 0)
     fail(`\`${command} ${args.join(' ')}\` failed (exit ${result.status ?? result.signal})`);
-}
-
-function output(command, args) {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
 }
 
 // ----------------------------------------------------------------------------------------------- set-up
@@ -287,33 +283,6 @@ function pinning() {
 
 // ------------------------------------------------------------------------------------------------ servers
 
-function portAnswers(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-function get(port, path) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end();
-  });
-}
-
 const EXPECTED = {
   plaintext: { type: /^text\/plain/, body: (b) => b === 'Hello, World!' },
   json: { type: /^application\/json/, body: (b) => JSON.parse(b).message === 'Hello, World!' },
@@ -339,89 +308,38 @@ async function checkResponses(name, port) {
   }
 }
 
-async function startServer(name, port, pin, log) {
-  if (await portAnswers(port)) fail(`something already listens on ${HOST}:${port}; pick another --port`);
-  const argv = [...pin.server, process.execPath, serverFile(name)];
-  const child = spawn(argv[0], argv.slice(1), {
-    cwd: BENCH_DIR,
-    env: { ...process.env, PORT: String(port), NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startWeirServer(name, port, pin, log) {
+  return startServer({
+    name: `${name} server`,
+    argv: [...pin.server, process.execPath, serverFile(name)],
+    env: { PORT: String(port), NODE_ENV: 'production' },
+    port,
+    probe: () => get(port, `/${opts.routes[0]}`),
+    log,
   });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout.on('data', (d) => log.push(String(d)));
-  child.stderr.on('data', (d) => log.push(String(d)));
-  let dead = false;
-  void exited.then(() => {
-    dead = true;
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (dead) throw new Error(`${name} server exited during start-up:\n${log.join('')}`);
-    if (await portAnswers(port)) {
-      try {
-        await get(port, `/${opts.routes[0]}`);
-        break;
-      } catch {
-        // listening but not answering yet
-      }
-    }
-    if (Date.now() > deadline) {
-      await stopServer({ child, exited });
-      throw new Error(`${name} server did not answer on ${HOST}:${port} within 15 s:\n${log.join('')}`);
-    }
-    await sleep(100);
-  }
-  return { child, exited, isDead: () => dead };
-}
-
-/** SIGTERM by PID, then SIGKILL after 3 s; resolves once the process is gone. */
-async function stopServer(server) {
-  const { child, exited } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------------------------------------------- wrk
-
-const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
-  return Number(m[1]) * UNIT_MS[m[2]];
-}
 
 /** Reads req/s, the latency percentiles, errors and request count out of wrk's `--latency` output. */
 function parseWrk(text) {
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
   if (!rps) throw new Error(`no Requests/sec line in wrk output:\n${text}`);
-  const percentiles = {};
-  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
-  if (dist) {
-    for (const line of dist[1].trim().split('\n')) {
-      const [p, value] = line.trim().split(/\s+/);
-      percentiles[p] = toMs(value);
-    }
-  }
+  const percentiles = wrkPercentiles(text) ?? {};
   if (percentiles['50%'] === undefined || percentiles['99%'] === undefined) {
     throw new Error(`no 50%/99% latency lines in wrk output (was --latency passed?):\n${text}`);
   }
-  const total = /^\s*(\d+) requests in ([\d.]+\w+)/m.exec(text);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  const { requests, socketErrors, socketErrorText, non2xx } = wrkCounts(text);
   return {
     rps: Number(rps[1]),
     p50: percentiles['50%'],
     p75: percentiles['75%'],
     p90: percentiles['90%'],
     p99: percentiles['99%'],
-    requests: total ? Number(total[1]) : undefined,
-    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-    socketErrorText: socket ? socket[0] : '',
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    requests,
+    socketErrors,
+    socketErrorText,
+    non2xx,
   };
 }
 
@@ -431,40 +349,12 @@ function wrkArgs(port, route, seconds) {
 
 // CPU accounting from /proc (Linux): how much of core 0 the server got, and what else ran there. On a
 // shared machine this tells a slow server from a server that was starved.
-const CLK_TCK = (() => {
-  const n = Number(output('getconf', ['CLK_TCK']));
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-function processTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return undefined;
-  }
-}
-
-/** Busy and steal ticks of one core, from /proc/stat. */
-function coreTicks(core) {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`cpu${core} `));
-    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-    return { busy: user + nice + system + irq + softirq, steal };
-  } catch {
-    return undefined;
-  }
-}
-
 function sample(serverPid, wrkPid) {
   return {
     at: performance.now(),
-    server: processTicks(serverPid),
-    wrk: processTicks(wrkPid),
-    core0: coreTicks(0),
+    server: ticks(`/proc/${serverPid}/stat`),
+    wrk: ticks(`/proc/${wrkPid}/stat`),
+    core0: statTicks('cpu0'),
   };
 }
 
@@ -472,7 +362,7 @@ function sample(serverPid, wrkPid) {
 function cpuStats(first, last) {
   const seconds = (last.at - first.at) / 1000;
   if (!first || !last || seconds < 1) return undefined;
-  const pct = (ticks) => (ticks / CLK_TCK / seconds) * 100;
+  const pct = (n) => (n / clockTicks() / seconds) * 100;
   const server =
     last.server !== undefined && first.server !== undefined ? pct(last.server - first.server) : undefined;
   const wrk = last.wrk !== undefined && first.wrk !== undefined ? pct(last.wrk - first.wrk) : undefined;
@@ -485,66 +375,27 @@ function cpuStats(first, last) {
   return { server, wrk, otherCore0, stealCore0 };
 }
 
-/** wrk processes still running, killed by PID if the runner exits early. */
-const liveWrk = new Set();
-
 /**
  * Runs wrk pinned to its core, bounded in time (killed if it overruns by 30 s). With `serverPid`, samples
  * CPU use every 500 ms from 0.5 s in until wrk exits.
  */
-function runWrk(pin, port, route, seconds, serverPid) {
-  const args = [...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    liveWrk.add(child);
-    child.once('exit', () => liveWrk.delete(child));
-    let first;
-    let last;
-    let sampler;
-    if (serverPid !== undefined) {
-      const take = () => {
-        const s = sample(serverPid, child.pid);
-        if (s.wrk === undefined) return; // wrk already gone: keep the previous sample
-        if (first === undefined) first = s;
-        else last = s;
-      };
-      const start = setTimeout(() => {
-        take();
-        sampler = setInterval(take, 500);
-      }, 500);
-      child.once('exit', () => {
-        clearTimeout(start);
-        clearInterval(sampler);
-      });
-    }
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
+async function runWrk(pin, port, route, seconds, serverPid) {
+  const wrk = startWrk([...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)], seconds);
+  let window;
+  if (serverPid !== undefined) {
+    const stop = sampleWindow(() => {
+      const s = sample(serverPid, wrk.child.pid);
+      return s.wrk === undefined ? undefined : s; // wrk already gone: keep the previous sample
     });
-    child.stderr.on('data', (d) => {
-      out += d;
+    wrk.child.once('exit', () => {
+      window = stop();
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`wrk exited with ${code ?? signal}:\n${out}`));
-      else
-        resolve({
-          command: args.join(' '),
-          text: out,
-          cpu: first && last ? cpuStats(first, last) : undefined,
-        });
-    });
-  });
+  }
+  const { command, text } = await wrk.done;
+  return { command, text, cpu: window ? cpuStats(...window) : undefined };
 }
 
 // ------------------------------------------------------------------------------------------------- report
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
 
 /** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
 function medianRound(runs) {
@@ -552,19 +403,11 @@ function medianRound(runs) {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const fmtRatio = (n) => `${n.toFixed(2)}×`;
-const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
 
-function machineFacts() {
-  let cpuModel = cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) cpuModel = m[1].trim();
-  } catch {
-    // not Linux
-  }
+/** The machine's facts, with fastify's version (before the weir commit, as always in summary.json). */
+function benchFacts() {
   let fastify = 'n/a';
   try {
     fastify = JSON.parse(
@@ -573,31 +416,12 @@ function machineFacts() {
   } catch {
     // not installed
   }
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    }).trim();
-    if (dirty) commit += ' (src/ has uncommitted changes)';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    nproc: output('nproc', []) || String(availableParallelism()),
-    cpuModel,
-    kernel: output('uname', ['-sr']),
-    node: process.version,
-    wrk: output('wrk', ['-v'])
-      .split('\n')[0]
-      .replace(/\s*Copyright.*$/, ''),
-    fastify,
-    commit,
-  };
+  const { commit, ...facts } = machineFacts();
+  return { ...facts, fastify, commit };
 }
 
-function writeReport({ facts, startedAt, finishedAt, results, order, pin, loadBefore, rawDir, command }) {
+function writeReport(summary) {
+  const { facts, results, order, pin, rawDir } = summary;
   // weir's req/s over another server's, round by round: the servers of one round ran minutes apart at
   // most, so these ratios cancel slow drift of the machine.
   const roundRatios = (route, other) =>
@@ -617,9 +441,7 @@ function writeReport({ facts, startedAt, finishedAt, results, order, pin, loadBe
     ['node', 'node:http'],
     ['base', LABEL.base],
   ].filter(([server]) => opts.servers.includes(server));
-  const lines = [];
-  const p = (s = '') => lines.push(s);
-  const row = (cells) => p(`| ${cells.join(' | ')} |`);
+  const { p, row, write } = markdown('bench');
   const ratioHeads = ratioCols.map(([, label]) => `ratio vs ${label}`);
   const ratioAligns = ratioCols.map(() => '---:');
   const wrkExample =
@@ -632,30 +454,17 @@ function writeReport({ facts, startedAt, finishedAt, results, order, pin, loadBe
     'Generated by `bench/run.mjs`; do not edit by hand, re-run it. See `bench/README.md` for what is measured and how.',
   );
   p();
-  p('## Machine');
-  p();
-  p('| fact | value |');
-  p('| --- | --- |');
-  p(`| date | ${startedAt.toISOString()} (took ${Math.round((finishedAt - startedAt) / 1000)} s) |`);
-  p(`| nproc | ${facts.nproc} |`);
-  p(`| CPU | ${facts.cpuModel} |`);
-  p(`| kernel | ${facts.kernel} |`);
-  p(`| Node | ${facts.node} |`);
-  p(`| wrk | ${facts.wrk} |`);
-  p(`| fastify | ${facts.fastify} |`);
-  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
-  if (facts.base)
-    p(
-      `| ${LABEL.base} | commit ${facts.base.sha.slice(0, 12)} (\`--base ${facts.base.rev}\`) "${facts.base.subject.replace(/\|/g, '\\|')}", checked out in a temporary git worktree and built there with its own \`npm run build\` |`,
-    );
-  p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
-  p();
-  p('## Command');
-  p();
-  p('```sh');
-  p(command);
-  p('```');
-  p();
+  machineAndCommand(p, summary, {
+    tools: [['fastify', facts.fastify]],
+    more: facts.base
+      ? [
+          [
+            LABEL.base,
+            `commit ${facts.base.sha.slice(0, 12)} (\`--base ${facts.base.rev}\`) "${facts.base.subject.replace(/\|/g, '\\|')}", checked out in a temporary git worktree and built there with its own \`npm run build\``,
+          ],
+        ]
+      : [],
+  });
   p('which ran, per server and route:');
   p();
   p('```sh');
@@ -856,65 +665,31 @@ function writeReport({ facts, startedAt, finishedAt, results, order, pin, loadBe
   p();
   p(`Raw wrk outputs (warm-ups included) were written to \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
   p();
-  writeFileSync(opts.out, lines.join('\n'));
-  formatMarkdown(opts.out);
-}
-
-/**
- * Lays the report out as the repo's formatter would, so `npm run lint` stays clean: biome formats Markdown
- * from 2.6 on; an older biome (the repo pins 2.5.15) ignores .md files, in `npm run lint` too, and the
- * report stays as written.
- */
-function formatMarkdown(file) {
-  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
-  if (!existsSync(biome) || relative(ROOT, file).startsWith('..')) return;
-  const result = spawnSync(biome, ['format', '--write', file], { cwd: ROOT, encoding: 'utf8' });
-  const ignored = /provided but ignored/.test(`${result.stdout}${result.stderr}`);
-  if (result.status !== 0 && !ignored) console.warn(`bench: biome could not format ${file}; left as written`);
+  write(opts.out);
 }
 
 // ----------------------------------------------------------------------------------------------------- main
 
 /** Rewrites the report from a saved summary.json, with that run's options (for changes to the report's form). */
 function rerender(file) {
-  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  const summary = readSummary(file);
   Object.assign(opts, summary.opts, { out: opts.out });
   if (summary.facts.base) LABEL.base = `weir@${summary.facts.base.short}`;
-  writeReport({
-    ...summary,
-    startedAt: new Date(summary.startedAt),
-    finishedAt: new Date(summary.finishedAt),
-  });
+  writeReport(summary);
   console.log(`bench: rewrote ${relative(process.cwd(), opts.out) || opts.out} from ${file}`);
 }
 
 async function main() {
   if (flags.rerender !== undefined) return rerender(flags.rerender);
-  const command = invocation();
-  let active;
-  const cleanup = () => {
-    if (active && active.child.exitCode === null && active.child.signalCode === null)
-      active.child.kill('SIGKILL');
-  };
-  // Every way out (fail(), a signal, an exception, the normal end) passes through 'exit'.
-  process.once('exit', () => {
-    cleanup();
-    for (const child of liveWrk) child.kill('SIGKILL');
-    removeBase();
-  });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
-  process.once('SIGTERM', () => {
-    cleanup();
-    process.exit(143);
-  });
+  const command = invocation(import.meta.url, 'bench', 'BENCH_');
+  // Every way out (fail(), a signal, an exception, the normal end) kills the server and wrk, and removes
+  // the --base worktree.
+  cleanupOnExit(removeBase);
   const base = opts.base !== undefined ? resolveBase(opts.base) : undefined;
   prepare();
   if (base) prepareBase(base);
   const pin = pinning();
-  const facts = { ...machineFacts(), base };
+  const facts = { ...benchFacts(), base };
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const rawDir = join(BENCH_DIR, 'results', 'raw', stamp);
@@ -937,12 +712,11 @@ async function main() {
 
   try {
     for (let round = 1; round <= opts.rounds; round++) {
-      const shift = (round - 1) % opts.servers.length;
-      const servers = [...opts.servers.slice(shift), ...opts.servers.slice(0, shift)];
+      const servers = rotation(opts.servers, round);
       order.push(servers);
       for (const server of servers) {
         const log = [];
-        active = await startServer(server, opts.port, pin, log);
+        const active = await startWeirServer(server, opts.port, pin, log);
         try {
           await checkResponses(server, opts.port);
           for (const route of opts.routes) {
@@ -966,12 +740,11 @@ async function main() {
           }
         } finally {
           await stopServer(active);
-          active = undefined;
         }
       }
     }
   } catch (err) {
-    cleanup();
+    killLive();
     fail(err instanceof Error ? err.message : String(err));
   }
 

@@ -1,0 +1,394 @@
+// What the benchmark runners share (bench/run.mjs, bench/compute.mjs, bench/profile.mjs): paths, child
+// processes (start, wait for the port, stop, kill on exit), wrk's output, CPU from /proc, the machine's
+// facts and the parts of the Markdown report that are the same. Traffic goes to 127.0.0.1 only.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
+import { availableParallelism, cpus } from 'node:os';
+import { basename, dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = dirname(BENCH_DIR);
+export const HOST = '127.0.0.1'; // never anything else
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function have(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** A command's stdout and stderr, trimmed. */
+export function output(command, args, cwd) {
+  const result = spawnSync(command, args, { encoding: 'utf8', cwd });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+}
+
+/**
+ * The command as it was typed, for the report: the runner at `url` (or `npm run <npmScript>`), its
+ * arguments, and in front the env variables starting with `envPrefix`, if one is given.
+ */
+export function invocation(url, npmScript, envPrefix) {
+  const knobs = envPrefix
+    ? Object.entries(process.env)
+        .filter(([name]) => name.startsWith(envPrefix))
+        .map(([name, value]) => `${name}=${value} `)
+        .join('')
+    : '';
+  const args = process.argv.slice(2).join(' ');
+  const viaNpm = process.env.npm_lifecycle_event === npmScript;
+  const file = fileURLToPath(url);
+  const base = viaNpm ? `npm run ${npmScript}` : `node ${relative(process.cwd(), file) || basename(file)}`;
+  return `${knobs}${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
+}
+
+/** The order of `items` in a round: rotated by one every round, so drift of the machine favours none. */
+export function rotation(items, round) {
+  const shift = (round - 1) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+// -------------------------------------------------------------------------------------------- processes
+
+/** Child processes still running, killed by PID if the runner exits early. */
+const live = new Set();
+
+export function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** SIGKILL, by PID, to every tracked child process that is still running. */
+export function killLive() {
+  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/**
+ * Every way out (fail(), a signal, an exception, the normal end) passes through 'exit': there the tracked
+ * children are killed, then `cleanup` runs. SIGINT and SIGTERM exit with 130 and 143.
+ */
+export function cleanupOnExit(cleanup) {
+  process.once('exit', () => {
+    killLive();
+    cleanup?.();
+  });
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+}
+
+export function portAnswers(port) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: HOST, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** One GET to 127.0.0.1, without keep-alive: { status, headers, body }. */
+export function get(port, path, timeout = 2000) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Starts a server (`argv`, in bench/, with `env` added to the environment) and waits up to 15 s until
+ * `port` answers and `probe` resolves. `name` names it in errors; its output goes to `log`. Resolves to
+ * { child, exited, log, isDead }.
+ */
+export async function startServer({ name, argv, env, port, probe, log = [] }) {
+  if (await portAnswers(port))
+    throw new Error(`something already listens on ${HOST}:${port}; pick another --port`);
+  const child = track(
+    spawn(argv[0], argv.slice(1), {
+      cwd: BENCH_DIR,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout.on('data', (d) => log.push(String(d)));
+  child.stderr.on('data', (d) => log.push(String(d)));
+  let dead = false;
+  void exited.then(() => {
+    dead = true;
+  });
+  const server = { child, exited, log, isDead: () => dead };
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (dead) throw new Error(`${name} exited during start-up:\n${log.join('')}`);
+    if (await portAnswers(port)) {
+      try {
+        await probe();
+        break;
+      } catch {
+        // listening but not answering yet
+      }
+    }
+    if (Date.now() > deadline) {
+      await stopServer(server);
+      throw new Error(`${name} did not answer on ${HOST}:${port} within 15 s:\n${log.join('')}`);
+    }
+    await sleep(100);
+  }
+  return server;
+}
+
+/** SIGTERM by PID, then SIGKILL after 3 s; resolves once the process is gone. */
+export async function stopServer({ child, exited }) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// --------------------------------------------------------------------------------------------------- wrk
+
+/**
+ * Runs wrk (`args`: the whole command line, pinning included), tracked and killed if it overruns its
+ * `seconds` by 30 s. `done` resolves to { command, text } (stdout and stderr), or rejects on a non-zero exit.
+ */
+export function startWrk(args, seconds) {
+  const child = track(spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let text = '';
+  child.stdout.on('data', (d) => {
+    text += d;
+  });
+  child.stderr.on('data', (d) => {
+    text += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const done = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited with ${code ?? signal}:\n${text}`));
+      else resolve({ command: args.join(' '), text });
+    });
+  });
+  return { child, done };
+}
+
+const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A wrk duration (`812.00us`, `1.20ms`, `2.00s`, …) in ms. */
+export function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
+  return Number(m[1]) * UNIT_MS[m[2]];
+}
+
+/** The `--latency` distribution of wrk's output in ms, by percentile ('50%': …), or undefined without one. */
+export function wrkPercentiles(text) {
+  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
+  if (!dist) return undefined;
+  const percentiles = {};
+  for (const line of dist[1].trim().split('\n')) {
+    const [p, value] = line.trim().split(/\s+/);
+    percentiles[p] = toMs(value);
+  }
+  return percentiles;
+}
+
+/** The request count and errors in wrk's output. */
+export function wrkCounts(text) {
+  const total = /^\s*(\d+) requests in/m.exec(text);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  return {
+    requests: total ? Number(total[1]) : undefined,
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    socketErrorText: socket ? socket[0] : '',
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------- CPU
+
+let clkTck;
+/** Clock ticks per second of /proc's CPU times. */
+export function clockTicks() {
+  if (clkTck === undefined) {
+    const n = Number(output('getconf', ['CLK_TCK']));
+    clkTck = Number.isFinite(n) && n > 0 ? n : 100;
+  }
+  return clkTck;
+}
+
+/** utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file, in ticks. */
+export function ticks(path) {
+  try {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy and steal ticks of one line of /proc/stat: 'cpu' (all cores) or 'cpu0', 'cpu1', … */
+export function statTicks(cpu) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${cpu} `));
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return { busy: user + nice + system + irq + softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples with `take()` from 0.5 s on, every 500 ms (a sample it returns as undefined is dropped). The
+ * function returned stops sampling and gives [first, last], or undefined with fewer than two samples.
+ */
+export function sampleWindow(take) {
+  let first;
+  let last;
+  const tick = () => {
+    const s = take();
+    if (s === undefined) return;
+    if (first === undefined) first = s;
+    else last = s;
+  };
+  let interval;
+  const start = setTimeout(() => {
+    tick();
+    interval = setInterval(tick, 500);
+  }, 500);
+  return () => {
+    clearTimeout(start);
+    clearInterval(interval);
+    return first && last ? [first, last] : undefined;
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+/** The lower middle of the values that are numbers, or undefined if there are none. */
+export function median(values) {
+  const v = values.filter((x) => x !== undefined && x !== null && !Number.isNaN(x)).sort((a, b) => a - b);
+  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)];
+}
+
+export const fmtInt = (n) => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
+export const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
+
+/** CPU, kernel, Node, wrk and the weir commit of this machine and checkout, for the report. */
+export function machineFacts() {
+  let cpuModel = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    if (dirty) commit += ' (src/ has uncommitted changes)';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    nproc: output('nproc', []) || String(availableParallelism()),
+    cpuModel,
+    kernel: output('uname', ['-sr']),
+    node: process.version,
+    wrk: output('wrk', ['-v'])
+      .split('\n')[0]
+      .replace(/\s*Copyright.*$/, ''),
+    commit,
+  };
+}
+
+/** A run's summary.json, with its dates as Dates again (for --rerender). */
+export function readSummary(file) {
+  const summary = JSON.parse(readFileSync(file, 'utf8'));
+  return { ...summary, startedAt: new Date(summary.startedAt), finishedAt: new Date(summary.finishedAt) };
+}
+
+/**
+ * A Markdown report being written: p(line), row(cells) for a table row, and write(file), which saves it
+ * and lays it out with biome. `name` prefixes the warning if biome fails.
+ */
+export function markdown(name) {
+  const lines = [];
+  const p = (s = '') => lines.push(s);
+  const row = (cells) => p(`| ${cells.join(' | ')} |`);
+  const write = (file) => {
+    writeFileSync(file, lines.join('\n'));
+    formatMarkdown(file, name);
+  };
+  return { p, row, write };
+}
+
+/**
+ * The sections "Machine" and "Command" of a report. `tools` are [fact, value] rows before weir's, `more`
+ * rows after it.
+ */
+export function machineAndCommand(
+  p,
+  { facts, startedAt, finishedAt, loadBefore, command },
+  { tools = [], more = [] } = {},
+) {
+  p('## Machine');
+  p();
+  p('| fact | value |');
+  p('| --- | --- |');
+  p(`| date | ${startedAt.toISOString()} (took ${Math.round((finishedAt - startedAt) / 1000)} s) |`);
+  p(`| nproc | ${facts.nproc} |`);
+  p(`| CPU | ${facts.cpuModel} |`);
+  p(`| kernel | ${facts.kernel} |`);
+  p(`| Node | ${facts.node} |`);
+  p(`| wrk | ${facts.wrk} |`);
+  for (const [fact, value] of tools) p(`| ${fact} | ${value} |`);
+  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
+  for (const [fact, value] of more) p(`| ${fact} | ${value} |`);
+  p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
+  p();
+  p('## Command');
+  p();
+  p('```sh');
+  p(command);
+  p('```');
+  p();
+}
+
+/**
+ * Lays the report out as the repo's formatter would, so `npm run lint` stays clean: biome formats Markdown
+ * from 2.6 on; an older biome (the repo pins 2.5.15) ignores .md files, in `npm run lint` too, and the
+ * report stays as written. Files outside the repo are left as written.
+ */
+export function formatMarkdown(file, name = 'bench') {
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  if (!existsSync(biome) || relative(ROOT, file).startsWith('..')) return;
+  const result = spawnSync(biome, ['format', '--write', file], { cwd: ROOT, encoding: 'utf8' });
+  const ignored = /provided but ignored/.test(`${result.stdout}${result.stderr}`);
+  if (result.status !== 0 && !ignored)
+    console.warn(`${name}: biome could not format ${file}; left as written`);
+}
