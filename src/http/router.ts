@@ -67,6 +67,7 @@ function validate(segments: readonly string[], pattern: string): void {
       const name = segment.slice(1);
       if (!/^[A-Za-z_$][\w$]*$/.test(name))
         throw routeError(pattern, `has an invalid param name ${JSON.stringify(name)}`);
+      if (name === '__proto__') throw routeError(pattern, 'may not name a param "__proto__"');
       if (names.has(name)) throw routeError(pattern, `declares the param "${name}" twice`);
       names.add(name);
     } else if (segment.includes('*') || segment.includes(':')) {
@@ -127,7 +128,9 @@ export class Router<R> {
     ) {
       return undefined;
     }
-    const params: Record<string, string> = Object.create(null);
+    // A plain object, not Object.create(null): V8 keeps the latter in slow dictionary mode. Param names are
+    // identifiers and never "__proto__" (refused at registration), so no key can reach the prototype.
+    const params: Record<string, string> = {};
     const entry = this.#walk(this.#root, path, 1, params);
     return entry === undefined ? undefined : { entry, params };
   }

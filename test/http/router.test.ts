@@ -53,6 +53,7 @@ describe('Router', () => {
     assert.throws(() => router.add('GET', '/a/*/b', 'x'), { code: 'WEIR_ERR_ROUTE_INVALID' });
     assert.throws(() => router.add('GET', '/a/:x/:x', 'x'), { code: 'WEIR_ERR_ROUTE_INVALID' });
     assert.throws(() => router.add('GET', '/a/:1bad', 'x'), { code: 'WEIR_ERR_ROUTE_INVALID' });
+    assert.throws(() => router.add('GET', '/a/:__proto__', 'x'), { code: 'WEIR_ERR_ROUTE_INVALID' });
     router.add('GET', '/a/:id', 'x');
     assert.throws(() => router.add('GET', '/a/:id', 'y'), { code: 'WEIR_ERR_ROUTE_CONFLICT' });
     assert.throws(() => router.add('GET', '/a/:other/x', 'y'), { code: 'WEIR_ERR_ROUTE_INVALID' });
