@@ -190,6 +190,21 @@ export function isHttpError(value: unknown): value is HttpError {
   );
 }
 
+/**
+ * The JSON body every error response carries: `{"error":{"code","message","details"?}}`. The one
+ * definition of that wire shape, for responses built with a Context and for those written before one exists.
+ */
+export function errorBody(
+  code: string,
+  message: string,
+  extra?: { details?: unknown; stack?: string },
+): string {
+  const error: Record<string, unknown> = { code, message };
+  if (extra?.details !== undefined) error.details = extra.details;
+  if (extra?.stack !== undefined) error.stack = extra.stack;
+  return JSON.stringify({ error });
+}
+
 /** Builds a framework-produced {@link HttpError} whose code and status come from the registry. */
 export function httpError(
   code: ErrorCode,

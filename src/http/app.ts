@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import { httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import { errorBody, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
 import { DEFAULT_BODY_LIMIT_BYTES } from './body.ts';
 import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
 import { type AppRuntime, Context, type Logger, type RouteSettings } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
-import { json } from './response.ts';
+import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
 import { send } from './send.ts';
 import { type ListenOptions, listen, type ServerHandle } from './server.ts';
@@ -418,9 +418,8 @@ export class App<S extends object = Record<never, never>> {
       if (err.status === 503)
         runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
       else if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
-      const error: Record<string, unknown> = { code: err.code, message: err.message };
-      if (err.details !== undefined) error.details = err.details;
-      return json({ error }, { status: err.status, headers: err.headers });
+      const body = errorBody(err.code, err.message, { details: err.details });
+      return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
     }
     if (ctx.res.destroyed) {
       // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
@@ -428,9 +427,9 @@ export class App<S extends object = Record<never, never>> {
       return undefined;
     }
     runtime.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
-    const error: Record<string, unknown> = { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' };
-    if (runtime.exposeErrors && err instanceof Error) error.stack = err.stack;
-    return json({ error }, 500);
+    const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
+    const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
+    return new WeirResponse(body, 500, { 'content-type': 'application/json' });
   };
 }
 

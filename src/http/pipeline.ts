@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type HttpError, httpError, isHttpError } from '../errors.ts';
+import { errorBody, type HttpError, httpError, isHttpError } from '../errors.ts';
 import type { ErrorResult } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { httpDate } from './date.ts';
-import { send } from './send.ts';
+import { SERVER, send } from './send.ts';
 
 /**
  * The two optional steps of the request pipeline around the route: admission before routing, and a
@@ -40,14 +40,14 @@ export function runAdmission(
   const shed = isHttpError(verdict)
     ? verdict
     : httpError('WEIR_ERR_OVERLOADED', 'The server is over capacity');
-  const body = JSON.stringify({ error: { code: shed.code, message: shed.message } });
+  const body = errorBody(shed.code, shed.message);
   const hasBody =
     req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   res.writeHead(shed.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     date: httpDate(),
-    server: 'weir',
+    server: SERVER,
     ...shed.headers,
     // A shed request's body is not worth reading: close instead of draining it.
     ...(hasBody || runtime.draining ? { connection: 'close' } : undefined),

@@ -26,7 +26,8 @@ import { isWeirResponse, type ResponseBody, type ResponseHeaders, type WeirRespo
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json';
 const OCTET = 'application/octet-stream';
-const SERVER = 'weir';
+/** The `Server` header every response carries. */
+export const SERVER = 'weir';
 
 type Headers = OutgoingHttpHeaders;
 

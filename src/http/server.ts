@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { invalidOption, WeirError } from '../errors.ts';
+import { errorBody, invalidOption, WeirError } from '../errors.ts';
 import type { AppRuntime } from './context.ts';
 import { holdDateTicker, httpDate } from './date.ts';
+import { SERVER } from './send.ts';
 
 /** What `listen()` needs of an app. */
 interface Listenable {
@@ -121,10 +122,10 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
       : status === 408
         ? 'The request was not received in time'
         : 'The request could not be parsed as HTTP/1.1';
-  const body = JSON.stringify({ error: { code, message } });
+  const body = errorBody(code, message);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `date: ${httpDate()}\r\nserver: weir\r\nconnection: close\r\n\r\n${body}`,
+      `date: ${httpDate()}\r\nserver: ${SERVER}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
 
