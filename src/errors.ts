@@ -54,6 +54,37 @@ export const errorCodes = {
     status: 503,
     summary: 'The worker pool queue is full; runInWorker() refused the task.',
   },
+  WEIR_ERR_DB_URL: {
+    status: 500,
+    summary: 'DATABASE_URL is malformed or names an engine weir does not support.',
+  },
+  WEIR_ERR_DB_DRIVER_MISSING: {
+    status: 500,
+    summary: 'The driver package for the database engine is not installed.',
+  },
+  WEIR_ERR_DB_UNAVAILABLE: {
+    status: 503,
+    summary: 'The database cannot be reached, or no connection came free in time.',
+  },
+  WEIR_ERR_DB_RETRY: {
+    status: 503,
+    summary: 'A transient conflict (deadlock, serialization failure, lock or statement timeout, busy file).',
+  },
+  WEIR_ERR_DB_UNIQUE_VIOLATION: { status: 409, summary: 'A row with the same unique key already exists.' },
+  WEIR_ERR_DB_FOREIGN_KEY_VIOLATION: {
+    status: 422,
+    summary: 'A row refers to a row that does not exist, or is still referred to.',
+  },
+  WEIR_ERR_DB_CONSTRAINT_VIOLATION: {
+    status: 422,
+    summary: 'A NOT NULL or CHECK constraint refused a value.',
+  },
+  WEIR_ERR_DB_NOT_FOUND: { status: 404, summary: 'one() found no row.' },
+  WEIR_ERR_DB_TOO_MANY_ROWS: { status: 500, summary: 'one() or maybeOne() found more than one row.' },
+  WEIR_ERR_DB_QUERY: { status: 500, summary: 'The database rejected a query (syntax, missing table, type).' },
+  WEIR_ERR_DB_PARAM: { status: 500, summary: 'A query parameter has a type no engine can store.' },
+  WEIR_ERR_DB_CLOSED: { status: 500, summary: 'A query was made after the database was closed.' },
+  WEIR_ERR_DB_MIGRATION: { status: 500, summary: 'A migration file failed; nothing of it was applied.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

@@ -1,0 +1,93 @@
+/**
+ * The `Database` interface: one small, semantic surface over SQLite and PostgreSQL. Every query is a
+ * tagged template, so values always travel as parameters and are never spliced into SQL text:
+ *
+ * ```ts
+ * const row = await db.one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`;
+ * ```
+ */
+import type { SignalOptions } from '../concurrency/sleep.ts';
+
+/** The engines weir speaks to. */
+export type Engine =
+  /** SQLite through better-sqlite3: embedded, one file, the default. */
+  | 'sqlite'
+  /** PostgreSQL through node-postgres (`pg`). */
+  | 'postgres';
+
+/**
+ * A value a query may carry as a parameter. `boolean` becomes 1/0 and `Date` an ISO-8601 string on
+ * SQLite; arrays and plain objects become JSON text on SQLite, and PostgreSQL arrays / JSON on PostgreSQL.
+ * `undefined` is refused (`WEIR_ERR_DB_PARAM`): write `null`.
+ */
+export type SqlValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | Uint8Array
+  | null
+  | readonly unknown[]
+  | { readonly [key: string]: unknown };
+
+/** What `exec` reports. */
+export interface ExecResult {
+  /** Rows inserted, updated or deleted (rows returned, for a statement with RETURNING). */
+  readonly rowCount: number;
+}
+
+/** The query methods shared by a database, a transaction and a signal-bound view of either. */
+export interface Queryable {
+  /** Runs a query; resolves to its rows (none for a statement that returns none). */
+  query<Row = Record<string, unknown>>(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<Row[]>;
+  /**
+   * Runs a query that must return exactly one row.
+   * @throws `WEIR_ERR_DB_NOT_FOUND` (404) when it returns none, `WEIR_ERR_DB_TOO_MANY_ROWS` when it
+   *   returns several.
+   */
+  one<Row = Record<string, unknown>>(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<Row>;
+  /**
+   * Runs a query that returns at most one row; `undefined` when none.
+   * @throws `WEIR_ERR_DB_TOO_MANY_ROWS` when it returns several.
+   */
+  maybeOne<Row = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: SqlValue[]
+  ): Promise<Row | undefined>;
+  /** Runs a statement for its effect; resolves to the number of rows it touched. */
+  exec(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<ExecResult>;
+  /**
+   * Runs a script of several SQL statements with no parameters (schema files, migrations). Not for
+   * values: use the tagged methods, which never splice a value into SQL text.
+   */
+  execScript(sql: string): Promise<void>;
+  /**
+   * Runs `fn` in a transaction: committed when `fn` resolves, rolled back when it throws (the error is
+   * rethrown). Inside a transaction, `tx.transaction()` opens a savepoint.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * The same methods, bound to a signal: each query is cancelled when it fires (on PostgreSQL, a running
+   * query is cancelled on the server with the protocol's cancel request) and rejects with the signal's
+   * reason. Pass a request's `ctx` directly: `db.with(ctx).one\`…\``.
+   */
+  with(options: SignalOptions): Queryable;
+}
+
+/**
+ * A connected database: the query methods plus its lifecycle. Open one with `openDatabase(url)`.
+ */
+export interface Database extends Queryable {
+  /** Which engine this is. */
+  readonly engine: Engine;
+  /** The URL it was opened with, password removed: safe to log. */
+  readonly url: string;
+  /** True once `close()` has been called. */
+  readonly closing: boolean;
+  /**
+   * Closes the database: waits for running queries, then closes connections. Queries made afterwards
+   * reject with `WEIR_ERR_DB_CLOSED`. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}

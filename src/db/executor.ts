@@ -1,0 +1,110 @@
+/**
+ * The query methods every engine shares. An engine supplies a {@link Runner} (how to run one compiled
+ * query, how to open a transaction); {@link Executor} turns the tagged-template calls into runner calls
+ * and shapes the rows. A database, a transaction and a `with({ signal })` view are each an Executor over
+ * the right runner.
+ */
+import type { SignalOptions } from '../concurrency/sleep.ts';
+import type { ExecResult, Queryable, SqlValue } from './database.ts';
+import { type QueryOrigin, rowCountError } from './errors.ts';
+
+/** What a runner returns for one query. */
+export interface RunResult {
+  readonly rows: unknown[];
+  readonly rowCount: number | null;
+}
+
+/** One engine's way of running queries, outside or inside a transaction. */
+export interface Runner {
+  run(strings: TemplateStringsArray, values: SqlValue[], signal: AbortSignal | undefined): Promise<RunResult>;
+  script(sql: string, signal: AbortSignal | undefined): Promise<void>;
+  transaction<T>(fn: (runner: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T>;
+}
+
+// A failed query's error should point at the code that made it, but by the time it fails the stack ends in
+// a socket callback, and capturing one on every call costs about a microsecond. So each call site's stack
+// is captured once, at its first use, keyed by its template (the same object on every call).
+const origins = new WeakMap<TemplateStringsArray, string>();
+
+function callerStack(strings: TemplateStringsArray): string | undefined {
+  let stack = origins.get(strings);
+  if (stack === undefined) {
+    const holder: { stack?: string } = {};
+    Error.captureStackTrace(holder, callerStack);
+    // Drop the frames inside this file: the stack starts at the caller of query()/one()/….
+    stack = (holder.stack ?? '')
+      .split('\n')
+      .filter((line) => !line.includes('/db/executor.'))
+      .join('\n');
+    origins.set(strings, stack);
+  }
+  return stack;
+}
+
+/** The SQL text of a template with `$n` placeholders: for messages, whatever the engine's syntax. */
+export function templateText(strings: TemplateStringsArray): string {
+  let text = strings[0] ?? '';
+  for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
+  return text;
+}
+
+export function originOf(strings: TemplateStringsArray, values: readonly unknown[]): QueryOrigin {
+  return { sql: templateText(strings), params: values, stack: callerStack(strings) };
+}
+
+export class Executor implements Queryable {
+  readonly #runner: Runner;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(runner: Runner, signal?: AbortSignal) {
+    this.#runner = runner;
+    this.#signal = signal;
+  }
+
+  async query<Row = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: SqlValue[]
+  ): Promise<Row[]> {
+    callerStack(strings);
+    return (await this.#runner.run(strings, values, this.#signal)).rows as Row[];
+  }
+
+  async one<Row = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: SqlValue[]
+  ): Promise<Row> {
+    callerStack(strings);
+    const { rows } = await this.#runner.run(strings, values, this.#signal);
+    if (rows.length !== 1) throw rowCountError(rows.length, originOf(strings, values));
+    return rows[0] as Row;
+  }
+
+  async maybeOne<Row = Record<string, unknown>>(
+    strings: TemplateStringsArray,
+    ...values: SqlValue[]
+  ): Promise<Row | undefined> {
+    callerStack(strings);
+    const { rows } = await this.#runner.run(strings, values, this.#signal);
+    if (rows.length > 1) throw rowCountError(rows.length, originOf(strings, values));
+    return rows[0] as Row | undefined;
+  }
+
+  async exec(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<ExecResult> {
+    callerStack(strings);
+    const { rows, rowCount } = await this.#runner.run(strings, values, this.#signal);
+    return { rowCount: rowCount ?? rows.length };
+  }
+
+  execScript(sql: string): Promise<void> {
+    return this.#runner.script(sql, this.#signal);
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const signal = this.#signal;
+    return this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal);
+  }
+
+  with(options: SignalOptions): Queryable {
+    return new Executor(this.#runner, options.signal);
+  }
+}

@@ -1,0 +1,455 @@
+/**
+ * PostgreSQL through node-postgres (`pg`): a pool of connections, each query a named prepared statement
+ * (parsed and planned once per connection, then only bound and executed).
+ *
+ * Cancellation: when a query's signal fires, the caller's promise rejects at once with the signal's reason,
+ * and the server is sent the protocol's CancelRequest for that connection. The connection goes back to the
+ * pool only after the query has settled and the cancel request is done, so a late cancel can never hit the
+ * next query on that connection.
+ *
+ * Bounds: `max` connections; at most `maxWaiting` queries wait for one (one more gets 503 at once), each
+ * for at most `acquireTimeoutMs` (then 503).
+ */
+import { connect as netConnect } from 'node:net';
+import type * as Pg from 'pg';
+import { Lock } from '../concurrency/lock.ts';
+import { onAbort, reasonOf } from '../concurrency/signal.ts';
+import { invalidOption } from '../errors.ts';
+import type { Database, SqlValue } from './database.ts';
+import { loadDriver } from './driver.ts';
+import {
+  closedError,
+  DatabaseError,
+  QueryError,
+  type QueryOrigin,
+  redactUrl,
+  unavailable,
+} from './errors.ts';
+import { Executor, originOf, type Runner, type RunResult } from './executor.ts';
+
+/** Options of a PostgreSQL database. */
+export interface PostgresOptions {
+  /** Most connections open at once. @default 16 */
+  max?: number;
+  /** Most queries waiting for a free connection; one more is refused with 503 at once. @default 10000 */
+  maxWaiting?: number;
+  /** How long a query waits for a free connection before 503. @default 10000 */
+  acquireTimeoutMs?: number;
+  /** How long an unused connection stays open. @default 30000 */
+  idleTimeoutMs?: number;
+  /** Called when an idle pooled connection fails (the pool drops it and opens another when needed). */
+  onIdleError?: (error: Error) => void;
+}
+
+type PgModule = typeof Pg;
+type Client = Pg.PoolClient;
+
+/** Opens a pool and checks that the server answers; an unreachable server fails with one line. */
+export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
+  const max = options.max ?? 16;
+  if (!Number.isInteger(max) || max < 1) throw invalidOption('max', 'an integer ≥ 1', max);
+  const pg = await loadDriver<PgModule>('pg', 'postgres');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    application_name: 'weir',
+    types: { getTypeParser: typeParser(pg) },
+  });
+  // An idle connection that dies emits 'error' on the pool; unheard, that would crash the process.
+  pool.on('error', options.onIdleError ?? (() => {}));
+  const shown = redactUrl(url);
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw unavailable(shown, (err as Error).message, err);
+  }
+  return new PostgresDatabase(shown, new PostgresState(pg, pool, shown, max, options.maxWaiting ?? 10_000));
+}
+
+/**
+ * Integers as numbers: `count(*)` and `bigserial` are int8, which pg would hand over as strings. One
+ * beyond 2^53 comes as a `bigint` rather than losing digits. `numeric` stays a string.
+ */
+function typeParser(pg: PgModule): Pg.CustomTypesConfig['getTypeParser'] {
+  const int8 = (text: string): number | bigint => {
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
+  };
+  return ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 && format !== 'binary'
+      ? int8
+      : pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig['getTypeParser'];
+}
+
+/** The PostgreSQL engine behind `openDatabase('postgres://…')`. */
+export class PostgresDatabase extends Executor implements Database {
+  readonly engine = 'postgres' as const;
+  readonly url: string;
+  readonly #state: PostgresState;
+
+  constructor(url: string, state: PostgresState) {
+    super(state.outer);
+    this.url = url;
+    this.#state = state;
+  }
+
+  get closing(): boolean {
+    return this.#state.closing;
+  }
+
+  /** The pg pool, for what the interface does not cover (LISTEN/NOTIFY, COPY). */
+  get pool(): Pg.Pool {
+    return this.#state.pool;
+  }
+
+  close(): Promise<void> {
+    return this.#state.close();
+  }
+}
+
+interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+let statementIds = 0;
+
+class PostgresState {
+  readonly pool: Pg.Pool;
+  readonly outer: Runner;
+  closing = false;
+  #closed: Promise<void> | undefined;
+  readonly #pg: PgModule;
+  readonly #target: string;
+  readonly #max: number;
+  readonly #capacity: number;
+  // Connections asked for and not yet given back: held ones plus waiting requests.
+  #demand = 0;
+  #idle: (() => void) | undefined;
+  readonly #prepared = new WeakMap<TemplateStringsArray, Prepared>();
+
+  constructor(pg: PgModule, pool: Pg.Pool, target: string, max: number, maxWaiting: number) {
+    this.#pg = pg;
+    this.pool = pool;
+    this.#target = target;
+    this.#max = max;
+    this.#capacity = max + maxWaiting;
+    this.outer = {
+      run: (strings, values, signal) => this.#runPooled(strings, values, signal),
+      script: async (sql, signal) => {
+        const client = await this.acquire(signal);
+        const { result, free } = this.send(client, { text: sql }, signal, { sql, params: [] });
+        free.then((broken) => this.release(client, broken));
+        await result;
+      },
+      transaction: (fn, signal) => this.#transaction(fn, signal),
+    };
+  }
+
+  /**
+   * A connection from the pool: 503 when `max + maxWaiting` are already asked for, or when none frees in
+   * time; the signal withdraws the request. Every connection it gives must go back through `release`.
+   */
+  async acquire(signal: AbortSignal | undefined): Promise<Client> {
+    if (this.closing) throw closedError();
+    if (signal?.aborted) throw reasonOf(signal);
+    if (this.#demand >= this.#capacity) {
+      throw unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`);
+    }
+    this.#demand++;
+    const pending = this.pool.connect().catch((err: unknown) => {
+      this.#settle();
+      throw translate(err, this.#target, undefined);
+    });
+    if (signal === undefined) return pending;
+    return new Promise<Client>((resolve, reject) => {
+      const detach = onAbort(signal, () => {
+        reject(reasonOf(signal));
+        // The connection still arrives later: hand it straight back.
+        pending.then(
+          (client) => this.release(client, undefined),
+          () => {},
+        );
+      });
+      pending.then(
+        (client) => {
+          detach();
+          if (!signal.aborted) resolve(client);
+        },
+        (err: unknown) => {
+          detach();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Gives a connection back; with `broken`, the pool closes it instead of reusing it. */
+  release(client: Client, broken: Error | undefined): void {
+    client.release(broken);
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (--this.#demand === 0) this.#idle?.();
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    // Running queries finish first: pg's pool would cut a connection that is still being opened.
+    this.#closed ??= (
+      this.#demand === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.#idle = resolve;
+          })
+    ).then(() => this.pool.end());
+    return this.#closed;
+  }
+
+  /**
+   * Sends one query on `client`. `result` settles with pg's result, or at once with the signal's reason
+   * when it fires (the query is then cancelled on the server). `free` resolves when the connection can
+   * take another query (the query is over and any cancel request is done), to the error to release it
+   * with when it is broken.
+   */
+  send(
+    client: Client,
+    config: Pg.QueryConfig,
+    signal: AbortSignal | undefined,
+    origin: QueryOrigin,
+  ): { result: Promise<Pg.QueryResult>; free: Promise<Error | undefined> } {
+    let cancelled: Promise<void> | undefined;
+    const query = client.query(config).catch((err: unknown) => {
+      throw signal?.aborted ? reasonOf(signal) : translate(err, this.#target, origin);
+    });
+    const free = query.then(
+      () => undefined,
+      (err: unknown) => brokenConnection(err),
+    );
+    if (signal === undefined) return { result: query, free };
+    if (signal.aborted) cancelled = this.#cancel(client);
+    const detach = onAbort(signal, () => {
+      cancelled = this.#cancel(client);
+    });
+    const result = new Promise<Pg.QueryResult>((resolve, reject) => {
+      const stop = onAbort(signal, () => reject(reasonOf(signal)));
+      query.then(resolve, reject).finally(stop);
+    });
+    return {
+      result,
+      free: free.then(async (broken) => {
+        detach();
+        await cancelled;
+        return broken;
+      }),
+    };
+  }
+
+  async #runPooled(
+    strings: TemplateStringsArray,
+    values: SqlValue[],
+    signal: AbortSignal | undefined,
+  ): Promise<RunResult> {
+    const config = this.#config(strings, values);
+    const client = await this.acquire(signal);
+    const { result, free } = this.send(client, config, signal, originOf(strings, values));
+    // The connection goes back when it is free, which on cancellation is after the caller has moved on.
+    free.then((broken) => this.release(client, broken));
+    return result;
+  }
+
+  #config(strings: TemplateStringsArray, values: SqlValue[]): Pg.QueryConfig {
+    checkValues(values, strings);
+    const { name, text } = this.#statement(strings);
+    return { name, text, values: values as unknown[] };
+  }
+
+  #statement(strings: TemplateStringsArray): Prepared {
+    let prepared = this.#prepared.get(strings);
+    if (prepared === undefined) {
+      let text = strings[0] ?? '';
+      for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
+      prepared = { name: `weir_${++statementIds}`, text };
+      this.#prepared.set(strings, prepared);
+    }
+    return prepared;
+  }
+
+  async #transaction<T>(fn: (runner: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    const client = await this.acquire(signal);
+    let broken: Error | undefined;
+    try {
+      return await this.#within(client, new Lock(), fn, signal, 'BEGIN', 'COMMIT', 'ROLLBACK');
+    } catch (err) {
+      broken = brokenConnection(err);
+      throw err;
+    } finally {
+      this.release(client, broken);
+    }
+  }
+
+  /**
+   * Runs `fn` between `begin` and `commit` (or `rollback`) on one connection. Its queries take turns
+   * through `turns`: one connection runs one query at a time, and pg's own queueing is deprecated.
+   */
+  async #within<T>(
+    client: Client,
+    turns: Lock,
+    fn: (runner: Runner) => Promise<T>,
+    signal: AbortSignal | undefined,
+    begin: string,
+    commit: string,
+    rollback: string,
+  ): Promise<T> {
+    if (signal?.aborted) throw reasonOf(signal);
+    await this.#control(client, turns, begin);
+    let savepoints = 0;
+    const inner: Runner = {
+      run: async (strings, values, querySignal) => {
+        const config = this.#config(strings, values);
+        const release = await turns.acquire({ signal: querySignal });
+        const { result, free } = this.send(client, config, querySignal, originOf(strings, values));
+        free.then(release);
+        return result;
+      },
+      script: async (sql, querySignal) => {
+        const release = await turns.acquire({ signal: querySignal });
+        const { result, free } = this.send(client, { text: sql }, querySignal, { sql, params: [] });
+        free.then(release);
+        await result;
+      },
+      transaction: (nested, nestedSignal) => {
+        const name = `weir_sp_${++savepoints}`;
+        return this.#within(
+          client,
+          turns,
+          nested,
+          nestedSignal,
+          `SAVEPOINT ${name}`,
+          `RELEASE SAVEPOINT ${name}`,
+          `ROLLBACK TO SAVEPOINT ${name}`,
+        );
+      },
+    };
+    let result: T;
+    try {
+      result = await fn(inner);
+    } catch (err) {
+      await this.#control(client, turns, rollback);
+      throw err;
+    }
+    await this.#control(client, turns, commit);
+    return result;
+  }
+
+  /** BEGIN, COMMIT, ROLLBACK, SAVEPOINT: in turn with the transaction's queries (a cancelled one may run). */
+  async #control(client: Client, turns: Lock, sql: string): Promise<void> {
+    using _turn = await turns.acquire();
+    await this.send(client, { text: sql }, undefined, { sql, params: [] }).result;
+  }
+
+  /** Sends the protocol's CancelRequest for `client`'s backend over a new connection. */
+  #cancel(client: Client): Promise<void> {
+    const c = client as unknown as {
+      processID: number;
+      secretKey: number;
+      host: string;
+      port: number;
+      ssl: unknown;
+    };
+    if (c.ssl) return this.#cancelOverSql(c.processID);
+    return new Promise<void>((resolve) => {
+      const socket = c.host.startsWith('/')
+        ? netConnect(`${c.host}/.s.PGSQL.${c.port}`)
+        : netConnect(c.port, c.host);
+      const packet = Buffer.alloc(16);
+      packet.writeInt32BE(16, 0);
+      packet.writeInt32BE(80877102, 4); // the CancelRequest code: 1234 << 16 | 5678
+      packet.writeInt32BE(c.processID, 8);
+      packet.writeInt32BE(c.secretKey, 12);
+      socket.on('connect', () => socket.end(packet));
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+      socket.setTimeout(5000, () => socket.destroy());
+    });
+  }
+
+  /** Over TLS the cancel packet would need its own handshake: ask the server by SQL instead. */
+  async #cancelOverSql(pid: number): Promise<void> {
+    const other = new this.#pg.Client({
+      connectionString: (this.pool as unknown as { options: { connectionString: string } }).options
+        .connectionString,
+    });
+    try {
+      await other.connect();
+      await other.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // The query finishes on its own; the caller has its rejection already.
+    } finally {
+      await other.end().catch(() => {});
+    }
+  }
+}
+
+/** The error to release a client with: set when its connection can no longer be trusted. */
+function brokenConnection(err: unknown): Error | undefined {
+  return err instanceof DatabaseError && err.code === 'WEIR_ERR_DB_UNAVAILABLE' ? err : undefined;
+}
+
+function checkValues(values: SqlValue[], strings: TemplateStringsArray): void {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as unknown;
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+      throw new QueryError(
+        'WEIR_ERR_DB_PARAM',
+        `Query parameter $${i + 1} is ${value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`}, which SQL cannot store`,
+        { origin: originOf(strings, []) },
+      );
+    }
+  }
+}
+
+const RETRY = new Set(['40001', '40P01', '55P03', '57014']);
+const GONE = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/** Maps a pg error to weir's typed errors. */
+function translate(err: unknown, target: string, origin: QueryOrigin | undefined): unknown {
+  if (!(err instanceof Error)) return err;
+  if (err instanceof QueryError || err instanceof DatabaseError) return err;
+  const e = err as Error & { code?: string; constraint?: string; detail?: string };
+  const engineCode = e.code;
+  const options = { cause: err, engineCode, constraint: e.constraint, origin };
+  const detail = e.detail === undefined ? '' : ` (${e.detail})`;
+  switch (engineCode) {
+    case '23505':
+      return new DatabaseError('WEIR_ERR_DB_UNIQUE_VIOLATION', `${e.message}${detail}`, options);
+    case '23503':
+      return new DatabaseError('WEIR_ERR_DB_FOREIGN_KEY_VIOLATION', `${e.message}${detail}`, options);
+    case '23502':
+    case '23514':
+      return new DatabaseError('WEIR_ERR_DB_CONSTRAINT_VIOLATION', e.message, options);
+  }
+  if (engineCode !== undefined && RETRY.has(engineCode)) {
+    return new DatabaseError('WEIR_ERR_DB_RETRY', `${e.message}; retry the operation`, options);
+  }
+  if (
+    engineCode === undefined ||
+    GONE.has(engineCode) ||
+    engineCode.startsWith('08') ||
+    /^E[A-Z]+$/.test(engineCode)
+  ) {
+    // No SQLSTATE: a socket error, a dropped connection or the pool's connect timeout.
+    if (engineCode !== undefined || /connect|terminat|queryable|timeout/i.test(e.message)) {
+      return new DatabaseError(
+        'WEIR_ERR_DB_UNAVAILABLE',
+        `Database ${target} is unavailable: ${e.message}`,
+        options,
+      );
+    }
+  }
+  return new QueryError('WEIR_ERR_DB_QUERY', e.message, options);
+}

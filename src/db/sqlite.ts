@@ -1,0 +1,293 @@
+/**
+ * SQLite through better-sqlite3: one connection per process, in WAL mode with a busy timeout, so several
+ * processes (`weir serve --workers N`) share one file. better-sqlite3 is synchronous and fast (a point
+ * lookup takes microseconds), so a query runs to completion on the event loop; the promise API is for
+ * parity with PostgreSQL.
+ *
+ * Transactions: one connection means one transaction at a time. While `transaction()` runs, queries
+ * made through the database itself (not through `tx`) wait for it to end; those made through `tx` run at
+ * once. Writers take the file's write lock at BEGIN (`BEGIN IMMEDIATE`), so two processes never deadlock
+ * upgrading a read lock; a writer that waits past the busy timeout gets `WEIR_ERR_DB_RETRY` (503).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { Lock } from '../concurrency/lock.ts';
+import { reasonOf } from '../concurrency/signal.ts';
+import type { Database, SqlValue } from './database.ts';
+import { loadDriver } from './driver.ts';
+import { closedError, DatabaseError, QueryError, type QueryOrigin, unavailable } from './errors.ts';
+import { Executor, originOf, type Runner, type RunResult } from './executor.ts';
+
+/** Options of a SQLite database. */
+export interface SqliteOptions {
+  /** How long a writer waits for another process's write lock before failing. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+
+/** `sqlite:PATH`, `sqlite://PATH`, `sqlite:///ABS/PATH` or `sqlite::memory:` → a file path for SQLite. */
+export function sqlitePath(url: string): string {
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  const query = path.indexOf('?');
+  if (query !== -1) path = path.slice(0, query);
+  return path === '' ? ':memory:' : decodeURIComponent(path);
+}
+
+/** Opens a SQLite database file (creating it and its folder when missing). */
+export async function openSqlite(url: string, options: SqliteOptions = {}): Promise<SqliteDatabase> {
+  const Driver = await loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
+  const path = sqlitePath(url);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let connection: BetterSqlite3.Database;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+    connection = new Driver(path, { timeout: busyTimeoutMs });
+    if (path !== ':memory:') connection.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
+    connection.pragma('synchronous = NORMAL');
+    connection.pragma('foreign_keys = ON');
+  } catch (err) {
+    throw unavailable(url, (err as Error).message, err);
+  }
+  return new SqliteDatabase(url, connection);
+}
+
+/** The SQLite engine behind `openDatabase('sqlite:…')`. */
+export class SqliteDatabase extends Executor implements Database {
+  readonly engine = 'sqlite' as const;
+  readonly url: string;
+  readonly #state: SqliteState;
+
+  constructor(url: string, connection: BetterSqlite3.Database) {
+    const state = new SqliteState(connection);
+    super(state.outer);
+    this.url = url;
+    this.#state = state;
+  }
+
+  get closing(): boolean {
+    return this.#state.closing;
+  }
+
+  /** The better-sqlite3 connection, for what the interface does not cover (backups, functions). */
+  get connection(): BetterSqlite3.Database {
+    return this.#state.connection;
+  }
+
+  close(): Promise<void> {
+    return this.#state.close();
+  }
+}
+
+/** The connection and what guards it: the statement cache and the one-transaction-at-a-time lock. */
+class SqliteState {
+  readonly connection: BetterSqlite3.Database;
+  readonly outer: Runner;
+  closing = false;
+  #closed: Promise<void> | undefined;
+  readonly #statements = new WeakMap<TemplateStringsArray, Statement>();
+  readonly #txLock = new Lock();
+  #savepoints = 0;
+
+  constructor(connection: BetterSqlite3.Database) {
+    this.connection = connection;
+    this.outer = {
+      run: (strings, values, signal) => {
+        if (this.closing) return Promise.reject(closedError());
+        // The common case takes no lock: only a running transaction makes outside queries wait.
+        return this.#txLock.locked
+          ? this.#runAfterTransaction(strings, values, signal)
+          : this.#run(strings, values, signal);
+      },
+      script: async (sql, signal) => {
+        using _turn = await this.turn(signal);
+        this.#script(sql);
+      },
+      transaction: (fn, signal) => this.#transaction(fn, signal),
+    };
+  }
+
+  #script(sql: string): void {
+    try {
+      this.connection.exec(sql);
+    } catch (err) {
+      throw translate(err, { sql, params: [] });
+    }
+  }
+
+  /** Waits until no transaction runs, then holds that state: for scripts and close. */
+  async turn(signal: AbortSignal | undefined): Promise<Disposable> {
+    if (this.closing) throw closedError();
+    const release = await this.#txLock.acquire({ signal });
+    return { [Symbol.dispose]: release };
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    this.#closed ??= this.#txLock.acquire().then((release) => {
+      this.connection.close();
+      release();
+    });
+    return this.#closed;
+  }
+
+  #run(
+    strings: TemplateStringsArray,
+    values: SqlValue[],
+    signal: AbortSignal | undefined,
+  ): Promise<RunResult> {
+    if (signal?.aborted) return Promise.reject(reasonOf(signal));
+    try {
+      return Promise.resolve(this.#execute(strings, values));
+    } catch (err) {
+      return Promise.reject(translate(err, originOf(strings, values)));
+    }
+  }
+
+  #execute(strings: TemplateStringsArray, values: SqlValue[]): RunResult {
+    let statement = this.#statements.get(strings);
+    if (statement === undefined) {
+      statement = this.connection.prepare(strings.join('?'));
+      this.#statements.set(strings, statement);
+    }
+    const params = bindable(values, strings);
+    if (statement.reader) {
+      const rows = statement.all(...params);
+      return { rows, rowCount: rows.length };
+    }
+    return { rows: [], rowCount: statement.run(...params).changes };
+  }
+
+  async #runAfterTransaction(
+    strings: TemplateStringsArray,
+    values: SqlValue[],
+    signal: AbortSignal | undefined,
+  ): Promise<RunResult> {
+    using _turn = await this.turn(signal);
+    return this.#run(strings, values, signal);
+  }
+
+  async #transaction<T>(fn: (runner: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    using _turn = await this.turn(signal);
+    return this.#within(fn, signal, 'BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK');
+  }
+
+  /** Runs `fn` between `begin` and `commit`, or `rollback` when it throws; the runner it gets nests. */
+  async #within<T>(
+    fn: (runner: Runner) => Promise<T>,
+    signal: AbortSignal | undefined,
+    begin: string,
+    commit: string,
+    rollback: string,
+  ): Promise<T> {
+    if (signal?.aborted) throw reasonOf(signal);
+    this.#control(begin);
+    const inner: Runner = {
+      run: (strings, values, querySignal) => this.#run(strings, values, querySignal),
+      script: async (sql, querySignal) => {
+        querySignal?.throwIfAborted();
+        this.#script(sql);
+      },
+      transaction: (nested, nestedSignal) => {
+        const name = `weir_sp_${++this.#savepoints}`;
+        return this.#within(
+          nested,
+          nestedSignal,
+          `SAVEPOINT ${name}`,
+          `RELEASE ${name}`,
+          `ROLLBACK TO ${name}; RELEASE ${name}`,
+        );
+      },
+    };
+    let result: T;
+    try {
+      result = await fn(inner);
+    } catch (err) {
+      this.#control(rollback);
+      throw err;
+    }
+    this.#control(commit);
+    return result;
+  }
+
+  #control(sql: string): void {
+    this.#script(sql);
+  }
+}
+
+/**
+ * The values as better-sqlite3 binds them. Returns the same array when nothing needs converting (the
+ * common case: numbers and strings), so a typical query allocates nothing here.
+ */
+function bindable(values: SqlValue[], strings: TemplateStringsArray): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const type = typeof value;
+    if (type === 'number' || type === 'string' || type === 'bigint' || value === null) continue;
+    out ??= values.slice();
+    out[i] = convert(value, i, strings);
+  }
+  return out ?? values;
+}
+
+function convert(value: unknown, index: number, strings: TemplateStringsArray): unknown {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  throw new QueryError(
+    'WEIR_ERR_DB_PARAM',
+    `Query parameter $${index + 1} is ${value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`}, which SQL cannot store`,
+    { origin: originOf(strings, []) },
+  );
+}
+
+/** Maps a better-sqlite3 error to weir's typed errors. */
+function translate(err: unknown, origin: QueryOrigin): unknown {
+  if (!(err instanceof Error)) return err;
+  if (err instanceof QueryError || err instanceof DatabaseError) return err;
+  const engineCode = (err as { code?: string }).code;
+  const options = { cause: err, engineCode, origin };
+  switch (engineCode) {
+    case 'SQLITE_CONSTRAINT_UNIQUE':
+    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
+      return new DatabaseError(
+        'WEIR_ERR_DB_UNIQUE_VIOLATION',
+        `A row with the same key exists: ${err.message}`,
+        options,
+      );
+    case 'SQLITE_CONSTRAINT_FOREIGNKEY':
+      return new DatabaseError(
+        'WEIR_ERR_DB_FOREIGN_KEY_VIOLATION',
+        `Foreign key violated: ${err.message}`,
+        options,
+      );
+    case 'SQLITE_CONSTRAINT_NOTNULL':
+    case 'SQLITE_CONSTRAINT_CHECK':
+      return new DatabaseError(
+        'WEIR_ERR_DB_CONSTRAINT_VIOLATION',
+        `Constraint violated: ${err.message}`,
+        options,
+      );
+  }
+  if (engineCode?.startsWith('SQLITE_BUSY') || engineCode?.startsWith('SQLITE_LOCKED')) {
+    return new DatabaseError('WEIR_ERR_DB_RETRY', `The database file is busy: ${err.message}`, options);
+  }
+  if (
+    engineCode === 'SQLITE_FULL' ||
+    engineCode?.startsWith('SQLITE_IOERR') ||
+    engineCode === 'SQLITE_READONLY'
+  ) {
+    return new DatabaseError(
+      'WEIR_ERR_DB_UNAVAILABLE',
+      `The database file cannot be written: ${err.message}`,
+      options,
+    );
+  }
+  return new QueryError('WEIR_ERR_DB_QUERY', err.message, options);
+}

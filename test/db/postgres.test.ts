@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Database, openDatabase } from 'weir/db';
+import { freshPostgresDatabase, POSTGRES_ADMIN_URL, postgresSkip } from '../helpers/services.ts';
+import { runDatabaseSuite } from './conformance.ts';
+
+const skip = await postgresSkip();
+let fresh: { url: string; drop: () => Promise<void> } | undefined;
+
+async function url(): Promise<string> {
+  fresh ??= await freshPostgresDatabase('db');
+  return fresh.url;
+}
+
+runDatabaseSuite(
+  'postgres',
+  { open: async () => openDatabase(await url()), cleanup: async () => fresh?.drop() },
+  { skip },
+);
+
+describe('PostgreSQL specifics', { skip }, () => {
+  let db: Database;
+  let scratch: { url: string; drop: () => Promise<void> };
+  before(async () => {
+    scratch = await freshPostgresDatabase('pg');
+    db = await openDatabase(scratch.url, { max: 2 });
+  });
+  after(async () => {
+    await db?.close();
+    await scratch?.drop();
+  });
+
+  const running = () =>
+    db.query`SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'`;
+
+  test('a running query is cancelled on the server when its signal fires', async () => {
+    const controller = new AbortController();
+    const slow = db.with(controller).query`SELECT pg_sleep(${30})`;
+    // Wait until the server is running it, then abort.
+    for (let i = 0; i < 100 && (await running()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await running()).length, 1, 'the query runs on the server');
+    controller.abort(new Error('client left'));
+    await assert.rejects(slow, /client left/);
+    for (let i = 0; i < 100 && (await running()).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await running()).length, 0, 'the server stopped it');
+    // Both pooled connections still work afterwards.
+    const rows = await Promise.all([db.one`SELECT 1 AS n`, db.one`SELECT 2 AS n`]);
+    assert.deepEqual(rows, [{ n: 1 }, { n: 2 }]);
+  });
+
+  test('a query inside a transaction is cancelled, and the transaction rolls back', async () => {
+    await db.execScript('CREATE TABLE IF NOT EXISTS note (id INTEGER PRIMARY KEY)');
+    const controller = new AbortController();
+    const tx = db.with(controller).transaction(async (t) => {
+      await t.exec`INSERT INTO note (id) VALUES (${1})`;
+      await t.query`SELECT pg_sleep(${30})`;
+    });
+    for (let i = 0; i < 100 && (await running()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new Error('deadline'));
+    await assert.rejects(tx, /deadline/);
+    assert.deepEqual(await db.query`SELECT * FROM note`, []);
+  });
+
+  test('past maxWaiting, a query is refused at once with 503', async () => {
+    const small = await openDatabase(scratch.url, { max: 1, maxWaiting: 1 });
+    try {
+      const busy = small.query`SELECT pg_sleep(${0.3})`;
+      const waiting = small.query`SELECT 1`;
+      const err = await small.query`SELECT 2`.then(
+        () => assert.fail('expected a refusal'),
+        (e: { code?: string; status?: number; headers?: Record<string, string> }) => e,
+      );
+      assert.equal(err.code, 'WEIR_ERR_DB_UNAVAILABLE');
+      assert.equal(err.status, 503);
+      assert.equal(err.headers?.['retry-after'], '1');
+      await Promise.all([busy, waiting]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('an unreachable server fails at open with one line naming the URL without its password', async () => {
+    const target = new URL(POSTGRES_ADMIN_URL);
+    target.port = '1';
+    target.password = 'sekret';
+    const err = await openDatabase(target.toString()).then(
+      () => assert.fail('expected a failure'),
+      (e: Error & { code?: string }) => e,
+    );
+    assert.equal(err.code, 'WEIR_ERR_DB_UNAVAILABLE');
+    assert.match(err.message, /127\.0\.0\.1:1/);
+    assert.doesNotMatch(err.message, /sekret/);
+    assert.doesNotMatch(err.message, /\n/);
+  });
+});

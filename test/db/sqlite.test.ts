@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { openDatabase } from 'weir/db';
+import { spawnTs } from '../helpers/process.ts';
+import { runDatabaseSuite } from './conformance.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'weir-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+runDatabaseSuite(
+  'sqlite',
+  { open: () => openDatabase(`sqlite:${join(dir, 'conformance.db')}`) },
+  { skip: false },
+);
+
+describe('SQLite specifics', () => {
+  test('creates the file and its folder, in WAL mode', async () => {
+    const path = join(dir, 'nested', 'deeper', 'x.db');
+    const db = await openDatabase(`sqlite:${path}`);
+    try {
+      assert.ok(existsSync(path));
+      assert.deepEqual(await db.one`PRAGMA journal_mode`, { journal_mode: 'wal' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a writer that waits past busyTimeoutMs gets WEIR_ERR_DB_RETRY (503)', async () => {
+    const path = join(dir, 'busy.db');
+    const a = await openDatabase(`sqlite:${path}`);
+    const b = await openDatabase(`sqlite:${path}`, { busyTimeoutMs: 20 });
+    try {
+      await a.execScript('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+      let release!: () => void;
+      const held = a.transaction(async (tx) => {
+        await tx.exec`INSERT INTO t (id) VALUES (${1})`;
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      });
+      await new Promise((r) => setImmediate(r));
+      const err = await b.exec`INSERT INTO t (id) VALUES (${2})`.then(
+        () => assert.fail('expected a busy error'),
+        (e: { code?: string; status?: number }) => e,
+      );
+      assert.equal(err.code, 'WEIR_ERR_DB_RETRY');
+      assert.equal(err.status, 503);
+      release();
+      await held;
+      await b.exec`INSERT INTO t (id) VALUES (${2})`;
+      assert.equal((await a.query`SELECT * FROM t`).length, 2);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('several processes writing one file at once lose no write', async () => {
+    const path = join(dir, 'shared.db');
+    const setup = await openDatabase(`sqlite:${path}`);
+    await setup.execScript(
+      'CREATE TABLE hit (writer INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (writer, n))',
+    );
+    await setup.close();
+    const writers = 4;
+    const each = 150;
+    const children = Array.from({ length: writers }, (_, w) =>
+      spawnTs(new URL('../fixtures/sqlite-writer.ts', import.meta.url), {
+        DATABASE_URL: `sqlite:${path}`,
+        WRITER: String(w),
+        COUNT: String(each),
+      }),
+    );
+    const codes = await Promise.all(children.map((c) => c.exited()));
+    assert.deepEqual(codes, Array(writers).fill(0), children.map((c) => c.output()).join('\n'));
+    const db = await openDatabase(`sqlite:${path}`);
+    try {
+      const { n } = await db.one<{ n: number }>`SELECT count(*) AS n FROM hit`;
+      assert.equal(n, writers * each);
+      const perWriter = await db.query<{ writer: number; n: number }>`
+        SELECT writer, count(*) AS n FROM hit GROUP BY writer ORDER BY writer`;
+      assert.deepEqual(
+        perWriter,
+        Array.from({ length: writers }, (_, w) => ({ writer: w, n: each })),
+      );
+    } finally {
+      await db.close();
+    }
+  });
+});
