@@ -13,13 +13,21 @@ import {
   shutdownWorkers,
   sleep,
 } from 'weir';
+import type { Database } from 'weir/db';
 import { countPrimes } from './compute.ts';
-import { WORLD_SIZE, WorldTable } from './world.ts';
+import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
 
 /** Bounds of the query and body parameters, each answered with a 400 naming the field when broken. */
-export const LIMITS = { maxIds: 500, maxComputeN: 10_000_000, maxSleepMs: 30_000, lookupConcurrency: 16 };
+export const LIMITS = {
+  maxIds: 500,
+  maxComputeN: 10_000_000,
+  maxSleepMs: 30_000,
+  lookupConcurrency: 16,
+  maxUsersPage: 100,
+  maxUsersOffset: 1_000_000,
+};
 
 function badInput(field: string, reason: string, received: unknown): HttpError {
   return HttpError.badRequest(`${field} ${reason}`, { field, received }, 'INVALID_INPUT');
@@ -56,10 +64,17 @@ function parseIds(body: unknown): number[] {
   return ids as number[];
 }
 
+/** Options of the reference service: the app's own, and the database it serves from. */
+export interface ServiceOptions extends AppOptions {
+  /** An open database with the service's schema (see `openServiceDatabase()`); closed when the app stops. */
+  db: Database;
+}
+
 /** Builds the reference service. */
-export function createServiceApp(options: AppOptions = {}): App {
-  const app = new App(options);
-  const world = new WorldTable();
+export function createServiceApp(options: ServiceOptions): App {
+  const { db, ...appOptions } = options;
+  const app = new App(appOptions);
+  app.onStop(() => db.close());
   app.onStop(() => shutdownWorkers());
 
   app.get('/', () => 'Hello, World');
@@ -80,13 +95,29 @@ export function createServiceApp(options: AppOptions = {}): App {
 
   app.get('/static/*', serveStatic(publicDir));
 
-  // The concurrent lookups of the aiohttp example: at most 16 in flight, all cancelled if the client leaves.
+  addTechEmpowerRoutes(app, db);
+
+  // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the
+  // database server and the rest never start.
   app.post('/db', async (ctx) => {
     const ids = parseIds(await ctx.json());
     return gather(
-      ids.map((id) => (signal: AbortSignal) => world.find(id, signal)),
+      ids.map(
+        (id) => (signal: AbortSignal) =>
+          db.with({ signal })
+            .one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`,
+      ),
       { limit: LIMITS.lookupConcurrency, signal: ctx.signal },
     );
+  });
+
+  // A bounded page of users; the password hash never leaves the database.
+  app.get('/users', async (ctx) => {
+    const limit = intParam(ctx.query.limit, 'limit', 1, LIMITS.maxUsersPage, 20);
+    const offset = intParam(ctx.query.offset, 'offset', 0, LIMITS.maxUsersOffset, 0);
+    const users = await db.with(ctx).query`
+      SELECT id, name, email, created_at AS "createdAt" FROM users ORDER BY id LIMIT ${limit} OFFSET ${offset}`;
+    return { users, limit, offset };
   });
 
   // CPU-heavy work on the worker pool: /plaintext stays fast meanwhile; a full pool answers 503.

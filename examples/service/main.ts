@@ -1,11 +1,14 @@
 /**
  * `npm start`: the reference service on embedded defaults, on http://127.0.0.1:8080
- * (PORT and HOST change the address). SIGTERM or Ctrl-C shut it down gracefully.
+ * (PORT and HOST change the address; DATABASE_URL the database, `sqlite:./data/weir.db` by default).
+ * SIGTERM or Ctrl-C shut it down gracefully.
  */
 import { createServiceApp } from './app.ts';
+import { openServiceDatabase } from './database.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 
-const app = createServiceApp();
+const db = await openServiceDatabase(process.env.DATABASE_URL);
+const app = createServiceApp({ db });
 await app.listen({ port, host });

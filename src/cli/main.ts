@@ -4,12 +4,15 @@
  *
  *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
  *   weir routes ENTRY                        list ENTRY's routes
+ *   weir db migrate [--dir D] [--url U]      apply the migrations in D/<engine>/ to U
  *   weir --version | --help
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { migrate } from '../db/migrations.ts';
+import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
 import type { ServerHandle } from '../http/server.ts';
 
@@ -22,6 +25,9 @@ export interface CliIo {
 const USAGE = `Usage:
   weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
   weir routes ENTRY                        list the routes of the App exported by ENTRY
+  weir db migrate [--dir D] [--url U]      apply the SQL files in D/<engine>/ not applied yet
+                                           (D defaults to ./migrations, U to DATABASE_URL,
+                                           then sqlite:./data/weir.db)
   weir --version
 ENTRY is a module whose default export (or export named "app") is a weir App.`;
 
@@ -77,6 +83,13 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     io.out(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  if (command === 'db') {
+    if (entry !== 'migrate') {
+      io.err(`weir: unknown db command: ${entry ?? '(none)'}\n${USAGE}`);
+      return 2;
+    }
+    return migrateCommand(values.url, values.dir, io);
+  }
   if ((command !== 'serve' && command !== 'routes') || entry === undefined) {
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
@@ -98,6 +111,23 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
   }
 }
 
+/** `weir db migrate`: one line per file applied, one line of summary; one line on failure. */
+async function migrateCommand(url: string | undefined, dir: string | undefined, io: CliIo): Promise<number> {
+  let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  try {
+    db = await openDatabase(url);
+    const { applied, skipped } = await migrate(db, { dir });
+    for (const name of applied) io.out(`applied ${name}`);
+    io.out(`weir: ${db.url} is up to date (${applied.length} applied now, ${skipped.length} before)`);
+    return 0;
+  } catch (err) {
+    io.err(`weir: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await db?.close();
+  }
+}
+
 function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
@@ -105,6 +135,8 @@ function parse(argv: readonly string[]) {
     options: {
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      url: { type: 'string' },
+      dir: { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },

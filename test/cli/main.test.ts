@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { openDatabase } from 'weir/db';
 import { run } from '../../src/cli/main.ts';
 
 function capture() {
@@ -38,5 +42,46 @@ describe('weir CLI', () => {
     assert.match(notApp.err[0]!, /exports no weir App/);
     const badFlag = capture();
     assert.equal(await run(['serve', entry, '--nope'], badFlag.io), 2);
+  });
+
+  it('db migrate applies the files once, then reports the database up to date', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+    mkdirSync(join(dir, 'migrations', 'sqlite'), { recursive: true });
+    writeFileSync(
+      join(dir, 'migrations', 'sqlite', '1_items.sql'),
+      'CREATE TABLE item (id INTEGER PRIMARY KEY);',
+    );
+    const url = `sqlite:${join(dir, 'app.db')}`;
+    const args = ['db', 'migrate', '--url', url, '--dir', join(dir, 'migrations')];
+    const first = capture();
+    assert.equal(await run(args, first.io), 0, first.err.join('\n'));
+    assert.deepEqual(first.out, [
+      'applied 1_items.sql',
+      `weir: ${url} is up to date (1 applied now, 0 before)`,
+    ]);
+    const second = capture();
+    assert.equal(await run(args, second.io), 0);
+    assert.deepEqual(second.out, [`weir: ${url} is up to date (0 applied now, 1 before)`]);
+    const db = await openDatabase(url);
+    assert.deepEqual(await db.query`SELECT * FROM item`, []);
+    await db.close();
+  });
+
+  it('db migrate fails in one line for a bad URL or a failing file', async () => {
+    const bad = capture();
+    assert.equal(await run(['db', 'migrate', '--url', 'mongodb://x'], bad.io), 1);
+    assert.equal(bad.err.length, 1);
+    assert.match(bad.err[0]!, /^weir: Database URL "mongodb:\/\/x" names no supported engine/);
+    const dir = mkdtempSync(join(tmpdir(), 'weir-cli-'));
+    mkdirSync(join(dir, 'sqlite'));
+    writeFileSync(join(dir, 'sqlite', '1_bad.sql'), 'CREATE TABLE;');
+    const failing = capture();
+    assert.equal(
+      await run(['db', 'migrate', '--url', `sqlite:${join(dir, 'x.db')}`, '--dir', dir], failing.io),
+      1,
+    );
+    assert.match(failing.err[0]!, /^weir: Migration .*1_bad\.sql failed: /);
+    const unknown = capture();
+    assert.equal(await run(['db', 'drop'], unknown.io), 2);
   });
 });

@@ -5,6 +5,7 @@ import { configureWorkers, type Logger, type ServerHandle, shutdownWorkers } fro
 import { inject } from 'weir/testing';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { countPrimes } from '../../examples/service/compute.ts';
+import { openServiceDatabase } from '../../examples/service/database.ts';
 import { deferred, request, serve } from '../helpers/http.ts';
 
 const infos: { obj: unknown; msg?: string }[] = [];
@@ -23,7 +24,7 @@ let handle: ServerHandle;
 before(async () => {
   await shutdownWorkers();
   configureWorkers({ maxThreads: 1, maxQueue: 1 });
-  handle = await serve(createServiceApp({ logger }));
+  handle = await serve(createServiceApp({ logger, db: await openServiceDatabase('sqlite::memory:') }));
 });
 after(async () => {
   await handle.close();
@@ -35,11 +36,14 @@ type ErrorBody = { error: { code: string; message: string; details?: { field: st
 describe('POST /db', () => {
   it('looks up every id concurrently and answers the rows in order', async () => {
     const ids = [5, 1, 10000, 5];
-    const res = await inject(createServiceApp({ logger: false }), {
-      method: 'POST',
-      url: '/db',
-      body: { ids },
-    });
+    const res = await inject(
+      createServiceApp({ logger: false, db: await openServiceDatabase('sqlite::memory:') }),
+      {
+        method: 'POST',
+        url: '/db',
+        body: { ids },
+      },
+    );
     assert.equal(res.status, 200);
     const rows = res.json<{ id: number; randomNumber: number }[]>();
     assert.deepEqual(
@@ -50,7 +54,7 @@ describe('POST /db', () => {
   });
 
   it('answers 400 naming the field for bad bodies', async () => {
-    const app = createServiceApp({ logger: false });
+    const app = createServiceApp({ logger: false, db: await openServiceDatabase('sqlite::memory:') });
     const cases: unknown[] = [
       {},
       { ids: [] },

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ServerHandle } from 'weir';
 import { createServiceApp } from '../../examples/service/app.ts';
+import { openServiceDatabase } from '../../examples/service/database.ts';
 import { raw, request, serve } from '../helpers/http.ts';
 import { spawnTs } from '../helpers/process.ts';
 
 let handle: ServerHandle;
 before(async () => {
-  handle = await serve(createServiceApp({ logger: false }));
+  handle = await serve(createServiceApp({ logger: false, db: await openServiceDatabase('sqlite::memory:') }));
 });
 after(() => handle.close());
 
@@ -113,11 +117,15 @@ describe('npm start (examples/service/main.ts)', () => {
     const service = spawnTs(new URL('../../examples/service/main.ts', import.meta.url), {
       PORT: '0',
       LOG_LEVEL: 'info',
+      DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'weir.db')}`,
     });
     try {
       const [, url] = await service.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-      const res = await request({ port: Number(new URL(url!).port) }, { path: '/json' });
+      const port = Number(new URL(url!).port);
+      const res = await request({ port }, { path: '/json' });
       assert.equal(res.body, '{"message":"Hello, World!"}');
+      const world = JSON.parse((await request({ port }, { path: '/db' })).body);
+      assert.ok(world.id >= 1 && world.id <= 10000, 'the database was created and seeded at start');
       service.child.kill('SIGTERM');
       assert.equal(await service.exited(), 0);
     } finally {

@@ -1,0 +1,98 @@
+/**
+ * The TechEmpower database tests, to the letter of their rules
+ * (https://github.com/TechEmpower/FrameworkBenchmarks/wiki/Project-Information-Framework-Tests-Overview):
+ * random ids from 1 to 10,000; `queries` parsed as an integer and clamped to 1…500, anything else → 1;
+ * every row read with its own query; fortunes sorted and escaped on each request.
+ */
+import { type App, gather, html } from 'weir';
+import type { Database, Queryable } from 'weir/db';
+
+export const WORLD_SIZE = 10_000;
+
+export interface World {
+  id: number;
+  randomNumber: number;
+}
+
+interface Fortune {
+  id: number;
+  message: string;
+}
+
+const randomId = (): number => 1 + Math.floor(Math.random() * WORLD_SIZE);
+
+/** The `queries` rule: an integer clamped to 1…500; missing or unparsable → 1. */
+export function queriesParam(value: string | undefined): number {
+  const n = Number.parseInt(value ?? '', 10);
+  if (Number.isNaN(n) || n < 1) return 1;
+  return n > 500 ? 500 : n;
+}
+
+function readWorld(db: Queryable, id: number): Promise<World> {
+  return db.one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`;
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+}
+
+function fortunesPage(fortunes: Fortune[]): string {
+  let rows = '';
+  for (const f of fortunes) rows += `<tr><td>${f.id}</td><td>${escapeHtml(f.message)}</td></tr>`;
+  return `<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>${rows}</table></body></html>`;
+}
+
+/** Writes new random numbers in one statement. Ids are sorted so that concurrent updates lock rows in one order. */
+function writeWorlds(db: Database, q: Queryable, worlds: World[]): Promise<unknown> {
+  const sorted = [...new Map(worlds.map((w) => [w.id, w.randomNumber])).entries()].sort(
+    (a, b) => a[0] - b[0],
+  );
+  if (db.engine === 'postgres') {
+    const ids = sorted.map(([id]) => id);
+    const numbers = sorted.map(([, n]) => n);
+    return q.exec`
+      UPDATE world SET randomnumber = u.n
+      FROM (SELECT unnest(${ids}::int[]) AS id, unnest(${numbers}::int[]) AS n) AS u
+      WHERE world.id = u.id`;
+  }
+  // SQLite: the pairs travel as one JSON parameter.
+  return q.exec`
+    UPDATE world SET randomnumber = u.n
+    FROM (SELECT value ->> 0 AS id, value ->> 1 AS n FROM json_each(${sorted})) AS u
+    WHERE world.id = u.id`;
+}
+
+/** Adds GET /db, /queries, /fortunes and /updates. */
+export function addTechEmpowerRoutes(app: App, db: Database): void {
+  app.get('/db', () => readWorld(db, randomId()));
+
+  app.get('/queries', (ctx) => {
+    const count = queriesParam(ctx.query.queries);
+    const q = db.with(ctx);
+    return gather(Array.from({ length: count }, () => () => readWorld(q, randomId())));
+  });
+
+  app.get('/fortunes', async () => {
+    const fortunes = await db.query<Fortune>`SELECT id, message FROM fortune`;
+    fortunes.push({ id: 0, message: 'Additional fortune added at request time.' });
+    fortunes.sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    return html(fortunesPage(fortunes));
+  });
+
+  app.get('/updates', async (ctx) => {
+    const count = queriesParam(ctx.query.queries);
+    const q = db.with(ctx);
+    const worlds = await gather(Array.from({ length: count }, () => () => readWorld(q, randomId())));
+    for (const world of worlds) world.randomNumber = randomId();
+    await writeWorlds(db, q, worlds);
+    return worlds;
+  });
+}
