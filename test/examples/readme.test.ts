@@ -12,7 +12,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('shows the example files verbatim', () => {
-    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts']) {
+    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts']) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
     }
@@ -97,5 +97,30 @@ describe('README', () => {
     emails.close();
     await delivering;
     assert.deepEqual(sent, ['a@x', 'b@x', 'c@x']);
+  });
+
+  it('the data example behaves as the README says', async () => {
+    process.env.DATABASE_URL = 'sqlite::memory:';
+    const { app: data } = await import('../../examples/readme/data.ts');
+    try {
+      const created = await inject(data, { method: 'POST', url: '/notes', body: { body: 'first' } });
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.json(), { id: 1, body: 'first' });
+      assert.deepEqual((await inject(data, { url: '/notes/1' })).json(), { id: 1, body: 'first' });
+      const missing = await inject(data, { url: '/notes/9' });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_DB_NOT_FOUND');
+      const duplicate = await inject(data, { method: 'POST', url: '/notes', body: { body: 'first' } });
+      assert.equal(duplicate.status, 409);
+      assert.equal(duplicate.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_DB_UNIQUE_VIOLATION');
+      const batch = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b', 'first'] } });
+      assert.equal(batch.status, 409, 'the third insert fails');
+      assert.equal((await inject(data, { url: '/notes/2' })).status, 404, 'and the first two were rolled back');
+      const ok = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b'] } });
+      assert.deepEqual(ok.json(), { inserted: 2 });
+    } finally {
+      await data.stop();
+      delete process.env.DATABASE_URL;
+    }
   });
 });
