@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { App } from 'weir';
 import { type Database, openDatabase } from 'weir/db';
+import { serve } from '../helpers/http.ts';
 import { freshPostgresDatabase, POSTGRES_ADMIN_URL, postgresSkip } from '../helpers/services.ts';
 import { runDatabaseSuite } from './conformance.ts';
 
@@ -47,6 +50,39 @@ describe('PostgreSQL specifics', { skip }, () => {
     // Both pooled connections still work afterwards.
     const rows = await Promise.all([db.one`SELECT 1 AS n`, db.one`SELECT 2 AS n`]);
     assert.deepEqual(rows, [{ n: 1 }, { n: 2 }]);
+  });
+
+  test('a client that hangs up cancels the running query of its request on the server', async () => {
+    const app = new App({ logger: false });
+    let started!: () => void;
+    const queryStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let outcome: unknown;
+    app.get('/slow', async (ctx) => {
+      const q = db.with(ctx).query`SELECT pg_sleep(${30})`;
+      started();
+      try {
+        return await q;
+      } catch (err) {
+        outcome = err;
+        throw err;
+      }
+    });
+    const handle = await serve(app);
+    try {
+      const socket = connect(handle.port, '127.0.0.1');
+      socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      await queryStarted;
+      for (let i = 0; i < 100 && (await running()).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await running()).length, 1);
+      socket.destroy();
+      for (let i = 0; i < 100 && (await running()).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await running()).length, 0, 'the server stopped the query');
+      assert.equal((outcome as Error | undefined)?.name, 'AbortError');
+    } finally {
+      await handle.close();
+    }
   });
 
   test('a query inside a transaction is cancelled, and the transaction rolls back', async () => {
