@@ -74,10 +74,12 @@ describe('PostgreSQL specifics', { skip }, () => {
       const socket = connect(handle.port, '127.0.0.1');
       socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
       await queryStarted;
-      for (let i = 0; i < 100 && (await running()).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && (await running()).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
       assert.equal((await running()).length, 1);
       socket.destroy();
-      for (let i = 0; i < 100 && (await running()).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && (await running()).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
       assert.equal((await running()).length, 0, 'the server stopped the query');
       assert.equal((outcome as Error | undefined)?.name, 'AbortError');
     } finally {

@@ -113,9 +113,17 @@ describe('README', () => {
       const duplicate = await inject(data, { method: 'POST', url: '/notes', body: { body: 'first' } });
       assert.equal(duplicate.status, 409);
       assert.equal(duplicate.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_DB_UNIQUE_VIOLATION');
-      const batch = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b', 'first'] } });
+      const batch = await inject(data, {
+        method: 'POST',
+        url: '/notes/batch',
+        body: { bodies: ['a', 'b', 'first'] },
+      });
       assert.equal(batch.status, 409, 'the third insert fails');
-      assert.equal((await inject(data, { url: '/notes/2' })).status, 404, 'and the first two were rolled back');
+      assert.equal(
+        (await inject(data, { url: '/notes/2' })).status,
+        404,
+        'and the first two were rolled back',
+      );
       const ok = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b'] } });
       assert.deepEqual(ok.json(), { inserted: 2 });
     } finally {
