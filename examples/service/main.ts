@@ -3,12 +3,20 @@
  * (PORT and HOST change the address; DATABASE_URL the database, `sqlite:./data/weir.db` by default).
  * SIGTERM or Ctrl-C shut it down gracefully.
  */
+import type { Database } from 'weir/db';
 import { createServiceApp } from './app.ts';
 import { openServiceDatabase } from './database.ts';
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 
-const db = await openServiceDatabase(process.env.DATABASE_URL);
+let db: Database;
+try {
+  db = await openServiceDatabase(process.env.DATABASE_URL);
+} catch (err) {
+  // Misconfiguration is one readable line, not a stack trace.
+  process.stderr.write(`weir: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 const app = createServiceApp({ db });
 await app.listen({ port, host });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,5 +132,34 @@ describe('npm start (examples/service/main.ts)', () => {
     } finally {
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
     }
+  });
+
+  it('exits 1 with one line naming the URL, without its password, when the database is unreachable', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=weir-source',
+        '--import',
+        'tsx',
+        new URL('../../examples/service/main.ts', import.meta.url).pathname,
+      ],
+      {
+        env: { ...process.env, PORT: '0', DATABASE_URL: 'postgres://app:sekret@127.0.0.1:1/nowhere' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(
+      lines[0]!,
+      /^weir: cannot start: Database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/nowhere is unavailable: connect ECONNREFUSED/,
+    );
+    assert.doesNotMatch(stderr, /sekret/);
   });
 });
