@@ -3,6 +3,21 @@
  * operation settles, so a long-lived signal (a server's, a worker's) does not accumulate listeners.
  */
 
+import { setMaxListeners } from 'node:events';
+
+/**
+ * A controller whose signal may carry any number of listeners. weir's signals are scoped to one request
+ * or one `gather()`, and every listener weir adds is removed when its operation settles, so many at once
+ * is normal (20 concurrent queries, 20 listeners), not a leak. Node's default limit of 10 would print a
+ * MaxListenersExceededWarning, with a captured stack, once per signal: on every request, which under load
+ * costs more than the work itself.
+ */
+export function scopedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 /** The reason a signal aborted with, as something worth rejecting with. */
 export function reasonOf(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
@@ -25,7 +40,7 @@ export function linkedController(parent: AbortSignal | undefined): {
   controller: AbortController;
   dispose: () => void;
 } {
-  const controller = new AbortController();
+  const controller = scopedController();
   if (parent === undefined) return { controller, dispose: noop };
   if (parent.aborted) {
     controller.abort(reasonOf(parent));

@@ -249,18 +249,79 @@ class PostgresState {
     };
   }
 
-  async #runPooled(
+  #runPooled(
     strings: TemplateStringsArray,
     values: SqlValue[],
     signal: AbortSignal | undefined,
   ): Promise<RunResult> {
     const config = this.#config(strings, values);
-    if (signal === undefined) return this.#runPlain(config, strings, values);
-    const client = await this.acquire(signal);
-    const { result, free } = this.send(client, config, signal, originOf(strings, values));
-    // The connection goes back when it is free, which on cancellation is after the caller has moved on.
-    free.then((broken) => this.release(client, broken));
-    return result;
+    if (this.closing) return Promise.reject(closedError());
+    if (signal?.aborted) return Promise.reject(reasonOf(signal));
+    if (this.#demand >= this.#capacity) {
+      return Promise.reject(
+        unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`),
+      );
+    }
+    return signal === undefined
+      ? this.#runPlain(config, strings, values)
+      : this.#runCancellable(config, strings, values, signal);
+  }
+
+  /**
+   * A pooled query that the signal cancels, on pg's callback API (one promise, one listener):
+   * - abort while waiting for a connection: reject; the connection, when it comes, goes straight back;
+   * - abort while the query runs: reject, send the CancelRequest, and give the connection back only when
+   *   both the query and the cancel request are over, so the cancel cannot hit the next query.
+   */
+  #runCancellable(
+    config: Pg.QueryConfig,
+    strings: TemplateStringsArray,
+    values: SqlValue[],
+    signal: AbortSignal,
+  ): Promise<RunResult> {
+    this.#demand++;
+    return new Promise<RunResult>((resolve, reject) => {
+      let client: Client | undefined;
+      let running = false;
+      let cancelled: Promise<void> | undefined;
+      const onAbort = (): void => {
+        reject(reasonOf(signal));
+        if (running && client !== undefined) cancelled = this.#cancel(client);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pool.connect((connectError, pooled, done) => {
+        if (connectError !== undefined && connectError !== null) {
+          signal.removeEventListener('abort', onAbort);
+          this.#settle();
+          reject(translate(connectError, this.#target, undefined));
+          return;
+        }
+        if (signal.aborted) {
+          done();
+          this.#settle();
+          return;
+        }
+        client = pooled as Client;
+        running = true;
+        client.query(config, (queryError: Error | null, result: Pg.QueryResult) => {
+          running = false;
+          signal.removeEventListener('abort', onAbort);
+          const error =
+            queryError === null || queryError === undefined
+              ? undefined
+              : translate(queryError, this.#target, originOf(strings, values));
+          const free = (): void => {
+            done(brokenConnection(error));
+            this.#settle();
+          };
+          if (cancelled === undefined) free();
+          else cancelled.then(free);
+          if (signal.aborted) return;
+          if (error === undefined) resolve(result);
+          else reject(error);
+        });
+      });
+    });
   }
 
   /**
@@ -268,12 +329,6 @@ class PostgresState {
    * the six the promise API and a cancellable hand-off would cost.
    */
   #runPlain(config: Pg.QueryConfig, strings: TemplateStringsArray, values: SqlValue[]): Promise<RunResult> {
-    if (this.closing) return Promise.reject(closedError());
-    if (this.#demand >= this.#capacity) {
-      return Promise.reject(
-        unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`),
-      );
-    }
     this.#demand++;
     return new Promise<RunResult>((resolve, reject) => {
       this.pool.connect((connectError, client, done) => {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { scopedController } from '../concurrency/signal.ts';
 import { httpError } from '../errors.ts';
 import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
@@ -175,7 +176,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   #controller(): AbortController {
     const lazy = this.#bag();
     if (lazy.abort !== undefined) return lazy.abort;
-    const controller = new AbortController();
+    const controller = scopedController();
     lazy.abort = controller;
     const res = this.res;
     if (!res.writableEnded) {
