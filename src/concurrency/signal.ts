@@ -49,3 +49,34 @@ export function linkedController(parent: AbortSignal | undefined): {
   const dispose = onAbort(parent, () => controller.abort(reasonOf(parent)));
   return { controller, dispose };
 }
+
+// One 'abort' listener per signal, fanning out to a Set of hooks: adding and removing a hook is a Set
+// operation, where addEventListener/removeEventListener on an EventTarget allocate and scan. For paths
+// that subscribe once per operation, many operations per signal (a query per row of a request).
+const hooks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Calls `hook` once if `signal` aborts; returns the function that unsubscribes it. The signal keeps one
+ * listener for its lifetime, however many hooks come and go.
+ */
+export function abortHook(signal: AbortSignal, hook: () => void): () => void {
+  let set = hooks.get(signal);
+  if (set === undefined) {
+    const created = new Set<() => void>();
+    set = created;
+    hooks.set(signal, created);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const fn of created) fn();
+        created.clear();
+      },
+      { once: true },
+    );
+  }
+  const live = set;
+  live.add(hook);
+  return () => {
+    live.delete(hook);
+  };
+}

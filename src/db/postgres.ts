@@ -13,7 +13,7 @@
 import { connect as netConnect } from 'node:net';
 import type * as Pg from 'pg';
 import { Lock } from '../concurrency/lock.ts';
-import { onAbort, reasonOf } from '../concurrency/signal.ts';
+import { abortHook, onAbort, reasonOf } from '../concurrency/signal.ts';
 import { invalidOption } from '../errors.ts';
 import type { Database, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
@@ -268,7 +268,7 @@ class PostgresState {
   }
 
   /**
-   * A pooled query that the signal cancels, on pg's callback API (one promise, one listener):
+   * A pooled query that the signal cancels, on pg's callback API (one promise, one abort hook):
    * - abort while waiting for a connection: reject; the connection, when it comes, goes straight back;
    * - abort while the query runs: reject, send the CancelRequest, and give the connection back only when
    *   both the query and the cancel request are over, so the cancel cannot hit the next query.
@@ -284,14 +284,13 @@ class PostgresState {
       let client: Client | undefined;
       let running = false;
       let cancelled: Promise<void> | undefined;
-      const onAbort = (): void => {
+      const unhook = abortHook(signal, () => {
         reject(reasonOf(signal));
         if (running && client !== undefined) cancelled = this.#cancel(client);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+      });
       this.pool.connect((connectError, pooled, done) => {
         if (connectError !== undefined && connectError !== null) {
-          signal.removeEventListener('abort', onAbort);
+          unhook();
           this.#settle();
           reject(translate(connectError, this.#target, undefined));
           return;
@@ -305,7 +304,7 @@ class PostgresState {
         running = true;
         client.query(config, (queryError: Error | null, result: Pg.QueryResult) => {
           running = false;
-          signal.removeEventListener('abort', onAbort);
+          unhook();
           const error =
             queryError === null || queryError === undefined
               ? undefined
