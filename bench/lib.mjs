@@ -188,6 +188,50 @@ export function startWrk(args, seconds) {
   return { child, done };
 }
 
+/** Reads req/s, the latency percentiles, errors and request count out of wrk's `--latency` output. */
+export function parseWrk(text) {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
+  if (!rps) throw new Error(`no Requests/sec line in wrk output:\n${text}`);
+  const percentiles = wrkPercentiles(text) ?? {};
+  if (percentiles['50%'] === undefined || percentiles['99%'] === undefined) {
+    throw new Error(`no 50%/99% latency lines in wrk output (was --latency passed?):\n${text}`);
+  }
+  const { requests, socketErrors, socketErrorText, non2xx } = wrkCounts(text);
+  return {
+    rps: Number(rps[1]),
+    p50: percentiles['50%'],
+    p75: percentiles['75%'],
+    p90: percentiles['90%'],
+    p99: percentiles['99%'],
+    requests,
+    socketErrors,
+    socketErrorText,
+    non2xx,
+  };
+}
+
+/**
+ * Runs wrk (`args`: the whole command line, pinning included), bounded in time (killed if it overruns by
+ * 30 s). With `serverPid`, samples CPU use every 500 ms from 0.5 s in until wrk exits: the server's, wrk's
+ * and core 0's (see cpuStats), plus one figure per entry of `more` (name → a function giving CPU ticks).
+ * Resolves to { command, text, cpu }.
+ */
+export async function measureWrk(args, seconds, serverPid, more = {}) {
+  const wrk = startWrk(args, seconds);
+  let window;
+  if (serverPid !== undefined) {
+    const stop = sampleWindow(() => {
+      const s = cpuSample(serverPid, wrk.child.pid, more);
+      return s.wrk === undefined ? undefined : s; // wrk already gone: keep the previous sample
+    });
+    wrk.child.once('exit', () => {
+      window = stop();
+    });
+  }
+  const { command, text } = await wrk.done;
+  return { command, text, cpu: window ? cpuStats(...window) : undefined };
+}
+
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** A wrk duration (`812.00us`, `1.20ms`, `2.00s`, …) in ms. */
@@ -258,6 +302,52 @@ export function statTicks(cpu) {
   }
 }
 
+/** Cores to pin to: the server on the first, wrk on the second. Falls back to no pinning on one core. */
+export function pinning() {
+  const n = availableParallelism();
+  if (n >= 2) return { server: ['taskset', '-c', '0'], wrk: ['taskset', '-c', '1'], pinned: true };
+  console.warn('bench: only one core: server and wrk share it, unpinned; numbers will be much lower');
+  return { server: [], wrk: [], pinned: false };
+}
+
+// CPU accounting from /proc (Linux): how much of core 0 the server got, and what else ran there. On a
+// shared machine this tells a slow server from a server that was starved.
+function cpuSample(serverPid, wrkPid, more) {
+  const s = {
+    at: performance.now(),
+    server: ticks(`/proc/${serverPid}/stat`),
+    wrk: ticks(`/proc/${wrkPid}/stat`),
+    core0: statTicks('cpu0'),
+  };
+  for (const [name, take] of Object.entries(more)) s[name] = take();
+  return s;
+}
+
+/** Percent of one core over the window between two samples (the `more` figures too). */
+function cpuStats(first, last) {
+  const seconds = (last.at - first.at) / 1000;
+  if (!first || !last || seconds < 1) return undefined;
+  const pct = (n) => (n / clockTicks() / seconds) * 100;
+  const server =
+    last.server !== undefined && first.server !== undefined ? pct(last.server - first.server) : undefined;
+  const wrk = last.wrk !== undefined && first.wrk !== undefined ? pct(last.wrk - first.wrk) : undefined;
+  let otherCore0;
+  let stealCore0;
+  if (first.core0 && last.core0) {
+    stealCore0 = pct(last.core0.steal - first.core0.steal);
+    if (server !== undefined) otherCore0 = Math.max(0, pct(last.core0.busy - first.core0.busy) - server);
+  }
+  const stats = { server, wrk, otherCore0, stealCore0 };
+  for (const name of Object.keys(first))
+    if (
+      !['at', 'server', 'wrk', 'core0'].includes(name) &&
+      first[name] !== undefined &&
+      last[name] !== undefined
+    )
+      stats[name] = pct(last[name] - first[name]);
+  return stats;
+}
+
 /**
  * Samples with `take()` from 0.5 s on, every 500 ms (a sample it returns as undefined is dropped). The
  * function returned stops sampling and gives [first, last], or undefined with fewer than two samples.
@@ -293,6 +383,15 @@ export function median(values) {
 
 export const fmtInt = (n) => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
 export const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
+
+/** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
+export function medianRound(runs) {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
+export const fmtRatio = (n) => `${n.toFixed(2)}×`;
 
 /** CPU, kernel, Node, wrk and the weir commit of this machine and checkout, for the report. */
 export function machineFacts() {
@@ -354,7 +453,7 @@ export function markdown(name) {
 export function machineAndCommand(
   p,
   { facts, startedAt, finishedAt, loadBefore, command },
-  { tools = [], more = [] } = {},
+  { tools = [], more = [], weir = 'built with `npm run build` (dist/)' } = {},
 ) {
   p('## Machine');
   p();
@@ -367,7 +466,7 @@ export function machineAndCommand(
   p(`| Node | ${facts.node} |`);
   p(`| wrk | ${facts.wrk} |`);
   for (const [fact, value] of tools) p(`| ${fact} | ${value} |`);
-  p(`| weir | commit ${facts.commit}, built with \`npm run build\` (dist/) |`);
+  p(`| weir | commit ${facts.commit}, ${weir} |`);
   for (const [fact, value] of more) p(`| ${fact} | ${value} |`);
   p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
   p();
@@ -391,4 +490,66 @@ export function formatMarkdown(file, name = 'bench') {
   const ignored = /provided but ignored/.test(`${result.stdout}${result.stderr}`);
   if (result.status !== 0 && !ignored)
     console.warn(`${name}: biome could not format ${file}; left as written`);
+}
+
+// ----------------------------------------------------------------------------------------------- profiles
+
+/**
+ * A .cpuprofile (node --cpu-prof) as text: the functions with the most self time, then the functions whose
+ * file (relative to the repo) passes `own` — weir's own code — by self and by total time (self + callees).
+ * Percentages are of busy (non-idle) time.
+ */
+export function summarizeProfile(file, { top = 25, own = (url) => url.startsWith('dist/') } = {}) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  // Self time per node from the samples; total time by walking the tree.
+  const byId = new Map(profile.nodes.map((n) => [n.id, { ...n, self: 0 }]));
+  for (let i = 0; i < profile.samples.length; i++)
+    byId.get(profile.samples[i]).self += profile.timeDeltas[i] ?? 0;
+  const parent = new Map();
+  for (const n of byId.values()) for (const c of n.children ?? []) parent.set(c, n.id);
+  const urlOf = (n) =>
+    n.callFrame.url.startsWith('file://') ? relative(ROOT, fileURLToPath(n.callFrame.url)) : n.callFrame.url;
+  const key = (n) => {
+    const url = urlOf(n);
+    return `${n.callFrame.functionName || '(anonymous)'}  ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+  };
+  const ownKeys = new Set();
+  const self = new Map();
+  const total = new Map();
+  let all = 0;
+  for (const n of byId.values()) {
+    const k = key(n);
+    if (own(urlOf(n))) ownKeys.add(k);
+    self.set(k, (self.get(k) ?? 0) + n.self);
+    all += n.self;
+    // Charge this node's self time to each distinct function on its stack (once per function).
+    const seen = new Set();
+    for (let id = n.id; id !== undefined; id = parent.get(id)) {
+      const kk = key(byId.get(id));
+      if (seen.has(kk)) continue;
+      seen.add(kk);
+      total.set(kk, (total.get(kk) ?? 0) + n.self);
+    }
+  }
+  const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((s, [, v]) => s + v, 0);
+  const busy = all - idle;
+  const pct = (v) => `${((v / busy) * 100).toFixed(1).padStart(5)} %`;
+  const lines = [
+    `${(busy / 1e6).toFixed(1)} s busy of ${(all / 1e6).toFixed(1)} s sampled; percentages are of busy time.`,
+    `profile: ${relative(process.cwd(), file)}`,
+    '',
+  ];
+  const list = (title, map, filter) => {
+    lines.push(title);
+    for (const [k, v] of [...map]
+      .filter(([k]) => filter(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top))
+      lines.push(`  ${pct(v)}  ${k}`);
+    lines.push('');
+  };
+  list(`top ${top} by self time:`, self, (k) => !k.startsWith('(idle)'));
+  list("weir's own functions by self time:", self, (k) => ownKeys.has(k));
+  list("weir's own functions by total time (self + callees):", total, (k) => ownKeys.has(k));
+  return lines.join('\n');
 }

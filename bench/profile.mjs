@@ -11,11 +11,10 @@
 // (`npm run build`, or `npm run bench` does it).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, portAnswers, ROOT, sleep } from './lib.mjs';
+import { BENCH_DIR, HOST, portAnswers, sleep, summarizeProfile } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -89,59 +88,5 @@ clearTimeout(killer);
 
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
 if (!file) throw new Error('no .cpuprofile was written');
-const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-
-// Self time per node from the samples; total time by walking the tree.
-const byId = new Map(profile.nodes.map((n) => [n.id, { ...n, self: 0 }]));
-for (let i = 0; i < profile.samples.length; i++)
-  byId.get(profile.samples[i]).self += profile.timeDeltas[i] ?? 0;
-const parent = new Map();
-for (const n of byId.values()) for (const c of n.children ?? []) parent.set(c, n.id);
-const key = (n) => {
-  const f = n.callFrame;
-  const url = f.url.startsWith('file://') ? relative(ROOT, fileURLToPath(f.url)) : f.url;
-  return `${f.functionName || '(anonymous)'}  ${url}${url ? `:${f.lineNumber + 1}` : ''}`;
-};
-const self = new Map();
-const total = new Map();
-let all = 0;
-for (const n of byId.values()) {
-  const k = key(n);
-  self.set(k, (self.get(k) ?? 0) + n.self);
-  all += n.self;
-  // Charge this node's self time to each distinct function on its stack (once per function).
-  const seen = new Set();
-  for (let id = n.id; id !== undefined; id = parent.get(id)) {
-    const kk = key(byId.get(id));
-    if (seen.has(kk)) continue;
-    seen.add(kk);
-    total.set(kk, (total.get(kk) ?? 0) + n.self);
-  }
-}
-const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((s, [, v]) => s + v, 0);
-const busy = all - idle;
-const pct = (v) => `${((v / busy) * 100).toFixed(1).padStart(5)} %`;
-
-console.log(
-  `\n${server} /${route}: ${rps} req/s under the profiler; ${(busy / 1e6).toFixed(1)} s busy of ${(all / 1e6).toFixed(1)} s sampled; percentages are of busy time.`,
-);
-console.log(`profile: ${relative(process.cwd(), join(dir, file))}\n`);
-console.log(`top ${top} by self time:`);
-for (const [k, v] of [...self]
-  .filter(([k]) => !k.startsWith('(idle)'))
-  .sort((a, b) => b[1] - a[1])
-  .slice(0, top))
-  console.log(`  ${pct(v)}  ${k}`);
-const own = (k) => k.includes('dist/');
-console.log(`\nweir's own functions (dist/) by self time:`);
-for (const [k, v] of [...self]
-  .filter(([k]) => own(k))
-  .sort((a, b) => b[1] - a[1])
-  .slice(0, top))
-  console.log(`  ${pct(v)}  ${k}`);
-console.log(`\nweir's own functions (dist/) by total time (self + callees):`);
-for (const [k, v] of [...total]
-  .filter(([k]) => own(k))
-  .sort((a, b) => b[1] - a[1])
-  .slice(0, top))
-  console.log(`  ${pct(v)}  ${k}`);
+console.log(`\n${server} /${route}: ${rps} req/s under the profiler`);
+console.log(summarizeProfile(join(dir, file), { top, own: (url) => url.startsWith('dist/') }));

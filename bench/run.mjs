@@ -28,16 +28,17 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   BENCH_DIR,
   cleanupOnExit,
-  clockTicks,
   fmtInt,
+  fmtMs,
   fmtPct,
+  fmtRatio,
   get,
   HOST,
   have,
@@ -46,18 +47,16 @@ import {
   machineAndCommand,
   machineFacts,
   markdown,
+  measureWrk,
   median,
+  medianRound,
+  parseWrk,
+  pinning,
   ROOT,
   readSummary,
   rotation,
-  sampleWindow,
   startServer,
-  startWrk,
-  statTicks,
   stopServer,
-  ticks,
-  wrkCounts,
-  wrkPercentiles,
 } from './lib.mjs';
 
 const ALL_SERVERS = ['weir', 'fastify', 'node'];
@@ -273,14 +272,6 @@ function removeBase() {
   rmSync(parent, { recursive: true, force: true });
 }
 
-/** Cores to pin to: the server on the first, wrk on the second. Falls back to no pinning on one core. */
-function pinning() {
-  const n = availableParallelism();
-  if (n >= 2) return { server: ['taskset', '-c', '0'], wrk: ['taskset', '-c', '1'], pinned: true };
-  console.warn('bench: only one core: server and wrk share it, unpinned; numbers will be much lower');
-  return { server: [], wrk: [], pinned: false };
-}
-
 // ------------------------------------------------------------------------------------------------ servers
 
 const EXPECTED = {
@@ -321,90 +312,15 @@ function startWeirServer(name, port, pin, log) {
 
 // ---------------------------------------------------------------------------------------------------- wrk
 
-/** Reads req/s, the latency percentiles, errors and request count out of wrk's `--latency` output. */
-function parseWrk(text) {
-  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
-  if (!rps) throw new Error(`no Requests/sec line in wrk output:\n${text}`);
-  const percentiles = wrkPercentiles(text) ?? {};
-  if (percentiles['50%'] === undefined || percentiles['99%'] === undefined) {
-    throw new Error(`no 50%/99% latency lines in wrk output (was --latency passed?):\n${text}`);
-  }
-  const { requests, socketErrors, socketErrorText, non2xx } = wrkCounts(text);
-  return {
-    rps: Number(rps[1]),
-    p50: percentiles['50%'],
-    p75: percentiles['75%'],
-    p90: percentiles['90%'],
-    p99: percentiles['99%'],
-    requests,
-    socketErrors,
-    socketErrorText,
-    non2xx,
-  };
-}
-
 function wrkArgs(port, route, seconds) {
   return ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '--latency', `http://${HOST}:${port}/${route}`];
 }
 
-// CPU accounting from /proc (Linux): how much of core 0 the server got, and what else ran there. On a
-// shared machine this tells a slow server from a server that was starved.
-function sample(serverPid, wrkPid) {
-  return {
-    at: performance.now(),
-    server: ticks(`/proc/${serverPid}/stat`),
-    wrk: ticks(`/proc/${wrkPid}/stat`),
-    core0: statTicks('cpu0'),
-  };
-}
-
-/** Percent of one core over the window between two samples. */
-function cpuStats(first, last) {
-  const seconds = (last.at - first.at) / 1000;
-  if (!first || !last || seconds < 1) return undefined;
-  const pct = (n) => (n / clockTicks() / seconds) * 100;
-  const server =
-    last.server !== undefined && first.server !== undefined ? pct(last.server - first.server) : undefined;
-  const wrk = last.wrk !== undefined && first.wrk !== undefined ? pct(last.wrk - first.wrk) : undefined;
-  let otherCore0;
-  let stealCore0;
-  if (first.core0 && last.core0) {
-    stealCore0 = pct(last.core0.steal - first.core0.steal);
-    if (server !== undefined) otherCore0 = Math.max(0, pct(last.core0.busy - first.core0.busy) - server);
-  }
-  return { server, wrk, otherCore0, stealCore0 };
-}
-
-/**
- * Runs wrk pinned to its core, bounded in time (killed if it overruns by 30 s). With `serverPid`, samples
- * CPU use every 500 ms from 0.5 s in until wrk exits.
- */
-async function runWrk(pin, port, route, seconds, serverPid) {
-  const wrk = startWrk([...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)], seconds);
-  let window;
-  if (serverPid !== undefined) {
-    const stop = sampleWindow(() => {
-      const s = sample(serverPid, wrk.child.pid);
-      return s.wrk === undefined ? undefined : s; // wrk already gone: keep the previous sample
-    });
-    wrk.child.once('exit', () => {
-      window = stop();
-    });
-  }
-  const { command, text } = await wrk.done;
-  return { command, text, cpu: window ? cpuStats(...window) : undefined };
-}
+/** wrk pinned to its core on `route`, bounded in time; with `serverPid`, the CPU of the server, wrk and core 0. */
+const runWrk = (pin, port, route, seconds, serverPid) =>
+  measureWrk([...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)], seconds, serverPid);
 
 // ------------------------------------------------------------------------------------------------- report
-
-/** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
-function medianRound(runs) {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
-const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtRatio = (n) => `${n.toFixed(2)}×`;
 
 /** The machine's facts, with fastify's version (before the weir commit, as always in summary.json). */
 function benchFacts() {
