@@ -10,22 +10,16 @@
  * Bounds: `max` connections; at most `maxWaiting` queries wait for one (one more gets 503 at once), each
  * for at most `acquireTimeoutMs` (then 503).
  */
-import { connect as netConnect } from 'node:net';
 import type * as Pg from 'pg';
 import { Lock } from '../concurrency/lock.ts';
 import { abortHook, onAbort, reasonOf } from '../concurrency/signal.ts';
 import { invalidOption } from '../errors.ts';
 import type { Database, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
-import {
-  closedError,
-  DatabaseError,
-  QueryError,
-  type QueryOrigin,
-  redactUrl,
-  unavailable,
-} from './errors.ts';
+import { closedError, type QueryOrigin, redactUrl, unavailable } from './errors.ts';
 import { Executor, originOf, type Runner, type RunResult } from './executor.ts';
+import { cancelQuery } from './postgres-cancel.ts';
+import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
 
 /** Options of a PostgreSQL database. */
 export interface PostgresOptions {
@@ -441,105 +435,7 @@ class PostgresState {
     using _turn = await turns.acquire();
     await this.send(client, { text: sql }, undefined, { sql, params: [] }).result;
   }
-
-  /** Sends the protocol's CancelRequest for `client`'s backend over a new connection. */
   #cancel(client: Client): Promise<void> {
-    const c = client as unknown as {
-      processID: number;
-      secretKey: number;
-      host: string;
-      port: number;
-      ssl: unknown;
-    };
-    if (c.ssl) return this.#cancelOverSql(c.processID);
-    return new Promise<void>((resolve) => {
-      const socket = c.host.startsWith('/')
-        ? netConnect(`${c.host}/.s.PGSQL.${c.port}`)
-        : netConnect(c.port, c.host);
-      const packet = Buffer.alloc(16);
-      packet.writeInt32BE(16, 0);
-      packet.writeInt32BE(80877102, 4); // the CancelRequest code: 1234 << 16 | 5678
-      packet.writeInt32BE(c.processID, 8);
-      packet.writeInt32BE(c.secretKey, 12);
-      socket.on('connect', () => socket.end(packet));
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-      socket.setTimeout(5000, () => socket.destroy());
-    });
+    return cancelQuery(this.#pg, this.pool, client);
   }
-
-  /** Over TLS the cancel packet would need its own handshake: ask the server by SQL instead. */
-  async #cancelOverSql(pid: number): Promise<void> {
-    const other = new this.#pg.Client({
-      connectionString: (this.pool as unknown as { options: { connectionString: string } }).options
-        .connectionString,
-    });
-    try {
-      await other.connect();
-      await other.query('SELECT pg_cancel_backend($1)', [pid]);
-    } catch {
-      // The query finishes on its own; the caller has its rejection already.
-    } finally {
-      await other.end().catch(() => {});
-    }
-  }
-}
-
-/** The error to release a client with: set when its connection can no longer be trusted. */
-function brokenConnection(err: unknown): Error | undefined {
-  return err instanceof DatabaseError && err.code === 'WEIR_ERR_DB_UNAVAILABLE' ? err : undefined;
-}
-
-function checkValues(values: SqlValue[], strings: TemplateStringsArray): void {
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i] as unknown;
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-      throw new QueryError(
-        'WEIR_ERR_DB_PARAM',
-        `Query parameter $${i + 1} is ${value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`}, which SQL cannot store`,
-        { origin: originOf(strings, []) },
-      );
-    }
-  }
-}
-
-const RETRY = new Set(['40001', '40P01', '55P03', '57014']);
-const GONE = new Set(['57P01', '57P02', '57P03', '53300']);
-
-/** Maps a pg error to weir's typed errors. */
-function translate(err: unknown, target: string, origin: QueryOrigin | undefined): unknown {
-  if (!(err instanceof Error)) return err;
-  if (err instanceof QueryError || err instanceof DatabaseError) return err;
-  const e = err as Error & { code?: string; constraint?: string; detail?: string };
-  const engineCode = e.code;
-  const options = { cause: err, engineCode, constraint: e.constraint, origin };
-  const detail = e.detail === undefined ? '' : ` (${e.detail})`;
-  switch (engineCode) {
-    case '23505':
-      return new DatabaseError('WEIR_ERR_DB_UNIQUE_VIOLATION', `${e.message}${detail}`, options);
-    case '23503':
-      return new DatabaseError('WEIR_ERR_DB_FOREIGN_KEY_VIOLATION', `${e.message}${detail}`, options);
-    case '23502':
-    case '23514':
-      return new DatabaseError('WEIR_ERR_DB_CONSTRAINT_VIOLATION', e.message, options);
-  }
-  if (engineCode !== undefined && RETRY.has(engineCode)) {
-    return new DatabaseError('WEIR_ERR_DB_RETRY', `${e.message}; retry the operation`, options);
-  }
-  if (
-    engineCode === undefined ||
-    GONE.has(engineCode) ||
-    engineCode.startsWith('08') ||
-    /^E[A-Z]+$/.test(engineCode)
-  ) {
-    // No SQLSTATE: a socket error, a dropped connection or the pool's connect timeout.
-    if (engineCode !== undefined || /connect|terminat|queryable|timeout/i.test(e.message)) {
-      return new DatabaseError(
-        'WEIR_ERR_DB_UNAVAILABLE',
-        `Database ${target} is unavailable: ${e.message}`,
-        options,
-      );
-    }
-  }
-  return new QueryError('WEIR_ERR_DB_QUERY', e.message, options);
 }
