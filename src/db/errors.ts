@@ -100,3 +100,15 @@ export function rowCountError(count: number, origin: QueryOrigin): WeirError {
     origin,
   });
 }
+
+/** A parameter no engine can store: `undefined`, a function, a symbol. */
+export function paramError(index: number, value: unknown, origin: QueryOrigin): QueryError {
+  const what = value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`;
+  return new QueryError(
+    'WEIR_ERR_DB_PARAM',
+    `Query parameter $${index + 1} is ${what}, which SQL cannot store`,
+    {
+      origin,
+    },
+  );
+}

@@ -5,7 +5,7 @@
  * the right runner.
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
-import type { ExecResult, Queryable, SqlValue } from './database.ts';
+import type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
 import { type QueryOrigin, rowCountError } from './errors.ts';
 
 /** What a runner returns for one query. */
@@ -106,5 +106,35 @@ export class Executor implements Queryable {
 
   with(options: SignalOptions): Queryable {
     return new Executor(this.#runner, options.signal);
+  }
+}
+
+/** An engine's connection state, as its database class sees it: the outside runner and the lifecycle. */
+export interface EngineState {
+  readonly outer: Runner;
+  readonly closing: boolean;
+  close(): Promise<void>;
+}
+
+/** What every engine's `Database` shares: the URL, the query methods over its runner, the lifecycle. */
+export abstract class EngineDatabase<S extends EngineState> extends Executor implements Database {
+  abstract readonly engine: Engine;
+  /** The URL it was opened with, password removed. */
+  readonly url: string;
+  /** The engine's state, for the subclass's own accessors (`pool`, `connection`). */
+  protected readonly state: S;
+
+  constructor(url: string, state: S) {
+    super(state.outer);
+    this.url = url;
+    this.state = state;
+  }
+
+  get closing(): boolean {
+    return this.state.closing;
+  }
+
+  close(): Promise<void> {
+    return this.state.close();
   }
 }

@@ -4,7 +4,7 @@
  * class 08, shutdowns, too many clients and socket errors mean the database is unavailable.
  */
 import type { SqlValue } from './database.ts';
-import { DatabaseError, QueryError, type QueryOrigin } from './errors.ts';
+import { DatabaseError, paramError, QueryError, type QueryOrigin } from './errors.ts';
 import { originOf } from './executor.ts';
 
 /** The error to release a client with: set when its connection can no longer be trusted. */
@@ -16,11 +16,7 @@ export function checkValues(values: SqlValue[], strings: TemplateStringsArray): 
   for (let i = 0; i < values.length; i++) {
     const value = values[i] as unknown;
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-      throw new QueryError(
-        'WEIR_ERR_DB_PARAM',
-        `Query parameter $${i + 1} is ${value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`}, which SQL cannot store`,
-        { origin: originOf(strings, []) },
-      );
+      throw paramError(i, value, originOf(strings, []));
     }
   }
 }

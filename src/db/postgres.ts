@@ -14,10 +14,10 @@ import type * as Pg from 'pg';
 import { Lock } from '../concurrency/lock.ts';
 import { abortHook, onAbort, reasonOf } from '../concurrency/signal.ts';
 import { invalidOption } from '../errors.ts';
-import type { Database, SqlValue } from './database.ts';
+import type { SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
 import { closedError, type QueryOrigin, redactUrl, unavailable } from './errors.ts';
-import { Executor, originOf, type Runner, type RunResult } from './executor.ts';
+import { EngineDatabase, originOf, type Runner, type RunResult, templateText } from './executor.ts';
 import { cancelQuery } from './postgres-cancel.ts';
 import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
 
@@ -79,28 +79,12 @@ function typeParser(pg: PgModule): Pg.CustomTypesConfig['getTypeParser'] {
 }
 
 /** The PostgreSQL engine behind `openDatabase('postgres://…')`. */
-export class PostgresDatabase extends Executor implements Database {
+export class PostgresDatabase extends EngineDatabase<PostgresState> {
   readonly engine = 'postgres' as const;
-  readonly url: string;
-  readonly #state: PostgresState;
-
-  constructor(url: string, state: PostgresState) {
-    super(state.outer);
-    this.url = url;
-    this.#state = state;
-  }
-
-  get closing(): boolean {
-    return this.#state.closing;
-  }
 
   /** The pg pool, for what the interface does not cover (LISTEN/NOTIFY, COPY). */
   get pool(): Pg.Pool {
-    return this.#state.pool;
-  }
-
-  close(): Promise<void> {
-    return this.#state.close();
+    return this.state.pool;
   }
 }
 
@@ -148,11 +132,8 @@ class PostgresState {
    * time; the signal withdraws the request. Every connection it gives must go back through `release`.
    */
   async acquire(signal: AbortSignal | undefined): Promise<Client> {
-    if (this.closing) throw closedError();
-    if (signal?.aborted) throw reasonOf(signal);
-    if (this.#demand >= this.#capacity) {
-      throw unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`);
-    }
+    const refused = this.#refusal(signal);
+    if (refused !== undefined) throw refused;
     this.#demand++;
     const pending = this.pool.connect().catch((err: unknown) => {
       this.#settle();
@@ -179,6 +160,16 @@ class PostgresState {
         },
       );
     });
+  }
+
+  /** Why a request for a connection is refused now (closed, aborted, `max + maxWaiting` asked), if it is. */
+  #refusal(signal: AbortSignal | undefined): unknown {
+    if (this.closing) return closedError();
+    if (signal?.aborted) return reasonOf(signal);
+    if (this.#demand >= this.#capacity) {
+      return unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`);
+    }
+    return undefined;
   }
 
   /** Gives a connection back; with `broken`, the pool closes it instead of reusing it. */
@@ -249,13 +240,8 @@ class PostgresState {
     signal: AbortSignal | undefined,
   ): Promise<RunResult> {
     const config = this.#config(strings, values);
-    if (this.closing) return Promise.reject(closedError());
-    if (signal?.aborted) return Promise.reject(reasonOf(signal));
-    if (this.#demand >= this.#capacity) {
-      return Promise.reject(
-        unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`),
-      );
-    }
+    const refused = this.#refusal(signal);
+    if (refused !== undefined) return Promise.reject(refused);
     return signal === undefined
       ? this.#runPlain(config, strings, values)
       : this.#runCancellable(config, strings, values, signal);
@@ -355,9 +341,7 @@ class PostgresState {
   #statement(strings: TemplateStringsArray): Prepared {
     let prepared = this.#prepared.get(strings);
     if (prepared === undefined) {
-      let text = strings[0] ?? '';
-      for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i]}`;
-      prepared = { name: `weir_${++statementIds}`, text };
+      prepared = { name: `weir_${++statementIds}`, text: templateText(strings) };
       this.#prepared.set(strings, prepared);
     }
     return prepared;

@@ -14,10 +14,17 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Lock } from '../concurrency/lock.ts';
 import { reasonOf } from '../concurrency/signal.ts';
-import type { Database, SqlValue } from './database.ts';
+import type { SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
-import { closedError, DatabaseError, QueryError, type QueryOrigin, unavailable } from './errors.ts';
-import { Executor, originOf, type Runner, type RunResult } from './executor.ts';
+import {
+  closedError,
+  DatabaseError,
+  paramError,
+  QueryError,
+  type QueryOrigin,
+  unavailable,
+} from './errors.ts';
+import { EngineDatabase, originOf, type Runner, type RunResult } from './executor.ts';
 
 /** Options of a SQLite database. */
 export interface SqliteOptions {
@@ -52,33 +59,16 @@ export async function openSqlite(url: string, options: SqliteOptions = {}): Prom
   } catch (err) {
     throw unavailable(url, (err as Error).message, err);
   }
-  return new SqliteDatabase(url, connection);
+  return new SqliteDatabase(url, new SqliteState(connection));
 }
 
 /** The SQLite engine behind `openDatabase('sqlite:…')`. */
-export class SqliteDatabase extends Executor implements Database {
+export class SqliteDatabase extends EngineDatabase<SqliteState> {
   readonly engine = 'sqlite' as const;
-  readonly url: string;
-  readonly #state: SqliteState;
-
-  constructor(url: string, connection: BetterSqlite3.Database) {
-    const state = new SqliteState(connection);
-    super(state.outer);
-    this.url = url;
-    this.#state = state;
-  }
-
-  get closing(): boolean {
-    return this.#state.closing;
-  }
 
   /** The better-sqlite3 connection, for what the interface does not cover (backups, functions). */
   get connection(): BetterSqlite3.Database {
-    return this.#state.connection;
-  }
-
-  close(): Promise<void> {
-    return this.#state.close();
+    return this.state.connection;
   }
 }
 
@@ -184,7 +174,7 @@ class SqliteState {
     rollback: string,
   ): Promise<T> {
     if (signal?.aborted) throw reasonOf(signal);
-    this.#control(begin);
+    this.#script(begin);
     const inner: Runner = {
       run: (strings, values, querySignal) => this.#run(strings, values, querySignal),
       script: async (sql, querySignal) => {
@@ -206,15 +196,11 @@ class SqliteState {
     try {
       result = await fn(inner);
     } catch (err) {
-      this.#control(rollback);
+      this.#script(rollback);
       throw err;
     }
-    this.#control(commit);
+    this.#script(commit);
     return result;
-  }
-
-  #control(sql: string): void {
-    this.#script(sql);
   }
 }
 
@@ -240,11 +226,7 @@ function convert(value: unknown, index: number, strings: TemplateStringsArray): 
   if (Buffer.isBuffer(value)) return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  throw new QueryError(
-    'WEIR_ERR_DB_PARAM',
-    `Query parameter $${index + 1} is ${value === undefined ? 'undefined (write null for SQL NULL)' : `a ${typeof value}`}, which SQL cannot store`,
-    { origin: originOf(strings, []) },
-  );
+  throw paramError(index, value, originOf(strings, []));
 }
 
 /** Maps a better-sqlite3 error to weir's typed errors. */
