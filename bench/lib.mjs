@@ -448,7 +448,7 @@ export function markdown(name) {
 
 /**
  * The sections "Machine" and "Command" of a report. `tools` are [fact, value] rows before weir's, `more`
- * rows after it.
+ * rows after it; `weir: null` leaves weir's row out (a run that measures no weir).
  */
 export function machineAndCommand(
   p,
@@ -466,7 +466,7 @@ export function machineAndCommand(
   p(`| Node | ${facts.node} |`);
   p(`| wrk | ${facts.wrk} |`);
   for (const [fact, value] of tools) p(`| ${fact} | ${value} |`);
-  p(`| weir | commit ${facts.commit}, ${weir} |`);
+  if (weir !== null) p(`| weir | commit ${facts.commit}, ${weir} |`);
   for (const [fact, value] of more) p(`| ${fact} | ${value} |`);
   p(`| load average before the run | ${loadBefore.map((n) => n.toFixed(2)).join(', ')} |`);
   p();
