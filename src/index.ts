@@ -45,6 +45,13 @@ export {
   type LifecycleHook,
   type RouteOptions,
 } from './http/app.ts';
+export {
+  type CacheControlOptions,
+  cacheControl,
+  type EtagOptions,
+  etag,
+  formatCacheControl,
+} from './http/caching.ts';
 export type { Middleware, Next } from './http/compose.ts';
 export { Context, type Logger } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';

@@ -3,6 +3,7 @@ import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { contentType } from 'mime-types';
 import { httpError, invalidOption } from '../errors.ts';
+import { etagMatches } from './caching.ts';
 import type { Context } from './context.ts';
 import { WeirResponse } from './response.ts';
 
@@ -73,12 +74,6 @@ export function parseRange(header: string, size: number): { start: number; end: 
   }
   if (start >= size || size === 0) return null;
   return { start, end };
-}
-
-function etagMatches(header: string, etag: string): boolean {
-  if (header.trim() === '*') return true;
-  const weak = (t: string): string => (t.startsWith('W/') ? t.slice(2) : t);
-  return header.split(',').some((t) => weak(t.trim()) === weak(etag));
 }
 
 /**

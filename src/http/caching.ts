@@ -1,0 +1,175 @@
+/**
+ * HTTP caching: `etag()` answers a repeated GET with 304 when the body has not changed, and
+ * `cacheControl()` says who may keep a response, and for how long (browsers, a CDN).
+ */
+import { hash } from 'node:crypto';
+import { invalidOption } from '../errors.ts';
+import type { Middleware } from './compose.ts';
+import { type Context, kHeaders } from './context.ts';
+import { isWeirResponse, type ResponseHeaders, WeirResponse } from './response.ts';
+
+/** True if an `If-None-Match` header names `etag` (weak comparison, RFC 9110 §13.1.2), or is `*`. */
+export function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  const weak = (t: string): string => (t.startsWith('W/') ? t.slice(2) : t);
+  const target = weak(etag);
+  return header.split(',').some((t) => weak(t.trim()) === target);
+}
+
+/** Options of {@link etag}. */
+export interface EtagOptions {
+  /** Bodies larger than this are sent without an ETag (hashing them costs more than it saves). @default 1 MiB */
+  maxBytes?: number;
+}
+
+/** The headers a 304 repeats from the full response (RFC 9110 §15.4.5). */
+const KEPT_ON_304 = ['cache-control', 'content-location', 'expires', 'vary'];
+
+/** The body that `send()` would write for `result`, and its content type, when it is in memory. */
+function bufferedBody(result: unknown): { body: string | Uint8Array; type?: string } | undefined {
+  if (typeof result === 'string') return { body: result };
+  if (result instanceof Uint8Array) return { body: result };
+  if (isWeirResponse(result)) {
+    const body = result.body;
+    return typeof body === 'string' || body instanceof Uint8Array ? { body } : undefined;
+  }
+  if (result === undefined || typeof result === 'function' || typeof result === 'symbol') return undefined;
+  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
+    const proto = Object.getPrototypeOf(result);
+    if (proto !== Object.prototype && proto !== null) return undefined;
+  }
+  const body = JSON.stringify(result);
+  return body === undefined ? undefined : { body, type: 'application/json' };
+}
+
+function headerOf(
+  ctx: Context,
+  result: unknown,
+  name: string,
+): string | number | readonly string[] | undefined {
+  const own = isWeirResponse(result) ? result.headers : undefined;
+  if (own !== undefined) {
+    for (const key of Object.keys(own)) if (key.toLowerCase() === name) return own[key];
+  }
+  return ctx[kHeaders]?.[name];
+}
+
+/**
+ * Adds a weak `ETag`, computed from the body, to successful GET and HEAD responses whose body is in
+ * memory (a string, bytes, JSON or a response helper's body), and answers `304 Not Modified` without a
+ * body when the request's `If-None-Match` names it. A handler's own `ETag` header is kept.
+ * @example app.use(etag()); app.get('/catalog', () => loadCatalog());
+ */
+export function etag(options: EtagOptions = {}): Middleware {
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) {
+    throw invalidOption('etag() maxBytes', 'a number ≥ 0', maxBytes);
+  }
+  return async (ctx, next) => {
+    await next();
+    if ((ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.error !== undefined) return undefined;
+    if (ctx.statusCode !== 200) return undefined;
+    let result = ctx.result;
+    let tag = headerOf(ctx, result, 'etag');
+    if (tag === undefined) {
+      const found = bufferedBody(result);
+      if (found === undefined) return undefined;
+      const size = typeof found.body === 'string' ? Buffer.byteLength(found.body) : found.body.byteLength;
+      if (size > maxBytes) return undefined;
+      tag = `W/"${size.toString(16)}-${hash('sha1', found.body, 'base64url').slice(0, 27)}"`;
+      ctx.set('etag', tag);
+      // JSON is serialised once, here, and sent as it is.
+      if (found.type !== undefined) {
+        result = new WeirResponse(found.body, 200, { 'content-type': found.type });
+        ctx.result = result;
+      }
+    }
+    const ifNoneMatch = ctx.headers['if-none-match'];
+    if (typeof tag !== 'string' || ifNoneMatch === undefined || !etagMatches(ifNoneMatch, tag)) return result;
+    const headers: ResponseHeaders = { etag: tag };
+    for (const name of KEPT_ON_304) {
+      const value = isWeirResponse(result) ? headerOf(ctx, result, name) : undefined;
+      if (value !== undefined) headers[name] = value;
+    }
+    return new WeirResponse(undefined, 304, headers);
+  };
+}
+
+/** The directives of a `Cache-Control` header. Durations are in seconds, as in HTTP. */
+export interface CacheControlOptions {
+  /** Any cache may store it, a CDN included, even for an authenticated request. */
+  public?: boolean;
+  /** Only the browser may store it. */
+  private?: boolean;
+  /** Fresh for this long. */
+  maxAgeSeconds?: number;
+  /** Fresh for this long in shared caches (a CDN), overriding `maxAgeSeconds` there. */
+  sMaxAgeSeconds?: number;
+  /** A cache may serve it stale for this long while it revalidates in the background. */
+  staleWhileRevalidateSeconds?: number;
+  /** A cache may serve it stale for this long when the origin fails. */
+  staleIfErrorSeconds?: number;
+  /** Store, but revalidate (with the ETag) before each use. */
+  noCache?: boolean;
+  /** Never store. */
+  noStore?: boolean;
+  /** Once stale, never serve it without revalidating. */
+  mustRevalidate?: boolean;
+  /** It will never change at this URL (fingerprinted assets). */
+  immutable?: boolean;
+  noTransform?: boolean;
+}
+
+const SECONDS: [keyof CacheControlOptions, string][] = [
+  ['maxAgeSeconds', 'max-age'],
+  ['sMaxAgeSeconds', 's-maxage'],
+  ['staleWhileRevalidateSeconds', 'stale-while-revalidate'],
+  ['staleIfErrorSeconds', 'stale-if-error'],
+];
+const FLAGS: [keyof CacheControlOptions, string][] = [
+  ['public', 'public'],
+  ['private', 'private'],
+  ['noCache', 'no-cache'],
+  ['noStore', 'no-store'],
+  ['mustRevalidate', 'must-revalidate'],
+  ['immutable', 'immutable'],
+  ['noTransform', 'no-transform'],
+];
+
+/** The `Cache-Control` header value for `options`. */
+export function formatCacheControl(options: CacheControlOptions): string {
+  if (options.public && options.private) {
+    throw invalidOption('cacheControl()', 'either public or private, not both', 'both');
+  }
+  const parts: string[] = [];
+  for (const [name, directive] of FLAGS) if (options[name] === true) parts.push(directive);
+  for (const [name, directive] of SECONDS) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw invalidOption(`cacheControl() ${name}`, 'a whole number of seconds ≥ 0', value);
+    }
+    parts.push(`${directive}=${value}`);
+  }
+  if (parts.length === 0) throw invalidOption('cacheControl()', 'at least one directive', options);
+  return parts.join(', ');
+}
+
+/**
+ * Sets `Cache-Control` on responses below 400 that do not set it themselves; errors are never marked
+ * cacheable. Pass the directives, or a header value as it is.
+ * @example
+ * app.get('/catalog', cacheControl({ public: true, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 300 }), etag(), () => loadCatalog());
+ */
+export function cacheControl(directives: CacheControlOptions | string): Middleware {
+  const value = typeof directives === 'string' ? directives : formatCacheControl(directives);
+  if (value.trim() === '' || /[\r\n]/.test(value)) {
+    throw invalidOption('cacheControl()', 'a non-empty header value on one line', directives);
+  }
+  return async (ctx, next) => {
+    await next();
+    if (ctx.error !== undefined || ctx.statusCode >= 400) return undefined;
+    if (headerOf(ctx, ctx.result, 'cache-control') === undefined) ctx.set('cache-control', value);
+    return undefined;
+  };
+}
