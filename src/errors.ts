@@ -85,6 +85,15 @@ export const errorCodes = {
   WEIR_ERR_DB_PARAM: { status: 500, summary: 'A query parameter has a type no engine can store.' },
   WEIR_ERR_DB_CLOSED: { status: 500, summary: 'A query was made after the database was closed.' },
   WEIR_ERR_DB_MIGRATION: { status: 500, summary: 'A migration file failed; nothing of it was applied.' },
+  WEIR_ERR_CACHE_URL: {
+    status: 500,
+    summary: 'CACHE_URL is malformed or names a backend weir does not support.',
+  },
+  WEIR_ERR_CACHE_DRIVER_MISSING: {
+    status: 500,
+    summary: 'The Redis cache needs the ioredis package, which is not installed.',
+  },
+  WEIR_ERR_CACHE_CLOSED: { status: 500, summary: 'The cache was used after close().' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

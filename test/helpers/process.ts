@@ -11,10 +11,14 @@ export interface TsProcess {
   exited(): Promise<number | null>;
 }
 
-export function spawnTs(file: URL, env: Record<string, string> = {}): TsProcess {
+export function spawnTs(
+  file: URL,
+  env: Record<string, string> = {},
+  options: { stdin?: boolean } = {},
+): TsProcess {
   const child = spawn(process.execPath, ['--conditions=weir-source', '--import', 'tsx', file.pathname], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit'],
   });
   let out = '';
   const wakers = new Set<() => void>();

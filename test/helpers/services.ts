@@ -3,6 +3,7 @@
  * naming it, unless WEIR_REQUIRE_SERVICES=1 (as in CI), which turns the skip into a failure.
  */
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import pg from 'pg';
 
 /** The server the PostgreSQL tests use; each run creates its own database there and drops it after. */
@@ -54,4 +55,40 @@ export async function freshPostgresDatabase(
     url: url.toString(),
     drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => {}),
   };
+}
+
+/** The Redis server the cache tests use; each run works under a key prefix of its own and removes it. */
+export const REDIS_URL = process.env.WEIR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Sends PING to a Redis server and waits for PONG, over a plain socket (no client library needed). */
+export function pingRedis(url: string = REDIS_URL, timeoutMs = 2000): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port || 6379) });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer from ${url} in ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (data.toString().startsWith('+PONG')) resolve();
+      else reject(new Error(`unexpected answer from ${url}: ${data.toString().trim()}`));
+    });
+  });
+}
+
+/** Skip reason for Redis tests, or false. */
+export function redisSkip(): Promise<string | false> {
+  return skipUnless(`Redis at ${REDIS_URL}`, () => pingRedis());
+}
+
+/** A key namespace no other run uses. */
+export function uniqueNamespace(label: string): string {
+  return `weir-test-${label}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }

@@ -1,0 +1,132 @@
+/**
+ * Two tiers: an in-process L1 in front of Redis (L2). Every write and delete goes to both and publishes
+ * an invalidation on a Redis channel, so other processes and instances drop their L1 copy; they read the
+ * new value from L2 on their next get. While the subscription is down, invalidations may be missed, so
+ * the L1 is emptied each time it is (re)established.
+ */
+import { randomUUID } from 'node:crypto';
+import type { MemoryStore } from './memory.ts';
+import type { RedisStore } from './redis.ts';
+import type { CacheStatus, Entry, LockResult, Store } from './store.ts';
+
+interface Invalidation {
+  /** The instance that sent it, which ignores its own. */
+  o: string;
+  /** A key, or… */
+  k?: string;
+  /** …a prefix of keys. */
+  p?: string;
+}
+
+export class TieredStore implements Store {
+  readonly #l1: MemoryStore;
+  readonly #l2: RedisStore;
+  readonly #channel: string;
+  readonly #origin = randomUUID();
+  /** Bumped by each invalidation; an L2 read that saw a bump meanwhile does not fill the L1. */
+  #generation = 0;
+
+  private constructor(l1: MemoryStore, l2: RedisStore, channel: string) {
+    this.#l1 = l1;
+    this.#l2 = l2;
+    this.#channel = channel;
+  }
+
+  static async open(l1: MemoryStore, l2: RedisStore, channel: string): Promise<TieredStore> {
+    const store = new TieredStore(l1, l2, channel);
+    await l2.subscribe(
+      channel,
+      (message) => store.#receive(message),
+      () => store.#resync(),
+    );
+    return store;
+  }
+
+  #receive(message: string): void {
+    let note: Invalidation;
+    try {
+      note = JSON.parse(message) as Invalidation;
+    } catch {
+      return;
+    }
+    if (note.o === this.#origin) return;
+    this.#generation++;
+    if (typeof note.k === 'string') this.#l1.delete(note.k);
+    else if (typeof note.p === 'string') this.#l1.clear(note.p);
+  }
+
+  #resync(): void {
+    this.#generation++;
+    this.#l1.clear('');
+  }
+
+  #publish(note: Omit<Invalidation, 'o'>): Promise<void> {
+    return this.#l2.publish(this.#channel, JSON.stringify({ o: this.#origin, ...note })).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  get status(): CacheStatus {
+    return this.#l2.status;
+  }
+
+  get(key: string): Entry | undefined | Promise<Entry | undefined> {
+    const local = this.#l1.get(key);
+    if (local !== undefined) return local;
+    if (this.#l2.status !== 'ready') return undefined;
+    const generation = this.#generation;
+    return this.#l2.get(key).then((entry) => {
+      if (entry !== undefined && generation === this.#generation) this.#l1.set(key, entry);
+      return entry;
+    });
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
+    const found = keys.map((key) => this.#l1.get(key));
+    const missing: number[] = [];
+    for (let i = 0; i < found.length; i++) if (found[i] === undefined) missing.push(i);
+    if (missing.length === 0 || this.#l2.status !== 'ready') return found;
+    const generation = this.#generation;
+    const remote = await this.#l2.getMany(missing.map((i) => keys[i] as string));
+    const fill = generation === this.#generation;
+    for (let j = 0; j < missing.length; j++) {
+      const entry = remote[j];
+      const i = missing[j] as number;
+      found[i] = entry;
+      if (entry !== undefined && fill) this.#l1.set(keys[i] as string, entry);
+    }
+    return found;
+  }
+
+  async set(key: string, entry: Entry): Promise<void> {
+    this.#l1.set(key, entry);
+    await this.#l2.set(key, entry);
+    await this.#publish({ k: key });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const local = this.#l1.delete(key);
+    const remote = await this.#l2.delete(key);
+    await this.#publish({ k: key });
+    return local || remote;
+  }
+
+  async clear(prefix: string): Promise<void> {
+    this.#l1.clear(prefix);
+    await this.#l2.clear(prefix);
+    await this.#publish({ p: prefix });
+  }
+
+  lock(key: string, ttlMs: number): Promise<LockResult> {
+    return this.#l2.lock(key, ttlMs);
+  }
+
+  unlock(key: string, token: string): Promise<void> {
+    return this.#l2.unlock(key, token);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#l1.close(), this.#l2.close()]);
+  }
+}
