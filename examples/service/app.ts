@@ -13,6 +13,7 @@ import {
   shutdownWorkers,
   sleep,
 } from 'weir';
+import { type Cache, cacheControl, etag, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import { countPrimes } from './compute.ts';
 import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
@@ -68,13 +69,21 @@ function parseIds(body: unknown): number[] {
 export interface ServiceOptions extends AppOptions {
   /** An open database with the service's schema (see `openServiceDatabase()`); closed when the app stops. */
   db: Database;
+  /** The cache (see `openCache()`); closed when the app stops. @default a private in-process one, opened at start */
+  cache?: Cache;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, ...appOptions } = options;
+  const { db, cache: given, ...appOptions } = options;
   const app = new App(appOptions);
+  let opened = given;
+  const cache = (): Cache => opened as Cache;
+  app.onStart(async () => {
+    opened ??= await openCache('memory:');
+  });
   app.onStop(() => db.close());
+  app.onStop(() => opened?.close());
   app.onStop(() => shutdownWorkers());
 
   app.get('/', () => 'Hello, World');
@@ -95,7 +104,7 @@ export function createServiceApp(options: ServiceOptions): App {
 
   app.get('/static/*', serveStatic(publicDir));
 
-  addTechEmpowerRoutes(app, db);
+  addTechEmpowerRoutes(app, db, cache);
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the
   // database server and the rest never start.
@@ -126,6 +135,19 @@ export function createServiceApp(options: ServiceOptions): App {
     const primes = await runInWorker(countPrimes, [n], { signal: ctx.signal });
     return { n, primes };
   });
+
+  // Computed once, kept 60 s in the cache (concurrent first requests share one computation), and
+  // marked so that browsers and a CDN keep it too and revalidate it with its ETag.
+  app.get('/cached', cacheControl({ public: true, maxAgeSeconds: 60 }), etag(), (ctx) =>
+    cache().wrap(
+      'cached-example',
+      async ({ signal }) => ({
+        primesBelowOneMillion: await runInWorker(countPrimes, [1_000_000], { signal }),
+        computedAt: new Date().toISOString(),
+      }),
+      { ttl: 60_000, signal: ctx.signal },
+    ),
+  );
 
   // Waits, and stops waiting the moment the client goes away.
   app.get('/sleep', async (ctx) => {

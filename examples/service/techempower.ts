@@ -5,6 +5,7 @@
  * every row read with its own query; fortunes sorted and escaped on each request.
  */
 import { type App, gather, html } from 'weir';
+import type { Cache } from 'weir/cache';
 import type { Database, Queryable } from 'weir/db';
 
 export const WORLD_SIZE = 10_000;
@@ -70,8 +71,13 @@ function writeWorlds(db: Database, worlds: World[]): Promise<unknown> {
     WHERE world.id = u.id`;
 }
 
-/** Adds GET /db, /queries, /fortunes and /updates. */
-export function addTechEmpowerRoutes(app: App, db: Database): void {
+/** How long a World row stays in the cache for /cached-queries. */
+export const WORLD_TTL_MS = 60_000;
+
+const worldKey = (id: number): string => `world:${id}`;
+
+/** Adds GET /db, /queries, /fortunes, /updates and /cached-queries (through `cache()`). */
+export function addTechEmpowerRoutes(app: App, db: Database, cache: () => Cache): void {
   app.get('/db', () => readWorld(db, randomId()));
 
   // Point lookups of well under a millisecond: not worth cancelling one by one (measured: a cancellable
@@ -94,5 +100,22 @@ export function addTechEmpowerRoutes(app: App, db: Database): void {
     for (const world of worlds) world.randomNumber = randomId();
     await writeWorlds(db, worlds);
     return worlds;
+  });
+
+  // Rows through the cache: one round trip for every key (getMany), then a single-flight load per miss.
+  app.get('/cached-queries', async (ctx) => {
+    const count = queriesParam(ctx.query.count);
+    const ids = Array.from({ length: count }, randomId);
+    const store = cache();
+    const found = await store.getMany<World>(ids.map(worldKey));
+    return Promise.all(
+      found.map(
+        (world, i) =>
+          world ??
+          store.wrap(worldKey(ids[i] as number), () => readWorld(db, ids[i] as number), {
+            ttl: WORLD_TTL_MS,
+          }),
+      ),
+    );
   });
 }

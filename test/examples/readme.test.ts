@@ -12,7 +12,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('shows the example files verbatim', () => {
-    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts']) {
+    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts', 'cache.ts']) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
     }
@@ -129,6 +129,29 @@ describe('README', () => {
     } finally {
       await data.stop();
       delete process.env.DATABASE_URL;
+    }
+  });
+
+  it('the cache example behaves as the README says', async () => {
+    const { app: shop, upstream } = await import('../../examples/readme/cache.ts');
+    try {
+      const all = await Promise.all(Array.from({ length: 1000 }, () => inject(shop, { url: '/prices' })));
+      assert.equal(upstream.calls, 1);
+      for (const res of all) assert.deepEqual(res.json(), { apple: 1.2, pear: 0.9 });
+      const first = all[0]!;
+      assert.equal(first.headers['cache-control'], 'public, max-age=30');
+      const again = await inject(shop, {
+        url: '/prices',
+        headers: { 'if-none-match': String(first.headers.etag) },
+      });
+      assert.equal(again.status, 304);
+      assert.deepEqual((await inject(shop, { method: 'POST', url: '/prices/refresh' })).json(), {
+        refreshed: true,
+      });
+      await inject(shop, { url: '/prices' });
+      assert.equal(upstream.calls, 2);
+    } finally {
+      await shop.stop();
     }
   });
 });
