@@ -6,9 +6,11 @@
 //   node bench/db.mjs --duration 5 --rounds 1 --routes db,fortunes --servers weir,fastify --out /tmp/db.md
 //   node bench/db.mjs --profile updates   (no benchmark: a CPU profile of the weir service on that route)
 //
-// Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (examples/service/main.ts
-// from source, on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node` (servers/node-db.mjs), `weir-sqlite`
-// (the same service on a SQLite file in a temporary folder). Each one process pinned to core 0; wrk (one
+// Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (the reference service,
+// examples/service, compiled: see buildWeir(); on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node`
+// (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
+// server starts, weir is built as a user deploys it: `npm run build` (dist/) and the service compiled by tsc
+// into bench/.build/ (gitignored), run with plain `node`. Each one process pinned to core 0; wrk (one
 // thread) pinned to core 1; PostgreSQL is not pinned and shares both cores. The database weir_bench_tfb is
 // dropped and recreated first, and the weir service migrates (creates and seeds) it. Per server: start, check
 // its answers, then per route a discarded warm-up and a measured run; rounds rotate the order. Traffic goes to
@@ -16,9 +18,20 @@
 //
 // See bench/README.md.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import {
@@ -51,7 +64,10 @@ import {
   ticks,
 } from './lib.mjs';
 
-const WEIR_ARGV = ['--conditions=weir-source', '--import', 'tsx', join(ROOT, 'examples/service/main.ts')];
+// weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see buildWeir().
+const BUILD_DIR = join(BENCH_DIR, '.build');
+const SERVICE_DIR = join(BUILD_DIR, 'service');
+const WEIR_ARGV = [join(SERVICE_DIR, 'main.js')];
 const SERVERS = {
   weir: { label: 'weir', argv: WEIR_ARGV, engine: 'postgres' },
   fastify: { label: 'fastify', argv: [join(BENCH_DIR, 'servers/fastify-db.mjs')], engine: 'postgres' },
@@ -189,6 +205,82 @@ function postgresTicks() {
 }
 
 const MORE_CPU = { postgres: postgresTicks, machine: () => statTicks('cpu')?.busy };
+
+// ------------------------------------------------------------------------------------------------ build
+
+function runStep(command, args) {
+  const shown = [command, ...args].map((a) => (a.startsWith('/') ? relative(ROOT, a) : a)).join(' ');
+  console.log(`bench:db: $ ${shown}`);
+  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) fail(`\`${shown}\` failed (${result.status ?? result.signal})`);
+}
+
+/**
+ * Builds weir as a user deploys it: weir itself with `npm run build` (tsc -p tsconfig.build.json → dist/),
+ * and the reference service (examples/service) compiled by tsc into bench/.build/service/ with the root
+ * tsconfig's options (`./app.ts` imports become `./app.js`) but without the `weir-source` condition. Its
+ * `import 'weir'` and `'weir/db'` must reach dist/: bench/ is a package of its own (bench/package.json,
+ * "weir-bench"), so weir's self-reference does not work from there; bench/.build/node_modules/weir links to
+ * the repo root instead, as `npm install` of a local weir would, and Node resolves it to dist/ through the
+ * package's exports. The migrations and static files the service finds next to its modules
+ * (database.ts's MIGRATIONS_DIR, app.ts's public/) are copied beside the compiled files. Checked here:
+ * every weir entry point the compiled service imports (`weir`, `weir/db`, …) resolves to dist/.
+ */
+function buildWeir() {
+  runStep('npm', ['run', 'build', '--silent']);
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  mkdirSync(join(BUILD_DIR, 'node_modules'), { recursive: true });
+  const json = (file, value) => writeFileSync(join(BUILD_DIR, file), `${JSON.stringify(value, null, 2)}\n`);
+  json('package.json', { private: true, type: 'module' });
+  json('tsconfig.json', {
+    extends: '../../tsconfig.json',
+    compilerOptions: {
+      noEmit: false,
+      rootDir: '../../examples/service',
+      outDir: 'service',
+      customConditions: [],
+      declaration: false,
+    },
+    include: ['../../examples/service'],
+  });
+  symlinkSync(
+    relative(join(BUILD_DIR, 'node_modules'), ROOT),
+    join(BUILD_DIR, 'node_modules', 'weir'),
+    'dir',
+  );
+  runStep(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(BUILD_DIR, 'tsconfig.json')]);
+  for (const dir of ['migrations', 'public'])
+    cpSync(join(ROOT, 'examples', 'service', dir), join(SERVICE_DIR, dir), { recursive: true });
+  // Every weir entry point the compiled service imports (`weir`, `weir/db`, …) must reach dist/, by Node's
+  // own ESM resolver from a module in the service's folder, with no --conditions, as the server runs.
+  const specifiers = new Set(['weir', 'weir/db']);
+  for (const file of readdirSync(SERVICE_DIR).filter((f) => f.endsWith('.js')))
+    for (const m of readFileSync(join(SERVICE_DIR, file), 'utf8').matchAll(
+      /from\s*['"](weir(?:\/[\w-]+)*)['"]/g,
+    ))
+      specifiers.add(m[1]);
+  const resolved = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `console.log(JSON.stringify(${JSON.stringify([...specifiers])}.map((s) => import.meta.resolve(s))))`,
+    ],
+    { cwd: SERVICE_DIR, encoding: 'utf8' },
+  );
+  let found;
+  try {
+    found = JSON.parse(resolved.stdout).map((url) => relative(ROOT, fileURLToPath(url)));
+  } catch {
+    fail(
+      `cannot resolve ${[...specifiers].join(', ')} from ${relative(ROOT, SERVICE_DIR)}:\n${resolved.stderr}`,
+    );
+  }
+  const shown = [...specifiers].map((s, i) => `${s} → ${found[i]}`).join(', ');
+  if (found.some((file) => !file.startsWith(`dist${sep}`)))
+    fail(`from ${relative(ROOT, SERVICE_DIR)}, not every weir import resolves to dist/: ${shown}`);
+  console.log(`bench:db: the compiled service imports weir from dist/: ${shown}`);
+}
 
 // ------------------------------------------------------------------------------------------------ servers
 
@@ -361,6 +453,9 @@ const versionOf = (dir, name) => {
 
 function writeReport(summary) {
   const { facts, results, order, pin, rawDir } = summary;
+  // Runs from before weir was compiled for this bench (their summary.json has no facts.weir) ran it from
+  // source through tsx: --rerender describes them as they ran.
+  const compiled = facts.weir === 'compiled';
   const L = (s) => SERVERS[s].label;
   const has = (s) => opts.servers.includes(s);
   const med = (route, s) => medianRound(results[route][s]);
@@ -430,7 +525,9 @@ function writeReport(summary) {
       ['PostgreSQL', `${facts.postgres} on 127.0.0.1:5432, not pinned (shares both cores)`],
       ['better-sqlite3', facts.sqlite],
     ],
-    weir: 'the reference service from source: `node --conditions=weir-source --import tsx examples/service/main.ts`',
+    weir: compiled
+      ? 'the reference service compiled as for production: `npm run build` (dist/), examples/service compiled by `tsc` into bench/.build/service/ (its `weir`, `weir/db`, … imports resolved to dist/), run as `node bench/.build/service/main.js`'
+      : 'the reference service from source: `node --conditions=weir-source --import tsx examples/service/main.ts`',
   });
   p('which ran, per server and route:');
   p();
@@ -445,7 +542,7 @@ function writeReport(summary) {
   p('## Method');
   p();
   p(
-    `- Servers: **weir** = examples/service/main.ts (its own \`techempower.ts\` routes, weir's \`pg\` pool of ${opts.pool} with named prepared statements) on PostgreSQL; **fastify** = \`servers/fastify-db.mjs\` (fastify ${facts.fastify}, logger off, no schemas) and **node:http** = \`servers/node-db.mjs\` (a bare \`createServer\` listener), both running the same SQL and logic from \`servers/tfb.mjs\` (a \`pg.Pool\` with weir's settings, max ${opts.pool}, named prepared statements, \`Promise.all\` for concurrent reads, one \`UPDATE … FROM unnest()\` per /updates with sorted, deduplicated ids); **weir-sqlite** = the weir service on a SQLite file (better-sqlite3, synchronous, in a temporary folder).`,
+    `- Servers: **weir** = the reference service, examples/service/main.ts (${compiled ? 'compiled by tsc, run with plain `node`' : 'from source, through tsx'}; its own \`techempower.ts\` routes, weir's \`pg\` pool of ${opts.pool} with named prepared statements) on PostgreSQL; **fastify** = \`servers/fastify-db.mjs\` (fastify ${facts.fastify}, logger off, no schemas) and **node:http** = \`servers/node-db.mjs\` (a bare \`createServer\` listener), both running the same SQL and logic from \`servers/tfb.mjs\` (a \`pg.Pool\` with weir's settings, max ${opts.pool}, named prepared statements, \`Promise.all\` for concurrent reads, one \`UPDATE … FROM unnest()\` per /updates with sorted, deduplicated ids); **weir-sqlite** = the weir service on a SQLite file (better-sqlite3, synchronous, in a temporary folder).`,
   );
   p(
     `- The database \`${opts.database}\` is dropped, recreated and migrated by the weir service before the run (10,000 world rows, 12 fortunes). Before each server starts, \`VACUUM ANALYZE world\` clears the dead rows the previous server's /updates left.`,
@@ -564,7 +661,9 @@ function writeReport(summary) {
     `- **PostgreSQL shares the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: PostgreSQL's backends run wherever the kernel puts them, so a server that makes PostgreSQL work harder (or is itself busier) takes CPU from everyone. The whole machine was up to ${fmtPct(maxOf('machine'))} of ${facts.nproc * 100} % busy, PostgreSQL up to ${fmtPct(maxOf('postgres'))} of one core: with the database on the same two cores, a faster server also leaves PostgreSQL less CPU, which flattens the differences between servers. These numbers rank the stacks on this box; they are not TechEmpower's, which run the database on its own machine.`,
   );
   p(
-    "- weir is the whole reference service, run from source through tsx's loader (TypeScript compiled by esbuild once, at load; its `keepNames` helper `__name()` still runs each time a closure is created, about 2 % of the CPU on /queries, which a `tsc` build in dist/ would not pay); fastify and node:http are .mjs files with the four routes only. weir's routes also do what the others do not: a cancellation signal on every /queries and /updates query (`db.with(ctx)`), `gather()` instead of `Promise.all`, weir's typed-error mapping around each query. That is part of the framework cost under test.",
+    compiled
+      ? "- weir is the whole reference service (every route of examples/service registered, not only these four, and whatever it opens at start besides the database), compiled by tsc and run with plain `node`, as fastify's and node:http's .mjs files are; those two have the four routes only. weir's TechEmpower routes (examples/service/techempower.ts) run the same SQL on a pool with the same settings, through weir's database layer: each query a tagged template (`db.one`, `db.query`, `db.exec`) turned once per call site into a named prepared statement, run on pg's callback API without a cancellation signal (these point lookups are not cancelled one by one; POST /db is the route that shows cancellation), `one()` checking it got exactly one row, a failed query translated into weir's typed errors; /queries and /updates fan out with `gather()` (no limit) instead of `Promise.all`; the handlers return values that weir serialises (JSON, or `html()` for /fortunes). That is part of the framework cost under test."
+      : "- weir is the whole reference service, run from source through tsx's loader (TypeScript compiled by esbuild once, at load; its `keepNames` helper `__name()` still runs each time a closure is created, about 2 % of the CPU on /queries, which a `tsc` build in dist/ would not pay); fastify and node:http are .mjs files with the four routes only. weir's routes also do what the others do not: a cancellation signal on every /queries and /updates query (`db.with(ctx)`), `gather()` instead of `Promise.all`, weir's typed-error mapping around each query. That is part of the framework cost under test.",
   );
   p(
     '- fastify sends `application/json; charset=utf-8` (its default, as in servers/fastify.mjs); weir and node:http send `application/json`. The `Date` header is a once-a-second cached string everywhere.',
@@ -612,12 +711,14 @@ async function profile(route, pin) {
   const active = await start(server, pin, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', onTerm]);
   let rps;
   try {
+    await check(server);
     if (opts.warmup > 0) await measureWrk(wrkArgs(pin, route, opts.warmup), opts.warmup);
     rps = parseWrk((await measureWrk(wrkArgs(pin, route, opts.duration), opts.duration)).text).rps;
   } finally {
     await stopServer(active);
   }
-  // One file per thread (tsx's loader runs in a worker); the main thread's has the lowest thread id.
+  // One file per thread (a worker pool, had one started, would write its own); the main thread's has the
+  // lowest thread id.
   const file = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
     .sort((a, b) => Number(a.split('.').at(-3)) - Number(b.split('.').at(-3)))[0];
@@ -626,7 +727,11 @@ async function profile(route, pin) {
   if (output) console.log(`${SERVERS[server].label}'s output:\n${output.slice(-2000)}`);
   console.log(`\n${SERVERS[server].label} ${pathOf(route)}: ${fmtInt(rps)} req/s under the profiler`);
   console.log(
-    summarizeProfile(join(dir, file), { top: int('top', 1, 1000), own: (url) => url.startsWith('src/') }),
+    // weir's own code: its build in dist/ (same function names as src/) and the compiled service.
+    summarizeProfile(join(dir, file), {
+      top: int('top', 1, 1000),
+      own: (url) => url.startsWith('dist/') || url.startsWith('bench/.build/'),
+    }),
   );
 }
 
@@ -641,11 +746,13 @@ async function main() {
     if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
   });
   const pin = pinning();
+  buildWeir();
   if (flags.profile !== undefined) return profile(flags.profile, pin);
   const command = invocation(import.meta.url, 'bench:db');
   const postgres = await prepareDatabases(pin);
   const facts = {
     ...machineFacts(),
+    weir: 'compiled',
     fastify: versionOf(BENCH_DIR, 'fastify'),
     pg: versionOf(BENCH_DIR, 'pg'),
     pgRoot: versionOf(ROOT, 'pg'),
