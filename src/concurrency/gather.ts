@@ -17,6 +17,9 @@ export interface GatherOptions {
   settle?: boolean;
 }
 
+/** The signal of a gather whose tasks cannot use one: never aborts. */
+const NEVER: AbortSignal = new AbortController().signal;
+
 type Results<T extends readonly Task<unknown>[]> = { -readonly [K in keyof T]: Awaited<ReturnType<T[K]>> };
 type Settled<T extends readonly Task<unknown>[]> = {
   -readonly [K in keyof T]: PromiseSettledResult<Awaited<ReturnType<T[K]>>>;
@@ -51,8 +54,11 @@ export function gather(tasks: readonly Task<unknown>[], options: GatherOptions =
   if (outer?.aborted) return Promise.reject(reasonOf(outer));
   const total = tasks.length;
   if (total === 0) return Promise.resolve([]);
-  const { controller, dispose } = linkedController(outer);
-  const signal = controller.signal;
+  // Tasks that take no argument cannot see a signal: with no outer signal either, none is made (an
+  // AbortController and its listeners cost more than a 20-query request's own gather bookkeeping).
+  const linked =
+    outer === undefined && tasks.every((t) => t.length === 0) ? undefined : linkedController(outer);
+  const signal = linked === undefined ? NEVER : linked.controller.signal;
   const results: unknown[] = new Array(total);
 
   return new Promise<unknown[]>((resolve, reject) => {
@@ -62,18 +68,22 @@ export function gather(tasks: readonly Task<unknown>[], options: GatherOptions =
     const fail = (err: unknown): void => {
       if (failed) return;
       failed = true;
-      signal.removeEventListener('abort', onAbort);
-      if (!signal.aborted) controller.abort(err);
-      dispose();
+      if (linked !== undefined) {
+        signal.removeEventListener('abort', onAbort);
+        if (!signal.aborted) linked.controller.abort(err);
+        linked.dispose();
+      }
       reject(err);
     };
     const onAbort = (): void => fail(reasonOf(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (linked !== undefined) signal.addEventListener('abort', onAbort, { once: true });
 
     const complete = (): void => {
       if (++done === total && !failed) {
-        signal.removeEventListener('abort', onAbort);
-        dispose();
+        if (linked !== undefined) {
+          signal.removeEventListener('abort', onAbort);
+          linked.dispose();
+        }
         resolve(results);
       } else if (!failed) {
         start();

@@ -95,12 +95,21 @@ interface Prepared {
 
 let statementIds = 0;
 
+type QueryCallback = (error: Error | null, result: Pg.QueryResult) => void;
+/** pg's Query as weir uses it: the constructor takes the callback, and `name` is a plain field. */
+type QueryConstructor = new (
+  text: string,
+  values: unknown[] | undefined,
+  callback: QueryCallback,
+) => { name?: string };
+
 class PostgresState {
   readonly pool: Pg.Pool;
   readonly outer: Runner;
   closing = false;
   #closed: Promise<void> | undefined;
   readonly #pg: PgModule;
+  readonly #Query: QueryConstructor;
   readonly #target: string;
   readonly #max: number;
   readonly #capacity: number;
@@ -111,6 +120,7 @@ class PostgresState {
 
   constructor(pg: PgModule, pool: Pg.Pool, target: string, max: number, maxWaiting: number) {
     this.#pg = pg;
+    this.#Query = pg.Query as unknown as QueryConstructor;
     this.pool = pool;
     this.#target = target;
     this.#max = max;
@@ -282,7 +292,7 @@ class PostgresState {
         }
         client = pooled as Client;
         running = true;
-        client.query(config, (queryError: Error | null, result: Pg.QueryResult) => {
+        this.#submit(client, config, (queryError, result) => {
           running = false;
           unhook();
           const error =
@@ -316,7 +326,7 @@ class PostgresState {
           reject(translate(connectError, this.#target, undefined));
           return;
         }
-        (client as Client).query(config, (queryError: Error | null, result: Pg.QueryResult) => {
+        this.#submit(client as Client, config, (queryError, result) => {
           if (queryError === null || queryError === undefined) {
             done();
             this.#settle();
@@ -330,6 +340,17 @@ class PostgresState {
         });
       });
     });
+  }
+
+  /**
+   * Sends a prepared statement as a `pg.Query` built from its text: handed a config object instead, pg
+   * copies it property by property on every query (`cloneQueryConfig`), measured at about 4 % of the
+   * CPU of 20-query requests.
+   */
+  #submit(client: Client, config: Pg.QueryConfig, callback: QueryCallback): void {
+    const query = new this.#Query(config.text, config.values, callback);
+    query.name = config.name;
+    client.query(query as unknown as Pg.Submittable);
   }
 
   #config(strings: TemplateStringsArray, values: SqlValue[]): Pg.QueryConfig {
