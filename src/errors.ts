@@ -94,6 +94,20 @@ export const errorCodes = {
     summary: 'The Redis cache needs the ioredis package, which is not installed.',
   },
   WEIR_ERR_CACHE_CLOSED: { status: 500, summary: 'The cache was used after close().' },
+  WEIR_ERR_JOBS_URL: {
+    status: 500,
+    summary: 'QUEUE_URL is malformed or names a backend weir does not support.',
+  },
+  WEIR_ERR_JOBS_DRIVER_MISSING: {
+    status: 500,
+    summary: 'The client package for the job queue backend is not installed.',
+  },
+  WEIR_ERR_JOBS_UNAVAILABLE: {
+    status: 503,
+    summary: 'The job queue backend cannot be reached, or did not confirm a job in time.',
+  },
+  WEIR_ERR_JOBS_DATA: { status: 500, summary: 'Job data is not JSON, or larger than maxDataBytes.' },
+  WEIR_ERR_JOBS_CLOSED: { status: 500, summary: 'A job queue or consumer was used after close().' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

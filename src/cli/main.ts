@@ -3,6 +3,7 @@
  * two-line shim.
  *
  *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
+ *   weir worker ENTRY                        run only the job workers ENTRY's App registers
  *   weir routes ENTRY                        list ENTRY's routes
  *   weir db migrate [--dir D] [--url U]      apply the migrations in D/<engine>/ to U
  *   weir --version | --help
@@ -24,6 +25,8 @@ export interface CliIo {
 
 const USAGE = `Usage:
   weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
+  weir worker ENTRY                        run only the job workers the App registers (app.worker()),
+                                           no HTTP; SIGTERM stops them gracefully
   weir routes ENTRY                        list the routes of the App exported by ENTRY
   weir db migrate [--dir D] [--url U]      apply the SQL files in D/<engine>/ not applied yet
                                            (D defaults to ./migrations, U to DATABASE_URL,
@@ -90,7 +93,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     return migrateCommand(values.url, values.dir, io);
   }
-  if ((command !== 'serve' && command !== 'routes') || entry === undefined) {
+  if ((command !== 'serve' && command !== 'routes' && command !== 'worker') || entry === undefined) {
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
   }
@@ -100,6 +103,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
       for (const route of app.routes()) io.out(route);
       return 0;
     }
+    if (command === 'worker') return await workerCommand(app, entry, io);
     const port = Number(values.port ?? process.env.PORT ?? 8080);
     const host = values.host ?? process.env.HOST ?? '127.0.0.1';
     const handle: ServerHandle = await app.listen({ port, host });
@@ -109,6 +113,33 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     io.err(`weir: ${(err as Error).message}`);
     return 1;
   }
+}
+
+/** `weir worker ENTRY`: the app's workers without its HTTP server, until SIGTERM or SIGINT. */
+async function workerCommand(app: App<object>, entry: string, io: CliIo): Promise<number> {
+  const workers = app.workers();
+  if (workers.length === 0) {
+    io.err(`weir: ${entry} registers no worker: add one with app.worker(queue, handler)`);
+    return 1;
+  }
+  await app.startWorkers();
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    io.out('weir: stopping the workers (running jobs finish first)');
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        io.err(`weir: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  io.out(`weir: running the workers of ${entry}: ${workers.join(', ')}`);
+  return 0;
 }
 
 /** `weir db migrate`: one line per file applied, one line of summary; one line on failure. */

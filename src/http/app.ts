@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { errorBody, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import type { Consumer, JobHandler, JobQueue, ProcessOptions } from '../queue/types.ts';
 import { DEFAULT_BODY_LIMIT_BYTES } from './body.ts';
 import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
 import { type AppRuntime, Context, type Logger, type RouteSettings } from './context.ts';
@@ -10,6 +11,13 @@ import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
 import { send } from './send.ts';
 import { type ListenOptions, listen, type ServerHandle } from './server.ts';
+
+/** A job consumer registered with {@link App.worker}, started with the app's workers. */
+interface WorkerDef {
+  readonly queue: JobQueue<never>;
+  readonly handler: JobHandler<never>;
+  readonly options: ProcessOptions;
+}
 
 /** Options of an {@link App}. */
 export interface AppOptions {
@@ -121,6 +129,8 @@ export class App<S extends object = Record<never, never>> {
   #frozen = false;
   #ready: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  readonly #workers: WorkerDef[] = [];
+  #consumers: Consumer[] | undefined;
 
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
@@ -203,10 +213,47 @@ export class App<S extends object = Record<never, never>> {
     return this.#ready;
   }
 
-  /** Runs the `onStop` hooks in reverse order, once; throws an AggregateError-carrying WeirError if any failed. */
+  /**
+   * Registers a consumer of `queue`: it runs `handler` for each job, `concurrency` at a time, from when
+   * the app's workers start (`listen()`, or `weir worker ENTRY` for workers alone) until the app stops,
+   * when it stops taking jobs and lets the running ones finish (up to `shutdownTimeoutMs`) before the
+   * `onStop` hooks close the queue.
+   * @example app.worker(emails, async (job, { signal }) => send(job.data, { signal }), { concurrency: 8 });
+   */
+  worker<T>(queue: JobQueue<T>, handler: JobHandler<T>, options: ProcessOptions = {}): this {
+    this.#checkOpen('worker()');
+    if (typeof queue?.process !== 'function') throw invalidOption('worker() queue', 'a JobQueue', queue);
+    if (typeof handler !== 'function') throw invalidOption('worker() handler', 'a function', handler);
+    this.#workers.push({
+      queue: queue as unknown as JobQueue<never>,
+      handler: handler as JobHandler<never>,
+      options,
+    });
+    return this;
+  }
+
+  /** The queues and concurrency of the registered workers, as `name×concurrency`. */
+  workers(): string[] {
+    return this.#collectWorkers().map((w) => `${w.queue.name}×${w.options.concurrency ?? 1}`);
+  }
+
+  /** Runs the `onStart` hooks (once), then starts every registered worker (once). */
+  async startWorkers(): Promise<void> {
+    await this.ready();
+    this.#consumers ??= this.#collectWorkers().map((w) => w.queue.process(w.handler, w.options));
+  }
+
+  /**
+   * Stops the workers gracefully, then runs the `onStop` hooks in reverse order, once; throws an
+   * AggregateError-carrying WeirError if any failed.
+   */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       const failures: unknown[] = [];
+      const consumers = this.#consumers ?? [];
+      for (const result of await Promise.allSettled(consumers.map((c) => c.close()))) {
+        if (result.status === 'rejected') failures.push(result.reason);
+      }
       for (const hook of this.#collectHooks('stop').reverse()) {
         try {
           await hook();
@@ -223,9 +270,14 @@ export class App<S extends object = Record<never, never>> {
     return this.#stopped;
   }
 
-  /** Starts serving HTTP. See {@link ListenOptions} for the timeouts and limits. */
-  listen(options: ListenOptions = {}): Promise<ServerHandle> {
-    return listen(this, this.#runtime, options);
+  /**
+   * Starts serving HTTP, and the registered workers unless `runWorkers` is false. See
+   * {@link ListenOptions} for the timeouts and limits.
+   */
+  async listen(options: ListenOptions & { runWorkers?: boolean } = {}): Promise<ServerHandle> {
+    const handle = await listen(this, this.#runtime, options);
+    if (options.runWorkers !== false) await this.startWorkers();
+    return handle;
   }
 
   /** The Node request listener, for `http.createServer(app.handler)` or a test injector. */
@@ -265,6 +317,10 @@ export class App<S extends object = Record<never, never>> {
     const handler = args.pop() as Handler<string, object>;
     this.#routes.push({ method, path, options, middleware: args as Middleware<object>[], handler });
     return this;
+  }
+
+  #collectWorkers(): WorkerDef[] {
+    return [...this.#workers, ...this.#mounts.flatMap((m) => m.app.#collectWorkers())];
   }
 
   #collectHooks(kind: 'start' | 'stop'): LifecycleHook[] {

@@ -1,0 +1,21 @@
+/**
+ * weir/queue: durable job queues with acks, retries with backoff, a dead-letter list and graceful
+ * consumers, picked by URL. Importing it loads no driver.
+ * @module
+ */
+
+export { DEFAULT_QUEUE_URL, type OpenJobQueueOptions, openJobQueue } from './open.ts';
+export type { JobQueueOptions } from './sqlite.ts';
+export type {
+  Added,
+  AddOptions,
+  BackoffOptions,
+  Consumer,
+  Job,
+  JobCounts,
+  JobHandler,
+  JobInfo,
+  JobQueue,
+  JobState,
+  ProcessOptions,
+} from './types.ts';

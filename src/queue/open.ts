@@ -1,0 +1,51 @@
+/**
+ * `openJobQueue(name, { url })`: the one place a URL picks a backend.
+ */
+import { redactUrl } from '../db/errors.ts';
+import { WeirError } from '../errors.ts';
+import type { Logger } from '../http/context.ts';
+import { type JobQueueOptions, SqliteJobQueue } from './sqlite.ts';
+import type { JobQueue } from './types.ts';
+
+/** The queue weir opens when no URL is given (and `QUEUE_URL` is unset). */
+export const DEFAULT_QUEUE_URL = 'sqlite:./data/queue.db';
+
+/** Options of {@link openJobQueue}. */
+export interface OpenJobQueueOptions extends JobQueueOptions {
+  /** `sqlite:PATH`, else `QUEUE_URL`, else `sqlite:./data/queue.db`. */
+  url?: string;
+}
+
+const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/**
+ * Opens the durable job queue `name` on the backend its URL names: `sqlite:PATH` (embedded, shared
+ * safely by several processes).
+ * @throws `WEIR_ERR_JOBS_URL` for a URL with an unknown scheme; `WEIR_ERR_INVALID_OPTION` for a bad name.
+ * @example
+ * const emails = await openJobQueue<{ to: string }>('emails', { url: process.env.QUEUE_URL });
+ * await emails.add({ to: 'ada@example.com' }, { attempts: 5 });
+ * emails.process(async (job, { signal }) => send(job.data.to, { signal }), { concurrency: 8 });
+ */
+export async function openJobQueue<T = unknown>(
+  name: string,
+  options: OpenJobQueueOptions = {},
+): Promise<JobQueue<T>> {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new WeirError(
+      'WEIR_ERR_INVALID_OPTION',
+      `Job queue name must be 1 to 100 letters, digits, "_", "." or "-" (not first), received ${JSON.stringify(name)}`,
+    );
+  }
+  const url = options.url || process.env.QUEUE_URL || DEFAULT_QUEUE_URL;
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
+  const shown = redactUrl(url);
+  const log = options.logger ?? silent;
+  if (scheme === 'sqlite:') return SqliteJobQueue.open<T>(name, url, shown, options, log);
+  throw new WeirError(
+    'WEIR_ERR_JOBS_URL',
+    `Queue URL ${JSON.stringify(shown)} names no supported backend: use sqlite:PATH`,
+  );
+}

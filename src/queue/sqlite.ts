@@ -1,0 +1,429 @@
+/**
+ * The embedded job queue: one table in a SQLite file (WAL, `synchronous=FULL` by default, so a job
+ * whose `add()` resolved survives a crash of the process and of the machine). Several processes share
+ * the file: a worker claims jobs in one `UPDATE … RETURNING` under SQLite's write lock, holds them by a
+ * lease it renews while the handler runs, and a job whose lease runs out (its worker died) is claimed
+ * again: at-least-once delivery.
+ */
+import { randomUUID } from 'node:crypto';
+import { abortHook, reasonOf } from '../concurrency/signal.ts';
+import type { Database } from '../db/database.ts';
+import { openSqlite, type SqliteOptions } from '../db/sqlite.ts';
+import { invalidOption, WeirError } from '../errors.ts';
+import type { Logger } from '../http/context.ts';
+import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
+import { type Delivery, type Source, startConsumer } from './runner.ts';
+import type {
+  Added,
+  AddOptions,
+  Consumer,
+  JobCounts,
+  JobHandler,
+  JobInfo,
+  JobQueue,
+  JobState,
+  ProcessOptions,
+} from './types.ts';
+
+/** Options of a job queue; the per-job ones are the defaults of `add()`. */
+export interface JobQueueOptions extends SqliteOptions {
+  /** @default 3 */
+  attempts?: number;
+  backoff?: AddOptions['backoff'];
+  /** How long a second add with the same `idempotencyKey` is a no-op. @default 86_400_000 (a day) */
+  idempotencyWindowMs?: number;
+  /** The largest job data, as JSON. @default 1 MiB */
+  maxDataBytes?: number;
+  /** Where warnings go. @default none */
+  logger?: Logger;
+  /** SQLite: how long a worker holds a job before it counts as gone (renewed while it runs). @default 30_000 */
+  visibilityTimeoutMs?: number;
+  /** SQLite: how often an idle worker looks for jobs other processes added. @default 100 */
+  pollIntervalMs?: number;
+  /** SQLite: how long completed jobs stay visible to `get()`. @default 86_400_000 (a day) */
+  keepCompletedMs?: number;
+  /** SQLite: `full` survives power loss; `normal` only a crash of the process, but adds faster. @default 'full' */
+  durability?: 'full' | 'normal';
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  queue: string;
+  state: JobState;
+  data: string;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  backoff: string | null;
+  lease_token: string | null;
+  last_error: string | null;
+  result: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS weir_jobs (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    run_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    backoff TEXT,
+    lease_until INTEGER,
+    lease_token TEXT,
+    idempotency_key TEXT,
+    idempotency_until INTEGER,
+    last_error TEXT,
+    result TEXT,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS weir_jobs_ready ON weir_jobs (queue, state, run_at);
+  CREATE UNIQUE INDEX IF NOT EXISTS weir_jobs_idempotency
+    ON weir_jobs (queue, idempotency_key) WHERE idempotency_key IS NOT NULL;
+`;
+
+const PURGE_EVERY_MS = 60_000;
+
+export function checkAttempts(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidOption(name, 'an integer ≥ 1', value);
+  }
+  return value;
+}
+
+export function checkPriority(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 9) {
+    throw invalidOption('add() priority', 'an integer from 0 to 9', value);
+  }
+  return value;
+}
+
+export function checkDelay(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidOption('add() delay', 'a number of ms ≥ 0', value);
+  }
+  return value;
+}
+
+/** The job's data as JSON, within `max` bytes. */
+export function serializeData(data: unknown, max: number, queue: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is not JSON: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (text === undefined) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is ${typeof data}, which has no JSON form`,
+    );
+  }
+  if (text.length > max || Buffer.byteLength(text) > max) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is ${Buffer.byteLength(text)} bytes as JSON, over maxDataBytes (${max})`,
+    );
+  }
+  return text;
+}
+
+function resultText(value: unknown): string | null {
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function info<T>(row: Row): JobInfo<T> {
+  return {
+    id: row.id,
+    queue: row.queue,
+    state: row.state,
+    data: JSON.parse(row.data) as T,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    priority: row.priority,
+    createdAt: new Date(row.created_at),
+    runAt: new Date(row.run_at),
+    finishedAt: row.finished_at === null ? undefined : new Date(row.finished_at),
+    lastError: row.last_error ?? undefined,
+    result: row.result === null ? undefined : JSON.parse(row.result),
+  };
+}
+
+export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
+  readonly name: string;
+  readonly backend = 'sqlite';
+  readonly url: string;
+  readonly #db: Database;
+  readonly #attempts: number;
+  readonly #backoff: Backoff;
+  readonly #idempotencyWindow: number;
+  readonly #maxData: number;
+  readonly #visibility: number;
+  readonly #pollInterval: number;
+  readonly #keepCompleted: number;
+  readonly #log: Logger;
+  readonly #consumers = new Set<Consumer>();
+  /** Woken by a local add(), so a consumer in this process does not wait for its next poll. */
+  readonly #wakers = new Set<() => void>();
+  #lastPurge = 0;
+  #closing: Promise<void> | undefined;
+
+  private constructor(name: string, url: string, db: Database, options: JobQueueOptions, log: Logger) {
+    this.name = name;
+    this.url = url;
+    this.#db = db;
+    this.#attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
+    this.#backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
+    this.#idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
+    this.#maxData = options.maxDataBytes ?? 1024 * 1024;
+    this.#visibility = options.visibilityTimeoutMs ?? 30_000;
+    this.#pollInterval = options.pollIntervalMs ?? 100;
+    this.#keepCompleted = options.keepCompletedMs ?? 86_400_000;
+    this.#log = log;
+  }
+
+  static async open<T>(
+    name: string,
+    url: string,
+    shown: string,
+    options: JobQueueOptions,
+    log: Logger,
+  ): Promise<SqliteJobQueue<T>> {
+    const db = await openSqlite(url, options);
+    try {
+      await db.execScript(
+        `${SCHEMA}; PRAGMA synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'};`,
+      );
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return new SqliteJobQueue<T>(name, shown, db, options, log);
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) {
+      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
+    }
+  }
+
+  async add(data: T, options: AddOptions = {}): Promise<Added> {
+    this.#checkOpen();
+    if (options.signal?.aborted) throw reasonOf(options.signal);
+    const text = serializeData(data, this.#maxData, this.name);
+    const attempts = checkAttempts(options.attempts ?? this.#attempts, 'add() attempts');
+    const priority = checkPriority(options.priority ?? 0);
+    const now = Date.now();
+    const runAt = now + checkDelay(options.delay ?? 0);
+    const backoff =
+      options.backoff === undefined ? null : JSON.stringify(settleBackoff(options.backoff, this.#backoff));
+    const key = options.idempotencyKey;
+    const id = randomUUID();
+    const db = this.#db;
+    let added: Added;
+    if (key === undefined) {
+      await db.exec`
+        INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, created_at)
+        VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${now})`;
+      added = { id, duplicate: false };
+    } else {
+      if (typeof key !== 'string' || key === '')
+        throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
+      added = await db.transaction(async (tx) => {
+        await tx.exec`
+          UPDATE weir_jobs SET idempotency_key = NULL
+          WHERE queue = ${this.name} AND idempotency_key = ${key} AND idempotency_until <= ${now}`;
+        const existing = await tx.maybeOne<{ id: string }>`
+          SELECT id FROM weir_jobs WHERE queue = ${this.name} AND idempotency_key = ${key}`;
+        if (existing !== undefined) return { id: existing.id, duplicate: true };
+        await tx.exec`
+          INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, created_at,
+                                 idempotency_key, idempotency_until)
+          VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${now},
+                  ${key}, ${now + this.#idempotencyWindow})`;
+        return { id, duplicate: false };
+      });
+    }
+    for (const wake of this.#wakers) wake();
+    return added;
+  }
+
+  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
+    this.#checkOpen();
+    const consumer = startConsumer(this.#source(), handler as JobHandler<unknown>, options, this.#log, (c) =>
+      this.#consumers.delete(c),
+    );
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  #source(): Source {
+    return {
+      take: (max, signal) => this.#take(max, signal),
+      extend: (deliveries) => this.#extend(deliveries),
+      extendEveryMs: Math.max(Math.floor(this.#visibility / 3), 10),
+    };
+  }
+
+  async #take(max: number, signal: AbortSignal): Promise<Delivery[]> {
+    for (;;) {
+      if (signal.aborted) throw reasonOf(signal);
+      const now = Date.now();
+      if (now - this.#lastPurge > PURGE_EVERY_MS) {
+        this.#lastPurge = now;
+        await this.#db.exec`
+          DELETE FROM weir_jobs
+          WHERE queue = ${this.name} AND state = 'completed' AND finished_at < ${now - this.#keepCompleted}`;
+      }
+      const token = randomUUID();
+      const rows = await this.#db.query<Row>`
+        UPDATE weir_jobs
+        SET state = 'active', attempts = attempts + 1, lease_until = ${now + this.#visibility}, lease_token = ${token}
+        WHERE seq IN (
+          SELECT seq FROM weir_jobs
+          WHERE queue = ${this.name}
+            AND ((state IN ('waiting', 'failed') AND run_at <= ${now}) OR (state = 'active' AND lease_until <= ${now}))
+          ORDER BY priority DESC, run_at, seq
+          LIMIT ${max})
+        RETURNING *`;
+      if (rows.length > 0) {
+        rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+        return rows.map((row) => this.#delivery(row, token));
+      }
+      await this.#idle(signal);
+    }
+  }
+
+  /** Waits for a local add(), the poll interval, or the signal, whichever comes first. */
+  #idle(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        detach();
+        resolve();
+      };
+      const timer = setTimeout(done, this.#pollInterval);
+      this.#wakers.add(done);
+      const detach = abortHook(signal, done);
+    });
+  }
+
+  #delivery(row: Row, token: string): Delivery {
+    const db = this.#db;
+    const id = row.id;
+    return {
+      job: {
+        id,
+        queue: row.queue,
+        data: JSON.parse(row.data),
+        attempt: row.attempts,
+        maxAttempts: row.max_attempts,
+        createdAt: new Date(row.created_at),
+      },
+      backoff: row.backoff === null ? this.#backoff : (JSON.parse(row.backoff) as Backoff),
+      complete: async (result) => {
+        await db.exec`
+          UPDATE weir_jobs
+          SET state = 'completed', result = ${resultText(result)}, finished_at = ${Date.now()},
+              lease_token = NULL, lease_until = NULL
+          WHERE id = ${id} AND lease_token = ${token}`;
+      },
+      retry: async (error, delayMs) => {
+        await db.exec`
+          UPDATE weir_jobs
+          SET state = 'failed', run_at = ${Date.now() + delayMs}, last_error = ${error},
+              lease_token = NULL, lease_until = NULL
+          WHERE id = ${id} AND lease_token = ${token}`;
+      },
+      bury: async (error) => {
+        await db.exec`
+          UPDATE weir_jobs
+          SET state = 'dead', finished_at = ${Date.now()}, last_error = ${error},
+              lease_token = NULL, lease_until = NULL
+          WHERE id = ${id} AND lease_token = ${token}`;
+      },
+      release: async () => {
+        await db.exec`
+          UPDATE weir_jobs
+          SET state = 'waiting', attempts = attempts - 1, lease_token = NULL, lease_until = NULL
+          WHERE id = ${id} AND lease_token = ${token}`;
+        for (const wake of this.#wakers) wake();
+      },
+    };
+  }
+
+  async #extend(deliveries: readonly Delivery[]): Promise<void> {
+    const until = Date.now() + this.#visibility;
+    const ids = JSON.stringify(deliveries.map((d) => d.job.id));
+    await this.#db.exec`
+      UPDATE weir_jobs SET lease_until = ${until}
+      WHERE state = 'active' AND id IN (SELECT value FROM json_each(${ids}))`;
+  }
+
+  async get(id: string): Promise<JobInfo<T> | undefined> {
+    this.#checkOpen();
+    const row = await this.#db
+      .maybeOne<Row>`SELECT * FROM weir_jobs WHERE id = ${String(id)} AND queue = ${this.name}`;
+    return row === undefined ? undefined : info<T>(row);
+  }
+
+  async counts(): Promise<JobCounts> {
+    this.#checkOpen();
+    const counts: JobCounts = { waiting: 0, active: 0, failed: 0, completed: 0, dead: 0 };
+    const rows = await this.#db.query<{ state: JobState; n: number }>`
+      SELECT state, count(*) AS n FROM weir_jobs WHERE queue = ${this.name} GROUP BY state`;
+    for (const { state, n } of rows) counts[state] = n;
+    return counts;
+  }
+
+  async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
+    this.#checkOpen();
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    const rows = await this.#db.query<Row>`
+      SELECT * FROM weir_jobs WHERE queue = ${this.name} AND state = 'dead' ORDER BY finished_at, seq LIMIT ${limit}`;
+    return rows.map((row) => info<T>(row));
+  }
+
+  async retryDead(id?: string): Promise<number> {
+    this.#checkOpen();
+    const now = Date.now();
+    const { rowCount } =
+      id === undefined
+        ? await this.#db.exec`
+            UPDATE weir_jobs SET state = 'waiting', attempts = 0, run_at = ${now}, finished_at = NULL
+            WHERE queue = ${this.name} AND state = 'dead'`
+        : await this.#db.exec`
+            UPDATE weir_jobs SET state = 'waiting', attempts = 0, run_at = ${now}, finished_at = NULL
+            WHERE queue = ${this.name} AND state = 'dead' AND id = ${id}`;
+    for (const wake of this.#wakers) wake();
+    return rowCount;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      await this.#db.close();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The JobQueue conformance suite: every backend runs it, on queues of its own that it removes after.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { JobQueue, OpenJobQueueOptions } from 'weir/queue';
+import { uniqueNamespace } from '../helpers/services.ts';
+
+export interface QueueTarget {
+  open<T>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
+  /** What the backend promises beyond the common ground. */
+  features: { fifo: boolean; priority: boolean; status: boolean };
+}
+
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    await delay(10);
+  }
+}
+
+export function runQueueSuite(name: string, target: QueueTarget, options: { skip: string | false }): void {
+  describe(`JobQueue conformance: ${name}`, { skip: options.skip }, () => {
+    const queues: JobQueue<unknown>[] = [];
+    const open = async <T>(extra: OpenJobQueueOptions = {}): Promise<JobQueue<T>> => {
+      const queue = await target.open<T>(uniqueNamespace(name).replaceAll('-', '_'), extra);
+      queues.push(queue as JobQueue<unknown>);
+      return queue;
+    };
+    after(async () => {
+      for (const queue of queues) await queue.close();
+    });
+
+    test('a job added is run once with its data, then completed with its result', async () => {
+      const queue = await open<{ to: string }>();
+      const { id, duplicate } = await queue.add({ to: 'ada@example.com' });
+      assert.equal(typeof id, 'string');
+      assert.equal(duplicate, false);
+      const seen: unknown[] = [];
+      const consumer = queue.process(async (job) => {
+        seen.push({ id: job.id, data: job.data, attempt: job.attempt, queue: job.queue });
+        return { sent: true };
+      });
+      await until(() => seen.length === 1, 5000, 'the job ran');
+      assert.deepEqual(seen[0], { id, data: { to: 'ada@example.com' }, attempt: 1, queue: queue.name });
+      if (target.features.status) {
+        await until(async () => (await queue.get(id))?.state === 'completed', 2000, 'completed');
+        const job = await queue.get(id);
+        assert.deepEqual(job?.result, { sent: true });
+        assert.equal(job?.attempts, 1);
+        assert.equal((await queue.counts()).completed, 1);
+        assert.equal(await queue.get('no-such-id'), undefined);
+      }
+      await consumer.close();
+      assert.equal(consumer.processed, 1);
+    });
+
+    test('with concurrency 1, jobs run in the order they were added', {
+      skip: !target.features.fifo,
+    }, async () => {
+      const queue = await open<number>();
+      for (let i = 0; i < 20; i++) await queue.add(i);
+      const order: number[] = [];
+      const consumer = queue.process((job) => {
+        order.push(job.data);
+      });
+      await until(() => order.length === 20, 5000, 'all ran');
+      await consumer.close();
+      assert.deepEqual(
+        order,
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+    });
+
+    test('higher priority runs first', { skip: !target.features.priority }, async () => {
+      const queue = await open<string>();
+      await queue.add('low');
+      await queue.add('high', { priority: 9 });
+      await queue.add('mid', { priority: 5 });
+      const order: string[] = [];
+      const consumer = queue.process((job) => {
+        order.push(job.data);
+      });
+      await until(() => order.length === 3, 5000, 'all ran');
+      await consumer.close();
+      assert.deepEqual(order, ['high', 'mid', 'low']);
+    });
+
+    test('a failing job is retried with backoff, and completes when an attempt succeeds', async () => {
+      const queue = await open<string>();
+      const runs: number[] = [];
+      await queue.add('flaky', { attempts: 3, backoff: { type: 'fixed', delayMs: 150, jitter: false } });
+      const consumer = queue.process((job) => {
+        runs.push(Date.now());
+        if (job.attempt < 3) throw new Error(`attempt ${job.attempt} failed`);
+        return 'ok';
+      });
+      await until(() => runs.length === 3, 5000, 'three attempts');
+      await consumer.close();
+      for (let i = 1; i < runs.length; i++) {
+        const gap = (runs[i] as number) - (runs[i - 1] as number);
+        assert.ok(gap >= 140, `attempt ${i + 1} came ${gap} ms after the one before, backoff is 150 ms`);
+      }
+    });
+
+    test('exponential backoff grows', async () => {
+      const queue = await open<string>();
+      const runs: number[] = [];
+      await queue.add('x', { attempts: 4, backoff: { delayMs: 60, jitter: false } });
+      const consumer = queue.process(() => {
+        runs.push(Date.now());
+        throw new Error('no');
+      });
+      await until(() => runs.length === 4, 5000, 'four attempts');
+      await consumer.close();
+      const gaps = runs.slice(1).map((t, i) => t - (runs[i] as number));
+      assert.ok(
+        (gaps[0] as number) >= 55 && (gaps[1] as number) >= 115 && (gaps[2] as number) >= 235,
+        `gaps ${gaps}`,
+      );
+    });
+
+    test('a job that fails every attempt goes to the dead-letter list, and can be re-queued', async () => {
+      const queue = await open<{ n: number }>();
+      let healthy = false;
+      const { id } = await queue.add({ n: 1 }, { attempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
+      let runs = 0;
+      const consumer = queue.process(() => {
+        runs++;
+        if (!healthy) throw new Error('smtp down');
+        return 'sent';
+      });
+      await until(async () => (await queue.dead()).length === 1, 5000, 'dead-lettered');
+      assert.equal(runs, 2);
+      const [dead] = await queue.dead();
+      assert.equal(dead?.id, id);
+      assert.equal(dead?.lastError, 'smtp down');
+      assert.deepEqual(dead?.data, { n: 1 });
+      if (target.features.status) {
+        assert.equal((await queue.get(id))?.state, 'dead');
+        assert.equal((await queue.counts()).dead, 1);
+      }
+      healthy = true;
+      assert.equal(await queue.retryDead(id), 1);
+      await until(() => runs === 3, 5000, 'ran again');
+      await until(async () => (await queue.dead()).length === 0, 2000, 'left the dead list');
+      await consumer.close();
+    });
+
+    test('a second add with the same idempotencyKey adds nothing', async () => {
+      const queue = await open<string>();
+      const first = await queue.add('a', { idempotencyKey: 'order-42' });
+      const second = await queue.add('b', { idempotencyKey: 'order-42' });
+      const other = await queue.add('c', { idempotencyKey: 'order-43' });
+      assert.equal(second.id, first.id);
+      assert.equal(second.duplicate, true);
+      assert.notEqual(other.id, first.id);
+      const ran: string[] = [];
+      const consumer = queue.process((job) => {
+        ran.push(job.data);
+      });
+      await until(() => ran.length === 2, 5000, 'two jobs');
+      await delay(100);
+      await consumer.close();
+      assert.deepEqual(ran.sort(), ['a', 'c']);
+    });
+
+    test('a delayed job does not run before its delay', async () => {
+      const queue = await open<string>();
+      const added = Date.now();
+      await queue.add('later', { delay: 300 });
+      let ranAt = 0;
+      const consumer = queue.process(() => {
+        ranAt = Date.now();
+      });
+      await until(() => ranAt > 0, 5000, 'the delayed job ran');
+      await consumer.close();
+      assert.ok(ranAt - added >= 290, `ran after ${ranAt - added} ms`);
+    });
+
+    test('concurrency bounds the jobs running at once', async () => {
+      const queue = await open<number>();
+      for (let i = 0; i < 24; i++) await queue.add(i);
+      let now = 0;
+      let peak = 0;
+      let done = 0;
+      const consumer = queue.process(
+        async () => {
+          now++;
+          peak = Math.max(peak, now);
+          await delay(30);
+          now--;
+          done++;
+        },
+        { concurrency: 4 },
+      );
+      await until(() => done === 24, 10_000, 'all done');
+      await consumer.close();
+      assert.equal(peak, 4);
+    });
+
+    test('close() lets running jobs finish; past its deadline they are aborted and run again elsewhere', async () => {
+      const queue = await open<string>();
+      await queue.add('quick');
+      let finished = false;
+      const first = queue.process(async () => {
+        await delay(150);
+        finished = true;
+      });
+      await until(() => first.running === 1, 5000, 'started');
+      await first.close({ timeoutMs: 2000 });
+      assert.equal(finished, true, 'the running job was waited for');
+
+      const { id } = await queue.add('stuck');
+      let aborted = false;
+      const second = queue.process(
+        (_job, { signal }) =>
+          new Promise((_resolve, reject) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(signal.reason);
+            });
+          }),
+      );
+      await until(() => second.running === 1, 5000, 'started');
+      await second.close({ timeoutMs: 50 });
+      assert.equal(aborted, true);
+      const attempts: number[] = [];
+      const third = queue.process((job) => {
+        if (job.id === id) attempts.push(job.attempt);
+      });
+      await until(() => attempts.length === 1, 5000, 'redelivered');
+      await third.close();
+      assert.deepEqual(attempts, [1], 'an aborted shutdown does not use up an attempt');
+    });
+
+    test('bad input fails with clear codes', async () => {
+      const queue = await open<unknown>({ maxDataBytes: 100 });
+      await assert.rejects(queue.add({ n: 1n }), { code: 'WEIR_ERR_JOBS_DATA' });
+      await assert.rejects(queue.add('x'.repeat(200)), { code: 'WEIR_ERR_JOBS_DATA' });
+      await assert.rejects(queue.add(undefined), { code: 'WEIR_ERR_JOBS_DATA' });
+      await assert.rejects(queue.add(1, { attempts: 0 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+      await assert.rejects(queue.add(1, { delay: -1 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+      await assert.rejects(queue.add(1, { priority: 10 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+      assert.throws(() => queue.process(() => undefined, { concurrency: 0 }), {
+        code: 'WEIR_ERR_INVALID_OPTION',
+      });
+      const closing = await open<number>();
+      await closing.close();
+      await assert.rejects(closing.add(1), { code: 'WEIR_ERR_JOBS_CLOSED' });
+    });
+  });
+}
