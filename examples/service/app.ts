@@ -15,7 +15,9 @@ import {
 } from 'weir';
 import { type Cache, cacheControl, etag, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
+import type { JobQueue } from 'weir/queue';
 import { countPrimes } from './compute.ts';
+import { addJobRoutes, JOB_LIMITS, type WelcomeJob, welcomeWorker } from './jobs.ts';
 import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
@@ -71,11 +73,16 @@ export interface ServiceOptions extends AppOptions {
   db: Database;
   /** The cache (see `openCache()`); closed when the app stops. @default a private in-process one, opened at start */
   cache?: Cache;
+  /**
+   * The welcome-email job queue (see `openJobQueue()`): with it, POST /jobs and GET /jobs/:id, and the
+   * worker that runs the jobs (started by `listen()`, or alone by `weir worker`); closed when the app stops.
+   */
+  queue?: JobQueue<WelcomeJob>;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, cache: given, ...appOptions } = options;
+  const { db, cache: given, queue, ...appOptions } = options;
   const app = new App(appOptions);
   let opened = given;
   const cache = (): Cache => opened as Cache;
@@ -84,6 +91,11 @@ export function createServiceApp(options: ServiceOptions): App {
   });
   app.onStop(() => db.close());
   app.onStop(() => opened?.close());
+  if (queue !== undefined) {
+    app.onStop(() => queue.close());
+    addJobRoutes(app, () => queue);
+    app.worker(queue, welcomeWorker(db), { concurrency: JOB_LIMITS.concurrency });
+  }
   app.onStop(() => shutdownWorkers());
 
   app.get('/', () => 'Hello, World');

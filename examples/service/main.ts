@@ -1,27 +1,21 @@
 /**
- * `npm start`: the reference service on embedded defaults, on http://127.0.0.1:8080
- * (PORT and HOST change the address; DATABASE_URL the database, `sqlite:./data/weir.db` by default;
- * CACHE_URL the cache, `memory:` by default, or `redis://…` / `tiered+redis://…`).
+ * `npm start`: the reference service on embedded defaults, on http://127.0.0.1:8080, with its
+ * welcome-email worker in the same process. PORT and HOST change the address; DATABASE_URL the database
+ * (`sqlite:./data/weir.db` by default); CACHE_URL the cache (`memory:`, or `redis://…` /
+ * `tiered+redis://…`); QUEUE_URL the job queue (`sqlite:./data/queue.db`).
  * SIGTERM or Ctrl-C shut it down gracefully.
  */
-import { type Cache, openCache } from 'weir/cache';
-import type { Database } from 'weir/db';
-import { createServiceApp } from './app.ts';
-import { openServiceDatabase } from './database.ts';
+import type { App } from 'weir';
 
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 
-let db: Database;
-let cache: Cache;
+let app: App;
 try {
-  db = await openServiceDatabase(process.env.DATABASE_URL);
-  // A Redis that is down does not stop the start: the cache runs degraded and recovers by itself.
-  cache = await openCache(process.env.CACHE_URL);
+  ({ app } = await import('./entry.ts'));
 } catch (err) {
   // Misconfiguration is one readable line, not a stack trace.
   process.stderr.write(`weir: cannot start: ${(err as Error).message}\n`);
   process.exit(1);
 }
-const app = createServiceApp({ db, cache });
 await app.listen({ port, host });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { shutdownWorkers } from 'weir';
 import { inject } from 'weir/testing';
@@ -12,7 +14,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('shows the example files verbatim', () => {
-    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts', 'cache.ts']) {
+    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts', 'cache.ts', 'jobs.ts']) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
     }
@@ -152,6 +154,41 @@ describe('README', () => {
       assert.equal(upstream.calls, 2);
     } finally {
       await shop.stop();
+    }
+  });
+
+  it('the job queue example behaves as the README says', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-readme-jobs-'));
+    process.env.QUEUE_URL = `sqlite:${join(dir, 'queue.db')}`;
+    const { app: shop, sent, invoices } = await import('../../examples/readme/jobs.ts');
+    delete process.env.QUEUE_URL;
+    try {
+      const first = await inject(shop, {
+        method: 'POST',
+        url: '/orders/42/invoice',
+        body: { email: 'ada@example.com' },
+      });
+      assert.equal(first.status, 202);
+      const { id } = first.json<{ id: string }>();
+      assert.equal(first.headers.location, `/jobs/${id}`);
+      const again = await inject(shop, {
+        method: 'POST',
+        url: '/orders/42/invoice',
+        body: { email: 'ada@example.com' },
+      });
+      assert.equal(again.json<{ id: string }>().id, id, 'the same order enqueues one job');
+      assert.equal((await inject(shop, { url: `/jobs/${id}` })).json<{ state: string }>().state, 'waiting');
+      await shop.startWorkers();
+      for (let i = 0; i < 250 && (await invoices.get(id))?.state !== 'completed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.deepEqual(sent, ['42 → ada@example.com']);
+      assert.deepEqual((await inject(shop, { url: `/jobs/${id}` })).json<{ result: unknown }>().result, {
+        sent: true,
+      });
+    } finally {
+      await shop.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
