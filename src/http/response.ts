@@ -33,13 +33,16 @@ export class WeirResponse {
     this.body = body;
     this.status = status;
     this.headers = headers;
-    Object.defineProperty(this, kResponse, { value: true });
   }
 
   static [Symbol.hasInstance](value: unknown): boolean {
     return isWeirResponse(value);
   }
 }
+
+// The brand lives on the prototype: set once, not per response (a defineProperty per response showed in
+// profiles of the fortunes test), and still recognised across copies of weir through Symbol.for.
+Object.defineProperty(WeirResponse.prototype, kResponse, { value: true });
 
 /** True for a {@link WeirResponse} from any copy of weir. */
 export function isWeirResponse(value: unknown): value is WeirResponse {

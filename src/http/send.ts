@@ -118,9 +118,13 @@ function baseHeaders(ctx: Context, type: string | undefined): Headers {
 }
 
 function assignLowercase(target: Headers, source: ResponseHeaders | Iterable<[string, string]>): void {
-  const entries = Symbol.iterator in source ? source : Object.entries(source);
-  for (const [name, value] of entries as Iterable<[string, string | number | readonly string[]]>) {
-    target[name.toLowerCase()] = value as string | number | string[];
+  if (Symbol.iterator in source) {
+    for (const [name, value] of source as Iterable<[string, string]>) target[name.toLowerCase()] = value;
+    return;
+  }
+  // for…in over a plain object: no entries array per response.
+  for (const name in source) {
+    target[name.toLowerCase()] = (source as ResponseHeaders)[name] as string | number | string[];
   }
 }
 
