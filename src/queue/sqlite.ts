@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { abortHook, reasonOf } from '../concurrency/signal.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { openSqlite, type SqliteOptions } from '../db/sqlite.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
@@ -185,6 +185,12 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   readonly #wakers = new Set<() => void>();
   #lastPurge = 0;
   #closing: Promise<void> | undefined;
+  /** Writes waiting for the next group commit. */
+  #pending: {
+    op: (q: Queryable) => Promise<unknown>;
+    resolve(v: unknown): void;
+    reject(e: unknown): void;
+  }[] = [];
 
   private constructor(name: string, url: string, db: Database, options: JobQueueOptions, log: Logger) {
     this.name = name;
@@ -240,9 +246,11 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
     const db = this.#db;
     let added: Added;
     if (key === undefined) {
-      await db.exec`
-        INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, created_at)
-        VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${now})`;
+      await this.#write(
+        (q) => q.exec`
+          INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, created_at)
+          VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${now})`,
+      );
       added = { id, duplicate: false };
     } else {
       if (typeof key !== 'string' || key === '')
@@ -264,6 +272,40 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
     }
     for (const wake of this.#wakers) wake();
     return added;
+  }
+
+  /**
+   * Group commit: the writes made in one turn of the event loop (adds, job outcomes) share one
+   * transaction, so one fsync, instead of one each. Each still resolves only once it is committed. If the
+   * shared transaction fails, each write is retried on its own, so one bad write fails only itself.
+   */
+  #write<R>(op: (q: Queryable) => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (this.#pending.length === 1) setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 1) {
+      const [only] = batch as [(typeof batch)[number]];
+      only.op(this.#db).then(only.resolve, only.reject);
+      return;
+    }
+    let results: unknown[];
+    try {
+      results = await this.#db.transaction(async (tx) => {
+        const out: unknown[] = [];
+        for (const write of batch) out.push(await write.op(tx));
+        return out;
+      });
+    } catch {
+      for (const write of batch) write.op(this.#db).then(write.resolve, write.reject);
+      return;
+    }
+    batch.forEach((write, i) => write.resolve(results[i]));
   }
 
   process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
@@ -328,7 +370,6 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   #delivery(row: Row, token: string): Delivery {
-    const db = this.#db;
     const id = row.id;
     return {
       job: {
@@ -341,31 +382,40 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
       },
       backoff: row.backoff === null ? this.#backoff : (JSON.parse(row.backoff) as Backoff),
       complete: async (result) => {
-        await db.exec`
-          UPDATE weir_jobs
-          SET state = 'completed', result = ${resultText(result)}, finished_at = ${Date.now()},
-              lease_token = NULL, lease_until = NULL
-          WHERE id = ${id} AND lease_token = ${token}`;
+        const text = resultText(result);
+        const at = Date.now();
+        await this.#write(
+          (q) => q.exec`
+            UPDATE weir_jobs
+            SET state = 'completed', result = ${text}, finished_at = ${at}, lease_token = NULL, lease_until = NULL
+            WHERE id = ${id} AND lease_token = ${token}`,
+        );
       },
       retry: async (error, delayMs) => {
-        await db.exec`
-          UPDATE weir_jobs
-          SET state = 'failed', run_at = ${Date.now() + delayMs}, last_error = ${error},
-              lease_token = NULL, lease_until = NULL
-          WHERE id = ${id} AND lease_token = ${token}`;
+        const runAt = Date.now() + delayMs;
+        await this.#write(
+          (q) => q.exec`
+            UPDATE weir_jobs
+            SET state = 'failed', run_at = ${runAt}, last_error = ${error}, lease_token = NULL, lease_until = NULL
+            WHERE id = ${id} AND lease_token = ${token}`,
+        );
       },
       bury: async (error) => {
-        await db.exec`
-          UPDATE weir_jobs
-          SET state = 'dead', finished_at = ${Date.now()}, last_error = ${error},
-              lease_token = NULL, lease_until = NULL
-          WHERE id = ${id} AND lease_token = ${token}`;
+        const at = Date.now();
+        await this.#write(
+          (q) => q.exec`
+            UPDATE weir_jobs
+            SET state = 'dead', finished_at = ${at}, last_error = ${error}, lease_token = NULL, lease_until = NULL
+            WHERE id = ${id} AND lease_token = ${token}`,
+        );
       },
       release: async () => {
-        await db.exec`
-          UPDATE weir_jobs
-          SET state = 'waiting', attempts = attempts - 1, lease_token = NULL, lease_until = NULL
-          WHERE id = ${id} AND lease_token = ${token}`;
+        await this.#write(
+          (q) => q.exec`
+            UPDATE weir_jobs
+            SET state = 'waiting', attempts = attempts - 1, lease_token = NULL, lease_until = NULL
+            WHERE id = ${id} AND lease_token = ${token}`,
+        );
         for (const wake of this.#wakers) wake();
       },
     };
@@ -422,6 +472,8 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      // Writes waiting for their group commit go first.
+      while (this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
       await this.#db.close();
     })();
     return this.#closing;
