@@ -305,7 +305,7 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
       for (const write of batch) write.op(this.#db).then(write.resolve, write.reject);
       return;
     }
-    batch.forEach((write, i) => write.resolve(results[i]));
+    for (const [i, write] of batch.entries()) write.resolve(results[i]);
   }
 
   process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {

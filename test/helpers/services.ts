@@ -92,3 +92,33 @@ export function redisSkip(): Promise<string | false> {
 export function uniqueNamespace(label: string): string {
   return `weir-test-${label}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
+
+/** The NATS server (with JetStream) the queue tests use; each run uses streams of its own and deletes them. */
+export const NATS_URL = process.env.WEIR_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** Skip reason for NATS tests, or false: the server must greet with INFO and have JetStream on. */
+export function natsSkip(): Promise<string | false> {
+  return skipUnless(`NATS (with JetStream) at ${NATS_URL}`, () => {
+    const { hostname, port } = new URL(NATS_URL);
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: hostname, port: Number(port || 4222) });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('no INFO within 2000 ms'));
+      }, 2000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.once('data', (data) => {
+        clearTimeout(timer);
+        socket.destroy();
+        const text = data.toString();
+        if (!text.startsWith('INFO ')) reject(new Error(`unexpected greeting: ${text.slice(0, 40)}`));
+        else if (!/"jetstream":\s*true/.test(text))
+          reject(new Error('JetStream is not enabled (start nats-server with -js)'));
+        else resolve();
+      });
+    });
+  });
+}

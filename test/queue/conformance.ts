@@ -11,6 +11,8 @@ export interface QueueTarget {
   open<T>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
   /** What the backend promises beyond the common ground. */
   features: { fifo: boolean; priority: boolean; status: boolean };
+  /** Removes what a queue left on the server (streams, queues), before it is closed. */
+  cleanup?(queue: JobQueue<unknown>): Promise<void>;
 }
 
 async function until(
@@ -34,7 +36,10 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       return queue;
     };
     after(async () => {
-      for (const queue of queues) await queue.close();
+      for (const queue of queues) {
+        await target.cleanup?.(queue).catch(() => undefined);
+        await queue.close();
+      }
     });
 
     test('a job added is run once with its data, then completed with its result', async () => {
