@@ -6,7 +6,8 @@ interface Invoice {
   email: string;
 }
 
-// QUEUE_URL picks the backend: sqlite:./data/queue.db when unset (durable, shared by several processes).
+// QUEUE_URL picks the backend: sqlite:./data/queue.db when unset (durable, shared by several
+// processes), or nats://127.0.0.1:4222 (JetStream).
 export const invoices = await openJobQueue<Invoice>('invoices', { attempts: 5 });
 
 export const app = new App();
