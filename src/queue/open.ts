@@ -4,6 +4,7 @@
 import { redactUrl } from '../db/errors.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
+import { AmqpJobQueue } from './amqp.ts';
 import { NatsJobQueue } from './nats.ts';
 import { type JobQueueOptions, SqliteJobQueue } from './sqlite.ts';
 import type { JobQueue } from './types.ts';
@@ -23,7 +24,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 /**
  * Opens the durable job queue `name` on the backend its URL names: `sqlite:PATH` (embedded, shared
- * safely by several processes) or `nats://host:4222` (NATS JetStream).
+ * safely by several processes), `amqp://user:password@host:5672` (RabbitMQ) or `nats://host:4222`
+ * (NATS JetStream).
  * @throws `WEIR_ERR_JOBS_URL` for a URL with an unknown scheme; `WEIR_ERR_INVALID_OPTION` for a bad name.
  * @example
  * const emails = await openJobQueue<{ to: string }>('emails', { url: process.env.QUEUE_URL });
@@ -46,8 +48,9 @@ export async function openJobQueue<T = unknown>(
   const log = options.logger ?? silent;
   if (scheme === 'sqlite:') return SqliteJobQueue.open<T>(name, url, shown, options, log);
   if (scheme === 'nats:') return NatsJobQueue.open<T>(name, url, shown, options, log);
+  if (scheme === 'amqp:' || scheme === 'amqps:') return AmqpJobQueue.open<T>(name, url, shown, options, log);
   throw new WeirError(
     'WEIR_ERR_JOBS_URL',
-    `Queue URL ${JSON.stringify(shown)} names no supported backend: use sqlite:PATH or nats://host:4222`,
+    `Queue URL ${JSON.stringify(shown)} names no supported backend: use sqlite:PATH, amqp://host:5672 or nats://host:4222`,
   );
 }

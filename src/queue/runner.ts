@@ -30,6 +30,8 @@ export interface Source {
   /** Renews the leases of running deliveries, every `extendEveryMs`. */
   extend?(deliveries: readonly Delivery[]): Promise<void>;
   readonly extendEveryMs?: number;
+  /** Called once the consumer has stopped and its running jobs are settled or given back. */
+  close?(): Promise<void>;
 }
 
 /** How long an ignored abort is waited for before the job is given back anyway. */
@@ -171,6 +173,9 @@ export function startConsumer(
           );
         }
         if (extender !== undefined) clearInterval(extender);
+        await source
+          .close?.()
+          .catch((err: unknown) => log.warn({ err }, 'job queue: closing a consumer failed'));
         onClosed(consumer);
         resolveClosed();
       })();

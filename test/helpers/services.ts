@@ -122,3 +122,32 @@ export function natsSkip(): Promise<string | false> {
     });
   });
 }
+
+/** The RabbitMQ server the queue tests use; each run declares queues of its own and deletes them. */
+export const AMQP_URL = process.env.WEIR_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** Skip reason for RabbitMQ tests, or false: the server must answer the AMQP 0-9-1 protocol header. */
+export function amqpSkip(): Promise<string | false> {
+  return skipUnless(`RabbitMQ at ${AMQP_URL.replace(/:[^:@/]*@/, ':***@')}`, () => {
+    const { hostname, port } = new URL(AMQP_URL);
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: hostname, port: Number(port || 5672) });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error('no answer within 2000 ms'));
+      }, 2000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      socket.once('connect', () => socket.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')));
+      socket.once('data', (data) => {
+        clearTimeout(timer);
+        socket.destroy();
+        // connection.start: a method frame (type 1) on channel 0.
+        if (data[0] === 1) resolve();
+        else reject(new Error(`unexpected answer: ${data.subarray(0, 8).toString('hex')}`));
+      });
+    });
+  });
+}

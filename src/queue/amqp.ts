@@ -1,0 +1,553 @@
+/**
+ * The RabbitMQ job queue (amqplib, loaded on first use, with its connection recovery). A queue is a
+ * durable classic queue `weir.<name>` (priorities 0…9) of persistent messages, published on a confirm
+ * channel: `add()` resolves on the broker's confirm, which for a persistent message on a durable queue
+ * comes once it is on disk. Consumers ack after the handler resolves; a consumer whose connection dies
+ * leaves its unacked jobs to the broker, which delivers them again. Retries and `delay` wait in per-delay
+ * queues (`weir.<name>.delay.<ms>`, message TTL, dead-lettered back to the main queue), delays rounded up
+ * to a power of two; dead jobs wait in `weir.<name>.dead`. An idempotency key is a one-message marker
+ * queue that refuses a second marker (`x-overflow: reject-publish`), so two adds race at the broker.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { reasonOf } from '../concurrency/signal.ts';
+import { loadPackage } from '../driver.ts';
+import { invalidOption, WeirError } from '../errors.ts';
+import type { Logger } from '../http/context.ts';
+import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
+import { type Delivery, type Source, startConsumer } from './runner.ts';
+import { checkAttempts, checkDelay, checkPriority, type JobQueueOptions, serializeData } from './sqlite.ts';
+import type {
+  Added,
+  AddOptions,
+  Consumer,
+  JobCounts,
+  JobHandler,
+  JobInfo,
+  JobQueue,
+  ProcessOptions,
+} from './types.ts';
+
+// The slice of amqplib weir uses, typed here so that the package stays optional.
+interface Message {
+  content: Buffer;
+  fields: { deliveryTag: number; redelivered: boolean };
+  properties: {
+    headers?: Record<string, unknown>;
+    messageId?: string;
+    priority?: number;
+    timestamp?: number;
+  };
+}
+interface PublishOptions {
+  persistent?: boolean;
+  messageId?: string;
+  priority?: number;
+  headers?: Record<string, unknown>;
+  contentType?: string;
+  timestamp?: number;
+}
+interface Channel {
+  assertQueue(queue: string, options?: Record<string, unknown>): Promise<{ messageCount: number }>;
+  checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }>;
+  deleteQueue(queue: string): Promise<unknown>;
+  sendToQueue(
+    queue: string,
+    content: Buffer,
+    options: PublishOptions,
+    callback: (err: unknown) => void,
+  ): boolean;
+  consume(
+    queue: string,
+    onMessage: (msg: Message | null) => void,
+    options?: { noAck?: boolean },
+  ): Promise<{ consumerTag: string }>;
+  cancel(consumerTag: string): Promise<unknown>;
+  get(queue: string, options?: { noAck?: boolean }): Promise<Message | false>;
+  ack(msg: Message): void;
+  nack(msg: Message, allUpTo?: boolean, requeue?: boolean): void;
+  prefetch(count: number): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+interface Model {
+  createConfirmChannel(): Promise<Channel>;
+  close(): Promise<void>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+interface Amqplib {
+  connect(url: string, options: Record<string, unknown>): Promise<Model>;
+}
+
+const H_ID = 'x-weir-id';
+const H_ATTEMPT = 'x-weir-attempt';
+const H_MAX = 'x-weir-max-attempts';
+const H_BACKOFF = 'x-weir-backoff';
+const H_CREATED = 'x-weir-created';
+const H_ERROR = 'x-weir-last-error';
+
+function unavailable(url: string, reason: string, cause?: unknown): WeirError {
+  return new WeirError('WEIR_ERR_JOBS_UNAVAILABLE', `Job queue ${url} is unavailable: ${reason}`, { cause });
+}
+
+/** The delay queue a wait of `ms` goes through: the next power of two, at least 16 ms. */
+export function delayBucket(ms: number): number {
+  return 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(ms, 1))));
+}
+
+export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
+  readonly name: string;
+  readonly backend = 'amqp';
+  readonly url: string;
+  readonly #model: Model;
+  readonly #queue: string;
+  readonly #dead: string;
+  readonly #attempts: number;
+  readonly #backoff: Backoff;
+  readonly #maxData: number;
+  readonly #idempotencyWindow: number;
+  readonly #log: Logger;
+  readonly #consumers = new Set<Consumer>();
+  readonly #delayQueues = new Set<number>();
+  /** Marker queues this instance declared, for destroy(). */
+  readonly #markers = new Set<string>();
+  #channel: Promise<Channel> | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
+    this.name = name;
+    this.url = url;
+    this.#model = model;
+    this.#queue = `weir.${name}`;
+    this.#dead = `weir.${name}.dead`;
+    this.#attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
+    this.#backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
+    this.#maxData = options.maxDataBytes ?? 1024 * 1024;
+    this.#idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
+    this.#log = log;
+  }
+
+  static async open<T>(
+    name: string,
+    url: string,
+    shown: string,
+    options: JobQueueOptions,
+    log: Logger,
+  ): Promise<AmqpJobQueue<T>> {
+    const amqp = await loadPackage<Amqplib>(
+      'amqplib',
+      'The RabbitMQ job queue',
+      (message, cause) => new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause }),
+    );
+    let model: Model;
+    try {
+      model = await amqp.connect(url, {
+        timeout: 3000,
+        // Fail fast at start-up; once connected, reconnect for ever with a capped backoff.
+        recovery: {
+          initialMaxRetries: 0,
+          maxRetries: Number.POSITIVE_INFINITY,
+          initialDelay: 100,
+          maxDelay: 5000,
+        },
+      });
+    } catch (err) {
+      throw unavailable(shown, (err as Error).message, err);
+    }
+    const queue = new AmqpJobQueue<T>(name, shown, model, options, log);
+    model.on('error', () => undefined);
+    model.on('disconnect', (err) => {
+      queue.#channel = undefined;
+      log.warn({ queue: name, err }, `job queue ${shown}: disconnected, reconnecting`);
+    });
+    try {
+      await queue.#publisher();
+    } catch (err) {
+      await model.close().catch(() => undefined);
+      throw unavailable(shown, `RabbitMQ refused the queue: ${(err as Error).message}`, err);
+    }
+    return queue;
+  }
+
+  /** A confirm channel on the current connection, with the queues declared; made again after a reconnect. */
+  #publisher(): Promise<Channel> {
+    this.#channel ??= (async () => {
+      const channel = await this.#model.createConfirmChannel();
+      channel.on('error', () => undefined);
+      channel.on('close', () => {
+        if (this.#channel === current) this.#channel = undefined;
+      });
+      await this.#declare(channel);
+      return channel;
+    })();
+    const current = this.#channel;
+    current.catch(() => {
+      if (this.#channel === current) this.#channel = undefined;
+    });
+    return current;
+  }
+
+  async #declare(channel: Channel): Promise<void> {
+    await channel.assertQueue(this.#queue, { durable: true, arguments: { 'x-max-priority': 9 } });
+    await channel.assertQueue(this.#dead, { durable: true });
+    this.#delayQueues.clear();
+  }
+
+  async #delayQueue(channel: Channel, ms: number): Promise<string> {
+    const bucket = delayBucket(ms);
+    const name = `${this.#queue}.delay.${bucket}`;
+    if (!this.#delayQueues.has(bucket)) {
+      await channel.assertQueue(name, {
+        durable: true,
+        arguments: {
+          'x-message-ttl': bucket,
+          'x-dead-letter-exchange': '',
+          'x-dead-letter-routing-key': this.#queue,
+        },
+      });
+      this.#delayQueues.add(bucket);
+    }
+    return name;
+  }
+
+  /** Publishes and waits for the broker's confirm; a nack or a lost connection is 503. */
+  async #send(
+    queue: string | ((channel: Channel) => Promise<string>),
+    content: Buffer,
+    options: PublishOptions,
+  ): Promise<void> {
+    let channel: Channel;
+    try {
+      channel = await this.#publisher();
+    } catch (err) {
+      throw unavailable(this.url, `no channel: ${(err as Error).message}`, err);
+    }
+    const target = typeof queue === 'string' ? queue : await queue(channel);
+    await new Promise<void>((resolve, reject) => {
+      try {
+        channel.sendToQueue(
+          target,
+          content,
+          { persistent: true, contentType: 'application/json', ...options },
+          (err) => {
+            if (err === null || err === undefined) resolve();
+            else reject(unavailable(this.url, 'the broker did not confirm the job', err));
+          },
+        );
+      } catch (err) {
+        reject(unavailable(this.url, (err as Error).message, err));
+      }
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) {
+      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
+    }
+  }
+
+  async add(data: T, options: AddOptions = {}): Promise<Added> {
+    this.#checkOpen();
+    if (options.signal?.aborted) throw reasonOf(options.signal);
+    const content = Buffer.from(serializeData(data, this.#maxData, this.name));
+    const attempts = checkAttempts(options.attempts ?? this.#attempts, 'add() attempts');
+    const priority = checkPriority(options.priority ?? 0);
+    const delay = checkDelay(options.delay ?? 0);
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || key === '')) {
+      throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
+    }
+    const id = randomUUID();
+    if (key !== undefined) {
+      const first = await this.#claimKey(key, id);
+      if (first !== undefined) return { id: first, duplicate: true };
+    }
+    const headers: Record<string, unknown> = {
+      [H_ID]: id,
+      [H_ATTEMPT]: 1,
+      [H_MAX]: attempts,
+      [H_CREATED]: Date.now(),
+    };
+    if (options.backoff !== undefined)
+      headers[H_BACKOFF] = JSON.stringify(settleBackoff(options.backoff, this.#backoff));
+    await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
+      messageId: id,
+      priority,
+      headers,
+    });
+    return { id, duplicate: false };
+  }
+
+  /**
+   * Records `key` for `id` at the broker: a marker queue for the key holds one message and refuses a
+   * second (its publish is nacked), and expires after the window without use. Resolves with the first
+   * job's id when the key was already taken.
+   */
+  async #claimKey(key: string, id: string): Promise<string | undefined> {
+    const marker = `${this.#queue}.key.${createHash('sha256').update(key).digest('base64url')}`;
+    const channel = await this.#publisher();
+    this.#markers.add(marker);
+    await channel.assertQueue(marker, {
+      durable: true,
+      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.#idempotencyWindow },
+    });
+    try {
+      await this.#send(marker, Buffer.from(id), { messageId: id });
+      return undefined;
+    } catch {
+      // Refused: the key is taken. Read the first id, and leave the marker in place.
+      const reader = await this.#model.createConfirmChannel();
+      try {
+        const msg = await reader.get(marker, { noAck: false });
+        return msg === false ? id : msg.content.toString();
+      } finally {
+        await reader.close().catch(() => undefined);
+      }
+    }
+  }
+
+  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
+    this.#checkOpen();
+    const consumer = startConsumer(
+      this.#source(options.concurrency ?? 1),
+      handler as JobHandler<unknown>,
+      options,
+      this.#log,
+      (c) => this.#consumers.delete(c),
+    );
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /**
+   * Deliveries pushed by the broker (at most `prefetch` unacked), buffered until the runner takes them.
+   * The channel is made again after a reconnect; the broker has put back what the old one held.
+   */
+  #source(prefetch: number): Source {
+    const buffer: Delivery[] = [];
+    let wake: (() => void) | undefined;
+    let channel: Channel | undefined;
+    let opening: Promise<void> | undefined;
+    let consumerTag: string | undefined;
+    const open = (): Promise<void> => {
+      opening ??= (async () => {
+        const ch = await this.#model.createConfirmChannel();
+        ch.on('error', () => undefined);
+        ch.on('close', () => {
+          if (channel === ch) {
+            channel = undefined;
+            opening = undefined;
+            buffer.length = 0;
+            wake?.();
+          }
+        });
+        await this.#declare(ch);
+        await ch.prefetch(prefetch);
+        ({ consumerTag } = await ch.consume(
+          this.#queue,
+          (msg) => {
+            if (msg === null) return;
+            buffer.push(this.#delivery(ch, msg));
+            wake?.();
+          },
+          { noAck: false },
+        ));
+        channel = ch;
+      })();
+      opening.catch(() => {
+        opening = undefined;
+      });
+      return opening;
+    };
+    return {
+      take: async (max, signal) => {
+        for (;;) {
+          if (signal.aborted) throw reasonOf(signal);
+          if (buffer.length > 0) return buffer.splice(0, max);
+          if (channel === undefined) {
+            await open();
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, 1000);
+            const onAbort = () => done();
+            signal.addEventListener('abort', onAbort, { once: true });
+            function done() {
+              clearTimeout(timer);
+              signal.removeEventListener('abort', onAbort);
+              wake = undefined;
+              resolve();
+            }
+            wake = done;
+          });
+        }
+      },
+      close: async () => {
+        const ch = channel;
+        channel = undefined;
+        // Stop deliveries first, then give back what arrived unstarted: closing a channel with unacked
+        // messages would hand them back marked as redelivered, which counts as an attempt.
+        if (ch !== undefined && consumerTag !== undefined)
+          await ch.cancel(consumerTag).catch(() => undefined);
+        for (const delivery of buffer.splice(0)) await delivery.release();
+        await ch?.close().catch(() => undefined);
+      },
+    };
+  }
+
+  #delivery(channel: Channel, msg: Message): Delivery {
+    const h = msg.properties.headers ?? {};
+    const id = String(h[H_ID] ?? msg.properties.messageId ?? randomUUID());
+    // A redelivery means its worker went away mid-job: that counts as an attempt.
+    const attempt = Number(h[H_ATTEMPT] ?? 1) + (msg.fields.redelivered ? 1 : 0);
+    const maxAttempts = Number(h[H_MAX] ?? this.#attempts);
+    const backoffText = typeof h[H_BACKOFF] === 'string' ? (h[H_BACKOFF] as string) : undefined;
+    const republish = (queue: string | ((c: Channel) => Promise<string>), headers: Record<string, unknown>) =>
+      this.#send(queue, msg.content, {
+        messageId: id,
+        priority: msg.properties.priority ?? 0,
+        headers: { ...h, ...headers },
+      });
+    const ack = () => {
+      try {
+        channel.ack(msg);
+      } catch {
+        // The channel is gone: the broker delivers the job again, and the copy just sent runs twice at worst.
+      }
+    };
+    return {
+      job: {
+        id,
+        queue: this.name,
+        data: JSON.parse(msg.content.toString()),
+        attempt,
+        maxAttempts,
+        createdAt: new Date(Number(h[H_CREATED] ?? Date.now())),
+      },
+      backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.#backoff,
+      complete: async () => ack(),
+      retry: async (error, delayMs) => {
+        await republish((c) => this.#delayQueue(c, delayMs), {
+          [H_ATTEMPT]: attempt + 1,
+          [H_ERROR]: error.slice(0, 4096),
+        });
+        ack();
+      },
+      bury: async (error) => {
+        await republish(this.#dead, { [H_ATTEMPT]: attempt, [H_ERROR]: error.slice(0, 4096) });
+        ack();
+      },
+      release: async () => {
+        // Back to the queue as it came: this attempt does not count.
+        await republish(this.#queue, { [H_ATTEMPT]: attempt });
+        ack();
+      },
+    };
+  }
+
+  async get(id: string): Promise<JobInfo<T> | undefined> {
+    this.#checkOpen();
+    return (await this.dead({ limit: 10_000 })).find((job) => job.id === id);
+  }
+
+  async counts(): Promise<JobCounts> {
+    this.#checkOpen();
+    const channel = await this.#publisher();
+    const main = await channel.checkQueue(this.#queue);
+    const dead = await channel.checkQueue(this.#dead);
+    return { waiting: main.messageCount, active: 0, failed: 0, completed: 0, dead: dead.messageCount };
+  }
+
+  /** Reads up to `limit` dead jobs; `pick` decides which are taken out (acked) after `use` ran. */
+  async #scanDead(
+    limit: number,
+    pick: (msg: Message) => boolean,
+    use: (msg: Message) => Promise<void>,
+  ): Promise<Message[]> {
+    const reader = await this.#model.createConfirmChannel();
+    reader.on('error', () => undefined);
+    const seen: Message[] = [];
+    try {
+      for (let i = 0; i < limit; i++) {
+        const msg = await reader.get(this.#dead, { noAck: false });
+        if (msg === false) break;
+        seen.push(msg);
+        if (pick(msg)) {
+          await use(msg);
+          reader.ack(msg);
+        }
+      }
+    } finally {
+      // Closing the channel puts back, in order, every message it read and did not ack.
+      await reader.close().catch(() => undefined);
+    }
+    return seen;
+  }
+
+  #info(msg: Message): JobInfo<T> {
+    const h = msg.properties.headers ?? {};
+    return {
+      id: String(h[H_ID] ?? msg.properties.messageId),
+      queue: this.name,
+      state: 'dead',
+      data: JSON.parse(msg.content.toString()) as T,
+      attempts: Number(h[H_ATTEMPT] ?? 0),
+      maxAttempts: Number(h[H_MAX] ?? this.#attempts),
+      priority: msg.properties.priority ?? 0,
+      createdAt: new Date(Number(h[H_CREATED] ?? 0)),
+      runAt: new Date(Number(h[H_CREATED] ?? 0)),
+      finishedAt: undefined,
+      lastError:
+        typeof h[H_ERROR] === 'string' ? (h[H_ERROR] as string) : String(h[H_ERROR] ?? '') || undefined,
+      result: undefined,
+    };
+  }
+
+  async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
+    this.#checkOpen();
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    const seen = await this.#scanDead(
+      limit,
+      () => false,
+      async () => undefined,
+    );
+    return seen.map((msg) => this.#info(msg));
+  }
+
+  async retryDead(id?: string): Promise<number> {
+    this.#checkOpen();
+    let count = 0;
+    await this.#scanDead(
+      100_000,
+      (msg) => id === undefined || this.#info(msg).id === id,
+      async (msg) => {
+        const h: Record<string, unknown> = { ...(msg.properties.headers ?? {}), [H_ATTEMPT]: 1 };
+        delete h[H_ERROR];
+        await this.#send(this.#queue, msg.content, {
+          messageId: String(h[H_ID]),
+          priority: msg.properties.priority ?? 0,
+          headers: h,
+        });
+        count++;
+      },
+    );
+    return count;
+  }
+
+  /** Deletes the queue and its delay and dead queues (tests and tooling; jobs in them are gone). */
+  async destroy(): Promise<void> {
+    const channel = await this.#publisher();
+    const delays = [...this.#delayQueues].map((b) => `${this.#queue}.delay.${b}`);
+    for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers]) {
+      await channel.deleteQueue(name).catch(() => undefined);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      await this.#model.close().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { openJobQueue } from 'weir/queue';
+import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
+import { runQueueSuite } from './conformance.ts';
+import { connectionDropTest, crashTest } from './crash.ts';
+
+const skip = await amqpSkip();
+
+/** Deletes the queue's queues on the broker. */
+async function destroy(queue: unknown): Promise<void> {
+  await (queue as { destroy(): Promise<void> }).destroy();
+}
+
+runQueueSuite(
+  'amqp',
+  {
+    open: (name, options) => openJobQueue(name, { url: AMQP_URL, ...options }),
+    features: { fifo: true, priority: true, status: false },
+    cleanup: destroy,
+  },
+  { skip },
+);
+
+describe('RabbitMQ job queue specifics', { skip }, () => {
+  test('an unreachable broker fails the open with one line, password masked', async () => {
+    await assert.rejects(
+      openJobQueue('q', { url: 'amqp://weir:hunter2@127.0.0.1:1' }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'WEIR_ERR_JOBS_UNAVAILABLE');
+        assert.doesNotMatch(err.message, /hunter2/);
+        return true;
+      },
+    );
+  });
+
+  test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
+    await crashTest(AMQP_URL, uniqueNamespace('amqpcrash'), destroy);
+  });
+
+  test('a publisher whose connection is cut loses no confirmed job', async () => {
+    await connectionDropTest(AMQP_URL, uniqueNamespace('amqpdrop'), destroy);
+  });
+});
