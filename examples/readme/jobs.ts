@@ -7,7 +7,7 @@ interface Invoice {
 }
 
 // QUEUE_URL picks the backend: sqlite:./data/queue.db when unset (durable, shared by several
-// processes), or nats://127.0.0.1:4222 (JetStream).
+// processes), amqp://guest:guest@127.0.0.1:5672 (RabbitMQ) or nats://127.0.0.1:4222 (JetStream).
 export const invoices = await openJobQueue<Invoice>('invoices', { attempts: 5 });
 
 export const app = new App();
