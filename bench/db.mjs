@@ -7,7 +7,7 @@
 //   node bench/db.mjs --profile updates   (no benchmark: a CPU profile of the weir service on that route)
 //
 // Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (the reference service,
-// examples/service, compiled: see buildWeir(); on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node`
+// examples/service, compiled: see buildService() in lib.mjs; on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node`
 // (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
 // server starts, weir is built as a user deploys it: `npm run build` (dist/) and the service compiled by tsc
 // into bench/.build/ (gitignored), run with plain `node`. Each one process pinned to core 0; wrk (one
@@ -18,56 +18,56 @@
 //
 // See bench/README.md.
 
-import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import pg from 'pg';
-import {
+  answerChecks,
   BENCH_DIR,
+  beginRun,
+  buildService,
   cleanupOnExit,
+  commandsRun,
+  finishRun,
   fmtInt,
   fmtMs,
   fmtPct,
   fmtRatio,
-  get,
   HOST,
-  have,
-  invocation,
-  killLive,
+  headerProblems,
+  isWorld,
   machineAndCommand,
   machineFacts,
   markdown,
+  maxCpu,
   measureWrk,
   median,
   medianRound,
+  otherCpu,
   parseWrk,
+  pgQuery as pgQueryAt,
   pinning,
+  prepareServiceDatabase,
+  processTicks,
   ROOT,
-  readSummary,
-  rotation,
-  startServer,
+  rerenderReport,
+  runRounds,
+  runsTable,
+  SERVICE_ARGV,
+  SERVICE_BUILD,
+  serviceCommandLine,
+  startTfbServer,
   statTicks,
   stopServer,
   summarizeProfile,
-  ticks,
+  versionOf,
+  wrkCaveats,
+  wrkCommand,
 } from './lib.mjs';
 
-// weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see buildWeir().
-const BUILD_DIR = join(BENCH_DIR, '.build');
-const SERVICE_DIR = join(BUILD_DIR, 'service');
-const WEIR_ARGV = [join(SERVICE_DIR, 'main.js')];
+// weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see
+// buildService() in lib.mjs.
+const WEIR_ARGV = SERVICE_ARGV;
 const SERVERS = {
   weir: { label: 'weir', argv: WEIR_ARGV, engine: 'postgres' },
   fastify: { label: 'fastify', argv: [join(BENCH_DIR, 'servers/fastify-db.mjs')], engine: 'postgres' },
@@ -76,91 +76,38 @@ const SERVERS = {
 };
 const ALL_SERVERS = Object.keys(SERVERS);
 const ALL_ROUTES = ['db', 'queries', 'fortunes', 'updates'];
-const WORLD_SIZE = 10_000;
 
 // ---------------------------------------------------------------------------------------------- options
 
-const HELP = `Usage: node bench/db.mjs [options]
-
-  --duration <s>      measured run per server/route, seconds         default 15
-  --warmup <s>        discarded warm-up before it (0 = none)         default 5
-  --connections <n>   wrk connections (-c)                           default 64
-  --rounds <n>        rounds; the median round is reported           default 3
-  --queries <n>       N of /queries and /updates                     default 20
-  --routes <list>     comma list of ${ALL_ROUTES.join(',')}      default all
-  --servers <list>    comma list of ${ALL_SERVERS.join(',')}  default all
-  --pool <n>          PostgreSQL connections per server (DB_POOL)    default 16 (weir's default)
-  --pg <url>          PostgreSQL server, without a database          default postgres://postgres@127.0.0.1:5432
-  --database <name>   database, dropped and recreated                default weir_bench_tfb
-  --port <n>          port the servers listen on (127.0.0.1)         default 3110
-  --out <file>        the report                                     default bench/RESULTS-db.md
-  --rerender <file>   no run: rewrite the report from a run's results/raw/db-<timestamp>/summary.json
-  --profile <route>   no run: CPU profile of the weir service (PostgreSQL) on that route (--warmup, --duration)
-  --top <n>           functions listed by --profile                  default 25
-  -h, --help
-`;
-
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '15' },
-    warmup: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '3' },
-    queries: { type: 'string', default: '20' },
-    routes: { type: 'string' },
-    servers: { type: 'string' },
-    pool: { type: 'string', default: '16' },
-    pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432' },
-    database: { type: 'string', default: 'weir_bench_tfb' },
-    port: { type: 'string', default: '3110' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-db.md') },
-    rerender: { type: 'string' },
-    profile: { type: 'string' },
-    top: { type: 'string', default: '25' },
-    help: { type: 'boolean', short: 'h' },
+const runner = serviceCommandLine({
+  script: 'db',
+  servers: ALL_SERVERS,
+  database: 'weir_bench_tfb',
+  port: '3110',
+  load: {
+    queries: {
+      option: { type: 'string', default: '20' },
+      help: '  --queries <n>       N of /queries and /updates                     default 20',
+      parse: ({ int }) => int('queries', 2, 500),
+    },
+    routes: {
+      option: { type: 'string' },
+      help: `  --routes <list>     comma list of ${ALL_ROUTES.join(',')}      default all`,
+      parse: ({ list }) => list('routes', ALL_ROUTES),
+    },
   },
-  strict: true,
+  modes: {
+    profile: {
+      option: { type: 'string' },
+      help: '  --profile <route>   no run: CPU profile of the weir service (PostgreSQL) on that route (--warmup, --duration)',
+    },
+    top: {
+      option: { type: 'string', default: '25' },
+      help: '  --top <n>           functions listed by --profile                  default 25',
+    },
+  },
 });
-if (flags.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-
-function fail(message) {
-  console.error(`bench:db: ${message}`);
-  process.exit(1);
-}
-
-function int(name, min, max) {
-  const n = Number(flags[name]);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-function list(name, all) {
-  if (flags[name] === undefined) return [...all];
-  const picked = flags[name].split(',').map((s) => s.trim());
-  for (const item of picked) if (!all.includes(item)) fail(`unknown ${name} "${item}" (${all.join(', ')})`);
-  return all.filter((item) => picked.includes(item));
-}
-
-const opts = {
-  duration: int('duration', 1, 600),
-  warmup: int('warmup', 0, 600),
-  connections: int('connections', 1, 10_000),
-  rounds: int('rounds', 1, 20),
-  queries: int('queries', 2, 500),
-  routes: list('routes', ALL_ROUTES),
-  servers: list('servers', ALL_SERVERS),
-  pool: int('pool', 1, 1000),
-  pg: flags.pg.replace(/\/+$/, ''),
-  database: flags.database,
-  port: int('port', 1024, 65535),
-  out: flags.out,
-};
-if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) fail('--database must be a plain lower-case identifier');
-if (!/^postgres(ql)?:\/\/[^/]*(127\.0\.0\.1|localhost)(:\d+)?$/.test(opts.pg))
-  fail('--pg must be a postgres:// URL on 127.0.0.1 or localhost, without a database');
+const { flags, opts, fail, int } = runner;
 
 /** The request path of a route. */
 const pathOf = (route, queries = opts.queries) =>
@@ -170,15 +117,7 @@ const pathOf = (route, queries = opts.queries) =>
 
 const pgUrl = (database) => `${opts.pg}/${database}`;
 
-async function pgQuery(database, text, values) {
-  const client = new pg.Client({ connectionString: pgUrl(database) });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
-  }
-}
+const pgQuery = (database, text, values) => pgQueryAt(pgUrl(database), text, values);
 
 /** The DATABASE_URL of a server: PostgreSQL, or the SQLite file (in a folder removed at exit). */
 let sqliteDir;
@@ -188,146 +127,21 @@ function databaseUrl(server) {
   return `sqlite:${join(sqliteDir, 'tfb.db')}`;
 }
 
-/** CPU ticks of every PostgreSQL process (postmaster and backends), from /proc. */
-function postgresTicks() {
-  let sum = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'postgres')
-        sum += ticks(`/proc/${pid}/stat`) ?? 0;
-    } catch {
-      // gone
-    }
-  }
-  return sum;
-}
-
-const MORE_CPU = { postgres: postgresTicks, machine: () => statTicks('cpu')?.busy };
-
-// ------------------------------------------------------------------------------------------------ build
-
-function runStep(command, args) {
-  const shown = [command, ...args].map((a) => (a.startsWith('/') ? relative(ROOT, a) : a)).join(' ');
-  console.log(`bench:db: $ ${shown}`);
-  const result = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit' });
-  if (result.status !== 0) fail(`\`${shown}\` failed (${result.status ?? result.signal})`);
-}
-
-/**
- * Builds weir as a user deploys it: weir itself with `npm run build` (tsc -p tsconfig.build.json → dist/),
- * and the reference service (examples/service) compiled by tsc into bench/.build/service/ with the root
- * tsconfig's options (`./app.ts` imports become `./app.js`) but without the `weir-source` condition. Its
- * `import 'weir'` and `'weir/db'` must reach dist/: bench/ is a package of its own (bench/package.json,
- * "weir-bench"), so weir's self-reference does not work from there; bench/.build/node_modules/weir links to
- * the repo root instead, as `npm install` of a local weir would, and Node resolves it to dist/ through the
- * package's exports. The migrations and static files the service finds next to its modules
- * (database.ts's MIGRATIONS_DIR, app.ts's public/) are copied beside the compiled files. Checked here:
- * every weir entry point the compiled service imports (`weir`, `weir/db`, …) resolves to dist/.
- */
-function buildWeir() {
-  runStep('npm', ['run', 'build', '--silent']);
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  mkdirSync(join(BUILD_DIR, 'node_modules'), { recursive: true });
-  const json = (file, value) => writeFileSync(join(BUILD_DIR, file), `${JSON.stringify(value, null, 2)}\n`);
-  json('package.json', { private: true, type: 'module' });
-  json('tsconfig.json', {
-    extends: '../../tsconfig.json',
-    compilerOptions: {
-      noEmit: false,
-      rootDir: '../../examples/service',
-      outDir: 'service',
-      customConditions: [],
-      declaration: false,
-    },
-    include: ['../../examples/service'],
-  });
-  symlinkSync(
-    relative(join(BUILD_DIR, 'node_modules'), ROOT),
-    join(BUILD_DIR, 'node_modules', 'weir'),
-    'dir',
-  );
-  runStep(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(BUILD_DIR, 'tsconfig.json')]);
-  for (const dir of ['migrations', 'public'])
-    cpSync(join(ROOT, 'examples', 'service', dir), join(SERVICE_DIR, dir), { recursive: true });
-  // Every weir entry point the compiled service imports (`weir`, `weir/db`, …) must reach dist/, by Node's
-  // own ESM resolver from a module in the service's folder, with no --conditions, as the server runs.
-  const specifiers = new Set(['weir', 'weir/db']);
-  for (const file of readdirSync(SERVICE_DIR).filter((f) => f.endsWith('.js')))
-    for (const m of readFileSync(join(SERVICE_DIR, file), 'utf8').matchAll(
-      /from\s*['"](weir(?:\/[\w-]+)*)['"]/g,
-    ))
-      specifiers.add(m[1]);
-  const resolved = spawnSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      `console.log(JSON.stringify(${JSON.stringify([...specifiers])}.map((s) => import.meta.resolve(s))))`,
-    ],
-    { cwd: SERVICE_DIR, encoding: 'utf8' },
-  );
-  let found;
-  try {
-    found = JSON.parse(resolved.stdout).map((url) => relative(ROOT, fileURLToPath(url)));
-  } catch {
-    fail(
-      `cannot resolve ${[...specifiers].join(', ')} from ${relative(ROOT, SERVICE_DIR)}:\n${resolved.stderr}`,
-    );
-  }
-  const shown = [...specifiers].map((s, i) => `${s} → ${found[i]}`).join(', ');
-  if (found.some((file) => !file.startsWith(`dist${sep}`)))
-    fail(`from ${relative(ROOT, SERVICE_DIR)}, not every weir import resolves to dist/: ${shown}`);
-  console.log(`bench:db: the compiled service imports weir from dist/: ${shown}`);
-}
+/** CPU ticks of every PostgreSQL process (postmaster and backends) and of the whole machine, from /proc. */
+const MORE_CPU = { postgres: () => processTicks('postgres'), machine: () => statTicks('cpu')?.busy };
 
 // ------------------------------------------------------------------------------------------------ servers
 
 function start(server, pin, extraArgs = []) {
-  const log = [];
-  return startServer({
-    name: `${SERVERS[server].label} server`,
-    argv: [...pin.server, process.execPath, ...extraArgs, ...SERVERS[server].argv],
-    env: {
-      PORT: String(opts.port),
-      HOST,
-      NODE_ENV: 'production',
-      DATABASE_URL: databaseUrl(server),
-      DB_POOL: String(opts.pool),
-    },
+  return startTfbServer({
+    label: SERVERS[server].label,
+    argv: SERVERS[server].argv,
+    pin,
     port: opts.port,
-    probe: async () => {
-      const res = await get(opts.port, '/db', 5000);
-      if (res.status !== 200) throw new Error(`status ${res.status}`);
-    },
-    log,
+    env: { DATABASE_URL: databaseUrl(server), DB_POOL: String(opts.pool) },
+    extraArgs,
   });
 }
-
-/** What is wrong with a response: status, content type, the TechEmpower headers, Content-Length. */
-function headerProblems(res, type) {
-  const problems = [];
-  if (res.status !== 200) problems.push(`status ${res.status}`);
-  if (!type.test(res.headers['content-type'] ?? ''))
-    problems.push(`content-type ${res.headers['content-type']}`);
-  for (const header of ['server', 'date', 'content-length'])
-    if (!res.headers[header]) problems.push(`no ${header} header`);
-  if (Number(res.headers['content-length']) !== Buffer.byteLength(res.body))
-    problems.push(`content-length ${res.headers['content-length']} for ${Buffer.byteLength(res.body)} bytes`);
-  return problems;
-}
-
-const isWorld = (w) =>
-  w !== null &&
-  typeof w === 'object' &&
-  Object.keys(w).sort().join() === 'id,randomNumber' &&
-  Number.isInteger(w.id) &&
-  w.id >= 1 &&
-  w.id <= WORLD_SIZE &&
-  Number.isInteger(w.randomNumber) &&
-  w.randomNumber >= 1 &&
-  w.randomNumber <= WORLD_SIZE;
 
 /** The fortunes page of the first server checked: every other one must send the same bytes. */
 let referenceFortunes;
@@ -338,16 +152,8 @@ let referenceFortunes;
  * same as the other servers'. Throws naming every problem.
  */
 async function check(server) {
-  const problems = [];
-  const on = (path) => async (fn) => {
-    const res = await get(opts.port, path, 10_000);
-    try {
-      const found = await fn(res);
-      if (found.length > 0) problems.push(`${path}: ${found.join(', ')}`);
-    } catch (err) {
-      problems.push(`${path}: ${err.message} (body ${JSON.stringify(res.body.slice(0, 200))})`);
-    }
-  };
+  const answers = answerChecks(SERVERS[server].label, opts.port);
+  const on = (path) => (inspect) => answers.expect(path, inspect);
   const onPg = SERVERS[server].engine === 'postgres';
   const inTable = async (worlds) => {
     if (!onPg) return [];
@@ -404,52 +210,15 @@ async function check(server) {
         found.push(`the page differs from ${SERVERS[referenceFortunes.server].label}'s`);
       return found;
     });
-  if (problems.length > 0)
-    throw new Error(`${SERVERS[server].label} fails the checks:\n  ${problems.join('\n  ')}`);
+  answers.done();
 }
 
-/** Drops and recreates the database, then lets the weir service create and seed it (its migrations). */
-async function prepareDatabases(pin) {
-  if (!have('wrk')) fail('wrk is required (apt-get install wrk)');
-  if (!have('taskset')) fail('taskset (util-linux) is required');
-  const version = (await pgQuery('postgres', 'SHOW server_version')).rows[0].server_version;
-  await pgQuery('postgres', `DROP DATABASE IF EXISTS ${opts.database} WITH (FORCE)`);
-  await pgQuery('postgres', `CREATE DATABASE ${opts.database}`);
-  console.log(
-    `bench:db: recreated ${opts.database} on PostgreSQL ${version}; migrating it with the weir service`,
-  );
-  const weir = await start('weir', pin);
-  await stopServer(weir);
-  const { rows } = await pgQuery(
-    opts.database,
-    'SELECT (SELECT count(*) FROM world) AS w, (SELECT count(*) FROM fortune) AS f',
-  );
-  if (Number(rows[0].w) !== WORLD_SIZE || Number(rows[0].f) !== 12)
-    fail(`after migration: ${rows[0].w} world rows and ${rows[0].f} fortunes, not ${WORLD_SIZE} and 12`);
-  return version;
-}
+/** Recreates the database, which the weir service then migrates (creates and seeds): see lib.mjs. */
+const prepareDatabases = (pin) => prepareServiceDatabase(runner, () => start('weir', pin));
 
-// ---------------------------------------------------------------------------------------------------- wrk
-
-const wrkArgs = (pin, route, seconds) => [
-  ...pin.wrk,
-  'wrk',
-  '-t1',
-  `-c${opts.connections}`,
-  `-d${seconds}s`,
-  '--latency',
-  `http://${HOST}:${opts.port}${pathOf(route)}`,
-];
+const wrkArgs = (pin, route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route));
 
 // ------------------------------------------------------------------------------------------------- report
-
-const versionOf = (dir, name) => {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
-  } catch {
-    return 'n/a';
-  }
-};
 
 function writeReport(summary) {
   const { facts, results, order, pin, rawDir } = summary;
@@ -468,12 +237,14 @@ function writeReport(summary) {
   const perRound = (route, a, b) =>
     results[route][a].map((x) => x.rps / results[route][b].find((y) => y.round === x.round).rps);
   const { p, row, write } = markdown('bench:db');
-  // CPU of everything else on the machine (other processes, kernel work charged to no process, the runner);
-  // a PostgreSQL figure below 0 means another client's backend exited during the run.
-  const otherCpu = (c) =>
-    c?.machine === undefined
-      ? undefined
-      : Math.max(0, c.machine - (c.server ?? 0) - (c.wrk ?? 0) - Math.max(0, c.postgres ?? 0));
+  // CPU of everything else on the machine; a PostgreSQL figure below 0 means another client's backend exited
+  // during the run.
+  const other = (c) => otherCpu(c, ['postgres']);
+  // Every measured run, [what ran, its result], route by route.
+  const runs = opts.routes.flatMap((route) =>
+    opts.servers.flatMap((s) => results[route][s].map((r) => [`${L(s)} ${pathOf(route)}`, r])),
+  );
+  const all = runs.map(([, r]) => r);
 
   p('# weir database benchmark results (TechEmpower database tests)');
   p();
@@ -526,19 +297,15 @@ function writeReport(summary) {
       ['better-sqlite3', facts.sqlite],
     ],
     weir: compiled
-      ? 'the reference service compiled as for production: `npm run build` (dist/), examples/service compiled by `tsc` into bench/.build/service/ (its `weir`, `weir/db`, … imports resolved to dist/), run as `node bench/.build/service/main.js`'
+      ? SERVICE_BUILD
       : 'the reference service from source: `node --conditions=weir-source --import tsx examples/service/main.ts`',
   });
-  p('which ran, per server and route:');
-  p();
-  p('```sh');
-  p(
-    `${pin.server.join(' ')} node <server>   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=… DB_POOL=${opts.pool}`.trim(),
+  commandsRun(
+    p,
+    pin,
+    opts,
+    `node <server>   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=… DB_POOL=${opts.pool}`,
   );
-  p(`${wrkArgs(pin, '<route>', opts.warmup).join(' ').replace('/<route>', '<path>')}   # warm-up, discarded`);
-  p(`${wrkArgs(pin, '<route>', opts.duration).join(' ').replace('/<route>', '<path>')}   # measured`);
-  p('```');
-  p();
   p('## Method');
   p();
   p(
@@ -608,57 +375,20 @@ function writeReport(summary) {
     }
     p('<details><summary>every round</summary>');
     p();
-    row([
-      'server',
-      'round',
-      'req/s',
-      'p50 ms',
-      'p99 ms',
-      'server CPU',
-      'PostgreSQL CPU',
-      'wrk CPU',
-      'other CPU',
-      'machine CPU',
-      'socket errors',
-      'non-2xx',
-    ]);
-    row(['---', ...Array(11).fill('---:')]);
-    for (const s of opts.servers)
-      for (const r of results[route][s]) {
-        const c = r.cpu ?? {};
-        row([
-          L(s),
-          r.round,
-          fmtInt(r.rps),
-          fmtMs(r.p50),
-          fmtMs(r.p99),
-          fmtPct(c.server),
-          fmtPct(c.postgres),
-          fmtPct(c.wrk),
-          fmtPct(otherCpu(c)),
-          fmtPct(c.machine),
-          r.socketErrors,
-          r.non2xx,
-        ]);
-      }
+    runsTable(
+      row,
+      { lead: ['server'], processes: [['PostgreSQL CPU', 'postgres']], other },
+      opts.servers.flatMap((s) => results[route][s].map((r) => [[L(s)], r])),
+    );
     p();
     p('</details>');
     p();
   }
 
-  const errors = opts.routes.flatMap((route) =>
-    opts.servers.flatMap((s) =>
-      results[route][s]
-        .filter((r) => r.socketErrors > 0 || r.non2xx > 0)
-        .map((r) => `${L(s)} ${pathOf(route)} round ${r.round}: ${r.socketErrorText} non-2xx ${r.non2xx}`),
-    ),
-  );
-  const all = opts.routes.flatMap((route) => opts.servers.flatMap((s) => results[route][s]));
-  const maxOf = (key) => Math.max(...all.map((r) => r.cpu?.[key] ?? 0));
   p('## Caveats');
   p();
   p(
-    `- **PostgreSQL shares the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: PostgreSQL's backends run wherever the kernel puts them, so a server that makes PostgreSQL work harder (or is itself busier) takes CPU from everyone. The whole machine was up to ${fmtPct(maxOf('machine'))} of ${facts.nproc * 100} % busy, PostgreSQL up to ${fmtPct(maxOf('postgres'))} of one core: with the database on the same two cores, a faster server also leaves PostgreSQL less CPU, which flattens the differences between servers. These numbers rank the stacks on this box; they are not TechEmpower's, which run the database on its own machine.`,
+    `- **PostgreSQL shares the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: PostgreSQL's backends run wherever the kernel puts them, so a server that makes PostgreSQL work harder (or is itself busier) takes CPU from everyone. The whole machine was up to ${fmtPct(maxCpu(all, 'machine'))} of ${facts.nproc * 100} % busy, PostgreSQL up to ${fmtPct(maxCpu(all, 'postgres'))} of one core: with the database on the same two cores, a faster server also leaves PostgreSQL less CPU, which flattens the differences between servers. These numbers rank the stacks on this box; they are not TechEmpower's, which run the database on its own machine.`,
   );
   p(
     compiled
@@ -671,26 +401,17 @@ function writeReport(summary) {
   p(
     '- /updates writes to the same 10,000 rows from up to 64 requests at once; sorted ids keep concurrent updates from deadlocking. Dead rows accumulate during a run (VACUUM runs between servers), so /updates drifts a little within a run; rotation spreads that evenly.',
   );
-  const disturbed = opts.routes.flatMap((route) =>
-    opts.servers.flatMap((s) =>
-      results[route][s]
-        .filter((r) => (otherCpu(r.cpu) ?? 0) >= 15 || (r.cpu?.postgres ?? 0) < 0)
-        .map(
-          (r) =>
-            `${L(s)} ${pathOf(route)} round ${r.round} (other ${fmtPct(otherCpu(r.cpu))}, PostgreSQL ${fmtPct(r.cpu.postgres)})`,
-        ),
-    ),
-  );
+  const disturbed = runs
+    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15 || (r.cpu?.postgres ?? 0) < 0)
+    .map(
+      ([what, r]) =>
+        `${what} round ${r.round} (other ${fmtPct(other(r.cpu))}, PostgreSQL ${fmtPct(r.cpu.postgres)})`,
+    );
   if (disturbed.length > 0)
     p(
       `- **Other load**: in ${disturbed.length} measured run(s) something besides the server, wrk and PostgreSQL took 15 % of a core or more, or other PostgreSQL clients came and went (a negative PostgreSQL figure): ${disturbed.join('; ')}. The median round keeps a single disturbed round out of the tables; the per-round ratios show it.`,
     );
-  p(
-    errors.length > 0
-      ? `- **wrk reported errors**: ${errors.join('; ')}.`
-      : '- wrk reported no socket errors and no non-2xx responses in any measured run.',
-  );
-  p(`- wrk used at most ${fmtPct(maxOf('wrk'))} of its core.`);
+  wrkCaveats(p, runs);
   p();
   p(`Raw wrk outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
   p();
@@ -736,33 +457,26 @@ async function profile(route, pin) {
 }
 
 async function main() {
-  if (flags.rerender !== undefined) {
-    const summary = readSummary(flags.rerender);
-    Object.assign(opts, summary.opts, { out: opts.out });
-    writeReport(summary);
-    return console.log(`bench:db: rewrote ${opts.out} from ${flags.rerender}`);
-  }
+  if (flags.rerender !== undefined) return rerenderReport(runner, writeReport);
   cleanupOnExit(() => {
     if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
   });
   const pin = pinning();
-  buildWeir();
+  buildService(runner);
   if (flags.profile !== undefined) return profile(flags.profile, pin);
-  const command = invocation(import.meta.url, 'bench:db');
   const postgres = await prepareDatabases(pin);
-  const facts = {
-    ...machineFacts(),
-    weir: 'compiled',
-    fastify: versionOf(BENCH_DIR, 'fastify'),
-    pg: versionOf(BENCH_DIR, 'pg'),
-    pgRoot: versionOf(ROOT, 'pg'),
-    sqlite: versionOf(ROOT, 'better-sqlite3'),
-    postgres,
-  };
-  const startedAt = new Date();
-  const rawDir = join(BENCH_DIR, 'results', 'raw', `db-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
-  mkdirSync(rawDir, { recursive: true });
-  const loadBefore = loadavg();
+  const run = beginRun(runner, {
+    facts: {
+      ...machineFacts(),
+      weir: 'compiled',
+      fastify: versionOf(BENCH_DIR, 'fastify'),
+      pg: versionOf(BENCH_DIR, 'pg'),
+      pgRoot: versionOf(ROOT, 'pg'),
+      sqlite: versionOf(ROOT, 'better-sqlite3'),
+      postgres,
+    },
+    pin,
+  });
   const minutes = Math.ceil(
     (opts.rounds * opts.servers.length * (opts.routes.length * (opts.warmup + opts.duration) + 5)) / 60,
   );
@@ -773,64 +487,21 @@ async function main() {
   const results = Object.fromEntries(
     opts.routes.map((r) => [r, Object.fromEntries(opts.servers.map((s) => [s, []]))]),
   );
-  const order = [];
-  try {
-    for (let round = 1; round <= opts.rounds; round++) {
-      const servers = rotation(opts.servers, round);
-      order.push(servers);
-      for (const server of servers) {
-        await pgQuery(opts.database, 'VACUUM ANALYZE world');
-        const active = await start(server, pin);
-        try {
-          await check(server);
-          for (const route of opts.routes) {
-            const base = join(rawDir, `r${round}-${server}-${route}`);
-            if (opts.warmup > 0) {
-              const warm = await measureWrk(wrkArgs(pin, route, opts.warmup), opts.warmup);
-              writeFileSync(`${base}-warmup.txt`, `$ ${warm.command}\n${warm.text}`);
-            }
-            const run = await measureWrk(
-              wrkArgs(pin, route, opts.duration),
-              opts.duration,
-              active.child.pid,
-              MORE_CPU,
-            );
-            writeFileSync(
-              `${base}.txt`,
-              `$ ${run.command}\n${run.text}\n# CPU, % of one core: ${JSON.stringify(run.cpu)}\n`,
-            );
-            if (active.isDead()) throw new Error(`${server} died during the run:\n${active.log.join('')}`);
-            const parsed = { round, ...parseWrk(run.text), cpu: run.cpu ?? {} };
-            results[route][server].push(parsed);
-            console.log(
-              `bench:db: round ${round} ${SERVERS[server].label.padEnd(11)} ${pathOf(route).padEnd(21)} ${fmtInt(parsed.rps).padStart(7)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server ${fmtPct(parsed.cpu.server)}  postgres ${fmtPct(parsed.cpu.postgres)}  machine ${fmtPct(parsed.cpu.machine)}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
-            );
-          }
-        } finally {
-          await stopServer(active);
-        }
-      }
-    }
-  } catch (err) {
-    killLive();
-    fail(err instanceof Error ? err.message : String(err));
-  }
-  const summary = {
-    opts,
-    facts,
-    startedAt,
-    finishedAt: new Date(),
-    results,
-    order,
-    pin,
-    loadBefore,
-    rawDir,
-    command,
-  };
-  writeFileSync(join(rawDir, 'summary.json'), JSON.stringify(summary, null, 2));
-  writeReport(summary);
-  console.log(`bench:db: wrote ${relative(process.cwd(), opts.out)} and ${relative(process.cwd(), rawDir)}/`);
-  console.log(readFileSync(opts.out, 'utf8'));
+  const order = await runRounds(runner, run, {
+    beforeStart: () => pgQuery(opts.database, 'VACUUM ANALYZE world'),
+    start: (server) => start(server, pin),
+    check,
+    routesOf: () => opts.routes,
+    pathOf,
+    moreCpu: MORE_CPU,
+    record(server, route, parsed) {
+      results[route][server].push(parsed);
+      console.log(
+        `bench:db: round ${parsed.round} ${SERVERS[server].label.padEnd(11)} ${pathOf(route).padEnd(21)} ${fmtInt(parsed.rps).padStart(7)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server ${fmtPct(parsed.cpu.server)}  postgres ${fmtPct(parsed.cpu.postgres)}  machine ${fmtPct(parsed.cpu.machine)}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
+      );
+    },
+  });
+  finishRun(runner, run, { results, order }, writeReport);
 }
 
 await main();

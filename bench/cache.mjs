@@ -1,0 +1,536 @@
+#!/usr/bin/env node
+// The TechEmpower "cached queries" test on weir's reference service, on three cache backends: the same
+// compiled service (see buildService() in lib.mjs) with CACHE_URL `memory:` (weir-memory), `redis://…`
+// (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
+// `/queries?queries=20` of the same service as the baseline.
+//
+//   node bench/cache.mjs                  (about 6 minutes; writes bench/RESULTS-cache.md)
+//   node bench/cache.mjs --rounds 1 --duration 5 --servers weir-memory,weir-redis --out /tmp/cache.md
+//
+// Each server one process pinned to core 0; wrk (one thread) pinned to core 1; PostgreSQL and Redis are not
+// pinned. The database weir_bench_cache is dropped and recreated first and the service migrates it; the job
+// queue (QUEUE_URL) is a SQLite file in a temporary folder. The service's cache namespace is weir's default,
+// `weir`: before each server starts, the runner deletes the keys `weir:world:*` from Redis (SCAN + UNLINK,
+// never FLUSHALL), so every server starts with a cold cache, and the warm-up fills it. Per round, rotated
+// order: per server start, check its answers, then a discarded warm-up and a measured run of
+// /cached-queries?count=20 (and of /queries?queries=20 on weir-memory). Traffic goes to 127.0.0.1 only.
+//
+// See bench/README.md.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import {
+  answerChecks,
+  BENCH_DIR,
+  beginRun,
+  buildService,
+  cleanupOnExit,
+  commandsRun,
+  finishRun,
+  fmtInt,
+  fmtMs,
+  fmtPct,
+  fmtRatio,
+  HOST,
+  headerProblems,
+  isWorld,
+  machineAndCommand,
+  machineFacts,
+  markdown,
+  maxCpu,
+  median,
+  medianRound,
+  otherCpu,
+  pgQuery,
+  pinning,
+  prepareServiceDatabase,
+  processTicks,
+  ROOT,
+  rerenderReport,
+  runRounds,
+  runsTable,
+  SERVICE_ARGV,
+  SERVICE_BUILD,
+  serviceCommandLine,
+  startTfbServer,
+  statTicks,
+  versionOf,
+  WORLD_SIZE,
+  wrkCaveats,
+} from './lib.mjs';
+
+const ALL_SERVERS = ['weir-memory', 'weir-redis', 'weir-tiered'];
+/** The service's cache keys of World rows: its namespace (weir's default, `weir`), then `world:<id>`. */
+const WORLD_KEYS = 'weir:world:*';
+/** Redis runs its commands on one thread: a CPU figure this high (% of one core) means it may set the pace. */
+const REDIS_BUSY = 90;
+
+// ---------------------------------------------------------------------------------------------- options
+
+const runner = serviceCommandLine({
+  script: 'cache',
+  servers: ALL_SERVERS,
+  database: 'weir_bench_cache',
+  port: '3120',
+  load: {
+    count: {
+      option: { type: 'string', default: '20' },
+      help: '  --count <n>         N of /cached-queries?count=N and /queries      default 20',
+      parse: ({ int }) => int('count', 2, 500),
+    },
+  },
+  stores: {
+    redis: {
+      option: { type: 'string', default: 'redis://127.0.0.1:6379' },
+      help: '  --redis <url>       Redis server, without a database               default redis://127.0.0.1:6379',
+      parse: ({ flags }) => flags.redis.replace(/\/+$/, ''),
+    },
+  },
+  notes:
+    '\nThe uncached /queries?queries=N runs once per round, on weir-memory (on the first server given without it).\n',
+});
+const { flags, opts, fail } = runner;
+if (!/^redis:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(opts.redis))
+  fail('--redis must be a redis:// URL on 127.0.0.1 or localhost, without a database');
+
+/** Each server: the same compiled service, CACHE_URL differing. */
+const serversOf = (o) => ({
+  'weir-memory': { label: 'weir-memory', cacheUrl: 'memory:', redis: false },
+  'weir-redis': { label: 'weir-redis', cacheUrl: o.redis, redis: true },
+  'weir-tiered': { label: 'weir-tiered', cacheUrl: `tiered+${o.redis}`, redis: true },
+});
+let SERVERS = serversOf(opts);
+/** The server that also runs the uncached baseline: weir-memory, or the first server without it. */
+const baselineOf = (servers) => (servers.includes('weir-memory') ? 'weir-memory' : servers[0]);
+
+/** The request path of a route: `cached` (/cached-queries) or `queries` (the uncached baseline). */
+const pathOf = (route, n = opts.count) =>
+  route === 'cached' ? `/cached-queries?count=${n}` : `/queries?queries=${n}`;
+
+/** The routes a server runs: /cached-queries, and on the baseline server /queries after it. */
+const routesOf = (server) => (server === baselineOf(opts.servers) ? ['cached', 'queries'] : ['cached']);
+
+// ----------------------------------------------------------------------------------------------- stores
+
+const pgUrl = (database) => `${opts.pg}/${database}`;
+
+/** The queue's SQLite file (QUEUE_URL), in a folder removed at exit. */
+let queueDir;
+function queueUrl() {
+  queueDir ??= mkdtempSync(join(tmpdir(), 'weir-bench-cache-'));
+  return `sqlite:${join(queueDir, 'queue.db')}`;
+}
+
+/** CPU ticks of PostgreSQL (all its processes), of Redis (redis-server) and of the whole machine. */
+const MORE_CPU = {
+  postgres: () => processTicks('postgres'),
+  redis: () => processTicks('redis-server'),
+  machine: () => statTicks('cpu')?.busy,
+};
+
+/** The runner's own Redis connection (ioredis, from the root's node_modules), for SCAN, UNLINK and INFO. */
+let redisClient;
+async function redis() {
+  if (redisClient === undefined) {
+    const { Redis } = await import('ioredis');
+    redisClient = new Redis(opts.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 });
+    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
+    await redisClient.connect();
+  }
+  return redisClient;
+}
+
+/** Calls `each(keys)` for every batch of keys matching WORLD_KEYS (SCAN, bounded); resolves to their count. */
+async function scanWorldKeys(each) {
+  const client = await redis();
+  let cursor = '0';
+  let seen = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const [next, keys] = await client.scan(cursor, 'MATCH', WORLD_KEYS, 'COUNT', 1000);
+    seen += keys.length;
+    if (keys.length > 0) await each?.(keys);
+    cursor = next;
+    if (cursor === '0') return seen;
+  }
+  throw new Error(`SCAN MATCH ${WORLD_KEYS} did not finish within 100,000 calls`);
+}
+
+/** Deletes the service's World keys (only those) with SCAN + UNLINK; resolves to how many there were. */
+async function unlinkWorldKeys() {
+  const client = await redis();
+  return scanWorldKeys((keys) => client.unlink(...keys));
+}
+
+/** Counters of Redis's INFO stats that the report uses. */
+async function redisStats() {
+  const text = await (await redis()).info('stats');
+  const field = (name) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1]);
+  return {
+    commands: field('total_commands_processed'),
+    hits: field('keyspace_hits'),
+    misses: field('keyspace_misses'),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ servers
+
+function start(server, pin) {
+  return startTfbServer({
+    label: SERVERS[server].label,
+    argv: SERVICE_ARGV,
+    pin,
+    port: opts.port,
+    env: {
+      DATABASE_URL: pgUrl(opts.database),
+      DB_POOL: String(opts.pool),
+      CACHE_URL: SERVERS[server].cacheUrl,
+      QUEUE_URL: queueUrl(),
+    },
+  });
+}
+
+/**
+ * Checks a server's answers: /cached-queries?count=N (N = --count, 0 → 1 row, 501 → 500 rows, twice so
+ * that the second one is mostly served from the cache, foo → 1 row) and, on the baseline server,
+ * /queries?queries=N: status, content type, the TechEmpower headers, a JSON array of the right length of
+ * { id, randomNumber } with ids in 1…10000, every row equal to the table's (nothing writes to it in this
+ * bench, so a cached row must be too). Then that the cache is where CACHE_URL says: the runner emptied
+ * `weir:world:*` before the start, so on Redis the check's rows are there now, and with `memory:` none is.
+ * Throws naming every problem.
+ */
+async function check(server) {
+  const answers = answerChecks(SERVERS[server].label, opts.port);
+  const rows = (path, count) =>
+    answers.expect(path, async (res) => {
+      const found = headerProblems(res, /^application\/json/);
+      const body = JSON.parse(res.body);
+      if (!Array.isArray(body)) found.push('not an array');
+      else {
+        if (body.length !== count) found.push(`${body.length} rows, not ${count}`);
+        if (!body.every(isWorld)) found.push(`a row is not { id, randomNumber } within 1…${WORLD_SIZE}`);
+        else {
+          const { rows: table } = await pgQuery(
+            pgUrl(opts.database),
+            'SELECT id, randomnumber FROM world WHERE id = ANY($1)',
+            [body.map((w) => w.id)],
+          );
+          const byId = new Map(table.map((r) => [r.id, r.randomnumber]));
+          for (const w of body)
+            if (byId.get(w.id) !== w.randomNumber)
+              found.push(`id ${w.id}: ${w.randomNumber}, table ${byId.get(w.id)}`);
+        }
+      }
+      return found.slice(0, 5);
+    });
+  for (const [n, count] of [
+    [opts.count, opts.count],
+    [0, 1],
+    [501, 500],
+    [501, 500],
+    ['foo', 1],
+  ])
+    await rows(pathOf('cached', n), count);
+  if (routesOf(server).includes('queries')) await rows(pathOf('queries'), opts.count);
+  const keys = await scanWorldKeys();
+  if (SERVERS[server].redis && keys === 0)
+    answers.add(
+      `no ${WORLD_KEYS} key in Redis after the check: is CACHE_URL=${SERVERS[server].cacheUrl} used?`,
+    );
+  if (!SERVERS[server].redis && keys > 0)
+    answers.add(`${keys} ${WORLD_KEYS} keys in Redis after the check, with CACHE_URL=memory:`);
+  answers.done();
+}
+
+/** The server's warnings and errors (pino levels 40 and above) from its output. */
+function serverWarnings(log) {
+  return log
+    .join('')
+    .split('\n')
+    .filter((line) => {
+      const level = /"level":(\d+)/.exec(line);
+      return level ? Number(level[1]) >= 40 : /\b(warn|error)/i.test(line);
+    });
+}
+
+// ------------------------------------------------------------------------------------------------- report
+
+function writeReport(summary) {
+  const { facts, results, order, pin, rawDir } = summary;
+  const L = (s) => SERVERS[s].label;
+  const base = baselineOf(opts.servers);
+  const baseline = medianRound(results.queries[base]);
+  const med = (s) => medianRound(results.cached[s]);
+  // cached ÷ uncached round by round: the two ran within a minute or two of each other.
+  const perRound = (s) =>
+    results.cached[s].map((x) => x.rps / results.queries[base].find((y) => y.round === x.round).rps);
+  // Every measured run, [server, route, its result]: the baseline's first.
+  const runs = [
+    ...results.queries[base].map((r) => [base, 'queries', r]),
+    ...opts.servers.flatMap((s) => results.cached[s].map((r) => [s, 'cached', r])),
+  ];
+  const all = runs.map(([, , r]) => r);
+  const named = runs.map(([s, route, r]) => [`${L(s)} ${pathOf(route)}`, r]);
+  const other = (c) => otherCpu(c, ['postgres', 'redis']);
+  const { p, row, write } = markdown('bench:cache');
+
+  p('# weir cache benchmark results (TechEmpower cached queries)');
+  p();
+  p('Generated by `bench/cache.mjs`; do not edit by hand, re-run it. See `bench/README.md`.');
+  p();
+  p('## Summary');
+  p();
+  p(
+    `req/s of the median round (${opts.rounds} round(s), ${opts.duration} s measured each after a ${opts.warmup} s warm-up that fills the cache, wrk -c ${opts.connections}), its p50/p99, and CPU over the measured run in % of one core. The last column is req/s ÷ the uncached \`${pathOf('queries')}\`'s (run on ${L(base)}): of the median rounds, and in brackets the median of the per-round ratios.`,
+  );
+  p();
+  row([
+    'server',
+    'CACHE_URL',
+    'route',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'server CPU',
+    'Redis CPU',
+    'PostgreSQL CPU',
+    '÷ uncached /queries',
+  ]);
+  row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  const line = (s, route, m, ratio) =>
+    row([
+      L(s),
+      `\`${SERVERS[s].cacheUrl}\``,
+      `\`${pathOf(route)}\``,
+      fmtInt(m.rps),
+      fmtMs(m.p50),
+      fmtMs(m.p99),
+      fmtPct(m.cpu?.server),
+      fmtPct(m.cpu?.redis),
+      fmtPct(m.cpu?.postgres),
+      ratio,
+    ]);
+  line(base, 'queries', baseline, '1.00× (uncached)');
+  for (const s of opts.servers)
+    line(s, 'cached', med(s), `${fmtRatio(med(s).rps / baseline.rps)} (${fmtRatio(median(perRound(s)))})`);
+  p();
+  p(
+    `Per-round ratios of req/s, cached ÷ uncached: ${opts.servers
+      .map(
+        (s) =>
+          `${L(s)} ${perRound(s)
+            .map((r) => r.toFixed(2))
+            .join(', ')}`,
+      )
+      .join('; ')}.`,
+  );
+  p();
+  const redisServers = opts.servers.filter((s) => SERVERS[s].redis);
+  if (redisServers.length > 0) {
+    p(
+      "Redis during the measured runs of the median round (from Redis's `INFO stats`, read just before wrk started and just after it ended; keys counted with SCAN after the run):",
+    );
+    p();
+    row(['server', 'Redis commands/s', 'keyspace hits', 'keyspace misses', 'hit rate', `${WORLD_KEYS} keys`]);
+    row(['---', '---:', '---:', '---:', '---:', '---:']);
+    for (const s of redisServers) {
+      const r = med(s).redis ?? {};
+      row([
+        L(s),
+        fmtInt(r.commands === undefined ? undefined : r.commands / opts.duration),
+        fmtInt(r.hits),
+        fmtInt(r.misses),
+        r.hits + r.misses > 0 ? `${((r.hits / (r.hits + r.misses)) * 100).toFixed(2)} %` : 'n/a',
+        fmtInt(r.keys),
+      ]);
+    }
+    p();
+  }
+
+  machineAndCommand(p, summary, {
+    tools: [
+      ['pg (node-postgres)', `${facts.pgRoot} (root node_modules, for weir)`],
+      ['ioredis', `${facts.ioredis} (root node_modules, for weir and for the runner's SCAN/UNLINK/INFO)`],
+      ['PostgreSQL', `${facts.postgres} on 127.0.0.1:5432, not pinned (shares both cores)`],
+      ['Redis', `${facts.redis} on ${opts.redis.replace(/^redis:\/\//, '')}, not pinned (shares both cores)`],
+    ],
+    weir: SERVICE_BUILD,
+  });
+  commandsRun(
+    p,
+    pin,
+    opts,
+    `node bench/.build/service/main.js   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=${pgUrl(opts.database)} DB_POOL=${opts.pool} CACHE_URL=<memory: | ${opts.redis} | tiered+${opts.redis}> QUEUE_URL=sqlite:<tmp>/queue.db`,
+  );
+  p('## Method');
+  p();
+  p(
+    `- Servers: the reference service, examples/service/main.ts, compiled by tsc and run with plain \`node\` (weir's \`pg\` pool of ${opts.pool} on the PostgreSQL database \`${opts.database}\`, the job queue on a SQLite file in a temporary folder), started three ways that differ only in \`CACHE_URL\`: **weir-memory** \`memory:\` (in-process LRU, 10,000 entries by default: the whole table fits), **weir-redis** \`${opts.redis}\` and **weir-tiered** \`tiered+${opts.redis}\` (an in-process L1 in front of Redis, kept coherent by invalidation messages over Redis pub/sub).`,
+  );
+  p(
+    `- \`${pathOf('cached')}\` (examples/service/techempower.ts): ${opts.count} random ids in 1…10,000, one \`cache.getMany()\` for all their keys (\`world:<id>\`, one MGET on Redis), then \`cache.wrap()\` per miss (single-flight, on Redis a short lock, then the row read from PostgreSQL and stored with a 60 s TTL). With \`tiered+redis:\` the getMany looks in the in-process L1 first and asks Redis (MGET) only for the keys L1 lacks, so once L1 holds the table Redis sees almost nothing. \`${pathOf('queries')}\` is the uncached baseline: ${opts.count} single-row queries per request, run once per round on ${L(base)} (it does not touch the cache, so the backend does not matter to it).`,
+  );
+  p(
+    `- The database \`${opts.database}\` is dropped, recreated and migrated by the service before the run (10,000 world rows); nothing writes to it afterwards, so every cached row must equal the table's. Before each server starts, the runner deletes the service's World keys from Redis, \`${WORLD_KEYS}\` (the service's namespace is weir's default \`weir\`, not one of the runner's choosing), with SCAN + UNLINK; nothing else in Redis is touched (never FLUSHALL). Every server therefore starts with a cold cache, and its ${opts.warmup} s warm-up fills it; at 60 s, the TTL outlasts the warm-up and the measured run together, so the measured run is (nearly) all hits.`,
+  );
+  p(
+    `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned)'}; the load generator is **wrk, one thread, ${opts.connections} connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}; **PostgreSQL and Redis are not pinned** and run on both cores.`,
+  );
+  p(
+    `- Per server: empty \`${WORLD_KEYS}\`, start it, **check its answers** (status, content type, \`Server\`/\`Date\`/\`Content-Length\`; a JSON array of { id, randomNumber } with ids in 1…10,000 and values equal to the table's: count=${opts.count} → ${opts.count} rows, count=0 → 1, count=501 → 500 (twice, the second mostly from the cache), count=foo → 1; on ${L(base)} also \`${pathOf('queries')}\`; then that the rows are in Redis for the Redis backends and not there with \`memory:\`), then per route a **${opts.warmup} s warm-up** (discarded) and a **${opts.duration} s measured run**; then stop it (SIGTERM by PID). A fresh process per server and round.`,
+  );
+  p(
+    `- **${opts.rounds} round(s)**, the server order rotated every round (${order.map((o, i) => `round ${i + 1}: ${o.map(L).join(' → ')}`).join('; ')}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all redis-server and all PostgreSQL processes (% of one core), and the whole machine (of ${facts.nproc * 100} %).`,
+  );
+  p();
+
+  p('## Every round');
+  p();
+  runsTable(
+    row,
+    {
+      lead: ['server', 'route'],
+      processes: [
+        ['Redis CPU', 'redis'],
+        ['PostgreSQL CPU', 'postgres'],
+      ],
+      other,
+    },
+    runs.map(([s, route, r]) => [[L(s), `\`${pathOf(route)}\``], r]),
+  );
+  p();
+
+  const busyRedis = named
+    .filter(([, r]) => (r.cpu?.redis ?? 0) >= REDIS_BUSY)
+    .map(([what, r]) => `${what} round ${r.round} (${fmtPct(r.cpu.redis)})`);
+  const warned = Object.entries(summary.warnings ?? {}).filter(([, lines]) => lines.length > 0);
+  const redisRuns = redisServers.flatMap((s) => results.cached[s]);
+  p('## Caveats');
+  p();
+  p(
+    `- **PostgreSQL and Redis share the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: redis-server and PostgreSQL's backends run wherever the kernel puts them, so CPU that Redis uses is partly taken from the server's core. The whole machine was up to ${fmtPct(maxCpu(all, 'machine'))} of ${facts.nproc * 100} % busy.`,
+  );
+  p(
+    redisRuns.length > 0
+      ? busyRedis.length > 0
+        ? `- **Redis near saturation**: redis-server used ${REDIS_BUSY} % of one core or more (it executes commands on one thread) in ${busyRedis.join('; ')}: there Redis, not weir, may set the pace.`
+        : `- Redis used at most ${fmtPct(maxCpu(redisRuns, 'redis'))} of one core in any measured run (its commands execute on one thread), below the ${REDIS_BUSY} % that would mark it as a possible bottleneck.`
+      : '- No Redis backend was measured.',
+  );
+  p(
+    "- The cache namespace is weir's default `weir` (the service passes no namespace to `openCache()`), so the keys are `weir:world:<id>` (and, while a row loads, the lock `weir-lock:weir:world:<id>`, 5 s TTL) in the Redis database of `CACHE_URL`: another weir service with the default namespace on the same Redis would share, and lose, these keys. The runner deletes `weir:world:*` only, never FLUSHALL; tiered's invalidation channel is `weir-invalidate:weir`.",
+  );
+  p(
+    `- /cached-queries draws ${opts.count} random ids per request from 10,000, so after the warm-up nearly every key is present and the measured run is a test of the cache's read path (one getMany per request, rows deserialised per request), not of loading. The uncached baseline runs ${opts.count} PostgreSQL queries per request, so the ratio says how much of /queries' cost the cache takes away on this box, with PostgreSQL on the same two cores. The service also runs its welcome-email worker, which polls its (empty) SQLite queue every 100 ms.`,
+  );
+  const disturbed = named
+    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15)
+    .map(([what, r]) => `${what} round ${r.round} (other ${fmtPct(other(r.cpu))})`);
+  if (disturbed.length > 0)
+    p(
+      `- **Other load**: in ${disturbed.length} measured run(s) something besides the server, wrk, Redis and PostgreSQL took 15 % of a core or more: ${disturbed.join('; ')}. The median round keeps a single disturbed round out of the summary; the per-round ratios show it.`,
+    );
+  p(
+    warned.length > 0
+      ? `- **The servers logged warnings or errors** (a cache that degrades to uncached loads says so): ${warned.map(([k, lines]) => `${k}: ${lines.length} line(s), first ${JSON.stringify(lines[0].slice(0, 300))}`).join('; ')}.`
+      : '- No server logged a warning or an error (a Redis cache that became unavailable, and so ran its loaders uncached, would have).',
+  );
+  wrkCaveats(p, named);
+  p();
+  p(
+    `Raw wrk outputs (warm-ups included) and server logs are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`,
+  );
+  p();
+  write(opts.out);
+}
+
+// ---------------------------------------------------------------------------------------------------- main
+
+async function main() {
+  if (flags.rerender !== undefined)
+    return rerenderReport(runner, (summary) => {
+      SERVERS = serversOf(opts);
+      writeReport(summary);
+    });
+  cleanupOnExit(() => {
+    redisClient?.disconnect();
+    if (queueDir) rmSync(queueDir, { recursive: true, force: true });
+  });
+  const pin = pinning();
+  buildService(runner);
+  let redisVersion;
+  try {
+    redisVersion = /^redis_version:(\S+)/m.exec(await (await redis()).info('server'))?.[1];
+  } catch (err) {
+    fail(`cannot reach Redis at ${opts.redis}: ${err.message}`);
+  }
+  const postgres = await prepareServiceDatabase(runner, () => start(baselineOf(opts.servers), pin));
+  const run = beginRun(runner, {
+    facts: {
+      ...machineFacts(),
+      weir: 'compiled',
+      pgRoot: versionOf(ROOT, 'pg'),
+      ioredis: versionOf(ROOT, 'ioredis'),
+      postgres,
+      redis: redisVersion,
+    },
+    pin,
+  });
+  const runsPerRound = opts.servers.length + 1;
+  const minutes = Math.ceil(
+    (opts.rounds * (runsPerRound * (opts.warmup + opts.duration) + 5 * opts.servers.length)) / 60,
+  );
+  console.log(
+    `bench:cache: ${opts.servers.join(', ')} × ${pathOf('cached')}, and ${pathOf('queries')} on ${baselineOf(opts.servers)}, × ${opts.rounds} round(s): about ${minutes} min`,
+  );
+
+  const results = {
+    cached: Object.fromEntries(opts.servers.map((s) => [s, []])),
+    queries: { [baselineOf(opts.servers)]: [] },
+  };
+  const warnings = {};
+  const order = await runRounds(runner, run, {
+    async beforeStart() {
+      const removed = await unlinkWorldKeys();
+      if (removed > 0) console.log(`bench:cache: unlinked ${fmtInt(removed)} ${WORLD_KEYS} keys`);
+    },
+    start: (server) => start(server, pin),
+    check,
+    routesOf,
+    pathOf,
+    moreCpu: MORE_CPU,
+    // Redis's INFO stats over the measured run, and the World keys in Redis after it.
+    counters: {
+      key: 'redis',
+      title: 'Redis',
+      read: redisStats,
+      change: async (server, before, after) => ({
+        commands: after.commands - before.commands,
+        hits: after.hits - before.hits,
+        misses: after.misses - before.misses,
+        keys: SERVERS[server].redis ? await scanWorldKeys() : undefined,
+      }),
+    },
+    record(server, route, parsed) {
+      (route === 'cached' ? results.cached : results.queries)[server].push(parsed);
+      console.log(
+        `bench:cache: round ${parsed.round} ${SERVERS[server].label.padEnd(11)} ${pathOf(route).padEnd(24)} ${fmtInt(parsed.rps).padStart(7)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server ${fmtPct(parsed.cpu.server)}  redis ${fmtPct(parsed.cpu.redis)}  postgres ${fmtPct(parsed.cpu.postgres)}  machine ${fmtPct(parsed.cpu.machine)}${SERVERS[server].redis ? `  redis hits ${fmtInt(parsed.redis.hits)} misses ${fmtInt(parsed.redis.misses)} keys ${fmtInt(parsed.redis.keys)}` : ''}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
+      );
+    },
+    afterStop(server, round, active) {
+      writeFileSync(join(run.rawDir, `r${round}-${server}-server.log`), active.log.join(''));
+      warnings[`${SERVERS[server].label} round ${round}`] = serverWarnings(active.log);
+    },
+  });
+  try {
+    const removed = await unlinkWorldKeys();
+    console.log(`bench:cache: done; unlinked the ${fmtInt(removed)} ${WORLD_KEYS} keys left in Redis`);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  await redisClient?.quit();
+  redisClient = undefined;
+  finishRun(runner, run, { results, warnings, order }, writeReport);
+}
+
+await main();
