@@ -52,7 +52,16 @@ export function addJobRoutes(app: App, queue: () => JobQueue<WelcomeJob>): void 
   });
 
   app.get('/jobs/:id', async (ctx) => {
-    const job = await queue().get(ctx.params.id);
+    const jobs = queue();
+    const job = await jobs.get(ctx.params.id);
+    if (job === undefined && jobs.backend !== 'sqlite') {
+      // A broker keeps no per-job status (only its dead-letter list is searchable).
+      throw new HttpError(
+        501,
+        'JOB_STATUS_UNAVAILABLE',
+        `The ${jobs.backend} job queue keeps no per-job status; run on the embedded queue (QUEUE_URL=sqlite:…) to follow jobs`,
+      );
+    }
     if (job === undefined) throw HttpError.notFound(`No job ${ctx.params.id}`, undefined, 'JOB_NOT_FOUND');
     return {
       id: job.id,

@@ -16,6 +16,7 @@ import { createServiceApp } from '../../examples/service/app.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
 import { WELCOME_QUEUE, type WelcomeJob } from '../../examples/service/jobs.ts';
 import { request, serve } from '../helpers/http.ts';
+import { AMQP_URL, amqpSkip, NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-jobs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,6 +120,46 @@ describe('reference service: POST /jobs and its worker, in one process', () => {
     assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'JOB_NOT_FOUND');
   });
 });
+
+for (const [backend, url, skip] of [
+  ['amqp', AMQP_URL, await amqpSkip()],
+  ['nats', NATS_URL, await natsSkip()],
+] as const) {
+  describe(`reference service: POST /jobs on ${backend}`, { skip }, () => {
+    it('the job reaches the worker through the broker; GET /jobs/:id says the broker keeps no status', async () => {
+      const db = await openServiceDatabase(`sqlite:${join(dir, `${backend}.db`)}`);
+      const queue = await openJobQueue<WelcomeJob>(uniqueNamespace(`svc${backend}`).replaceAll('-', '_'), {
+        url,
+      });
+      const handle = await serve(createServiceApp({ logger: false, db, queue }));
+      try {
+        const res = await request(handle, {
+          method: 'POST',
+          path: '/jobs',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ to: 'grace@example.com', workMs: 0 }),
+        });
+        assert.equal(res.status, 202);
+        const { id } = JSON.parse(res.body) as { id: string };
+        await until(
+          async () =>
+            (await db.maybeOne`SELECT 1 AS ok FROM welcome_emails WHERE job_id = ${id}`) ?? undefined,
+          10_000,
+          'the worker wrote the row',
+        );
+        const status = await request(handle, { path: `/jobs/${id}` });
+        assert.equal(status.status, 501);
+        assert.equal(
+          (JSON.parse(status.body) as { error: { code: string } }).error.code,
+          'JOB_STATUS_UNAVAILABLE',
+        );
+      } finally {
+        await (queue as unknown as { destroy(): Promise<void> }).destroy();
+        await handle.close();
+      }
+    });
+  });
+}
 
 describe('weir worker: the service worker in a process of its own', () => {
   it('runs the jobs another process adds, and stops gracefully on SIGTERM', async () => {
