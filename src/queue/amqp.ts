@@ -293,15 +293,26 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     try {
       await this.#send(marker, Buffer.from(id), { messageId: id });
       return undefined;
-    } catch {
-      // Refused: the key is taken. Read the first id, and leave the marker in place.
-      const reader = await this.#model.createConfirmChannel();
+    } catch (err) {
+      // Refused: the key is taken, unless the broker is away. Read the first id; leave the marker in place.
+      let msg: Message | false;
       try {
-        const msg = await reader.get(marker, { noAck: false });
-        return msg === false ? id : msg.content.toString();
-      } finally {
-        await reader.close().catch(() => undefined);
+        const reader = await this.#model.createConfirmChannel();
+        reader.on('error', () => undefined);
+        try {
+          msg = await reader.get(marker, { noAck: false });
+        } finally {
+          await reader.close().catch(() => undefined);
+        }
+      } catch (readError) {
+        throw unavailable(
+          this.url,
+          `cannot check idempotency key: ${(readError as Error).message}`,
+          readError,
+        );
       }
+      if (msg === false) throw err;
+      return msg.content.toString();
     }
   }
 
