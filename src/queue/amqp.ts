@@ -11,21 +11,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
-import { invalidOption, WeirError } from '../errors.ts';
+import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
-import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
-import { type Delivery, type Source, startConsumer } from './runner.ts';
-import { checkAttempts, checkDelay, checkPriority, type JobQueueOptions, serializeData } from './sqlite.ts';
-import type {
-  Added,
-  AddOptions,
-  Consumer,
-  JobCounts,
-  JobHandler,
-  JobInfo,
-  JobQueue,
-  ProcessOptions,
-} from './types.ts';
+import type { Backoff } from './backoff.ts';
+import { BaseJobQueue, type JobQueueOptions } from './base.ts';
+import type { Delivery, Source } from './runner.ts';
+import type { Added, AddOptions, JobCounts, JobInfo, ProcessOptions } from './types.ts';
 
 // The slice of amqplib weir uses, typed here so that the package stays optional.
 interface Message {
@@ -94,36 +85,21 @@ export function delayBucket(ms: number): number {
   return 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(ms, 1))));
 }
 
-export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
-  readonly name: string;
+export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
   readonly backend = 'amqp';
-  readonly url: string;
   readonly #model: Model;
   readonly #queue: string;
   readonly #dead: string;
-  readonly #attempts: number;
-  readonly #backoff: Backoff;
-  readonly #maxData: number;
-  readonly #idempotencyWindow: number;
-  readonly #log: Logger;
-  readonly #consumers = new Set<Consumer>();
   readonly #delayQueues = new Set<number>();
   /** Marker queues this instance declared, for destroy(). */
   readonly #markers = new Set<string>();
   #channel: Promise<Channel> | undefined;
-  #closing: Promise<void> | undefined;
 
   private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
-    this.name = name;
-    this.url = url;
+    super(name, url, options, log);
     this.#model = model;
     this.#queue = `weir.${name}`;
     this.#dead = `weir.${name}.dead`;
-    this.#attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
-    this.#backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
-    this.#maxData = options.maxDataBytes ?? 1024 * 1024;
-    this.#idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
-    this.#log = log;
   }
 
   static async open<T>(
@@ -239,24 +215,9 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     });
   }
 
-  #checkOpen(): void {
-    if (this.#closing !== undefined) {
-      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
-    }
-  }
-
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    this.#checkOpen();
-    if (options.signal?.aborted) throw reasonOf(options.signal);
-    const content = Buffer.from(serializeData(data, this.#maxData, this.name));
-    const attempts = checkAttempts(options.attempts ?? this.#attempts, 'add() attempts');
-    const priority = checkPriority(options.priority ?? 0);
-    const delay = checkDelay(options.delay ?? 0);
-    const key = options.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || key === '')) {
-      throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
-    }
-    const id = randomUUID();
+    const { id, text, attempts, priority, delay, key, backoff } = this.prepareAdd(data, options);
+    const content = Buffer.from(text);
     if (key !== undefined) {
       const first = await this.#claimKey(key, id);
       if (first !== undefined) return { id: first, duplicate: true };
@@ -267,8 +228,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
       [H_MAX]: attempts,
       [H_CREATED]: Date.now(),
     };
-    if (options.backoff !== undefined)
-      headers[H_BACKOFF] = JSON.stringify(settleBackoff(options.backoff, this.#backoff));
+    if (backoff !== undefined) headers[H_BACKOFF] = JSON.stringify(backoff);
     await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
       messageId: id,
       priority,
@@ -288,7 +248,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     this.#markers.add(marker);
     await channel.assertQueue(marker, {
       durable: true,
-      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.#idempotencyWindow },
+      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
     });
     try {
       await this.#send(marker, Buffer.from(id), { messageId: id });
@@ -316,17 +276,8 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     }
   }
 
-  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
-    this.#checkOpen();
-    const consumer = startConsumer(
-      this.#source(options.concurrency ?? 1),
-      handler as JobHandler<unknown>,
-      options,
-      this.#log,
-      (c) => this.#consumers.delete(c),
-    );
-    this.#consumers.add(consumer);
-    return consumer;
+  protected source(options: ProcessOptions): Source {
+    return this.#source(options.concurrency ?? 1);
   }
 
   /**
@@ -410,7 +361,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     const id = String(h[H_ID] ?? msg.properties.messageId ?? randomUUID());
     // A redelivery means its worker went away mid-job: that counts as an attempt.
     const attempt = Number(h[H_ATTEMPT] ?? 1) + (msg.fields.redelivered ? 1 : 0);
-    const maxAttempts = Number(h[H_MAX] ?? this.#attempts);
+    const maxAttempts = Number(h[H_MAX] ?? this.attempts);
     const backoffText = typeof h[H_BACKOFF] === 'string' ? (h[H_BACKOFF] as string) : undefined;
     const republish = (queue: string | ((c: Channel) => Promise<string>), headers: Record<string, unknown>) =>
       this.#send(queue, msg.content, {
@@ -434,7 +385,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
         maxAttempts,
         createdAt: new Date(Number(h[H_CREATED] ?? Date.now())),
       },
-      backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.#backoff,
+      backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       complete: async () => ack(),
       retry: async (error, delayMs) => {
         await republish((c) => this.#delayQueue(c, delayMs), {
@@ -456,12 +407,12 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async get(id: string): Promise<JobInfo<T> | undefined> {
-    this.#checkOpen();
+    this.checkOpen();
     return (await this.dead({ limit: 10_000 })).find((job) => job.id === id);
   }
 
   async counts(): Promise<JobCounts> {
-    this.#checkOpen();
+    this.checkOpen();
     const channel = await this.#publisher();
     const main = await channel.checkQueue(this.#queue);
     const dead = await channel.checkQueue(this.#dead);
@@ -502,7 +453,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
       state: 'dead',
       data: JSON.parse(msg.content.toString()) as T,
       attempts: Number(h[H_ATTEMPT] ?? 0),
-      maxAttempts: Number(h[H_MAX] ?? this.#attempts),
+      maxAttempts: Number(h[H_MAX] ?? this.attempts),
       priority: msg.properties.priority ?? 0,
       createdAt: new Date(Number(h[H_CREATED] ?? 0)),
       runAt: new Date(Number(h[H_CREATED] ?? 0)),
@@ -514,9 +465,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
-    this.#checkOpen();
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    const limit = this.deadLimit(options);
     const seen = await this.#scanDead(
       limit,
       () => false,
@@ -526,7 +475,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async retryDead(id?: string): Promise<number> {
-    this.#checkOpen();
+    this.checkOpen();
     let count = 0;
     await this.#scanDead(
       100_000,
@@ -554,11 +503,7 @@ export class AmqpJobQueue<T = unknown> implements JobQueue<T> {
     }
   }
 
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
-      await this.#model.close().catch(() => undefined);
-    })();
-    return this.#closing;
+  protected async closeBackend(): Promise<void> {
+    await this.#model.close().catch(() => undefined);
   }
 }

@@ -4,8 +4,8 @@
  * @module
  */
 
+export type { JobQueueOptions } from './base.ts';
 export { DEFAULT_QUEUE_URL, type OpenJobQueueOptions, openJobQueue } from './open.ts';
-export type { JobQueueOptions } from './sqlite.ts';
 export type {
   Added,
   AddOptions,

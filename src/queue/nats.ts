@@ -7,24 +7,14 @@
  * retry backoff), and `working()` to extend a running job's deadline. JetStream has no priorities, and
  * keeps no per-job status: `get()` finds only dead jobs.
  */
-import { randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
-import { invalidOption, WeirError } from '../errors.ts';
+import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
-import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
-import { type Delivery, type Source, startConsumer } from './runner.ts';
-import { checkAttempts, checkDelay, type JobQueueOptions, serializeData } from './sqlite.ts';
-import type {
-  Added,
-  AddOptions,
-  Consumer,
-  JobCounts,
-  JobHandler,
-  JobInfo,
-  JobQueue,
-  ProcessOptions,
-} from './types.ts';
+import type { Backoff } from './backoff.ts';
+import { BaseJobQueue, type JobQueueOptions } from './base.ts';
+import type { Delivery, Source } from './runner.ts';
+import type { Added, AddOptions, JobCounts, JobInfo } from './types.ts';
 
 // The slice of the NATS client weir uses, typed here so that the packages stay optional.
 interface Headers {
@@ -106,10 +96,8 @@ function unavailable(url: string, reason: string, cause?: unknown): WeirError {
   return new WeirError('WEIR_ERR_JOBS_UNAVAILABLE', `Job queue ${url} is unavailable: ${reason}`, { cause });
 }
 
-export class NatsJobQueue<T = unknown> implements JobQueue<T> {
-  readonly name: string;
+export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
   readonly backend = 'nats';
-  readonly url: string;
   readonly #nats: NatsTransport;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
@@ -118,13 +106,6 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
   readonly #subject: string;
   readonly #deadStream: string;
   readonly #deadSubject: string;
-  readonly #attempts: number;
-  readonly #backoff: Backoff;
-  readonly #maxData: number;
-  readonly #visibility: number;
-  readonly #log: Logger;
-  readonly #consumers = new Set<Consumer>();
-  #closing: Promise<void> | undefined;
 
   private constructor(
     name: string,
@@ -133,8 +114,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     options: JobQueueOptions,
     log: Logger,
   ) {
-    this.name = name;
-    this.url = url;
+    super(name, url, options, log);
     this.#nats = parts.nats;
     this.#nc = parts.nc;
     this.#js = parts.js;
@@ -144,11 +124,6 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     this.#deadStream = `WEIR_${token}_DEAD`;
     this.#subject = `weir.jobs.${token}`;
     this.#deadSubject = `weir.dead.${token}`;
-    this.#attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
-    this.#backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
-    this.#maxData = options.maxDataBytes ?? 1024 * 1024;
-    this.#visibility = options.visibilityTimeoutMs ?? 30_000;
-    this.#log = log;
   }
 
   static async open<T>(
@@ -219,7 +194,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     await this.#jsm.consumers.add(this.#stream, {
       durable_name: 'weir',
       ack_policy: 'explicit',
-      ack_wait: nanos(this.#visibility),
+      ack_wait: nanos(this.visibility),
       max_deliver: -1,
       max_ack_pending: 10_000,
       filter_subject: this.#subject,
@@ -229,41 +204,20 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
   async #watch(): Promise<void> {
     for await (const status of this.#nc.status()) {
       if (status.type === 'disconnect')
-        this.#log.warn({ queue: this.name }, `job queue ${this.url}: disconnected, reconnecting`);
+        this.log.warn({ queue: this.name }, `job queue ${this.url}: disconnected, reconnecting`);
       if (status.type === 'reconnect')
-        this.#log.info({ queue: this.name }, `job queue ${this.url}: reconnected`);
-    }
-  }
-
-  #checkOpen(): void {
-    if (this.#closing !== undefined) {
-      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
+        this.log.info({ queue: this.name }, `job queue ${this.url}: reconnected`);
     }
   }
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    this.#checkOpen();
-    if (options.signal?.aborted) throw reasonOf(options.signal);
-    const text = serializeData(data, this.#maxData, this.name);
-    const attempts = checkAttempts(options.attempts ?? this.#attempts, 'add() attempts');
-    const delay = checkDelay(options.delay ?? 0);
-    if (
-      options.priority !== undefined &&
-      (!Number.isInteger(options.priority) || options.priority < 0 || options.priority > 9)
-    ) {
-      throw invalidOption('add() priority', 'an integer from 0 to 9', options.priority);
-    }
-    const key = options.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || key === '')) {
-      throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
-    }
-    const id = randomUUID();
+    // Priorities are checked, and ignored: JetStream has none.
+    const { id, text, attempts, delay, key, backoff } = this.prepareAdd(data, options);
     const h = this.#nats.headers();
     h.set(H_ID, id);
     h.set(H_MAX, String(attempts));
     h.set(H_CREATED, String(Date.now()));
-    if (options.backoff !== undefined)
-      h.set(H_BACKOFF, JSON.stringify(settleBackoff(options.backoff, this.#backoff)));
+    if (backoff !== undefined) h.set(H_BACKOFF, JSON.stringify(backoff));
     if (delay > 0) {
       h.set(H_NOT_BEFORE, String(Date.now() + delay));
       // The early delivery that waits out the delay is not an attempt.
@@ -288,16 +242,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     return { id, duplicate: false };
   }
 
-  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
-    this.#checkOpen();
-    const consumer = startConsumer(this.#source(), handler as JobHandler<unknown>, options, this.#log, (c) =>
-      this.#consumers.delete(c),
-    );
-    this.#consumers.add(consumer);
-    return consumer;
-  }
-
-  #source(): Source {
+  protected source(): Source {
     const deliveries = new WeakMap<Delivery, JsMsg>();
     return {
       take: async (max, signal) => {
@@ -324,7 +269,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
       extend: async (running) => {
         for (const delivery of running) deliveries.get(delivery)?.working();
       },
-      extendEveryMs: Math.max(Math.floor(this.#visibility / 3), 10),
+      extendEveryMs: Math.max(Math.floor(this.visibility / 3), 10),
     };
   }
 
@@ -342,7 +287,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     const backoffText = h?.get(H_BACKOFF);
     const data = decoder.decode(msg.data);
     const id = h?.get(H_ID) || String(msg.seq);
-    const maxAttempts = Number(h?.get(H_MAX) || this.#attempts);
+    const maxAttempts = Number(h?.get(H_MAX) || this.attempts);
     return {
       job: {
         id,
@@ -352,7 +297,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
         maxAttempts,
         createdAt: new Date(Number(h?.get(H_CREATED) || Date.now())),
       },
-      backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.#backoff,
+      backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       complete: async () => {
         await msg.ackAck();
       },
@@ -385,12 +330,12 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async get(id: string): Promise<JobInfo<T> | undefined> {
-    this.#checkOpen();
+    this.checkOpen();
     return (await this.#deadJobs(10_000)).find((job) => job.id === id);
   }
 
   async counts(): Promise<JobCounts> {
-    this.#checkOpen();
+    this.checkOpen();
     const consumer = await this.#js.consumers.get(this.#stream, 'weir');
     const info = await consumer.info();
     const dead = await this.#jsm.streams.info(this.#deadStream);
@@ -424,7 +369,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
       state: 'dead' as const,
       data: JSON.parse(decoder.decode(msg.data)) as T,
       attempts: Number(msg.header.get(H_ATTEMPTS) || 0),
-      maxAttempts: Number(msg.header.get(H_MAX) || this.#attempts),
+      maxAttempts: Number(msg.header.get(H_MAX) || this.attempts),
       priority: 0,
       createdAt: new Date(Number(msg.header.get(H_CREATED) || 0)),
       runAt: msg.time,
@@ -435,14 +380,11 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
-    this.#checkOpen();
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
-    return this.#deadJobs(limit);
+    return this.#deadJobs(this.deadLimit(options));
   }
 
   async retryDead(id?: string): Promise<number> {
-    this.#checkOpen();
+    this.checkOpen();
     let count = 0;
     for (const msg of await this.#deadMessages(100_000)) {
       if (id !== undefined && msg.header.get(H_ID) !== id) continue;
@@ -464,11 +406,7 @@ export class NatsJobQueue<T = unknown> implements JobQueue<T> {
     await this.#jsm.streams.delete(this.#deadStream).catch(() => false);
   }
 
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
-      await this.#nc.close();
-    })();
-    return this.#closing;
+  protected async closeBackend(): Promise<void> {
+    await this.#nc.close();
   }
 }

@@ -5,8 +5,9 @@ import { redactUrl } from '../db/errors.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import { AmqpJobQueue } from './amqp.ts';
+import type { JobQueueOptions } from './base.ts';
 import { NatsJobQueue } from './nats.ts';
-import { type JobQueueOptions, SqliteJobQueue } from './sqlite.ts';
+import { SqliteJobQueue } from './sqlite.ts';
 import type { JobQueue } from './types.ts';
 
 /** The queue weir opens when no URL is given (and `QUEUE_URL` is unset). */

@@ -8,43 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import { abortHook, reasonOf } from '../concurrency/signal.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { openSqlite, type SqliteOptions } from '../db/sqlite.ts';
-import { invalidOption, WeirError } from '../errors.ts';
+import { openSqlite } from '../db/sqlite.ts';
 import type { Logger } from '../http/context.ts';
-import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
-import { type Delivery, type Source, startConsumer } from './runner.ts';
-import type {
-  Added,
-  AddOptions,
-  Consumer,
-  JobCounts,
-  JobHandler,
-  JobInfo,
-  JobQueue,
-  JobState,
-  ProcessOptions,
-} from './types.ts';
-
-/** Options of a job queue; the per-job ones are the defaults of `add()`. */
-export interface JobQueueOptions extends SqliteOptions {
-  /** @default 3 */
-  attempts?: number;
-  backoff?: AddOptions['backoff'];
-  /** How long a second add with the same `idempotencyKey` is a no-op. @default 86_400_000 (a day) */
-  idempotencyWindowMs?: number;
-  /** The largest job data, as JSON. @default 1 MiB */
-  maxDataBytes?: number;
-  /** Where warnings go. @default none */
-  logger?: Logger;
-  /** SQLite: how long a worker holds a job before it counts as gone (renewed while it runs). @default 30_000 */
-  visibilityTimeoutMs?: number;
-  /** SQLite: how often an idle worker looks for jobs other processes added. @default 100 */
-  pollIntervalMs?: number;
-  /** SQLite: how long completed jobs stay visible to `get()`. @default 86_400_000 (a day) */
-  keepCompletedMs?: number;
-  /** SQLite: `full` survives power loss; `normal` only a crash of the process, but adds faster. @default 'full' */
-  durability?: 'full' | 'normal';
-}
+import type { Backoff } from './backoff.ts';
+import { BaseJobQueue, type JobQueueOptions } from './base.ts';
+import type { Delivery, Source } from './runner.ts';
+import type { Added, AddOptions, JobCounts, JobInfo, JobState } from './types.ts';
 
 interface Row {
   seq: number;
@@ -92,56 +61,6 @@ const SCHEMA = `
 
 const PURGE_EVERY_MS = 60_000;
 
-export function checkAttempts(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidOption(name, 'an integer ≥ 1', value);
-  }
-  return value;
-}
-
-export function checkPriority(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 9) {
-    throw invalidOption('add() priority', 'an integer from 0 to 9', value);
-  }
-  return value;
-}
-
-export function checkDelay(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw invalidOption('add() delay', 'a number of ms ≥ 0', value);
-  }
-  return value;
-}
-
-/** The job's data as JSON, within `max` bytes. */
-export function serializeData(data: unknown, max: number, queue: string): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(data);
-  } catch (err) {
-    throw new WeirError(
-      'WEIR_ERR_JOBS_DATA',
-      `Job data for queue "${queue}" is not JSON: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  if (text === undefined) {
-    throw new WeirError(
-      'WEIR_ERR_JOBS_DATA',
-      `Job data for queue "${queue}" is ${typeof data}, which has no JSON form`,
-    );
-  }
-  if (text.length > max || Buffer.byteLength(text) > max) {
-    throw new WeirError(
-      'WEIR_ERR_JOBS_DATA',
-      `Job data for queue "${queue}" is ${Buffer.byteLength(text)} bytes as JSON, over maxDataBytes (${max})`,
-    );
-  }
-  return text;
-}
-
 function resultText(value: unknown): string | null {
   try {
     return JSON.stringify(value) ?? null;
@@ -167,24 +86,14 @@ function info<T>(row: Row): JobInfo<T> {
   };
 }
 
-export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
-  readonly name: string;
+export class SqliteJobQueue<T = unknown> extends BaseJobQueue<T> {
   readonly backend = 'sqlite';
-  readonly url: string;
   readonly #db: Database;
-  readonly #attempts: number;
-  readonly #backoff: Backoff;
-  readonly #idempotencyWindow: number;
-  readonly #maxData: number;
-  readonly #visibility: number;
   readonly #pollInterval: number;
   readonly #keepCompleted: number;
-  readonly #log: Logger;
-  readonly #consumers = new Set<Consumer>();
   /** Woken by a local add(), so a consumer in this process does not wait for its next poll. */
   readonly #wakers = new Set<() => void>();
   #lastPurge = 0;
-  #closing: Promise<void> | undefined;
   /** Writes waiting for the next group commit. */
   #pending: {
     op: (q: Queryable) => Promise<unknown>;
@@ -193,17 +102,10 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   }[] = [];
 
   private constructor(name: string, url: string, db: Database, options: JobQueueOptions, log: Logger) {
-    this.name = name;
-    this.url = url;
+    super(name, url, options, log);
     this.#db = db;
-    this.#attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
-    this.#backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
-    this.#idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
-    this.#maxData = options.maxDataBytes ?? 1024 * 1024;
-    this.#visibility = options.visibilityTimeoutMs ?? 30_000;
     this.#pollInterval = options.pollIntervalMs ?? 100;
     this.#keepCompleted = options.keepCompletedMs ?? 86_400_000;
-    this.#log = log;
   }
 
   static async open<T>(
@@ -225,24 +127,11 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
     return new SqliteJobQueue<T>(name, shown, db, options, log);
   }
 
-  #checkOpen(): void {
-    if (this.#closing !== undefined) {
-      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
-    }
-  }
-
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    this.#checkOpen();
-    if (options.signal?.aborted) throw reasonOf(options.signal);
-    const text = serializeData(data, this.#maxData, this.name);
-    const attempts = checkAttempts(options.attempts ?? this.#attempts, 'add() attempts');
-    const priority = checkPriority(options.priority ?? 0);
+    const { id, text, attempts, priority, delay, key, backoff: own } = this.prepareAdd(data, options);
     const now = Date.now();
-    const runAt = now + checkDelay(options.delay ?? 0);
-    const backoff =
-      options.backoff === undefined ? null : JSON.stringify(settleBackoff(options.backoff, this.#backoff));
-    const key = options.idempotencyKey;
-    const id = randomUUID();
+    const runAt = now + delay;
+    const backoff = own === undefined ? null : JSON.stringify(own);
     const db = this.#db;
     let added: Added;
     if (key === undefined) {
@@ -253,8 +142,6 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
       );
       added = { id, duplicate: false };
     } else {
-      if (typeof key !== 'string' || key === '')
-        throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
       added = await db.transaction(async (tx) => {
         await tx.exec`
           UPDATE weir_jobs SET idempotency_key = NULL
@@ -266,7 +153,7 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
           INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, created_at,
                                  idempotency_key, idempotency_until)
           VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${now},
-                  ${key}, ${now + this.#idempotencyWindow})`;
+                  ${key}, ${now + this.idempotencyWindow})`;
         return { id, duplicate: false };
       });
     }
@@ -308,20 +195,11 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
     for (const [i, write] of batch.entries()) write.resolve(results[i]);
   }
 
-  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
-    this.#checkOpen();
-    const consumer = startConsumer(this.#source(), handler as JobHandler<unknown>, options, this.#log, (c) =>
-      this.#consumers.delete(c),
-    );
-    this.#consumers.add(consumer);
-    return consumer;
-  }
-
-  #source(): Source {
+  protected source(): Source {
     return {
       take: (max, signal) => this.#take(max, signal),
       extend: (deliveries) => this.#extend(deliveries),
-      extendEveryMs: Math.max(Math.floor(this.#visibility / 3), 10),
+      extendEveryMs: Math.max(Math.floor(this.visibility / 3), 10),
     };
   }
 
@@ -338,7 +216,7 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
       const token = randomUUID();
       const rows = await this.#db.query<Row>`
         UPDATE weir_jobs
-        SET state = 'active', attempts = attempts + 1, lease_until = ${now + this.#visibility}, lease_token = ${token}
+        SET state = 'active', attempts = attempts + 1, lease_until = ${now + this.visibility}, lease_token = ${token}
         WHERE seq IN (
           SELECT seq FROM weir_jobs
           WHERE queue = ${this.name}
@@ -380,7 +258,7 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
         maxAttempts: row.max_attempts,
         createdAt: new Date(row.created_at),
       },
-      backoff: row.backoff === null ? this.#backoff : (JSON.parse(row.backoff) as Backoff),
+      backoff: row.backoff === null ? this.backoff : (JSON.parse(row.backoff) as Backoff),
       complete: async (result) => {
         const text = resultText(result);
         const at = Date.now();
@@ -422,7 +300,7 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async #extend(deliveries: readonly Delivery[]): Promise<void> {
-    const until = Date.now() + this.#visibility;
+    const until = Date.now() + this.visibility;
     const ids = JSON.stringify(deliveries.map((d) => d.job.id));
     await this.#db.exec`
       UPDATE weir_jobs SET lease_until = ${until}
@@ -430,14 +308,14 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async get(id: string): Promise<JobInfo<T> | undefined> {
-    this.#checkOpen();
+    this.checkOpen();
     const row = await this.#db
       .maybeOne<Row>`SELECT * FROM weir_jobs WHERE id = ${String(id)} AND queue = ${this.name}`;
     return row === undefined ? undefined : info<T>(row);
   }
 
   async counts(): Promise<JobCounts> {
-    this.#checkOpen();
+    this.checkOpen();
     const counts: JobCounts = { waiting: 0, active: 0, failed: 0, completed: 0, dead: 0 };
     const rows = await this.#db.query<{ state: JobState; n: number }>`
       SELECT state, count(*) AS n FROM weir_jobs WHERE queue = ${this.name} GROUP BY state`;
@@ -446,16 +324,14 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
   }
 
   async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
-    this.#checkOpen();
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    const limit = this.deadLimit(options);
     const rows = await this.#db.query<Row>`
       SELECT * FROM weir_jobs WHERE queue = ${this.name} AND state = 'dead' ORDER BY finished_at, seq LIMIT ${limit}`;
     return rows.map((row) => info<T>(row));
   }
 
   async retryDead(id?: string): Promise<number> {
-    this.#checkOpen();
+    this.checkOpen();
     const now = Date.now();
     const { rowCount } =
       id === undefined
@@ -469,13 +345,9 @@ export class SqliteJobQueue<T = unknown> implements JobQueue<T> {
     return rowCount;
   }
 
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
-      // Writes waiting for their group commit go first.
-      while (this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
-      await this.#db.close();
-    })();
-    return this.#closing;
+  protected async closeBackend(): Promise<void> {
+    // Writes waiting for their group commit go first.
+    while (this.#pending.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    await this.#db.close();
   }
 }

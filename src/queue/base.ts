@@ -1,0 +1,196 @@
+/**
+ * What every backend's job queue shares: its settings, the checks `add()` makes before anything is
+ * stored, its consumers (the loop in `runner.ts`), and closing them before the connection.
+ */
+import { randomUUID } from 'node:crypto';
+import { reasonOf } from '../concurrency/signal.ts';
+import type { SqliteOptions } from '../db/sqlite.ts';
+import { invalidOption, WeirError } from '../errors.ts';
+import type { Logger } from '../http/context.ts';
+import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
+import { type Source, startConsumer } from './runner.ts';
+import type {
+  Added,
+  AddOptions,
+  Consumer,
+  JobCounts,
+  JobHandler,
+  JobInfo,
+  JobQueue,
+  ProcessOptions,
+} from './types.ts';
+
+/** Options of a job queue; the per-job ones are the defaults of `add()`. */
+export interface JobQueueOptions extends SqliteOptions {
+  /** @default 3 */
+  attempts?: number;
+  backoff?: AddOptions['backoff'];
+  /** How long a second add with the same `idempotencyKey` is a no-op. @default 86_400_000 (a day) */
+  idempotencyWindowMs?: number;
+  /** The largest job data, as JSON. @default 1 MiB */
+  maxDataBytes?: number;
+  /** Where warnings go. @default none */
+  logger?: Logger;
+  /** SQLite: how long a worker holds a job before it counts as gone (renewed while it runs). @default 30_000 */
+  visibilityTimeoutMs?: number;
+  /** SQLite: how often an idle worker looks for jobs other processes added. @default 100 */
+  pollIntervalMs?: number;
+  /** SQLite: how long completed jobs stay visible to `get()`. @default 86_400_000 (a day) */
+  keepCompletedMs?: number;
+  /** SQLite: `full` survives power loss; `normal` only a crash of the process, but adds faster. @default 'full' */
+  durability?: 'full' | 'normal';
+}
+
+export function checkAttempts(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidOption(name, 'an integer ≥ 1', value);
+  }
+  return value;
+}
+
+export function checkPriority(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 9) {
+    throw invalidOption('add() priority', 'an integer from 0 to 9', value);
+  }
+  return value;
+}
+
+export function checkDelay(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidOption('add() delay', 'a number of ms ≥ 0', value);
+  }
+  return value;
+}
+
+/** The job's data as JSON, within `max` bytes. */
+export function serializeData(data: unknown, max: number, queue: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is not JSON: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (text === undefined) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is ${typeof data}, which has no JSON form`,
+    );
+  }
+  if (text.length > max || Buffer.byteLength(text) > max) {
+    throw new WeirError(
+      'WEIR_ERR_JOBS_DATA',
+      `Job data for queue "${queue}" is ${Buffer.byteLength(text)} bytes as JSON, over maxDataBytes (${max})`,
+    );
+  }
+  return text;
+}
+
+/** The arguments of one `add()`, checked. */
+export interface PreparedAdd {
+  readonly id: string;
+  /** The data as JSON. */
+  readonly text: string;
+  readonly attempts: number;
+  readonly priority: number;
+  readonly delay: number;
+  /** The job's own backoff, when it has one. */
+  readonly backoff: Backoff | undefined;
+  readonly key: string | undefined;
+}
+
+export abstract class BaseJobQueue<T> implements JobQueue<T> {
+  readonly name: string;
+  readonly url: string;
+  abstract readonly backend: JobQueue['backend'];
+  protected readonly attempts: number;
+  protected readonly backoff: Backoff;
+  protected readonly maxData: number;
+  protected readonly idempotencyWindow: number;
+  protected readonly visibility: number;
+  protected readonly log: Logger;
+  readonly #consumers = new Set<Consumer>();
+  #closing: Promise<void> | undefined;
+
+  constructor(name: string, url: string, options: JobQueueOptions, log: Logger) {
+    this.name = name;
+    this.url = url;
+    this.attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
+    this.backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
+    this.maxData = options.maxDataBytes ?? 1024 * 1024;
+    this.idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
+    this.visibility = options.visibilityTimeoutMs ?? 30_000;
+    this.log = log;
+  }
+
+  protected checkOpen(): void {
+    if (this.#closing !== undefined) {
+      throw new WeirError('WEIR_ERR_JOBS_CLOSED', `Job queue "${this.name}" is closed`);
+    }
+  }
+
+  /** Checks `add()`'s arguments, before anything is stored. */
+  protected prepareAdd(data: T, options: AddOptions): PreparedAdd {
+    this.checkOpen();
+    if (options.signal?.aborted) throw reasonOf(options.signal);
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || key === '')) {
+      throw invalidOption('add() idempotencyKey', 'a non-empty string', key);
+    }
+    return {
+      id: randomUUID(),
+      text: serializeData(data, this.maxData, this.name),
+      attempts: checkAttempts(options.attempts ?? this.attempts, 'add() attempts'),
+      priority: checkPriority(options.priority ?? 0),
+      delay: checkDelay(options.delay ?? 0),
+      backoff: options.backoff === undefined ? undefined : settleBackoff(options.backoff, this.backoff),
+      key,
+    };
+  }
+
+  abstract add(data: T, options?: AddOptions): Promise<Added>;
+  abstract get(id: string): Promise<JobInfo<T> | undefined>;
+  abstract counts(): Promise<JobCounts>;
+  abstract dead(options?: { limit?: number }): Promise<JobInfo<T>[]>;
+  abstract retryDead(id?: string): Promise<number>;
+
+  /** Where this backend's consumers take their jobs from. */
+  protected abstract source(options: ProcessOptions): Source;
+
+  /** Closes the connection, once the consumers have stopped. */
+  protected abstract closeBackend(): Promise<void>;
+
+  process(handler: JobHandler<T>, options: ProcessOptions = {}): Consumer {
+    this.checkOpen();
+    const consumer = startConsumer(
+      this.source(options),
+      handler as JobHandler<unknown>,
+      options,
+      this.log,
+      (c) => this.#consumers.delete(c),
+    );
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  /** The `limit` of `dead()`, checked. */
+  protected deadLimit(options: { limit?: number }): number {
+    this.checkOpen();
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    return limit;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#consumers].map((consumer) => consumer.close()));
+      await this.closeBackend();
+    })();
+    return this.#closing;
+  }
+}
