@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
 import { runQueueSuite } from './conformance.ts';
-import { connectionDropTest, crashTest } from './crash.ts';
+import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
 const skip = await amqpSkip();
 
@@ -40,5 +40,9 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
 
   test('a publisher whose connection is cut loses no confirmed job', async () => {
     await connectionDropTest(AMQP_URL, uniqueNamespace('amqpdrop'), destroy);
+  });
+
+  test('a consumer whose connection is cut reconnects and runs every job', async () => {
+    await consumerDropTest(AMQP_URL, uniqueNamespace('amqpcdrop'), destroy);
   });
 });

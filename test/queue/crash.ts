@@ -171,3 +171,48 @@ export async function connectionDropTest(
     await proxy.close();
   }
 }
+
+/**
+ * A consumer whose connection is cut twice while it works: it reconnects by itself and every job is
+ * still run (at least once).
+ */
+export async function consumerDropTest(
+  brokerUrl: string,
+  name: string,
+  cleanup?: (queue: JobQueue<unknown>) => Promise<void>,
+) {
+  const target = new URL(brokerUrl);
+  const proxy = await cuttableProxy(target);
+  const producer = await openJobQueue<number>(name, { url: brokerUrl });
+  const worker = await openJobQueue<number>(name, { url: proxy.url(target.protocol) });
+  const seen = new Set<number>();
+  try {
+    await Promise.all(Array.from({ length: 300 }, (_, n) => producer.add(n)));
+    const consumer = worker.process(
+      async (job) => {
+        await delay(2);
+        seen.add(job.data);
+      },
+      { concurrency: 8 },
+    );
+    const deadline = Date.now() + 30_000;
+    for (const at of [60, 160]) {
+      while (seen.size < at) {
+        assert.ok(Date.now() < deadline, `progress before the cut at ${at} (${seen.size})`);
+        await delay(5);
+      }
+      proxy.cut();
+    }
+    while (seen.size < 300) {
+      assert.ok(Date.now() < deadline, `every job ran after the cuts (${seen.size} of 300)`);
+      await delay(20);
+    }
+    assert.ok(proxy.connections() >= 3, `the consumer reconnected (${proxy.connections()} connections)`);
+    await consumer.close();
+  } finally {
+    await cleanup?.(producer as JobQueue<unknown>).catch(() => undefined);
+    await worker.close().catch(() => undefined);
+    await producer.close();
+    await proxy.close();
+  }
+}

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
 import { NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
 import { runQueueSuite } from './conformance.ts';
-import { connectionDropTest, crashTest } from './crash.ts';
+import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
 const skip = await natsSkip();
 
@@ -55,5 +55,9 @@ describe('NATS job queue specifics', { skip }, () => {
 
   test('a publisher whose connection is cut loses no confirmed job', async () => {
     await connectionDropTest(NATS_URL, uniqueNamespace('natsdrop').replaceAll('-', '_'), destroy);
+  });
+
+  test('a consumer whose connection is cut reconnects and runs every job', async () => {
+    await consumerDropTest(NATS_URL, uniqueNamespace('natscdrop').replaceAll('-', '_'), destroy);
   });
 });
