@@ -15,7 +15,7 @@ export interface WelcomeJob {
   workMs: number;
 }
 
-export const JOB_LIMITS = { maxWorkMs: 10_000, defaultWorkMs: 20, maxEmailLength: 254, concurrency: 8 };
+export const JOB_LIMITS = { maxWorkMs: 10_000, defaultWorkMs: 20, maxEmailLength: 254, concurrency: 32 };
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

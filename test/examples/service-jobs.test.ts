@@ -196,7 +196,7 @@ describe('weir worker: the service worker in a process of its own', () => {
         20_000,
         'the worker process sent all 20',
       );
-      assert.match(out, /running the workers of .*entry\.ts: welcome-emails×8/);
+      assert.match(out, /running the workers of .*entry\.ts: welcome-emails×32/);
       // A long job is running when SIGTERM comes: the worker lets it finish, then exits 0.
       const { id } = await queue.add({ to: 'slow@example.com', workMs: 500 });
       await until(
