@@ -1,9 +1,9 @@
 // What the benchmark runners share (bench/run.mjs, bench/compute.mjs, bench/profile.mjs, bench/db.mjs,
-// bench/cache.mjs): paths, child processes (start, wait for the port, stop, kill on exit), wrk's output, CPU
-// from /proc, the machine's facts and the parts of the Markdown report that are the same; for the runners of
-// the reference service (db.mjs, cache.mjs), their command line, rounds, summary and common report parts, and
-// the service's compiled build, its start, its TechEmpower answers and its PostgreSQL database. Traffic goes
-// to 127.0.0.1 only.
+// bench/cache.mjs, bench/queue.mjs): paths, child processes (start, wait for the port, stop, kill on exit),
+// wrk's output, CPU from /proc, the machine's facts and the parts of the Markdown report that are the same;
+// for the runners of the reference service (db.mjs, cache.mjs, queue.mjs), their command line or its flag
+// readers, rounds, summary and common report parts, and the service's compiled build, its start, its
+// TechEmpower answers and its PostgreSQL database. Traffic goes to 127.0.0.1 only.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -107,18 +107,28 @@ export function portAnswers(port) {
 
 /** One GET to 127.0.0.1, without keep-alive: { status, headers, body }. */
 export function get(port, path, timeout = 2000) {
+  return send(port, path, { method: 'GET', timeout });
+}
+
+/** One POST of JSON text `body` to 127.0.0.1, without keep-alive: { status, headers, body }. */
+export function post(port, path, body, timeout = 5000) {
+  return send(port, path, { method: 'POST', timeout, body: Buffer.from(body) });
+}
+
+function send(port, path, { method, timeout, body }) {
+  const headers = body && { 'content-type': 'application/json', 'content-length': body.length };
   return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, method: 'GET', agent: false, timeout }, (res) => {
-      let body = '';
+    const req = request({ host: HOST, port, path, method, agent: false, timeout, headers }, (res) => {
+      let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
-        body += chunk;
+        text += chunk;
       });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
     });
     req.once('timeout', () => req.destroy(new Error('timeout')));
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
