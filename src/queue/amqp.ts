@@ -11,10 +11,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
-import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, type JobQueueOptions } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
 import type { Delivery, Source } from './runner.ts';
 import type { Added, AddOptions, JobCounts, JobInfo, ProcessOptions } from './types.ts';
 
@@ -76,10 +75,6 @@ const H_BACKOFF = 'x-weir-backoff';
 const H_CREATED = 'x-weir-created';
 const H_ERROR = 'x-weir-last-error';
 
-function unavailable(url: string, reason: string, cause?: unknown): WeirError {
-  return new WeirError('WEIR_ERR_JOBS_UNAVAILABLE', `Job queue ${url} is unavailable: ${reason}`, { cause });
-}
-
 /** The delay queue a wait of `ms` goes through: the next power of two, at least 16 ms. */
 export function delayBucket(ms: number): number {
   return 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(ms, 1))));
@@ -109,11 +104,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
     options: JobQueueOptions,
     log: Logger,
   ): Promise<AmqpJobQueue<T>> {
-    const amqp = await loadPackage<Amqplib>(
-      'amqplib',
-      'The RabbitMQ job queue',
-      (message, cause) => new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause }),
-    );
+    const amqp = await loadPackage<Amqplib>('amqplib', 'The RabbitMQ job queue', driverMissing);
     let model: Model;
     try {
       model = await amqp.connect(url, {

@@ -91,6 +91,16 @@ export function serializeData(data: unknown, max: number, queue: string): string
   return text;
 }
 
+/** The backend is away, or did not confirm: 503, retry shortly. */
+export function unavailable(url: string, reason: string, cause?: unknown): WeirError {
+  return new WeirError('WEIR_ERR_JOBS_UNAVAILABLE', `Job queue ${url} is unavailable: ${reason}`, { cause });
+}
+
+/** For `loadPackage()`: the backend's client package is not installed. */
+export function driverMissing(message: string, cause: unknown): Error {
+  return new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause });
+}
+
 /** The arguments of one `add()`, checked. */
 export interface PreparedAdd {
   readonly id: string;

@@ -12,7 +12,7 @@ import { loadPackage } from '../driver.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, type JobQueueOptions } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
 import type { Delivery, Source } from './runner.ts';
 import type { Added, AddOptions, JobCounts, JobInfo } from './types.ts';
 
@@ -88,14 +88,6 @@ const H_ATTEMPTS = 'Weir-Attempts';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function missing(message: string, cause: unknown): Error {
-  return new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause });
-}
-
-function unavailable(url: string, reason: string, cause?: unknown): WeirError {
-  return new WeirError('WEIR_ERR_JOBS_UNAVAILABLE', `Job queue ${url} is unavailable: ${reason}`, { cause });
-}
-
 export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
   readonly backend = 'nats';
   readonly #nats: NatsTransport;
@@ -133,11 +125,15 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
     options: JobQueueOptions,
     log: Logger,
   ): Promise<NatsJobQueue<T>> {
-    const nats = await loadPackage<NatsTransport>('@nats-io/transport-node', 'The NATS job queue', missing);
+    const nats = await loadPackage<NatsTransport>(
+      '@nats-io/transport-node',
+      'The NATS job queue',
+      driverMissing,
+    );
     const { jetstream, jetstreamManager } = await loadPackage<NatsJetStream>(
       '@nats-io/jetstream',
       'The NATS job queue',
-      missing,
+      driverMissing,
     );
     const parsed = new URL(url);
     let nc: NatsConnection;
