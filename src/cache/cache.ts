@@ -116,6 +116,8 @@ const json: Serializer = {
 const silent: Logger = { error: noop, warn: noop, info: noop, debug: noop };
 
 interface Flight {
+  /** The full key it loads. */
+  readonly key: string;
   promise: Promise<unknown>;
   readonly controller: AbortController;
   waiters: number;
@@ -418,7 +420,7 @@ export class StoreCache implements Cache {
     const existing = this.#flights.get(full);
     if (existing !== undefined) return existing;
     const controller = scopedController();
-    const flight: Flight = { promise: Promise.resolve(), controller, waiters: 0, settled: false };
+    const flight: Flight = { key: full, promise: Promise.resolve(), controller, waiters: 0, settled: false };
     flight.promise = this.#fill(full, loader, options, controller.signal).finally(() => {
       flight.settled = true;
       if (this.#flights.get(full) === flight) this.#flights.delete(full);
@@ -437,9 +439,7 @@ export class StoreCache implements Cache {
         flight.waiters--;
         if (flight.waiters === 0 && !flight.settled) {
           // Nobody wants this value any more: stop the loader, and let the next caller start afresh.
-          for (const [key, value] of this.#flights) {
-            if (value === flight) this.#flights.delete(key);
-          }
+          if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key);
           flight.controller.abort(reasonOf(signal));
         }
         reject(reasonOf(signal));

@@ -45,7 +45,7 @@ function retryDelay(times: number): number {
 export class RedisStore implements Store {
   readonly #client: RedisClient;
   readonly #options: RedisOptions;
-  readonly #listeners: StatusListener[] = [];
+  #onStatus: StatusListener = () => undefined;
   readonly #subscribers: RedisClient[] = [];
   #status: CacheStatus = 'degraded';
   #lastError: unknown = undefined;
@@ -82,7 +82,7 @@ export class RedisStore implements Store {
       retryStrategy: retryDelay,
       enableAutoPipelining: true,
     });
-    store.#listeners.push(onStatus);
+    store.#onStatus = onStatus;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       store.#client.connect().catch(() => undefined),
@@ -98,7 +98,7 @@ export class RedisStore implements Store {
   #set(status: CacheStatus): void {
     if (status === this.#status || this.#closed) return;
     this.#status = status;
-    for (const listener of this.#listeners) listener(status, this.#lastError);
+    this.#onStatus(status, this.#lastError);
   }
 
   get status(): CacheStatus {
