@@ -20,7 +20,15 @@ export const errorCodes = {
   WEIR_ERR_APP_STOP_FAILED: { status: 500, summary: 'One or more onStop hooks failed.' },
   WEIR_ERR_LISTEN: { status: 500, summary: 'The server could not bind its host and port.' },
   WEIR_ERR_INTERNAL: { status: 500, summary: 'A handler threw something that is not an HttpError.' },
-  WEIR_ERR_BAD_REQUEST: { status: 400, summary: 'The request line or URL is malformed.' },
+  WEIR_ERR_BAD_REQUEST: {
+    status: 400,
+    summary: 'The request line, target, URL or Host header is malformed.',
+  },
+  WEIR_ERR_HTTP_VERSION: { status: 505, summary: 'The request is not HTTP/1.0 or HTTP/1.1.' },
+  WEIR_ERR_INVALID_HEADER: {
+    status: 500,
+    summary: 'A response header set by the app has a name or value that cannot be sent.',
+  },
   WEIR_ERR_HEADERS_TOO_LARGE: { status: 431, summary: 'The request head is larger than maxHeaderSizeBytes.' },
   WEIR_ERR_NOT_FOUND: { status: 404, summary: 'No route matches the path.' },
   WEIR_ERR_METHOD_NOT_ALLOWED: { status: 405, summary: 'A route matches the path, but not the method.' },
@@ -34,6 +42,10 @@ export const errorCodes = {
     status: 400,
     summary: 'The JSON body contains a `__proto__` or `constructor.prototype` key.',
   },
+  WEIR_ERR_BODY_TOO_DEEP: {
+    status: 400,
+    summary: 'The JSON body nests arrays and objects deeper than maxJsonDepth.',
+  },
   WEIR_ERR_BODY_EMPTY: { status: 400, summary: 'A JSON body was expected, but the request has none.' },
   WEIR_ERR_BODY_ABORTED: { status: 400, summary: 'The client stopped sending the body before it ended.' },
   WEIR_ERR_BODY_CONSUMED: { status: 500, summary: 'The request body was already read in another form.' },
@@ -43,6 +55,10 @@ export const errorCodes = {
     summary: 'A Range header asks for bytes the file does not have.',
   },
   WEIR_ERR_REQUEST_TIMEOUT: { status: 503, summary: 'The route did not answer within its timeout.' },
+  WEIR_ERR_SHUTTING_DOWN: {
+    status: 503,
+    summary: 'The server was stopping and the request was still running at the drain deadline.',
+  },
   WEIR_ERR_OVERLOADED: { status: 503, summary: 'The server is past capacity and shed the request.' },
   WEIR_ERR_TIMEOUT: { status: 503, summary: 'timeout() ran out before the work finished.' },
   WEIR_ERR_QUEUE_CLOSED: { status: 500, summary: 'A closed Queue was put to, or read after it drained.' },

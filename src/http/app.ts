@@ -1,15 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import { errorBody, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import { errorBody, errorCodes, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
 import type { Consumer, JobHandler, JobQueue, ProcessOptions } from '../queue/types.ts';
-import { DEFAULT_BODY_LIMIT_BYTES } from './body.ts';
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
 import { type AppRuntime, Context, type Logger, type RouteSettings } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
+import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
-import { send } from './send.ts';
+import { deliver } from './send.ts';
 import { type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A job consumer registered with {@link App.worker}, started with the app's workers. */
@@ -28,6 +29,8 @@ export interface AppOptions {
   logger?: Logger | false;
   /** Largest request body `ctx.json()`, `text()`, `form()` and `buffer()` accept. @default 1048576 (1 MiB) */
   bodyLimitBytes?: number;
+  /** Deepest nesting of arrays and objects `ctx.json()` accepts; deeper answers 400. @default 64 */
+  maxJsonDepth?: number;
   /** Secrets for signed cookies, newest first: signs with the first, verifies with any. Each ≥ 16 chars. */
   cookieSecrets?: string | readonly string[];
   /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
@@ -38,6 +41,8 @@ export interface AppOptions {
 export interface RouteOptions {
   /** Overrides the app's `bodyLimitBytes` for this route. */
   bodyLimitBytes?: number;
+  /** Overrides the app's `maxJsonDepth` for this route. */
+  maxJsonDepth?: number;
   /**
    * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
    * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
@@ -79,11 +84,11 @@ interface Route {
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
-const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined };
+const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
 
-function checkLimit(name: string, value: number | undefined): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-    throw invalidOption(name, 'a non-negative integer', value);
+function checkLimit(name: string, value: number | undefined, min = 0): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+    throw invalidOption(name, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`, value);
   }
 }
 
@@ -127,6 +132,7 @@ export class App<S extends object = Record<never, never>> {
   #notFound: Route | undefined;
   #admission: Admission | undefined;
   #frozen = false;
+  #allowAllHeader: string | undefined;
   #ready: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   readonly #workers: WorkerDef[] = [];
@@ -134,6 +140,7 @@ export class App<S extends object = Record<never, never>> {
 
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
+    checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
     this.log =
       options.logger === false
         ? { error() {}, warn() {}, info() {}, debug() {} }
@@ -143,6 +150,7 @@ export class App<S extends object = Record<never, never>> {
       cookieSecrets: normalizeSecrets(options.cookieSecrets),
       exposeErrors: options.exposeErrors ?? process.env.NODE_ENV === 'development',
       bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      maxJsonDepth: options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
       draining: false,
     };
     const adder = (method: string): AddRoute<S, this> =>
@@ -304,6 +312,7 @@ export class App<S extends object = Record<never, never>> {
     this.#checkOpen(`${method === '*' ? 'all' : method.toLowerCase()}()`);
     const options = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as RouteOptions) : {};
     checkLimit('route bodyLimitBytes', options.bodyLimitBytes);
+    checkLimit('route maxJsonDepth', options.maxJsonDepth, 1);
     if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
       throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
     }
@@ -363,7 +372,9 @@ export class App<S extends object = Record<never, never>> {
     return {
       run: compose(middleware, handler as Chain, this.#errorResult),
       settings:
-        options.bodyLimitBytes === undefined ? NO_SETTINGS : { bodyLimitBytes: options.bodyLimitBytes },
+        options.bodyLimitBytes === undefined && options.maxJsonDepth === undefined
+          ? NO_SETTINGS
+          : { bodyLimitBytes: options.bodyLimitBytes, maxJsonDepth: options.maxJsonDepth },
       timeoutMs: options.timeoutMs,
     };
   }
@@ -405,12 +416,25 @@ export class App<S extends object = Record<never, never>> {
   }
 
   readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
-    if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
+    const method = req.method ?? 'GET';
     let url = req.url ?? '/';
-    if (url.charCodeAt(0) !== 47 /* "/" */) url = originForm(url);
+    const refused = checkRequest(req);
+    if (refused !== undefined) {
+      this.#refuse(req, res, method, url, refused);
+      return;
+    }
+    if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
+    if (url.charCodeAt(0) !== 47 /* "/" */) {
+      const target = readTarget(url, method);
+      if ('url' in target) {
+        url = target.url;
+      } else {
+        this.#refuse(req, res, method, url, 'error' in target ? target.error : this.#allowAll());
+        return;
+      }
+    }
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const method = req.method ?? 'GET';
     let route: Route;
     let params = EMPTY_PARAMS;
     const match = this.#router.find(path);
@@ -431,13 +455,8 @@ export class App<S extends object = Record<never, never>> {
       this.#runtime,
     );
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
-      this.#respond(
-        ctx,
-        this.#errorResult(
-          ctx,
-          httpError('WEIR_ERR_BAD_REQUEST', `Malformed percent-encoding in path ${path}`),
-        ),
-      );
+      const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
+      deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
       return;
     }
     if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
@@ -449,20 +468,31 @@ export class App<S extends object = Record<never, never>> {
     }
     if (isThenable(result)) {
       result.then(
-        (value) => this.#respond(ctx, value),
-        (err: unknown) => this.#respond(ctx, this.#errorResult(ctx, err)),
+        (value) => deliver(ctx, value, this.#errorResult),
+        (err: unknown) => deliver(ctx, this.#errorResult(ctx, err), this.#errorResult),
       );
     } else {
-      this.#respond(ctx, result);
+      deliver(ctx, result, this.#errorResult);
     }
   };
 
-  #respond(ctx: Context, value: unknown): void {
-    try {
-      send(ctx, value);
-    } catch (err) {
-      send(ctx, this.#errorResult(ctx, err));
-    }
+  /**
+   * Answers a request refused before routing (see protocol.ts) without running middleware: it never
+   * named a resource of the app. `value` is an error, or the response to `OPTIONS *`.
+   */
+  #refuse(req: IncomingMessage, res: ServerResponse, method: string, target: string, value: unknown): void {
+    // A target that is not a path reaches the log JSON-escaped and cut at 64 characters.
+    const path = target.charCodeAt(0) === 47 ? target.split('?', 1)[0]! : JSON.stringify(target.slice(0, 64));
+    const ctx = new Context(req, res, method, path, '', EMPTY_PARAMS, NO_SETTINGS, this.#runtime);
+    deliver(ctx, isHttpError(value) ? this.#errorResult(ctx, value) : value, this.#errorResult);
+  }
+
+  /** `OPTIONS *`: 204 with every method some route of the app answers (RFC 9110 §9.3.7). */
+  #allowAll(): WeirResponse {
+    this.#allowAllHeader ??= [
+      ...new Set(this.#router.entries().flatMap((entry) => entry.allow.split(', '))),
+    ].join(', ');
+    return new WeirResponse(undefined, 204, { allow: this.#allowAllHeader });
   }
 
   /** Records the error on the context and builds its JSON response; logs what is not a client error. */
@@ -474,7 +504,11 @@ export class App<S extends object = Record<never, never>> {
       if (err.status === 503)
         runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
       else if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
-      const body = errorBody(err.code, err.message, { details: err.details });
+      // weir's own 500s are for the operator, who has the log: the client gets the code and no detail.
+      const body =
+        err.status === 500 && err.code in errorCodes
+          ? errorBody(err.code, 'Internal Server Error')
+          : errorBody(err.code, err.message, { details: err.details });
       return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
     }
     if (ctx.res.destroyed) {
@@ -487,22 +521,6 @@ export class App<S extends object = Record<never, never>> {
     const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
     return new WeirResponse(body, 500, { 'content-type': 'application/json' });
   };
-}
-
-/**
- * The origin form (`/path?query`) of a request target in absolute form (`http://host/path?query`), which
- * RFC 9112 §3.2.2 requires servers to accept. Anything else (`*`, garbage) becomes a path no route has.
- */
-function originForm(target: string): string {
-  if (/^https?:\/\//i.test(target)) {
-    try {
-      const url = new URL(target);
-      return url.pathname + url.search;
-    } catch {
-      // fall through
-    }
-  }
-  return `/\u0000${target}`;
 }
 
 /** Decodes percent-encoded params in place; false when one is malformed. */

@@ -12,6 +12,9 @@ import { type HttpError, httpError } from '../errors.ts';
 /** 1 MiB: the default limit of a request body. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 
+/** The default nesting limit of a JSON body: deeper arrays and objects answer 400. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
 const CLOSE = { connection: 'close' } as const;
 
 function tooLarge(limitBytes: number, received: string): HttpError {
@@ -121,10 +124,21 @@ export function isJsonType(type: string): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-/** Parses JSON text safely: prototype-poisoning keys are refused, not silently applied. */
-export function parseJson(text: string): unknown {
+/**
+ * Parses JSON text safely: prototype-poisoning keys are refused, not silently applied, and arrays and
+ * objects nested deeper than `maxDepth` are refused before parsing (400 `WEIR_ERR_BODY_TOO_DEEP`), so a
+ * hostile body cannot make a later `JSON.stringify` of it, or any recursive walk, overflow the stack.
+ */
+export function parseJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
   if (text.trim() === '') {
     throw httpError('WEIR_ERR_BODY_EMPTY', 'Expected a JSON body, but the request body is empty');
+  }
+  if (jsonDepthExceeds(text, maxDepth)) {
+    throw httpError(
+      'WEIR_ERR_BODY_TOO_DEEP',
+      `The JSON body nests arrays and objects deeper than the limit of ${maxDepth}`,
+      { maxDepth },
+    );
   }
   try {
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
@@ -136,15 +150,42 @@ export function parseJson(text: string): unknown {
         'The JSON body contains a forbidden "__proto__" or "constructor.prototype" key',
       );
     }
+    // V8's message quotes a piece of the body; the client is told where, not shown its own bytes again.
+    const position = /at position (\d+)/.exec(message)?.[1];
     throw httpError(
       'WEIR_ERR_BODY_INVALID_JSON',
-      `The request body is not valid JSON: ${message}`,
-      undefined,
-      {
-        cause: err,
-      },
+      position === undefined
+        ? 'The request body is not valid JSON'
+        : `The request body is not valid JSON (at character ${position})`,
+      position === undefined ? undefined : { position: Number(position) },
+      { cause: err },
     );
   }
+}
+
+/**
+ * True when `text` opens more than `maxDepth` arrays and objects at once. One pass over the characters,
+ * skipping strings; a text shorter than the limit cannot exceed it and is not scanned.
+ */
+export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
+  const length = text.length;
+  if (length <= maxDepth) return false;
+  let depth = 0;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \\ */) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** Parses an `application/x-www-form-urlencoded` body; repeated names become lists. */

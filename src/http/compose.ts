@@ -1,5 +1,6 @@
 import { WeirError } from '../errors.ts';
 import type { Context } from './context.ts';
+import { discard } from './send.ts';
 
 /** Continues to the next middleware, or the handler. Never rejects: errors become `ctx.error`. */
 export type Next = () => Promise<void>;
@@ -41,6 +42,12 @@ export function compose(
   if (middleware.length === 0) return handler;
   const count = middleware.length;
 
+  // The result an error replaces will not be sent: a stream or file in it is released now.
+  const failed = (ctx: Context, err: unknown): void => {
+    discard(ctx.result);
+    ctx.result = onError(ctx, err);
+  };
+
   const settle = (ctx: Context, value: unknown, replaceOnlyIfDefined: boolean): Promise<void> => {
     if (isThenable(value)) {
       return Promise.resolve(value).then(
@@ -48,7 +55,7 @@ export function compose(
           if (!replaceOnlyIfDefined || v !== undefined) ctx.result = v;
         },
         (err: unknown) => {
-          ctx.result = onError(ctx, err);
+          failed(ctx, err);
         },
       );
     }
@@ -73,7 +80,7 @@ export function compose(
           true,
         );
       } catch (err) {
-        ctx.result = onError(ctx, err);
+        failed(ctx, err);
         return RESOLVED;
       }
     };

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { scopedController } from '../concurrency/signal.ts';
-import { httpError } from '../errors.ts';
+import { httpError, invalidOption } from '../errors.ts';
 import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
+import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { isWeirResponse } from './response.ts';
 
@@ -20,6 +21,7 @@ export interface AppRuntime {
   readonly cookieSecrets: readonly string[];
   readonly exposeErrors: boolean;
   readonly bodyLimitBytes: number;
+  readonly maxJsonDepth: number;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
   draining: boolean;
 }
@@ -27,6 +29,7 @@ export interface AppRuntime {
 /** Per-route settings a request needs. Internal. */
 export interface RouteSettings {
   readonly bodyLimitBytes: number | undefined;
+  readonly maxJsonDepth: number | undefined;
 }
 
 // Response state is read by send.ts, so it lives on symbol keys rather than #fields; the symbols are
@@ -34,6 +37,11 @@ export interface RouteSettings {
 export const kStatus = Symbol('weir.status');
 export const kHeaders = Symbol('weir.headers');
 export const kRuntime = Symbol('weir.runtime');
+/**
+ * The request's AbortController, kept on its response once `ctx.signal` has been read, so the server can
+ * abort the requests still running at the drain deadline. Requests that never read the signal pay nothing.
+ */
+export const kAbort = Symbol('weir.abort');
 
 /** Per-request state that is created only when asked for. */
 interface Lazy<S> {
@@ -179,6 +187,7 @@ export class Context<P extends string = string, S extends object = Record<never,
     const controller = scopedController();
     lazy.abort = controller;
     const res = this.res;
+    (res as { [kAbort]?: AbortController })[kAbort] = controller;
     if (!res.writableEnded) {
       const gone = (): void => {
         if (!res.writableEnded) {
@@ -216,7 +225,8 @@ export class Context<P extends string = string, S extends object = Record<never,
   json<T = unknown>(): Promise<T> {
     return this.#parse('json', () => {
       expectType(this.req, 'application/json', isJsonType);
-      return this.buffer().then((raw) => parseJson(raw.toString('utf8')));
+      const maxDepth = this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth;
+      return this.buffer().then((raw) => parseJson(raw.toString('utf8'), maxDepth));
     }) as Promise<T>;
   }
 
@@ -256,8 +266,14 @@ export class Context<P extends string = string, S extends object = Record<never,
     return lazy.parsed;
   }
 
-  /** Sets the response status for a handler that returns a plain value. Chainable. */
+  /**
+   * Sets the response status for a handler that returns a plain value. Chainable.
+   * @throws WEIR_ERR_INVALID_OPTION unless `code` is an integer from 100 to 599.
+   */
   status(code: number): this {
+    if (!Number.isInteger(code) || code < 100 || code > 599) {
+      throw invalidOption('ctx.status() code', 'an integer from 100 to 599', code);
+    }
     this[kStatus] = code;
     return this;
   }
@@ -270,8 +286,13 @@ export class Context<P extends string = string, S extends object = Record<never,
     return result === undefined ? 204 : 200;
   }
 
-  /** Sets a response header (name case-insensitive). Chainable. */
+  /**
+   * Sets a response header (name case-insensitive). Chainable.
+   * @throws WEIR_ERR_INVALID_HEADER (500) when the name is not an HTTP token or the value holds CR, LF,
+   * NUL or a character above U+00FF: validate or encode what you copy from a request.
+   */
   set(name: string, value: string | number): this {
+    checkHeader(name, value);
     this[kHeaders] ??= Object.create(null) as Record<string, string | number | string[]>;
     this[kHeaders][name.toLowerCase()] = value;
     return this;

@@ -3,7 +3,7 @@ import { errorBody, type HttpError, httpError, isHttpError } from '../errors.ts'
 import type { ErrorResult } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { httpDate } from './date.ts';
-import { SERVER, send } from './send.ts';
+import { deliver, lastResort, SERVER } from './send.ts';
 
 /**
  * The two optional steps of the request pipeline around the route: admission before routing, and a
@@ -34,7 +34,13 @@ export function runAdmission(
     return true;
   }
   if (typeof verdict === 'function') {
-    res.once('close', verdict);
+    res.once('close', () => {
+      try {
+        verdict();
+      } catch (err) {
+        runtime.log.error({ err }, 'admission release threw');
+      }
+    });
     return true;
   }
   const shed = isHttpError(verdict)
@@ -43,16 +49,21 @@ export function runAdmission(
   const body = errorBody(shed.code, shed.message);
   const hasBody =
     req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  res.writeHead(shed.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    date: httpDate(),
-    server: SERVER,
-    ...shed.headers,
-    // A shed request's body is not worth reading: close instead of draining it.
-    ...(hasBody || runtime.draining ? { connection: 'close' } : undefined),
-  });
-  res.end(body);
+  try {
+    res.writeHead(shed.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      date: httpDate(),
+      server: SERVER,
+      ...shed.headers,
+      // A shed request's body is not worth reading: close instead of draining it.
+      ...(hasBody || runtime.draining ? { connection: 'close' } : undefined),
+    });
+    res.end(body);
+  } catch (err) {
+    runtime.log.error({ err }, 'the admission step shed a request with headers that cannot be sent');
+    lastResort(res, 503, 'WEIR_ERR_OVERLOADED', 'The server is over capacity');
+  }
   return false;
 }
 
@@ -61,7 +72,7 @@ export function armTimeout(ctx: Context, timeoutMs: number, errorResult: ErrorRe
   const timer = setTimeout(() => {
     const err = httpError('WEIR_ERR_REQUEST_TIMEOUT', `The request did not complete within ${timeoutMs} ms`);
     ctx.abort(err);
-    if (!ctx.res.headersSent && !ctx.res.destroyed) send(ctx, errorResult(ctx, err));
+    if (!ctx.res.headersSent && !ctx.res.destroyed) deliver(ctx, errorResult(ctx, err), errorResult);
   }, timeoutMs);
   const clear = (): void => clearTimeout(timer);
   ctx.res.once('finish', clear);

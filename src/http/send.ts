@@ -1,8 +1,11 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
+import { errorBody } from '../errors.ts';
+import type { ErrorResult } from './compose.ts';
 import { type Context, kHeaders, kRuntime, kStatus } from './context.ts';
 import { httpDate } from './date.ts';
+import { dropInvalidHeaders, findInvalidHeader, invalidHeader } from './headers.ts';
 import { isWeirResponse, type ResponseBody, type ResponseHeaders, type WeirResponse } from './response.ts';
 
 /**
@@ -31,10 +34,17 @@ export const SERVER = 'weir';
 
 type Headers = OutgoingHttpHeaders;
 
-/** Sends `value` as the response of `ctx`, unless the response was already taken over or the client left. */
+/**
+ * Sends `value` as the response of `ctx`, unless the response was already taken over or the client left;
+ * then a stream or file in `value` is destroyed instead, so its descriptor does not wait for the garbage
+ * collector. Throws when `value` cannot be sent (a header `writeHead` refuses, a value with no JSON form).
+ */
 export function send(ctx: Context, value: unknown): void {
   const res = ctx.res;
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent || res.destroyed) {
+    discard(value);
+    return;
+  }
   if (typeof value === 'string') {
     sendBuffered(ctx, ctx[kStatus] || 200, TEXT, value);
   } else if (value === undefined) {
@@ -158,6 +168,103 @@ function sendWebResponse(ctx: Context, response: Response): void {
     return;
   }
   sendStream(ctx, response.status, headers, response.body as ReadableStream<Uint8Array>);
+}
+
+/**
+ * Sends `value`, and never throws: what cannot be sent becomes the error response (a refused header
+ * becomes 500 `WEIR_ERR_INVALID_HEADER`), and if that cannot be sent either, a bare 500 that carries none
+ * of the handler's headers. Nothing a handler returns can make an exception escape the request listener.
+ */
+export function deliver(ctx: Context, value: unknown, errorResult: ErrorResult): void {
+  let failure: unknown;
+  try {
+    send(ctx, value);
+    return;
+  } catch (err) {
+    failure = err;
+  }
+  discard(value);
+  let fallback: unknown;
+  try {
+    fallback = errorResult(ctx, headerFailure(ctx, value, failure) ?? failure);
+    send(ctx, fallback);
+    return;
+  } catch (err) {
+    discard(fallback);
+    try {
+      ctx.log.error({ err, method: ctx.method, path: ctx.path }, 'the error response could not be sent');
+    } catch {
+      // A logger that throws must not take the last-resort response with it.
+    }
+  }
+  lastResort(ctx.res);
+}
+
+const HEADER_ERRORS = new Set([
+  'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_HTTP_INVALID_HEADER_VALUE',
+]);
+
+/**
+ * When `writeHead` refused a header: the `WEIR_ERR_INVALID_HEADER` error naming it, after the invalid
+ * handler-set headers are dropped so the error response itself can be sent.
+ */
+function headerFailure(ctx: Context, value: unknown, err: unknown): unknown {
+  if (!HEADER_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) return undefined;
+  const extra = ctx[kHeaders];
+  let name = extra === undefined ? undefined : findInvalidHeader(Object.entries(extra));
+  if (extra !== undefined) dropInvalidHeaders(extra);
+  if (name === undefined && isWeirResponse(value)) name = findInvalidHeader(Object.entries(value.headers));
+  if (name === undefined && value instanceof Response) name = findInvalidHeader(value.headers);
+  return invalidHeader(name ?? '', err);
+}
+
+/**
+ * An error response with no header of the handler's, for when even the error response could not be
+ * sent (a bare 500), or for a request the server itself must end (503 at the drain deadline). Closes the
+ * connection after it; cuts the connection when a status line has already gone out.
+ */
+export function lastResort(
+  res: ServerResponse,
+  status = 500,
+  code = 'WEIR_ERR_INTERNAL',
+  message = 'Internal Server Error',
+): void {
+  if (res.headersSent || res.destroyed) {
+    // Too late for a status line: cutting the connection is the only honest signal left.
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
+  const body = errorBody(code, message);
+  try {
+    res.writeHead(status, {
+      'content-type': JSON_TYPE,
+      'content-length': Buffer.byteLength(body),
+      date: httpDate(),
+      server: SERVER,
+      connection: 'close',
+    });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}
+
+/**
+ * Releases what a value holds that will not be sent: a Node stream is destroyed (closing a file's
+ * descriptor), a web stream or `Response` body cancelled.
+ */
+export function discard(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  let body: unknown = value;
+  if (isWeirResponse(value)) body = value.body;
+  else if (value instanceof Response) body = value.body;
+  if (body instanceof Readable) {
+    if (!body.destroyed) body.destroy();
+  } else if (body instanceof ReadableStream) {
+    if (!body.locked) body.cancel().catch(() => {});
+  }
 }
 
 function sendStream(

@@ -1,9 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { errorBody, invalidOption, WeirError } from '../errors.ts';
+import { invalidOption, WeirError } from '../errors.ts';
+import {
+  defaultMaxConnections,
+  drain,
+  onClientError,
+  onConnect,
+  trackResponses,
+  trackSockets,
+} from './connections.ts';
 import type { AppRuntime } from './context.ts';
-import { holdDateTicker, httpDate } from './date.ts';
-import { SERVER } from './send.ts';
 
 /** What `listen()` needs of an app. */
 interface Listenable {
@@ -33,6 +38,11 @@ export interface ListenOptions {
    * sends a request down one weir is closing (the cause of sporadic 502s). @default 65000
    */
   keepAliveTimeoutMs?: number;
+  /**
+   * Most connections open at once; past it new connections are closed as soon as they are accepted
+   * (logged at most every 10 s). @default three quarters of the process's open-file limit, at most 10000
+   */
+  maxConnections?: number;
   /** Disable Nagle's algorithm on connections. @default true */
   noDelay?: boolean;
   /** Signals that start a graceful shutdown, or `false` for none. @default ['SIGTERM', 'SIGINT'] */
@@ -96,39 +106,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
-
-/** Answers a request node's parser refused (bad syntax, head too large, too slow) with a JSON error. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status =
-    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const code =
-    status === 431
-      ? 'WEIR_ERR_HEADERS_TOO_LARGE'
-      : status === 408
-        ? 'WEIR_ERR_REQUEST_TIMEOUT'
-        : 'WEIR_ERR_BAD_REQUEST';
-  const message =
-    status === 431
-      ? 'The request headers are larger than the server accepts'
-      : status === 408
-        ? 'The request was not received in time'
-        : 'The request could not be parsed as HTTP/1.1';
-  const body = errorBody(code, message);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `date: ${httpDate()}\r\nserver: ${SERVER}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
 /** Starts an HTTP server for `app`. */
 export async function listen(
   app: Listenable,
@@ -144,6 +121,7 @@ export async function listen(
   const requestTimeout = positive('requestTimeoutMs', options.requestTimeoutMs, 60_000);
   const maxHeaderSize = positive('maxHeaderSizeBytes', options.maxHeaderSizeBytes, 16_384);
   const shutdownTimeoutMs = positive('shutdownTimeoutMs', options.shutdownTimeoutMs, 10_000);
+  const maxConnections = positive('maxConnections', options.maxConnections, defaultMaxConnections());
   const signals = options.signals === undefined ? (['SIGTERM', 'SIGINT'] as const) : options.signals;
 
   await app.ready();
@@ -153,12 +131,30 @@ export async function listen(
       headersTimeout: Math.min(headersTimeout, requestTimeout),
       requestTimeout,
       keepAliveTimeout,
+      // Node checks the two timeouts above on this interval (30 s by default), so a timeout of 3 s fired
+      // up to 30 s late. A sweep over the connection list a second is cheap; shorter timeouts sweep more.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.min(headersTimeout, requestTimeout) / 4)),
+      // weir answers a missing Host itself, with its JSON error (see protocol.ts).
+      requireHostHeader: false,
       noDelay: options.noDelay ?? true,
     },
-    app.handler,
+    trackResponses(app.handler),
   );
   server.keepAliveTimeout = keepAliveTimeout;
+  server.maxConnections = maxConnections;
   server.on('clientError', onClientError);
+  server.on('connect', onConnect);
+  let dropped = 0;
+  let dropLogged = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - dropLogged >= 10_000) {
+      dropLogged = now;
+      runtime.log.warn({ maxConnections, dropped }, 'connection limit reached: closing new connections');
+    }
+  });
+  const sockets = trackSockets(server);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -171,7 +167,6 @@ export async function listen(
       resolve();
     });
   });
-  const releaseDate = holdDateTicker();
   const address = server.address();
   const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -188,12 +183,11 @@ export async function listen(
     host,
     url: `http://${urlHost}:${boundPort}`,
     close(closeOptions?: CloseOptions): Promise<void> {
-      closing ??= drain(server, runtime, positive('close timeoutMs', closeOptions?.timeoutMs, 10_000))
-        .finally(() => {
-          releaseDate();
-          open.delete(entry);
-        })
-        .then(() => app.stop());
+      const timeoutMs = positive('close timeoutMs', closeOptions?.timeoutMs, 10_000);
+      closing ??= drain(server, sockets, runtime, timeoutMs)
+        .finally(() => open.delete(entry))
+        .then(() => app.stop())
+        .then(() => runtime.log.info({ url: handle.url }, 'stopped'));
       return closing;
     },
   };
@@ -209,21 +203,4 @@ export async function listen(
   }
   runtime.log.info({ url: handle.url }, 'listening');
   return handle;
-}
-
-/** Stops accepting, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */
-function drain(server: Server, runtime: AppRuntime, timeoutMs: number): Promise<void> {
-  runtime.draining = true;
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    // A connection can turn idle between two sweeps (its response went out just before draining began,
-    // without `Connection: close`): keep closing idle ones until the server is empty.
-    const sweep = setInterval(() => server.closeIdleConnections(), 250);
-    const deadline = setTimeout(() => server.closeAllConnections(), timeoutMs);
-    server.once('close', () => {
-      clearInterval(sweep);
-      clearTimeout(deadline);
-    });
-  });
 }

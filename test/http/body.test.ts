@@ -52,17 +52,18 @@ describe('body parsing (in-process)', () => {
     assert.deepEqual(res.json(), { same: true, text: '{"x":1}' });
   });
 
-  it('answers 400 WEIR_ERR_BODY_INVALID_JSON for malformed JSON, naming the problem', async () => {
+  it('answers 400 WEIR_ERR_BODY_INVALID_JSON for malformed JSON, saying where, without echoing the body', async () => {
     const res = await inject(bodyApp(), {
       method: 'POST',
       url: '/json',
       headers: { 'content-type': 'application/json' },
-      body: '{"a": 1,',
+      body: '{"password": "hunter2-secret" oops}',
     });
     assert.equal(res.status, 400);
     const body = res.json<ErrorBody>();
     assert.equal(body.error.code, 'WEIR_ERR_BODY_INVALID_JSON');
-    assert.match(body.error.message, /not valid JSON: /);
+    assert.match(body.error.message, /not valid JSON \(at character \d+\)/);
+    assert.doesNotMatch(res.body, /hunter2|oops/);
   });
 
   it('answers 400 WEIR_ERR_BODY_EMPTY for an empty JSON body', async () => {
@@ -173,5 +174,63 @@ describe('body limits over a real socket', () => {
     });
     assert.equal(res.status, 200);
     assert.equal(res.body.length, 1024);
+  });
+});
+
+describe('JSON nesting limit and serialisation failures', () => {
+  const nested = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  const echo = (options: ConstructorParameters<typeof App>[0] = {}): App => {
+    const app = new App({ logger: false, ...options });
+    app.post('/echo', async (ctx) => ctx.json());
+    app.post('/deep', { maxJsonDepth: 200 }, async (ctx) => ({ ok: Array.isArray(await ctx.json()) }));
+    return app;
+  };
+  const post = (app: App, url: string, body: string) =>
+    inject(app, { method: 'POST', url, headers: { 'content-type': 'application/json' }, body });
+
+  it('answers 400 WEIR_ERR_BODY_TOO_DEEP to a 5,000-deep array instead of a 500 on the way out', async () => {
+    const res = await post(echo(), '/echo', nested(5000));
+    assert.equal(res.status, 400);
+    assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_BODY_TOO_DEEP');
+  });
+
+  it('accepts exactly 64 levels by default, refuses 65, and counts no bracket inside a string', async () => {
+    assert.equal((await post(echo(), '/echo', nested(64))).status, 200);
+    assert.equal((await post(echo(), '/echo', nested(65))).status, 400);
+    const inString = JSON.stringify({ s: '['.repeat(500) });
+    assert.equal((await post(echo(), '/echo', inString)).status, 200);
+    const escaped = JSON.stringify({ s: `\\"${'['.repeat(100)}` });
+    assert.equal((await post(echo(), '/echo', escaped)).status, 200);
+  });
+
+  it('takes maxJsonDepth per app and per route', async () => {
+    assert.equal((await post(echo({ maxJsonDepth: 3 }), '/echo', nested(4))).status, 400);
+    assert.equal((await post(echo(), '/deep', nested(150))).status, 200);
+    assert.throws(() => new App({ maxJsonDepth: 0 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
+
+  it('makes a response that cannot be serialised a logged 500, and the server keeps answering', async () => {
+    const errors: unknown[] = [];
+    const log = { error: (o: unknown) => errors.push(o), warn() {}, info() {}, debug() {} };
+    const app = new App({ logger: log });
+    app.get('/deep', () => {
+      let value: unknown[] = [];
+      for (let i = 0; i < 200_000; i++) value = [value];
+      return value;
+    });
+    app.get('/bigint', () => ({ n: 1n }));
+    app.get('/ok', () => 'ok');
+    const handle = await serve(app);
+    try {
+      for (const path of ['/deep', '/bigint']) {
+        const res = await request(handle, { path });
+        assert.equal(res.status, 500, path);
+        assert.equal(JSON.parse(res.body).error.code, 'WEIR_ERR_INTERNAL');
+      }
+      assert.equal(errors.length, 2);
+      assert.equal((await request(handle, { path: '/ok' })).body, 'ok');
+    } finally {
+      await handle.close();
+    }
   });
 });

@@ -155,7 +155,7 @@ describe('App routing', () => {
     assert.throws(() => app.get('/x'), { code: 'WEIR_ERR_INVALID_OPTION' });
   });
 
-  it('accepts absolute-form request targets, and answers 404 to other non-path targets', async () => {
+  it('accepts absolute-form request targets; OPTIONS * gets the Allow of the whole app, other targets 400', async () => {
     const app = quiet();
     app.get('/a/:id', (ctx) => ({ id: ctx.params.id, q: ctx.query.q ?? null }));
     const handle = await app.listen({ port: 0, signals: false });
@@ -167,7 +167,14 @@ describe('App routing', () => {
       assert.match(response, /^HTTP\/1\.1 200 /);
       assert.match(response, /\{"id":"7","q":"1"\}/);
       const star = await raw(handle.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      assert.match(star, /^HTTP\/1\.1 404 /);
+      assert.match(star, /^HTTP\/1\.1 204 /);
+      assert.match(star, /\r\nallow: GET, HEAD, OPTIONS\r\n/i);
+      const getStar = await raw(handle.port, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match(getStar, /^HTTP\/1\.1 400 /);
+      assert.match(getStar, /"code":"WEIR_ERR_BAD_REQUEST".*only valid with OPTIONS/);
+      assert.doesNotMatch(getStar, /\\u0000/);
+      const odd = await raw(handle.port, 'GET ftp:x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      assert.match(odd, /^HTTP\/1\.1 400 /);
     } finally {
       await handle.close();
     }

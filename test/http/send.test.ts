@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { App, html, json, redirect, stream, text } from 'weir';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { App, html, json, type Middleware, redirect, serveStatic, stream, text } from 'weir';
 import { inject } from 'weir/testing';
+import { request, serve } from '../helpers/http.ts';
 
 function appWith(handler: () => unknown): App {
   const app = new App({ logger: false });
@@ -164,5 +169,77 @@ describe('return value mapping', () => {
     );
     assert.equal(res.status, 500);
     assert.deepEqual(res.json(), { error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' } });
+  });
+});
+
+describe('bodies that will not be sent are released', () => {
+  const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+  const root = fileURLToPath(new URL('../../examples/service/public', import.meta.url));
+
+  it('closes the file serveStatic opened after a route timeout already answered: no descriptor left open', async () => {
+    const finished = { count: 0 };
+    const app = new App({ logger: false });
+    const slow: Middleware = async (_ctx, next) => {
+      await sleep(40);
+      await next();
+      finished.count++;
+    };
+    app.get('/static/*', { timeoutMs: 5 }, slow, serveStatic(root));
+    const handle = await serve(app);
+    try {
+      const before = openDescriptors();
+      const statuses = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          request(handle, { path: '/static/hello.txt' }).then((r) => r.status),
+        ),
+      );
+      assert.deepEqual(new Set(statuses), new Set([503]));
+      while (finished.count < 200) await sleep(10);
+      await sleep(50);
+      assert.ok(openDescriptors() - before < 20, `${openDescriptors() - before} descriptors left open`);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('closes the file when the client left during a slow middleware, and destroys a returned stream', async () => {
+    const streams: Readable[] = [];
+    let finished = 0;
+    const app = new App({ logger: false });
+    const waitForClient: Middleware = async (ctx, next) => {
+      await new Promise((resolve) => ctx.res.once('close', resolve));
+      await next();
+      finished++;
+    };
+    app.get('/static/*', waitForClient, serveStatic(root));
+    app.get('/stream', waitForClient, () => {
+      const s = Readable.from(['never', 'sent']);
+      streams.push(s);
+      return s;
+    });
+    const handle = await serve(app);
+    try {
+      const before = openDescriptors();
+      const leave = (path: string): Promise<void> =>
+        new Promise((resolve) => {
+          const socket = connect(handle.port, '127.0.0.1', () => {
+            socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+            setTimeout(() => {
+              socket.destroy();
+              resolve();
+            }, 20);
+          });
+        });
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => leave(i % 2 ? '/stream' : '/static/hello.txt')),
+      );
+      while (finished < 100) await sleep(10);
+      await sleep(50);
+      assert.ok(openDescriptors() - before < 20, `${openDescriptors() - before} descriptors left open`);
+      assert.equal(streams.length, 50);
+      assert.ok(streams.every((s) => s.destroyed));
+    } finally {
+      await handle.close();
+    }
   });
 });

@@ -227,21 +227,24 @@ describe('graceful shutdown', () => {
     agent.destroy();
   });
 
-  it('cuts requests still running at the deadline, and their signal aborts', async () => {
-    const aborted = deferred();
+  it('answers requests still running at the deadline with 503 WEIR_ERR_SHUTTING_DOWN, and aborts their signal', async () => {
+    const aborted = deferred<unknown>();
     const started = deferred();
     const app = new App({ logger: false });
     app.get('/stuck', (ctx) => {
-      ctx.signal.addEventListener('abort', () => aborted.resolve());
+      ctx.signal.addEventListener('abort', () => aborted.resolve(ctx.signal.reason));
       started.resolve();
       return new Promise(() => {});
     });
     const handle = await serve(app);
-    const pending = request(handle, { path: '/stuck' }).catch((err: Error) => err);
+    const pending = request(handle, { path: '/stuck' });
     await started.promise;
     await handle.close({ timeoutMs: 100 });
-    await aborted.promise;
-    assert.ok((await pending) instanceof Error);
+    assert.equal(((await aborted.promise) as { code?: string }).code, 'WEIR_ERR_SHUTTING_DOWN');
+    const response = await pending;
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.connection, 'close');
+    assert.equal(JSON.parse(response.body).error.code, 'WEIR_ERR_SHUTTING_DOWN');
   });
 
   it('on SIGTERM finishes the in-flight request, runs onStop and exits 0', async () => {

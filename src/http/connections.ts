@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { errorBody, httpError } from '../errors.ts';
+import type { AppRuntime } from './context.ts';
+import { kAbort } from './context.ts';
+import { httpDate } from './date.ts';
+import { lastResort, SERVER } from './send.ts';
+
+/**
+ * What the server knows of its connections: the latest response of each (so a parser error on a request
+ * already answered is not answered twice, and the drain deadline can answer what still runs), the bound
+ * on their number, and the drain itself.
+ */
+
+/** The latest response weir was handed on a socket. */
+const kResponse = Symbol('weir.response');
+type Tracked = Socket & { [kResponse]?: ServerResponse };
+
+/** Wraps the app's request listener so each socket knows its latest response: one property store. */
+export function trackResponses(
+  handler: (req: import('node:http').IncomingMessage, res: ServerResponse) => void,
+): (req: import('node:http').IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    (req.socket as Tracked)[kResponse] = res;
+    handler(req, res);
+  };
+}
+
+/**
+ * The default bound on open connections: three quarters of the process's descriptor limit (the rest is
+ * left to files, database and broker connections), at most 10,000.
+ */
+export function defaultMaxConnections(): number {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (line !== null) return Math.max(64, Math.min(10_000, Math.floor(Number(line[1]) * 0.75)));
+  } catch {
+    // Not Linux: the fixed default below.
+  }
+  return 10_000;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+const CLIENT_ERRORS: Record<number, { code: string; message: string }> = {
+  400: { code: 'WEIR_ERR_BAD_REQUEST', message: 'The request could not be parsed as HTTP/1.1' },
+  408: { code: 'WEIR_ERR_REQUEST_TIMEOUT', message: 'The request was not received in time' },
+  431: {
+    code: 'WEIR_ERR_HEADERS_TOO_LARGE',
+    message: 'The request headers are larger than the server accepts',
+  },
+};
+
+/** Writes a complete JSON error response on a raw socket and closes it. */
+function writeRaw(socket: Socket, status: number, code: string, message: string): void {
+  const body = errorBody(code, message);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `date: ${httpDate()}\r\nserver: ${SERVER}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Answers a request Node's parser refused (bad syntax, head too large, too slow) with a JSON error, once.
+ * When weir has already answered the request being parsed (a handler that replied without reading a
+ * slowly sent body), or a response is under way, a second status line would corrupt the connection: the
+ * socket is closed instead.
+ */
+export function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const res = (socket as Tracked)[kResponse];
+  const answered = res?.headersSent === true && (!res.writableFinished || !res.req.complete);
+  if (err.code === 'ECONNRESET' || !socket.writable || answered) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const { code, message } = CLIENT_ERRORS[status]!;
+  writeRaw(socket, status, code, message);
+}
+
+/** `CONNECT`: weir is an origin server, not a proxy. Node would otherwise drop the socket unanswered. */
+export function onConnect(_req: unknown, socket: Socket): void {
+  writeRaw(socket, 400, 'WEIR_ERR_BAD_REQUEST', 'CONNECT is not supported: this server is not a proxy');
+}
+
+/** Keeps the set of open sockets, for the drain. One Set add and delete per connection. */
+export function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+/** The response still being produced on `socket`, if any. */
+function running(socket: Socket): ServerResponse | undefined {
+  const res = (socket as Tracked)[kResponse];
+  return res !== undefined && !res.writableEnded && !res.destroyed ? res : undefined;
+}
+
+/** How many requests are still being answered. */
+export function inFlight(sockets: Set<Socket>): number {
+  let n = 0;
+  for (const socket of sockets) if (running(socket) !== undefined) n++;
+  return n;
+}
+
+/**
+ * Graceful shutdown: stops accepting, closes idle keep-alive connections, lets in-flight requests finish
+ * within `timeoutMs` (their responses carry `Connection: close`). At the deadline each request still
+ * running has its `ctx.signal` aborted with `WEIR_ERR_SHUTTING_DOWN` and, when no status line has gone
+ * out yet, is answered 503 with that code; a response already under way is cut. Then every connection
+ * still open is closed.
+ */
+export function drain(
+  server: Server,
+  sockets: Set<Socket>,
+  runtime: AppRuntime,
+  timeoutMs: number,
+): Promise<void> {
+  runtime.draining = true;
+  runtime.log.info({ inFlight: inFlight(sockets), timeoutMs }, 'stopping: draining in-flight requests');
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // A connection can turn idle between two sweeps (its response went out just before draining began,
+    // without `Connection: close`): keep closing idle ones until the server is empty.
+    const sweep = setInterval(() => server.closeIdleConnections(), 250);
+    const deadline = setTimeout(() => cutAtDeadline(server, sockets, runtime, timeoutMs), timeoutMs);
+    server.once('close', () => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    });
+  });
+}
+
+function cutAtDeadline(server: Server, sockets: Set<Socket>, runtime: AppRuntime, timeoutMs: number): void {
+  const reason = httpError(
+    'WEIR_ERR_SHUTTING_DOWN',
+    `The server is shutting down and the request did not finish within ${timeoutMs} ms`,
+  );
+  let answered = 0;
+  let cut = 0;
+  const flushing: Promise<void>[] = [];
+  for (const socket of sockets) {
+    const res = running(socket);
+    if (res === undefined) continue;
+    (res as { [kAbort]?: AbortController })[kAbort]?.abort(reason);
+    if (res.headersSent) {
+      cut++;
+      res.destroy();
+      continue;
+    }
+    answered++;
+    flushing.push(new Promise((done) => res.once('close', () => done())));
+    lastResort(res, 503, 'WEIR_ERR_SHUTTING_DOWN', 'The server is shutting down; retry the request');
+  }
+  if (answered + cut > 0) {
+    runtime.log.warn(
+      { answered503: answered, cut, timeoutMs },
+      'drain deadline passed: requests still running were ended',
+    );
+  }
+  // The 503s are small and already handed to the kernel in most cases; give them a moment to flush.
+  const closeAll = (): void => server.closeAllConnections();
+  const grace = setTimeout(closeAll, 1000);
+  grace.unref();
+  void Promise.all(flushing).then(() => {
+    clearTimeout(grace);
+    closeAll();
+  });
+}
