@@ -129,11 +129,13 @@ export function isJsonType(type: string): boolean {
  * objects nested deeper than `maxDepth` are refused before parsing (400 `WEIR_ERR_BODY_TOO_DEEP`), so a
  * hostile body cannot make a later `JSON.stringify` of it, or any recursive walk, overflow the stack.
  */
-export function parseJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
+export function parseJson(body: string | Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH): unknown {
+  const deep = jsonDepthExceeds(body, maxDepth);
+  const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.trim() === '') {
     throw httpError('WEIR_ERR_BODY_EMPTY', 'Expected a JSON body, but the request body is empty');
   }
-  if (jsonDepthExceeds(text, maxDepth)) {
+  if (deep) {
     throw httpError(
       'WEIR_ERR_BODY_TOO_DEEP',
       `The JSON body nests arrays and objects deeper than the limit of ${maxDepth}`,
@@ -164,19 +166,45 @@ export function parseJson(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): unkn
 }
 
 /**
- * True when `text` opens more than `maxDepth` arrays and objects at once. One pass over the characters,
- * skipping strings; a text shorter than the limit cannot exceed it and is not scanned.
+ * True when `json` opens more than `maxDepth` arrays and objects at once: one pass, skipping strings. On
+ * the bytes of a body (ASCII brackets and quotes never occur inside a UTF-8 multi-byte sequence) it costs
+ * about an eighth of the parse; a text shorter than the limit cannot exceed it and is not scanned.
  */
-export function jsonDepthExceeds(text: string, maxDepth: number): boolean {
-  const length = text.length;
-  if (length <= maxDepth) return false;
+export function jsonDepthExceeds(json: Uint8Array | string, maxDepth: number): boolean {
+  if (json.length <= maxDepth) return false;
+  return typeof json === 'string' ? textTooDeep(json, maxDepth) : bytesTooDeep(json, maxDepth);
+}
+
+// Two copies of one loop, so each stays monomorphic (a shared accessor made the scan three times slower).
+function bytesTooDeep(json: Uint8Array, maxDepth: number): boolean {
+  const length = json.length;
   let depth = 0;
   for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
+    const c = json[i]!;
     if (c === 34 /* " */) {
       for (i++; i < length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92 /* \\ */) i++;
+        const d = json[i]!;
+        if (d === 92 /* backslash */) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function textTooDeep(json: string, maxDepth: number): boolean {
+  const length = json.length;
+  let depth = 0;
+  for (let i = 0; i < length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === 92 /* backslash */) i++;
         else if (d === 34) break;
       }
     } else if (c === 91 /* [ */ || c === 123 /* { */) {

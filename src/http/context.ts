@@ -226,7 +226,7 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.#parse('json', () => {
       expectType(this.req, 'application/json', isJsonType);
       const maxDepth = this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth;
-      return this.buffer().then((raw) => parseJson(raw.toString('utf8'), maxDepth));
+      return this.buffer().then((raw) => parseJson(raw, maxDepth));
     }) as Promise<T>;
   }
 
