@@ -53,7 +53,7 @@ export {
   formatCacheControl,
 } from './http/caching.ts';
 export type { Middleware, Next } from './http/compose.ts';
-export { Context, type Logger } from './http/context.ts';
+export { Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
@@ -71,3 +71,4 @@ export {
 } from './http/response.ts';
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
 export { type StaticOptions, serveStatic } from './http/static.ts';
+export type { Logger } from './internal/logger.ts';

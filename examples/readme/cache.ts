@@ -1,5 +1,5 @@
-import { App, sleep } from 'weir';
-import { cacheControl, etag, openCache } from 'weir/cache';
+import { App, cacheControl, etag, sleep } from 'weir';
+import { openCache } from 'weir/cache';
 
 // CACHE_URL picks the backend: memory: when unset, redis://host:6379, or tiered+redis://host:6379.
 const cache = await openCache(process.env.CACHE_URL, { namespace: 'shop' });

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import {
   App,
   type AppOptions,
+  cacheControl,
+  etag,
   gather,
   HttpError,
   runInWorker,
@@ -13,7 +15,7 @@ import {
   shutdownWorkers,
   sleep,
 } from 'weir';
-import { type Cache, cacheControl, etag, openCache } from 'weir/cache';
+import { type Cache, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
 import { countPrimes } from './compute.ts';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { abortHook, noop, reasonOf, scopedController } from '../concurrency/signal.ts';
 import { type SignalOptions, sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
+import { type Logger, silentLogger } from '../internal/logger.ts';
 import type { CacheStatus, Entry, Store } from './store.ts';
 
 /** Turns values into strings and back. The default is JSON. */
@@ -113,8 +113,6 @@ const json: Serializer = {
   deserialize: (text) => JSON.parse(text),
 };
 
-const silent: Logger = { error: noop, warn: noop, info: noop, debug: noop };
-
 interface Flight {
   /** The full key it loads. */
   readonly key: string;
@@ -178,7 +176,7 @@ export class StoreCache implements Cache {
     this.#serializer = options.serializer ?? json;
     this.#log =
       options.logger === false
-        ? silent
+        ? silentLogger
         : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info', name: 'weir.cache' }));
   }
 

@@ -1,16 +1,10 @@
 /**
  * weir/cache: one interface over an in-process LRU, Redis, and both in two tiers, picked by URL; `wrap()`
- * with single-flight and stale-while-revalidate; HTTP caching helpers. Importing it loads no Redis client.
+ * with single-flight and stale-while-revalidate. Importing it loads no Redis client. The HTTP caching
+ * helpers (`etag()`, `cacheControl()`) are part of the HTTP core: import them from `weir`.
  * @module
  */
 
-export {
-  type CacheControlOptions,
-  cacheControl,
-  type EtagOptions,
-  etag,
-  formatCacheControl,
-} from '../http/caching.ts';
 export type {
   Cache,
   CacheStats,

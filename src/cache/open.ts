@@ -2,8 +2,8 @@
  * `openCache(url)`: the one place a URL picks a backend. Redis is loaded only by the backends that use it.
  */
 
-import { redactUrl } from '../db/errors.ts';
 import { WeirError } from '../errors.ts';
+import { redactUrl, schemeOf } from '../internal/url.ts';
 import { type Cache, type CoreOptions, StoreCache } from './cache.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 import { RedisStore, type RedisStoreOptions } from './redis.ts';
@@ -33,7 +33,7 @@ export interface CacheOptions extends CoreOptions, MemoryStoreOptions, RedisStor
  */
 export async function openCache(url?: string, options: CacheOptions = {}): Promise<Cache> {
   const target = url || process.env.CACHE_URL || DEFAULT_CACHE_URL;
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(target)?.[0].toLowerCase();
+  const scheme = schemeOf(target);
   const shown = redactUrl(target);
   if (scheme === 'memory:') {
     return new StoreCache('memory', shown, new MemoryStore(options), options);

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient, RedisOptions } from 'ioredis';
-import { loadPackage } from '../driver.ts';
 import { WeirError } from '../errors.ts';
+import { loadPackage } from '../internal/load-package.ts';
 import {
   type CacheStatus,
   decodeEntry,

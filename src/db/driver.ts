@@ -1,4 +1,4 @@
-import { loadPackage } from '../driver.ts';
+import { loadPackage } from '../internal/load-package.ts';
 import { QueryError } from './errors.ts';
 
 /** Loads a database driver on first use; a missing package fails with `WEIR_ERR_DB_DRIVER_MISSING`. */

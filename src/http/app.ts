@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { errorBody, errorCodes, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import { type Logger, silentLogger } from '../internal/logger.ts';
 import type { Consumer, JobHandler, JobQueue, ProcessOptions } from '../queue/types.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
-import { type AppRuntime, Context, type Logger, type RouteSettings } from './context.ts';
+import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
@@ -143,7 +144,7 @@ export class App<S extends object = Record<never, never>> {
     checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
     this.log =
       options.logger === false
-        ? { error() {}, warn() {}, info() {}, debug() {} }
+        ? silentLogger
         : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }));
     this.#runtime = {
       log: this.log,

@@ -1,19 +1,14 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { scopedController } from '../concurrency/signal.ts';
 import { httpError, invalidOption } from '../errors.ts';
+import type { Logger } from '../internal/logger.ts';
 import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { isWeirResponse } from './response.ts';
 
-/** The logger weir writes to: pino's interface, which pino loggers satisfy. */
-export interface Logger {
-  error(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  info(obj: unknown, msg?: string): void;
-  debug(obj: unknown, msg?: string): void;
-}
+export type { Logger };
 
 /** What every request of an app shares. Internal. */
 export interface AppRuntime {

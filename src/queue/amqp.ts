@@ -10,8 +10,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
-import { loadPackage } from '../driver.ts';
 import type { Logger } from '../http/context.ts';
+import { loadPackage } from '../internal/load-package.ts';
 import type { Backoff } from './backoff.ts';
 import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
 import type { Delivery, Source } from './runner.ts';

@@ -8,9 +8,9 @@
  * keeps no per-job status: `get()` finds only dead jobs.
  */
 import { reasonOf } from '../concurrency/signal.ts';
-import { loadPackage } from '../driver.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
+import { loadPackage } from '../internal/load-package.ts';
 import type { Backoff } from './backoff.ts';
 import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
 import type { Delivery, Source } from './runner.ts';
