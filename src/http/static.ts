@@ -3,7 +3,7 @@ import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { contentType } from 'mime-types';
 import { httpError, invalidOption } from '../errors.ts';
-import { etagMatches } from './caching.ts';
+import { etagMatches, ifRangeMatches } from './caching.ts';
 import type { Context } from './context.ts';
 import { WeirResponse } from './response.ts';
 
@@ -163,7 +163,9 @@ async function respond(
   cacheControl: string,
 ): Promise<WeirResponse> {
   const etag = `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`;
-  const lastModified = mtime.toUTCString();
+  const now = Date.now();
+  // RFC 9110 §8.8.2.1: a modification time in the future is sent as the time of the response.
+  const lastModified = (mtime.getTime() > now ? new Date(now) : mtime).toUTCString();
   const headers: Record<string, string | number> = {
     etag,
     'last-modified': lastModified,
@@ -187,7 +189,12 @@ async function respond(
   let status = 200;
   const range = ctx.headers.range;
   const ifRange = ctx.headers['if-range'];
-  if (range !== undefined && (ifRange === undefined || ifRange === etag || ifRange === lastModified)) {
+  if (
+    range !== undefined &&
+    (ifRange === undefined ||
+      (typeof ifRange === 'string' &&
+        ifRangeMatches(ifRange, { etag, lastModified, modifiedMs: mtime.getTime(), nowMs: now })))
+  ) {
     const parsed = parseRange(range, size);
     if (parsed === null) {
       await handle.close();

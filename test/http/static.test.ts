@@ -27,6 +27,10 @@ before(() => {
   symlinkSync(join(base, 'secret.txt'), join(root, 'link-out.txt'));
   symlinkSync(join(root, 'hello.txt'), join(root, 'link-in.txt'));
   utimesSync(join(root, 'hello.txt'), new Date('2024-01-02T03:04:05Z'), new Date('2024-01-02T03:04:05Z'));
+  // Dated an hour ahead: still "modified within the current second" whenever the test runs.
+  writeFileSync(join(root, 'fresh.txt'), '0123456789');
+  const ahead = new Date(Date.now() + 3_600_000);
+  utimesSync(join(root, 'fresh.txt'), ahead, ahead);
   app = new App({ logger: false });
   app.get('/static/*', serveStatic(root));
 });
@@ -97,6 +101,57 @@ describe('serveStatic', () => {
       headers: { range: 'bytes=0-1', 'if-range': '"old"' },
     });
     assert.equal(staleIfRange.status, 200);
+  });
+
+  it('ignores Range (full 200) when If-Range names the ETag: it is weak, and If-Range needs a strong match', async () => {
+    const first = await inject(app, { url: '/static/hello.txt' });
+    const etag = String(first.headers.etag);
+    for (const ifRange of [etag, etag.slice(2), `${etag}, ${etag}`]) {
+      const res = await inject(app, {
+        url: '/static/hello.txt',
+        headers: { range: 'bytes=0-1', 'if-range': ifRange },
+      });
+      assert.equal(res.status, 200, ifRange);
+      assert.equal(res.body, '0123456789abcdef', ifRange);
+      assert.equal(res.headers['content-range'], undefined, ifRange);
+    }
+  });
+
+  it('honours If-Range only for a date equal to Last-Modified, of a file not modified within the second', async () => {
+    const exact = await inject(app, {
+      url: '/static/hello.txt',
+      headers: { range: 'bytes=0-1', 'if-range': 'Tue, 02 Jan 2024 03:04:05 GMT' },
+    });
+    assert.equal(exact.status, 206);
+    assert.equal(exact.body, '01');
+    const others = [
+      'Tue, 02 Jan 2024 03:04:06 GMT', // later: the client's copy is not this one
+      'Tue, 02 Jan 2024 03:04:04 GMT',
+      'Tuesday, 02-Jan-24 03:04:05 GMT', // the same instant, but not the Last-Modified value
+      'Tue Jan  2 03:04:05 2024',
+      'tue, 02 jan 2024 03:04:05 gmt',
+      'Invalid Date',
+      '',
+    ];
+    for (const ifRange of others) {
+      const res = await inject(app, {
+        url: '/static/hello.txt',
+        headers: { range: 'bytes=0-1', 'if-range': ifRange },
+      });
+      assert.equal(res.status, 200, ifRange);
+      assert.equal(res.body, '0123456789abcdef', ifRange);
+    }
+    // A file whose date is not yet past may change again within the second its Last-Modified names, so
+    // that date is weak (RFC 9110 §8.8.2.2) and Range is ignored, even though the value matches.
+    const fresh = await inject(app, { url: '/static/fresh.txt' });
+    const lastModified = String(fresh.headers['last-modified']);
+    assert.ok(Date.parse(lastModified) <= Date.now(), 'Last-Modified is never later than the response');
+    const stale = await inject(app, {
+      url: '/static/fresh.txt',
+      headers: { range: 'bytes=0-1', 'if-range': lastModified },
+    });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.body, '0123456789');
   });
 
   it('serves index.html for a folder, empty files, and HEAD without a body', async () => {
