@@ -21,6 +21,7 @@ before(() => {
   writeFileSync(join(root, 'assets', 'app.3f9a2b1c.js'), 'console.log(1)');
   writeFileSync(join(root, 'assets', 'index-DiwrgTda.css'), 'body{}');
   writeFileSync(join(root, 'docs', 'index.html'), '<h1>docs</h1>');
+  mkdirSync(join(root, 'bare'));
   writeFileSync(join(root, '.env'), 'hidden');
   writeFileSync(join(root, 'empty.bin'), '');
   writeFileSync(join(base, 'secret.txt'), SECRET);
@@ -33,6 +34,7 @@ before(() => {
   utimesSync(join(root, 'fresh.txt'), ahead, ahead);
   app = new App({ logger: false });
   app.get('/static/*', serveStatic(root));
+  app.get('/noindex/*', serveStatic(root, { index: false }));
 });
 after(() => rmSync(base, { recursive: true, force: true }));
 
@@ -155,7 +157,7 @@ describe('serveStatic', () => {
   });
 
   it('serves index.html for a folder, empty files, and HEAD without a body', async () => {
-    assert.equal((await inject(app, { url: '/static/docs' })).body, '<h1>docs</h1>');
+    assert.equal((await inject(app, { url: '/static/docs/' })).body, '<h1>docs</h1>');
     const empty = await inject(app, { url: '/static/empty.bin' });
     assert.equal(empty.status, 200);
     assert.equal(empty.headers['content-length'], '0');
@@ -163,6 +165,77 @@ describe('serveStatic', () => {
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '16');
     assert.equal(head.body, '');
+  });
+
+  it('answers 404 to a file named as a folder: a trailing "/", "/." or "//", spelled out or encoded', async () => {
+    const handle: ServerHandle = await serve(app);
+    try {
+      for (const path of [
+        '/static/hello.txt/',
+        '/static/hello.txt/.',
+        '/static/hello.txt//',
+        '/static/hello.txt/./',
+        '/static/hello.txt%2f',
+        '/static/hello.txt%2F.',
+        '/static/assets/app.3f9a2b1c.js/',
+      ]) {
+        const response = await raw(
+          handle.port,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        assert.match(response, /^HTTP\/1\.1 404 /, path);
+        assert.equal(response.includes('0123456789abcdef'), false, path);
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('redirects (301) a folder named without its trailing "/" to it, keeping the query', async () => {
+    const res = await inject(app, { url: '/static/docs?lang=en' });
+    assert.equal(res.status, 301);
+    assert.equal(res.headers.location, '/static/docs/?lang=en');
+    assert.equal(res.body, '');
+    const head = await inject(app, { method: 'HEAD', url: '/static/docs' });
+    assert.equal(head.status, 301);
+    assert.equal(head.headers.location, '/static/docs/');
+    const followed = await inject(app, { url: String(res.headers.location) });
+    assert.equal(followed.status, 200);
+    assert.equal(followed.body, '<h1>docs</h1>');
+  });
+
+  it('answers 404, not a redirect, for a folder without an index file or with index: false', async () => {
+    for (const url of ['/static/bare', '/static/bare/', '/noindex/docs', '/noindex/docs/']) {
+      const res = await inject(app, { url });
+      assert.equal(res.status, 404, url);
+      assert.equal(res.headers.location, undefined, url);
+    }
+  });
+
+  it('never redirects to another host: "//" in the Location becomes "/", a backslash %5C', async () => {
+    const everywhere = new App({ logger: false });
+    everywhere.get('/*', serveStatic(root));
+    const perLang = new App({ logger: false });
+    perLang.get('/:lang/*', serveStatic(root));
+    const cases: [App, string, string][] = [
+      [everywhere, '//docs', '/docs/'],
+      [everywhere, '///docs?x=1', '/docs/?x=1'],
+      // Browsers read a backslash in a Location as "/", so "/\\evil.example/" would leave the site.
+      [perLang, '/\\evil.example/docs', '/%5Cevil.example/docs/'],
+    ];
+    for (const [target, path, location] of cases) {
+      const handle: ServerHandle = await serve(target);
+      try {
+        const response = await raw(
+          handle.port,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        assert.match(response, /^HTTP\/1\.1 301 /, path);
+        assert.ok(response.includes(`\r\nlocation: ${location}\r\n`), `${path}: ${response}`);
+      } finally {
+        await handle.close();
+      }
+    }
   });
 
   it('answers 404 for missing files, dotfiles and symlinks that lead out, and serves symlinks inside', async () => {
