@@ -8,12 +8,19 @@ import type { Middleware } from './compose.ts';
 import { type Context, kHeaders } from './context.ts';
 import { isWeirResponse, type ResponseHeaders, WeirResponse } from './response.ts';
 
+/** An entity-tag in a list: the quotes delimit it, since its opaque part may hold commas and spaces. */
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+
+const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+
 /** True if an `If-None-Match` header names `etag` (weak comparison, RFC 9110 §13.1.2), or is `*`. */
 export function etagMatches(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
-  const weak = (t: string): string => (t.startsWith('W/') ? t.slice(2) : t);
-  const target = weak(etag);
-  return header.split(',').some((t) => weak(t.trim()) === target);
+  const target = opaque(etag);
+  // A handler's own unquoted (invalid) tag can only be matched the old way, member by member.
+  if (!target.startsWith('"')) return header.split(',').some((t) => opaque(t.trim()) === target);
+  for (const [tag] of header.matchAll(ENTITY_TAG)) if (opaque(tag) === target) return true;
+  return false;
 }
 
 /** An IMF-fixdate (RFC 9110 §5.6.7), the only date form weir sends in `Last-Modified`. */

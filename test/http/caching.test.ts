@@ -174,3 +174,15 @@ describe('ifRangeMatches()', () => {
     assert.equal(ifRangeMatches('Invalid Date', invalid), false);
   });
 });
+
+describe('etagMatches()', () => {
+  it('answers 304 for a handler ETag whose opaque part holds a comma, listed among others', async () => {
+    const a = new App({ logger: false });
+    a.use(etag());
+    a.get('/list', () => json({ a: 1 }, { headers: { etag: '"v1, draft"' } }));
+    const res = await inject(a, { url: '/list', headers: { 'if-none-match': 'W/"x", "v1, draft"' } });
+    assert.equal(res.status, 304);
+    const other = await inject(a, { url: '/list', headers: { 'if-none-match': '"v1", "draft"' } });
+    assert.equal(other.status, 200);
+  });
+});
