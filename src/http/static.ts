@@ -56,7 +56,8 @@ function safeSegments(relative: string, dotfiles: boolean, ctx: Context): string
 
 /** Parses a single `bytes=` range against `size`; `undefined` to ignore the header, `null` if unsatisfiable. */
 export function parseRange(header: string, size: number): { start: number; end: number } | null | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // RFC 9110 §14.1: range unit names are case-insensitive.
+  const match = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (match === null) return undefined; // multiple ranges or another unit: RFC 9110 lets us send it all
   const [, from, to] = match as unknown as [string, string, string];
   if (from === '' && to === '') return undefined;
