@@ -8,12 +8,54 @@ import type { Middleware } from './compose.ts';
 import { type Context, kHeaders } from './context.ts';
 import { isWeirResponse, type ResponseHeaders, WeirResponse } from './response.ts';
 
+/** An entity-tag in a list: the quotes delimit it, since its opaque part may hold commas and spaces. */
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+
+const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+
 /** True if an `If-None-Match` header names `etag` (weak comparison, RFC 9110 §13.1.2), or is `*`. */
 export function etagMatches(header: string, etag: string): boolean {
   if (header.trim() === '*') return true;
-  const weak = (t: string): string => (t.startsWith('W/') ? t.slice(2) : t);
-  const target = weak(etag);
-  return header.split(',').some((t) => weak(t.trim()) === target);
+  const target = opaque(etag);
+  // A handler's own unquoted (invalid) tag can only be matched the old way, member by member.
+  if (!target.startsWith('"')) return header.split(',').some((t) => opaque(t.trim()) === target);
+  for (const [tag] of header.matchAll(ENTITY_TAG)) if (opaque(tag) === target) return true;
+  return false;
+}
+
+/** An IMF-fixdate (RFC 9110 §5.6.7), the only date form weir sends in `Last-Modified`. */
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/;
+
+/** The validators of the representation a `Range` request asks for, for {@link ifRangeMatches}. */
+export interface RangeValidators {
+  /** The `ETag` sent with the representation, weak (`W/"…"`) or strong. */
+  readonly etag: string | undefined;
+  /** The `Last-Modified` value sent with the representation. */
+  readonly lastModified: string | undefined;
+  /** When the representation last changed, in milliseconds since the epoch (sub-second precision). */
+  readonly modifiedMs: number;
+  /** The time of the response (its `Date`), in milliseconds since the epoch. */
+  readonly nowMs: number;
+}
+
+/**
+ * True if an `If-Range` header lets its `Range` through (RFC 9110 §13.1.5); false means "send all of it,
+ * 200". Splicing bytes of two versions is worse than sending too much, so every doubt answers false:
+ * - an entity-tag matches only by strong comparison: both tags strong and identical, so a weak ETag never
+ *   matches;
+ * - a date matches only when it is a valid IMF-fixdate equal to `Last-Modified` (not merely the same
+ *   instant), and that date is strong (§8.8.2.2): the second it names is over by the time of the
+ *   response, so no change within that second is still to come. A date in the future is weak too. A copy
+ *   fetched during that second, before a second change, is the client's to catch: §8.8.2.2 lets it send
+ *   a date only when its copy's `Date` is at least one second after its `Last-Modified`.
+ */
+export function ifRangeMatches(header: string, validators: RangeValidators): boolean {
+  // §13.1.5: an entity-tag starts with DQUOTE or W/, a date never does.
+  if (header.startsWith('W/')) return false;
+  if (header.startsWith('"')) return header === validators.etag;
+  if (header !== validators.lastModified || !IMF_FIXDATE.test(header)) return false;
+  return Math.floor(validators.nowMs / 1000) > Math.floor(validators.modifiedMs / 1000);
 }
 
 /** Options of {@link etag}. */

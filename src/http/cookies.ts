@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize } from 'cookie';
-import { invalidOption } from '../errors.ts';
+import { invalidOption, WeirError } from '../errors.ts';
 
 /**
  * Options for `ctx.cookie()`. The defaults are the safe ones: `HttpOnly`, `SameSite=Lax`, `Path=/`.
@@ -34,6 +34,9 @@ export function parseCookies(header: string | undefined): Readonly<Record<string
   return header === undefined || header === '' ? Object.create(null) : parse(header);
 }
 
+/** Matches an unpaired surrogate only: with the `u` flag a pair is one code point, outside the class. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 function signature(name: string, value: string, secret: string): string {
   // The name is signed too, so a signed value cannot be replayed under another cookie's name.
   return createHmac('sha256', secret).update(`${name}=${value}`).digest('base64url');
@@ -50,7 +53,9 @@ export function signCookie(name: string, value: string, secret: string): string 
  */
 export function unsignCookie(name: string, signed: string, secrets: readonly string[]): string | undefined {
   const dot = signed.lastIndexOf('.');
-  if (dot <= 0) return undefined;
+  // An empty value signs to ".signature", so a dot at 0 is a value, not a missing one. A lone surrogate
+  // hashes as U+FFFD, so two strings would share a signature: no cookie read off the wire has one.
+  if (dot === -1 || LONE_SURROGATE.test(signed)) return undefined;
   const value = signed.slice(0, dot);
   const given = Buffer.from(signed.slice(dot + 1));
   for (const secret of secrets) {
@@ -60,7 +65,13 @@ export function unsignCookie(name: string, signed: string, secrets: readonly str
   return undefined;
 }
 
-/** Serialises one `Set-Cookie` value with weir's defaults. */
+/**
+ * Serialises one `Set-Cookie` value with weir's defaults; the value is percent-encoded, so the line is
+ * always printable ASCII.
+ * @throws WeirError `WEIR_ERR_INVALID_OPTION` for a name that is not a cookie name, an invalid `path`,
+ * `domain`, `expires`, `sameSite` or `maxAgeSeconds`, a value with a lone surrogate, or `signed` without
+ * `cookieSecrets`.
+ */
 export function serializeCookie(
   name: string,
   value: string,
@@ -82,15 +93,34 @@ export function serializeCookie(
   if (options?.maxAgeSeconds !== undefined && !Number.isInteger(options.maxAgeSeconds)) {
     throw invalidOption('cookie maxAgeSeconds', 'an integer', options.maxAgeSeconds);
   }
-  return serialize(name, stored, {
-    maxAge: options?.maxAgeSeconds,
-    expires: options?.expires,
-    path: options?.path ?? '/',
-    domain: options?.domain,
-    httpOnly: options?.httpOnly ?? true,
-    secure: options?.secure ?? false,
-    sameSite: options?.sameSite ?? 'lax',
-    partitioned: options?.partitioned,
+  try {
+    return serialize(name, stored, {
+      maxAge: options?.maxAgeSeconds,
+      expires: options?.expires,
+      path: options?.path ?? '/',
+      domain: options?.domain,
+      httpOnly: options?.httpOnly ?? true,
+      secure: options?.secure ?? false,
+      sameSite: options?.sameSite ?? 'lax',
+      partitioned: options?.partitioned,
+    });
+  } catch (err) {
+    throw refused(name, err);
+  }
+}
+
+/**
+ * The `cookie` package refuses a bad name, path, domain, expiry or SameSite with a TypeError naming it,
+ * and a value it cannot percent-encode (a lone surrogate) with a URIError; both become weir's error.
+ * The value is never quoted: it may be a credential.
+ */
+function refused(name: string, err: unknown): WeirError {
+  const why =
+    err instanceof URIError
+      ? 'its value has a lone surrogate (not well-formed UTF-16), which cannot be percent-encoded'
+      : (err as Error).message;
+  return new WeirError('WEIR_ERR_INVALID_OPTION', `Cookie ${JSON.stringify(name)} cannot be set: ${why}`, {
+    cause: err,
   });
 }
 

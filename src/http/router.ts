@@ -117,7 +117,10 @@ export class Router<R> {
     return this.#entries;
   }
 
-  /** Finds the entry for a raw path (no query string); `undefined` when nothing matches. */
+  /**
+   * Finds the entry for a raw path (no query string, starting with `/`, as the app guarantees);
+   * `undefined` when nothing matches.
+   */
   find(path: string): Match<R> | undefined {
     const hit = this.#static.get(path);
     if (hit !== undefined) return hit;

@@ -3,9 +3,9 @@ import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { contentType } from 'mime-types';
 import { httpError, invalidOption } from '../errors.ts';
-import { etagMatches } from './caching.ts';
+import { etagMatches, ifRangeMatches } from './caching.ts';
 import type { Context } from './context.ts';
-import { WeirResponse } from './response.ts';
+import { redirect, WeirResponse } from './response.ts';
 
 /** Options of {@link serveStatic}. */
 export interface StaticOptions {
@@ -56,7 +56,8 @@ function safeSegments(relative: string, dotfiles: boolean, ctx: Context): string
 
 /** Parses a single `bytes=` range against `size`; `undefined` to ignore the header, `null` if unsatisfiable. */
 export function parseRange(header: string, size: number): { start: number; end: number } | null | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // RFC 9110 §14.1: range unit names are case-insensitive.
+  const match = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (match === null) return undefined; // multiple ranges or another unit: RFC 9110 lets us send it all
   const [, from, to] = match as unknown as [string, string, string];
   if (from === '' && to === '') return undefined;
@@ -80,7 +81,13 @@ export function parseRange(header: string, size: number): { start: number; end: 
  * Serves files under `root` from a wildcard route, with validators and caching a CDN can use:
  * weak `ETag` and `Last-Modified`, 304 for `If-None-Match`/`If-Modified-Since`, single `Range` requests
  * (206/416), `Content-Type` by extension, and `Cache-Control` (a year, `immutable`, for fingerprinted
- * names; `maxAgeSeconds` otherwise).
+ * names; `maxAgeSeconds` otherwise). `If-Range` needs a strong validator (RFC 9110 §13.1.5): the weak ETag
+ * never matches, and a date only when it equals `Last-Modified` and the file did not change within the
+ * last second; otherwise the whole file is sent (200).
+ *
+ * A path ending in `/` (or `/.`) names a folder: for a file it answers 404. A folder named without the
+ * `/` is redirected (301) to it, so the relative links of its index file resolve inside it; a folder
+ * with no index file answers 404. `.` and empty segments inside a path are skipped.
  *
  * No request gets out of `root`: `..` (however encoded), backslashes and NUL answer 403, dotfiles 404, and a
  * symlink whose target lies outside `root` 404.
@@ -117,7 +124,16 @@ export function serveStatic(
       file = await openInside(rootReal, join(file.path, index));
       if (file === undefined) notFound(ctx);
       stat = await file.handle.stat();
+      if (stat.isFile() && !namesFolder(relative)) {
+        // Served at `docs`, the index's relative links would resolve against the parent folder.
+        await file.handle.close();
+        return redirect(folderLocation(ctx), 301);
+      }
       served = served === '' ? index : `${served}/${index}`;
+    } else if (namesFolder(relative)) {
+      // `file.txt/` names a folder, and a file is not one.
+      await file.handle.close();
+      notFound(ctx);
     }
     if (!stat.isFile()) {
       await file.handle.close();
@@ -132,6 +148,32 @@ export function serveStatic(
       isImmutable(served) ? YEAR : `public, max-age=${maxAge}`,
     );
   };
+}
+
+/** True when a path ends in `/` or `/.` (or is empty): it names a folder. */
+function namesFolder(relative: string): boolean {
+  const last = relative.slice(relative.lastIndexOf('/') + 1);
+  return last === '' || last === '.';
+}
+
+/** Percent-encodes a character a `Location` value must not carry as it is. */
+function percentEncode(char: string): string {
+  const code = char.charCodeAt(0);
+  // Node hands over the request target as latin1, one char per byte; only inject() can pass more.
+  const bytes = code <= 0xff ? [code] : [...Buffer.from(char, 'utf8')];
+  return bytes.map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}
+
+/**
+ * The request's own path and query with a `/` after the path. Runs of `/` become one, since a
+ * `Location` starting `//` would send the client to another host; anything outside printable ASCII is
+ * percent-encoded, so the header is always valid.
+ */
+function folderLocation(ctx: Context<string, object>): string {
+  const url = ctx.req.url ?? '';
+  const q = url.indexOf('?');
+  const location = `${ctx.path.replace(/\/{2,}/g, '/')}/${q === -1 ? '' : url.slice(q)}`;
+  return location.replace(/[^\x21-\x5b\x5d-\x7e]/gu, percentEncode);
 }
 
 /** Opens `path` only if its real location is inside `rootReal`; `undefined` when missing or outside. */
@@ -163,7 +205,9 @@ async function respond(
   cacheControl: string,
 ): Promise<WeirResponse> {
   const etag = `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`;
-  const lastModified = mtime.toUTCString();
+  const now = Date.now();
+  // RFC 9110 §8.8.2.1: a modification time in the future is sent as the time of the response.
+  const lastModified = (mtime.getTime() > now ? new Date(now) : mtime).toUTCString();
   const headers: Record<string, string | number> = {
     etag,
     'last-modified': lastModified,
@@ -187,7 +231,12 @@ async function respond(
   let status = 200;
   const range = ctx.headers.range;
   const ifRange = ctx.headers['if-range'];
-  if (range !== undefined && (ifRange === undefined || ifRange === etag || ifRange === lastModified)) {
+  if (
+    range !== undefined &&
+    (ifRange === undefined ||
+      (typeof ifRange === 'string' &&
+        ifRangeMatches(ifRange, { etag, lastModified, modifiedMs: mtime.getTime(), nowMs: now })))
+  ) {
     const parsed = parseRange(range, size);
     if (parsed === null) {
       await handle.close();

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { App, cacheControl, etag, formatCacheControl, HttpError, json, text } from 'weir';
 import { inject } from 'weir/testing';
+import { ifRangeMatches } from '../../src/http/caching.ts';
 
 function app(): App {
   const a = new App({ logger: false });
@@ -138,5 +139,50 @@ describe('cacheControl()', () => {
     const again = await inject(a, { url: '/page', headers: { 'if-none-match': String(first.headers.etag) } });
     assert.equal(again.status, 304);
     assert.equal(again.headers['cache-control'], 'public, max-age=60');
+  });
+});
+
+describe('ifRangeMatches()', () => {
+  const LAST_MODIFIED = 'Tue, 02 Jan 2024 03:04:05 GMT';
+  const modifiedMs = Date.parse(LAST_MODIFIED) + 250;
+  const later = modifiedMs + 60_000;
+
+  it('matches an entity-tag only by strong comparison: identical, and neither weak', () => {
+    const strong = { etag: '"v1"', lastModified: LAST_MODIFIED, modifiedMs, nowMs: later };
+    assert.equal(ifRangeMatches('"v1"', strong), true);
+    assert.equal(ifRangeMatches('W/"v1"', strong), false);
+    assert.equal(ifRangeMatches('"v2"', strong), false);
+    assert.equal(ifRangeMatches('"v1", "v1"', strong), false);
+    const weak = { ...strong, etag: 'W/"v1"' };
+    assert.equal(ifRangeMatches('W/"v1"', weak), false);
+    assert.equal(ifRangeMatches('"v1"', weak), false);
+    assert.equal(ifRangeMatches('"v1"', { ...strong, etag: undefined }), false);
+  });
+
+  it('matches a date only when it equals Last-Modified and that second is over by the response', () => {
+    const validators = { etag: 'W/"x"', lastModified: LAST_MODIFIED, modifiedMs, nowMs: later };
+    assert.equal(ifRangeMatches(LAST_MODIFIED, validators), true);
+    assert.equal(ifRangeMatches('Tuesday, 02-Jan-24 03:04:05 GMT', validators), false);
+    assert.equal(ifRangeMatches('Tue, 02 Jan 2024 03:04:06 GMT', validators), false);
+    // Within the second Last-Modified names, the file may change again under the same date.
+    const sameSecond = Date.parse(LAST_MODIFIED) + 999;
+    assert.equal(ifRangeMatches(LAST_MODIFIED, { ...validators, nowMs: sameSecond }), false);
+    assert.equal(ifRangeMatches(LAST_MODIFIED, { ...validators, nowMs: sameSecond + 1 }), true);
+    assert.equal(ifRangeMatches(LAST_MODIFIED, { ...validators, nowMs: modifiedMs - 5_000 }), false);
+    assert.equal(ifRangeMatches(LAST_MODIFIED, { ...validators, lastModified: undefined }), false);
+    const invalid = { ...validators, lastModified: 'Invalid Date', modifiedMs: Number.NaN };
+    assert.equal(ifRangeMatches('Invalid Date', invalid), false);
+  });
+});
+
+describe('etagMatches()', () => {
+  it('answers 304 for a handler ETag whose opaque part holds a comma, listed among others', async () => {
+    const a = new App({ logger: false });
+    a.use(etag());
+    a.get('/list', () => json({ a: 1 }, { headers: { etag: '"v1, draft"' } }));
+    const res = await inject(a, { url: '/list', headers: { 'if-none-match': 'W/"x", "v1, draft"' } });
+    assert.equal(res.status, 304);
+    const other = await inject(a, { url: '/list', headers: { 'if-none-match': '"v1", "draft"' } });
+    assert.equal(other.status, 200);
   });
 });

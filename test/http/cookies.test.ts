@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
 import { inject } from 'weir/testing';
-import { signCookie, unsignCookie } from '../../src/http/cookies.ts';
+import { serializeCookie, signCookie, unsignCookie } from '../../src/http/cookies.ts';
 
 const SECRET = 'a-secret-of-at-least-16-chars';
 const OLD_SECRET = 'the-previous-secret-value';
@@ -79,5 +79,46 @@ describe('cookies', () => {
       ctx.cookie('s', 'v', { signed: true });
     });
     assert.equal((await inject(app, {})).status, 500);
+  });
+
+  it('signs and verifies an empty value', () => {
+    const signed = signCookie('flag', '', SECRET);
+    assert.match(signed, /^\.[\w-]{43}$/);
+    assert.equal(unsignCookie('flag', signed, [SECRET]), '');
+  });
+
+  it('never verifies a value with a lone surrogate, which would share the signature of U+FFFD', () => {
+    const signed = signCookie('s', 'a\uFFFD', SECRET);
+    assert.equal(unsignCookie('s', signed, [SECRET]), 'a\uFFFD');
+    assert.equal(unsignCookie('s', `a\uD800${signed.slice(2)}`, [SECRET]), undefined);
+    assert.equal(unsignCookie('s', `a\uDC00${signed.slice(2)}`, [SECRET]), undefined);
+  });
+
+  it('refuses a bad name, path, domain or unencodable value with WEIR_ERR_INVALID_OPTION, never quoting the value', () => {
+    const bad: [string, string, Parameters<typeof serializeCookie>[2]][] = [
+      ['a b', 'v', undefined],
+      ['', 'v', undefined],
+      ['a', 'x', { path: '/a;b' }],
+      ['a', 'x', { path: '/a\r\nSet-Cookie: evil=1' }],
+      ['a', 'x', { domain: 'ex ample.com' }],
+      ['a', 'x', { expires: new Date(Number.NaN) }],
+      ['a', 'x', { sameSite: 'bogus' as 'lax' }],
+    ];
+    for (const [name, value, options] of bad) {
+      assert.throws(
+        () => serializeCookie(name, value, options, []),
+        { code: 'WEIR_ERR_INVALID_OPTION' },
+        name,
+      );
+    }
+    assert.throws(
+      () => serializeCookie('token', 'secret-\uD800', undefined, []),
+      (err: Error) => {
+        assert.equal((err as { code?: string }).code, 'WEIR_ERR_INVALID_OPTION');
+        assert.match(err.message, /^Cookie "token" cannot be set: its value has a lone surrogate/);
+        assert.equal(err.message.includes('secret'), false);
+        return true;
+      },
+    );
   });
 });
