@@ -1,24 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import { errorBody, errorCodes, httpError, invalidOption, isHttpError, WeirError } from '../errors.ts';
+import { invalidOption, WeirError } from '../errors.ts';
 import { type Logger, silentLogger } from '../internal/logger.ts';
-import type { Consumer, JobHandler, JobQueue, ProcessOptions } from '../queue/types.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
-import { type Chain, compose, isThenable, type Middleware } from './compose.ts';
-import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import type { Chain, Middleware } from './compose.ts';
+import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
-import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
-import { checkRequest, readTarget } from './protocol.ts';
-import { WeirResponse } from './response.ts';
-import { type PathEntry, Router } from './router.ts';
-import { deliver } from './send.ts';
+import { Dispatcher } from './dispatcher.ts';
+import type { Admission } from './pipeline.ts';
 import { type ListenOptions, listen, type ServerHandle } from './server.ts';
 
-/** A job consumer registered with {@link App.worker}, started with the app's workers. */
+/** A running background service: closing it stops it gracefully (running work finishes first). */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * What `app.worker()` needs of a job queue: a name and `process(handler, options)`. weir/queue's
+ * `JobQueue` is one; the App knows no more of queues than this, so the HTTP core imports no backend.
+ */
+export interface Processable<H, O extends { concurrency?: number }> {
+  readonly name: string;
+  process(handler: H, options?: O): Closable;
+}
+
+/** A background service registered with {@link App.worker}, started with the app's workers. */
 interface WorkerDef {
-  readonly queue: JobQueue<never>;
-  readonly handler: JobHandler<never>;
-  readonly options: ProcessOptions;
+  readonly name: string;
+  readonly concurrency: number;
+  readonly start: () => Closable;
 }
 
 /** Options of an {@link App}. */
@@ -77,16 +87,6 @@ interface RouteDef {
   readonly handler: Handler<string, object>;
 }
 
-/** A route ready to serve. */
-interface Route {
-  readonly run: Chain;
-  readonly settings: RouteSettings;
-  readonly timeoutMs: number | undefined;
-}
-
-const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
-const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
-
 function checkLimit(name: string, value: number | undefined, min = 0): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
     throw invalidOption(name, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`, value);
@@ -128,16 +128,13 @@ export class App<S extends object = Record<never, never>> {
   readonly #mounts: { prefix: string; app: App<object> }[] = [];
   readonly #startHooks: LifecycleHook[] = [];
   readonly #stopHooks: LifecycleHook[] = [];
-  readonly #router = new Router<Route>();
-  readonly #fallbacks = new Map<PathEntry<Route>, Map<string, Route>>();
-  #notFound: Route | undefined;
   #admission: Admission | undefined;
-  #frozen = false;
-  #allowAllHeader: string | undefined;
+  /** Set when the app freezes (listen, inject, handler, routes): from then on nothing can be added. */
+  #dispatcher: Dispatcher | undefined;
   #ready: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   readonly #workers: WorkerDef[] = [];
-  #consumers: Consumer[] | undefined;
+  #consumers: Closable[] | undefined;
 
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
@@ -229,27 +226,27 @@ export class App<S extends object = Record<never, never>> {
    * `onStop` hooks close the queue.
    * @example app.worker(emails, async (job, { signal }) => send(job.data, { signal }), { concurrency: 8 });
    */
-  worker<T>(queue: JobQueue<T>, handler: JobHandler<T>, options: ProcessOptions = {}): this {
+  worker<H, O extends { concurrency?: number }>(queue: Processable<H, O>, handler: H, options?: O): this {
     this.#checkOpen('worker()');
     if (typeof queue?.process !== 'function') throw invalidOption('worker() queue', 'a JobQueue', queue);
     if (typeof handler !== 'function') throw invalidOption('worker() handler', 'a function', handler);
     this.#workers.push({
-      queue: queue as unknown as JobQueue<never>,
-      handler: handler as JobHandler<never>,
-      options,
+      name: queue.name,
+      concurrency: options?.concurrency ?? 1,
+      start: () => queue.process(handler, options),
     });
     return this;
   }
 
   /** The queues and concurrency of the registered workers, as `name×concurrency`. */
   workers(): string[] {
-    return this.#collectWorkers().map((w) => `${w.queue.name}×${w.options.concurrency ?? 1}`);
+    return this.#collectWorkers().map((w) => `${w.name}×${w.concurrency}`);
   }
 
   /** Runs the `onStart` hooks (once), then starts every registered worker (once). */
   async startWorkers(): Promise<void> {
     await this.ready();
-    this.#consumers ??= this.#collectWorkers().map((w) => w.queue.process(w.handler, w.options));
+    this.#consumers ??= this.#collectWorkers().map((w) => w.start());
   }
 
   /**
@@ -291,20 +288,16 @@ export class App<S extends object = Record<never, never>> {
 
   /** The Node request listener, for `http.createServer(app.handler)` or a test injector. */
   get handler(): (req: IncomingMessage, res: ServerResponse) => void {
-    this.#freeze();
-    return this.#handle;
+    return this.#freeze().handle;
   }
 
   /** Every route as `METHOD path`, after mounting. */
   routes(): string[] {
-    this.#freeze();
-    return this.#router
-      .entries()
-      .flatMap((entry) => [...entry.methods.keys()].map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
+    return this.#freeze().routes();
   }
 
   #checkOpen(what: string): void {
-    if (this.#frozen) {
+    if (this.#dispatcher !== undefined) {
       throw new WeirError('WEIR_ERR_APP_FROZEN', `Cannot call ${what} after the app has started serving`);
     }
   }
@@ -350,191 +343,17 @@ export class App<S extends object = Record<never, never>> {
     for (const mount of this.#mounts) mount.app.#flatten(prefix + mount.prefix, chain, into);
   }
 
-  #freeze(): void {
-    if (this.#frozen) return;
+  #freeze(): Dispatcher {
+    if (this.#dispatcher !== undefined) return this.#dispatcher;
     const flat: [RouteDef, Middleware<object>[]][] = [];
     this.#flatten('', [], flat);
+    const dispatcher = new Dispatcher(this.#runtime, this.#middleware, this.#admission);
     for (const [def, middleware] of flat) {
-      this.#router.add(def.method, def.path, this.#makeRoute(middleware, def.handler, def.options));
+      dispatcher.add(def.method, def.path, middleware, def.handler as Chain, def.options);
     }
-    this.#router.seal();
-    this.#notFound = this.#makeRoute(this.#middleware, (ctx) => {
-      throw httpError('WEIR_ERR_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
-    });
-    this.#frozen = true;
-    for (const mount of this.#mounts) mount.app.#frozen = true;
+    dispatcher.seal();
+    this.#dispatcher = dispatcher;
+    for (const mount of this.#mounts) mount.app.#dispatcher = dispatcher;
+    return dispatcher;
   }
-
-  #makeRoute(
-    middleware: readonly Middleware<object>[],
-    handler: Handler<string, object>,
-    options: RouteOptions = {},
-  ): Route {
-    return {
-      run: compose(middleware, handler as Chain, this.#errorResult),
-      settings:
-        options.bodyLimitBytes === undefined && options.maxJsonDepth === undefined
-          ? NO_SETTINGS
-          : { bodyLimitBytes: options.bodyLimitBytes, maxJsonDepth: options.maxJsonDepth },
-      timeoutMs: options.timeoutMs,
-    };
-  }
-
-  /** The route for a method the path has no handler for: HEAD→GET, ALL, automatic OPTIONS, else 405. */
-  #fallback(entry: PathEntry<Route>, method: string): Route {
-    const methods = entry.methods;
-    const get = methods.get('GET');
-    if (method === 'HEAD' && get !== undefined) return get;
-    const all = methods.get('*');
-    if (all !== undefined) return all;
-    let cache = this.#fallbacks.get(entry);
-    if (cache === undefined) {
-      cache = new Map();
-      this.#fallbacks.set(entry, cache);
-    }
-    const kind = method === 'OPTIONS' ? 'OPTIONS' : '405';
-    let route = cache.get(kind);
-    if (route === undefined) {
-      const allow = entry.allow;
-      route =
-        kind === 'OPTIONS'
-          ? this.#makeRoute(this.#middleware, (ctx) => {
-              ctx.set('allow', allow);
-            })
-          : this.#makeRoute(this.#middleware, (ctx) => {
-              throw httpError(
-                'WEIR_ERR_METHOD_NOT_ALLOWED',
-                `${ctx.method} is not allowed on ${ctx.path}`,
-                undefined,
-                {
-                  headers: { allow },
-                },
-              );
-            });
-      cache.set(kind, route);
-    }
-    return route;
-  }
-
-  readonly #handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const method = req.method ?? 'GET';
-    let url = req.url ?? '/';
-    const refused = checkRequest(req);
-    if (refused !== undefined) {
-      this.#refuse(req, res, method, url, refused);
-      return;
-    }
-    if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
-    if (url.charCodeAt(0) !== 47 /* "/" */) {
-      const target = readTarget(url, method);
-      if ('url' in target) {
-        url = target.url;
-      } else {
-        this.#refuse(req, res, method, url, 'error' in target ? target.error : this.#allowAll());
-        return;
-      }
-    }
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    let route: Route;
-    let params = EMPTY_PARAMS;
-    const match = this.#router.find(path);
-    if (match === undefined) {
-      route = this.#notFound!;
-    } else {
-      route = match.entry.methods.get(method) ?? this.#fallback(match.entry, method);
-      params = match.params;
-    }
-    const ctx = new Context(
-      req,
-      res,
-      method,
-      path,
-      q === -1 ? '' : url.slice(q + 1),
-      params,
-      route.settings,
-      this.#runtime,
-    );
-    if (params !== EMPTY_PARAMS && !decodeParams(params)) {
-      const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
-      deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
-      return;
-    }
-    if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
-    let result: unknown;
-    try {
-      result = route.run(ctx);
-    } catch (err) {
-      result = this.#errorResult(ctx, err);
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => deliver(ctx, value, this.#errorResult),
-        (err: unknown) => deliver(ctx, this.#errorResult(ctx, err), this.#errorResult),
-      );
-    } else {
-      deliver(ctx, result, this.#errorResult);
-    }
-  };
-
-  /**
-   * Answers a request refused before routing (see protocol.ts) without running middleware: it never
-   * named a resource of the app. `value` is an error, or the response to `OPTIONS *`.
-   */
-  #refuse(req: IncomingMessage, res: ServerResponse, method: string, target: string, value: unknown): void {
-    // A target that is not a path reaches the log JSON-escaped and cut at 64 characters.
-    const path = target.charCodeAt(0) === 47 ? target.split('?', 1)[0]! : JSON.stringify(target.slice(0, 64));
-    const ctx = new Context(req, res, method, path, '', EMPTY_PARAMS, NO_SETTINGS, this.#runtime);
-    deliver(ctx, isHttpError(value) ? this.#errorResult(ctx, value) : value, this.#errorResult);
-  }
-
-  /** `OPTIONS *`: 204 with every method some route of the app answers (RFC 9110 §9.3.7). */
-  #allowAll(): WeirResponse {
-    this.#allowAllHeader ??= [
-      ...new Set(this.#router.entries().flatMap((entry) => entry.allow.split(', '))),
-    ].join(', ');
-    return new WeirResponse(undefined, 204, { allow: this.#allowAllHeader });
-  }
-
-  /** Records the error on the context and builds its JSON response; logs what is not a client error. */
-  readonly #errorResult = (ctx: Context, err: unknown): unknown => {
-    ctx.error = err;
-    const runtime = this.#runtime;
-    if (isHttpError(err)) {
-      // 503 is load shedding (a full pool, a timeout): expected under overload, so a warning, not an error.
-      if (err.status === 503)
-        runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
-      else if (err.status >= 500) runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
-      // weir's own 500s are for the operator, who has the log: the client gets the code and no detail.
-      const body =
-        err.status === 500 && err.code in errorCodes
-          ? errorBody(err.code, 'Internal Server Error')
-          : errorBody(err.code, err.message, { details: err.details });
-      return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
-    }
-    if (ctx.res.destroyed) {
-      // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
-      runtime.log.debug({ err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
-      return undefined;
-    }
-    runtime.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
-    const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
-    const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
-    return new WeirResponse(body, 500, { 'content-type': 'application/json' });
-  };
-}
-
-/** Decodes percent-encoded params in place; false when one is malformed. */
-function decodeParams(params: Record<string, string>): boolean {
-  for (const name in params) {
-    const value = params[name]!;
-    if (value.includes('%')) {
-      try {
-        params[name] = decodeURIComponent(value);
-      } catch {
-        return false;
-      }
-    }
-  }
-  return true;
 }

@@ -1,0 +1,225 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { httpError, isHttpError } from '../errors.ts';
+import { type Chain, compose, type ErrorResult, isThenable, type Middleware } from './compose.ts';
+import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import { errorResponder } from './error-response.ts';
+import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
+import { checkRequest, readTarget } from './protocol.ts';
+import { WeirResponse } from './response.ts';
+import { type PathEntry, Router } from './router.ts';
+import { deliver } from './send.ts';
+
+/**
+ * The frozen side of an App: the routes, each with its middleware composed once, and the request
+ * listener. Per request: the protocol checks, admission when installed, one router lookup, one Context,
+ * the route's chain, one `deliver()`.
+ */
+
+/** A route ready to serve. */
+export interface Route {
+  readonly run: Chain;
+  readonly settings: RouteSettings;
+  readonly timeoutMs: number | undefined;
+}
+
+/** Per-route options the dispatcher needs. */
+export interface RouteLimits {
+  readonly bodyLimitBytes?: number;
+  readonly maxJsonDepth?: number;
+  readonly timeoutMs?: number;
+}
+
+const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
+const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
+
+export class Dispatcher {
+  readonly #router = new Router<Route>();
+  readonly #fallbacks = new Map<PathEntry<Route>, Map<string, Route>>();
+  readonly #middleware: readonly Middleware<object>[];
+  readonly #admission: Admission | undefined;
+  readonly #runtime: AppRuntime;
+  readonly #errorResult: ErrorResult;
+  readonly #notFound: Route;
+  #allowAllHeader: string | undefined;
+
+  /** `middleware` is the app's own, which also wraps the 404, 405 and automatic OPTIONS answers. */
+  constructor(
+    runtime: AppRuntime,
+    middleware: readonly Middleware<object>[],
+    admission: Admission | undefined,
+  ) {
+    this.#runtime = runtime;
+    this.#middleware = middleware;
+    this.#admission = admission;
+    this.#errorResult = errorResponder(runtime);
+    this.#notFound = this.#makeRoute((ctx) => {
+      throw httpError('WEIR_ERR_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
+    });
+  }
+
+  /** Adds a route; `middleware` is its whole chain, outermost first. */
+  add(
+    method: string,
+    path: string,
+    middleware: readonly Middleware<object>[],
+    run: Chain,
+    limits: RouteLimits,
+  ): void {
+    this.#router.add(method, path, this.#makeRoute(run, limits, middleware));
+  }
+
+  /** Ends registration. */
+  seal(): void {
+    this.#router.seal();
+  }
+
+  /** Every route as `METHOD path`. */
+  routes(): string[] {
+    return this.#router
+      .entries()
+      .flatMap((entry) => [...entry.methods.keys()].map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
+  }
+
+  #makeRoute(run: Chain, limits: RouteLimits = {}, middleware = this.#middleware): Route {
+    return {
+      run: compose(middleware, run, this.#errorResult),
+      settings:
+        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined
+          ? NO_SETTINGS
+          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth },
+      timeoutMs: limits.timeoutMs,
+    };
+  }
+
+  /** The route for a method the path has no handler for: HEAD→GET, ALL, automatic OPTIONS, else 405. */
+  #fallback(entry: PathEntry<Route>, method: string): Route {
+    const methods = entry.methods;
+    const get = methods.get('GET');
+    if (method === 'HEAD' && get !== undefined) return get;
+    const all = methods.get('*');
+    if (all !== undefined) return all;
+    let cache = this.#fallbacks.get(entry);
+    if (cache === undefined) {
+      cache = new Map();
+      this.#fallbacks.set(entry, cache);
+    }
+    const kind = method === 'OPTIONS' ? 'OPTIONS' : '405';
+    let route = cache.get(kind);
+    if (route === undefined) {
+      const allow = entry.allow;
+      route =
+        kind === 'OPTIONS'
+          ? this.#makeRoute((ctx) => {
+              ctx.set('allow', allow);
+            })
+          : this.#makeRoute((ctx) => {
+              throw httpError(
+                'WEIR_ERR_METHOD_NOT_ALLOWED',
+                `${ctx.method} is not allowed on ${ctx.path}`,
+                undefined,
+                {
+                  headers: { allow },
+                },
+              );
+            });
+      cache.set(kind, route);
+    }
+    return route;
+  }
+
+  /** The Node request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const method = req.method ?? 'GET';
+    let url = req.url ?? '/';
+    const refused = checkRequest(req);
+    if (refused !== undefined) {
+      this.#refuse(req, res, method, url, refused);
+      return;
+    }
+    if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
+    if (url.charCodeAt(0) !== 47 /* "/" */) {
+      const target = readTarget(url, method);
+      if ('url' in target) {
+        url = target.url;
+      } else {
+        this.#refuse(req, res, method, url, 'error' in target ? target.error : this.#allowAll());
+        return;
+      }
+    }
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    let route: Route;
+    let params = EMPTY_PARAMS;
+    const match = this.#router.find(path);
+    if (match === undefined) {
+      route = this.#notFound;
+    } else {
+      route = match.entry.methods.get(method) ?? this.#fallback(match.entry, method);
+      params = match.params;
+    }
+    const ctx = new Context(
+      req,
+      res,
+      method,
+      path,
+      q === -1 ? '' : url.slice(q + 1),
+      params,
+      route.settings,
+      this.#runtime,
+    );
+    if (params !== EMPTY_PARAMS && !decodeParams(params)) {
+      const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
+      deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
+      return;
+    }
+    if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
+    let result: unknown;
+    try {
+      result = route.run(ctx);
+    } catch (err) {
+      result = this.#errorResult(ctx, err);
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => deliver(ctx, value, this.#errorResult),
+        (err: unknown) => deliver(ctx, this.#errorResult(ctx, err), this.#errorResult),
+      );
+    } else {
+      deliver(ctx, result, this.#errorResult);
+    }
+  };
+
+  /**
+   * Answers a request refused before routing (see protocol.ts) without running middleware: it never
+   * named a resource of the app. `value` is an error, or the response to `OPTIONS *`.
+   */
+  #refuse(req: IncomingMessage, res: ServerResponse, method: string, target: string, value: unknown): void {
+    // A target that is not a path reaches the log JSON-escaped and cut at 64 characters.
+    const path = target.charCodeAt(0) === 47 ? target.split('?', 1)[0]! : JSON.stringify(target.slice(0, 64));
+    const ctx = new Context(req, res, method, path, '', EMPTY_PARAMS, NO_SETTINGS, this.#runtime);
+    deliver(ctx, isHttpError(value) ? this.#errorResult(ctx, value) : value, this.#errorResult);
+  }
+
+  /** `OPTIONS *`: 204 with every method some route of the app answers (RFC 9110 §9.3.7). */
+  #allowAll(): WeirResponse {
+    this.#allowAllHeader ??= [
+      ...new Set(this.#router.entries().flatMap((entry) => entry.allow.split(', '))),
+    ].join(', ');
+    return new WeirResponse(undefined, 204, { allow: this.#allowAllHeader });
+  }
+}
+
+/** Decodes percent-encoded params in place; false when one is malformed. */
+function decodeParams(params: Record<string, string>): boolean {
+  for (const name in params) {
+    const value = params[name]!;
+    if (value.includes('%')) {
+      try {
+        params[name] = decodeURIComponent(value);
+      } catch {
+        return false;
+      }
+    }
+  }
+  return true;
+}

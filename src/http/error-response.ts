@@ -1,0 +1,38 @@
+import { errorBody, errorCodes, isHttpError } from '../errors.ts';
+import type { ErrorResult } from './compose.ts';
+import type { AppRuntime, Context } from './context.ts';
+import { WeirResponse } from './response.ts';
+
+/**
+ * What a thrown value becomes: the error is recorded on `ctx.error` and turned into its JSON response.
+ * Two audiences: the client gets the code and a message it can act on; the operator's log gets the
+ * detail. Client errors (4xx) are not logged; 503 (load shedding, timeouts) is a warning; other 5xx are
+ * errors. weir's own 500s answer "Internal Server Error" only, and a stack appears in a body only with
+ * `exposeErrors` (development).
+ */
+export function errorResponder(runtime: AppRuntime): ErrorResult {
+  return (ctx: Context, err: unknown): unknown => {
+    ctx.error = err;
+    if (isHttpError(err)) {
+      if (err.status === 503) {
+        runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
+      } else if (err.status >= 500) {
+        runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
+      }
+      const body =
+        err.status === 500 && err.code in errorCodes
+          ? errorBody(err.code, 'Internal Server Error')
+          : errorBody(err.code, err.message, { details: err.details });
+      return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
+    }
+    if (ctx.res.destroyed) {
+      // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
+      runtime.log.debug({ err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
+      return undefined;
+    }
+    runtime.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
+    const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
+    const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
+    return new WeirResponse(body, 500, { 'content-type': 'application/json' });
+  };
+}
