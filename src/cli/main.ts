@@ -16,6 +16,7 @@ import { migrate } from '../db/migrations.ts';
 import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
 import type { ServerHandle } from '../http/server.ts';
+import { type Inspection, startInspecting } from '../internal/inspect.ts';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -48,7 +49,11 @@ function isApp(value: unknown): value is App<object> {
   );
 }
 
-async function loadApp(entry: string): Promise<App<object>> {
+/**
+ * Imports ENTRY and finds its App: the default export, the export named `app`, or, in inspect mode, the
+ * app whose `listen()` the module called at top level.
+ */
+async function loadApp(entry: string, inspection?: Inspection): Promise<App<object>> {
   const url = pathToFileURL(resolve(entry)).href;
   let mod: Record<string, unknown>;
   try {
@@ -59,9 +64,21 @@ async function loadApp(entry: string): Promise<App<object>> {
       : '';
     throw new Error(`Cannot load ${entry}: ${(err as Error).message}${hint}`, { cause: err });
   }
-  const candidate = mod.default ?? mod.app;
-  if (!isApp(candidate)) throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
+  const candidate = [mod.default, mod.app, ...(inspection?.apps ?? [])].find(isApp);
+  if (candidate === undefined) {
+    throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
+  }
   return candidate;
+}
+
+/**
+ * The process entry of the `weir` command: runs it, then exits when the command is done. `serve` and
+ * `worker` keep running; the others exit even if the entry module left a pool or timer open.
+ */
+export async function main(argv: readonly string[]): Promise<void> {
+  const code = await run(argv);
+  const command = argv.find((a) => !a.startsWith('-'));
+  if (code !== 0 || (command !== 'serve' && command !== 'worker')) process.exit(code);
 }
 
 /** Runs the CLI; resolves with the exit code (a served app resolves once it listens). */
@@ -98,11 +115,13 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     return 2;
   }
   try {
-    const app = await loadApp(entry);
     if (command === 'routes') {
+      // The module's top-level code runs (a database it opens, migrations); its listen() binds nothing.
+      const app = await loadApp(entry, startInspecting());
       for (const route of app.routes()) io.out(route);
       return 0;
     }
+    const app = await loadApp(entry);
     if (command === 'worker') return await workerCommand(app, entry, io);
     const port = Number(values.port ?? process.env.PORT ?? 8080);
     const host = values.host ?? process.env.HOST ?? '127.0.0.1';

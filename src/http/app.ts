@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { invalidOption, WeirError } from '../errors.ts';
+import { inspecting } from '../internal/inspect.ts';
 import { type Logger, silentLogger } from '../internal/logger.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import type { Chain, Middleware } from './compose.ts';
@@ -8,7 +9,7 @@ import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { Admission } from './pipeline.ts';
-import { type ListenOptions, listen, type ServerHandle } from './server.ts';
+import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A running background service: closing it stops it gracefully (running work finishes first). */
 export interface Closable {
@@ -281,6 +282,12 @@ export class App<S extends object = Record<never, never>> {
    * {@link ListenOptions} for the timeouts and limits.
    */
   async listen(options: ListenOptions & { runWorkers?: boolean } = {}): Promise<ServerHandle> {
+    const inspection = inspecting();
+    if (inspection !== undefined) {
+      // `weir routes` loaded the module that calls this: bind nothing, run no hook, let the CLI read us.
+      inspection.apps.push(this);
+      return dormantHandle(options);
+    }
     const handle = await listen(this, this.#runtime, options);
     if (options.runWorkers !== false) await this.startWorkers();
     return handle;

@@ -204,3 +204,19 @@ export async function listen(
   runtime.log.info({ url: handle.url }, 'listening');
   return handle;
 }
+
+/**
+ * A handle for a server that never listened: what `listen()` returns in inspect mode (`weir routes`), so
+ * a module's top-level `await app.listen()` completes without binding a port.
+ */
+export function dormantHandle(options: ListenOptions): ServerHandle {
+  const port = options.port ?? 8080;
+  const host = options.host ?? '127.0.0.1';
+  return {
+    server: createServer(),
+    port,
+    host,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () => Promise.resolve(),
+  };
+}
