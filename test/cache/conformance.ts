@@ -186,15 +186,18 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
       const a = new AbortController();
       const b = new AbortController();
       let loaderSignal: AbortSignal | undefined;
+      const loading = deferred<void>();
       const loader = ({ signal }: { signal: AbortSignal }) => {
         loaderSignal = signal;
+        loading.resolve();
         return new Promise<string>((_resolve, reject) => {
           signal.addEventListener('abort', () => reject(signal.reason), { once: true });
         });
       };
       const first = cache.wrap('abort', loader, { signal: a.signal });
       const second = cache.wrap('abort', loader, { signal: b.signal });
-      await delay(10);
+      // Both callers wait on the one load once it has started (on Redis, after the lock is taken).
+      await loading.promise;
       a.abort(new Error('first left'));
       await assert.rejects(first, /first left/);
       assert.equal(loaderSignal?.aborted, false, 'one caller still waits');
