@@ -51,6 +51,12 @@ export interface ListenOptions {
   exitOnSignal?: boolean;
   /** How long a signal-triggered shutdown lets in-flight requests run. @default 10000 */
   shutdownTimeoutMs?: number;
+  /**
+   * Fields the one `listening` log line carries besides the URL, such as the backends in use (give URLs
+   * without passwords: each backend's `url` property is already redacted).
+   * @example app.listen({ port, startupInfo: { database: db.url, cache: cache.url } })
+   */
+  startupInfo?: Readonly<Record<string, unknown>>;
 }
 
 /** Options of {@link ServerHandle.close}. */
@@ -201,7 +207,7 @@ export async function listen(
       }
     }
   }
-  runtime.log.info({ url: handle.url }, 'listening');
+  runtime.log.info({ url: handle.url, ...options.startupInfo }, 'listening');
   return handle;
 }
 
