@@ -3,6 +3,7 @@
  * two-line shim.
  *
  *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
+ *   weir dev ENTRY [--port N] [--host H]     the same, restarted on every change, with readable logs
  *   weir worker ENTRY                        run only the job workers ENTRY's App registers
  *   weir routes ENTRY                        list ENTRY's routes
  *   weir db migrate [--dir D] [--url U]      apply the migrations in D/<engine>/ to U
@@ -17,6 +18,7 @@ import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
 import type { ServerHandle } from '../http/server.ts';
 import { type Inspection, startInspecting } from '../internal/inspect.ts';
+import { devCommand } from './dev.ts';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -26,6 +28,8 @@ export interface CliIo {
 
 const USAGE = `Usage:
   weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
+  weir dev ENTRY [--port N] [--host H]     run ENTRY (TypeScript as it is), restart it when a file changes,
+                                           readable logs and one line per request
   weir worker ENTRY                        run only the job workers the App registers (app.worker()),
                                            no HTTP; SIGTERM stops them gracefully
   weir routes ENTRY                        list the routes of the App exported by ENTRY
@@ -110,6 +114,9 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     return migrateCommand(values.url, values.dir, io);
   }
+  if (command === 'dev' && entry !== undefined) {
+    return devCommand(entry, { port: values.port, host: values.host }, io);
+  }
   if ((command !== 'serve' && command !== 'routes' && command !== 'worker') || entry === undefined) {
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
@@ -117,12 +124,15 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
   try {
     if (command === 'routes') {
       // The module's top-level code runs (a database it opens, migrations); its listen() binds nothing.
-      const app = await loadApp(entry, startInspecting());
+      const app = await loadApp(entry, startInspecting({ bind: false }));
       for (const route of app.routes()) io.out(route);
       return 0;
     }
-    const app = await loadApp(entry);
+    const inspection = startInspecting({ bind: true });
+    const app = await loadApp(entry, inspection);
     if (command === 'worker') return await workerCommand(app, entry, io);
+    // An entry that called listen() itself is served already.
+    if (inspection.apps.includes(app)) return 0;
     const port = Number(values.port ?? process.env.PORT ?? 8080);
     const host = values.host ?? process.env.HOST ?? '127.0.0.1';
     const handle: ServerHandle = await app.listen({ port, host });

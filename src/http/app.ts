@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino } from 'pino';
 import { invalidOption, WeirError } from '../errors.ts';
 import { inspecting } from '../internal/inspect.ts';
-import { type Logger, silentLogger } from '../internal/logger.ts';
+import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
@@ -140,10 +139,7 @@ export class App<S extends object = Record<never, never>> {
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
     checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
-    this.log =
-      options.logger === false
-        ? silentLogger
-        : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }));
+    this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
       cookieSecrets: normalizeSecrets(options.cookieSecrets),
@@ -284,9 +280,9 @@ export class App<S extends object = Record<never, never>> {
   async listen(options: ListenOptions & { runWorkers?: boolean } = {}): Promise<ServerHandle> {
     const inspection = inspecting();
     if (inspection !== undefined) {
-      // `weir routes` loaded the module that calls this: bind nothing, run no hook, let the CLI read us.
+      // The CLI loaded the module that calls this: it finds us here; `weir routes` wants no server.
       inspection.apps.push(this);
-      return dormantHandle(options);
+      if (!inspection.bind) return dormantHandle(options);
     }
     const handle = await listen(this, this.#runtime, options);
     if (options.runWorkers !== false) await this.startWorkers();

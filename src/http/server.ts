@@ -3,6 +3,7 @@ import { invalidOption, WeirError } from '../errors.ts';
 import {
   defaultMaxConnections,
   drain,
+  logRequests,
   onClientError,
   onConnect,
   trackResponses,
@@ -144,7 +145,7 @@ export async function listen(
       requireHostHeader: false,
       noDelay: options.noDelay ?? true,
     },
-    trackResponses(app.handler),
+    trackResponses(process.env.WEIR_DEV === '1' ? logRequests(app.handler, runtime.log) : app.handler),
   );
   server.keepAliveTimeout = keepAliveTimeout;
   server.maxConnections = maxConnections;
