@@ -1,24 +1,18 @@
 /**
- * The one implementation of {@link Cache}, over any {@link Store}: namespacing, serialisation, size
- * bounds, `wrap()` with single-flight, stale-while-revalidate and a cross-process lock, and the rule that
+ * The one implementation of {@link Cache}, over any {@link Store}: namespacing, the life of entries,
+ * `wrap()` with single-flight, stale-while-revalidate and a cross-process lock, and the rule that
  * a cache outage is never a request failure (a failed cache read is a miss, a failed write is skipped,
- * both are logged once).
+ * both are logged once). Values pass through a {@link Codec}.
  */
 import { pino } from 'pino';
 import { abortHook, noop, reasonOf, scopedController } from '../concurrency/signal.ts';
 import { type SignalOptions, sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import { type Logger, silentLogger } from '../internal/logger.ts';
-import type { Cache, CacheStats, CoreOptions, Loader, Serializer, SetOptions, WrapOptions } from './cache.ts';
+import type { Cache, CacheStats, CoreOptions, Loader, SetOptions, WrapOptions } from './cache.ts';
+import { type Codec, json, MISS, SerializerCodec } from './codec.ts';
+import { checkDuration, checkLife, entryOf, fresh, withinStale } from './life.ts';
 import type { CacheStatus, Entry, Store } from './store.ts';
-
-const MISS: unique symbol = Symbol('miss');
-type Decoded = unknown | typeof MISS;
-
-const json: Serializer = {
-  serialize: (value) => JSON.stringify(value),
-  deserialize: (text) => JSON.parse(text),
-};
 
 interface Flight {
   /** The full key it loads. */
@@ -29,25 +23,6 @@ interface Flight {
   settled: boolean;
 }
 
-function checkDuration(name: string, value: unknown, allowZero: boolean): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (value === 0 && !allowZero)) {
-    throw invalidOption(
-      name,
-      allowZero ? 'a number of ms ≥ 0 or Infinity' : 'a number of ms > 0 or Infinity',
-      value,
-    );
-  }
-  return value;
-}
-
-function fresh(entry: Entry, now: number): boolean {
-  return entry.freshUntil === 0 || entry.freshUntil > now;
-}
-
-function withinStale(entry: Entry, now: number): boolean {
-  return entry.staleUntil === 0 || entry.staleUntil > now;
-}
-
 export class StoreCache implements Cache {
   readonly backend: 'memory' | 'redis' | 'tiered';
   readonly url: string;
@@ -55,13 +30,11 @@ export class StoreCache implements Cache {
   readonly #store: Store;
   readonly #prefix: string;
   readonly #defaultTtl: number;
-  readonly #maxValueBytes: number;
-  readonly #serializer: Serializer;
+  readonly #codec: Codec;
   readonly #log: Logger;
   readonly #lockTtl: number;
   readonly #lockWait: number;
   readonly #flights = new Map<string, Flight>();
-  readonly #warned = new Set<string>();
   readonly #stats = { hits: 0, misses: 0, stale: 0, loads: 0, errors: 0 };
   #failing = false;
   #closed = false;
@@ -77,14 +50,14 @@ export class StoreCache implements Cache {
     this.namespace = namespace;
     this.#prefix = `${namespace}:`;
     this.#defaultTtl = checkDuration('Cache defaultTtl', options.defaultTtl ?? 60_000, false);
-    this.#maxValueBytes = checkDuration('Cache maxValueBytes', options.maxValueBytes ?? 1024 * 1024, false);
+    const maxValueBytes = checkDuration('Cache maxValueBytes', options.maxValueBytes ?? 1024 * 1024, false);
     this.#lockTtl = checkDuration('Cache lockTtlMs', options.lockTtlMs ?? 5000, false);
     this.#lockWait = checkDuration('Cache lockWaitMs', options.lockWaitMs ?? 1000, true);
-    this.#serializer = options.serializer ?? json;
     this.#log =
       options.logger === false
         ? silentLogger
         : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info', name: 'weir.cache' }));
+    this.#codec = new SerializerCodec(options.serializer ?? json, maxValueBytes, this.#log, url);
   }
 
   /** Called by the backend when its connection comes or goes. */
@@ -129,12 +102,6 @@ export class StoreCache implements Cache {
     );
   }
 
-  #warnOnce(kind: string, message: string, err?: unknown): void {
-    if (this.#warned.has(kind)) return;
-    this.#warned.add(kind);
-    this.#log.warn({ cache: this.url, err }, message);
-  }
-
   async #read(full: string): Promise<Entry | undefined> {
     try {
       return await this.#store.get(full);
@@ -144,66 +111,9 @@ export class StoreCache implements Cache {
     }
   }
 
-  #decode(entry: Entry): Decoded {
-    try {
-      return this.#serializer.deserialize(entry.data);
-    } catch (err) {
-      this.#warnOnce(
-        'deserialize',
-        `cache ${this.url}: a stored value could not be deserialised (a miss)`,
-        err,
-      );
-      return MISS;
-    }
-  }
-
-  /** The serialised value, or `undefined` when it cannot or should not be cached. */
-  #encode(value: unknown): string | undefined {
-    let data: unknown;
-    try {
-      data = this.#serializer.serialize(value);
-    } catch (err) {
-      this.#warnOnce(
-        'serialize',
-        `cache ${this.url}: a value could not be serialised and was not cached`,
-        err,
-      );
-      return undefined;
-    }
-    if (typeof data !== 'string') return undefined;
-    const max = this.#maxValueBytes;
-    if (data.length > max || (data.length * 3 > max && Buffer.byteLength(data) > max)) {
-      this.#warnOnce(
-        'too-large',
-        `cache ${this.url}: a value larger than maxValueBytes (${max}) was passed through uncached`,
-      );
-      return undefined;
-    }
-    return data;
-  }
-
-  /** The validated `[ttl, staleWhileRevalidate]` of `options`. */
-  #life(options: SetOptions | undefined): [number, number] {
-    const ttl =
-      options?.ttl === undefined ? this.#defaultTtl : checkDuration('Cache ttl', options.ttl, false);
-    const swr =
-      options?.staleWhileRevalidate === undefined
-        ? 0
-        : checkDuration('Cache staleWhileRevalidate', options.staleWhileRevalidate, true);
-    return [ttl, swr];
-  }
-
-  #entry(data: string, options: SetOptions | undefined): Entry {
-    const [ttl, swr] = this.#life(options);
-    const now = Date.now();
-    const freshUntil = ttl === Number.POSITIVE_INFINITY ? 0 : now + ttl;
-    const staleUntil = freshUntil === 0 || swr === Number.POSITIVE_INFINITY ? 0 : freshUntil + swr;
-    return { data, freshUntil, staleUntil };
-  }
-
   async #write(full: string, value: unknown, options: SetOptions | undefined): Promise<void> {
-    const data = this.#encode(value);
-    const entry = data === undefined ? undefined : this.#entry(data, options);
+    const data = this.#codec.encode(value);
+    const entry = data === undefined ? undefined : entryOf(data, options, this.#defaultTtl);
     try {
       if (entry === undefined) await this.#store.delete(full);
       else await this.#store.set(full, entry);
@@ -221,7 +131,7 @@ export class StoreCache implements Cache {
       this.#stats.misses++;
       return undefined;
     }
-    const value = this.#decode(entry);
+    const value = this.#codec.decode(entry.data);
     if (value === MISS) {
       this.#stats.misses++;
       return undefined;
@@ -243,7 +153,7 @@ export class StoreCache implements Cache {
     throwIfAborted(options?.signal);
     const now = Date.now();
     return entries.map((entry) => {
-      const value = entry === undefined || !fresh(entry, now) ? MISS : this.#decode(entry);
+      const value = entry === undefined || !fresh(entry, now) ? MISS : this.#codec.decode(entry.data);
       if (value === MISS) {
         this.#stats.misses++;
         return undefined;
@@ -282,20 +192,20 @@ export class StoreCache implements Cache {
   async wrap<T>(key: string, loader: Loader<T>, options?: WrapOptions): Promise<T> {
     const full = this.#key(key);
     if (typeof loader !== 'function') throw invalidOption('cache.wrap() loader', 'a function', loader);
-    if (options !== undefined) this.#life(options);
+    if (options !== undefined) checkLife(options);
     const signal = options?.signal;
     throwIfAborted(signal);
     const entry = await this.#read(full);
     if (entry !== undefined) {
       const now = Date.now();
       if (fresh(entry, now)) {
-        const value = this.#decode(entry);
+        const value = this.#codec.decode(entry.data);
         if (value !== MISS) {
           this.#stats.hits++;
           return value as T;
         }
       } else if ((options?.staleWhileRevalidate ?? 0) > 0 && withinStale(entry, now)) {
-        const value = this.#decode(entry);
+        const value = this.#codec.decode(entry.data);
         if (value !== MISS) {
           this.#stats.stale++;
           this.#refresh(full, loader, options);
@@ -395,14 +305,14 @@ export class StoreCache implements Cache {
   }
 
   /** Another process holds the lock: poll for its value, with backoff, up to `lockWaitMs`. */
-  async #awaitOther(full: string, signal: AbortSignal): Promise<Decoded> {
+  async #awaitOther(full: string, signal: AbortSignal): Promise<unknown> {
     const deadline = Date.now() + this.#lockWait;
     let delay = 5;
     while (Date.now() + delay <= deadline) {
       await sleep(delay, { signal });
       const entry = await this.#read(full);
       if (entry !== undefined && fresh(entry, Date.now())) {
-        const value = this.#decode(entry);
+        const value = this.#codec.decode(entry.data);
         if (value !== MISS) return value;
       }
       delay = Math.min(delay * 2, 100);
