@@ -1,6 +1,6 @@
 /**
  * The cache interface and its options: what every backend (memory, Redis, tiered) promises. The one
- * implementation, over any store, is in `store-cache.ts`.
+ * implementation, over any store, is in `store-cache.ts`; `wrap()`'s loading is in `single-flight.ts`.
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import type { Logger } from '../internal/logger.ts';

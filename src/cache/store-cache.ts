@@ -1,28 +1,22 @@
 /**
- * The one implementation of {@link Cache}, over any {@link Store}: namespacing, the life of entries,
- * `wrap()` with single-flight, stale-while-revalidate and a cross-process lock, and the rule that
- * a cache outage is never a request failure (a failed cache read is a miss, a failed write is skipped,
- * both are logged once). Values pass through a {@link Codec}.
+ * The one implementation of {@link Cache}, over any {@link Store}: key namespacing, the life of entries,
+ * get/getMany/set/delete/clear, stats, and the rule that a cache outage is never a request failure (a
+ * failed read is a miss, a failed write is skipped, both logged once until the store answers again).
+ * Values pass through a {@link Codec}; `wrap()` answers hits itself and hands misses and stale refreshes
+ * to {@link SingleFlight}.
  */
 import { pino } from 'pino';
-import { abortHook, noop, reasonOf, scopedController } from '../concurrency/signal.ts';
-import { type SignalOptions, sleep } from '../concurrency/sleep.ts';
+import { reasonOf } from '../concurrency/signal.ts';
+import type { SignalOptions } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import { type Logger, silentLogger } from '../internal/logger.ts';
 import type { Cache, CacheStats, CoreOptions, Loader, SetOptions, WrapOptions } from './cache.ts';
 import { type Codec, json, MISS, SerializerCodec } from './codec.ts';
 import { checkDuration, checkLife, entryOf, fresh, withinStale } from './life.ts';
+import { type FlightHost, SingleFlight } from './single-flight.ts';
 import type { CacheStatus, Entry, Store } from './store.ts';
 
-interface Flight {
-  /** The full key it loads. */
-  readonly key: string;
-  promise: Promise<unknown>;
-  readonly controller: AbortController;
-  waiters: number;
-  settled: boolean;
-}
-
+/** A {@link Cache} over one {@link Store}; `openCache()` builds it, backends tell it their status. */
 export class StoreCache implements Cache {
   readonly backend: 'memory' | 'redis' | 'tiered';
   readonly url: string;
@@ -32,10 +26,9 @@ export class StoreCache implements Cache {
   readonly #defaultTtl: number;
   readonly #codec: Codec;
   readonly #log: Logger;
-  readonly #lockTtl: number;
-  readonly #lockWait: number;
-  readonly #flights = new Map<string, Flight>();
+  readonly #flights: SingleFlight;
   readonly #stats = { hits: 0, misses: 0, stale: 0, loads: 0, errors: 0 };
+  /** A store operation failed and was logged; the next failures are not, until the store answers again. */
   #failing = false;
   #closed = false;
 
@@ -51,13 +44,32 @@ export class StoreCache implements Cache {
     this.#prefix = `${namespace}:`;
     this.#defaultTtl = checkDuration('Cache defaultTtl', options.defaultTtl ?? 60_000, false);
     const maxValueBytes = checkDuration('Cache maxValueBytes', options.maxValueBytes ?? 1024 * 1024, false);
-    this.#lockTtl = checkDuration('Cache lockTtlMs', options.lockTtlMs ?? 5000, false);
-    this.#lockWait = checkDuration('Cache lockWaitMs', options.lockWaitMs ?? 1000, true);
+    const lockTtl = checkDuration('Cache lockTtlMs', options.lockTtlMs ?? 5000, false);
+    const lockWait = checkDuration('Cache lockWaitMs', options.lockWaitMs ?? 1000, true);
     this.#log =
       options.logger === false
         ? silentLogger
         : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info', name: 'weir.cache' }));
     this.#codec = new SerializerCodec(options.serializer ?? json, maxValueBytes, this.#log, url);
+    this.#flights = new SingleFlight(store, this.#flightHost(), lockTtl, lockWait);
+  }
+
+  /** What SingleFlight may do to this cache: made once, so a miss allocates no closure. */
+  #flightHost(): FlightHost {
+    return {
+      read: (full) => this.#read(full),
+      decode: (data) => this.#codec.decode(data),
+      write: (full, value, options) => this.#write(full, value, options),
+      fail: (operation, err) => this.#fail(operation, err),
+      loading: () => {
+        this.#stats.loads++;
+      },
+      refreshFailed: (full, err) =>
+        this.#log.warn(
+          { cache: this.url, key: full, err },
+          'cache: a background refresh failed; the stale value stays',
+        ),
+    };
   }
 
   /** Called by the backend when its connection comes or goes. */
@@ -208,125 +220,20 @@ export class StoreCache implements Cache {
         const value = this.#codec.decode(entry.data);
         if (value !== MISS) {
           this.#stats.stale++;
-          this.#refresh(full, loader, options);
+          this.#flights.refresh(full, loader, options);
           return value as T;
         }
       }
     }
     this.#stats.misses++;
     throwIfAborted(signal);
-    return this.#join(this.#flight(full, loader, options), signal) as Promise<T>;
-  }
-
-  /** One background load of a stale key, whoever else asks meanwhile. Its failure is logged. */
-  #refresh(full: string, loader: Loader<unknown>, options: SetOptions | undefined): void {
-    if (this.#flights.has(full)) return;
-    const flight = this.#flight(full, loader, options);
-    flight.waiters++;
-    flight.promise.catch((err: unknown) => {
-      this.#log.warn(
-        { cache: this.url, key: full, err },
-        'cache: a background refresh failed; the stale value stays',
-      );
-    });
-  }
-
-  #flight(full: string, loader: Loader<unknown>, options: SetOptions | undefined): Flight {
-    const existing = this.#flights.get(full);
-    if (existing !== undefined) return existing;
-    const controller = scopedController();
-    const flight: Flight = { key: full, promise: Promise.resolve(), controller, waiters: 0, settled: false };
-    flight.promise = this.#fill(full, loader, options, controller.signal).finally(() => {
-      flight.settled = true;
-      if (this.#flights.get(full) === flight) this.#flights.delete(full);
-    });
-    // A flight whose every caller left still settles; its rejection must not go unhandled.
-    flight.promise.catch(noop);
-    this.#flights.set(full, flight);
-    return flight;
-  }
-
-  #join(flight: Flight, signal: AbortSignal | undefined): Promise<unknown> {
-    flight.waiters++;
-    if (signal === undefined) return flight.promise;
-    return new Promise((resolve, reject) => {
-      const detach = abortHook(signal, () => {
-        flight.waiters--;
-        if (flight.waiters === 0 && !flight.settled) {
-          // Nobody wants this value any more: stop the loader, and let the next caller start afresh.
-          if (this.#flights.get(flight.key) === flight) this.#flights.delete(flight.key);
-          flight.controller.abort(reasonOf(signal));
-        }
-        reject(reasonOf(signal));
-      });
-      flight.promise.then(
-        (value) => {
-          detach();
-          resolve(value);
-        },
-        (err: unknown) => {
-          detach();
-          reject(err);
-        },
-      );
-    });
-  }
-
-  async #fill(
-    full: string,
-    loader: Loader<unknown>,
-    options: SetOptions | undefined,
-    signal: AbortSignal,
-  ): Promise<unknown> {
-    const store = this.#store;
-    const lockKey = `weir-lock:${full}`;
-    let token: string | undefined;
-    if (store.lock !== undefined) {
-      const got = await store.lock(lockKey, this.#lockTtl).catch((err: unknown) => {
-        this.#fail('lock', err);
-        return 'unavailable' as const;
-      });
-      if (got === 'held') {
-        const value = await this.#awaitOther(full, signal);
-        if (value !== MISS) return value;
-      } else if (got !== 'unavailable') {
-        token = got.token;
-      }
-    }
-    try {
-      this.#stats.loads++;
-      const value = await loader({ signal });
-      if (value !== undefined) await this.#write(full, value, options);
-      return value;
-    } finally {
-      if (token !== undefined)
-        store.unlock?.(lockKey, token).catch((err: unknown) => this.#fail('unlock', err));
-    }
-  }
-
-  /** Another process holds the lock: poll for its value, with backoff, up to `lockWaitMs`. */
-  async #awaitOther(full: string, signal: AbortSignal): Promise<unknown> {
-    const deadline = Date.now() + this.#lockWait;
-    let delay = 5;
-    while (Date.now() + delay <= deadline) {
-      await sleep(delay, { signal });
-      const entry = await this.#read(full);
-      if (entry !== undefined && fresh(entry, Date.now())) {
-        const value = this.#codec.decode(entry.data);
-        if (value !== MISS) return value;
-      }
-      delay = Math.min(delay * 2, 100);
-    }
-    return MISS;
+    return this.#flights.join(full, loader, options, signal) as Promise<T>;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const flight of this.#flights.values()) {
-      flight.controller.abort(new WeirError('WEIR_ERR_CACHE_CLOSED', `Cache ${this.url} is closed`));
-    }
-    this.#flights.clear();
+    this.#flights.abortAll(() => new WeirError('WEIR_ERR_CACHE_CLOSED', `Cache ${this.url} is closed`));
     await this.#store.close();
   }
 }
