@@ -157,12 +157,14 @@ class SqliteState {
     signal: AbortSignal | undefined,
   ): Promise<RunResult> {
     using _turn = await this.turn(signal);
-    return this.#run(strings, values, signal);
+    return await this.#run(strings, values, signal);
   }
 
   async #transaction<T>(fn: (runner: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     using _turn = await this.turn(signal);
-    return this.#within(fn, signal, 'BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK');
+    // `return await`: the turn is disposed when this block exits, which must be after the transaction
+    // ends, not when its promise is handed back (outside queries would then run inside it).
+    return await this.#within(fn, signal, 'BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK');
   }
 
   /** Runs `fn` between `begin` and `commit`, or `rollback` when it throws; the runner it gets nests. */
