@@ -53,6 +53,9 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   });
   // An idle connection that dies emits 'error' on the pool; unheard, that would crash the process.
   pool.on('error', options.onIdleError ?? (() => {}));
+  // The pool listens for a connection's errors only while it is idle: one that fails while checked out
+  // (a reset socket) would emit 'error' unheard and crash the process. The query it ran fails on its own.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const shown = redactUrl(url);
   try {
     await pool.query('SELECT 1');
