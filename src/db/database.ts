@@ -7,6 +7,7 @@
  * ```
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
+import type { Logger } from '../http/context.ts';
 
 /** The engines weir speaks to. */
 export type Engine =
@@ -14,6 +15,25 @@ export type Engine =
   | 'sqlite'
   /** PostgreSQL through node-postgres (`pg`). */
   | 'postgres';
+
+/** Options every engine takes. */
+export interface EngineOptions {
+  /**
+   * Where the database reports what no caller sees: a pooled connection that fails while idle, a
+   * database that stops answering, a ROLLBACK that fails. Query errors are not logged here: they reject
+   * the query, and whoever handles them decides. A pino logger (or anything with its methods), or `false`.
+   * @default pino at `LOG_LEVEL`, named `weir.db`
+   */
+  logger?: Logger | false;
+  /**
+   * Most queries waiting for a connection (PostgreSQL: a pooled one; SQLite: the one connection, while a
+   * transaction holds it); one more is refused at once with 503 `WEIR_ERR_DB_UNAVAILABLE`.
+   * @default 10000
+   */
+  maxWaiting?: number;
+  /** How long a query waits for that connection before 503 `WEIR_ERR_DB_UNAVAILABLE`. @default 10000 */
+  acquireTimeoutMs?: number;
+}
 
 /**
  * A value a query may carry as a parameter. `boolean` becomes 1/0 and `Date` an ISO-8601 string on

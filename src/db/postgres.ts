@@ -14,21 +14,18 @@ import type * as Pg from 'pg';
 import { Lock } from '../concurrency/lock.ts';
 import { abortHook, onAbort, reasonOf } from '../concurrency/signal.ts';
 import { invalidOption } from '../errors.ts';
-import type { SqlValue } from './database.ts';
+import type { EngineOptions, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
-import { closedError, type QueryOrigin, redactUrl, unavailable } from './errors.ts';
+import { closedError, openError, type QueryOrigin, redactUrl, unavailable } from './errors.ts';
 import { EngineDatabase, originOf, type Runner, type RunResult, templateText } from './executor.ts';
+import { engineSettings } from './log.ts';
 import { cancelQuery } from './postgres-cancel.ts';
 import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
 
-/** Options of a PostgreSQL database. */
-export interface PostgresOptions {
+/** Options of a PostgreSQL database (with `maxWaiting`, `acquireTimeoutMs` and `logger`). */
+export interface PostgresOptions extends EngineOptions {
   /** Most connections open at once. @default 16 */
   max?: number;
-  /** Most queries waiting for a free connection; one more is refused with 503 at once. @default 10000 */
-  maxWaiting?: number;
-  /** How long a query waits for a free connection before 503. @default 10000 */
-  acquireTimeoutMs?: number;
   /** How long an unused connection stays open. @default 30000 */
   idleTimeoutMs?: number;
   /** Called when an idle pooled connection fails (the pool drops it and opens another when needed). */
@@ -42,11 +39,13 @@ type Client = Pg.PoolClient;
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<PostgresDatabase> {
   const max = options.max ?? 16;
   if (!Number.isInteger(max) || max < 1) throw invalidOption('max', 'an integer ≥ 1', max);
+  const { maxWaiting, acquireTimeoutMs } = engineSettings(options);
   const pg = await loadDriver<PgModule>('pg', 'postgres');
   const pool = new pg.Pool({
     connectionString: url,
     max,
-    connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
+    // pg's pool reads 0 as "no timeout"; a timer past 2^31 - 1 ms would fire at once.
+    connectionTimeoutMillis: acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     application_name: 'weir',
     types: { getTypeParser: typeParser(pg) },
@@ -61,9 +60,9 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => {});
-    throw unavailable(shown, (err as Error).message, err);
+    throw openError(shown, (err as Error).message, err);
   }
-  return new PostgresDatabase(shown, new PostgresState(pg, pool, shown, max, options.maxWaiting ?? 10_000));
+  return new PostgresDatabase(shown, new PostgresState(pg, pool, shown, max, maxWaiting));
 }
 
 /**
@@ -180,7 +179,10 @@ class PostgresState {
     if (this.closing) return closedError();
     if (signal?.aborted) return reasonOf(signal);
     if (this.#demand >= this.#capacity) {
-      return unavailable(this.#target, `${this.#demand - this.#max} queries already wait for a connection`);
+      return unavailable(
+        this.#target,
+        `${this.#demand - this.#max} queries already wait for a connection (maxWaiting)`,
+      );
     }
     return undefined;
   }

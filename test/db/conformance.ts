@@ -316,6 +316,18 @@ export function runDatabaseSuite(name: string, target: SuiteTarget, options: { s
         await rejectsWith(db.query`SELECT * FROM m_two`, 'WEIR_ERR_DB_QUERY');
       });
 
+      test("a failing file's error gives the operator the database's own reason", async () => {
+        file(
+          '1_dup.sql',
+          'CREATE TABLE m_one (id INTEGER PRIMARY KEY); INSERT INTO m_one (id) VALUES (1), (1);',
+        );
+        const err = await rejectsWith(migrate(db, { dir }), 'WEIR_ERR_DB_MIGRATION');
+        assert.match(
+          err.message,
+          /1_dup\.sql failed: A row with the same id already exists \((UNIQUE constraint failed: m_one\.id|duplicate key value)/,
+        );
+      });
+
       test('an applied file that was edited fails the run', async () => {
         file('1_one.sql', 'CREATE TABLE m_one (id INTEGER PRIMARY KEY);');
         await migrate(db, { dir });

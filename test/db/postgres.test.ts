@@ -5,7 +5,9 @@ import { App } from 'weir';
 import { type Database, openDatabase } from 'weir/db';
 import { serve } from '../helpers/http.ts';
 import { freshPostgresDatabase, POSTGRES_ADMIN_URL, postgresSkip } from '../helpers/services.ts';
+import { runClientErrorSuite } from './client-errors.ts';
 import { runDatabaseSuite } from './conformance.ts';
+import { startProxy } from './tcp-proxy.ts';
 
 const skip = await postgresSkip();
 let fresh: { url: string; drop: () => Promise<void> } | undefined;
@@ -18,6 +20,42 @@ async function url(): Promise<string> {
 runDatabaseSuite(
   'postgres',
   { open: async () => openDatabase(await url()), cleanup: async () => fresh?.drop() },
+  { skip },
+);
+
+let errorsDb: { url: string; drop: () => Promise<void> } | undefined;
+
+/** The URL with a password (the server trusts local connections, so any will do): it must never show. */
+function withPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = 'sekret-pw';
+  return parsed.toString();
+}
+
+runClientErrorSuite(
+  'postgres',
+  {
+    async open(logger) {
+      errorsDb = await freshPostgresDatabase('errors');
+      return openDatabase(withPassword(errorsDb.url), { logger });
+    },
+    async broken(logger) {
+      const target = new URL(errorsDb?.url ?? POSTGRES_ADMIN_URL);
+      const proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) });
+      const db = await openDatabase(withPassword(proxy.url(target.toString())), { logger });
+      // The port the database was opened on is closed now, and its connections are cut.
+      await proxy.close();
+      return {
+        db,
+        hidden: [String(proxy.port)],
+        logged: new RegExp(`127\\.0\\.0\\.1:${proxy.port}`),
+        notLogged: /sekret/,
+        cleanup: () => db.close(),
+      };
+    },
+    hidden: ['127.0.0.1', '5432', 'weir_test', 'sekret', 'postgres:'],
+    cleanup: async () => errorsDb?.drop(),
+  },
   { skip },
 );
 
