@@ -17,8 +17,11 @@ export interface CapturingLogger extends Logger {
   readonly entries: LogEntry[];
   /** Every line, joined: what the whole log says. */
   text(): string;
-  /** Resolves when an entry matching `test` arrives (or has arrived). */
-  waitFor(test: (entry: LogEntry) => boolean): Promise<LogEntry>;
+  /**
+   * Resolves when an entry matching `test` arrives (or has arrived); rejects if none has within
+   * `withinMs` (a bound on the wait, so a missing line fails the test instead of hanging it).
+   */
+  waitFor(test: (entry: LogEntry) => boolean, withinMs?: number): Promise<LogEntry>;
 }
 
 function render(obj: unknown, msg: string | undefined): string {
@@ -56,10 +59,27 @@ export function capturingLogger(): CapturingLogger {
     info: at('info'),
     debug: at('debug'),
     text: () => entries.map((e) => e.line).join('\n'),
-    waitFor(test) {
+    waitFor(test, withinMs = 5000) {
       const found = entries.find(test);
       if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve) => waiters.push({ test, resolve }));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(
+            new Error(
+              `no matching log line within ${withinMs} ms; the log:\n${entries.map((e) => e.line).join('\n')}`,
+            ),
+          );
+        }, withinMs);
+        const waiter = {
+          test,
+          resolve: (entry: LogEntry) => {
+            clearTimeout(timer);
+            resolve(entry);
+          },
+        };
+        waiters.push(waiter);
+      });
     },
   };
 }
