@@ -59,7 +59,13 @@ export interface ExecResult {
 
 /** The query methods shared by a database, a transaction and a signal-bound view of either. */
 export interface Queryable {
-  /** Runs a query; resolves to its rows (none for a statement that returns none). */
+  /**
+   * Runs a query; resolves to its rows (none for a statement that returns none). Integers are
+   * `number`s, PostgreSQL's `int8` too (`count(*)`, `bigserial`): one beyond ±(2^53 - 1) fails the query
+   * with `WEIR_ERR_DB_INTEGER_OVERFLOW` rather than coming back rounded (select it as text:
+   * `id::text`). `numeric` comes back as a string. On SQLite, integers past that range are rounded by
+   * the driver: store such values as TEXT.
+   */
   query<Row = Record<string, unknown>>(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<Row[]>;
   /**
    * Runs a query that must return exactly one row.

@@ -17,6 +17,16 @@ import {
 import { originOf } from './executor.ts';
 import { postgresRefusal } from './refusals.ts';
 
+/**
+ * Thrown by the int8 type parser for a value a number cannot hold exactly; pg reports it as the query's
+ * error once the result is read, and {@link translate} turns it into `WEIR_ERR_DB_INTEGER_OVERFLOW`.
+ */
+export class IntegerOverflow extends Error {
+  constructor() {
+    super('An int8 value is beyond ±(2^53 - 1)');
+  }
+}
+
 /** The error to release a client with: set when its connection can no longer be trusted. */
 export function brokenConnection(err: unknown): Error | undefined {
   return err instanceof DatabaseError && err.code === 'WEIR_ERR_DB_UNAVAILABLE' ? err : undefined;
@@ -46,6 +56,13 @@ interface PgError extends Error {
 export function translate(err: unknown, url: string, origin: QueryOrigin | undefined): unknown {
   if (!(err instanceof Error)) return err;
   if (err instanceof QueryError || err instanceof DatabaseError) return err;
+  if (err instanceof IntegerOverflow) {
+    return new QueryError(
+      'WEIR_ERR_DB_INTEGER_OVERFLOW',
+      'An int8 value is beyond ±(2^53 - 1), which a JavaScript number cannot hold exactly: select it as text (column::text)',
+      { origin },
+    );
+  }
   const e = err as PgError;
   const engineCode = e.code;
   const options = { cause: err, engineCode, detail: e.detail, origin };

@@ -14,6 +14,7 @@ import { loadDriver } from './driver.ts';
 import { openError, redactUrl } from './errors.ts';
 import { EngineDatabase } from './executor.ts';
 import { engineSettings } from './log.ts';
+import { IntegerOverflow } from './postgres-errors.ts';
 import { PostgresState } from './postgres-state.ts';
 
 /** Options of a PostgreSQL database (with `maxWaiting`, `acquireTimeoutMs` and `logger`). */
@@ -79,18 +80,30 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
 }
 
 /**
- * Integers as numbers: `count(*)` and `bigserial` are int8, which pg would hand over as strings. One
- * beyond 2^53 comes as a `bigint` rather than losing digits. `numeric` stays a string.
+ * `int8` (`count(*)`, `bigserial`, `sum()` of integers) as a `number`, always: pg would hand it over as a
+ * string. A value past ±(2^53 - 1), which a number cannot hold exactly, fails the query with
+ * `WEIR_ERR_DB_INTEGER_OVERFLOW` rather than coming back rounded or as another type; select such a column
+ * as text (`id::text`). Arrays of int8 alike. `numeric` stays a string.
  */
 function typeParser(pg: PgModule): Pg.CustomTypesConfig['getTypeParser'] {
-  const int8 = (text: string): number | bigint => {
+  const int8 = (text: string): number => {
     const n = Number(text);
-    return Number.isSafeInteger(n) ? n : BigInt(text);
+    if (Number.isSafeInteger(n)) return n;
+    throw new IntegerOverflow();
   };
-  return ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 && format !== 'binary'
-      ? int8
-      : pg.types.getTypeParser(oid, format)) as Pg.CustomTypesConfig['getTypeParser'];
+  const int8Strings = (pg.types.getTypeParser as (oid: number, format: 'text') => unknown)(1016, 'text') as (
+    text: string,
+  ) => unknown;
+  const toNumbers = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(toNumbers) : value === null ? null : int8(value as string);
+  const int8Array = (text: string): unknown => toNumbers(int8Strings(text));
+  return ((oid: number, format?: 'text' | 'binary') => {
+    if (format !== 'binary') {
+      if (oid === 20) return int8;
+      if (oid === 1016) return int8Array;
+    }
+    return pg.types.getTypeParser(oid, format);
+  }) as Pg.CustomTypesConfig['getTypeParser'];
 }
 
 /** The PostgreSQL engine behind `openDatabase('postgres://…')`. */

@@ -157,6 +157,38 @@ describe('PostgreSQL specifics', { skip }, () => {
     }
   });
 
+  test('int8 comes back as a number, always, up to ±(2^53 - 1), arrays too; past that the query fails', async () => {
+    const row = await db.one<Record<string, unknown>>`
+      SELECT count(*) AS n, ${9007199254740991}::int8 AS top, ${-9007199254740991}::int8 AS bottom,
+             ${'{{1,NULL},{3,4}}'}::int8[] AS grid, 9223372036854775807::int8::text AS as_text`;
+    assert.deepEqual(row, {
+      n: 1,
+      top: 9007199254740991,
+      bottom: -9007199254740991,
+      grid: [
+        [1, null],
+        [3, 4],
+      ],
+      as_text: '9223372036854775807',
+    });
+    const overflows = [
+      () => db.query`SELECT ${9007199254740991}::int8 + 1 AS n`,
+      () => db.query`SELECT ARRAY[1, -9223372036854775808]::int8[] AS n`,
+      () => db.execScript('SELECT 9223372036854775807::int8'),
+    ];
+    for (const overflow of overflows) {
+      const err = await overflow().then(
+        () => assert.fail('expected the query to fail'),
+        (e: { code?: string; status?: number; message: string }) => e,
+      );
+      assert.equal(err.code, 'WEIR_ERR_DB_INTEGER_OVERFLOW');
+      assert.equal(err.status, undefined, 'a plain 500: the value stays off the body');
+      assert.match(err.message, /::text/);
+    }
+    // The connection that read it serves on.
+    assert.deepEqual(await db.query`SELECT 1::int8 AS n`, [{ n: 1 }]);
+  });
+
   test('an unreachable server fails at open with one line naming the URL without its password', async () => {
     const target = new URL(POSTGRES_ADMIN_URL);
     target.port = '1';
