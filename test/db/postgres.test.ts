@@ -48,7 +48,10 @@ runClientErrorSuite(
       return {
         db,
         hidden: [String(proxy.port)],
-        logged: new RegExp(`127\\.0\\.0\\.1:${proxy.port}`),
+        // The database's own warning: the App's 503 line carries only the code and the generic message.
+        logged: new RegExp(
+          `the database at 127\\.0\\.0\\.1:${proxy.port} cannot be reached: connect ECONNREFUSED`,
+        ),
         notLogged: /sekret/,
         cleanup: () => db.close(),
       };
@@ -187,6 +190,17 @@ describe('PostgreSQL specifics', { skip }, () => {
     }
     // The connection that read it serves on.
     assert.deepEqual(await db.query`SELECT 1::int8 AS n`, [{ n: 1 }]);
+  });
+
+  test('PostgreSQL options are checked at open', async () => {
+    for (const options of [
+      { max: 0 },
+      { cancelTimeoutMs: 0 },
+      { cancelTimeoutMs: 2 ** 31 },
+      { maxWaiting: -1 },
+    ]) {
+      await assert.rejects(openDatabase(scratch.url, options), { code: 'WEIR_ERR_INVALID_OPTION' });
+    }
   });
 
   test('an unreachable server fails at open with one line naming the URL without its password', async () => {
