@@ -161,7 +161,7 @@ export class PostgresState {
       this.#take(held, signal, (takeError, client, handBack) => {
         if (takeError !== undefined && takeError !== null) {
           unhook();
-          reject(held === undefined ? this.#connectFailed(takeError) : takeError);
+          reject(held === undefined ? this.#connectFailed(takeError, origin(source, values)) : takeError);
           return;
         }
         if (signal?.aborted) {
@@ -223,9 +223,9 @@ export class PostgresState {
   }
 
   /** A pooled connection could not be had: settles its demand; logs once per outage when unreachable. */
-  #connectFailed(err: unknown): unknown {
+  #connectFailed(err: unknown, from: QueryOrigin | undefined): unknown {
     this.#settle();
-    const error = translate(err, this.#url, undefined);
+    const error = translate(err, this.#url, from);
     // A code means the server or the network said no (ECONNREFUSED, 28P01, 53300…); without one it is
     // pg's pool timing out on a busy pool, which is load, not an outage.
     const code = (err as { code?: unknown }).code;
@@ -321,7 +321,7 @@ export class PostgresState {
       const unhook = signal === undefined ? noop : abortHook(signal, () => reject(reasonOf(signal)));
       this.#take(undefined, undefined, (takeError, client, handBack) => {
         unhook();
-        if (takeError !== undefined && takeError !== null) reject(this.#connectFailed(takeError));
+        if (takeError !== undefined && takeError !== null) reject(this.#connectFailed(takeError, undefined));
         else if (signal?.aborted) this.#handBack(undefined, handBack, undefined);
         else resolve({ client, handBack });
       });
