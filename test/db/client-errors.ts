@@ -235,6 +235,11 @@ export function runClientErrorSuite(
           assertClean(res, [...broken.hidden, ...target.hidden]);
         }
         assert.match(brokenLog.text(), broken.logged);
+        const failed = brokenLog.entries.filter((e) => e.msg === 'request failed');
+        assert.equal(failed.length, 2);
+        for (const entry of failed) {
+          assert.match(entry.line, /client-errors\.ts/, "the error's stack points at the route's query");
+        }
         if (broken.notLogged !== undefined) assert.doesNotMatch(brokenLog.text(), broken.notLogged);
       } finally {
         await brokenApp.stop();
