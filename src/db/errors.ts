@@ -109,17 +109,6 @@ export class QueryError extends WeirError {
   }
 }
 
-/** The URL with its password replaced by `***`: what messages and logs show. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
-  }
-}
-
 /**
  * `openDatabase()` could not reach the database: one line for the operator, naming the URL (password
  * removed) and the reason. A plain `WeirError`, not an `HttpError`: should a handler open a database and

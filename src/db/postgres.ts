@@ -9,9 +9,10 @@
  */
 import type * as Pg from 'pg';
 import { invalidOption } from '../errors.ts';
+import { redactUrl } from '../internal/url.ts';
 import type { EngineOptions } from './database.ts';
 import { loadDriver } from './driver.ts';
-import { openError, redactUrl } from './errors.ts';
+import { openError } from './errors.ts';
 import { EngineDatabase } from './executor.ts';
 import { engineSettings } from './log.ts';
 import { IntegerOverflow } from './postgres-errors.ts';

@@ -6,7 +6,7 @@ import { WeirResponse } from './response.ts';
 /**
  * What a thrown value becomes: the error is recorded on `ctx.error` and turned into its JSON response.
  * Two audiences: the client gets the code and a message it can act on; the operator's log gets the
- * detail. Client errors (4xx) are not logged; 503 (load shedding, timeouts) is a warning; other 5xx are
+ * detail. Client errors (4xx) are logged at debug; 503 (load shedding, timeouts) is a warning; other 5xx are
  * errors. weir's own 500s answer "Internal Server Error" only, and a stack appears in a body only with
  * `exposeErrors` (development).
  */
@@ -14,10 +14,14 @@ export function errorResponder(runtime: AppRuntime): ErrorResult {
   return (ctx: Context, err: unknown): unknown => {
     ctx.error = err;
     if (isHttpError(err)) {
+      // The error object carries what the operator needs (a backend's detail, its cause); its
+      // enumerable fields never hold request values or secrets.
       if (err.status === 503) {
-        runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
+        runtime.log.warn({ err, method: ctx.method, path: ctx.path }, err.message);
       } else if (err.status >= 500) {
         runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
+      } else {
+        runtime.log.debug({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
       }
       const body =
         err.status === 500 && err.code in errorCodes

@@ -1,9 +1,10 @@
 /**
  * `openJobQueue(name, { url })`: the one place a URL picks a backend.
  */
-import { redactUrl } from '../db/errors.ts';
+
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
+import { redactUrl } from '../internal/url.ts';
 import { AmqpJobQueue } from './amqp.ts';
 import type { JobQueueOptions } from './base.ts';
 import { NatsJobQueue } from './nats.ts';
