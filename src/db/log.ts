@@ -1,11 +1,7 @@
 /** The database's own logger, and the checks of the options every engine shares. */
-import { pino } from 'pino';
 import { invalidOption } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
+import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import type { EngineOptions } from './database.ts';
-
-const noop = (): void => {};
-const silent: Logger = { error: noop, warn: noop, info: noop, debug: noop };
 
 /** The shared options, checked: a wrong value fails `openDatabase()` before it connects. */
 export interface EngineSettings {
@@ -23,10 +19,7 @@ export function engineSettings(options: EngineOptions): EngineSettings {
   if (!(typeof acquireTimeoutMs === 'number' && acquireTimeoutMs > 0)) {
     throw invalidOption('acquireTimeoutMs', 'a number of milliseconds > 0 (or Infinity)', acquireTimeoutMs);
   }
-  const log =
-    options.logger === false
-      ? silent
-      : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info', name: 'weir.db' }));
+  const log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger('weir.db'));
   return { log, maxWaiting, acquireTimeoutMs };
 }
 
