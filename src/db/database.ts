@@ -7,7 +7,7 @@
  * ```
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
 
 /** The engines weir speaks to. */
 export type Engine =

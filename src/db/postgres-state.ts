@@ -22,7 +22,7 @@
 import type * as Pg from 'pg';
 import { Lock, type Releaser } from '../concurrency/lock.ts';
 import { abortHook, noop, reasonOf } from '../concurrency/signal.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
 import type { SqlValue } from './database.ts';
 import { attachRollbackFailure, closedError, type QueryOrigin, unavailable } from './errors.ts';
 import { originOf, type Runner, type RunResult, templateText } from './executor.ts';

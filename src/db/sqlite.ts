@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Releaser, Semaphore } from '../concurrency/lock.ts';
 import { linkedController, reasonOf } from '../concurrency/signal.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
 import type { EngineOptions, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
 import {
