@@ -13,10 +13,10 @@ import type {
   Added,
   AddOptions,
   Consumer,
-  JobCounts,
+  DeadListOptions,
   JobHandler,
-  JobInfo,
   JobQueue,
+  JobQueueCapabilities,
   ProcessOptions,
 } from './types.ts';
 
@@ -101,6 +101,9 @@ export function driverMissing(message: string, cause: unknown): Error {
   return new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause });
 }
 
+/** The most dead jobs one `dead()` reads: a broker hands them over one by one, held in memory. */
+const MAX_DEAD_LIMIT = 10_000;
+
 /** The arguments of one `add()`, checked. */
 export interface PreparedAdd {
   readonly id: string;
@@ -118,6 +121,7 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   readonly name: string;
   readonly url: string;
   abstract readonly backend: JobQueue['backend'];
+  abstract readonly capabilities: JobQueueCapabilities;
   protected readonly attempts: number;
   protected readonly backoff: Backoff;
   protected readonly maxData: number;
@@ -164,10 +168,6 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   }
 
   abstract add(data: T, options?: AddOptions): Promise<Added>;
-  abstract get(id: string): Promise<JobInfo<T> | undefined>;
-  abstract counts(): Promise<JobCounts>;
-  abstract dead(options?: { limit?: number }): Promise<JobInfo<T>[]>;
-  abstract retryDead(id?: string): Promise<number>;
 
   /** Where this backend's consumers take their jobs from. */
   protected abstract source(options: ProcessOptions): Source;
@@ -189,10 +189,12 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   }
 
   /** The `limit` of `dead()`, checked. */
-  protected deadLimit(options: { limit?: number }): number {
+  protected deadLimit(options: DeadListOptions): number {
     this.checkOpen();
     const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LIMIT) {
+      throw invalidOption('dead() limit', `an integer from 1 to ${MAX_DEAD_LIMIT}`, limit);
+    }
     return limit;
   }
 

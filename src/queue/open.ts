@@ -26,13 +26,21 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 /**
  * Opens the durable job queue `name` on the backend its URL names: `sqlite:PATH` (embedded, shared
  * safely by several processes), `amqp://user:password@host:5672` (RabbitMQ) or `nats://host:4222`
- * (NATS JetStream).
+ * (NATS JetStream). The queue offers what every backend keeps (`add`, `process`, `close`); what only
+ * some keep is in `queue.capabilities`, reached through `hasJobStatus(queue)` and `hasDeadLetters(queue)`.
+ * Given a literal `sqlite:` URL it is typed as the SQLite queue, which has every capability.
  * @throws `WEIR_ERR_JOBS_URL` for a URL with an unknown scheme; `WEIR_ERR_INVALID_OPTION` for a bad name.
  * @example
  * const emails = await openJobQueue<{ to: string }>('emails', { url: process.env.QUEUE_URL });
  * await emails.add({ to: 'ada@example.com' }, { attempts: 5 });
  * emails.process(async (job, { signal }) => send(job.data.to, { signal }), { concurrency: 8 });
+ * if (hasDeadLetters(emails)) await emails.retryDead();
  */
+export function openJobQueue<T = unknown>(
+  name: string,
+  options: OpenJobQueueOptions & { url: `sqlite:${string}` },
+): Promise<SqliteJobQueue<T>>;
+export function openJobQueue<T = unknown>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
 export async function openJobQueue<T = unknown>(
   name: string,
   options: OpenJobQueueOptions = {},

@@ -13,7 +13,17 @@ import type { Logger } from '../http/context.ts';
 import type { Backoff } from './backoff.ts';
 import { BaseJobQueue, type JobQueueOptions } from './base.ts';
 import type { Delivery, Source } from './runner.ts';
-import type { Added, AddOptions, JobCounts, JobInfo, JobState } from './types.ts';
+import type {
+  Added,
+  AddOptions,
+  DeadLetters,
+  DeadListOptions,
+  JobCounts,
+  JobInfo,
+  JobQueue,
+  JobState,
+  JobStatus,
+} from './types.ts';
 
 interface Row {
   seq: number;
@@ -91,8 +101,16 @@ function info<T>(row: Row): JobInfo<T> {
   };
 }
 
-export class SqliteJobQueue<T = unknown> extends BaseJobQueue<T> {
+/**
+ * The embedded job queue. It keeps every job's state, so it offers every capability directly: `get()`,
+ * `counts()`, `dead()`, `retryDead()`, and priorities.
+ */
+export class SqliteJobQueue<T = unknown>
+  extends BaseJobQueue<T>
+  implements JobQueue<T>, JobStatus<T>, DeadLetters<T>
+{
   readonly backend = 'sqlite';
+  readonly capabilities = { status: true, deadLetters: true, priority: true } as const;
   readonly #db: Database;
   readonly #pollInterval: number;
   readonly #keepCompleted: number;
@@ -334,7 +352,7 @@ export class SqliteJobQueue<T = unknown> extends BaseJobQueue<T> {
     return counts;
   }
 
-  async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
+  async dead(options: DeadListOptions = {}): Promise<JobInfo<T>[]> {
     const limit = this.deadLimit(options);
     const rows = await this.#db.query<Row>`
       SELECT * FROM weir_jobs WHERE queue = ${this.name} AND state = 'dead' ORDER BY finished_at, seq LIMIT ${limit}`;

@@ -1,16 +1,16 @@
 /**
- * The JobQueue conformance suite: every backend runs it, on queues of its own that it removes after.
+ * The JobQueue conformance suite: every backend runs it, on queues of its own that it removes after. The
+ * core runs everywhere; a capability's tests run where the queue declares it (`queue.capabilities`), and
+ * skip, saying so, where it does not.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JobQueue, OpenJobQueueOptions } from 'weir/queue';
+import { hasDeadLetters, hasJobStatus, type JobQueue, type OpenJobQueueOptions } from 'weir/queue';
 import { uniqueNamespace } from '../helpers/services.ts';
 
 export interface QueueTarget {
   open<T>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
-  /** What the backend promises beyond the common ground. */
-  features: { fifo: boolean; priority: boolean; status: boolean };
   /** Removes what a queue left on the server (streams, queues), before it is closed. */
   cleanup?(queue: JobQueue<unknown>): Promise<void>;
 }
@@ -25,6 +25,11 @@ async function until(
     if (Date.now() - start > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
     await delay(10);
   }
+}
+
+/** Marks the test skipped: the queue does not declare `capability`, so it offers none of its methods. */
+function skipWithout(t: TestContext, capability: string): void {
+  t.skip(`the backend does not declare the ${capability} capability`);
 }
 
 export function runQueueSuite(name: string, target: QueueTarget, options: { skip: string | false }): void {
@@ -42,7 +47,23 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       }
     });
 
-    test('a job added is run once with its data, then completed with its result', async () => {
+    test('each capability it declares comes with its methods; one it does not declare, has none', async () => {
+      const queue = await open();
+      const { capabilities } = queue;
+      for (const key of ['status', 'deadLetters', 'priority'] as const) {
+        assert.equal(typeof capabilities[key], 'boolean', key);
+      }
+      const has = (method: string) =>
+        typeof (queue as unknown as Record<string, unknown>)[method] === 'function';
+      assert.equal(has('get') && has('counts'), capabilities.status);
+      assert.equal(has('get') || has('counts'), capabilities.status, 'no half of the status capability');
+      assert.equal(has('dead') && has('retryDead'), capabilities.deadLetters);
+      assert.equal(has('dead') || has('retryDead'), capabilities.deadLetters);
+      assert.equal(hasJobStatus(queue), capabilities.status);
+      assert.equal(hasDeadLetters(queue), capabilities.deadLetters);
+    });
+
+    test('a job added is run once with its data and attempt 1', async () => {
       const queue = await open<{ to: string }>();
       const { id, duplicate } = await queue.add({ to: 'ada@example.com' });
       assert.equal(typeof id, 'string');
@@ -54,21 +75,27 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       });
       await until(() => seen.length === 1, 5000, 'the job ran');
       assert.deepEqual(seen[0], { id, data: { to: 'ada@example.com' }, attempt: 1, queue: queue.name });
-      if (target.features.status) {
-        await until(async () => (await queue.get(id))?.state === 'completed', 2000, 'completed');
-        const job = await queue.get(id);
-        assert.deepEqual(job?.result, { sent: true });
-        assert.equal(job?.attempts, 1);
-        assert.equal((await queue.counts()).completed, 1);
-        assert.equal(await queue.get('no-such-id'), undefined);
-      }
       await consumer.close();
       assert.equal(consumer.processed, 1);
     });
 
-    test('with concurrency 1, jobs run in the order they were added', {
-      skip: !target.features.fifo,
-    }, async () => {
+    test('status: a completed job keeps its result and is counted; an unknown id is undefined', async (t) => {
+      const queue = await open<{ to: string }>();
+      if (!hasJobStatus(queue)) return skipWithout(t, 'status');
+      const { id } = await queue.add({ to: 'ada@example.com' });
+      assert.equal((await queue.get(id))?.state, 'waiting');
+      const consumer = queue.process(async () => ({ sent: true }));
+      await until(async () => (await queue.get(id))?.state === 'completed', 5000, 'completed');
+      await consumer.close();
+      const job = await queue.get(id);
+      assert.deepEqual(job?.result, { sent: true });
+      assert.equal(job?.attempts, 1);
+      assert.deepEqual(await queue.counts(), { waiting: 0, active: 0, failed: 0, completed: 1, dead: 0 });
+      assert.equal(await queue.get('no-such-id'), undefined);
+      assert.equal(await queue.get('\r\n😀'.repeat(1000)), undefined);
+    });
+
+    test('with concurrency 1, jobs run in the order they were added', async () => {
       const queue = await open<number>();
       for (let i = 0; i < 20; i++) await queue.add(i);
       const order: number[] = [];
@@ -83,10 +110,7 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       );
     });
 
-    const priorityTitle = target.features.priority
-      ? 'higher priority runs first'
-      : 'priority is checked, then ignored: the backend has none (jobs run in the order added)';
-    test(priorityTitle, async () => {
+    test('priority: higher runs first where declared; elsewhere it is checked, then ignored (order added)', async () => {
       const queue = await open<string>();
       await queue.add('low');
       await queue.add('high', { priority: 9 });
@@ -97,7 +121,7 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       });
       await until(() => order.length === 3, 5000, 'all ran');
       await consumer.close();
-      assert.deepEqual(order, target.features.priority ? ['high', 'mid', 'low'] : ['low', 'high', 'mid']);
+      assert.deepEqual(order, queue.capabilities.priority ? ['high', 'mid', 'low'] : ['low', 'high', 'mid']);
       await assert.rejects(queue.add('bad', { priority: 10 }), { code: 'WEIR_ERR_INVALID_OPTION' });
     });
 
@@ -135,9 +159,11 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       );
     });
 
-    test('a job that fails every attempt goes to the dead-letter list, and can be re-queued', async () => {
+    test('dead letters: a job that fails every attempt is listed dead, and can be re-queued', async (t) => {
       const queue = await open<{ n: number }>();
+      if (!hasDeadLetters(queue)) return skipWithout(t, 'deadLetters');
       let healthy = false;
+      const before = Date.now();
       const { id } = await queue.add({ n: 1 }, { attempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
       let runs = 0;
       const consumer = queue.process(() => {
@@ -149,17 +175,62 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       assert.equal(runs, 2);
       const [dead] = await queue.dead();
       assert.equal(dead?.id, id);
+      assert.equal(dead?.queue, queue.name);
       assert.equal(dead?.lastError, 'smtp down');
       assert.deepEqual(dead?.data, { n: 1 });
-      if (target.features.status) {
+      assert.equal(dead?.attempts, 2);
+      assert.equal(dead?.maxAttempts, 2);
+      assert.ok(dead.createdAt.getTime() >= before - 1000, 'createdAt is when it was added');
+      assert.ok(dead.finishedAt !== undefined, 'the time it died is recorded');
+      assert.ok(dead.finishedAt.getTime() >= dead.createdAt.getTime(), 'it died after it was added');
+      if (hasJobStatus(queue)) {
         assert.equal((await queue.get(id))?.state, 'dead');
         assert.equal((await queue.counts()).dead, 1);
       }
+      assert.equal(await queue.retryDead('no-such-id'), 0);
       healthy = true;
       assert.equal(await queue.retryDead(id), 1);
       await until(() => runs === 3, 5000, 'ran again');
       await until(async () => (await queue.dead()).length === 0, 2000, 'left the dead list');
       await consumer.close();
+    });
+
+    test('dead letters: dead() reads oldest first up to its limit; retryDead() puts back all', async (t) => {
+      const queue = await open<number>();
+      if (!hasDeadLetters(queue)) return skipWithout(t, 'deadLetters');
+      for (let n = 0; n < 5; n++) await queue.add(n, { attempts: 1 });
+      const consumer = queue.process(
+        (job) => {
+          throw new Error(`no ${job.data}`);
+        },
+        { concurrency: 1 },
+      );
+      await until(async () => (await queue.dead()).length === 5, 5000, 'all dead');
+      await consumer.close();
+      assert.deepEqual(
+        (await queue.dead({ limit: 3 })).map((job) => job.data),
+        [0, 1, 2],
+      );
+      assert.deepEqual(
+        (await queue.dead()).map((job) => job.data),
+        [0, 1, 2, 3, 4],
+        'reading took nothing out',
+      );
+      for (const limit of [0, -1, 1.5, 10_001, Number.NaN, '3' as unknown as number]) {
+        await assert.rejects(queue.dead({ limit }), { code: 'WEIR_ERR_INVALID_OPTION' }, String(limit));
+      }
+      for (const hostile of ['', '*', '>', 'a.b', 'x\r\ny', '😀'.repeat(500)]) {
+        assert.equal(await queue.retryDead(hostile), 0, JSON.stringify(hostile));
+      }
+      assert.equal(await queue.retryDead(), 5);
+      assert.deepEqual(await queue.dead(), []);
+      const ran: number[] = [];
+      const again = queue.process((job) => {
+        ran.push(job.data);
+      });
+      await until(() => ran.length === 5, 5000, 're-queued jobs ran');
+      await again.close();
+      assert.deepEqual(ran, [0, 1, 2, 3, 4]);
     });
 
     test('a second add with the same idempotencyKey adds nothing', async () => {

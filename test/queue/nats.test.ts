@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
 import { NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
+import { natsBacklog } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
@@ -16,7 +17,6 @@ runQueueSuite(
   'nats',
   {
     open: (name, options) => openJobQueue(name, { url: NATS_URL, ...options }),
-    features: { fifo: true, priority: false, status: false },
     cleanup: destroy,
   },
   { skip },
@@ -34,23 +34,10 @@ describe('NATS job queue specifics', { skip }, () => {
     );
   });
 
-  test('counts say what the broker knows: waiting and dead', async () => {
-    const queue = await openJobQueue<number>(uniqueNamespace('natscounts').replaceAll('-', '_'), {
-      url: NATS_URL,
-    });
-    try {
-      for (let i = 0; i < 5; i++) await queue.add(i);
-      const counts = await queue.counts();
-      assert.equal(counts.waiting, 5);
-      assert.equal(counts.dead, 0);
-    } finally {
-      await destroy(queue);
-      await queue.close();
-    }
-  });
-
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
-    await crashTest(NATS_URL, uniqueNamespace('natscrash').replaceAll('-', '_'), destroy);
+    await crashTest(NATS_URL, uniqueNamespace('natscrash').replaceAll('-', '_'), destroy, (name) =>
+      natsBacklog(`WEIR_${name}`),
+    );
   });
 
   test('a publisher whose connection is cut loses no confirmed job', async () => {

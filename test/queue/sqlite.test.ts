@@ -9,13 +9,12 @@ import { crashTest } from './crash.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-queue-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const url = `sqlite:${join(dir, 'queue.db')}`;
+const url = `sqlite:${join(dir, 'queue.db')}` as const;
 
 runQueueSuite(
   'sqlite',
   {
     open: (name, options) => openJobQueue(name, { url, pollIntervalMs: 20, ...options }),
-    features: { fifo: true, priority: true, status: true },
   },
   { skip: false },
 );
