@@ -7,8 +7,9 @@
  * queues (`weir.<name>.delay.<ms>`, message TTL, dead-lettered back to the main queue), delays rounded up
  * to a power of two; dead jobs wait in `weir.<name>.dead`. An idempotency key is a one-message marker
  * queue that refuses a second marker (`x-overflow: reject-publish`), so two adds race at the broker.
+ * (`names.ts` says why no two queue names share any of these.)
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
 import type { Logger } from '../http/context.ts';
@@ -23,6 +24,7 @@ import {
 } from './amqp-driver.ts';
 import type { Backoff } from './backoff.ts';
 import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
+import { amqpNames } from './names.ts';
 import type { Delivery, Source } from './runner.ts';
 import type {
   Added,
@@ -47,6 +49,8 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   readonly backend = 'amqp';
   readonly capabilities = { status: false, deadLetters: true, priority: true } as const;
   readonly #model: Model;
+  readonly #names: ReturnType<typeof amqpNames>;
+  /** The jobs queue, `weir.<name>`. */
   readonly #queue: string;
   readonly #dead: string;
   readonly #delayQueues = new Set<number>();
@@ -57,8 +61,9 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
     super(name, url, options, log);
     this.#model = model;
-    this.#queue = `weir.${name}`;
-    this.#dead = `weir.${name}.dead`;
+    this.#names = amqpNames(name);
+    this.#queue = this.#names.main;
+    this.#dead = this.#names.dead;
   }
 
   static async open<T>(
@@ -125,7 +130,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
 
   async #delayQueue(channel: Channel, ms: number): Promise<string> {
     const bucket = delayBucket(ms);
-    const name = `${this.#queue}.delay.${bucket}`;
+    const name = this.#names.delay(bucket);
     if (!this.#delayQueues.has(bucket)) {
       await channel.assertQueue(name, {
         durable: true,
@@ -198,7 +203,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
    * job's id when the key was already taken.
    */
   async #claimKey(key: string, id: string): Promise<string | undefined> {
-    const marker = `${this.#queue}.key.${createHash('sha256').update(key).digest('base64url')}`;
+    const marker = this.#names.key(key);
     const channel = await this.#publisher();
     this.#markers.add(marker);
     await channel.assertQueue(marker, {
@@ -393,7 +398,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   /** Deletes the queue and its delay and dead queues (tests and tooling; jobs in them are gone). */
   async destroy(): Promise<void> {
     const channel = await this.#publisher();
-    const delays = [...this.#delayQueues].map((b) => `${this.#queue}.delay.${b}`);
+    const delays = [...this.#delayQueues].map((b) => this.#names.delay(b));
     for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers]) {
       await channel.deleteQueue(name).catch(() => undefined);
     }

@@ -3,7 +3,16 @@
  * it walks the stream by subject (`next_by_subj`), so the server skips the gaps that re-queued jobs leave
  * and a read costs one round trip per dead job, whatever was deleted before it.
  */
-import { H, type JetStreamManager, type StoredMsg } from './nats-driver.ts';
+import type { Logger } from '../http/context.ts';
+import type { natsNames } from './names.ts';
+import {
+  H,
+  type Headers,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+} from './nats-driver.ts';
+import { streamSubjects } from './nats-streams.ts';
 import type { DeadJob } from './types.ts';
 
 const decoder = new TextDecoder();
@@ -17,8 +26,9 @@ export function deadJob<T>(msg: StoredMsg, queue: string, defaultMaxAttempts: nu
     attempts: Number(msg.header.get(H.attempts) || 0),
     maxAttempts: Number(msg.header.get(H.maxAttempts) || defaultMaxAttempts),
     createdAt: new Date(Number(msg.header.get(H.created) || 0)),
-    // The stream stamps each message when it is stored: when the job was dead-lettered.
-    finishedAt: msg.time,
+    // The stream stamps each message when it is stored: when the job was dead-lettered, unless it was
+    // moved here later, which records the first time.
+    finishedAt: msg.header.get(H.died) ? new Date(Number(msg.header.get(H.died))) : msg.time,
     lastError: msg.header.get(H.lastError) || undefined,
   };
 }
@@ -41,4 +51,46 @@ export async function* deadMessages(
     yield msg;
     seq = msg.seq + 1;
   }
+}
+
+/** The headers a dead job keeps when it moves. */
+const KEPT = [H.id, H.maxAttempts, H.created, H.backoff, H.lastError, H.attempts, H.died] as const;
+
+/**
+ * Moves the dead letters an earlier weir kept for this queue (stream `WEIR_<name>_DEAD`, subject
+ * `weir.dead.<name>`, a name that queue `<name>_DEAD` collided with) into its dead-letter stream, then
+ * deletes the old stream. A stream of that name with other subjects is not ours and is left alone.
+ * Two processes moving at once do not double a job: each copy carries the old sequence number as its
+ * message id, which the stream de-duplicates.
+ */
+export async function adoptLegacyDeadLetters(
+  client: { jsm: JetStreamManager; js: JetStreamClient; headers(): Headers },
+  names: ReturnType<typeof natsNames>,
+  log: Logger,
+): Promise<void> {
+  const { jsm, js } = client;
+  const subjects = await streamSubjects(jsm, names.legacyDeadStream);
+  if (subjects?.length !== 1 || subjects[0] !== names.legacyDeadSubject) return;
+  let moved = 0;
+  const all = deadMessages(jsm, names.legacyDeadStream, names.legacyDeadSubject, Number.POSITIVE_INFINITY);
+  for await (const msg of all) {
+    const h = client.headers();
+    for (const name of KEPT) {
+      const value = msg.header.get(name);
+      if (value) h.set(name, value);
+    }
+    if (!msg.header.get(H.died)) h.set(H.died, String(msg.time.getTime()));
+    await js.publish(names.deadSubject(msg.header.get(H.id) || String(msg.seq)), msg.data, {
+      headers: h,
+      msgID: `${names.legacyDeadStream}:${msg.seq}`,
+      timeout: 5000,
+    });
+    await jsm.streams.deleteMessage(names.legacyDeadStream, msg.seq, false).catch(() => false);
+    moved++;
+  }
+  await jsm.streams.delete(names.legacyDeadStream).catch(() => false);
+  log.info(
+    { stream: names.legacyDeadStream, moved },
+    `job queue: moved ${moved} dead jobs from ${names.legacyDeadStream} to ${names.deadStream}`,
+  );
 }

@@ -82,4 +82,6 @@ export const H = {
   /** Dead jobs: the last attempt's error, and how many attempts it had. */
   lastError: 'Weir-Last-Error',
   attempts: 'Weir-Attempts',
+  /** A dead job moved from another stream: when it died, ms since the epoch (the stream's stamp is the move's). */
+  died: 'Weir-Died',
 } as const;

@@ -1,11 +1,11 @@
 /**
  * The NATS JetStream job queue (the official client, loaded on first use). A queue is a work-queue
  * stream (`WEIR_<name>`, file storage) with one durable pull consumer; dead jobs go to a second stream
- * (`WEIR_<name>_DEAD`). What JetStream gives natively is used as it is: publish acks (`add()` resolves
- * on the stream's ack), de-duplication by message id within the stream's window (`idempotencyKey`),
- * redelivery after `ack_wait` (a killed worker's jobs come back), delayed redelivery (`nak(delay)`, the
- * retry backoff), and `working()` to extend a running job's deadline. JetStream has no priorities, and
- * keeps no per-job status: `get()` finds only dead jobs.
+ * (`WEIR-DEAD_<name>`, one subject per job, so that one is found by its id; `names.ts` says why no two
+ * queue names share a stream). What JetStream gives natively is used as it is: publish acks (`add()`
+ * resolves on the stream's ack), de-duplication by message id within the stream's window
+ * (`idempotencyKey`), redelivery after `ack_wait` (a killed worker's jobs come back), delayed redelivery
+ * (`nak(delay)`, the retry backoff), and `working()` to extend a running job's deadline.
  */
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
@@ -13,7 +13,8 @@ import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import type { Backoff } from './backoff.ts';
 import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
-import { deadJob, deadMessages } from './nats-dead.ts';
+import { natsNames } from './names.ts';
+import { adoptLegacyDeadLetters, deadJob, deadMessages } from './nats-dead.ts';
 import {
   H,
   type JetStreamClient,
@@ -23,7 +24,9 @@ import {
   type NatsJetStream,
   type NatsTransport,
   type PullConsumer,
+  type StoredMsg,
 } from './nats-driver.ts';
+import { declareStream } from './nats-streams.ts';
 import type { Delivery, Source } from './runner.ts';
 import type { Added, AddOptions, DeadJob, DeadLetters, DeadListOptions, JobQueue } from './types.ts';
 
@@ -42,10 +45,10 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  readonly #names: ReturnType<typeof natsNames>;
   readonly #stream: string;
   readonly #subject: string;
   readonly #deadStream: string;
-  readonly #deadSubject: string;
 
   private constructor(
     name: string,
@@ -59,11 +62,10 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     this.#nc = parts.nc;
     this.#js = parts.js;
     this.#jsm = parts.jsm;
-    const token = name.replace(/[^A-Za-z0-9_-]/g, '_');
-    this.#stream = `WEIR_${token}`;
-    this.#deadStream = `WEIR_${token}_DEAD`;
-    this.#subject = `weir.jobs.${token}`;
-    this.#deadSubject = `weir.dead.${token}`;
+    this.#names = natsNames(name);
+    this.#stream = this.#names.stream;
+    this.#deadStream = this.#names.deadStream;
+    this.#subject = this.#names.subject;
   }
 
   static async open<T>(
@@ -104,6 +106,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
       const jsm = await jetstreamManager(nc);
       const queue = new NatsJobQueue<T>(name, shown, { nats, nc, js: jetstream(nc), jsm }, options, log);
       await queue.#declare(options);
+      await adoptLegacyDeadLetters({ jsm, js: queue.#js, headers: nats.headers }, queue.#names, log);
       void queue.#watch();
       return queue;
     } catch (err) {
@@ -116,25 +119,17 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   async #declare(options: JobQueueOptions): Promise<void> {
     const nanos = this.#nats.nanos;
     const window = options.idempotencyWindowMs ?? 86_400_000;
-    const streams: [string, Record<string, unknown>][] = [
-      [
-        this.#stream,
-        {
-          subjects: [this.#subject],
-          retention: 'workqueue',
-          storage: 'file',
-          duplicate_window: nanos(window),
-        },
-      ],
-      [this.#deadStream, { subjects: [this.#deadSubject], retention: 'limits', storage: 'file' }],
-    ];
-    for (const [name, config] of streams) {
-      try {
-        await this.#jsm.streams.add({ name, ...config });
-      } catch {
-        await this.#jsm.streams.update(name, config);
-      }
-    }
+    await declareStream(this.#jsm, this.#stream, {
+      subjects: [this.#subject],
+      retention: 'workqueue',
+      storage: 'file',
+      duplicate_window: nanos(window),
+    });
+    await declareStream(this.#jsm, this.#deadStream, {
+      subjects: [this.#names.deadSubjects],
+      retention: 'limits',
+      storage: 'file',
+    });
     await this.#jsm.consumers.add(this.#stream, {
       durable_name: 'weir',
       ack_policy: 'explicit',
@@ -260,7 +255,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         dead.set(H.lastError, error.slice(0, 4096).replace(/[\r\n]+/g, ' '));
         dead.set(H.attempts, String(attempt));
         if (backoffText) dead.set(H.backoff, backoffText);
-        await this.#js.publish(this.#deadSubject, msg.data, { headers: dead, timeout: 5000 });
+        await this.#js.publish(this.#names.deadSubject(id), msg.data, { headers: dead, timeout: 5000 });
         await msg.ackAck();
       },
       release: async () => {
@@ -280,28 +275,49 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   async dead(options: DeadListOptions = {}): Promise<DeadJob<T>[]> {
     const limit = this.deadLimit(options);
     const jobs: DeadJob<T>[] = [];
-    for await (const msg of deadMessages(this.#jsm, this.#deadStream, this.#deadSubject, limit)) {
+    for await (const msg of deadMessages(this.#jsm, this.#deadStream, this.#names.deadSubjects, limit)) {
       jobs.push(deadJob<T>(msg, this.name, this.attempts));
     }
     return jobs;
   }
 
+  /** Puts one dead job back: found by its subject, so without reading the others. */
   async retryDead(id?: string): Promise<number> {
     this.checkOpen();
+    if (id === undefined) {
+      let count = 0;
+      const all = deadMessages(
+        this.#jsm,
+        this.#deadStream,
+        this.#names.deadSubjects,
+        Number.POSITIVE_INFINITY,
+      );
+      for await (const msg of all) count += await this.#requeue(msg);
+      return count;
+    }
+    if (typeof id !== 'string') return 0;
+    const subject = this.#names.deadSubject(id);
     let count = 0;
-    const all = deadMessages(this.#jsm, this.#deadStream, this.#deadSubject, Number.POSITIVE_INFINITY);
-    for await (const msg of all) {
-      if (id !== undefined && msg.header.get(H.id) !== id) continue;
-      const h = this.#nats.headers();
-      for (const name of [H.id, H.maxAttempts, H.created, H.backoff]) {
-        const value = msg.header.get(name);
-        if (value) h.set(name, value);
-      }
-      await this.#js.publish(this.#subject, msg.data, { headers: h, timeout: 5000 });
-      await this.#jsm.streams.deleteMessage(this.#deadStream, msg.seq, false);
-      count++;
+    // A job delivered twice (at least once) may have died twice: each copy goes back.
+    for (let i = 0; i < 100; i++) {
+      const msg = await this.#jsm.streams.getMessage(this.#deadStream, { last_by_subj: subject });
+      if (msg === null) break;
+      if (msg.header.get(H.id) !== id) break;
+      count += await this.#requeue(msg);
     }
     return count;
+  }
+
+  /** Publishes a dead job back to the queue, attempts reset, then deletes it from the dead letters. */
+  async #requeue(msg: StoredMsg): Promise<number> {
+    const h = this.#nats.headers();
+    for (const name of [H.id, H.maxAttempts, H.created, H.backoff]) {
+      const value = msg.header.get(name);
+      if (value) h.set(name, value);
+    }
+    await this.#js.publish(this.#subject, msg.data, { headers: h, timeout: 5000 });
+    await this.#jsm.streams.deleteMessage(this.#deadStream, msg.seq, false);
+    return 1;
   }
 
   /** Deletes the queue's streams (tests and tooling; jobs in them are gone). */

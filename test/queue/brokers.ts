@@ -2,7 +2,7 @@
  * Looks at a broker with its own client, beside weir: what the tests check weir against when a queue
  * keeps no job status of its own, and which queues or streams a queue name maps to.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import type { Amqplib } from '../../src/queue/amqp-driver.ts';
 import { AMQP_URL, NATS_URL } from '../helpers/services.ts';
@@ -27,14 +27,14 @@ export async function amqpDepth(queue: string): Promise<number | undefined> {
   }
 }
 
-/** Runs `use` with a JetStream manager on the test server. */
+/** Runs `use` with a JetStream manager and client on the test server. */
 export async function withJetStream<R>(
-  use: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<R>,
+  use: (jsm: Awaited<ReturnType<typeof jetstreamManager>>, js: ReturnType<typeof jetstream>) => Promise<R>,
 ): Promise<R> {
   const { hostname, port } = new URL(NATS_URL);
   const nc = await natsConnect({ servers: `${hostname}:${port || 4222}` });
   try {
-    return await use(await jetstreamManager(nc));
+    return await use(await jetstreamManager(nc), jetstream(nc));
   } finally {
     await nc.close();
   }

@@ -35,8 +35,8 @@ function skipWithout(t: TestContext, capability: string): void {
 export function runQueueSuite(name: string, target: QueueTarget, options: { skip: string | false }): void {
   describe(`JobQueue conformance: ${name}`, { skip: options.skip }, () => {
     const queues: JobQueue<unknown>[] = [];
-    const open = async <T>(extra: OpenJobQueueOptions = {}): Promise<JobQueue<T>> => {
-      const queue = await target.open<T>(uniqueNamespace(name).replaceAll('-', '_'), extra);
+    const open = async <T>(extra: OpenJobQueueOptions = {}, queueName?: string): Promise<JobQueue<T>> => {
+      const queue = await target.open<T>(queueName ?? uniqueNamespace(name).replaceAll('-', '_'), extra);
       queues.push(queue as JobQueue<unknown>);
       return queue;
     };
@@ -318,6 +318,75 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       await until(() => attempts.length === 1, 5000, 'redelivered');
       await third.close();
       assert.deepEqual(attempts, [1], 'an aborted shutdown does not use up an attempt');
+    });
+
+    test('names map to queues of their own: "x", "x_DEAD", "x-dead" and "x_dead" share no job and no dead letter', async () => {
+      const base = uniqueNamespace(name).replaceAll('-', '_');
+      // x first, with a dead job: on NATS its dead letters were once the stream x_DEAD's jobs took over.
+      const x = await open<string>({}, base);
+      await x.add('x', { attempts: 1 });
+      const failing = x.process(() => {
+        throw new Error('x fails');
+      });
+      if (hasDeadLetters(x)) await until(async () => (await x.dead()).length === 1, 5000, 'x died');
+      else await until(() => failing.processed === 1, 5000, 'x ran');
+      await failing.close();
+      const others = [`${base}_DEAD`, `${base}-dead`, `${base}_dead`];
+      const seen = new Map<string, string[]>();
+      const consumers = [];
+      for (const other of others) {
+        const queue = await open<string>({}, other);
+        await queue.add(other);
+        seen.set(other, []);
+        consumers.push(queue.process((job) => void seen.get(other)?.push(`${job.queue}:${job.data}`)));
+        if (hasDeadLetters(queue)) assert.deepEqual(await queue.dead(), [], `${other} has no dead letters`);
+      }
+      await until(() => [...seen.values()].every((jobs) => jobs.length >= 1), 5000, 'each ran its job');
+      await delay(100);
+      await Promise.all(consumers.map((consumer) => consumer.close()));
+      for (const other of others) assert.deepEqual(seen.get(other), [`${other}:${other}`]);
+      if (hasDeadLetters(x))
+        assert.deepEqual(
+          (await x.dead()).map((job) => job.data),
+          ['x'],
+        );
+    });
+
+    test('a name is 1 to 100 letters, digits, "_" or "-": ".", wildcards, spaces, CR/LF and the rest are refused', async () => {
+      const hostile: unknown[] = [
+        'x.dead',
+        'a.b',
+        '',
+        '-x',
+        '_x',
+        'a b',
+        'a\r\nb',
+        'a*',
+        'a>',
+        'é',
+        '😀',
+        'a/b',
+        'x'.repeat(101),
+        'x'.repeat(1_000_000),
+        42,
+        null,
+        { name: 'x' },
+      ];
+      for (const bad of hostile) {
+        await assert.rejects(
+          target.open(bad as string),
+          (err: Error & { code?: string }) => {
+            assert.equal(err.code, 'WEIR_ERR_INVALID_OPTION');
+            assert.ok(err.message.length < 400, 'the message does not echo a huge name');
+            assert.doesNotMatch(err.message, /\r|\n/);
+            return true;
+          },
+          JSON.stringify(bad)?.slice(0, 40),
+        );
+      }
+      await assert.rejects(target.open('x.dead'), /"\." is weir's separator/);
+      const longest = await open({}, `${uniqueNamespace('n').replaceAll('-', '_')}`.padEnd(100, 'z'));
+      assert.equal(longest.name.length, 100);
     });
 
     test('bad input fails with clear codes', async () => {
