@@ -10,6 +10,7 @@
  * (`names.ts` says why no two queue names share any of these.)
  */
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
 import type { Logger } from '../http/context.ts';
@@ -36,6 +37,9 @@ import type {
   ProcessOptions,
 } from './types.ts';
 
+/** How many idempotency marker queues an instance remembers, to delete them on destroy(). */
+const MARKERS_KEPT = 10_000;
+
 /** The delay queue a wait of `ms` goes through: the next power of two, at least 16 ms. */
 export function delayBucket(ms: number): number {
   return 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(ms, 1))));
@@ -54,8 +58,12 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   readonly #queue: string;
   readonly #dead: string;
   readonly #delayQueues = new Set<number>();
-  /** Marker queues this instance declared, for destroy(). */
-  readonly #markers = new Set<string>();
+  /**
+   * Marker queues this instance declared, for destroy(): the most recent ones, and only while they can
+   * still exist (the broker expires a marker after the idempotency window), so that a long-lived queue
+   * adding jobs with keys does not grow it for ever.
+   */
+  readonly #markers: LRUCache<string, true>;
   #channel: Promise<Channel> | undefined;
 
   private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
@@ -64,6 +72,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     this.#names = amqpNames(name);
     this.#queue = this.#names.main;
     this.#dead = this.#names.dead;
+    this.#markers = new LRUCache({ max: MARKERS_KEPT, ttl: this.idempotencyWindow, ttlAutopurge: false });
   }
 
   static async open<T>(
@@ -205,7 +214,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   async #claimKey(key: string, id: string): Promise<string | undefined> {
     const marker = this.#names.key(key);
     const channel = await this.#publisher();
-    this.#markers.add(marker);
+    this.#markers.set(marker, true);
     await channel.assertQueue(marker, {
       durable: true,
       arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
@@ -399,7 +408,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   async destroy(): Promise<void> {
     const channel = await this.#publisher();
     const delays = [...this.#delayQueues].map((b) => this.#names.delay(b));
-    for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers]) {
+    for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers.keys()]) {
       await channel.deleteQueue(name).catch(() => undefined);
     }
   }

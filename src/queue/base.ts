@@ -48,6 +48,14 @@ export function checkAttempts(value: unknown, name: string): number {
   return value;
 }
 
+/** A whole number (of milliseconds, or bytes) from 1 to `max`. */
+export function checkDuration(value: unknown, name: string, max: number, unit = 'ms'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalidOption(name, `an integer number of ${unit} from 1 to ${max}`, value);
+  }
+  return value;
+}
+
 export function checkPriority(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 9) {
     throw invalidOption('add() priority', 'an integer from 0 to 9', value);
@@ -101,6 +109,41 @@ export function driverMissing(message: string, cause: unknown): Error {
   return new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause });
 }
 
+/** The settings every backend reads from {@link JobQueueOptions}, checked. */
+export interface QueueSettings {
+  readonly attempts: number;
+  readonly backoff: Backoff;
+  readonly maxData: number;
+  readonly idempotencyWindow: number;
+  readonly visibility: number;
+}
+
+/**
+ * Checks a queue's options; `openJobQueue()` calls it before it connects, so that a bad option fails
+ * synchronously and leaves no connection behind.
+ * @throws `WEIR_ERR_INVALID_OPTION`
+ */
+export function settleQueueOptions(options: JobQueueOptions): QueueSettings {
+  return {
+    attempts: checkAttempts(options.attempts ?? 3, 'Job queue attempts'),
+    backoff: settleBackoff(options.backoff, DEFAULT_BACKOFF),
+    maxData: checkDuration(options.maxDataBytes ?? 1024 * 1024, 'Job queue maxDataBytes', 2 ** 30, 'bytes'),
+    idempotencyWindow: checkDuration(
+      options.idempotencyWindowMs ?? 86_400_000,
+      'Job queue idempotencyWindowMs',
+      Number.MAX_SAFE_INTEGER,
+    ),
+    visibility: checkDuration(
+      options.visibilityTimeoutMs ?? 30_000,
+      'Job queue visibilityTimeoutMs',
+      MAX_TIMER_MS,
+    ),
+  };
+}
+
+/** The longest wait a Node timer keeps (longer ones fire at once). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** The most dead jobs one `dead()` reads: a broker hands them over one by one, held in memory. */
 const MAX_DEAD_LIMIT = 10_000;
 
@@ -134,11 +177,12 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   constructor(name: string, url: string, options: JobQueueOptions, log: Logger) {
     this.name = name;
     this.url = url;
-    this.attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
-    this.backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
-    this.maxData = options.maxDataBytes ?? 1024 * 1024;
-    this.idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
-    this.visibility = options.visibilityTimeoutMs ?? 30_000;
+    const settings = settleQueueOptions(options);
+    this.attempts = settings.attempts;
+    this.backoff = settings.backoff;
+    this.maxData = settings.maxData;
+    this.idempotencyWindow = settings.idempotencyWindow;
+    this.visibility = settings.visibility;
     this.log = log;
   }
 

@@ -5,7 +5,7 @@ import { redactUrl } from '../db/errors.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import { AmqpJobQueue } from './amqp.ts';
-import type { JobQueueOptions } from './base.ts';
+import { type JobQueueOptions, settleQueueOptions } from './base.ts';
 import { checkQueueName } from './names.ts';
 import { NatsJobQueue } from './nats.ts';
 import { SqliteJobQueue } from './sqlite.ts';
@@ -46,6 +46,7 @@ export async function openJobQueue<T = unknown>(
   options: OpenJobQueueOptions = {},
 ): Promise<JobQueue<T>> {
   checkQueueName(name);
+  settleQueueOptions(options);
   const url = options.url || process.env.QUEUE_URL || DEFAULT_QUEUE_URL;
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
   const shown = redactUrl(url);

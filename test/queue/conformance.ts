@@ -400,6 +400,19 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       assert.throws(() => queue.process(() => undefined, { concurrency: 0 }), {
         code: 'WEIR_ERR_INVALID_OPTION',
       });
+      const badOptions: OpenJobQueueOptions[] = [
+        { attempts: 0 },
+        { maxDataBytes: -1 },
+        { idempotencyWindowMs: Number.NaN },
+        { visibilityTimeoutMs: 1.5 },
+        { visibilityTimeoutMs: 2 ** 31 },
+        { backoff: { delayMs: -1 } },
+        { idempotencyWindowMs: '1d' as unknown as number },
+      ];
+      for (const bad of badOptions) {
+        // Refused before connecting: a connection left open would keep this test process alive.
+        await assert.rejects(target.open('q', bad), { code: 'WEIR_ERR_INVALID_OPTION' }, JSON.stringify(bad));
+      }
       const closing = await open<number>();
       await closing.close();
       await assert.rejects(closing.add(1), { code: 'WEIR_ERR_JOBS_CLOSED' });
