@@ -60,6 +60,8 @@ export const H = {
   maxAttempts: 'x-weir-max-attempts',
   /** The job's own backoff, as JSON. */
   backoff: 'x-weir-backoff',
+  /** The job's own jobTimeoutMs. */
+  timeout: 'x-weir-timeout',
   /** When it was added, ms since the epoch. */
   created: 'x-weir-created',
   /** When it was dead-lettered, ms since the epoch. */

@@ -24,7 +24,7 @@ import {
   type PublishOptions,
 } from './amqp-driver.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
 import { amqpNames } from './names.ts';
 import type { Delivery, Source } from './runner.ts';
 import type {
@@ -185,7 +185,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   }
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    const { id, text, attempts, priority, delay, key, backoff } = this.prepareAdd(data, options);
+    const { id, text, attempts, priority, delay, key, backoff, timeout } = this.prepareAdd(data, options);
     const content = Buffer.from(text);
     if (key !== undefined) {
       const first = await this.#claimKey(key, id);
@@ -198,6 +198,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
       [H.created]: Date.now(),
     };
     if (backoff !== undefined) headers[H.backoff] = JSON.stringify(backoff);
+    if (timeout !== undefined) headers[H.timeout] = timeout;
     await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
       messageId: id,
       priority,
@@ -355,6 +356,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         createdAt: new Date(Number(h[H.created] ?? Date.now())),
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
+      timeoutMs: storedTimeout(h[H.timeout], this.jobTimeout),
       complete: async () => ack(),
       retry: async (error, delayMs) => {
         await republish((c) => this.#delayQueue(c, delayMs), {

@@ -31,6 +31,12 @@ export interface JobQueueOptions extends SqliteOptions {
   maxDataBytes?: number;
   /** Where warnings go. @default none */
   logger?: Logger;
+  /**
+   * How long one attempt of a job may run (a job's own `jobTimeoutMs` wins): past it the handler's signal
+   * aborts and the attempt counts as failed, so a job that keeps hanging ends in the dead letters. At
+   * most 2,147,483,647. @default 300_000 (5 minutes)
+   */
+  jobTimeoutMs?: number;
   /** SQLite: how long a worker holds a job before it counts as gone (renewed while it runs). @default 30_000 */
   visibilityTimeoutMs?: number;
   /** SQLite: how often an idle worker looks for jobs other processes added. @default 100 */
@@ -46,6 +52,14 @@ export function checkAttempts(value: unknown, name: string): number {
     throw invalidOption(name, 'an integer ≥ 1', value);
   }
   return value;
+}
+
+/** A job's own jobTimeoutMs as a backend stored it, or `fallback` when it has none (or a broken one). */
+export function storedTimeout(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== null && Number.isInteger(n) && n >= 1 && n <= MAX_TIMER_MS
+    ? n
+    : fallback;
 }
 
 /** A whole number (of milliseconds, or bytes) from 1 to `max`. */
@@ -116,6 +130,7 @@ export interface QueueSettings {
   readonly maxData: number;
   readonly idempotencyWindow: number;
   readonly visibility: number;
+  readonly jobTimeout: number;
 }
 
 /**
@@ -138,6 +153,7 @@ export function settleQueueOptions(options: JobQueueOptions): QueueSettings {
       'Job queue visibilityTimeoutMs',
       MAX_TIMER_MS,
     ),
+    jobTimeout: checkDuration(options.jobTimeoutMs ?? 300_000, 'Job queue jobTimeoutMs', MAX_TIMER_MS),
   };
 }
 
@@ -157,6 +173,8 @@ export interface PreparedAdd {
   readonly delay: number;
   /** The job's own backoff, when it has one. */
   readonly backoff: Backoff | undefined;
+  /** The job's own jobTimeoutMs, when it has one. */
+  readonly timeout: number | undefined;
   readonly key: string | undefined;
 }
 
@@ -170,6 +188,8 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   protected readonly maxData: number;
   protected readonly idempotencyWindow: number;
   protected readonly visibility: number;
+  /** The queue's jobTimeoutMs: a job without its own gets it from the queue that runs it. */
+  protected readonly jobTimeout: number;
   protected readonly log: Logger;
   readonly #consumers = new Set<Consumer>();
   #closing: Promise<void> | undefined;
@@ -183,6 +203,7 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
     this.maxData = settings.maxData;
     this.idempotencyWindow = settings.idempotencyWindow;
     this.visibility = settings.visibility;
+    this.jobTimeout = settings.jobTimeout;
     this.log = log;
   }
 
@@ -207,6 +228,10 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
       priority: checkPriority(options.priority ?? 0),
       delay: checkDelay(options.delay ?? 0),
       backoff: options.backoff === undefined ? undefined : settleBackoff(options.backoff, this.backoff),
+      timeout:
+        options.jobTimeoutMs === undefined
+          ? undefined
+          : checkDuration(options.jobTimeoutMs, 'add() jobTimeoutMs', MAX_TIMER_MS),
       key,
     };
   }

@@ -10,6 +10,7 @@ import {
   type Headers,
   type JetStreamClient,
   type JetStreamManager,
+  JOB_HEADERS,
   type StoredMsg,
 } from './nats-driver.ts';
 import { streamSubjects } from './nats-streams.ts';
@@ -54,7 +55,7 @@ export async function* deadMessages(
 }
 
 /** The headers a dead job keeps when it moves. */
-const KEPT = [H.id, H.maxAttempts, H.created, H.backoff, H.lastError, H.attempts, H.died] as const;
+const KEPT = [...JOB_HEADERS, H.lastError, H.attempts, H.died] as const;
 
 /**
  * Moves the dead letters an earlier weir kept for this queue (stream `WEIR_<name>_DEAD`, subject

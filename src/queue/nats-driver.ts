@@ -73,6 +73,8 @@ export const H = {
   maxAttempts: 'Weir-Max-Attempts',
   /** The job's own backoff, as JSON. */
   backoff: 'Weir-Backoff',
+  /** The job's own jobTimeoutMs. */
+  timeout: 'Weir-Timeout',
   /** When it was added, ms since the epoch. */
   created: 'Weir-Created',
   /** Not to run before, ms since the epoch (`delay`). */
@@ -85,3 +87,6 @@ export const H = {
   /** A dead job moved from another stream: when it died, ms since the epoch (the stream's stamp is the move's). */
   died: 'Weir-Died',
 } as const;
+
+/** The headers that make a job what it is, copied whenever it is published again. */
+export const JOB_HEADERS = [H.id, H.maxAttempts, H.created, H.backoff, H.timeout] as const;

@@ -12,13 +12,14 @@ import { loadPackage } from '../driver.ts';
 import { WeirError } from '../errors.ts';
 import type { Logger } from '../http/context.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
 import { natsNames } from './names.ts';
 import { adoptLegacyDeadLetters, deadJob, deadMessages } from './nats-dead.ts';
 import {
   H,
   type JetStreamClient,
   type JetStreamManager,
+  JOB_HEADERS,
   type JsMsg,
   type NatsConnection,
   type NatsJetStream,
@@ -151,12 +152,13 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
     // Priorities are checked, and ignored: JetStream has none.
-    const { id, text, attempts, delay, key, backoff } = this.prepareAdd(data, options);
+    const { id, text, attempts, delay, key, backoff, timeout } = this.prepareAdd(data, options);
     const h = this.#nats.headers();
     h.set(H.id, id);
     h.set(H.maxAttempts, String(attempts));
     h.set(H.created, String(Date.now()));
     if (backoff !== undefined) h.set(H.backoff, JSON.stringify(backoff));
+    if (timeout !== undefined) h.set(H.timeout, String(timeout));
     if (delay > 0) {
       h.set(H.notBefore, String(Date.now() + delay));
       // The early delivery that waits out the delay is not an attempt.
@@ -239,6 +241,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         createdAt: new Date(Number(h?.get(H.created) || Date.now())),
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
+      timeoutMs: storedTimeout(h?.get(H.timeout) || undefined, this.jobTimeout),
       complete: async () => {
         // A plain ack: an ack that is lost means the job runs again, which at-least-once allows, and
         // waiting for the server's reply to each one halved the throughput.
@@ -255,13 +258,15 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         dead.set(H.lastError, error.slice(0, 4096).replace(/[\r\n]+/g, ' '));
         dead.set(H.attempts, String(attempt));
         if (backoffText) dead.set(H.backoff, backoffText);
+        const timeoutText = h?.get(H.timeout);
+        if (timeoutText) dead.set(H.timeout, timeoutText);
         await this.#js.publish(this.#names.deadSubject(id), msg.data, { headers: dead, timeout: 5000 });
         await msg.ackAck();
       },
       release: async () => {
         // A nak would count as a delivery: put back a copy that says so, then remove this one.
         const copy = this.#nats.headers();
-        for (const name of [H.id, H.maxAttempts, H.created, H.backoff]) {
+        for (const name of JOB_HEADERS) {
           const value = h?.get(name);
           if (value) copy.set(name, value);
         }
@@ -311,7 +316,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   /** Publishes a dead job back to the queue, attempts reset, then deletes it from the dead letters. */
   async #requeue(msg: StoredMsg): Promise<number> {
     const h = this.#nats.headers();
-    for (const name of [H.id, H.maxAttempts, H.created, H.backoff]) {
+    for (const name of JOB_HEADERS) {
       const value = msg.header.get(name);
       if (value) h.set(name, value);
     }

@@ -42,6 +42,12 @@ export interface AddOptions extends SignalOptions {
    * and answers the first job's id with `duplicate: true`.
    */
   idempotencyKey?: string;
+  /**
+   * How long one attempt may run: past it the handler's signal aborts (reason `WEIR_ERR_JOBS_TIMEOUT`)
+   * and the attempt counts as failed. At most 2,147,483,647 (about 24.8 days).
+   * @default the queue's `jobTimeoutMs` (5 minutes)
+   */
+  jobTimeoutMs?: number;
 }
 
 /** What `add()` answers. */
@@ -62,7 +68,11 @@ export interface Job<T = unknown> {
   readonly createdAt: Date;
 }
 
-/** Runs one job. Resolving completes it (its value is kept as `result`); throwing fails the attempt. */
+/**
+ * Runs one job. Resolving completes it (its value is kept as `result`); throwing fails the attempt.
+ * `signal` aborts when the attempt runs past its `jobTimeoutMs` (the attempt then counts as failed,
+ * whatever the handler does next) or when the consumer closes past its deadline (the job is given back).
+ */
 export type JobHandler<T = unknown> = (job: Job<T>, context: { readonly signal: AbortSignal }) => unknown;
 
 /** Options of `process()`. */

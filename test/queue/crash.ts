@@ -192,8 +192,11 @@ export async function consumerDropTest(
 ) {
   const target = new URL(brokerUrl);
   const proxy = await cuttableProxy(target);
-  const producer = await openJobQueue<number>(name, { url: brokerUrl });
-  const worker = await openJobQueue<number>(name, { url: proxy.url(target.protocol) });
+  // A job the broker sent as the connection was cut never arrives; it comes back after the visibility
+  // timeout, which must be well inside this test's deadline (the default, 30 s, was not).
+  const visibilityTimeoutMs = 2000;
+  const producer = await openJobQueue<number>(name, { url: brokerUrl, visibilityTimeoutMs });
+  const worker = await openJobQueue<number>(name, { url: proxy.url(target.protocol), visibilityTimeoutMs });
   const seen = new Set<number>();
   try {
     await Promise.all(Array.from({ length: 300 }, (_, n) => producer.add(n)));

@@ -67,4 +67,7 @@ export async function capabilities(url: string): Promise<void> {
   new App().worker(queue, (job) => job.data.missing);
   // @ts-expect-error: add() takes the queue's data type
   await queue.add({ to: 1 });
+  await queue.add({ to: 'a' }, { jobTimeoutMs: 60_000 });
+  // @ts-expect-error: jobTimeoutMs is a number of milliseconds
+  await queue.add({ to: 'a' }, { jobTimeoutMs: '5m' });
 }
