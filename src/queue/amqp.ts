@@ -11,9 +11,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { reasonOf } from '../concurrency/signal.ts';
 import { loadPackage } from '../driver.ts';
 import type { Logger } from '../http/context.ts';
+import { pushedSource } from './amqp-consumer.ts';
 import { deadId, deadJob, peekDead, takeDead } from './amqp-dead.ts';
 import {
   type Amqplib,
@@ -247,83 +247,13 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   }
 
   protected source(options: ProcessOptions): Source {
-    return this.#source(options.concurrency ?? 1);
-  }
-
-  /**
-   * Deliveries pushed by the broker (at most `prefetch` unacked), buffered until the runner takes them.
-   * The channel is made again after a reconnect; the broker has put back what the old one held.
-   */
-  #source(prefetch: number): Source {
-    const buffer: Delivery[] = [];
-    let wake: (() => void) | undefined;
-    let channel: Channel | undefined;
-    let opening: Promise<void> | undefined;
-    let consumerTag: string | undefined;
-    const open = (): Promise<void> => {
-      opening ??= (async () => {
-        const ch = await this.#model.createConfirmChannel();
-        ch.on('error', () => undefined);
-        ch.on('close', () => {
-          if (channel === ch) {
-            channel = undefined;
-            opening = undefined;
-            buffer.length = 0;
-            wake?.();
-          }
-        });
-        await this.#declare(ch);
-        await ch.prefetch(prefetch);
-        ({ consumerTag } = await ch.consume(
-          this.#queue,
-          (msg) => {
-            if (msg === null) return;
-            buffer.push(this.#delivery(ch, msg));
-            wake?.();
-          },
-          { noAck: false },
-        ));
-        channel = ch;
-      })();
-      opening.catch(() => {
-        opening = undefined;
-      });
-      return opening;
-    };
-    return {
-      take: async (max, signal) => {
-        for (;;) {
-          if (signal.aborted) throw reasonOf(signal);
-          if (buffer.length > 0) return buffer.splice(0, max);
-          if (channel === undefined) {
-            await open();
-            continue;
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, 1000);
-            const onAbort = () => done();
-            signal.addEventListener('abort', onAbort, { once: true });
-            function done() {
-              clearTimeout(timer);
-              signal.removeEventListener('abort', onAbort);
-              wake = undefined;
-              resolve();
-            }
-            wake = done;
-          });
-        }
-      },
-      close: async () => {
-        const ch = channel;
-        channel = undefined;
-        // Stop deliveries first, then give back what arrived unstarted: closing a channel with unacked
-        // messages would hand them back marked as redelivered, which counts as an attempt.
-        if (ch !== undefined && consumerTag !== undefined)
-          await ch.cancel(consumerTag).catch(() => undefined);
-        for (const delivery of buffer.splice(0)) await delivery.release();
-        await ch?.close().catch(() => undefined);
-      },
-    };
+    return pushedSource({
+      model: this.#model,
+      queue: this.#queue,
+      prefetch: options.concurrency ?? 1,
+      declare: (channel) => this.#declare(channel),
+      delivery: (channel, msg) => this.#delivery(channel, msg),
+    });
   }
 
   #delivery(channel: Channel, msg: Message): Delivery {

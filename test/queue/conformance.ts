@@ -4,33 +4,15 @@
  * skip, saying so, where it does not.
  */
 import assert from 'node:assert/strict';
-import { after, describe, type TestContext, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { hasDeadLetters, hasJobStatus, type JobQueue, type OpenJobQueueOptions } from 'weir/queue';
+import { hasDeadLetters, type JobQueue, type OpenJobQueueOptions } from 'weir/queue';
 import { uniqueNamespace } from '../helpers/services.ts';
+import { capabilityCases } from './conformance-capabilities.ts';
+import { timeoutCases } from './conformance-timeouts.ts';
+import { type QueueTarget, type SuiteContext, until } from './suite.ts';
 
-export interface QueueTarget {
-  open<T>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
-  /** Removes what a queue left on the server (streams, queues), before it is closed. */
-  cleanup?(queue: JobQueue<unknown>): Promise<void>;
-}
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const start = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - start > timeoutMs) assert.fail(`${what}: not within ${timeoutMs} ms`);
-    await delay(10);
-  }
-}
-
-/** Marks the test skipped: the queue does not declare `capability`, so it offers none of its methods. */
-function skipWithout(t: TestContext, capability: string): void {
-  t.skip(`the backend does not declare the ${capability} capability`);
-}
+export type { QueueTarget } from './suite.ts';
 
 export function runQueueSuite(name: string, target: QueueTarget, options: { skip: string | false }): void {
   describe(`JobQueue conformance: ${name}`, { skip: options.skip }, () => {
@@ -40,27 +22,12 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       queues.push(queue as JobQueue<unknown>);
       return queue;
     };
+    const suite: SuiteContext = { name, target, open };
     after(async () => {
       for (const queue of queues) {
         await target.cleanup?.(queue).catch(() => undefined);
         await queue.close();
       }
-    });
-
-    test('each capability it declares comes with its methods; one it does not declare, has none', async () => {
-      const queue = await open();
-      const { capabilities } = queue;
-      for (const key of ['status', 'deadLetters', 'priority'] as const) {
-        assert.equal(typeof capabilities[key], 'boolean', key);
-      }
-      const has = (method: string) =>
-        typeof (queue as unknown as Record<string, unknown>)[method] === 'function';
-      assert.equal(has('get') && has('counts'), capabilities.status);
-      assert.equal(has('get') || has('counts'), capabilities.status, 'no half of the status capability');
-      assert.equal(has('dead') && has('retryDead'), capabilities.deadLetters);
-      assert.equal(has('dead') || has('retryDead'), capabilities.deadLetters);
-      assert.equal(hasJobStatus(queue), capabilities.status);
-      assert.equal(hasDeadLetters(queue), capabilities.deadLetters);
     });
 
     test('a job added is run once with its data and attempt 1', async () => {
@@ -77,22 +44,6 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       assert.deepEqual(seen[0], { id, data: { to: 'ada@example.com' }, attempt: 1, queue: queue.name });
       await consumer.close();
       assert.equal(consumer.processed, 1);
-    });
-
-    test('status: a completed job keeps its result and is counted; an unknown id is undefined', async (t) => {
-      const queue = await open<{ to: string }>();
-      if (!hasJobStatus(queue)) return skipWithout(t, 'status');
-      const { id } = await queue.add({ to: 'ada@example.com' });
-      assert.equal((await queue.get(id))?.state, 'waiting');
-      const consumer = queue.process(async () => ({ sent: true }));
-      await until(async () => (await queue.get(id))?.state === 'completed', 5000, 'completed');
-      await consumer.close();
-      const job = await queue.get(id);
-      assert.deepEqual(job?.result, { sent: true });
-      assert.equal(job?.attempts, 1);
-      assert.deepEqual(await queue.counts(), { waiting: 0, active: 0, failed: 0, completed: 1, dead: 0 });
-      assert.equal(await queue.get('no-such-id'), undefined);
-      assert.equal(await queue.get('\r\n😀'.repeat(1000)), undefined);
     });
 
     test('with concurrency 1, jobs run in the order they were added', async () => {
@@ -157,80 +108,6 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
         (gaps[0] as number) >= 55 && (gaps[1] as number) >= 115 && (gaps[2] as number) >= 235,
         `gaps ${gaps}`,
       );
-    });
-
-    test('dead letters: a job that fails every attempt is listed dead, and can be re-queued', async (t) => {
-      const queue = await open<{ n: number }>();
-      if (!hasDeadLetters(queue)) return skipWithout(t, 'deadLetters');
-      let healthy = false;
-      const before = Date.now();
-      const { id } = await queue.add({ n: 1 }, { attempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
-      let runs = 0;
-      const consumer = queue.process(() => {
-        runs++;
-        if (!healthy) throw new Error('smtp down');
-        return 'sent';
-      });
-      await until(async () => (await queue.dead()).length === 1, 5000, 'dead-lettered');
-      assert.equal(runs, 2);
-      const [dead] = await queue.dead();
-      assert.equal(dead?.id, id);
-      assert.equal(dead?.queue, queue.name);
-      assert.equal(dead?.lastError, 'smtp down');
-      assert.deepEqual(dead?.data, { n: 1 });
-      assert.equal(dead?.attempts, 2);
-      assert.equal(dead?.maxAttempts, 2);
-      assert.ok(dead.createdAt.getTime() >= before - 1000, 'createdAt is when it was added');
-      assert.ok(dead.finishedAt !== undefined, 'the time it died is recorded');
-      assert.ok(dead.finishedAt.getTime() >= dead.createdAt.getTime(), 'it died after it was added');
-      if (hasJobStatus(queue)) {
-        assert.equal((await queue.get(id))?.state, 'dead');
-        assert.equal((await queue.counts()).dead, 1);
-      }
-      assert.equal(await queue.retryDead('no-such-id'), 0);
-      healthy = true;
-      assert.equal(await queue.retryDead(id), 1);
-      await until(() => runs === 3, 5000, 'ran again');
-      await until(async () => (await queue.dead()).length === 0, 2000, 'left the dead list');
-      await consumer.close();
-    });
-
-    test('dead letters: dead() reads oldest first up to its limit; retryDead() puts back all', async (t) => {
-      const queue = await open<number>();
-      if (!hasDeadLetters(queue)) return skipWithout(t, 'deadLetters');
-      for (let n = 0; n < 5; n++) await queue.add(n, { attempts: 1 });
-      const consumer = queue.process(
-        (job) => {
-          throw new Error(`no ${job.data}`);
-        },
-        { concurrency: 1 },
-      );
-      await until(async () => (await queue.dead()).length === 5, 5000, 'all dead');
-      await consumer.close();
-      assert.deepEqual(
-        (await queue.dead({ limit: 3 })).map((job) => job.data),
-        [0, 1, 2],
-      );
-      assert.deepEqual(
-        (await queue.dead()).map((job) => job.data),
-        [0, 1, 2, 3, 4],
-        'reading took nothing out',
-      );
-      for (const limit of [0, -1, 1.5, 10_001, Number.NaN, '3' as unknown as number]) {
-        await assert.rejects(queue.dead({ limit }), { code: 'WEIR_ERR_INVALID_OPTION' }, String(limit));
-      }
-      for (const hostile of ['', '*', '>', 'a.b', 'x\r\ny', '😀'.repeat(500)]) {
-        assert.equal(await queue.retryDead(hostile), 0, JSON.stringify(hostile));
-      }
-      assert.equal(await queue.retryDead(), 5);
-      assert.deepEqual(await queue.dead(), []);
-      const ran: number[] = [];
-      const again = queue.process((job) => {
-        ran.push(job.data);
-      });
-      await until(() => ran.length === 5, 5000, 're-queued jobs ran');
-      await again.close();
-      assert.deepEqual(ran, [0, 1, 2, 3, 4]);
     });
 
     test('a second add with the same idempotencyKey adds nothing', async () => {
@@ -320,110 +197,8 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       assert.deepEqual(attempts, [1], 'an aborted shutdown does not use up an attempt');
     });
 
-    test('jobTimeoutMs: past it, a handler that honours its signal is aborted and the attempt fails', async () => {
-      const queue = await open<string>();
-      // A job with the queue's 5 minutes runs first, so the short deadline comes after a longer one.
-      await queue.add('long');
-      const { id } = await queue.add('slow', { jobTimeoutMs: 100, attempts: 1 });
-      const reasons: unknown[] = [];
-      let finishLong!: () => void;
-      const consumer = queue.process(
-        (job, { signal }) =>
-          new Promise<void>((resolve, reject) => {
-            if (job.data === 'long') finishLong = resolve;
-            signal.addEventListener('abort', () => {
-              reasons.push(`${job.data} ${(signal.reason as { code?: string }).code}`);
-              reject(new Error('stopped: aborted'));
-            });
-          }),
-        { concurrency: 2 },
-      );
-      await until(() => reasons.length === 1, 5000, 'aborted');
-      assert.deepEqual(reasons, ['slow WEIR_ERR_JOBS_TIMEOUT']);
-      if (hasDeadLetters(queue)) {
-        await until(async () => (await queue.dead()).length === 1, 5000, 'dead-lettered');
-        const [dead] = await queue.dead();
-        assert.equal(dead?.id, id);
-        assert.match(dead?.lastError ?? '', /ran past its jobTimeoutMs \(100 ms\)/);
-      }
-      if (hasJobStatus(queue)) assert.equal((await queue.get(id))?.state, 'dead');
-      finishLong();
-      await until(() => consumer.processed === 2, 5000, 'the long job completed');
-      await consumer.close();
-      assert.deepEqual(reasons, ['slow WEIR_ERR_JOBS_TIMEOUT'], 'the long job was not aborted');
-    });
-
-    test('jobTimeoutMs: a handler that hangs, ignoring its signal, ends dead after maxAttempts, logged once per attempt', async () => {
-      const warnings: { obj: unknown; msg?: string }[] = [];
-      const logger = {
-        error() {},
-        info() {},
-        debug() {},
-        warn(obj: unknown, msg?: string) {
-          warnings.push({ obj, msg });
-        },
-      };
-      // Leases renewed every 100 ms: a warning repeated per renewal would show below.
-      const queue = await open<string>({ jobTimeoutMs: 100, visibilityTimeoutMs: 300, logger });
-      const { id } = await queue.add('hangs', { attempts: 2, backoff: { type: 'fixed', delayMs: 10 } });
-      const attempts: number[] = [];
-      const hung: (() => void)[] = [];
-      const consumer = queue.process(
-        (job) =>
-          new Promise<string>((resolve) => {
-            attempts.push(job.attempt);
-            hung.push(() => resolve('finished late'));
-          }),
-        { concurrency: 2 },
-      );
-      await until(() => attempts.length === 2, 5000, 'a second attempt while the first still hangs');
-      if (hasDeadLetters(queue)) {
-        await until(async () => (await queue.dead()).length === 1, 5000, 'dead after two timeouts');
-        const [dead] = await queue.dead();
-        assert.equal(dead?.id, id);
-        assert.equal(dead?.attempts, 2);
-        assert.match(dead?.lastError ?? '', /jobTimeoutMs/);
-      }
-      await until(() => warnings.length === 2, 5000, 'each ignored abort logged');
-      await delay(500);
-      assert.equal(warnings.length, 2, 'logged once per hung attempt, not again');
-      assert.deepEqual(
-        warnings.map((w) => (w.obj as { job: string; attempt: number }).attempt),
-        [1, 2],
-      );
-      assert.ok(warnings.every((w) => (w.obj as { job: string }).job === id));
-      assert.match(warnings[0]?.msg ?? '', /ignored its abort signal/);
-      assert.deepEqual(attempts, [1, 2], 'no third attempt');
-      assert.equal(consumer.running, 2, 'the hung handlers still hold their slots');
-      for (const finish of hung) finish();
-      await until(() => consumer.running === 0, 5000, 'slots freed once the handlers returned');
-      // What they returned late is not recorded: the job stays dead.
-      if (hasDeadLetters(queue)) assert.equal((await queue.dead()).length, 1);
-      if (hasJobStatus(queue)) assert.equal((await queue.get(id))?.state, 'dead');
-      await consumer.close();
-    });
-
-    test('jobTimeoutMs: a handler that ignores its signal keeps its concurrency slot until it returns', async () => {
-      const warned: unknown[] = [];
-      const logger = { error() {}, info() {}, debug() {}, warn: (obj: unknown) => void warned.push(obj) };
-      const queue = await open<string>({ jobTimeoutMs: 100, logger });
-      await queue.add('a', { attempts: 1 });
-      await queue.add('b', { attempts: 1 });
-      const started: string[] = [];
-      let release!: () => void;
-      const consumer = queue.process((job) => {
-        started.push(job.data);
-        if (job.data === 'a') return new Promise<void>((resolve) => (release = resolve));
-        return undefined;
-      });
-      await until(() => warned.length === 1, 5000, 'a timed out and its handler was reported');
-      assert.deepEqual(started, ['a'], 'b waits: a still holds the only slot');
-      assert.equal(consumer.running, 1);
-      release();
-      await until(() => started.length === 2, 5000, 'b ran once a returned');
-      assert.deepEqual(started, ['a', 'b']);
-      await consumer.close();
-    });
+    capabilityCases(suite);
+    timeoutCases(suite);
 
     test('names map to queues of their own: "x", "x_DEAD", "x-dead" and "x_dead" share no job and no dead letter', async () => {
       const base = uniqueNamespace(name).replaceAll('-', '_');
