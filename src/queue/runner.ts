@@ -75,6 +75,8 @@ export function startConsumer(
   let slotFreed: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   const deadlines = new Deadlines(() => running.values(), timedOut);
+  /** Outcomes of timed-out jobs being recorded while their handlers still run: close() waits for them. */
+  const recordings = new Set<Promise<void>>();
 
   /** Records the failure of an attempt: retried after its backoff, or dead after its last. */
   function fail(delivery: Delivery, message: string): Promise<void> {
@@ -131,9 +133,12 @@ export function startConsumer(
     );
     entry.abort(reason);
     entry.watchAbort(ABORT_GRACE_MS, ignored);
-    fail(delivery, reason.message).catch((err: unknown) => {
-      log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
-    });
+    const recording = fail(delivery, reason.message)
+      .catch((err: unknown) => {
+        log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
+      })
+      .finally(() => recordings.delete(recording));
+    recordings.add(recording);
   }
 
   function ignored(entry: RunningJob): void {
@@ -233,6 +238,7 @@ export function startConsumer(
         }
         if (extender !== undefined) clearInterval(extender);
         deadlines.stop();
+        await Promise.allSettled([...recordings]);
         await source
           .close?.()
           .catch((err: unknown) => log.warn({ err }, 'job queue: closing a consumer failed'));
