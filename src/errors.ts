@@ -128,6 +128,14 @@ export const errorCodes = {
   },
   WEIR_ERR_JOBS_DATA: { status: 500, summary: 'Job data is not JSON, or larger than maxDataBytes.' },
   WEIR_ERR_JOBS_CLOSED: { status: 500, summary: 'A job queue or consumer was used after close().' },
+  WEIR_ERR_JOBS_TIMEOUT: {
+    status: 500,
+    summary: "A job's attempt ran past its jobTimeoutMs; its handler's signal aborted with this reason.",
+  },
+  WEIR_ERR_JOBS_NAME_TAKEN: {
+    status: 500,
+    summary: "A broker resource the queue's name maps to exists and belongs to something else.",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */
