@@ -1,4 +1,5 @@
 import { WeirError } from '../errors.ts';
+import { Fifo } from '../internal/fifo.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
 
@@ -25,10 +26,8 @@ export class Semaphore {
   readonly #capacity: number;
   readonly #maxWaiting: number;
   #available: number;
-  // FIFO of waiters: an array consumed from #head, compacted now and then. Cancelled waiters stay in it
-  // (marked) until reached; #live counts the others, so `waiting` is O(1).
-  readonly #waiters: Waiter[] = [];
-  #head = 0;
+  // Cancelled waiters stay in the line (marked) until reached; #live counts the others, so `waiting` is O(1).
+  readonly #waiters = new Fifo<Waiter>();
   #live = 0;
 
   /**
@@ -131,23 +130,13 @@ export class Semaphore {
 
   /** Gives the freed permit to the next live waiter, or back to the pool. */
   #handOff(): void {
-    while (this.#head < this.#waiters.length) {
-      const waiter = this.#waiters[this.#head]!;
-      this.#waiters[this.#head++] = undefined as unknown as Waiter;
-      if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
-        this.#waiters.splice(0, this.#head);
-        this.#head = 0;
-      }
+    for (let waiter = this.#waiters.shift(); waiter !== undefined; waiter = this.#waiters.shift()) {
       if (!waiter.cancelled) {
         waiter.grant();
         return;
       }
     }
     this.#available = Math.min(this.#available + 1, this.#capacity);
-    if (this.#head === this.#waiters.length) {
-      this.#waiters.length = 0;
-      this.#head = 0;
-    }
   }
 }
 
