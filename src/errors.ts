@@ -124,6 +124,10 @@ export const errorCodes = {
   },
   WEIR_ERR_JOBS_DATA: { status: 500, summary: 'Job data is not JSON, or larger than maxDataBytes.' },
   WEIR_ERR_JOBS_CLOSED: { status: 500, summary: 'A job queue or consumer was used after close().' },
+  WEIR_ERR_BENCH_ENGINE: {
+    status: 500,
+    summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */
