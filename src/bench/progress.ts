@@ -21,7 +21,7 @@ export interface TerminalStream {
 
 const fmtCount = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** A bar on `stream`, redrawn at most every 100 ms. */
+/** A bar on `stream`, redrawn at most every 100 ms of the run. */
 export function terminalProgress(stream: TerminalStream): Progress {
   let title = '';
   let total = 1;
@@ -34,9 +34,8 @@ export function terminalProgress(stream: TerminalStream): Progress {
       this.update(0, undefined);
     },
     update(elapsedMs, responses) {
-      const now = performance.now();
-      if (elapsedMs > 0 && now - drawn < 100) return;
-      drawn = now;
+      if (elapsedMs > 0 && elapsedMs - drawn < 100) return;
+      drawn = elapsedMs;
       const share = Math.min(1, elapsedMs / total);
       const tail = ` ${String(Math.floor(share * 100)).padStart(3)}%  ${(elapsedMs / 1000).toFixed(1)}/${(total / 1000).toFixed(0)} s${
         responses === undefined ? '' : `  ${fmtCount(responses)} responses`
