@@ -1,7 +1,7 @@
 /**
  * A `weir bench` run: a warm-up per target, then the rounds; with two targets they alternate and the order
  * flips every round (A B, B A, A B, …), so a machine that drifts (a neighbour's load, thermal limits)
- * favours neither.
+ * favours neither. The project's bench/ runners rotate their servers the same way.
  */
 import type { Engine, EngineRun } from './engine.ts';
 import type { BenchOptions } from './options.ts';
@@ -26,9 +26,13 @@ export interface RunBenchContext {
   now?: () => Date;
 }
 
-/** The order of the targets in round `round` (1-based): as given in odd rounds, reversed in even ones. */
-export function roundOrder<T>(targets: readonly T[], round: number): T[] {
-  return round % 2 === 1 ? [...targets] : [...targets].reverse();
+/**
+ * The order of `items` in round `round` (1-based): rotated by one every round, so drift of the machine
+ * favours none. With two targets: A B, B A, A B, …
+ */
+export function rotation<T>(items: readonly T[], round: number): T[] {
+  const shift = (round - 1) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -76,7 +80,7 @@ export async function runBench(options: BenchOptions, context: RunBenchContext):
   const rounds = new Map<TargetLabel, RoundJson[]>(targets.map(([label]) => [label, []]));
   const order: BenchReport['order'] = [];
   for (let round = 1; round <= options.rounds; round++) {
-    for (const [label, url] of roundOrder(targets, round)) {
+    for (const [label, url] of rotation(targets, round)) {
       const run = await once(url, options.durationMs, `${name(label)}round ${round}/${options.rounds}`);
       rounds.get(label)?.push(roundJson(round, run));
       order.push({ round, target: label });

@@ -5,7 +5,7 @@ import { Recorder } from '../../src/bench/recorder.ts';
 import { type BenchReport, comparisonJson, roundJson, targetJson } from '../../src/bench/report.ts';
 import { renderHtml } from '../../src/bench/report-html.ts';
 import { renderMarkdown } from '../../src/bench/report-md.ts';
-import { roundOrder } from '../../src/bench/run.ts';
+import { rotation } from '../../src/bench/run.ts';
 
 /** A round of `rps` req/s over 2 s: 2/3 of 200s at ~`okMs`, 1/3 of 503s at ~0.2 ms. */
 function round(n: number, rps: number, okMs: number) {
@@ -92,10 +92,14 @@ describe('weir bench reports', () => {
     assert.match(md, /B against A: 2\.00× the requests per second/);
   });
 
-  it('flips the order of two targets every round', () => {
+  it('flips the order of two targets every round, and rotates more by one', () => {
     assert.deepEqual(
-      [1, 2, 3, 4].map((r) => roundOrder(['A', 'B'], r).join('')),
+      [1, 2, 3, 4].map((r) => rotation(['A', 'B'], r).join('')),
       ['AB', 'BA', 'AB', 'BA'],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4].map((r) => rotation(['a', 'b', 'c'], r).join('')),
+      ['abc', 'bca', 'cab', 'abc'],
     );
   });
 });
