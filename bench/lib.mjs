@@ -50,9 +50,8 @@ export const HOST = '127.0.0.1'; // never anything else
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function have(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
+/** Whether `command` is on PATH. */
+export const have = (command) => weirBench.findOnPath(command, process.env.PATH) !== undefined;
 
 /** A command's stdout and stderr, trimmed. */
 export function output(command, args, cwd) {

@@ -5,6 +5,7 @@
 export { benchCommand, writeReports } from './command.ts';
 export { fmtInt, fmtMs, fmtPct, fmtRatio, markdownWriter } from './format.ts';
 export { bucketOf, Histogram } from './histogram.ts';
+export { findOnPath } from './pick-engine.ts';
 export { classOf, Recorder } from './recorder.ts';
 export { median } from './report.ts';
 export { renderHtml } from './report-html.ts';
