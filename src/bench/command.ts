@@ -75,6 +75,7 @@ export async function benchCommand(
     }
     return 0;
   } catch (err) {
+    context.terminal?.write('\r\x1b[2K'); // the error replaces a half-drawn bar
     const code = isWeirError(err) ? ` (${err.code})` : '';
     io.err(`weir bench: ${(err as Error).message}${code}`);
     return 1;
