@@ -45,11 +45,6 @@ export function markdownWriter(): MarkdownWriter {
   };
 }
 
-/** Text for a Markdown table cell: pipes escaped, line breaks as spaces. */
-export function cell(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').replace(/\|/g, '\\|');
-}
-
 /** Text as a Markdown code span; a backtick in it (a URL's query may hold one) is percent-encoded. */
 export function code(text: string): string {
   return `\`${text.replace(/`/g, '%60').replace(/[\r\n]+/g, ' ')}\``;
