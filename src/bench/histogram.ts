@@ -108,6 +108,7 @@ export class Histogram {
     return this;
   }
 
+  /** Latencies recorded. */
   get count(): number {
     return this.#count;
   }
@@ -158,6 +159,7 @@ export class Histogram {
       });
   }
 
+  /** The form report.json stores (see {@link HistogramJson}). */
   toJSON(): HistogramJson {
     return {
       count: this.#count,
