@@ -136,6 +136,10 @@ export const errorCodes = {
     status: 500,
     summary: "A broker resource the queue's name maps to exists and belongs to something else.",
   },
+  WEIR_ERR_BENCH_ENGINE: {
+    status: 500,
+    summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

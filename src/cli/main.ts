@@ -7,12 +7,14 @@
  *   weir worker ENTRY                        run only the job workers ENTRY's App registers
  *   weir routes ENTRY                        list ENTRY's routes
  *   weir db migrate [--dir D] [--url U]      apply the migrations in D/<engine>/ to U
+ *   weir bench URL [options]                 load a running service, report req/s and latency per status
  *   weir --version | --help
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCommand } from '../bench/command.ts';
 import { migrate } from '../db/migrations.ts';
 import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
@@ -36,6 +38,8 @@ const USAGE = `Usage:
   weir db migrate [--dir D] [--url U]      apply the SQL files in D/<engine>/ not applied yet
                                            (D defaults to ./migrations, U to DATABASE_URL,
                                            then sqlite:./data/weir.db)
+  weir bench URL [options]                 load a running service (wrk, else autocannon): req/s and
+                                           latency per status class; \`weir bench --help\` for options
   weir --version
 ENTRY is a module whose default export (or export named "app") is a weir App.`;
 
@@ -87,6 +91,14 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 /** Runs the CLI; resolves with the exit code (a served app resolves once it listens). */
 export async function run(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  // bench has options of its own; it reads its arguments itself.
+  if (argv[0] === 'bench') {
+    return benchCommand(
+      argv.slice(1),
+      io,
+      io === defaultIo && process.stderr.isTTY ? { terminal: process.stderr } : {},
+    );
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
