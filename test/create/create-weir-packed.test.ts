@@ -1,8 +1,9 @@
 // `npm create weir` end to end, from the two packed tarballs as a user would get them: weir and
-// create-weir are packed, the README's `npm exec` line runs create-weir from its tarball with weir's
-// tarball as the dependency, then the new project installs, tests, builds, starts and runs `weir dev`.
+// create-weir are packed (from a copy of the working tree, so the checkout's dist/ stays as it is), the
+// README's `npm exec` line runs create-weir from its tarball with weir's tarball as the dependency, then
+// the new project installs, tests, builds, starts and runs `weir dev`.
 //
-// Slow (about 2.5 minutes here on Node 20, most of it compiling better-sqlite3 for the new project), so it
+// Slow (about 3 minutes here on Node 20, most of it compiling better-sqlite3 for the new project), so it
 // runs only in CI (CI=true, as .ci/run sets) or with WEIR_PACK_TEST=1.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -21,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from '../helpers/http.ts';
-import { scratchEnv, sh } from '../helpers/npm.ts';
+import { copyWorkingTree, scratchEnv, sh } from '../helpers/npm.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const enabled = process.env.WEIR_PACK_TEST === '1' || process.env.CI === 'true' || process.env.CI === '1';
@@ -97,7 +98,7 @@ function runScript(script: string, cwd: string): Running {
 }
 
 describe('npm create weir, from the packed tarballs', {
-  skip: enabled ? false : 'set WEIR_PACK_TEST=1 (about 2.5 min) or CI=true',
+  skip: enabled ? false : 'set WEIR_PACK_TEST=1 (about 3 min) or CI=true',
 }, () => {
   let scratch: string;
   let project: string;
@@ -107,17 +108,19 @@ describe('npm create weir, from the packed tarballs', {
   before(
     async () => {
       scratch = mkdtempSync(join(tmpdir(), 'create-weir-packed-'));
+      const tree = join(scratch, 'tree');
+      await copyWorkingTree(root, tree);
       const scripts = (
-        JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+        JSON.parse(readFileSync(join(tree, 'package.json'), 'utf8')) as {
           scripts: Record<string, string>;
         }
       ).scripts;
       // `npm pack` builds dist/ itself where a prepare or prepack script does it; otherwise build first.
       if (scripts.prepare === undefined && scripts.prepack === undefined) {
-        await sh('npm', ['run', 'build'], root, 180_000);
+        await sh('npm', ['run', 'build'], tree, 180_000);
       }
-      await sh('npm', ['pack', '--pack-destination', scratch], root, 180_000);
-      await sh('npm', ['pack', '-w', 'packages/create-weir', '--pack-destination', scratch], root, 60_000);
+      await sh('npm', ['pack', '--pack-destination', scratch], tree, 180_000);
+      await sh('npm', ['pack', '-w', 'packages/create-weir', '--pack-destination', scratch], tree, 60_000);
       const tarballs = readdirSync(scratch);
       weirTarball = join(scratch, tarballs.find((f) => /^weir-.*\.tgz$/.test(f)) ?? 'no weir tarball');
       createTarball = join(scratch, tarballs.find((f) => /^create-weir-.*\.tgz$/.test(f)) ?? 'none');

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -43,4 +45,26 @@ export async function sh(
     const e = err as Error & { stdout?: string; stderr?: string };
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout}\n${e.stderr}`);
   }
+}
+
+/**
+ * Copies the working tree of the repository at `root` (tracked files and untracked ones git does not
+ * ignore, as they are on disk) to `dest`, with `node_modules` a link to the repository's. Packing the copy
+ * builds its own dist/, so a packing test neither races another one that packs (each build empties
+ * dist/ first) nor rewrites the checkout's dist/.
+ */
+export async function copyWorkingTree(root: string, dest: string): Promise<void> {
+  const listed = await sh(
+    'git',
+    ['ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+    root,
+    30_000,
+  );
+  for (const file of listed.split('\0')) {
+    // A tracked file deleted in the working tree is not in it; node_modules is linked below.
+    if (file === '' || file === 'node_modules' || !existsSync(join(root, file))) continue;
+    mkdirSync(dirname(join(dest, file)), { recursive: true });
+    cpSync(join(root, file), join(dest, file), { verbatimSymlinks: true });
+  }
+  symlinkSync(join(root, 'node_modules'), join(dest, 'node_modules'), 'dir');
 }
