@@ -56,8 +56,7 @@ export class CreateError extends Error {
   }
 }
 
-/** Where the CLI writes; replaced in tests. */
-/** @typedef {{ out(line: string): void, err(line: string): void }} Io */
+/** Where the CLI writes; replaced in tests. @typedef {{ out(line: string): void, err(line: string): void }} Io */
 
 /** @type {Io} */
 const defaultIo = {
