@@ -16,6 +16,7 @@ import { abortHook, onAbort, reasonOf } from '../concurrency/signal.ts';
 import { invalidOption } from '../errors.ts';
 import type { SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
+import type { PostgresPool } from './driver-types.ts';
 import { closedError, type QueryOrigin, redactUrl, unavailable } from './errors.ts';
 import { EngineDatabase, originOf, type Runner, type RunResult, templateText } from './executor.ts';
 import { cancelQuery } from './postgres-cancel.ts';
@@ -83,7 +84,7 @@ export class PostgresDatabase extends EngineDatabase<PostgresState> {
   readonly engine = 'postgres' as const;
 
   /** The pg pool, for what the interface does not cover (LISTEN/NOTIFY, COPY). */
-  get pool(): Pg.Pool {
+  get pool(): PostgresPool {
     return this.state.pool;
   }
 }
@@ -104,6 +105,7 @@ type QueryConstructor = new (
 ) => { name?: string };
 
 class PostgresState {
+  /** @internal */
   readonly pool: Pg.Pool;
   readonly outer: Runner;
   closing = false;
@@ -118,6 +120,7 @@ class PostgresState {
   #idle: (() => void) | undefined;
   readonly #prepared = new WeakMap<TemplateStringsArray, Prepared>();
 
+  /** @internal */
   constructor(pg: PgModule, pool: Pg.Pool, target: string, max: number, maxWaiting: number) {
     this.#pg = pg;
     this.#Query = pg.Query as unknown as QueryConstructor;
@@ -140,6 +143,7 @@ class PostgresState {
   /**
    * A connection from the pool: 503 when `max + maxWaiting` are already asked for, or when none frees in
    * time; the signal withdraws the request. Every connection it gives must go back through `release`.
+   * @internal
    */
   async acquire(signal: AbortSignal | undefined): Promise<Client> {
     const refused = this.#refusal(signal);
@@ -182,7 +186,7 @@ class PostgresState {
     return undefined;
   }
 
-  /** Gives a connection back; with `broken`, the pool closes it instead of reusing it. */
+  /** Gives a connection back; with `broken`, the pool closes it instead of reusing it. @internal */
   release(client: Client, broken: Error | undefined): void {
     client.release(broken);
     this.#settle();
@@ -210,6 +214,7 @@ class PostgresState {
    * when it fires (the query is then cancelled on the server). `free` resolves when the connection can
    * take another query (the query is over and any cancel request is done), to the error to release it
    * with when it is broken.
+   * @internal
    */
   send(
     client: Client,

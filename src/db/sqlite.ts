@@ -16,6 +16,7 @@ import { Lock } from '../concurrency/lock.ts';
 import { reasonOf } from '../concurrency/signal.ts';
 import type { SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
+import type { SqliteConnection } from './driver-types.ts';
 import {
   closedError,
   DatabaseError,
@@ -67,13 +68,14 @@ export class SqliteDatabase extends EngineDatabase<SqliteState> {
   readonly engine = 'sqlite' as const;
 
   /** The better-sqlite3 connection, for what the interface does not cover (backups, functions). */
-  get connection(): BetterSqlite3.Database {
+  get connection(): SqliteConnection {
     return this.state.connection;
   }
 }
 
 /** The connection and what guards it: the statement cache and the one-transaction-at-a-time lock. */
 class SqliteState {
+  /** @internal */
   readonly connection: BetterSqlite3.Database;
   readonly outer: Runner;
   closing = false;
@@ -82,6 +84,7 @@ class SqliteState {
   readonly #txLock = new Lock();
   #savepoints = 0;
 
+  /** @internal */
   constructor(connection: BetterSqlite3.Database) {
     this.connection = connection;
     this.outer = {
