@@ -184,7 +184,12 @@ export async function consumerDropTest(
   const target = new URL(brokerUrl);
   const proxy = await cuttableProxy(target);
   const producer = await openJobQueue<number>(name, { url: brokerUrl });
-  const worker = await openJobQueue<number>(name, { url: proxy.url(target.protocol) });
+  // A job the broker sent down the connection as it was cut is lost in transit and comes back only when
+  // its visibility timeout passes (JetStream's ack_wait); the default 30 s would outlast the deadline.
+  const worker = await openJobQueue<number>(name, {
+    url: proxy.url(target.protocol),
+    visibilityTimeoutMs: 3000,
+  });
   const seen = new Set<number>();
   try {
     await Promise.all(Array.from({ length: 300 }, (_, n) => producer.add(n)));
