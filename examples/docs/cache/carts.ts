@@ -13,8 +13,9 @@ export const app = new App();
 app.onStop(() => cache.close());
 
 function cartKey(id: string): string {
-  if (!/^[\w-]{1,64}$/.test(id))
-    throw HttpError.badRequest('Cart ids are 1 to 64 letters or digits', { field: 'id' });
+  if (!/^[\w-]{1,64}$/.test(id)) {
+    throw HttpError.badRequest('A cart id is 1 to 64 letters, digits, _ or -', { field: 'id' });
+  }
   return `cart:${id}`;
 }
 

@@ -13,11 +13,11 @@ function countPrimes(limit: number): number {
   return count;
 }
 
-// The event loop keeps serving meanwhile. A client that leaves stops the task (its thread is replaced);
+// The event loop keeps serving meanwhile. A client that leaves stops the task (its thread is ended);
 // a saturated pool answers 503 WEIR_ERR_WORKER_QUEUE_FULL with Retry-After.
 app.get('/primes/:limit', async (ctx) => {
   const limit = Number(ctx.params.limit);
-  if (!Number.isInteger(limit) || limit < 2 || limit > 10_000_000) {
+  if (!/^\d{1,8}$/.test(ctx.params.limit) || limit < 2 || limit > 10_000_000) {
     throw HttpError.badRequest('limit must be an integer from 2 to 10000000', { field: 'limit' });
   }
   return { limit, primes: await runInWorker(countPrimes, [limit], { signal: ctx.signal }) };
