@@ -23,6 +23,7 @@ import {
   BENCH_DIR,
   cleanupOnExit,
   clockTicks,
+  flagReaders,
   fmtInt,
   fmtPct,
   get as getFrom,
@@ -35,6 +36,7 @@ import {
   machineFacts,
   markdown,
   median,
+  parseWrk,
   ROOT,
   readSummary,
   rotation,
@@ -43,10 +45,7 @@ import {
   statTicks,
   stopServer,
   ticks,
-  toMs,
   track,
-  wrkCounts,
-  wrkPercentiles,
 } from './lib.mjs';
 
 const SERVER_FILE = join('servers', 'weir-compute.mjs');
@@ -77,11 +76,6 @@ Options:
   -h, --help
 `;
 
-function fail(message) {
-  console.error(`bench:compute: ${message}`);
-  process.exit(1);
-}
-
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
@@ -107,25 +101,13 @@ if (flags.help) {
   process.exit(0);
 }
 
-function int(flag, min, max = Number.MAX_SAFE_INTEGER) {
-  const value = Number(flags[flag]);
-  if (!Number.isInteger(value) || value < min || value > max)
-    fail(`--${flag} must be an integer in [${min}, ${max}], got ${flags[flag]}`);
-  return value;
-}
-
-const modes = (flags.modes ?? ALL_MODES.join(','))
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean);
-for (const mode of modes)
-  if (!ALL_MODES.includes(mode)) fail(`unknown mode "${mode}" (${ALL_MODES.join(', ')})`);
+const { fail, int, list } = flagReaders('bench:compute', flags);
 
 const opts = {
-  rounds: int('rounds', 1),
+  rounds: int('rounds', 1, 100),
   duration: int('duration', 2, 600),
   warmup: int('warmup', 0, 600),
-  modes: ALL_MODES.filter((m) => modes.includes(m)),
+  modes: list('modes', ALL_MODES),
   rate: int('rate', 1, 1000),
   n: int('n', 1, 10_000_000),
   maxOutstanding: int('max-outstanding', 1, 64),
@@ -272,27 +254,6 @@ async function runLoads(mode, seconds, script, onStart) {
   } finally {
     stopSampling?.();
   }
-}
-
-// --------------------------------------------------------------------------------------------------- wrk
-
-/** req/s, p50/p90/p99, max, errors out of wrk's `--latency` output. */
-function parseWrk(text) {
-  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
-  const latency = /^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)/m.exec(text);
-  const pct = wrkPercentiles(text);
-  if (!rps || !latency || !pct) throw new Error(`cannot read wrk's output (was --latency passed?):\n${text}`);
-  const { requests, socketErrors, non2xx } = wrkCounts(text);
-  return {
-    rps: Number(rps[1]),
-    p50: pct['50%'],
-    p90: pct['90%'],
-    p99: pct['99%'],
-    max: toMs(latency[3]),
-    requests,
-    socketErrors,
-    non2xx,
-  };
 }
 
 // ------------------------------------------------------------------------------------------------ CPU

@@ -25,8 +25,11 @@ import {
   BENCH_DIR,
   cleanupOnExit,
   clockTicks,
+  flagReaders,
   fmtInt,
+  fmtMs,
   fmtPct,
+  fmtRatio,
   get as getFrom,
   HOST,
   have,
@@ -36,6 +39,8 @@ import {
   machineFacts,
   markdown,
   median,
+  medianRound,
+  parseWrk,
   readSummary,
   rotation,
   sleep,
@@ -44,8 +49,6 @@ import {
   statTicks,
   stopServer,
   ticks,
-  wrkCounts,
-  wrkPercentiles,
 } from './lib.mjs';
 
 const SERVERS = {
@@ -76,11 +79,6 @@ const HELP = `Usage: node bench/db-drivers.mjs [options]
   -h, --help
 `;
 
-function fail(message) {
-  console.error(`bench:db: ${message}`);
-  process.exit(1);
-}
-
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '60' },
@@ -90,7 +88,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '64' },
     'high-connections': { type: 'string', default: '256' },
     pool: { type: 'string', default: '16' },
-    servers: { type: 'string', default: ALL_SERVERS.join(',') },
+    servers: { type: 'string' },
     port: { type: 'string', default: '3120' },
     out: { type: 'string' },
     rerender: { type: 'string' },
@@ -103,18 +101,7 @@ if (flags.help) {
   process.exit(0);
 }
 
-function int(flag, min, max = Number.MAX_SAFE_INTEGER) {
-  const value = Number(String(flags[flag]).replace(/s$/, ''));
-  if (!Number.isInteger(value) || value < min || value > max)
-    fail(`--${flag} must be an integer in [${min}, ${max}], got ${flags[flag]}`);
-  return value;
-}
-
-const servers = flags.servers
-  .split(',')
-  .map((s) => s.trim())
-  .filter(Boolean);
-for (const s of servers) if (!SERVERS[s]) fail(`unknown server "${s}" (${ALL_SERVERS.join(', ')})`);
+const { fail, int, list } = flagReaders('bench:db', flags);
 
 const opts = {
   duration: int('duration', 2, 600),
@@ -124,7 +111,7 @@ const opts = {
   connections: int('connections', 1, 1000),
   highConnections: int('high-connections', 0, 1000),
   pool: int('pool', 1, 90),
-  servers: ALL_SERVERS.filter((s) => servers.includes(s)),
+  servers: list('servers', ALL_SERVERS),
   port: int('port', 1024, 65535),
   out: flags.out ?? join(BENCH_DIR, 'RESULTS-db-drivers.md'),
 };
@@ -345,22 +332,6 @@ async function measure(route, connections, serverPid) {
   return { command, text, slices, whole: between(samples[0], samples.at(-1)) };
 }
 
-function parseWrk(text) {
-  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
-  const percentiles = wrkPercentiles(text);
-  if (!rps || !percentiles) throw new Error(`cannot read wrk's output:\n${text}`);
-  const { requests, socketErrors, socketErrorText, non2xx } = wrkCounts(text);
-  return {
-    rps: Number(rps[1]),
-    p50: percentiles['50%'],
-    p99: percentiles['99%'],
-    requests,
-    socketErrors,
-    socketErrorText,
-    non2xx,
-  };
-}
-
 /** One server, one route: a fresh process, checked, warmed up, measured, checked again, stopped. */
 async function runOne({ server, route, connections, round, truth, rawDir }) {
   const log = [];
@@ -393,8 +364,6 @@ async function runOne({ server, route, connections, round, truth, rawDir }) {
   }
 }
 
-const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
-const fmtRatio = (n) => (n === undefined || Number.isNaN(n) ? 'n/a' : `${n.toFixed(2)}×`);
 const fmtSlices = (slices) => slices.map((s) => fmtInt(s.rps)).join(' · ');
 
 function logRun(phase, server, r) {
@@ -422,7 +391,6 @@ function phases() {
 
 // ------------------------------------------------------------------------------------------------ report
 
-const medianRun = (runs) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)];
 const lastOverFirst = (r) => r.slices.at(-1).rps / r.slices[0].rps;
 
 /** Ratios of req/s between two servers, run by run (the same round: minutes apart at most). */
@@ -443,7 +411,7 @@ const PAIRS = [
 function phaseTable(p, row, runs, phase) {
   const labelOf = (s) => SERVERS[s].label;
   const present = opts.servers.filter((s) => runs[s]?.length);
-  const ref = runs.postgresjs?.length ? medianRun(runs.postgresjs) : undefined;
+  const ref = runs.postgresjs?.length ? medianRound(runs.postgresjs) : undefined;
   row([
     'server',
     'req/s',
@@ -457,7 +425,7 @@ function phaseTable(p, row, runs, phase) {
   ]);
   row(['---', '---:', '---:', '---:', '---', '---:', '---:', '---:', '---:']);
   for (const s of present) {
-    const m = medianRun(runs[s]);
+    const m = medianRound(runs[s]);
     const errors = m.socketErrors + m.non2xx + m.whole.failed;
     row([
       labelOf(s),

@@ -3,7 +3,9 @@
 // wrk's output, CPU from /proc, the machine's facts and the parts of the Markdown report that are the same;
 // for the runners of the reference service (db.mjs, cache.mjs, queue.mjs), their command line or its flag
 // readers, rounds, summary and common report parts, and the service's compiled build, its start, its
-// TechEmpower answers and its PostgreSQL database. Traffic goes to 127.0.0.1 only.
+// TechEmpower answers and its PostgreSQL database. Reading wrk's output, the median, the rotation of the
+// servers over the rounds and the way numbers are written come from weir bench (src/bench), loaded from
+// source with tsx. Traffic goes to 127.0.0.1 only.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -22,6 +24,23 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { tsImport } from 'tsx/esm/api';
+
+// weir bench's modules, from source: a runner needs no build of weir for them (the servers it measures
+// load no tsx; only this process does).
+const weirBench = await tsImport('../src/bench/index.ts', import.meta.url);
+export const {
+  parseWrk,
+  toMs,
+  wrkCounts,
+  wrkPercentiles,
+  median,
+  fmtInt,
+  fmtMs,
+  fmtPct,
+  fmtRatio,
+  rotation,
+} = weirBench;
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = dirname(BENCH_DIR);
@@ -31,9 +50,8 @@ export const HOST = '127.0.0.1'; // never anything else
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function have(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
+/** Whether `command` is on PATH. */
+export const have = (command) => weirBench.findOnPath(command, process.env.PATH) !== undefined;
 
 /** A command's stdout and stderr, trimmed. */
 export function output(command, args, cwd) {
@@ -57,12 +75,6 @@ export function invocation(url, npmScript, envPrefix) {
   const file = fileURLToPath(url);
   const base = viaNpm ? `npm run ${npmScript}` : `node ${relative(process.cwd(), file) || basename(file)}`;
   return `${knobs}${base}${args ? (viaNpm ? ` -- ${args}` : ` ${args}`) : ''}`;
-}
-
-/** The order of `items` in a round: rotated by one every round, so drift of the machine favours none. */
-export function rotation(items, round) {
-  const shift = (round - 1) % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
 }
 
 // -------------------------------------------------------------------------------------------- processes
@@ -211,28 +223,6 @@ export function startWrk(args, seconds) {
   return { child, done };
 }
 
-/** Reads req/s, the latency percentiles, errors and request count out of wrk's `--latency` output. */
-export function parseWrk(text) {
-  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
-  if (!rps) throw new Error(`no Requests/sec line in wrk output:\n${text}`);
-  const percentiles = wrkPercentiles(text) ?? {};
-  if (percentiles['50%'] === undefined || percentiles['99%'] === undefined) {
-    throw new Error(`no 50%/99% latency lines in wrk output (was --latency passed?):\n${text}`);
-  }
-  const { requests, socketErrors, socketErrorText, non2xx } = wrkCounts(text);
-  return {
-    rps: Number(rps[1]),
-    p50: percentiles['50%'],
-    p75: percentiles['75%'],
-    p90: percentiles['90%'],
-    p99: percentiles['99%'],
-    requests,
-    socketErrors,
-    socketErrorText,
-    non2xx,
-  };
-}
-
 /**
  * Runs wrk (`args`: the whole command line, pinning included), bounded in time (killed if it overruns by
  * 30 s). With `serverPid`, samples CPU use every 500 ms from 0.5 s in until wrk exits: the server's, wrk's
@@ -253,40 +243,6 @@ export async function measureWrk(args, seconds, serverPid, more = {}) {
   }
   const { command, text } = await wrk.done;
   return { command, text, cpu: window ? cpuStats(...window) : undefined };
-}
-
-const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A wrk duration (`812.00us`, `1.20ms`, `2.00s`, …) in ms. */
-export function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new Error(`cannot read wrk duration "${text}"`);
-  return Number(m[1]) * UNIT_MS[m[2]];
-}
-
-/** The `--latency` distribution of wrk's output in ms, by percentile ('50%': …), or undefined without one. */
-export function wrkPercentiles(text) {
-  const dist = /Latency Distribution\s*\n((?:\s+\d+%\s+\S+\s*\n)+)/.exec(text);
-  if (!dist) return undefined;
-  const percentiles = {};
-  for (const line of dist[1].trim().split('\n')) {
-    const [p, value] = line.trim().split(/\s+/);
-    percentiles[p] = toMs(value);
-  }
-  return percentiles;
-}
-
-/** The request count and errors in wrk's output. */
-export function wrkCounts(text) {
-  const total = /^\s*(\d+) requests in/m.exec(text);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
-  return {
-    requests: total ? Number(total[1]) : undefined,
-    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-    socketErrorText: socket ? socket[0] : '',
-    non2xx: non2xx ? Number(non2xx[1]) : 0,
-  };
 }
 
 // ------------------------------------------------------------------------------------------------- CPU
@@ -417,23 +373,11 @@ export function sampleWindow(take) {
 
 // ------------------------------------------------------------------------------------------------ report
 
-/** The lower middle of the values that are numbers, or undefined if there are none. */
-export function median(values) {
-  const v = values.filter((x) => x !== undefined && x !== null && !Number.isNaN(x)).sort((a, b) => a - b);
-  return v.length === 0 ? undefined : v[Math.floor((v.length - 1) / 2)];
-}
-
-export const fmtInt = (n) => (n === undefined ? 'n/a' : Math.round(n).toLocaleString('en-US'));
-export const fmtPct = (n) => (n === undefined ? 'n/a' : `${Math.round(n)} %`);
-
 /** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
 export function medianRound(runs) {
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
-
-export const fmtMs = (n) => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
-export const fmtRatio = (n) => `${n.toFixed(2)}×`;
 
 /** CPU, kernel, Node, wrk and the weir commit of this machine and checkout, for the report. */
 export function machineFacts() {
@@ -478,11 +422,9 @@ export function readSummary(file) {
  * and lays it out with biome. `name` prefixes the warning if biome fails.
  */
 export function markdown(name) {
-  const lines = [];
-  const p = (s = '') => lines.push(s);
-  const row = (cells) => p(`| ${cells.join(' | ')} |`);
+  const { p, row, text } = weirBench.markdownWriter();
   const write = (file) => {
-    writeFileSync(file, lines.join('\n'));
+    writeFileSync(file, text());
     formatMarkdown(file, name);
   };
   return { p, row, write };
@@ -626,7 +568,7 @@ export function flagReaders(name, flags) {
     process.exit(1);
   };
   const int = (flag, min, max) => {
-    const n = Number(flags[flag]);
+    const n = Number(String(flags[flag]).replace(/s$/, '')); // --duration 10s reads as 10
     if (!Number.isInteger(n) || n < min || n > max)
       fail(`--${flag} must be an integer from ${min} to ${max}`);
     return n;

@@ -134,10 +134,13 @@ async function child(mode) {
   const cfg = JSON.parse(process.env.BENCH_QUEUE_CONFIG);
   const src = process.env.BENCH_QUEUE_SRC ?? join(ROOT, 'src');
   const { openJobQueue } = await import(pathToFileURL(join(src, 'queue', 'index.ts')).href);
-  const queue = await openJobQueue(cfg.name, {
-    url: cfg.url,
-    ...(cfg.durability && { durability: cfg.durability }),
-  });
+  const queue = countable(
+    await openJobQueue(cfg.name, {
+      url: cfg.url,
+      ...(cfg.durability && { durability: cfg.durability }),
+    }),
+    cfg.url,
+  );
   const send = (message) => new Promise((done) => process.send(message, done));
   const message = (type) =>
     new Promise((done) => {
@@ -534,6 +537,46 @@ function sqliteVersion() {
   }
 }
 
+/**
+ * `queue` with a `counts()` the bench can check. SQLite keeps every job's state and has its own; a broker
+ * keeps none (weir's RabbitMQ and NATS queues offer no `counts()`), so the bench reads what the broker
+ * itself reports, with its own client on `url`: RabbitMQ's ready messages as `waiting` (it reports no
+ * `active`), NATS's consumer pending and ack-pending as `waiting` and `active`, and the length of the
+ * dead-letter queue or stream as `dead`. No broker reports `failed` (waiting for a retry) or `completed`.
+ */
+function countable(queue, url) {
+  if (typeof queue.counts === 'function') return queue;
+  queue.counts = () => brokerCounts(queue.backend, queue.name, url);
+  return queue;
+}
+
+async function brokerCounts(backend, name, url) {
+  const counts = { waiting: 0, active: 0, failed: 0, completed: 0, dead: 0 };
+  if (backend === 'amqp') {
+    const model = await rootRequire('amqplib').connect(url, { timeout: 3000 });
+    try {
+      const channel = await model.createChannel();
+      counts.waiting = (await channel.checkQueue(`weir.${name}`)).messageCount;
+      counts.dead = (await channel.checkQueue(`weir.${name}.dead`)).messageCount;
+    } finally {
+      await model.close().catch(() => undefined);
+    }
+    return counts;
+  }
+  const { hostname, port } = new URL(url);
+  const nc = await rootRequire('@nats-io/transport-node').connect({ servers: `${hostname}:${port || 4222}` });
+  try {
+    const jsm = await rootRequire('@nats-io/jetstream').jetstreamManager(nc);
+    const consumer = await jsm.consumers.info(`WEIR_${name}`, 'weir');
+    counts.waiting = consumer.num_pending;
+    counts.active = consumer.num_ack_pending;
+    counts.dead = (await jsm.streams.info(`WEIR-DEAD_${name}`)).state.messages;
+  } finally {
+    await nc.close();
+  }
+  return counts;
+}
+
 /** RabbitMQ's product and version, from its connection handshake (amqplib), or 'n/a'. */
 async function rabbitVersion(url) {
   try {
@@ -919,7 +962,7 @@ let openQueue;
 /** The handle of the runner's own on the service's queue at `url`: openJobQueue from weir's build (dist/). */
 async function serviceQueue(url) {
   openQueue ??= (await import(pathToFileURL(join(ROOT, 'dist', 'queue', 'index.js')).href)).openJobQueue;
-  return openQueue(SERVICE_QUEUE, { url });
+  return countable(await openQueue(SERVICE_QUEUE, { url }), url);
 }
 
 /** Deletes the service queue's broker queues or streams at `url` through a handle of its own. */
@@ -1245,11 +1288,11 @@ function writeReport(summary) {
     );
   if (brokers.includes('amqp'))
     p(
-      "- **RabbitMQ**: `openJobQueue(name, { url: 'amqp://…' })`: a durable classic queue `weir.<name>` (priorities 0…9) and its dead-letter queue; `add()` publishes a persistent message on a confirm channel and resolves on the broker's confirm, which RabbitMQ sends once the message is written to disk (fsyncs batched over what arrives together). A consumer's prefetch is its concurrency; it acks each job after its handler (no confirm awaited). `counts()` reads the queue's ready messages as `waiting` (unacked ones are in no count; RabbitMQ reports no `active` and keeps no completed jobs).",
+      "- **RabbitMQ**: `openJobQueue(name, { url: 'amqp://…' })`: a durable classic queue `weir.<name>` (priorities 0…9) and its dead-letter queue; `add()` publishes a persistent message on a confirm channel and resolves on the broker's confirm, which RabbitMQ sends once the message is written to disk (fsyncs batched over what arrives together). A consumer's prefetch is its concurrency; it acks each job after its handler (no confirm awaited). The runner reads the queue's ready messages from the broker as `waiting` (unacked ones are in no count; RabbitMQ reports no `active` and keeps no completed jobs; weir's RabbitMQ queue offers no `counts()`).",
     );
   if (brokers.includes('nats'))
     p(
-      "- **NATS JetStream**: `openJobQueue(name, { url: 'nats://…' })`: a work-queue stream `WEIR_<name>` (file storage) with one durable pull consumer, and a dead-letter stream; `add()` publishes and resolves on the stream's ack, which JetStream sends once the message is in its file store, not fsynced (by default the server syncs its files every 2 minutes, `sync_interval`). A consumer fetches up to its free slots per pull and acks each job with `ackAck()` (a round trip to the server). `counts()` reads the consumer's pending and ack-pending messages as `waiting` and `active`.",
+      "- **NATS JetStream**: `openJobQueue(name, { url: 'nats://…' })`: a work-queue stream `WEIR_<name>` (file storage) with one durable pull consumer, and a dead-letter stream; `add()` publishes and resolves on the stream's ack, which JetStream sends once the message is in its file store, not fsynced (by default the server syncs its files every 2 minutes, `sync_interval`). A consumer fetches up to its free slots per pull and acks each job with `ackAck()` (a round trip to the server). The runner reads the consumer's pending and ack-pending messages from the server as `waiting` and `active` (weir's NATS queue offers no `counts()`).",
     );
   p(
     `- **Library cases** run in a child process each: \`node --conditions=weir-source --import tsx bench/queue.mjs\` (this file, in its child mode), which imports \`src/queue/index.ts\` (what the \`weir-source\` condition maps \`weir/queue\` to) from a copy of src/ the runner takes at its start, once src/ has not changed for 60 s (the HTTP cases' build is made right after), and reports over IPC. Every case and round gets a queue of its own name (\`weir-bench-<runner pid>-<random>-r<round>-<case>\`), on SQLite in a new file in a fresh folder; on a broker, its queues or streams are deleted after the case by \`destroy()\` (a child of its own). The job is \`${JOB_BODY}\`, as POST /jobs carries it. ${pin.pinned ? 'The child is pinned to core 0; with two consumers the second is pinned to core 1.' : 'Unpinned (one core).'} The runner itself (idle but for IPC) and the brokers are not pinned: a broker shares both cores with the children, and its CPU (of \`beam.smp\` for RabbitMQ, \`nats-server\` for NATS, from /proc) is listed next to theirs.`,

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-const { run } = await import('../dist/cli/main.js');
-process.exitCode = await run(process.argv.slice(2));
+const { main } = await import('../dist/cli/main.js');
+await main(process.argv.slice(2));

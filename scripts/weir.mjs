@@ -1,4 +1,4 @@
 // The `weir` command from source, for this repository's own scripts (`npm run worker`):
 // node --conditions=weir-source --import tsx scripts/weir.mjs COMMAND …
-const { run } = await import('../src/cli/main.ts');
-process.exitCode = await run(process.argv.slice(2));
+const { main } = await import('../src/cli/main.ts');
+await main(process.argv.slice(2));

@@ -98,6 +98,10 @@ export const errorCodes = {
   WEIR_ERR_DB_NOT_FOUND: { status: 404, summary: 'one() found no row.' },
   WEIR_ERR_DB_TOO_MANY_ROWS: { status: 500, summary: 'one() or maybeOne() found more than one row.' },
   WEIR_ERR_DB_QUERY: { status: 500, summary: 'The database rejected a query (syntax, missing table, type).' },
+  WEIR_ERR_DB_INTEGER_OVERFLOW: {
+    status: 500,
+    summary: 'An int8 value is beyond ±(2^53 - 1), which a JavaScript number cannot hold exactly.',
+  },
   WEIR_ERR_DB_PARAM: { status: 500, summary: 'A query parameter has a type no engine can store.' },
   WEIR_ERR_DB_CLOSED: { status: 500, summary: 'A query was made after the database was closed.' },
   WEIR_ERR_DB_MIGRATION: { status: 500, summary: 'A migration file failed; nothing of it was applied.' },
@@ -124,6 +128,18 @@ export const errorCodes = {
   },
   WEIR_ERR_JOBS_DATA: { status: 500, summary: 'Job data is not JSON, or larger than maxDataBytes.' },
   WEIR_ERR_JOBS_CLOSED: { status: 500, summary: 'A job queue or consumer was used after close().' },
+  WEIR_ERR_JOBS_TIMEOUT: {
+    status: 500,
+    summary: "A job's attempt ran past its jobTimeoutMs; its handler's signal aborted with this reason.",
+  },
+  WEIR_ERR_JOBS_NAME_TAKEN: {
+    status: 500,
+    summary: "A broker resource the queue's name maps to exists and belongs to something else.",
+  },
+  WEIR_ERR_BENCH_ENGINE: {
+    status: 500,
+    summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

@@ -1,5 +1,5 @@
-import { App, json } from 'weir';
-import { openJobQueue } from 'weir/queue';
+import { App, HttpError, json } from 'weir';
+import { hasJobStatus, openJobQueue } from 'weir/queue';
 
 interface Invoice {
   orderId: string;
@@ -15,7 +15,9 @@ app.onStop(() => invoices.close());
 
 // Answer at once; the work happens in a worker. The same orderId twice enqueues one job.
 app.post('/orders/:id/invoice', async (ctx) => {
-  const { email } = await ctx.json<{ email: string }>();
+  const { email } = (await ctx.json<{ email?: unknown } | null>()) ?? {};
+  if (typeof email !== 'string' || !email.includes('@'))
+    throw HttpError.badRequest('email must be an address');
   const { id } = await invoices.add(
     { orderId: ctx.params.id, email },
     { idempotencyKey: `invoice:${ctx.params.id}`, backoff: { delayMs: 2000 } },
@@ -23,7 +25,11 @@ app.post('/orders/:id/invoice', async (ctx) => {
   return json({ id }, { status: 202, headers: { location: `/jobs/${id}` } });
 });
 
-app.get('/jobs/:id', async (ctx) => (await invoices.get(ctx.params.id)) ?? null);
+// A job's status is a capability: SQLite keeps it, a broker forgets a job once it is done.
+app.get('/jobs/:id', async (ctx) => {
+  if (!hasJobStatus(invoices)) throw new HttpError(501, 'NO_JOB_STATUS', `${invoices.backend} keeps none`);
+  return (await invoices.get(ctx.params.id)) ?? null;
+});
 
 // Runs with `listen()` (web and workers in one process) or alone with `weir worker ENTRY`. A throw is
 // retried with exponential backoff and jitter, 5 attempts, then dead-lettered; the signal aborts when the

@@ -15,4 +15,6 @@ const cache = await openCache(process.env.CACHE_URL);
 const queue = await openJobQueue<WelcomeJob>(WELCOME_QUEUE, { url: process.env.QUEUE_URL });
 
 export const app = createServiceApp({ db, cache, queue });
+/** What the service runs on, for its startup line (each `url` has its password redacted). */
+export const backends = { database: db.url, cache: cache.url, queue: queue.url };
 export default app;

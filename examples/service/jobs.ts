@@ -5,7 +5,7 @@
  */
 import { type App, HttpError, json, sleep } from 'weir';
 import type { Database } from 'weir/db';
-import type { JobQueue } from 'weir/queue';
+import { hasJobStatus, type JobQueue } from 'weir/queue';
 
 /** The queue's name and the job it carries. */
 export const WELCOME_QUEUE = 'welcome-emails';
@@ -53,15 +53,15 @@ export function addJobRoutes(app: App, queue: () => JobQueue<WelcomeJob>): void 
 
   app.get('/jobs/:id', async (ctx) => {
     const jobs = queue();
-    const job = await jobs.get(ctx.params.id);
-    if (job === undefined && jobs.backend !== 'sqlite') {
-      // A broker keeps no per-job status (only its dead-letter list is searchable).
+    if (!hasJobStatus(jobs)) {
+      // A broker keeps no per-job status: its queue does not offer get().
       throw new HttpError(
         501,
         'JOB_STATUS_UNAVAILABLE',
         `The ${jobs.backend} job queue keeps no per-job status; run on the embedded queue (QUEUE_URL=sqlite:…) to follow jobs`,
       );
     }
+    const job = await jobs.get(ctx.params.id);
     if (job === undefined) throw HttpError.notFound(`No job ${ctx.params.id}`, undefined, 'JOB_NOT_FOUND');
     return {
       id: job.id,

@@ -4,10 +4,11 @@
 
 import { WeirError } from '../errors.ts';
 import { redactUrl, schemeOf } from '../internal/url.ts';
-import { type Cache, type CoreOptions, StoreCache } from './cache.ts';
+import type { Cache, CoreOptions } from './cache.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 import { RedisStore, type RedisStoreOptions } from './redis.ts';
 import type { CacheStatus } from './store.ts';
+import { StoreCache } from './store-cache.ts';
 import { TieredStore } from './tiered.ts';
 
 /** The cache weir opens when no URL is given (and `CACHE_URL` is unset). */

@@ -1,7 +1,7 @@
 /**
  * The layer under {@link Cache}: a store keeps serialised entries and knows nothing of values, loaders or
- * namespaces. Memory, Redis and tiered are stores; single-flight, stale-while-revalidate and degradation
- * live once, in `cache.ts`, above them.
+ * namespaces. Memory, Redis and tiered are stores; degradation, single-flight and stale-while-revalidate
+ * live once above them, in `store-cache.ts` and `single-flight.ts`.
  */
 
 /** One stored value: its serialised form and the two instants that bound its life. */

@@ -3,19 +3,24 @@
  * two-line shim.
  *
  *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
+ *   weir dev ENTRY [--port N] [--host H]     the same, restarted on every change, with readable logs
  *   weir worker ENTRY                        run only the job workers ENTRY's App registers
  *   weir routes ENTRY                        list ENTRY's routes
  *   weir db migrate [--dir D] [--url U]      apply the migrations in D/<engine>/ to U
+ *   weir bench URL [options]                 load a running service, report req/s and latency per status
  *   weir --version | --help
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCommand } from '../bench/command.ts';
 import { migrate } from '../db/migrations.ts';
 import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
 import type { ServerHandle } from '../http/server.ts';
+import { type Inspection, startInspecting } from '../internal/inspect.ts';
+import { devCommand } from './dev.ts';
 
 /** Where the CLI writes; replaced in tests. */
 export interface CliIo {
@@ -25,12 +30,16 @@ export interface CliIo {
 
 const USAGE = `Usage:
   weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
+  weir dev ENTRY [--port N] [--host H]     run ENTRY (TypeScript as it is), restart it when a file changes,
+                                           readable logs and one line per request
   weir worker ENTRY                        run only the job workers the App registers (app.worker()),
                                            no HTTP; SIGTERM stops them gracefully
   weir routes ENTRY                        list the routes of the App exported by ENTRY
   weir db migrate [--dir D] [--url U]      apply the SQL files in D/<engine>/ not applied yet
                                            (D defaults to ./migrations, U to DATABASE_URL,
                                            then sqlite:./data/weir.db)
+  weir bench URL [options]                 load a running service (wrk, else autocannon): req/s and
+                                           latency per status class; \`weir bench --help\` for options
   weir --version
 ENTRY is a module whose default export (or export named "app") is a weir App.`;
 
@@ -48,7 +57,11 @@ function isApp(value: unknown): value is App<object> {
   );
 }
 
-async function loadApp(entry: string): Promise<App<object>> {
+/**
+ * Imports ENTRY and finds its App: the default export, the export named `app`, or, in inspect mode, the
+ * app whose `listen()` the module called at top level.
+ */
+async function loadApp(entry: string, inspection?: Inspection): Promise<App<object>> {
   const url = pathToFileURL(resolve(entry)).href;
   let mod: Record<string, unknown>;
   try {
@@ -59,13 +72,33 @@ async function loadApp(entry: string): Promise<App<object>> {
       : '';
     throw new Error(`Cannot load ${entry}: ${(err as Error).message}${hint}`, { cause: err });
   }
-  const candidate = mod.default ?? mod.app;
-  if (!isApp(candidate)) throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
+  const candidate = [mod.default, mod.app, ...(inspection?.apps ?? [])].find(isApp);
+  if (candidate === undefined) {
+    throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
+  }
   return candidate;
+}
+
+/**
+ * The process entry of the `weir` command: runs it, then exits when the command is done. `serve` and
+ * `worker` keep running; the others exit even if the entry module left a pool or timer open.
+ */
+export async function main(argv: readonly string[]): Promise<void> {
+  const code = await run(argv);
+  const command = argv.find((a) => !a.startsWith('-'));
+  if (code !== 0 || (command !== 'serve' && command !== 'worker')) process.exit(code);
 }
 
 /** Runs the CLI; resolves with the exit code (a served app resolves once it listens). */
 export async function run(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  // bench has options of its own; it reads its arguments itself.
+  if (argv[0] === 'bench') {
+    return benchCommand(
+      argv.slice(1),
+      io,
+      io === defaultIo && process.stderr.isTTY ? { terminal: process.stderr } : {},
+    );
+  }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -93,17 +126,25 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     return migrateCommand(values.url, values.dir, io);
   }
+  if (command === 'dev' && entry !== undefined) {
+    return devCommand(entry, { port: values.port, host: values.host }, io);
+  }
   if ((command !== 'serve' && command !== 'routes' && command !== 'worker') || entry === undefined) {
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
   }
   try {
-    const app = await loadApp(entry);
     if (command === 'routes') {
+      // The module's top-level code runs (a database it opens, migrations); its listen() binds nothing.
+      const app = await loadApp(entry, startInspecting({ bind: false }));
       for (const route of app.routes()) io.out(route);
       return 0;
     }
+    const inspection = startInspecting({ bind: true });
+    const app = await loadApp(entry, inspection);
     if (command === 'worker') return await workerCommand(app, entry, io);
+    // An entry that called listen() itself is served already.
+    if (inspection.apps.includes(app)) return 0;
     const port = Number(values.port ?? process.env.PORT ?? 8080);
     const host = values.host ?? process.env.HOST ?? '127.0.0.1';
     const handle: ServerHandle = await app.listen({ port, host });

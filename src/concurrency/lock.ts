@@ -1,4 +1,5 @@
-import { WeirError } from '../errors.ts';
+import { httpError, WeirError } from '../errors.ts';
+import { Fifo } from '../internal/fifo.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
 
@@ -25,16 +26,14 @@ export class Semaphore {
   readonly #capacity: number;
   readonly #maxWaiting: number;
   #available: number;
-  // FIFO of waiters: an array consumed from #head, compacted now and then. Cancelled waiters stay in it
-  // (marked) until reached; #live counts the others, so `waiting` is O(1).
-  readonly #waiters: Waiter[] = [];
-  #head = 0;
+  // Cancelled waiters stay in the line (marked) until reached; #live counts the others, so `waiting` is O(1).
+  readonly #waiters = new Fifo<Waiter>();
   #live = 0;
 
   /**
    * @param permits how many holders at once (≥ 1)
    * @param options.maxWaiting most callers waiting; one more rejects at once with
-   *   `WEIR_ERR_SEMAPHORE_FULL`. @default Infinity
+   *   `WEIR_ERR_SEMAPHORE_FULL`, an `HttpError` 503 with `Retry-After: 1`. @default Infinity
    */
   constructor(permits: number, options: { maxWaiting?: number } = {}) {
     if (!Number.isInteger(permits) || permits < 1) {
@@ -82,10 +81,13 @@ export class Semaphore {
     const now = this.tryAcquire();
     if (now !== undefined) return Promise.resolve(now);
     if (this.#live >= this.#maxWaiting) {
+      // An HttpError, so a handler that lets it propagate sheds load (503) instead of failing (500).
       return Promise.reject(
-        new WeirError(
+        httpError(
           'WEIR_ERR_SEMAPHORE_FULL',
           `${this.#maxWaiting} callers are already waiting for a permit`,
+          undefined,
+          { headers: { 'retry-after': '1' } },
         ),
       );
     }
@@ -131,23 +133,13 @@ export class Semaphore {
 
   /** Gives the freed permit to the next live waiter, or back to the pool. */
   #handOff(): void {
-    while (this.#head < this.#waiters.length) {
-      const waiter = this.#waiters[this.#head]!;
-      this.#waiters[this.#head++] = undefined as unknown as Waiter;
-      if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
-        this.#waiters.splice(0, this.#head);
-        this.#head = 0;
-      }
+    for (let waiter = this.#waiters.shift(); waiter !== undefined; waiter = this.#waiters.shift()) {
       if (!waiter.cancelled) {
         waiter.grant();
         return;
       }
     }
     this.#available = Math.min(this.#available + 1, this.#capacity);
-    if (this.#head === this.#waiters.length) {
-      this.#waiters.length = 0;
-      this.#head = 0;
-    }
   }
 }
 

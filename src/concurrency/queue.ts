@@ -1,4 +1,5 @@
 import { invalidOption, WeirError } from '../errors.ts';
+import { Fifo } from '../internal/fifo.ts';
 import { queueClosed } from './errors.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
@@ -17,22 +18,15 @@ interface Pending<T> {
 
 /** A FIFO of waiters that skips the ones that gave up. */
 class Waiters<T> {
-  #list: Pending<T>[] = [];
-  #head = 0;
+  readonly #line = new Fifo<Pending<T>>();
 
   push(waiter: Pending<T>): void {
-    this.#list.push(waiter);
+    this.#line.push(waiter);
   }
 
   /** The next waiter still waiting, removed from the line; `undefined` if none. */
   shift(): Pending<T> | undefined {
-    while (this.#head < this.#list.length) {
-      const waiter = this.#list[this.#head]!;
-      this.#list[this.#head++] = undefined as unknown as Pending<T>;
-      if (this.#head === this.#list.length) {
-        this.#list = [];
-        this.#head = 0;
-      }
+    for (let waiter = this.#line.shift(); waiter !== undefined; waiter = this.#line.shift()) {
       if (!waiter.done) return waiter;
     }
     return undefined;
@@ -58,8 +52,7 @@ class Waiters<T> {
  */
 export class Queue<T> implements AsyncIterable<T> {
   readonly #maxsize: number;
-  #items: T[] = [];
-  #head = 0;
+  readonly #items = new Fifo<T>();
   readonly #getters = new Waiters<T>();
   readonly #putters = new Waiters<void>();
   #unfinished = 0;
@@ -76,7 +69,7 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Items in the queue. */
   get size(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length;
   }
 
   /** The bound given at construction. */
@@ -160,8 +153,7 @@ export class Queue<T> implements AsyncIterable<T> {
   close(options?: { drop?: boolean }): void {
     if (options?.drop === true) {
       this.#unfinished -= this.size;
-      this.#items = [];
-      this.#head = 0;
+      this.#items.clear();
       if (this.#unfinished <= 0) {
         this.#unfinished = 0;
         for (const wake of this.#joiners.splice(0)) wake();
@@ -196,15 +188,8 @@ export class Queue<T> implements AsyncIterable<T> {
   }
 
   #dequeue(): T {
-    const item = this.#items[this.#head]!;
-    this.#items[this.#head++] = undefined as T;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+    // Called only when size > 0.
+    const item = this.#items.shift() as T;
     const putter = this.#putters.shift();
     if (putter !== undefined) {
       putter.done = true;

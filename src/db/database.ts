@@ -7,6 +7,7 @@
  * ```
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
+import type { Logger } from '../internal/logger.ts';
 
 /** The engines weir speaks to. */
 export type Engine =
@@ -14,6 +15,25 @@ export type Engine =
   | 'sqlite'
   /** PostgreSQL through node-postgres (`pg`). */
   | 'postgres';
+
+/** Options every engine takes. */
+export interface EngineOptions {
+  /**
+   * Where the database reports what no caller sees: a pooled connection that fails while idle, a
+   * database that stops answering, a ROLLBACK that fails. Query errors are not logged here: they reject
+   * the query, and whoever handles them decides. A pino logger (or anything with its methods), or `false`.
+   * @default pino at `LOG_LEVEL`, named `weir.db`
+   */
+  logger?: Logger | false;
+  /**
+   * Most queries waiting for a connection (PostgreSQL: a pooled one; SQLite: the one connection, while a
+   * transaction holds it); one more is refused at once with 503 `WEIR_ERR_DB_UNAVAILABLE`.
+   * @default 10000
+   */
+  maxWaiting?: number;
+  /** How long a query waits for that connection before 503 `WEIR_ERR_DB_UNAVAILABLE`. @default 10000 */
+  acquireTimeoutMs?: number;
+}
 
 /**
  * A value a query may carry as a parameter. `boolean` becomes 1/0 and `Date` an ISO-8601 string on
@@ -39,7 +59,13 @@ export interface ExecResult {
 
 /** The query methods shared by a database, a transaction and a signal-bound view of either. */
 export interface Queryable {
-  /** Runs a query; resolves to its rows (none for a statement that returns none). */
+  /**
+   * Runs a query; resolves to its rows (none for a statement that returns none). Integers are
+   * `number`s, PostgreSQL's `int8` too (`count(*)`, `bigserial`): one beyond ±(2^53 - 1) fails the query
+   * with `WEIR_ERR_DB_INTEGER_OVERFLOW` rather than coming back rounded (select it as text:
+   * `id::text`). `numeric` comes back as a string. On SQLite, integers past that range are rounded by
+   * the driver: store such values as TEXT.
+   */
   query<Row = Record<string, unknown>>(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<Row[]>;
   /**
    * Runs a query that must return exactly one row.

@@ -16,6 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WeirError } from '../errors.ts';
 import type { Database, Queryable } from './database.ts';
+import { operatorMessage } from './errors.ts';
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -57,7 +58,7 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
       if (err instanceof WeirError && err.code === 'WEIR_ERR_DB_MIGRATION') throw err;
       throw new WeirError(
         'WEIR_ERR_DB_MIGRATION',
-        `Migration ${join(folder, name)} failed: ${(err as Error).message}`,
+        `Migration ${join(folder, name)} failed: ${operatorMessage(err)}`,
         {
           cause: err,
         },

@@ -3,8 +3,8 @@
  * opening SQLite never loads `pg`.
  */
 import { WeirError } from '../errors.ts';
+import { redactUrl, schemeOf } from '../internal/url.ts';
 import type { Database } from './database.ts';
-import { redactUrl } from './errors.ts';
 import { openPostgres, type PostgresOptions } from './postgres.ts';
 import { openSqlite, type SqliteOptions } from './sqlite.ts';
 
@@ -33,7 +33,7 @@ const engines: Record<string, (url: string, options: DatabaseOptions) => Promise
  */
 export function openDatabase(url?: string, options: DatabaseOptions = {}): Promise<Database> {
   const target = url || process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(target)?.[0].toLowerCase();
+  const scheme = schemeOf(target);
   const open = scheme === undefined ? undefined : engines[scheme];
   if (open === undefined) {
     return Promise.reject(

@@ -1,11 +1,31 @@
 /**
- * node-postgres errors → weir's typed errors (see `errors.ts`), by SQLSTATE: 23505 unique, 23503 foreign
- * key, 23502/23514 NOT NULL/CHECK; deadlock, serialization, lock and statement timeouts are worth a retry;
- * class 08, shutdowns, too many clients and socket errors mean the database is unavailable.
+ * node-postgres errors → weir's typed errors (see `errors.ts`), by SQLSTATE: class 23 integrity refusals
+ * (unique, foreign key, NOT NULL, CHECK) become 409/422 naming only the columns; deadlock, serialization,
+ * lock and statement timeouts are worth a retry; class 08, shutdowns, too many clients and socket errors
+ * mean the database is unavailable.
  */
 import type { SqlValue } from './database.ts';
-import { DatabaseError, paramError, QueryError, type QueryOrigin } from './errors.ts';
+import {
+  DatabaseError,
+  paramError,
+  QueryError,
+  type QueryOrigin,
+  refusalError,
+  retryError,
+  unavailable,
+} from './errors.ts';
 import { originOf } from './executor.ts';
+import { postgresRefusal } from './refusals.ts';
+
+/**
+ * Thrown by the int8 type parser for a value a number cannot hold exactly; pg reports it as the query's
+ * error once the result is read, and {@link translate} turns it into `WEIR_ERR_DB_INTEGER_OVERFLOW`.
+ */
+export class IntegerOverflow extends Error {
+  constructor() {
+    super('An int8 value is beyond ±(2^53 - 1)');
+  }
+}
 
 /** The error to release a client with: set when its connection can no longer be trusted. */
 export function brokenConnection(err: unknown): Error | undefined {
@@ -24,26 +44,31 @@ export function checkValues(values: SqlValue[], strings: TemplateStringsArray): 
 const RETRY = new Set(['40001', '40P01', '55P03', '57014']);
 const GONE = new Set(['57P01', '57P02', '57P03', '53300']);
 
-/** Maps a pg error to weir's typed errors. */
-export function translate(err: unknown, target: string, origin: QueryOrigin | undefined): unknown {
+interface PgError extends Error {
+  code?: string;
+  constraint?: string;
+  detail?: string;
+  table?: string;
+  column?: string;
+}
+
+/** Maps a pg error to weir's typed errors; `url` is the database's, password removed. */
+export function translate(err: unknown, url: string, origin: QueryOrigin | undefined): unknown {
   if (!(err instanceof Error)) return err;
   if (err instanceof QueryError || err instanceof DatabaseError) return err;
-  const e = err as Error & { code?: string; constraint?: string; detail?: string };
+  if (err instanceof IntegerOverflow) {
+    return new QueryError(
+      'WEIR_ERR_DB_INTEGER_OVERFLOW',
+      'An int8 value is beyond ±(2^53 - 1), which a JavaScript number cannot hold exactly: select it as text (column::text)',
+      { origin },
+    );
+  }
+  const e = err as PgError;
   const engineCode = e.code;
-  const options = { cause: err, engineCode, constraint: e.constraint, origin };
-  const detail = e.detail === undefined ? '' : ` (${e.detail})`;
-  switch (engineCode) {
-    case '23505':
-      return new DatabaseError('WEIR_ERR_DB_UNIQUE_VIOLATION', `${e.message}${detail}`, options);
-    case '23503':
-      return new DatabaseError('WEIR_ERR_DB_FOREIGN_KEY_VIOLATION', `${e.message}${detail}`, options);
-    case '23502':
-    case '23514':
-      return new DatabaseError('WEIR_ERR_DB_CONSTRAINT_VIOLATION', e.message, options);
-  }
-  if (engineCode !== undefined && RETRY.has(engineCode)) {
-    return new DatabaseError('WEIR_ERR_DB_RETRY', `${e.message}; retry the operation`, options);
-  }
+  const options = { cause: err, engineCode, detail: e.detail, origin };
+  const refusal = postgresRefusal(e);
+  if (refusal !== undefined) return refusalError(refusal, options);
+  if (engineCode !== undefined && RETRY.has(engineCode)) return retryError(options);
   if (
     engineCode === undefined ||
     GONE.has(engineCode) ||
@@ -52,11 +77,7 @@ export function translate(err: unknown, target: string, origin: QueryOrigin | un
   ) {
     // No SQLSTATE: a socket error, a dropped connection or the pool's connect timeout.
     if (engineCode !== undefined || /connect|terminat|queryable|timeout/i.test(e.message)) {
-      return new DatabaseError(
-        'WEIR_ERR_DB_UNAVAILABLE',
-        `Database ${target} is unavailable: ${e.message}`,
-        options,
-      );
+      return unavailable(url, undefined, options);
     }
   }
   return new QueryError('WEIR_ERR_DB_QUERY', e.message, options);

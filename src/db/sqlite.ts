@@ -6,29 +6,38 @@
  *
  * Transactions: one connection means one transaction at a time. While `transaction()` runs, queries
  * made through the database itself (not through `tx`) wait for it to end; those made through `tx` run at
- * once. Writers take the file's write lock at BEGIN (`BEGIN IMMEDIATE`), so two processes never deadlock
- * upgrading a read lock; a writer that waits past the busy timeout gets `WEIR_ERR_DB_RETRY` (503).
+ * once. The wait is bounded like PostgreSQL's wait for a pooled connection: at most `maxWaiting` wait
+ * (one more gets 503 at once), each for at most `acquireTimeoutMs` (then 503). Writers take the file's
+ * write lock at BEGIN (`BEGIN IMMEDIATE`), so two processes never deadlock upgrading a read lock; a writer
+ * that waits past the busy timeout gets `WEIR_ERR_DB_RETRY` (503).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { Lock } from '../concurrency/lock.ts';
-import { reasonOf } from '../concurrency/signal.ts';
-import type { SqlValue } from './database.ts';
+import { type Releaser, Semaphore } from '../concurrency/lock.ts';
+import { linkedController, reasonOf } from '../concurrency/signal.ts';
+import type { Logger } from '../internal/logger.ts';
+import type { EngineOptions, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
 import type { SqliteConnection } from './driver-types.ts';
 import {
+  attachRollbackFailure,
   closedError,
   DatabaseError,
+  openError,
   paramError,
   QueryError,
   type QueryOrigin,
+  refusalError,
+  retryError,
   unavailable,
 } from './errors.ts';
 import { EngineDatabase, originOf, type Runner, type RunResult } from './executor.ts';
+import { type EngineSettings, engineSettings } from './log.ts';
+import { sqliteRefusal } from './refusals.ts';
 
 /** Options of a SQLite database. */
-export interface SqliteOptions {
+export interface SqliteOptions extends EngineOptions {
   /** How long a writer waits for another process's write lock before failing. @default 5000 */
   busyTimeoutMs?: number;
 }
@@ -46,6 +55,7 @@ export function sqlitePath(url: string): string {
 
 /** Opens a SQLite database file (creating it and its folder when missing). */
 export async function openSqlite(url: string, options: SqliteOptions = {}): Promise<SqliteDatabase> {
+  const settings = engineSettings(options);
   const Driver = await loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
   const path = sqlitePath(url);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
@@ -58,9 +68,9 @@ export async function openSqlite(url: string, options: SqliteOptions = {}): Prom
     connection.pragma('synchronous = NORMAL');
     connection.pragma('foreign_keys = ON');
   } catch (err) {
-    throw unavailable(url, (err as Error).message, err);
+    throw openError(url, (err as Error).message, err);
   }
-  return new SqliteDatabase(url, new SqliteState(connection));
+  return new SqliteDatabase(url, new SqliteState(connection, url, settings));
 }
 
 /** The SQLite engine behind `openDatabase('sqlite:…')`. */
@@ -73,25 +83,39 @@ export class SqliteDatabase extends EngineDatabase<SqliteState> {
   }
 }
 
-/** The connection and what guards it: the statement cache and the one-transaction-at-a-time lock. */
+/**
+ * The connection and what guards it: the statement cache and the turn, which a transaction holds from
+ * BEGIN to its end (and a script or `close()` for their duration). Outside queries run at once while no
+ * one holds the turn, and otherwise wait for it, within `maxWaiting` and `acquireTimeoutMs`.
+ */
 class SqliteState {
   /** @internal */
   readonly connection: BetterSqlite3.Database;
   readonly outer: Runner;
   closing = false;
   #closed: Promise<void> | undefined;
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #acquireTimeoutMs: number;
+  readonly #maxWaiting: number;
   readonly #statements = new WeakMap<TemplateStringsArray, Statement>();
-  readonly #txLock = new Lock();
+  readonly #turn: Semaphore;
   #savepoints = 0;
 
   /** @internal */
-  constructor(connection: BetterSqlite3.Database) {
+  constructor(connection: BetterSqlite3.Database, url: string, settings: EngineSettings) {
     this.connection = connection;
+    this.#url = url;
+    this.#log = settings.log;
+    this.#acquireTimeoutMs = settings.acquireTimeoutMs;
+    this.#maxWaiting = settings.maxWaiting;
+    // The bound is checked in turn(), not by the semaphore: close() waits in the same line unrefused.
+    this.#turn = new Semaphore(1);
     this.outer = {
       run: (strings, values, signal) => {
         if (this.closing) return Promise.reject(closedError());
-        // The common case takes no lock: only a running transaction makes outside queries wait.
-        return this.#txLock.locked
+        // The common case takes no turn: only a running transaction makes outside queries wait.
+        return this.#turn.available === 0
           ? this.#runAfterTransaction(strings, values, signal)
           : this.#run(strings, values, signal);
       },
@@ -107,20 +131,44 @@ class SqliteState {
     try {
       this.connection.exec(sql);
     } catch (err) {
-      throw translate(err, { sql, params: [] });
+      throw translate(err, this.#url, { sql, params: [] });
     }
   }
 
-  /** Waits until no transaction runs, then holds that state: for scripts and close. */
-  async turn(signal: AbortSignal | undefined): Promise<Disposable> {
+  /**
+   * Waits until no transaction runs, then holds that state. Refused with 503 when `maxWaiting` already
+   * wait, and when it does not come within `acquireTimeoutMs`; the signal withdraws from the line.
+   */
+  async turn(signal: AbortSignal | undefined): Promise<Releaser> {
     if (this.closing) throw closedError();
-    const release = await this.#txLock.acquire({ signal });
-    return { [Symbol.dispose]: release };
+    if (signal?.aborted) throw reasonOf(signal);
+    const now = this.#turn.tryAcquire();
+    if (now !== undefined) return now;
+    if (this.#turn.waiting >= this.#maxWaiting) {
+      throw unavailable(this.#url, `${this.#turn.waiting} queries already wait for the running transaction`);
+    }
+    const { controller, dispose } = linkedController(signal);
+    const timeoutMs = this.#acquireTimeoutMs;
+    // setTimeout would fire at once for a delay past 2^31 - 1 ms: an unbounded wait sets no timer.
+    const timer =
+      timeoutMs > 2_147_483_647
+        ? undefined
+        : setTimeout(() => {
+            controller.abort(
+              unavailable(this.#url, `no turn came free within acquireTimeoutMs (${timeoutMs} ms)`),
+            );
+          }, timeoutMs);
+    try {
+      return await this.#turn.acquire({ signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+      dispose();
+    }
   }
 
   close(): Promise<void> {
     this.closing = true;
-    this.#closed ??= this.#txLock.acquire().then((release) => {
+    this.#closed ??= this.#turn.acquire().then((release) => {
       this.connection.close();
       release();
     });
@@ -136,7 +184,7 @@ class SqliteState {
     try {
       return Promise.resolve(this.#execute(strings, values));
     } catch (err) {
-      return Promise.reject(translate(err, originOf(strings, values)));
+      return Promise.reject(translate(err, this.#url, originOf(strings, values)));
     }
   }
 
@@ -160,12 +208,14 @@ class SqliteState {
     signal: AbortSignal | undefined,
   ): Promise<RunResult> {
     using _turn = await this.turn(signal);
-    return this.#run(strings, values, signal);
+    return await this.#run(strings, values, signal);
   }
 
   async #transaction<T>(fn: (runner: Runner) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     using _turn = await this.turn(signal);
-    return this.#within(fn, signal, 'BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK');
+    // `return await`: the turn is disposed when this block exits, which must be after the transaction
+    // ends, not when its promise is handed back (outside queries would then run inside it).
+    return await this.#within(fn, signal, 'BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK');
   }
 
   /** Runs `fn` between `begin` and `commit`, or `rollback` when it throws; the runner it gets nests. */
@@ -199,11 +249,34 @@ class SqliteState {
     try {
       result = await fn(inner);
     } catch (err) {
-      this.#script(rollback);
+      this.#rollback(rollback, err);
       throw err;
     }
-    this.#script(commit);
+    try {
+      this.#script(commit);
+    } catch (err) {
+      // A COMMIT refused (a busy file) leaves the transaction open on the one connection: end it.
+      if (begin === 'BEGIN IMMEDIATE' && this.connection.inTransaction) this.#rollback(rollback, err);
+      throw err;
+    }
     return result;
+  }
+
+  /**
+   * Rolls back after `original` ended the transaction. A ROLLBACK can fail too (the engine may have
+   * rolled back already, after a full disk, or the function ended the transaction itself); the caller
+   * still gets `original`, with the rollback's failure attached and logged.
+   */
+  #rollback(sql: string, original: unknown): void {
+    try {
+      this.#script(sql);
+    } catch (rollbackError) {
+      attachRollbackFailure(original, rollbackError);
+      this.#log.error(
+        { err: rollbackError, db: this.#url, failedWith: (original as { code?: unknown })?.code },
+        `${sql} failed after the transaction's function threw; the caller gets the function's error`,
+      );
+    }
   }
 }
 
@@ -233,46 +306,22 @@ function convert(value: unknown, index: number, strings: TemplateStringsArray): 
 }
 
 /** Maps a better-sqlite3 error to weir's typed errors. */
-function translate(err: unknown, origin: QueryOrigin): unknown {
+function translate(err: unknown, url: string, origin: QueryOrigin): unknown {
   if (!(err instanceof Error)) return err;
   if (err instanceof QueryError || err instanceof DatabaseError) return err;
   const engineCode = (err as { code?: string }).code;
   const options = { cause: err, engineCode, origin };
-  switch (engineCode) {
-    case 'SQLITE_CONSTRAINT_UNIQUE':
-    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
-      return new DatabaseError(
-        'WEIR_ERR_DB_UNIQUE_VIOLATION',
-        `A row with the same key exists: ${err.message}`,
-        options,
-      );
-    case 'SQLITE_CONSTRAINT_FOREIGNKEY':
-      return new DatabaseError(
-        'WEIR_ERR_DB_FOREIGN_KEY_VIOLATION',
-        `Foreign key violated: ${err.message}`,
-        options,
-      );
-    case 'SQLITE_CONSTRAINT_NOTNULL':
-    case 'SQLITE_CONSTRAINT_CHECK':
-      return new DatabaseError(
-        'WEIR_ERR_DB_CONSTRAINT_VIOLATION',
-        `Constraint violated: ${err.message}`,
-        options,
-      );
-  }
+  const refusal = sqliteRefusal(engineCode, err.message);
+  if (refusal !== undefined) return refusalError(refusal, options);
   if (engineCode?.startsWith('SQLITE_BUSY') || engineCode?.startsWith('SQLITE_LOCKED')) {
-    return new DatabaseError('WEIR_ERR_DB_RETRY', `The database file is busy: ${err.message}`, options);
+    return retryError(options);
   }
   if (
     engineCode === 'SQLITE_FULL' ||
     engineCode?.startsWith('SQLITE_IOERR') ||
     engineCode === 'SQLITE_READONLY'
   ) {
-    return new DatabaseError(
-      'WEIR_ERR_DB_UNAVAILABLE',
-      `The database file cannot be written: ${err.message}`,
-      options,
-    );
+    return unavailable(url, undefined, options);
   }
   return new QueryError('WEIR_ERR_DB_QUERY', err.message, options);
 }

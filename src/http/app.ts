@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino } from 'pino';
 import { invalidOption, WeirError } from '../errors.ts';
-import { type Logger, silentLogger } from '../internal/logger.ts';
+import { inspecting } from '../internal/inspect.ts';
+import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { Admission } from './pipeline.ts';
-import { type ListenOptions, listen, type ServerHandle } from './server.ts';
+import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A running background service: closing it stops it gracefully (running work finishes first). */
 export interface Closable {
@@ -139,10 +139,7 @@ export class App<S extends object = Record<never, never>> {
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
     checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
-    this.log =
-      options.logger === false
-        ? silentLogger
-        : (options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' }));
+    this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
       cookieSecrets: normalizeSecrets(options.cookieSecrets),
@@ -281,6 +278,12 @@ export class App<S extends object = Record<never, never>> {
    * {@link ListenOptions} for the timeouts and limits.
    */
   async listen(options: ListenOptions & { runWorkers?: boolean } = {}): Promise<ServerHandle> {
+    const inspection = inspecting();
+    if (inspection !== undefined) {
+      // The CLI loaded the module that calls this: it finds us here; `weir routes` wants no server.
+      inspection.apps.push(this);
+      if (!inspection.bind) return dormantHandle(options);
+    }
     const handle = await listen(this, this.#runtime, options);
     if (options.runWorkers !== false) await this.startWorkers();
     return handle;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorBody, httpError } from '../errors.ts';
+import type { Logger } from '../internal/logger.ts';
 import type { AppRuntime } from './context.ts';
 import { kAbort } from './context.ts';
 import { httpDate } from './date.ts';
@@ -17,12 +18,28 @@ import { lastResort, SERVER } from './send.ts';
 const kResponse = Symbol('weir.response');
 type Tracked = Socket & { [kResponse]?: ServerResponse };
 
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
 /** Wraps the app's request listener so each socket knows its latest response: one property store. */
-export function trackResponses(
-  handler: (req: import('node:http').IncomingMessage, res: ServerResponse) => void,
-): (req: import('node:http').IncomingMessage, res: ServerResponse) => void {
+export function trackResponses(handler: Listener): Listener {
   return (req, res) => {
     (req.socket as Tracked)[kResponse] = res;
+    handler(req, res);
+  };
+}
+
+/**
+ * Under `weir dev`: one readable line per request when its response ends, `GET /path 200 1.2 ms`
+ * (`-` for a connection that closed first). Never installed otherwise.
+ */
+export function logRequests(handler: Listener, log: Logger): Listener {
+  return (req, res) => {
+    const start = performance.now();
+    res.once('close', () => {
+      const ms = (performance.now() - start).toFixed(1);
+      const status = res.writableFinished ? String(res.statusCode) : '-';
+      log.info(undefined, `${req.method} ${req.url} ${status} ${ms} ms`);
+    });
     handler(req, res);
   };
 }

@@ -8,8 +8,6 @@ import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { isWeirResponse } from './response.ts';
 
-export type { Logger };
-
 /** What every request of an app shares. Internal. */
 export interface AppRuntime {
   readonly log: Logger;

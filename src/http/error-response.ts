@@ -6,18 +6,23 @@ import { WeirResponse } from './response.ts';
 /**
  * What a thrown value becomes: the error is recorded on `ctx.error` and turned into its JSON response.
  * Two audiences: the client gets the code and a message it can act on; the operator's log gets the
- * detail. Client errors (4xx) are not logged; 503 (load shedding, timeouts) is a warning; other 5xx are
+ * detail. Client errors (4xx) are logged at debug; 503 (load shedding, timeouts) is a warning; other 5xx are
  * errors. weir's own 500s answer "Internal Server Error" only, and a stack appears in a body only with
  * `exposeErrors` (development).
  */
 export function errorResponder(runtime: AppRuntime): ErrorResult {
-  return (ctx: Context, err: unknown): unknown => {
+  return (ctx: Context, thrown: unknown): unknown => {
+    const err = unwrapSuppressed(thrown);
     ctx.error = err;
     if (isHttpError(err)) {
+      // The error object carries what the operator needs (a backend's detail, its cause); its
+      // enumerable fields never hold request values or secrets.
       if (err.status === 503) {
-        runtime.log.warn({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
+        runtime.log.warn({ err, method: ctx.method, path: ctx.path }, err.message);
       } else if (err.status >= 500) {
         runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
+      } else {
+        runtime.log.debug({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
       }
       const body =
         err.status === 500 && err.code in errorCodes
@@ -35,4 +40,16 @@ export function errorResponder(runtime: AppRuntime): ErrorResult {
     const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
     return new WeirResponse(body, 500, { 'content-type': 'application/json' });
   };
+}
+
+/**
+ * `await using group = new TaskGroup()`: a child's error that the block awaited is thrown again when the
+ * group is disposed, and JavaScript wraps the two in a `SuppressedError`. It is one error, answered as
+ * itself (a child's 404 stays a 404). Duck-typed: compilers lower `using` with a polyfill of their own.
+ */
+function unwrapSuppressed(err: unknown): unknown {
+  const e = err as { name?: unknown; error?: unknown; suppressed?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.name === 'SuppressedError' && e.error === e.suppressed
+    ? e.error
+    : err;
 }

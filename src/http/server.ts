@@ -3,6 +3,7 @@ import { invalidOption, WeirError } from '../errors.ts';
 import {
   defaultMaxConnections,
   drain,
+  logRequests,
   onClientError,
   onConnect,
   trackResponses,
@@ -51,6 +52,12 @@ export interface ListenOptions {
   exitOnSignal?: boolean;
   /** How long a signal-triggered shutdown lets in-flight requests run. @default 10000 */
   shutdownTimeoutMs?: number;
+  /**
+   * Fields the one `listening` log line carries besides the URL, such as the backends in use (give URLs
+   * without passwords: each backend's `url` property is already redacted).
+   * @example app.listen({ port, startupInfo: { database: db.url, cache: cache.url } })
+   */
+  startupInfo?: Readonly<Record<string, unknown>>;
 }
 
 /** Options of {@link ServerHandle.close}. */
@@ -138,7 +145,7 @@ export async function listen(
       requireHostHeader: false,
       noDelay: options.noDelay ?? true,
     },
-    trackResponses(app.handler),
+    trackResponses(process.env.WEIR_DEV === '1' ? logRequests(app.handler, runtime.log) : app.handler),
   );
   server.keepAliveTimeout = keepAliveTimeout;
   server.maxConnections = maxConnections;
@@ -201,6 +208,22 @@ export async function listen(
       }
     }
   }
-  runtime.log.info({ url: handle.url }, 'listening');
+  runtime.log.info({ url: handle.url, ...options.startupInfo }, 'listening');
   return handle;
+}
+
+/**
+ * A handle for a server that never listened: what `listen()` returns in inspect mode (`weir routes`), so
+ * a module's top-level `await app.listen()` completes without binding a port.
+ */
+export function dormantHandle(options: ListenOptions): ServerHandle {
+  const port = options.port ?? 8080;
+  const host = options.host ?? '127.0.0.1';
+  return {
+    server: createServer(),
+    port,
+    host,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () => Promise.resolve(),
+  };
 }

@@ -1,3 +1,5 @@
+import { pino } from 'pino';
+
 /** The logger weir writes to: pino's interface, which pino loggers satisfy. */
 export interface Logger {
   error(obj: unknown, msg?: string): void;
@@ -10,3 +12,43 @@ const noop = (): void => {};
 
 /** A logger that writes nothing: the default of parts that are given none. */
 export const silentLogger: Logger = Object.freeze({ error: noop, warn: noop, info: noop, debug: noop });
+
+/**
+ * The logger a weir part uses when given none: pino (JSON lines on stdout) at `LOG_LEVEL` (default
+ * `info`); under `weir dev` (`WEIR_DEV=1`) a readable one-line-per-event logger instead.
+ */
+export function defaultLogger(name?: string): Logger {
+  const level = process.env.LOG_LEVEL ?? 'info';
+  if (process.env.WEIR_DEV === '1') return readableLogger(level, name);
+  return pino({ level, ...(name === undefined ? {} : { name }) });
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** `12:00:01 INFO  listening url=http://127.0.0.1:8080`: for people reading a terminal. */
+function readableLogger(level: string, name: string | undefined): Logger {
+  const min = level === 'silent' ? LEVELS.length : Math.max(0, LEVELS.indexOf(level as never));
+  const write = (at: (typeof LEVELS)[number]) => (obj: unknown, msg?: string) => {
+    if (LEVELS.indexOf(at) < min) return;
+    const time = new Date().toTimeString().slice(0, 8);
+    const fields: string[] = [];
+    let stack = '';
+    if (typeof obj === 'object' && obj !== null) {
+      for (const [key, value] of Object.entries(obj)) {
+        if (value instanceof Error) {
+          fields.push(`${key}=${JSON.stringify(value.message)}`);
+          stack = `\n${value.stack ?? ''}`;
+        } else {
+          fields.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+        }
+      }
+    } else if (obj !== undefined) {
+      msg = msg ?? String(obj);
+    }
+    const prefix = `${time} ${at.toUpperCase().padEnd(5)}${name === undefined ? '' : ` [${name}]`}`;
+    process.stdout.write(
+      `${prefix} ${msg ?? ''}${fields.length > 0 ? ` ${fields.join(' ')}` : ''}${stack}\n`,
+    );
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}

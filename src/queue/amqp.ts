@@ -7,94 +7,72 @@
  * queues (`weir.<name>.delay.<ms>`, message TTL, dead-lettered back to the main queue), delays rounded up
  * to a power of two; dead jobs wait in `weir.<name>.dead`. An idempotency key is a one-message marker
  * queue that refuses a second marker (`x-overflow: reject-publish`), so two adds race at the broker.
+ * (`names.ts` says why no two queue names share any of these.)
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { reasonOf } from '../concurrency/signal.ts';
-import type { Logger } from '../http/context.ts';
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { loadPackage } from '../internal/load-package.ts';
+import type { Logger } from '../internal/logger.ts';
+import { pushedSource } from './amqp-consumer.ts';
+import { deadId, deadJob, peekDead, takeDead } from './amqp-dead.ts';
+import {
+  type Amqplib,
+  type Channel,
+  H,
+  type Message,
+  type Model,
+  type PublishOptions,
+} from './amqp-driver.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
+import { amqpNames } from './names.ts';
 import type { Delivery, Source } from './runner.ts';
-import type { Added, AddOptions, JobCounts, JobInfo, ProcessOptions } from './types.ts';
+import type {
+  Added,
+  AddOptions,
+  DeadJob,
+  DeadLetters,
+  DeadListOptions,
+  JobQueue,
+  ProcessOptions,
+} from './types.ts';
 
-// The slice of amqplib weir uses, typed here so that the package stays optional.
-interface Message {
-  content: Buffer;
-  fields: { deliveryTag: number; redelivered: boolean };
-  properties: {
-    headers?: Record<string, unknown>;
-    messageId?: string;
-    priority?: number;
-    timestamp?: number;
-  };
-}
-interface PublishOptions {
-  persistent?: boolean;
-  messageId?: string;
-  priority?: number;
-  headers?: Record<string, unknown>;
-  contentType?: string;
-  timestamp?: number;
-}
-interface Channel {
-  assertQueue(queue: string, options?: Record<string, unknown>): Promise<{ messageCount: number }>;
-  checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }>;
-  deleteQueue(queue: string): Promise<unknown>;
-  sendToQueue(
-    queue: string,
-    content: Buffer,
-    options: PublishOptions,
-    callback: (err: unknown) => void,
-  ): boolean;
-  consume(
-    queue: string,
-    onMessage: (msg: Message | null) => void,
-    options?: { noAck?: boolean },
-  ): Promise<{ consumerTag: string }>;
-  cancel(consumerTag: string): Promise<unknown>;
-  get(queue: string, options?: { noAck?: boolean }): Promise<Message | false>;
-  ack(msg: Message): void;
-  nack(msg: Message, allUpTo?: boolean, requeue?: boolean): void;
-  prefetch(count: number): Promise<unknown>;
-  close(): Promise<void>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-interface Model {
-  createConfirmChannel(): Promise<Channel>;
-  close(): Promise<void>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-interface Amqplib {
-  connect(url: string, options: Record<string, unknown>): Promise<Model>;
-}
-
-const H_ID = 'x-weir-id';
-const H_ATTEMPT = 'x-weir-attempt';
-const H_MAX = 'x-weir-max-attempts';
-const H_BACKOFF = 'x-weir-backoff';
-const H_CREATED = 'x-weir-created';
-const H_ERROR = 'x-weir-last-error';
+/** How many idempotency marker queues an instance remembers, to delete them on destroy(). */
+const MARKERS_KEPT = 10_000;
 
 /** The delay queue a wait of `ms` goes through: the next power of two, at least 16 ms. */
 export function delayBucket(ms: number): number {
   return 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(ms, 1))));
 }
 
-export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
+/**
+ * The RabbitMQ job queue. A broker forgets a job once it is acknowledged, so there is no job status; the
+ * dead-letter list is a queue, and priorities are the queue's own.
+ */
+export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQueue<T>, DeadLetters<T> {
   readonly backend = 'amqp';
+  readonly capabilities = { status: false, deadLetters: true, priority: true } as const;
   readonly #model: Model;
+  readonly #names: ReturnType<typeof amqpNames>;
+  /** The jobs queue, `weir.<name>`. */
   readonly #queue: string;
   readonly #dead: string;
   readonly #delayQueues = new Set<number>();
-  /** Marker queues this instance declared, for destroy(). */
-  readonly #markers = new Set<string>();
+  /**
+   * Marker queues this instance declared, for destroy(): the most recent ones, and only while they can
+   * still exist (the broker expires a marker after the idempotency window), so that a long-lived queue
+   * adding jobs with keys does not grow it for ever.
+   */
+  readonly #markers: LRUCache<string, true>;
   #channel: Promise<Channel> | undefined;
 
   private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
     super(name, url, options, log);
     this.#model = model;
-    this.#queue = `weir.${name}`;
-    this.#dead = `weir.${name}.dead`;
+    this.#names = amqpNames(name);
+    this.#queue = this.#names.main;
+    this.#dead = this.#names.dead;
+    this.#markers = new LRUCache({ max: MARKERS_KEPT, ttl: this.idempotencyWindow, ttlAutopurge: false });
   }
 
   static async open<T>(
@@ -161,7 +139,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
 
   async #delayQueue(channel: Channel, ms: number): Promise<string> {
     const bucket = delayBucket(ms);
-    const name = `${this.#queue}.delay.${bucket}`;
+    const name = this.#names.delay(bucket);
     if (!this.#delayQueues.has(bucket)) {
       await channel.assertQueue(name, {
         durable: true,
@@ -207,19 +185,20 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
   }
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    const { id, text, attempts, priority, delay, key, backoff } = this.prepareAdd(data, options);
+    const { id, text, attempts, priority, delay, key, backoff, timeout } = this.prepareAdd(data, options);
     const content = Buffer.from(text);
     if (key !== undefined) {
       const first = await this.#claimKey(key, id);
       if (first !== undefined) return { id: first, duplicate: true };
     }
     const headers: Record<string, unknown> = {
-      [H_ID]: id,
-      [H_ATTEMPT]: 1,
-      [H_MAX]: attempts,
-      [H_CREATED]: Date.now(),
+      [H.id]: id,
+      [H.attempt]: 1,
+      [H.maxAttempts]: attempts,
+      [H.created]: Date.now(),
     };
-    if (backoff !== undefined) headers[H_BACKOFF] = JSON.stringify(backoff);
+    if (backoff !== undefined) headers[H.backoff] = JSON.stringify(backoff);
+    if (timeout !== undefined) headers[H.timeout] = timeout;
     await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
       messageId: id,
       priority,
@@ -234,9 +213,9 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
    * job's id when the key was already taken.
    */
   async #claimKey(key: string, id: string): Promise<string | undefined> {
-    const marker = `${this.#queue}.key.${createHash('sha256').update(key).digest('base64url')}`;
+    const marker = this.#names.key(key);
     const channel = await this.#publisher();
-    this.#markers.add(marker);
+    this.#markers.set(marker, true);
     await channel.assertQueue(marker, {
       durable: true,
       arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
@@ -268,92 +247,22 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
   }
 
   protected source(options: ProcessOptions): Source {
-    return this.#source(options.concurrency ?? 1);
-  }
-
-  /**
-   * Deliveries pushed by the broker (at most `prefetch` unacked), buffered until the runner takes them.
-   * The channel is made again after a reconnect; the broker has put back what the old one held.
-   */
-  #source(prefetch: number): Source {
-    const buffer: Delivery[] = [];
-    let wake: (() => void) | undefined;
-    let channel: Channel | undefined;
-    let opening: Promise<void> | undefined;
-    let consumerTag: string | undefined;
-    const open = (): Promise<void> => {
-      opening ??= (async () => {
-        const ch = await this.#model.createConfirmChannel();
-        ch.on('error', () => undefined);
-        ch.on('close', () => {
-          if (channel === ch) {
-            channel = undefined;
-            opening = undefined;
-            buffer.length = 0;
-            wake?.();
-          }
-        });
-        await this.#declare(ch);
-        await ch.prefetch(prefetch);
-        ({ consumerTag } = await ch.consume(
-          this.#queue,
-          (msg) => {
-            if (msg === null) return;
-            buffer.push(this.#delivery(ch, msg));
-            wake?.();
-          },
-          { noAck: false },
-        ));
-        channel = ch;
-      })();
-      opening.catch(() => {
-        opening = undefined;
-      });
-      return opening;
-    };
-    return {
-      take: async (max, signal) => {
-        for (;;) {
-          if (signal.aborted) throw reasonOf(signal);
-          if (buffer.length > 0) return buffer.splice(0, max);
-          if (channel === undefined) {
-            await open();
-            continue;
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, 1000);
-            const onAbort = () => done();
-            signal.addEventListener('abort', onAbort, { once: true });
-            function done() {
-              clearTimeout(timer);
-              signal.removeEventListener('abort', onAbort);
-              wake = undefined;
-              resolve();
-            }
-            wake = done;
-          });
-        }
-      },
-      close: async () => {
-        const ch = channel;
-        channel = undefined;
-        // Stop deliveries first, then give back what arrived unstarted: closing a channel with unacked
-        // messages would hand them back marked as redelivered, which counts as an attempt.
-        if (ch !== undefined && consumerTag !== undefined)
-          await ch.cancel(consumerTag).catch(() => undefined);
-        for (const delivery of buffer.splice(0)) await delivery.release();
-        await ch?.close().catch(() => undefined);
-      },
-    };
+    return pushedSource({
+      model: this.#model,
+      queue: this.#queue,
+      prefetch: options.concurrency ?? 1,
+      declare: (channel) => this.#declare(channel),
+      delivery: (channel, msg) => this.#delivery(channel, msg),
+    });
   }
 
   #delivery(channel: Channel, msg: Message): Delivery {
     const h = msg.properties.headers ?? {};
-    const id = String(h[H_ID] ?? msg.properties.messageId ?? randomUUID());
+    const id = String(h[H.id] ?? msg.properties.messageId ?? randomUUID());
     // A redelivery means its worker went away mid-job: that counts as an attempt.
-    const attempt = Number(h[H_ATTEMPT] ?? 1) + (msg.fields.redelivered ? 1 : 0);
-    const maxAttempts = Number(h[H_MAX] ?? this.attempts);
-    const backoffText = typeof h[H_BACKOFF] === 'string' ? (h[H_BACKOFF] as string) : undefined;
+    const attempt = Number(h[H.attempt] ?? 1) + (msg.fields.redelivered ? 1 : 0);
+    const maxAttempts = Number(h[H.maxAttempts] ?? this.attempts);
+    const backoffText = typeof h[H.backoff] === 'string' ? (h[H.backoff] as string) : undefined;
     const republish = (queue: string | ((c: Channel) => Promise<string>), headers: Record<string, unknown>) =>
       this.#send(queue, msg.content, {
         messageId: id,
@@ -374,122 +283,64 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> {
         data: JSON.parse(msg.content.toString()),
         attempt,
         maxAttempts,
-        createdAt: new Date(Number(h[H_CREATED] ?? Date.now())),
+        createdAt: new Date(Number(h[H.created] ?? Date.now())),
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
+      timeoutMs: storedTimeout(h[H.timeout], this.jobTimeout),
       complete: async () => ack(),
       retry: async (error, delayMs) => {
         await republish((c) => this.#delayQueue(c, delayMs), {
-          [H_ATTEMPT]: attempt + 1,
-          [H_ERROR]: error.slice(0, 4096),
+          [H.attempt]: attempt + 1,
+          [H.lastError]: error.slice(0, 4096),
         });
         ack();
       },
       bury: async (error) => {
-        await republish(this.#dead, { [H_ATTEMPT]: attempt, [H_ERROR]: error.slice(0, 4096) });
+        await republish(this.#dead, {
+          [H.attempt]: attempt,
+          [H.lastError]: error.slice(0, 4096),
+          [H.died]: Date.now(),
+        });
         ack();
       },
       release: async () => {
         // Back to the queue as it came: this attempt does not count.
-        await republish(this.#queue, { [H_ATTEMPT]: attempt });
+        await republish(this.#queue, { [H.attempt]: attempt });
         ack();
       },
     };
   }
 
-  async get(id: string): Promise<JobInfo<T> | undefined> {
-    this.checkOpen();
-    return (await this.dead({ limit: 10_000 })).find((job) => job.id === id);
-  }
-
-  async counts(): Promise<JobCounts> {
-    this.checkOpen();
-    const channel = await this.#publisher();
-    const main = await channel.checkQueue(this.#queue);
-    const dead = await channel.checkQueue(this.#dead);
-    return { waiting: main.messageCount, active: 0, failed: 0, completed: 0, dead: dead.messageCount };
-  }
-
-  /** Reads up to `limit` dead jobs; `pick` decides which are taken out (acked) after `use` ran. */
-  async #scanDead(
-    limit: number,
-    pick: (msg: Message) => boolean,
-    use: (msg: Message) => Promise<void>,
-  ): Promise<Message[]> {
-    const reader = await this.#model.createConfirmChannel();
-    reader.on('error', () => undefined);
-    const seen: Message[] = [];
-    try {
-      for (let i = 0; i < limit; i++) {
-        const msg = await reader.get(this.#dead, { noAck: false });
-        if (msg === false) break;
-        seen.push(msg);
-        if (pick(msg)) {
-          await use(msg);
-          reader.ack(msg);
-        }
-      }
-    } finally {
-      // Closing the channel puts back, in order, every message it read and did not ack.
-      await reader.close().catch(() => undefined);
-    }
-    return seen;
-  }
-
-  #info(msg: Message): JobInfo<T> {
-    const h = msg.properties.headers ?? {};
-    return {
-      id: String(h[H_ID] ?? msg.properties.messageId),
-      queue: this.name,
-      state: 'dead',
-      data: JSON.parse(msg.content.toString()) as T,
-      attempts: Number(h[H_ATTEMPT] ?? 0),
-      maxAttempts: Number(h[H_MAX] ?? this.attempts),
-      priority: msg.properties.priority ?? 0,
-      createdAt: new Date(Number(h[H_CREATED] ?? 0)),
-      runAt: new Date(Number(h[H_CREATED] ?? 0)),
-      finishedAt: undefined,
-      lastError:
-        typeof h[H_ERROR] === 'string' ? (h[H_ERROR] as string) : String(h[H_ERROR] ?? '') || undefined,
-      result: undefined,
-    };
-  }
-
-  async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
+  async dead(options: DeadListOptions = {}): Promise<DeadJob<T>[]> {
     const limit = this.deadLimit(options);
-    const seen = await this.#scanDead(
-      limit,
-      () => false,
-      async () => undefined,
-    );
-    return seen.map((msg) => this.#info(msg));
+    const messages = await peekDead(this.#model, this.#dead, limit);
+    return messages.map((msg) => deadJob<T>(msg, this.name, this.attempts));
   }
 
   async retryDead(id?: string): Promise<number> {
     this.checkOpen();
-    let count = 0;
-    await this.#scanDead(
-      100_000,
-      (msg) => id === undefined || this.#info(msg).id === id,
+    return takeDead(
+      this.#model,
+      this.#dead,
+      (msg) => id === undefined || deadId(msg) === id,
       async (msg) => {
-        const h: Record<string, unknown> = { ...(msg.properties.headers ?? {}), [H_ATTEMPT]: 1 };
-        delete h[H_ERROR];
+        const h: Record<string, unknown> = { ...(msg.properties.headers ?? {}), [H.attempt]: 1 };
+        delete h[H.lastError];
+        delete h[H.died];
         await this.#send(this.#queue, msg.content, {
-          messageId: String(h[H_ID]),
+          messageId: String(h[H.id]),
           priority: msg.properties.priority ?? 0,
           headers: h,
         });
-        count++;
       },
     );
-    return count;
   }
 
   /** Deletes the queue and its delay and dead queues (tests and tooling; jobs in them are gone). */
   async destroy(): Promise<void> {
     const channel = await this.#publisher();
-    const delays = [...this.#delayQueues].map((b) => `${this.#queue}.delay.${b}`);
-    for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers]) {
+    const delays = [...this.#delayQueues].map((b) => this.#names.delay(b));
+    for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers.keys()]) {
       await channel.deleteQueue(name).catch(() => undefined);
     }
   }

@@ -6,17 +6,17 @@ import { randomUUID } from 'node:crypto';
 import { reasonOf } from '../concurrency/signal.ts';
 import type { SqliteOptions } from '../db/sqlite.ts';
 import { invalidOption, WeirError } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
 import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
 import { type Source, startConsumer } from './runner.ts';
 import type {
   Added,
   AddOptions,
   Consumer,
-  JobCounts,
+  DeadListOptions,
   JobHandler,
-  JobInfo,
   JobQueue,
+  JobQueueCapabilities,
   ProcessOptions,
 } from './types.ts';
 
@@ -31,6 +31,12 @@ export interface JobQueueOptions extends SqliteOptions {
   maxDataBytes?: number;
   /** Where warnings go. @default none */
   logger?: Logger;
+  /**
+   * How long one attempt of a job may run (a job's own `jobTimeoutMs` wins): past it the handler's signal
+   * aborts and the attempt counts as failed, so a job that keeps hanging ends in the dead letters. At
+   * most 2,147,483,647. @default 300_000 (5 minutes)
+   */
+  jobTimeoutMs?: number;
   /** SQLite: how long a worker holds a job before it counts as gone (renewed while it runs). @default 30_000 */
   visibilityTimeoutMs?: number;
   /** SQLite: how often an idle worker looks for jobs other processes added. @default 100 */
@@ -44,6 +50,22 @@ export interface JobQueueOptions extends SqliteOptions {
 export function checkAttempts(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw invalidOption(name, 'an integer ≥ 1', value);
+  }
+  return value;
+}
+
+/** A job's own jobTimeoutMs as a backend stored it, or `fallback` when it has none (or a broken one). */
+export function storedTimeout(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== null && Number.isInteger(n) && n >= 1 && n <= MAX_TIMER_MS
+    ? n
+    : fallback;
+}
+
+/** A whole number (of milliseconds, or bytes) from 1 to `max`. */
+export function checkDuration(value: unknown, name: string, max: number, unit = 'ms'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw invalidOption(name, `an integer number of ${unit} from 1 to ${max}`, value);
   }
   return value;
 }
@@ -101,6 +123,46 @@ export function driverMissing(message: string, cause: unknown): Error {
   return new WeirError('WEIR_ERR_JOBS_DRIVER_MISSING', message, { cause });
 }
 
+/** The settings every backend reads from {@link JobQueueOptions}, checked. */
+export interface QueueSettings {
+  readonly attempts: number;
+  readonly backoff: Backoff;
+  readonly maxData: number;
+  readonly idempotencyWindow: number;
+  readonly visibility: number;
+  readonly jobTimeout: number;
+}
+
+/**
+ * Checks a queue's options; `openJobQueue()` calls it before it connects, so that a bad option fails
+ * synchronously and leaves no connection behind.
+ * @throws `WEIR_ERR_INVALID_OPTION`
+ */
+export function settleQueueOptions(options: JobQueueOptions): QueueSettings {
+  return {
+    attempts: checkAttempts(options.attempts ?? 3, 'Job queue attempts'),
+    backoff: settleBackoff(options.backoff, DEFAULT_BACKOFF),
+    maxData: checkDuration(options.maxDataBytes ?? 1024 * 1024, 'Job queue maxDataBytes', 2 ** 30, 'bytes'),
+    idempotencyWindow: checkDuration(
+      options.idempotencyWindowMs ?? 86_400_000,
+      'Job queue idempotencyWindowMs',
+      Number.MAX_SAFE_INTEGER,
+    ),
+    visibility: checkDuration(
+      options.visibilityTimeoutMs ?? 30_000,
+      'Job queue visibilityTimeoutMs',
+      MAX_TIMER_MS,
+    ),
+    jobTimeout: checkDuration(options.jobTimeoutMs ?? 300_000, 'Job queue jobTimeoutMs', MAX_TIMER_MS),
+  };
+}
+
+/** The longest wait a Node timer keeps (longer ones fire at once). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** The most dead jobs one `dead()` reads: a broker hands them over one by one, held in memory. */
+const MAX_DEAD_LIMIT = 10_000;
+
 /** The arguments of one `add()`, checked. */
 export interface PreparedAdd {
   readonly id: string;
@@ -111,6 +173,8 @@ export interface PreparedAdd {
   readonly delay: number;
   /** The job's own backoff, when it has one. */
   readonly backoff: Backoff | undefined;
+  /** The job's own jobTimeoutMs, when it has one. */
+  readonly timeout: number | undefined;
   readonly key: string | undefined;
 }
 
@@ -118,11 +182,14 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   readonly name: string;
   readonly url: string;
   abstract readonly backend: JobQueue['backend'];
+  abstract readonly capabilities: JobQueueCapabilities;
   protected readonly attempts: number;
   protected readonly backoff: Backoff;
   protected readonly maxData: number;
   protected readonly idempotencyWindow: number;
   protected readonly visibility: number;
+  /** The queue's jobTimeoutMs: a job without its own gets it from the queue that runs it. */
+  protected readonly jobTimeout: number;
   protected readonly log: Logger;
   readonly #consumers = new Set<Consumer>();
   #closing: Promise<void> | undefined;
@@ -130,11 +197,13 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   constructor(name: string, url: string, options: JobQueueOptions, log: Logger) {
     this.name = name;
     this.url = url;
-    this.attempts = checkAttempts(options.attempts ?? 3, 'Job queue attempts');
-    this.backoff = settleBackoff(options.backoff, DEFAULT_BACKOFF);
-    this.maxData = options.maxDataBytes ?? 1024 * 1024;
-    this.idempotencyWindow = options.idempotencyWindowMs ?? 86_400_000;
-    this.visibility = options.visibilityTimeoutMs ?? 30_000;
+    const settings = settleQueueOptions(options);
+    this.attempts = settings.attempts;
+    this.backoff = settings.backoff;
+    this.maxData = settings.maxData;
+    this.idempotencyWindow = settings.idempotencyWindow;
+    this.visibility = settings.visibility;
+    this.jobTimeout = settings.jobTimeout;
     this.log = log;
   }
 
@@ -159,15 +228,15 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
       priority: checkPriority(options.priority ?? 0),
       delay: checkDelay(options.delay ?? 0),
       backoff: options.backoff === undefined ? undefined : settleBackoff(options.backoff, this.backoff),
+      timeout:
+        options.jobTimeoutMs === undefined
+          ? undefined
+          : checkDuration(options.jobTimeoutMs, 'add() jobTimeoutMs', MAX_TIMER_MS),
       key,
     };
   }
 
   abstract add(data: T, options?: AddOptions): Promise<Added>;
-  abstract get(id: string): Promise<JobInfo<T> | undefined>;
-  abstract counts(): Promise<JobCounts>;
-  abstract dead(options?: { limit?: number }): Promise<JobInfo<T>[]>;
-  abstract retryDead(id?: string): Promise<number>;
 
   /** Where this backend's consumers take their jobs from. */
   protected abstract source(options: ProcessOptions): Source;
@@ -189,10 +258,12 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   }
 
   /** The `limit` of `dead()`, checked. */
-  protected deadLimit(options: { limit?: number }): number {
+  protected deadLimit(options: DeadListOptions): number {
     this.checkOpen();
     const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1) throw invalidOption('dead() limit', 'an integer ≥ 1', limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LIMIT) {
+      throw invalidOption('dead() limit', `an integer from 1 to ${MAX_DEAD_LIMIT}`, limit);
+    }
     return limit;
   }
 

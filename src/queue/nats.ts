@@ -1,103 +1,55 @@
 /**
  * The NATS JetStream job queue (the official client, loaded on first use). A queue is a work-queue
  * stream (`WEIR_<name>`, file storage) with one durable pull consumer; dead jobs go to a second stream
- * (`WEIR_<name>_DEAD`). What JetStream gives natively is used as it is: publish acks (`add()` resolves
- * on the stream's ack), de-duplication by message id within the stream's window (`idempotencyKey`),
- * redelivery after `ack_wait` (a killed worker's jobs come back), delayed redelivery (`nak(delay)`, the
- * retry backoff), and `working()` to extend a running job's deadline. JetStream has no priorities, and
- * keeps no per-job status: `get()` finds only dead jobs.
+ * (`WEIR-DEAD_<name>`, one subject per job, so that one is found by its id; `names.ts` says why no two
+ * queue names share a stream). What JetStream gives natively is used as it is: publish acks (`add()`
+ * resolves on the stream's ack), de-duplication by message id within the stream's window
+ * (`idempotencyKey`), redelivery after `ack_wait` (a killed worker's jobs come back), delayed redelivery
+ * (`nak(delay)`, the retry backoff), and `working()` to extend a running job's deadline.
  */
 import { reasonOf } from '../concurrency/signal.ts';
 import { WeirError } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
 import { loadPackage } from '../internal/load-package.ts';
+import type { Logger } from '../internal/logger.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, unavailable } from './base.ts';
+import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
+import { natsNames } from './names.ts';
+import { adoptLegacyDeadLetters, deadJob, deadMessages } from './nats-dead.ts';
+import {
+  H,
+  type JetStreamClient,
+  type JetStreamManager,
+  JOB_HEADERS,
+  type JsMsg,
+  type NatsConnection,
+  type NatsJetStream,
+  type NatsTransport,
+  type PullConsumer,
+  type StoredMsg,
+} from './nats-driver.ts';
+import { declareStream } from './nats-streams.ts';
 import type { Delivery, Source } from './runner.ts';
-import type { Added, AddOptions, JobCounts, JobInfo } from './types.ts';
-
-// The slice of the NATS client weir uses, typed here so that the packages stay optional.
-interface Headers {
-  get(key: string): string;
-  set(key: string, value: string): void;
-}
-interface JsMsg {
-  readonly seq: number;
-  readonly data: Uint8Array;
-  readonly headers: Headers | undefined;
-  readonly info: { deliveryCount: number; timestampNanos: number };
-  ack(): void;
-  ackAck(): Promise<boolean>;
-  nak(millis?: number): void;
-  working(): void;
-  term(reason?: string): void;
-}
-interface StoredMsg {
-  readonly seq: number;
-  readonly data: Uint8Array;
-  readonly header: Headers;
-  readonly time: Date;
-}
-interface NatsConnection {
-  close(): Promise<void>;
-  status(): AsyncIterable<{ type: string }>;
-}
-interface JetStreamClient {
-  publish(
-    subject: string,
-    data: Uint8Array,
-    options?: { msgID?: string; headers?: Headers; timeout?: number },
-  ): Promise<{ duplicate: boolean; seq: number }>;
-  consumers: { get(stream: string, name?: string): Promise<PullConsumer> };
-}
-interface PullConsumer {
-  fetch(options: { max_messages: number; expires: number }): Promise<AsyncIterable<JsMsg> & { stop(): void }>;
-  info(): Promise<{ num_pending: number; num_ack_pending: number }>;
-}
-interface JetStreamManager {
-  streams: {
-    add(config: Record<string, unknown>): Promise<unknown>;
-    update(name: string, config: Record<string, unknown>): Promise<unknown>;
-    info(name: string): Promise<{ state: { messages: number; first_seq: number; last_seq: number } }>;
-    getMessage(stream: string, query: { seq: number }): Promise<StoredMsg>;
-    deleteMessage(stream: string, seq: number, erase?: boolean): Promise<boolean>;
-    delete(name: string): Promise<boolean>;
-  };
-  consumers: { add(stream: string, config: Record<string, unknown>): Promise<unknown> };
-}
-interface NatsTransport {
-  connect(options: Record<string, unknown>): Promise<NatsConnection>;
-  headers(): Headers;
-  nanos(millis: number): number;
-}
-interface NatsJetStream {
-  jetstream(nc: NatsConnection): JetStreamClient;
-  jetstreamManager(nc: NatsConnection): Promise<JetStreamManager>;
-}
-
-const H_ID = 'Weir-Job-Id';
-const H_MAX = 'Weir-Max-Attempts';
-const H_BACKOFF = 'Weir-Backoff';
-const H_CREATED = 'Weir-Created';
-const H_NOT_BEFORE = 'Weir-Not-Before';
-/** Deliveries that did not count as attempts: `attempt = deliveryCount − base`. */
-const H_BASE = 'Weir-Attempt-Base';
-const H_ERROR = 'Weir-Last-Error';
-const H_ATTEMPTS = 'Weir-Attempts';
+import type { Added, AddOptions, DeadJob, DeadLetters, DeadListOptions, JobQueue } from './types.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
+/**
+ * The NATS JetStream job queue. A work-queue stream forgets a job once it is acknowledged and does not
+ * tell a running job from one waiting for its retry, so there is no job status; the dead-letter list is a
+ * stream; JetStream has no priorities.
+ */
+export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQueue<T>, DeadLetters<T> {
   readonly backend = 'nats';
+  readonly capabilities = { status: false, deadLetters: true, priority: false } as const;
   readonly #nats: NatsTransport;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
+  readonly #names: ReturnType<typeof natsNames>;
   readonly #stream: string;
   readonly #subject: string;
   readonly #deadStream: string;
-  readonly #deadSubject: string;
 
   private constructor(
     name: string,
@@ -111,11 +63,10 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
     this.#nc = parts.nc;
     this.#js = parts.js;
     this.#jsm = parts.jsm;
-    const token = name.replace(/[^A-Za-z0-9_-]/g, '_');
-    this.#stream = `WEIR_${token}`;
-    this.#deadStream = `WEIR_${token}_DEAD`;
-    this.#subject = `weir.jobs.${token}`;
-    this.#deadSubject = `weir.dead.${token}`;
+    this.#names = natsNames(name);
+    this.#stream = this.#names.stream;
+    this.#deadStream = this.#names.deadStream;
+    this.#subject = this.#names.subject;
   }
 
   static async open<T>(
@@ -156,6 +107,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
       const jsm = await jetstreamManager(nc);
       const queue = new NatsJobQueue<T>(name, shown, { nats, nc, js: jetstream(nc), jsm }, options, log);
       await queue.#declare(options);
+      await adoptLegacyDeadLetters({ jsm, js: queue.#js, headers: nats.headers }, queue.#names, log);
       void queue.#watch();
       return queue;
     } catch (err) {
@@ -168,25 +120,17 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
   async #declare(options: JobQueueOptions): Promise<void> {
     const nanos = this.#nats.nanos;
     const window = options.idempotencyWindowMs ?? 86_400_000;
-    const streams: [string, Record<string, unknown>][] = [
-      [
-        this.#stream,
-        {
-          subjects: [this.#subject],
-          retention: 'workqueue',
-          storage: 'file',
-          duplicate_window: nanos(window),
-        },
-      ],
-      [this.#deadStream, { subjects: [this.#deadSubject], retention: 'limits', storage: 'file' }],
-    ];
-    for (const [name, config] of streams) {
-      try {
-        await this.#jsm.streams.add({ name, ...config });
-      } catch {
-        await this.#jsm.streams.update(name, config);
-      }
-    }
+    await declareStream(this.#jsm, this.#stream, {
+      subjects: [this.#subject],
+      retention: 'workqueue',
+      storage: 'file',
+      duplicate_window: nanos(window),
+    });
+    await declareStream(this.#jsm, this.#deadStream, {
+      subjects: [this.#names.deadSubjects],
+      retention: 'limits',
+      storage: 'file',
+    });
     await this.#jsm.consumers.add(this.#stream, {
       durable_name: 'weir',
       ack_policy: 'explicit',
@@ -208,16 +152,17 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
     // Priorities are checked, and ignored: JetStream has none.
-    const { id, text, attempts, delay, key, backoff } = this.prepareAdd(data, options);
+    const { id, text, attempts, delay, key, backoff, timeout } = this.prepareAdd(data, options);
     const h = this.#nats.headers();
-    h.set(H_ID, id);
-    h.set(H_MAX, String(attempts));
-    h.set(H_CREATED, String(Date.now()));
-    if (backoff !== undefined) h.set(H_BACKOFF, JSON.stringify(backoff));
+    h.set(H.id, id);
+    h.set(H.maxAttempts, String(attempts));
+    h.set(H.created, String(Date.now()));
+    if (backoff !== undefined) h.set(H.backoff, JSON.stringify(backoff));
+    if (timeout !== undefined) h.set(H.timeout, String(timeout));
     if (delay > 0) {
-      h.set(H_NOT_BEFORE, String(Date.now() + delay));
+      h.set(H.notBefore, String(Date.now() + delay));
       // The early delivery that waits out the delay is not an attempt.
-      h.set(H_BASE, '1');
+      h.set(H.base, '1');
     }
     let ack: { duplicate: boolean; seq: number };
     try {
@@ -233,7 +178,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
       const original = await this.#jsm.streams
         .getMessage(this.#stream, { seq: ack.seq })
         .catch(() => undefined);
-      return { id: original?.header.get(H_ID) || id, duplicate: true };
+      return { id: original?.header.get(H.id) || id, duplicate: true };
     }
     return { id, duplicate: false };
   }
@@ -274,18 +219,18 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
   /** The delivery for `msg`, or `undefined` when it arrived before its delay and was put back. */
   #delivery(msg: JsMsg): Delivery | undefined {
     const h = msg.headers;
-    const notBefore = Number(h?.get(H_NOT_BEFORE) || 0);
+    const notBefore = Number(h?.get(H.notBefore) || 0);
     const wait = notBefore - Date.now();
     if (wait > 0) {
       msg.nak(wait);
       return undefined;
     }
-    const base = Number(h?.get(H_BASE) || 0);
+    const base = Number(h?.get(H.base) || 0);
     const attempt = Math.max(1, msg.info.deliveryCount - base);
-    const backoffText = h?.get(H_BACKOFF);
+    const backoffText = h?.get(H.backoff);
     const data = decoder.decode(msg.data);
-    const id = h?.get(H_ID) || String(msg.seq);
-    const maxAttempts = Number(h?.get(H_MAX) || this.attempts);
+    const id = h?.get(H.id) || String(msg.seq);
+    const maxAttempts = Number(h?.get(H.maxAttempts) || this.attempts);
     return {
       job: {
         id,
@@ -293,9 +238,10 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
         data: JSON.parse(data),
         attempt,
         maxAttempts,
-        createdAt: new Date(Number(h?.get(H_CREATED) || Date.now())),
+        createdAt: new Date(Number(h?.get(H.created) || Date.now())),
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
+      timeoutMs: storedTimeout(h?.get(H.timeout) || undefined, this.jobTimeout),
       complete: async () => {
         // A plain ack: an ack that is lost means the job runs again, which at-least-once allows, and
         // waiting for the server's reply to each one halved the throughput.
@@ -306,98 +252,77 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> {
       },
       bury: async (error) => {
         const dead = this.#nats.headers();
-        dead.set(H_ID, id);
-        dead.set(H_MAX, String(maxAttempts));
-        dead.set(H_CREATED, h?.get(H_CREATED) || String(Date.now()));
-        dead.set(H_ERROR, error.slice(0, 4096).replace(/[\r\n]+/g, ' '));
-        dead.set(H_ATTEMPTS, String(attempt));
-        if (backoffText) dead.set(H_BACKOFF, backoffText);
-        await this.#js.publish(this.#deadSubject, msg.data, { headers: dead, timeout: 5000 });
+        dead.set(H.id, id);
+        dead.set(H.maxAttempts, String(maxAttempts));
+        dead.set(H.created, h?.get(H.created) || String(Date.now()));
+        dead.set(H.lastError, error.slice(0, 4096).replace(/[\r\n]+/g, ' '));
+        dead.set(H.attempts, String(attempt));
+        if (backoffText) dead.set(H.backoff, backoffText);
+        const timeoutText = h?.get(H.timeout);
+        if (timeoutText) dead.set(H.timeout, timeoutText);
+        await this.#js.publish(this.#names.deadSubject(id), msg.data, { headers: dead, timeout: 5000 });
         await msg.ackAck();
       },
       release: async () => {
         // A nak would count as a delivery: put back a copy that says so, then remove this one.
         const copy = this.#nats.headers();
-        for (const name of [H_ID, H_MAX, H_CREATED, H_BACKOFF]) {
+        for (const name of JOB_HEADERS) {
           const value = h?.get(name);
           if (value) copy.set(name, value);
         }
-        copy.set(H_BASE, String(attempt - 1));
+        copy.set(H.base, String(attempt - 1));
         await this.#js.publish(this.#subject, msg.data, { headers: copy, timeout: 5000 });
         await msg.ackAck();
       },
     };
   }
 
-  async get(id: string): Promise<JobInfo<T> | undefined> {
-    this.checkOpen();
-    return (await this.#deadJobs(10_000)).find((job) => job.id === id);
-  }
-
-  async counts(): Promise<JobCounts> {
-    this.checkOpen();
-    const consumer = await this.#js.consumers.get(this.#stream, 'weir');
-    const info = await consumer.info();
-    const dead = await this.#jsm.streams.info(this.#deadStream);
-    return {
-      waiting: info.num_pending,
-      active: info.num_ack_pending,
-      failed: 0,
-      completed: 0,
-      dead: dead.state.messages,
-    };
-  }
-
-  async #deadMessages(limit: number): Promise<StoredMsg[]> {
-    const { state } = await this.#jsm.streams.info(this.#deadStream);
-    const found: StoredMsg[] = [];
-    for (
-      let seq = state.first_seq;
-      seq <= state.last_seq && found.length < limit && state.messages > 0;
-      seq++
-    ) {
-      const msg = await this.#jsm.streams.getMessage(this.#deadStream, { seq }).catch(() => undefined);
-      if (msg !== undefined) found.push(msg);
+  async dead(options: DeadListOptions = {}): Promise<DeadJob<T>[]> {
+    const limit = this.deadLimit(options);
+    const jobs: DeadJob<T>[] = [];
+    for await (const msg of deadMessages(this.#jsm, this.#deadStream, this.#names.deadSubjects, limit)) {
+      jobs.push(deadJob<T>(msg, this.name, this.attempts));
     }
-    return found;
+    return jobs;
   }
 
-  async #deadJobs(limit: number): Promise<JobInfo<T>[]> {
-    return (await this.#deadMessages(limit)).map((msg) => ({
-      id: msg.header.get(H_ID),
-      queue: this.name,
-      state: 'dead' as const,
-      data: JSON.parse(decoder.decode(msg.data)) as T,
-      attempts: Number(msg.header.get(H_ATTEMPTS) || 0),
-      maxAttempts: Number(msg.header.get(H_MAX) || this.attempts),
-      priority: 0,
-      createdAt: new Date(Number(msg.header.get(H_CREATED) || 0)),
-      runAt: msg.time,
-      finishedAt: msg.time,
-      lastError: msg.header.get(H_ERROR) || undefined,
-      result: undefined,
-    }));
-  }
-
-  async dead(options: { limit?: number } = {}): Promise<JobInfo<T>[]> {
-    return this.#deadJobs(this.deadLimit(options));
-  }
-
+  /** Puts one dead job back: found by its subject, so without reading the others. */
   async retryDead(id?: string): Promise<number> {
     this.checkOpen();
+    if (id === undefined) {
+      let count = 0;
+      const all = deadMessages(
+        this.#jsm,
+        this.#deadStream,
+        this.#names.deadSubjects,
+        Number.POSITIVE_INFINITY,
+      );
+      for await (const msg of all) count += await this.#requeue(msg);
+      return count;
+    }
+    if (typeof id !== 'string') return 0;
+    const subject = this.#names.deadSubject(id);
     let count = 0;
-    for (const msg of await this.#deadMessages(100_000)) {
-      if (id !== undefined && msg.header.get(H_ID) !== id) continue;
-      const h = this.#nats.headers();
-      for (const name of [H_ID, H_MAX, H_CREATED, H_BACKOFF]) {
-        const value = msg.header.get(name);
-        if (value) h.set(name, value);
-      }
-      await this.#js.publish(this.#subject, msg.data, { headers: h, timeout: 5000 });
-      await this.#jsm.streams.deleteMessage(this.#deadStream, msg.seq, false);
-      count++;
+    // A job delivered twice (at least once) may have died twice: each copy goes back.
+    for (let i = 0; i < 100; i++) {
+      const msg = await this.#jsm.streams.getMessage(this.#deadStream, { last_by_subj: subject });
+      if (msg === null) break;
+      if (msg.header.get(H.id) !== id) break;
+      count += await this.#requeue(msg);
     }
     return count;
+  }
+
+  /** Publishes a dead job back to the queue, attempts reset, then deletes it from the dead letters. */
+  async #requeue(msg: StoredMsg): Promise<number> {
+    const h = this.#nats.headers();
+    for (const name of JOB_HEADERS) {
+      const value = msg.header.get(name);
+      if (value) h.set(name, value);
+    }
+    await this.#js.publish(this.#subject, msg.data, { headers: h, timeout: 5000 });
+    await this.#jsm.streams.deleteMessage(this.#deadStream, msg.seq, false);
+    return 1;
   }
 
   /** Deletes the queue's streams (tests and tooling; jobs in them are gone). */

@@ -1,11 +1,13 @@
 /**
  * `openJobQueue(name, { url })`: the one place a URL picks a backend.
  */
-import { redactUrl } from '../db/errors.ts';
+
 import { WeirError } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
+import { redactUrl } from '../internal/url.ts';
 import { AmqpJobQueue } from './amqp.ts';
-import type { JobQueueOptions } from './base.ts';
+import { type JobQueueOptions, settleQueueOptions } from './base.ts';
+import { checkQueueName } from './names.ts';
 import { NatsJobQueue } from './nats.ts';
 import { SqliteJobQueue } from './sqlite.ts';
 import type { JobQueue } from './types.ts';
@@ -21,28 +23,31 @@ export interface OpenJobQueueOptions extends JobQueueOptions {
 
 const silent: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-
 /**
  * Opens the durable job queue `name` on the backend its URL names: `sqlite:PATH` (embedded, shared
  * safely by several processes), `amqp://user:password@host:5672` (RabbitMQ) or `nats://host:4222`
- * (NATS JetStream).
- * @throws `WEIR_ERR_JOBS_URL` for a URL with an unknown scheme; `WEIR_ERR_INVALID_OPTION` for a bad name.
+ * (NATS JetStream). The queue offers what every backend keeps (`add`, `process`, `close`); what only
+ * some keep is in `queue.capabilities`, reached through `hasJobStatus(queue)` and `hasDeadLetters(queue)`.
+ * Given a literal `sqlite:` URL it is typed as the SQLite queue, which has every capability.
+ * @throws `WEIR_ERR_JOBS_URL` for a URL with an unknown scheme; `WEIR_ERR_INVALID_OPTION` for a bad name (1 to 100 letters,
+ * digits, `_` or `-`; not `.`); `WEIR_ERR_JOBS_NAME_TAKEN` when a NATS stream of that name is not this queue's.
  * @example
  * const emails = await openJobQueue<{ to: string }>('emails', { url: process.env.QUEUE_URL });
  * await emails.add({ to: 'ada@example.com' }, { attempts: 5 });
  * emails.process(async (job, { signal }) => send(job.data.to, { signal }), { concurrency: 8 });
+ * if (hasDeadLetters(emails)) await emails.retryDead();
  */
+export function openJobQueue<T = unknown>(
+  name: string,
+  options: OpenJobQueueOptions & { url: `sqlite:${string}` },
+): Promise<SqliteJobQueue<T>>;
+export function openJobQueue<T = unknown>(name: string, options?: OpenJobQueueOptions): Promise<JobQueue<T>>;
 export async function openJobQueue<T = unknown>(
   name: string,
   options: OpenJobQueueOptions = {},
 ): Promise<JobQueue<T>> {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new WeirError(
-      'WEIR_ERR_INVALID_OPTION',
-      `Job queue name must be 1 to 100 letters, digits, "_", "." or "-" (not first), received ${JSON.stringify(name)}`,
-    );
-  }
+  checkQueueName(name);
+  settleQueueOptions(options);
   const url = options.url || process.env.QUEUE_URL || DEFAULT_QUEUE_URL;
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0].toLowerCase();
   const shown = redactUrl(url);

@@ -2,19 +2,28 @@
  * The consumer loop every backend shares: take up to `concurrency` jobs, run the handler, then complete,
  * retry (with backoff) or bury each; on close, stop taking, let running jobs finish until the deadline,
  * then abort them and leave them for redelivery. Backends supply deliveries through a {@link Source}.
+ *
+ * A job that runs past its `jobTimeoutMs` has its signal aborted and its attempt recorded as failed at
+ * once (retried after its backoff, or dead-lettered after its last attempt), and its lease is no longer
+ * renewed, so a handler that hangs cannot hold its job for ever. A handler that ignores the abort keeps
+ * its concurrency slot until it returns (its outcome is then dropped), and is logged once: meanwhile the
+ * job may run again elsewhere, which at-least-once delivery allows.
  */
 
 import { scopedController } from '../concurrency/signal.ts';
 import { sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
-import type { Logger } from '../http/context.ts';
+import type { Logger } from '../internal/logger.ts';
 import { type Backoff, backoffDelay } from './backoff.ts';
+import { Deadlines, JobContext, RunningJob } from './running-job.ts';
 import type { Consumer, Job, JobHandler, ProcessOptions } from './types.ts';
 
 /** One job handed to this process, and what can become of it. */
 export interface Delivery {
   readonly job: Job<unknown>;
   readonly backoff: Backoff;
+  /** How long this attempt may run. */
+  readonly timeoutMs: number;
   complete(result: unknown): Promise<void>;
   /** Fails this attempt; the job runs again after `delayMs`. */
   retry(error: string, delayMs: number): Promise<void>;
@@ -34,7 +43,10 @@ export interface Source {
   close?(): Promise<void>;
 }
 
-/** How long an ignored abort is waited for before the job is given back anyway. */
+/**
+ * How long a handler has to return after its signal aborted: at close, before its job is given back
+ * anyway; past its jobTimeoutMs, before it is logged as ignoring its signal.
+ */
 const ABORT_GRACE_MS = 1000;
 
 function messageOf(err: unknown): string {
@@ -57,44 +69,84 @@ export function startConsumer(
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
 
   const taking = scopedController();
-  const jobs = scopedController();
-  const running = new Map<Delivery, Promise<void>>();
-  const abandoned = new Set<Delivery>();
+  const running = new Map<Delivery, RunningJob>();
+  let stopping = false;
   let processed = 0;
   let slotFreed: (() => void) | undefined;
   let closing: Promise<void> | undefined;
+  const deadlines = new Deadlines(() => running.values(), timedOut);
+  /** Outcomes of timed-out jobs being recorded while their handlers still run: close() waits for them. */
+  const recordings = new Set<Promise<void>>();
 
-  async function run(delivery: Delivery): Promise<void> {
+  /** Records the failure of an attempt: retried after its backoff, or dead after its last. */
+  function fail(delivery: Delivery, message: string): Promise<void> {
+    const { job } = delivery;
+    return job.attempt < job.maxAttempts
+      ? delivery.retry(message, backoffDelay(delivery.backoff, job.attempt))
+      : delivery.bury(message);
+  }
+
+  async function run(entry: RunningJob): Promise<void> {
+    const { delivery } = entry;
     const { job } = delivery;
     try {
       if (job.attempt > job.maxAttempts) {
         await delivery.bury('its worker stopped during the last attempt (lease expired)');
         return;
       }
+      deadlines.start(entry, delivery.timeoutMs);
       let outcome: { ok: true; value: unknown } | { ok: false; err: unknown };
       try {
-        outcome = { ok: true, value: await handler(job, { signal: jobs.signal }) };
+        outcome = { ok: true, value: await handler(job, new JobContext(entry)) };
       } catch (err) {
         outcome = { ok: false, err };
       }
-      if (abandoned.has(delivery)) return;
+      entry.finished();
+      // Past its deadline, or given back at close: the outcome was recorded then, or is not ours to record.
+      if (entry.state !== 'running') return;
       if (outcome.ok) {
         await delivery.complete(outcome.value);
-      } else if (jobs.signal.aborted) {
+      } else if (stopping && entry.aborted) {
         await delivery.release();
-      } else if (job.attempt < job.maxAttempts) {
-        await delivery.retry(messageOf(outcome.err), backoffDelay(delivery.backoff, job.attempt));
       } else {
-        await delivery.bury(messageOf(outcome.err));
+        await fail(delivery, messageOf(outcome.err));
       }
     } catch (err) {
       // The queue could not record the outcome; the job's lease runs out and it is delivered again.
       log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
     } finally {
+      entry.finished();
       running.delete(delivery);
       processed++;
       slotFreed?.();
     }
+  }
+
+  function timedOut(entry: RunningJob): void {
+    if (entry.state !== 'running') return;
+    entry.state = 'timed-out';
+    const { delivery } = entry;
+    const { job } = delivery;
+    const reason = new WeirError(
+      'WEIR_ERR_JOBS_TIMEOUT',
+      `Job ${job.id} of queue "${job.queue}" ran past its jobTimeoutMs (${delivery.timeoutMs} ms)`,
+    );
+    entry.abort(reason);
+    entry.watchAbort(ABORT_GRACE_MS, ignored);
+    const recording = fail(delivery, reason.message)
+      .catch((err: unknown) => {
+        log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
+      })
+      .finally(() => recordings.delete(recording));
+    recordings.add(recording);
+  }
+
+  function ignored(entry: RunningJob): void {
+    const { job, timeoutMs } = entry.delivery;
+    log.warn(
+      { queue: job.queue, job: job.id, attempt: job.attempt, jobTimeoutMs: timeoutMs },
+      'job queue: a handler ignored its abort signal past jobTimeoutMs; it keeps its concurrency slot until it returns, and its job may run again meanwhile',
+    );
   }
 
   const loop = (async () => {
@@ -119,7 +171,11 @@ export function startConsumer(
         await sleep(Math.min(100 * 2 ** failures, 5000), { signal: taking.signal }).catch(() => undefined);
         continue;
       }
-      for (const delivery of deliveries) running.set(delivery, run(delivery));
+      for (const delivery of deliveries) {
+        const entry = new RunningJob(delivery);
+        running.set(delivery, entry);
+        entry.done = run(entry);
+      }
     }
   })();
 
@@ -154,7 +210,7 @@ export function startConsumer(
         taking.abort(new WeirError('WEIR_ERR_JOBS_CLOSED', 'The consumer is closing'));
         slotFreed?.();
         await loop;
-        const all = () => Promise.allSettled([...running.values()]);
+        const all = () => Promise.allSettled([...running.values()].map((entry) => entry.done));
         let timer: NodeJS.Timeout | undefined;
         const deadline = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, timeoutMs);
@@ -162,17 +218,27 @@ export function startConsumer(
         await Promise.race([all(), deadline]);
         clearTimeout(timer);
         if (running.size > 0) {
-          jobs.abort(new WeirError('WEIR_ERR_JOBS_CLOSED', 'The consumer closed before this job finished'));
+          stopping = true;
+          const reason = new WeirError(
+            'WEIR_ERR_JOBS_CLOSED',
+            'The consumer closed before this job finished',
+          );
+          for (const entry of running.values()) if (entry.state === 'running') entry.abort(reason);
           await Promise.race([all(), sleep(ABORT_GRACE_MS)]);
           // Handlers that ignore their signal: their jobs go back now; what they do later is not recorded.
           await Promise.allSettled(
-            [...running.keys()].map((delivery) => {
-              abandoned.add(delivery);
-              return delivery.release();
-            }),
+            [...running.values()]
+              .filter((entry) => entry.state === 'running')
+              .map((entry) => {
+                entry.state = 'abandoned';
+                entry.finished();
+                return entry.delivery.release();
+              }),
           );
         }
         if (extender !== undefined) clearInterval(extender);
+        deadlines.stop();
+        await Promise.allSettled([...recordings]);
         await source
           .close?.()
           .catch((err: unknown) => log.warn({ err }, 'job queue: closing a consumer failed'));

@@ -1,6 +1,8 @@
 /**
- * weir/queue's public shapes: the same on every backend. What differs by backend (job status, priority)
- * is said where it differs.
+ * weir/queue's public shapes. {@link JobQueue} is what every backend keeps; what only some keep (a job's
+ * status, a dead-letter list, priorities) is a capability a backend declares in `capabilities`, and the
+ * methods that come with it exist only on the backends that declare it ({@link JobStatus},
+ * {@link DeadLetters}; narrow with `hasJobStatus()` and `hasDeadLetters()`).
  */
 import type { SignalOptions } from '../concurrency/sleep.ts';
 
@@ -40,6 +42,12 @@ export interface AddOptions extends SignalOptions {
    * and answers the first job's id with `duplicate: true`.
    */
   idempotencyKey?: string;
+  /**
+   * How long one attempt may run: past it the handler's signal aborts (reason `WEIR_ERR_JOBS_TIMEOUT`)
+   * and the attempt counts as failed. At most 2,147,483,647 (about 24.8 days).
+   * @default the queue's `jobTimeoutMs` (5 minutes)
+   */
+  jobTimeoutMs?: number;
 }
 
 /** What `add()` answers. */
@@ -60,7 +68,11 @@ export interface Job<T = unknown> {
   readonly createdAt: Date;
 }
 
-/** Runs one job. Resolving completes it (its value is kept as `result`); throwing fails the attempt. */
+/**
+ * Runs one job. Resolving completes it (its value is kept as `result`); throwing fails the attempt.
+ * `signal` aborts when the attempt runs past its `jobTimeoutMs` (the attempt then counts as failed,
+ * whatever the handler does next) or when the consumer closes past its deadline (the job is given back).
+ */
 export type JobHandler<T = unknown> = (job: Job<T>, context: { readonly signal: AbortSignal }) => unknown;
 
 /** Options of `process()`. */
@@ -112,23 +124,76 @@ export interface JobInfo<T = unknown> {
 /** Jobs per state. */
 export type JobCounts = Record<JobState, number>;
 
-/** A durable job queue, picked by {@link openJobQueue}'s URL. */
+/** A job in the dead-letter list: what every backend that keeps one records. */
+export interface DeadJob<T = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  readonly data: T;
+  /** Attempts it had; the last one failed. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly createdAt: Date;
+  /** When it was dead-lettered; `undefined` for a job an earlier weir dead-lettered on a broker. */
+  readonly finishedAt: Date | undefined;
+  /** The last attempt's error message. */
+  readonly lastError: string | undefined;
+}
+
+/** Options of {@link DeadLetters.dead}. */
+export interface DeadListOptions {
+  /** The most jobs to read. @default 100 */
+  limit?: number;
+}
+
+/**
+ * What a backend keeps beyond the core, so what it offers: each `true` comes with methods, and a backend
+ * that cannot keep a thing says `false` and does not have them.
+ */
+export interface JobQueueCapabilities {
+  /**
+   * Every job's state is kept, so {@link JobStatus} (`get(id)`, `counts()`) is offered. SQLite: yes;
+   * RabbitMQ, NATS: no (a broker forgets a job once it is acknowledged, and does not tell a waiting job
+   * from one waiting for its retry).
+   */
+  readonly status: boolean;
+  /** A dead-letter list is kept, so {@link DeadLetters} (`dead()`, `retryDead()`) is offered. All three. */
+  readonly deadLetters: boolean;
+  /** `priority` orders ready jobs. SQLite, RabbitMQ: yes; NATS: no (it is checked, then ignored). */
+  readonly priority: boolean;
+}
+
+/** The capability `status`: the queue knows every job's state. */
+export interface JobStatus<T = unknown> {
+  /** A job's state, or `undefined` when it is unknown (or completed long enough ago to be purged). */
+  get(id: string): Promise<JobInfo<T> | undefined>;
+  /** Jobs per state. */
+  counts(): Promise<JobCounts>;
+}
+
+/** The capability `deadLetters`: jobs that failed every attempt are kept, and can be put back. */
+export interface DeadLetters<T = unknown> {
+  /** The dead-letter list, oldest first. */
+  dead(options?: DeadListOptions): Promise<DeadJob<T>[]>;
+  /** Puts dead jobs back (one by id, or all), with their attempts reset; resolves with how many. */
+  retryDead(id?: string): Promise<number>;
+}
+
+/**
+ * A durable job queue, picked by `openJobQueue()`'s URL: what every backend keeps. The rest is in
+ * `capabilities`; `hasJobStatus(queue)` and `hasDeadLetters(queue)` narrow the type to the methods that
+ * come with it.
+ */
 export interface JobQueue<T = unknown> {
   readonly name: string;
   readonly backend: 'sqlite' | 'amqp' | 'nats';
   /** The URL it was opened with, password masked. */
   readonly url: string;
+  /** What this backend keeps beyond the core. */
+  readonly capabilities: JobQueueCapabilities;
   /** Stores a job durably, then resolves (a commit, a publisher confirm, a stream ack). */
   add(data: T, options?: AddOptions): Promise<Added>;
   /** Runs `handler` for each job, `concurrency` at a time, until closed. */
   process(handler: JobHandler<T>, options?: ProcessOptions): Consumer;
-  /** A job's state, or `undefined` when it is unknown (or completed long enough ago to be purged). */
-  get(id: string): Promise<JobInfo<T> | undefined>;
-  counts(): Promise<JobCounts>;
-  /** The dead-letter list, oldest first. */
-  dead(options?: { limit?: number }): Promise<JobInfo<T>[]>;
-  /** Puts dead jobs back (one by id, or all), with their attempts reset; resolves with how many. */
-  retryDead(id?: string): Promise<number>;
   /** Stops this queue's consumers (gracefully) and closes its connection. */
   close(): Promise<void>;
 }

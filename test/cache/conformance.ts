@@ -4,36 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Logger } from 'weir';
 import type { Cache, CacheOptions } from 'weir/cache';
 import { uniqueNamespace } from '../helpers/services.ts';
+import { runWrapCases } from './conformance-wrap.ts';
+import { recordingLogger, type Suite } from './support.ts';
 
 export interface CacheTarget {
   open(options: CacheOptions): Promise<Cache>;
-}
-
-/** A logger that keeps what it is told. */
-export function recordingLogger(): Logger & { warnings: string[]; infos: string[] } {
-  const warnings: string[] = [];
-  const infos: string[] = [];
-  return {
-    warnings,
-    infos,
-    error: (_obj, msg) => warnings.push(String(msg)),
-    warn: (_obj, msg) => warnings.push(String(msg)),
-    info: (_obj, msg) => infos.push(String(msg)),
-    debug: () => undefined,
-  };
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 export function runCacheSuite(name: string, target: CacheTarget, options: { skip: string | false }): void {
@@ -55,6 +32,13 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
         await c.close();
       }
     });
+    const suite: Suite = {
+      get cache() {
+        return cache;
+      },
+      log,
+      open,
+    };
 
     test('set then get round-trips JSON values; a missing key is undefined', async () => {
       const value = { id: 1, name: 'Ada', tags: ['x', 'y'], nested: { ok: true, n: null } };
@@ -113,102 +97,7 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
       assert.equal(await other.get('a:1'), 'other');
     });
 
-    test('wrap: 100 concurrent misses of one key run the loader once, and all get its value', async () => {
-      let calls = 0;
-      const gate = deferred<void>();
-      const loader = async () => {
-        calls++;
-        await gate.promise;
-        return { computed: 42 };
-      };
-      const all = Array.from({ length: 100 }, () => cache.wrap('sf', loader, { ttl: 10_000 }));
-      await delay(20);
-      gate.resolve();
-      const values = await Promise.all(all);
-      assert.equal(calls, 1);
-      for (const value of values) assert.deepEqual(value, { computed: 42 });
-      // Now cached: the loader does not run again.
-      assert.deepEqual(await cache.wrap('sf', loader), { computed: 42 });
-      assert.equal(calls, 1);
-    });
-
-    test('wrap: a loader error reaches every waiter and is never cached', async () => {
-      let calls = 0;
-      const failing = async () => {
-        calls++;
-        await delay(10);
-        throw new Error('boom');
-      };
-      const results = await Promise.allSettled(Array.from({ length: 10 }, () => cache.wrap('err', failing)));
-      assert.equal(calls, 1);
-      for (const r of results) assert.equal(r.status === 'rejected' && (r.reason as Error).message, 'boom');
-      assert.equal(await cache.get('err'), undefined);
-      assert.equal(await cache.wrap('err', () => 'fine'), 'fine');
-      assert.equal(calls, 1);
-      assert.equal(await cache.get('err'), 'fine');
-    });
-
-    test('wrap: stale-while-revalidate serves the stale value at once and refreshes once', async () => {
-      let version = 0;
-      let calls = 0;
-      const refreshed = deferred<void>();
-      const loader = async () => {
-        calls++;
-        version++;
-        if (calls === 2) {
-          await delay(30);
-          setImmediate(refreshed.resolve);
-        }
-        return version;
-      };
-      const options = { ttl: 50, staleWhileRevalidate: 10_000 };
-      assert.equal(await cache.wrap('swr', loader, options), 1);
-      await delay(80);
-      // Stale now: ten callers all get version 1 at once, and one refresh starts.
-      const stale = await Promise.all(Array.from({ length: 10 }, () => cache.wrap('swr', loader, options)));
-      assert.deepEqual(stale, Array(10).fill(1));
-      await refreshed.promise;
-      await delay(20);
-      assert.equal(calls, 2);
-      assert.equal(await cache.wrap('swr', loader, options), 2);
-      assert.equal(calls, 2);
-    });
-
-    test('wrap: without staleWhileRevalidate an expired value is loaded again', async () => {
-      let n = 0;
-      const loader = () => ++n;
-      assert.equal(await cache.wrap('exp', loader, { ttl: 30 }), 1);
-      await delay(60);
-      assert.equal(await cache.wrap('exp', loader, { ttl: 30 }), 2);
-    });
-
-    test('wrap: a caller whose signal aborts gets its reason; the loader is aborted when every caller left', async () => {
-      const a = new AbortController();
-      const b = new AbortController();
-      let loaderSignal: AbortSignal | undefined;
-      const loader = ({ signal }: { signal: AbortSignal }) => {
-        loaderSignal = signal;
-        return new Promise<string>((_resolve, reject) => {
-          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        });
-      };
-      const first = cache.wrap('abort', loader, { signal: a.signal });
-      const second = cache.wrap('abort', loader, { signal: b.signal });
-      await delay(10);
-      a.abort(new Error('first left'));
-      await assert.rejects(first, /first left/);
-      assert.equal(loaderSignal?.aborted, false, 'one caller still waits');
-      b.abort(new Error('second left'));
-      await assert.rejects(second, /second left/);
-      assert.equal(loaderSignal?.aborted, true);
-      // The next caller starts a fresh load.
-      assert.equal(await cache.wrap('abort', () => 'again'), 'again');
-      // An aborted signal is refused before anything runs.
-      await assert.rejects(
-        cache.wrap('abort2', () => 'x', { signal: AbortSignal.abort(new Error('gone')) }),
-        /gone/,
-      );
-    });
+    runWrapCases(suite);
 
     test('a value over maxValueBytes is passed through uncached, with one warning', async () => {
       const small = await open({ maxValueBytes: 100 });
@@ -251,6 +140,103 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
       });
       await dated.set('big', { n: 2n ** 70n });
       assert.deepEqual(await dated.get('big'), { n: 2n ** 70n });
+    });
+
+    test('keys and values are opaque: CR/LF, NUL, lone surrogates, non-Latin-1 and a 10 KB key round-trip', async () => {
+      const keys = [
+        'a\r\nb',
+        'nul\u0000',
+        '\u00ff\u0100\u20ac',
+        '\u{1d11e}',
+        'k'.repeat(10_000),
+        '',
+        'a:*?[]',
+      ];
+      const values = ['\r\n\u0000', '\ud800', '\u{1d11e}\u20ac', { '\u2028': ['\n'] }, -0.5, null];
+      for (const [i, key] of keys.entries()) await cache.set(key, values[i % values.length]);
+      const expected = keys.map((_, i) => values[i % values.length]);
+      assert.deepEqual(await cache.getMany(keys), expected);
+      for (const [i, key] of keys.entries()) assert.deepEqual(await cache.get(key), expected[i]);
+      await cache.clear('a');
+      assert.deepEqual(await cache.get('a:*?[]'), undefined);
+      assert.deepEqual(await cache.get('a\r\nb'), values[0]);
+    });
+
+    test('a key that is not a string is refused with WEIR_ERR_INVALID_OPTION', async () => {
+      const code = { code: 'WEIR_ERR_INVALID_OPTION' };
+      await assert.rejects(cache.get(1 as never), code);
+      await assert.rejects(cache.getMany(['a', null] as never), code);
+      await assert.rejects(cache.set({} as never, 1), code);
+      await assert.rejects(cache.delete(undefined as never), code);
+      await assert.rejects(
+        cache.wrap(Symbol('k') as never, () => 1),
+        code,
+      );
+    });
+
+    test('a value the serializer refuses (BigInt, cycle, 100k-deep) is passed through uncached, with one warning', async () => {
+      const own = recordingLogger();
+      const strict = await open({ logger: own });
+      const cyclic: { self?: unknown } = {};
+      cyclic.self = cyclic;
+      let deep: unknown[] = [];
+      for (let i = 0; i < 100_000; i++) deep = [deep];
+      for (const [key, value] of [
+        ['big', 1n],
+        ['cycle', cyclic],
+        ['deep', deep],
+      ] as const) {
+        let calls = 0;
+        const loader = () => {
+          calls++;
+          return value;
+        };
+        assert.equal(await strict.wrap(key, loader), value);
+        assert.equal(await strict.wrap(key, loader), value);
+        assert.equal(calls, 2);
+        await strict.set(key, value);
+        assert.equal(await strict.get(key), undefined);
+      }
+      assert.deepEqual(own.warnings, [
+        `cache ${strict.url}: a value could not be serialised and was not cached`,
+      ]);
+    });
+
+    test('a stored value the serializer cannot read back is a miss, with one warning', async () => {
+      const own = recordingLogger();
+      const picky = await open({
+        logger: own,
+        serializer: {
+          serialize: (v) => JSON.stringify(v),
+          deserialize: (t) => {
+            const v: unknown = JSON.parse(t);
+            if (v === 'poison') throw new Error('unreadable');
+            return v;
+          },
+        },
+      });
+      await picky.set('p', 'poison');
+      await picky.set('ok', 'fine');
+      assert.equal(await picky.get('p'), undefined);
+      assert.deepEqual(await picky.getMany(['p', 'ok']), [undefined, 'fine']);
+      assert.equal(await picky.wrap('p', () => 'reloaded'), 'reloaded');
+      assert.equal(await picky.get('p'), 'reloaded');
+      assert.deepEqual(own.warnings, [
+        `cache ${picky.url}: a stored value could not be deserialised (a miss)`,
+      ]);
+      const stats = picky.stats();
+      assert.equal(stats.misses, 3);
+      assert.equal(stats.hits, 2);
+    });
+
+    test('maxValueBytes counts UTF-8 bytes, not characters', async () => {
+      const small = await open({ maxValueBytes: 100 });
+      const euros = '\u20ac'.repeat(40); // 42 characters serialised, 122 bytes
+      await small.set('euros', euros);
+      assert.equal(await small.get('euros'), undefined);
+      const latin = 'a'.repeat(90);
+      await small.set('latin', latin);
+      assert.equal(await small.get('latin'), latin);
     });
 
     test('bad options and a closed cache fail with clear codes', async () => {

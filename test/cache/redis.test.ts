@@ -6,7 +6,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Cache, openCache } from 'weir/cache';
 import { spawnTs } from '../helpers/process.ts';
 import { pingRedis, REDIS_URL, redisSkip, uniqueNamespace } from '../helpers/services.ts';
-import { recordingLogger, runCacheSuite } from './conformance.ts';
+import { runCacheSuite } from './conformance.ts';
+import { recordingLogger, until } from './support.ts';
 
 const skip = await redisSkip();
 const tieredUrl = `tiered+${REDIS_URL}`;
@@ -45,19 +46,6 @@ async function startRedis(port: number): Promise<ChildProcess> {
       await delay(25);
     }
   }
-}
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const start = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - start > timeoutMs) assert.fail(`${what} did not happen within ${timeoutMs} ms`);
-    await delay(10);
-  }
-  return Date.now() - start;
 }
 
 describe('Redis and tiered specifics', { skip }, () => {

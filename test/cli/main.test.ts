@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,6 +27,34 @@ describe('weir CLI', () => {
     const c = capture();
     assert.equal(await run(['routes', entry], c.io), 0);
     assert.deepEqual(c.out, ['GET /', 'POST /items/:id']);
+  });
+
+  it('routes on an entry that calls listen() at top level: prints its routes, binds nothing, and exits', async () => {
+    const fixture = new URL('../fixtures/listening-entry.ts', import.meta.url).pathname;
+    const script = new URL('../../scripts/weir.mjs', import.meta.url).pathname;
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--conditions=weir-source', '--import', 'tsx', script, 'routes', fixture],
+        { env: { ...process.env, PORT: String(port) }, timeout: 30_000 },
+        (err, out) =>
+          resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? null), stdout: out }),
+      );
+      child.stdin?.end();
+    });
+    assert.equal(code, 0);
+    assert.deepEqual(stdout.trim().split('\n'), ['GET /', 'POST /items/:id']);
+    // Nothing was bound on the port the module asked for.
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.on('error', () => resolve(true));
+    });
+    assert.equal(refused, true);
   });
 
   it('explains a missing or wrong entry in one line, with exit code 1 or 2', async () => {

@@ -163,6 +163,31 @@ export function runDatabaseSuite(name: string, target: SuiteTarget, options: { s
       assert.equal((await db.query`SELECT * FROM person`).length, 1);
     });
 
+    test('a write made outside a running transaction is kept when the transaction rolls back', async () => {
+      let release!: () => void;
+      const hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let inserted!: () => void;
+      const didInsert = new Promise<void>((resolve) => {
+        inserted = resolve;
+      });
+      const tx = db.transaction(async (t) => {
+        await t.exec`INSERT INTO person (id, name) VALUES (${1}, ${'inside'})`;
+        inserted();
+        await hold;
+        throw new Error('rolled back');
+      });
+      await didInsert;
+      const outside = db.exec`INSERT INTO person (id, name) VALUES (${2}, ${'outside'})`;
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+      await assert.rejects(tx, /rolled back/);
+      assert.deepEqual(await outside, { rowCount: 1 });
+      const names = (await db.query<{ name: string }>`SELECT name FROM person`).map((r) => r.name);
+      assert.deepEqual(names, ['outside']);
+    });
+
     test('a duplicate key is WEIR_ERR_DB_UNIQUE_VIOLATION (409), with the engine code kept', async () => {
       await db.exec`INSERT INTO person (id, name) VALUES (${1}, ${'a'})`;
       const err = await rejectsWith(
@@ -289,6 +314,18 @@ export function runDatabaseSuite(name: string, target: SuiteTarget, options: { s
         assert.match(err.message, /2_bad\.sql/);
         assert.equal((await db.query`SELECT name FROM weir_migrations`).length, 1);
         await rejectsWith(db.query`SELECT * FROM m_two`, 'WEIR_ERR_DB_QUERY');
+      });
+
+      test("a failing file's error gives the operator the database's own reason", async () => {
+        file(
+          '1_dup.sql',
+          'CREATE TABLE m_one (id INTEGER PRIMARY KEY); INSERT INTO m_one (id) VALUES (1), (1);',
+        );
+        const err = await rejectsWith(migrate(db, { dir }), 'WEIR_ERR_DB_MIGRATION');
+        assert.match(
+          err.message,
+          /1_dup\.sql failed: A row with the same id already exists \((UNIQUE constraint failed: m_one\.id|duplicate key value)/,
+        );
       });
 
       test('an applied file that was edited fails the run', async () => {

@@ -5,7 +5,9 @@ import { App } from 'weir';
 import { type Database, openDatabase } from 'weir/db';
 import { serve } from '../helpers/http.ts';
 import { freshPostgresDatabase, POSTGRES_ADMIN_URL, postgresSkip } from '../helpers/services.ts';
+import { runClientErrorSuite } from './client-errors.ts';
 import { runDatabaseSuite } from './conformance.ts';
+import { startProxy } from './tcp-proxy.ts';
 
 const skip = await postgresSkip();
 let fresh: { url: string; drop: () => Promise<void> } | undefined;
@@ -18,6 +20,45 @@ async function url(): Promise<string> {
 runDatabaseSuite(
   'postgres',
   { open: async () => openDatabase(await url()), cleanup: async () => fresh?.drop() },
+  { skip },
+);
+
+let errorsDb: { url: string; drop: () => Promise<void> } | undefined;
+
+/** The URL with a password (the server trusts local connections, so any will do): it must never show. */
+function withPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = 'sekret-pw';
+  return parsed.toString();
+}
+
+runClientErrorSuite(
+  'postgres',
+  {
+    async open(logger) {
+      errorsDb = await freshPostgresDatabase('errors');
+      return openDatabase(withPassword(errorsDb.url), { logger });
+    },
+    async broken(logger) {
+      const target = new URL(errorsDb?.url ?? POSTGRES_ADMIN_URL);
+      const proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) });
+      const db = await openDatabase(withPassword(proxy.url(target.toString())), { logger });
+      // The port the database was opened on is closed now, and its connections are cut.
+      await proxy.close();
+      return {
+        db,
+        hidden: [String(proxy.port)],
+        // The database's own warning: the App's 503 line carries only the code and the generic message.
+        logged: new RegExp(
+          `the database at 127\\.0\\.0\\.1:${proxy.port} cannot be reached: connect ECONNREFUSED`,
+        ),
+        notLogged: /sekret/,
+        cleanup: () => db.close(),
+      };
+    },
+    hidden: ['127.0.0.1', '5432', 'weir_test', 'sekret', 'postgres:'],
+    cleanup: async () => errorsDb?.drop(),
+  },
   { skip },
 );
 
@@ -116,6 +157,49 @@ describe('PostgreSQL specifics', { skip }, () => {
       await Promise.all([busy, waiting]);
     } finally {
       await small.close();
+    }
+  });
+
+  test('int8 comes back as a number, always, up to ±(2^53 - 1), arrays too; past that the query fails', async () => {
+    const row = await db.one<Record<string, unknown>>`
+      SELECT count(*) AS n, ${9007199254740991}::int8 AS top, ${-9007199254740991}::int8 AS bottom,
+             ${'{{1,NULL},{3,4}}'}::int8[] AS grid, 9223372036854775807::int8::text AS as_text`;
+    assert.deepEqual(row, {
+      n: 1,
+      top: 9007199254740991,
+      bottom: -9007199254740991,
+      grid: [
+        [1, null],
+        [3, 4],
+      ],
+      as_text: '9223372036854775807',
+    });
+    const overflows = [
+      () => db.query`SELECT ${9007199254740991}::int8 + 1 AS n`,
+      () => db.query`SELECT ARRAY[1, -9223372036854775808]::int8[] AS n`,
+      () => db.execScript('SELECT 9223372036854775807::int8'),
+    ];
+    for (const overflow of overflows) {
+      const err = await overflow().then(
+        () => assert.fail('expected the query to fail'),
+        (e: { code?: string; status?: number; message: string }) => e,
+      );
+      assert.equal(err.code, 'WEIR_ERR_DB_INTEGER_OVERFLOW');
+      assert.equal(err.status, undefined, 'a plain 500: the value stays off the body');
+      assert.match(err.message, /::text/);
+    }
+    // The connection that read it serves on.
+    assert.deepEqual(await db.query`SELECT 1::int8 AS n`, [{ n: 1 }]);
+  });
+
+  test('PostgreSQL options are checked at open', async () => {
+    for (const options of [
+      { max: 0 },
+      { cancelTimeoutMs: 0 },
+      { cancelTimeoutMs: 2 ** 31 },
+      { maxWaiting: -1 },
+    ]) {
+      await assert.rejects(openDatabase(scratch.url, options), { code: 'WEIR_ERR_INVALID_OPTION' });
     }
   });
 

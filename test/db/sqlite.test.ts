@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { openDatabase } from 'weir/db';
+import { openDatabase, type SqliteDatabase } from 'weir/db';
 import { spawnTs } from '../helpers/process.ts';
+import { runClientErrorSuite } from './client-errors.ts';
 import { runDatabaseSuite } from './conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-sqlite-'));
@@ -13,6 +14,24 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 runDatabaseSuite(
   'sqlite',
   { open: () => openDatabase(`sqlite:${join(dir, 'conformance.db')}`) },
+  { skip: false },
+);
+
+runClientErrorSuite(
+  'sqlite',
+  {
+    open: (logger) => openDatabase(`sqlite:${join(dir, 'client-errors.db')}`, { logger }),
+    async broken(logger) {
+      const db = await openDatabase(`sqlite:${join(dir, 'read-only.db')}`, { logger });
+      await db.execScript(
+        'CREATE TABLE IF NOT EXISTS secret_accounts (k TEXT PRIMARY KEY, j TEXT, score INTEGER)',
+      );
+      // The file can no longer be written, as on a read-only or failing disk: SQLITE_READONLY.
+      (db as SqliteDatabase).connection.pragma('query_only = ON');
+      return { db, hidden: [dir, 'read-only'], logged: /readonly database/, cleanup: () => db.close() };
+    },
+    hidden: [dir, 'client-errors.db', 'sqlite'],
+  },
   { skip: false },
 );
 

@@ -41,6 +41,13 @@ describe('README', () => {
 
   it('the tour app behaves as the README says', async () => {
     assert.equal((await inject(app, { url: '/me' })).status, 401);
+    const nullBody = await inject(app, {
+      method: 'POST',
+      url: '/login',
+      headers: { 'content-type': 'application/json' },
+      body: 'null',
+    });
+    assert.equal(nullBody.status, 400);
     const bad = await inject(app, { method: 'POST', url: '/login', body: { name: 3 } });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.json(), {
@@ -128,6 +135,22 @@ describe('README', () => {
       );
       const ok = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b'] } });
       assert.deepEqual(ok.json(), { inserted: 2 });
+      // Hostile bodies are 400s, never 500s.
+      for (const [url, body] of [
+        ['/notes', 'null'],
+        ['/notes', '[1]'],
+        ['/notes/batch', '{"bodies":5}'],
+        ['/notes/batch', '{"bodies":[1]}'],
+        ['/notes/batch', 'null'],
+      ] as const) {
+        const res = await inject(data, {
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 400, `${url} ${body}`);
+      }
     } finally {
       await data.stop();
       delete process.env.DATABASE_URL;
@@ -160,7 +183,7 @@ describe('README', () => {
   it('the job queue example behaves as the README says', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weir-readme-jobs-'));
     process.env.QUEUE_URL = `sqlite:${join(dir, 'queue.db')}`;
-    const { app: shop, sent, invoices } = await import('../../examples/readme/jobs.ts');
+    const { app: shop, sent } = await import('../../examples/readme/jobs.ts');
     delete process.env.QUEUE_URL;
     try {
       const first = await inject(shop, {
@@ -169,6 +192,15 @@ describe('README', () => {
         body: { email: 'ada@example.com' },
       });
       assert.equal(first.status, 202);
+      for (const body of ['null', '{"email":5}', '{}']) {
+        const res = await inject(shop, {
+          method: 'POST',
+          url: '/orders/43/invoice',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 400, body);
+      }
       const { id } = first.json<{ id: string }>();
       assert.equal(first.headers.location, `/jobs/${id}`);
       const again = await inject(shop, {
@@ -179,7 +211,8 @@ describe('README', () => {
       assert.equal(again.json<{ id: string }>().id, id, 'the same order enqueues one job');
       assert.equal((await inject(shop, { url: `/jobs/${id}` })).json<{ state: string }>().state, 'waiting');
       await shop.startWorkers();
-      for (let i = 0; i < 250 && (await invoices.get(id))?.state !== 'completed'; i++) {
+      const state = async () => (await inject(shop, { url: `/jobs/${id}` })).json<{ state: string }>().state;
+      for (let i = 0; i < 250 && (await state()) !== 'completed'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       assert.deepEqual(sent, ['42 → ada@example.com']);

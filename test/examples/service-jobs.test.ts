@@ -164,7 +164,7 @@ for (const [backend, url, skip] of [
 describe('weir worker: the service worker in a process of its own', () => {
   it('runs the jobs another process adds, and stops gracefully on SIGTERM', async () => {
     const dbUrl = `sqlite:${join(dir, 'apart.db')}`;
-    const queueUrl = `sqlite:${join(dir, 'apart-queue.db')}`;
+    const queueUrl = `sqlite:${join(dir, 'apart-queue.db')}` as const;
     const db = await openServiceDatabase(dbUrl);
     const queue = await openJobQueue<WelcomeJob>(WELCOME_QUEUE, { url: queueUrl });
     const child = spawn(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -122,6 +123,12 @@ describe('npm start (examples/service/main.ts)', () => {
     });
     try {
       const [, url] = await service.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+      // One startup line names the backends in use.
+      const [line] = await service.waitFor(/.*"msg":"listening".*/);
+      assert.match(
+        line!,
+        /"database":"sqlite:[^"]*weir\.db","cache":"memory:","queue":"sqlite:[^"]*queue\.db"/,
+      );
       const port = Number(new URL(url!).port);
       const res = await request({ port }, { path: '/json' });
       assert.equal(res.body, '{"message":"Hello, World!"}');
@@ -134,7 +141,8 @@ describe('npm start (examples/service/main.ts)', () => {
     }
   });
 
-  it('exits 1 with one line naming the URL, without its password, when the database is unreachable', async () => {
+  /** Starts the service with `env`, expecting it to fail: its exit code and stderr. */
+  async function failedStart(env: Record<string, string>): Promise<{ code: unknown; stderr: string }> {
     const child = spawn(
       process.execPath,
       [
@@ -144,7 +152,12 @@ describe('npm start (examples/service/main.ts)', () => {
         new URL('../../examples/service/main.ts', import.meta.url).pathname,
       ],
       {
-        env: { ...process.env, PORT: '0', DATABASE_URL: 'postgres://app:sekret@127.0.0.1:1/nowhere' },
+        env: {
+          ...process.env,
+          DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'weir.db')}`,
+          QUEUE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'queue.db')}`,
+          ...env,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       },
     );
@@ -153,6 +166,38 @@ describe('npm start (examples/service/main.ts)', () => {
       stderr += chunk.toString();
     });
     const code = await new Promise((resolve) => child.on('exit', resolve));
+    return { code, stderr };
+  }
+
+  it('fails in one line with the code and a hint when PORT is not a port, or the port is taken', async () => {
+    const bad = await failedStart({ PORT: 'abc' });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /^weir: cannot start: listen port must be an integer 0…65535, received NaN \(number\) \[WEIR_ERR_INVALID_OPTION\] \(check PORT/,
+    );
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (holder.address() as { port: number }).port;
+      const taken = await failedStart({ PORT: String(port) });
+      assert.equal(taken.code, 1);
+      assert.equal(taken.stderr.trim().split('\n').length, 1, taken.stderr);
+      assert.match(
+        taken.stderr,
+        /^weir: cannot start: Cannot listen on 127\.0\.0\.1:\d+: the address is already in use \[WEIR_ERR_LISTEN\] \(another process/,
+      );
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('exits 1 with one line naming the URL, without its password, when the database is unreachable', async () => {
+    const { code, stderr } = await failedStart({
+      PORT: '0',
+      DATABASE_URL: 'postgres://app:sekret@127.0.0.1:1/nowhere',
+    });
     assert.equal(code, 1);
     const lines = stderr.trim().split('\n');
     assert.equal(lines.length, 1, stderr);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
+import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
+import { amqpDepth } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
@@ -16,7 +18,6 @@ runQueueSuite(
   'amqp',
   {
     open: (name, options) => openJobQueue(name, { url: AMQP_URL, ...options }),
-    features: { fifo: true, priority: true, status: false },
     cleanup: destroy,
   },
   { skip },
@@ -34,8 +35,30 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
     );
   });
 
+  test('an idempotency key is a marker queue that expires with the window, and destroy() removes it', async () => {
+    const name = uniqueNamespace('amqpkeys');
+    const queue = await openJobQueue<number>(name, { url: AMQP_URL, idempotencyWindowMs: 60_000 });
+    const marker = amqpNames(name).key('order-1');
+    try {
+      const first = await queue.add(1, { idempotencyKey: 'order-1' });
+      assert.deepEqual(await queue.add(2, { idempotencyKey: 'order-1' }), { id: first.id, duplicate: true });
+      assert.equal(await amqpDepth(marker), 1, 'the marker holds the first job id');
+    } finally {
+      await destroy(queue);
+      await queue.close();
+    }
+    assert.equal(await amqpDepth(marker), undefined, 'destroy() removed the marker');
+    for (const bad of [0, -1, 1.5, Number.NaN, '60000']) {
+      await assert.rejects(openJobQueue('q', { url: AMQP_URL, idempotencyWindowMs: bad as number }), {
+        code: 'WEIR_ERR_INVALID_OPTION',
+      });
+    }
+  });
+
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
-    await crashTest(AMQP_URL, uniqueNamespace('amqpcrash'), destroy);
+    await crashTest(AMQP_URL, uniqueNamespace('amqpcrash'), destroy, async (name) => {
+      return (await amqpDepth(`weir.${name}`)) ?? Number.NaN;
+    });
   });
 
   test('a publisher whose connection is cut loses no confirmed job', async () => {

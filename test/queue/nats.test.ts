@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openJobQueue } from 'weir/queue';
+import { headers } from '@nats-io/transport-node';
+import { hasDeadLetters, openJobQueue } from 'weir/queue';
 import { NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
+import { natsBacklog, natsStreams, withJetStream } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
@@ -16,7 +18,6 @@ runQueueSuite(
   'nats',
   {
     open: (name, options) => openJobQueue(name, { url: NATS_URL, ...options }),
-    features: { fifo: true, priority: false, status: false },
     cleanup: destroy,
   },
   { skip },
@@ -34,23 +35,93 @@ describe('NATS job queue specifics', { skip }, () => {
     );
   });
 
-  test('counts say what the broker knows: waiting and dead', async () => {
-    const queue = await openJobQueue<number>(uniqueNamespace('natscounts').replaceAll('-', '_'), {
-      url: NATS_URL,
+  test("dead letters an earlier weir kept in WEIR_<name>_DEAD move to the queue's own stream on open", async () => {
+    const name = uniqueNamespace('natslegacy').replaceAll('-', '_');
+    const died = Date.parse('2025-01-02T03:04:05Z');
+    await withJetStream(async (jsm, js) => {
+      await jsm.streams.add({
+        name: `WEIR_${name}_DEAD`,
+        subjects: [`weir.dead.${name}`],
+        storage: 'memory',
+      });
+      for (const n of [1, 2]) {
+        const h = headers();
+        h.set('Weir-Job-Id', `old-${n}`);
+        h.set('Weir-Max-Attempts', '3');
+        h.set('Weir-Attempts', '3');
+        h.set('Weir-Created', String(died - 1000));
+        h.set('Weir-Last-Error', `error ${n}`);
+        await js.publish(`weir.dead.${name}`, new TextEncoder().encode(JSON.stringify({ n })), {
+          headers: h,
+        });
+      }
     });
+    const queue = await openJobQueue<{ n: number }>(name, { url: NATS_URL });
     try {
-      for (let i = 0; i < 5; i++) await queue.add(i);
-      const counts = await queue.counts();
-      assert.equal(counts.waiting, 5);
-      assert.equal(counts.dead, 0);
+      assert.ok(hasDeadLetters(queue));
+      const dead = await queue.dead();
+      assert.deepEqual(
+        dead.map((job) => [job.id, job.data, job.attempts, job.lastError]),
+        [
+          ['old-1', { n: 1 }, 3, 'error 1'],
+          ['old-2', { n: 2 }, 3, 'error 2'],
+        ],
+      );
+      assert.ok(dead.every((job) => job.finishedAt !== undefined && job.finishedAt.getTime() < Date.now()));
+      assert.ok(!(await natsStreams()).includes(`WEIR_${name}_DEAD`), 'the old stream is gone');
+      assert.equal(await queue.retryDead('old-2'), 1, 'a moved job is found by its id');
+      assert.deepEqual(
+        (await queue.dead()).map((job) => job.id),
+        ['old-1'],
+      );
     } finally {
       await destroy(queue);
       await queue.close();
     }
   });
 
+  test("a stream of the queue's name with other subjects is refused with WEIR_ERR_JOBS_NAME_TAKEN, and left as it was", async () => {
+    const name = uniqueNamespace('natstaken').replaceAll('-', '_');
+    await withJetStream((jsm) =>
+      jsm.streams.add({ name: `WEIR_${name}`, subjects: [`elsewhere.${name}`], storage: 'memory' }),
+    );
+    try {
+      await assert.rejects(openJobQueue(name, { url: NATS_URL }), { code: 'WEIR_ERR_JOBS_NAME_TAKEN' });
+      const subjects = await withJetStream(
+        async (jsm) => (await jsm.streams.info(`WEIR_${name}`)).config.subjects,
+      );
+      assert.deepEqual(subjects, [`elsewhere.${name}`]);
+    } finally {
+      await withJetStream((jsm) => jsm.streams.delete(`WEIR_${name}`));
+    }
+  });
+
+  test("a queue named x_DEAD opened while an earlier weir's dead letters of x are in WEIR_x_DEAD does not take them over", async () => {
+    const name = uniqueNamespace('natsdeadname').replaceAll('-', '_');
+    await withJetStream((jsm) =>
+      jsm.streams.add({ name: `WEIR_${name}_DEAD`, subjects: [`weir.dead.${name}`], storage: 'memory' }),
+    );
+    try {
+      await assert.rejects(openJobQueue(`${name}_DEAD`, { url: NATS_URL }), {
+        code: 'WEIR_ERR_JOBS_NAME_TAKEN',
+      });
+      const x = await openJobQueue(name, { url: NATS_URL });
+      await x.close();
+      const other = await openJobQueue(`${name}_DEAD`, { url: NATS_URL });
+      await destroy(other);
+      await other.close();
+      const reopened = await openJobQueue(name, { url: NATS_URL });
+      await destroy(reopened);
+      await reopened.close();
+    } finally {
+      await withJetStream((jsm) => jsm.streams.delete(`WEIR_${name}_DEAD`).catch(() => false));
+    }
+  });
+
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
-    await crashTest(NATS_URL, uniqueNamespace('natscrash').replaceAll('-', '_'), destroy);
+    await crashTest(NATS_URL, uniqueNamespace('natscrash').replaceAll('-', '_'), destroy, (name) =>
+      natsBacklog(`WEIR_${name}`),
+    );
   });
 
   test('a publisher whose connection is cut loses no confirmed job', async () => {

@@ -1,0 +1,51 @@
+/**
+ * How benchmark numbers are written, in `weir bench`'s reports and in the tables of the project's bench/
+ * scripts alike.
+ */
+
+/** An integer with thousands separators (`12,345`), or `n/a`. */
+export const fmtInt = (n: number | undefined | null): string =>
+  n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : Math.round(n).toLocaleString('en-US');
+
+/** Milliseconds with about three significant digits (`0.412`, `4.12`, `41.2`), or `n/a`. */
+export const fmtMs = (n: number | undefined | null): string =>
+  n === undefined || n === null || !Number.isFinite(n)
+    ? 'n/a'
+    : n < 1
+      ? n.toFixed(3)
+      : n < 10
+        ? n.toFixed(2)
+        : n.toFixed(1);
+
+/** A percentage of one core or of a whole (`87 %`), or `n/a`. */
+export const fmtPct = (n: number | undefined | null): string =>
+  n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : `${Math.round(n)} %`;
+
+/** A ratio (`1.07×`), or `n/a`. */
+export const fmtRatio = (n: number | undefined | null): string =>
+  n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`;
+
+/** A Markdown document being written: p(line) for a line, row(cells) for a table row, text() for all. */
+export interface MarkdownWriter {
+  p(line?: string): void;
+  row(cells: readonly (string | number)[]): void;
+  text(): string;
+}
+
+/** A new, empty Markdown document. */
+export function markdownWriter(): MarkdownWriter {
+  const lines: string[] = [];
+  const p = (line = '') => {
+    lines.push(line);
+  };
+  return {
+    p,
+    row: (cells) => p(`| ${cells.join(' | ')} |`),
+    text: () => lines.join('\n'),
+  };
+}
+
+/** Text as a Markdown code span; a backtick in it (a URL's query may hold one) is percent-encoded. */
+export function code(text: string): string {
+  return `\`${text.replace(/`/g, '%60').replace(/[\r\n]+/g, ' ')}\``;
+}
