@@ -15,7 +15,9 @@ app.onStop(() => invoices.close());
 
 // Answer at once; the work happens in a worker. The same orderId twice enqueues one job.
 app.post('/orders/:id/invoice', async (ctx) => {
-  const { email } = await ctx.json<{ email: string }>();
+  const { email } = (await ctx.json<{ email?: unknown } | null>()) ?? {};
+  if (typeof email !== 'string' || !email.includes('@'))
+    throw HttpError.badRequest('email must be an address');
   const { id } = await invoices.add(
     { orderId: ctx.params.id, email },
     { idempotencyKey: `invoice:${ctx.params.id}`, backoff: { delayMs: 2000 } },

@@ -21,7 +21,8 @@ const requireUser: Middleware<State> = async (ctx, next) => {
 };
 
 app.post('/login', async (ctx) => {
-  const { name } = await ctx.json<{ name?: unknown }>();
+  // `?? {}`: a JSON body may be null, and destructuring null would be a 500.
+  const { name } = (await ctx.json<{ name?: unknown } | null>()) ?? {};
   if (typeof name !== 'string' || name === '') {
     throw HttpError.badRequest('name must be a non-empty string', { field: 'name' });
   }

@@ -1,4 +1,4 @@
-import { WeirError } from '../errors.ts';
+import { httpError, WeirError } from '../errors.ts';
 import { Fifo } from '../internal/fifo.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
@@ -33,7 +33,7 @@ export class Semaphore {
   /**
    * @param permits how many holders at once (≥ 1)
    * @param options.maxWaiting most callers waiting; one more rejects at once with
-   *   `WEIR_ERR_SEMAPHORE_FULL`. @default Infinity
+   *   `WEIR_ERR_SEMAPHORE_FULL`, an `HttpError` 503 with `Retry-After: 1`. @default Infinity
    */
   constructor(permits: number, options: { maxWaiting?: number } = {}) {
     if (!Number.isInteger(permits) || permits < 1) {
@@ -81,10 +81,13 @@ export class Semaphore {
     const now = this.tryAcquire();
     if (now !== undefined) return Promise.resolve(now);
     if (this.#live >= this.#maxWaiting) {
+      // An HttpError, so a handler that lets it propagate sheds load (503) instead of failing (500).
       return Promise.reject(
-        new WeirError(
+        httpError(
           'WEIR_ERR_SEMAPHORE_FULL',
           `${this.#maxWaiting} callers are already waiting for a permit`,
+          undefined,
+          { headers: { 'retry-after': '1' } },
         ),
       );
     }

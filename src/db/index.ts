@@ -5,6 +5,16 @@
  */
 
 export type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
+export type {
+  PostgresClient,
+  PostgresNotification,
+  PostgresPool,
+  PostgresQueryResult,
+  SqliteBackupProgress,
+  SqliteConnection,
+  SqliteRunResult,
+  SqliteStatement,
+} from './driver-types.ts';
 export { DatabaseError, QueryError } from './errors.ts';
 export { type MigrateOptions, type MigrateResult, migrate } from './migrations.ts';
 export { type DatabaseOptions, DEFAULT_DATABASE_URL, openDatabase } from './open.ts';

@@ -70,6 +70,7 @@ type QueryConstructor = new (
 ) => { name?: string };
 
 export class PostgresState {
+  /** @internal */
   readonly pool: Pg.Pool;
   readonly outer: Runner;
   closing = false;
@@ -90,6 +91,7 @@ export class PostgresState {
   // False from a failed connect until the next successful one: one warning per outage, not per query.
   #reachable = true;
 
+  /** @internal */
   constructor(pg: PgModule, pool: Pg.Pool, settings: PostgresSettings) {
     this.#pg = pg;
     this.#Query = pg.Query as unknown as QueryConstructor;

@@ -12,6 +12,7 @@ import { invalidOption } from '../errors.ts';
 import { redactUrl } from '../internal/url.ts';
 import type { EngineOptions } from './database.ts';
 import { loadDriver } from './driver.ts';
+import type { PostgresPool } from './driver-types.ts';
 import { openError } from './errors.ts';
 import { EngineDatabase } from './executor.ts';
 import { engineSettings } from './log.ts';
@@ -112,7 +113,7 @@ export class PostgresDatabase extends EngineDatabase<PostgresState> {
   readonly engine = 'postgres' as const;
 
   /** The pg pool, for what the interface does not cover (LISTEN/NOTIFY, COPY). */
-  get pool(): Pg.Pool {
+  get pool(): PostgresPool {
     return this.state.pool;
   }
 }

@@ -19,6 +19,7 @@ import { linkedController, reasonOf } from '../concurrency/signal.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { EngineOptions, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
+import type { SqliteConnection } from './driver-types.ts';
 import {
   attachRollbackFailure,
   closedError,
@@ -77,7 +78,7 @@ export class SqliteDatabase extends EngineDatabase<SqliteState> {
   readonly engine = 'sqlite' as const;
 
   /** The better-sqlite3 connection, for what the interface does not cover (backups, functions). */
-  get connection(): BetterSqlite3.Database {
+  get connection(): SqliteConnection {
     return this.state.connection;
   }
 }
@@ -88,6 +89,7 @@ export class SqliteDatabase extends EngineDatabase<SqliteState> {
  * one holds the turn, and otherwise wait for it, within `maxWaiting` and `acquireTimeoutMs`.
  */
 class SqliteState {
+  /** @internal */
   readonly connection: BetterSqlite3.Database;
   readonly outer: Runner;
   closing = false;
@@ -100,6 +102,7 @@ class SqliteState {
   readonly #turn: Semaphore;
   #savepoints = 0;
 
+  /** @internal */
   constructor(connection: BetterSqlite3.Database, url: string, settings: EngineSettings) {
     this.connection = connection;
     this.#url = url;

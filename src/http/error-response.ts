@@ -11,7 +11,8 @@ import { WeirResponse } from './response.ts';
  * `exposeErrors` (development).
  */
 export function errorResponder(runtime: AppRuntime): ErrorResult {
-  return (ctx: Context, err: unknown): unknown => {
+  return (ctx: Context, thrown: unknown): unknown => {
+    const err = unwrapSuppressed(thrown);
     ctx.error = err;
     if (isHttpError(err)) {
       // The error object carries what the operator needs (a backend's detail, its cause); its
@@ -39,4 +40,16 @@ export function errorResponder(runtime: AppRuntime): ErrorResult {
     const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
     return new WeirResponse(body, 500, { 'content-type': 'application/json' });
   };
+}
+
+/**
+ * `await using group = new TaskGroup()`: a child's error that the block awaited is thrown again when the
+ * group is disposed, and JavaScript wraps the two in a `SuppressedError`. It is one error, answered as
+ * itself (a child's 404 stays a 404). Duck-typed: compilers lower `using` with a polyfill of their own.
+ */
+function unwrapSuppressed(err: unknown): unknown {
+  const e = err as { name?: unknown; error?: unknown; suppressed?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.name === 'SuppressedError' && e.error === e.suppressed
+    ? e.error
+    : err;
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
-import { Event, Lock, Semaphore, sleep } from 'weir';
+import { App, Event, Lock, Semaphore, sleep } from 'weir';
+import { inject } from 'weir/testing';
 
 describe('Lock', () => {
   it('admits one holder at a time, in FIFO order', async () => {
@@ -95,6 +96,17 @@ describe('Semaphore', () => {
     (await waiting)();
     assert.equal(sem.waiting, 0);
     assert.equal(sem.available, 1);
+  });
+
+  it('past maxWaiting, a handler that lets the refusal propagate answers 503 with Retry-After, not 500', async () => {
+    const sem = new Semaphore(1, { maxWaiting: 0 });
+    const app = new App({ logger: false });
+    app.get('/', () => sem.run(() => sleep(20)));
+    const [first, second] = await Promise.all([inject(app), inject(app)]);
+    assert.equal(first!.status, 204);
+    assert.equal(second!.status, 503);
+    assert.equal(second!.headers['retry-after'], '1');
+    assert.equal(second!.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_SEMAPHORE_FULL');
   });
 
   it('refuses bad permits', () => {

@@ -41,6 +41,13 @@ describe('README', () => {
 
   it('the tour app behaves as the README says', async () => {
     assert.equal((await inject(app, { url: '/me' })).status, 401);
+    const nullBody = await inject(app, {
+      method: 'POST',
+      url: '/login',
+      headers: { 'content-type': 'application/json' },
+      body: 'null',
+    });
+    assert.equal(nullBody.status, 400);
     const bad = await inject(app, { method: 'POST', url: '/login', body: { name: 3 } });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.json(), {
@@ -128,6 +135,22 @@ describe('README', () => {
       );
       const ok = await inject(data, { method: 'POST', url: '/notes/batch', body: { bodies: ['a', 'b'] } });
       assert.deepEqual(ok.json(), { inserted: 2 });
+      // Hostile bodies are 400s, never 500s.
+      for (const [url, body] of [
+        ['/notes', 'null'],
+        ['/notes', '[1]'],
+        ['/notes/batch', '{"bodies":5}'],
+        ['/notes/batch', '{"bodies":[1]}'],
+        ['/notes/batch', 'null'],
+      ] as const) {
+        const res = await inject(data, {
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 400, `${url} ${body}`);
+      }
     } finally {
       await data.stop();
       delete process.env.DATABASE_URL;
@@ -169,6 +192,15 @@ describe('README', () => {
         body: { email: 'ada@example.com' },
       });
       assert.equal(first.status, 202);
+      for (const body of ['null', '{"email":5}', '{}']) {
+        const res = await inject(shop, {
+          method: 'POST',
+          url: '/orders/43/invoice',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 400, body);
+      }
       const { id } = first.json<{ id: string }>();
       assert.equal(first.headers.location, `/jobs/${id}`);
       const again = await inject(shop, {
