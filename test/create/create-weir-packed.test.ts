@@ -28,12 +28,15 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const enabled = process.env.WEIR_PACK_TEST === '1' || process.env.CI === 'true' || process.env.CI === '1';
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
-/** The README's commands under "## Start a new project" that run create-weir from a clone. */
+/** The README's commands under "## Start a new project", without their trailing comments. */
 function readmeCommands(): string[] {
   const section = /^## Start a new project\n([\s\S]*?)^## /m.exec(readme)?.[1];
   assert.ok(section, 'the README has no "## Start a new project" section');
   const blocks = [...section.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
-  return blocks.flatMap((b) => b.split('\n')).filter((line) => line.trim() !== '');
+  return blocks
+    .flatMap((b) => b.split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line !== '');
 }
 
 /** A script of the new project run with `npm run`, in a process group of its own. */
@@ -128,10 +131,7 @@ describe('npm create weir, from the packed tarballs', {
       // The README packs both as above (into the clone, where this test packs into its scratch folder)
       // and runs the line below, here with the tarballs just packed, from a folder standing in for the clone.
       const commands = readmeCommands();
-      assert.ok(
-        commands.some((l) => /^(npm run build && )?npm pack$/.test(l)),
-        'the README packs weir otherwise',
-      );
+      assert.ok(commands.includes('npm pack'), 'the README packs weir otherwise');
       assert.ok(
         commands.includes('npm pack -w packages/create-weir'),
         'the README packs create-weir otherwise',
