@@ -54,6 +54,17 @@ export async function sh(
  * dist/ first) nor rewrites the checkout's dist/.
  */
 export async function copyWorkingTree(root: string, dest: string): Promise<void> {
+  if (!existsSync(join(root, '.git'))) {
+    // A copy that is not a checkout (CI's run on another Node line): it holds only the project's files.
+    const skipped = new Set(['node_modules', 'dist', 'data', 'coverage']);
+    cpSync(root, dest, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (source) => !skipped.has(source.slice(root.length).split('/').filter(Boolean)[0] ?? ''),
+    });
+    symlinkSync(join(root, 'node_modules'), join(dest, 'node_modules'), 'dir');
+    return;
+  }
   const listed = await sh(
     'git',
     ['ls-files', '-z', '--cached', '--others', '--exclude-standard'],
