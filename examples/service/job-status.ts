@@ -12,6 +12,9 @@
  * `attempts` is the queue's own count (`job.attempt`), so a delivery that does not count (a job given
  * back at shutdown) does not count here either. `last_error` holds a generic message for the client,
  * never an error's text or stack: those go to the log.
+ *
+ * One outcome no run records: a job whose worker died during its last attempt is dead-lettered by the
+ * queue when it comes back, without running again, so its row stays `running` (attempts = maxAttempts).
  */
 import type { Database } from 'weir/db';
 
