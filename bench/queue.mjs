@@ -849,8 +849,8 @@ function emailRows(file) {
 }
 
 /**
- * The service's answers: a valid job (202, { id }, Location, and the worker's row for it; on SQLite GET
- * /jobs/:id then says completed, on a broker 501 JOB_STATUS_UNAVAILABLE) and a bad one (400); the runner's
+ * The service's answers: a valid job (202, { id }, Location, and the worker's row for it; GET /jobs/:id
+ * then says completed, on every backend) and a bad one (400); the runner's
  * own handle sees nothing left in the queue, and the table holds that one row.
  */
 async function checkService(c, queue, rows) {
@@ -872,25 +872,14 @@ async function checkService(c, queue, rows) {
       if (!written) await sleep(100);
     }
     if (!written) problems.push(`job ${id}: no row in welcome_emails after 10 s`);
-    if (isBroker(c.backend)) {
+    // The service keeps each job's status in its own table: GET /jobs/:id answers on every backend.
+    let state;
+    for (let i = 0; i < 50 && state !== 'completed'; i++) {
       const job = await get(opts.port, `/jobs/${id}`);
-      let code;
-      try {
-        code = JSON.parse(job.body).error?.code;
-      } catch {
-        // reported below
-      }
-      if (job.status !== 501 || code !== 'JOB_STATUS_UNAVAILABLE')
-        problems.push(`GET /jobs/${id}: status ${job.status} ${code}, not 501 JOB_STATUS_UNAVAILABLE`);
-    } else {
-      let state;
-      for (let i = 0; i < 50 && state !== 'completed'; i++) {
-        const job = await get(opts.port, `/jobs/${id}`);
-        state = job.status === 200 ? JSON.parse(job.body).state : `status ${job.status}`;
-        if (state !== 'completed') await sleep(100);
-      }
-      if (state !== 'completed') problems.push(`GET /jobs/${id}: ${state} after 5 s, not completed`);
+      state = job.status === 200 ? JSON.parse(job.body).state : `status ${job.status}`;
+      if (state !== 'completed') await sleep(100);
     }
+    if (state !== 'completed') problems.push(`GET /jobs/${id}: ${state} after 5 s, not completed`);
   }
   const bad = await post(opts.port, '/jobs', '{"to":"nobody","workMs":0}');
   if (bad.status !== 400) problems.push(`POST /jobs with a bad address: status ${bad.status}, not 400`);
@@ -1064,15 +1053,11 @@ async function runHttp(c, { dir, pin, rawBase }) {
   }
 }
 
-/**
- * The service's warnings and errors (pino levels 40 and above) from its log, but for the 501 of the check's
- * GET /jobs/:id on a broker (JOB_STATUS_UNAVAILABLE, logged at level 50 as every 5xx is), which is expected.
- */
+/** The service's warnings and errors (pino levels 40 and above) from its log. */
 function serverWarnings(file) {
   try {
     return readFileSync(file, 'utf8')
       .split('\n')
-      .filter((line) => !line.includes('keeps no per-job status'))
       .filter((line) => {
         const level = /"level":(\d+)/.exec(line);
         return level ? Number(level[1]) >= 40 : /\b(warn|error)/i.test(line);

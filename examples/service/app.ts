@@ -14,12 +14,14 @@ import {
   serveStatic,
   shutdownWorkers,
   sleep,
+  WeirError,
 } from 'weir';
 import { type Cache, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
 import { countPrimes } from './compute.ts';
-import { addJobRoutes, JOB_LIMITS, type WelcomeJob, welcomeWorker } from './jobs.ts';
+import { JobStatusTable } from './job-status.ts';
+import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorker } from './jobs.ts';
 import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
@@ -80,11 +82,23 @@ export interface ServiceOptions extends AppOptions {
    * worker that runs the jobs (started by `listen()`, or alone by `weir worker`); closed when the app stops.
    */
   queue?: JobQueue<WelcomeJob>;
+  /**
+   * How long the status of a job that ended (completed or dead) stays readable by GET /jobs/:id.
+   * @default 604_800_000 (a week)
+   */
+  jobStatusRetentionMs?: number;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, cache: given, queue, ...appOptions } = options;
+  const { db, cache: given, queue, jobStatusRetentionMs, ...appOptions } = options;
+  const retentionMs = jobStatusRetentionMs ?? JOB_LIMITS.statusRetentionMs;
+  if (!Number.isInteger(retentionMs) || retentionMs < 1) {
+    throw new WeirError(
+      'WEIR_ERR_INVALID_OPTION',
+      `jobStatusRetentionMs must be an integer number of ms ≥ 1, received ${String(retentionMs)}`,
+    );
+  }
   const app = new App(appOptions);
   let opened = given;
   const cache = (): Cache => opened as Cache;
@@ -94,9 +108,11 @@ export function createServiceApp(options: ServiceOptions): App {
   app.onStop(() => db.close());
   app.onStop(() => opened?.close());
   if (queue !== undefined) {
+    const status = new JobStatusTable(db);
     app.onStop(() => queue.close());
-    addJobRoutes(app, () => queue);
-    app.worker(queue, welcomeWorker(db), { concurrency: JOB_LIMITS.concurrency });
+    addJobRoutes(app, () => queue, status);
+    app.worker(queue, welcomeWorker(db, status, app.log), { concurrency: JOB_LIMITS.concurrency });
+    sweepJobStatus(app, status, retentionMs);
   }
   app.onStop(() => shutdownWorkers());
 

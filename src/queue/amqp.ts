@@ -37,6 +37,12 @@ import type {
   ProcessOptions,
 } from './types.ts';
 
+/**
+ * How long a publish waits for a channel: while the broker is away, making one waits for the connection
+ * to come back, and an add must answer 503 rather than hang. (JetStream's publish has the same bound.)
+ */
+const CHANNEL_WAIT_MS = 5000;
+
 /** How many idempotency marker queues an instance remembers, to delete them on destroy(). */
 const MARKERS_KEPT = 10_000;
 
@@ -113,6 +119,28 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     return queue;
   }
 
+  /**
+   * The publisher channel, waiting for it at most {@link CHANNEL_WAIT_MS}.
+   * @throws `WEIR_ERR_JOBS_UNAVAILABLE` when there is none by then.
+   */
+  async #ready(): Promise<Channel> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(unavailable(this.url, `no connection to the broker within ${CHANNEL_WAIT_MS} ms`)),
+        CHANNEL_WAIT_MS,
+      );
+    });
+    try {
+      return await Promise.race([this.#publisher(), late]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'WEIR_ERR_JOBS_UNAVAILABLE') throw err;
+      throw unavailable(this.url, `no channel: ${(err as Error).message}`, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A confirm channel on the current connection, with the queues declared; made again after a reconnect. */
   #publisher(): Promise<Channel> {
     this.#channel ??= (async () => {
@@ -160,12 +188,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     content: Buffer,
     options: PublishOptions,
   ): Promise<void> {
-    let channel: Channel;
-    try {
-      channel = await this.#publisher();
-    } catch (err) {
-      throw unavailable(this.url, `no channel: ${(err as Error).message}`, err);
-    }
+    const channel = await this.#ready();
     const target = typeof queue === 'string' ? queue : await queue(channel);
     await new Promise<void>((resolve, reject) => {
       try {
@@ -214,7 +237,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
    */
   async #claimKey(key: string, id: string): Promise<string | undefined> {
     const marker = this.#names.key(key);
-    const channel = await this.#publisher();
+    const channel = await this.#ready();
     this.#markers.set(marker, true);
     await channel.assertQueue(marker, {
       durable: true,

@@ -12,7 +12,8 @@
  * - Arrived messages not yet running have their lease renewed with the running ones.
  * - At close, open pulls are left to end by themselves (within `PULL_EXPIRES_MS`) rather than stopped,
  *   since a message the server sends to a stopped pull is lost until its lease runs out and then comes
- *   back counted as an attempt; what arrives unstarted is given back with its attempt uncounted.
+ *   back counted as an attempt; what arrives unstarted is given back with its attempt uncounted. A pull
+ *   that does not end (its connection is down) is stopped after `CLOSE_WAIT_MS`.
  */
 import { reasonOf } from '../concurrency/signal.ts';
 import type { JsMsg, PullConsumer } from './nats-driver.ts';
@@ -23,6 +24,9 @@ const PULL_EXPIRES_MS = 1000;
 
 /** A pull still open this long past its expiry is stopped: its connection was lost under it. */
 const PULL_STUCK_MS = PULL_EXPIRES_MS + 5000;
+
+/** How long a closing consumer waits for its open pulls to end (they would, by their expiry). */
+const CLOSE_WAIT_MS = PULL_EXPIRES_MS + 1000;
 
 /** What a pulled source needs of its queue. */
 export interface PulledFrom {
@@ -139,7 +143,7 @@ export function pulledSource(from: PulledFrom): Source {
         timer = setTimeout(() => {
           for (const pull of open) pull.stop();
           resolve();
-        }, PULL_STUCK_MS);
+        }, CLOSE_WAIT_MS);
       });
       await Promise.race([Promise.allSettled(open.map((pull) => pull.ended)), late]);
       clearTimeout(timer);

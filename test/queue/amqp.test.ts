@@ -5,7 +5,7 @@ import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
 import { amqpDepth } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
-import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
+import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
 const skip = await amqpSkip();
 
@@ -67,5 +67,9 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
 
   test('a consumer whose connection is cut reconnects and runs every job', async () => {
     await consumerDropTest(AMQP_URL, uniqueNamespace('amqpcdrop'), destroy);
+  });
+
+  test('with the broker gone, adds reject with WEIR_ERR_JOBS_UNAVAILABLE and the consumer and queue still close', async () => {
+    await brokerAwayTest(AMQP_URL, uniqueNamespace('amqpaway'), destroy);
   });
 });

@@ -228,3 +228,51 @@ export async function consumerDropTest(
     await proxy.close();
   }
 }
+
+/** Resolves with `work`'s value, or fails the test with `what` past `timeoutMs`. */
+async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The broker goes away under a running consumer and does not come back: adds reject with
+ * `WEIR_ERR_JOBS_UNAVAILABLE`, and the consumer and the queue still close (an app can stop).
+ */
+export async function brokerAwayTest(
+  brokerUrl: string,
+  name: string,
+  cleanup?: (queue: JobQueue<unknown>) => Promise<void>,
+) {
+  const target = new URL(brokerUrl);
+  const proxy = await cuttableProxy(target);
+  const queue = await openJobQueue<number>(name, { url: proxy.url(target.protocol) });
+  const seen: number[] = [];
+  const consumer = queue.process((job) => {
+    seen.push(job.data);
+  });
+  try {
+    await queue.add(1);
+    for (let i = 0; i < 250 && seen.length === 0; i++) await delay(20);
+    assert.deepEqual(seen, [1], 'the consumer ran a job before the broker went away');
+    await proxy.close();
+    // Twice: once on the connection that was cut, once while there is none.
+    for (const n of [2, 3]) {
+      await assert.rejects(within(queue.add(n), 20_000, `add(${n})`), { code: 'WEIR_ERR_JOBS_UNAVAILABLE' });
+    }
+    await within(consumer.close(), 20_000, 'consumer.close() with the broker away');
+    await within(queue.close(), 20_000, 'queue.close() with the broker away');
+  } finally {
+    await within(queue.close(), 20_000, 'queue.close()').catch(() => undefined);
+    const direct = await openJobQueue<number>(name, { url: brokerUrl });
+    await cleanup?.(direct as JobQueue<unknown>).catch(() => undefined);
+    await direct.close();
+  }
+}

@@ -5,7 +5,7 @@ import { hasDeadLetters, openJobQueue } from 'weir/queue';
 import { NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
 import { natsBacklog, natsStreams, withJetStream } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
-import { connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
+import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
 
 const skip = await natsSkip();
 
@@ -130,5 +130,9 @@ describe('NATS job queue specifics', { skip }, () => {
 
   test('a consumer whose connection is cut reconnects and runs every job', async () => {
     await consumerDropTest(NATS_URL, uniqueNamespace('natscdrop').replaceAll('-', '_'), destroy);
+  });
+
+  test('with the broker gone, adds reject with WEIR_ERR_JOBS_UNAVAILABLE and the consumer and queue still close', async () => {
+    await brokerAwayTest(NATS_URL, uniqueNamespace('natsaway').replaceAll('-', '_'), destroy);
   });
 });
