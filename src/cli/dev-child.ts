@@ -32,6 +32,9 @@ function isApp(value: unknown): value is App<object> {
   );
 }
 
+// The supervisor is gone (killed, crashed): stop as it would have asked, draining first.
+process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+
 const entry = process.argv[2]!;
 const inspection = startInspecting({ bind: true });
 try {

@@ -72,7 +72,10 @@ export function devCommand(
     const spawned = spawn(
       process.execPath,
       [...conditions, ...flags, '--enable-source-maps', childScript, resolve(entry)],
-      { cwd, env, stdio: 'inherit' },
+      // Its own process group: a terminal's Ctrl-C reaches the supervisor only, which then sends one
+      // SIGTERM (a second signal would make the child exit at once, cutting requests in flight). The IPC
+      // channel lets the child stop by itself if the supervisor dies.
+      { cwd, env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true },
     );
     child = spawned;
     spawned.on('exit', (code, signal) => {

@@ -7,7 +7,6 @@
  * (`idempotencyKey`), redelivery after `ack_wait` (a killed worker's jobs come back), delayed redelivery
  * (`nak(delay)`, the retry backoff), and `working()` to extend a running job's deadline.
  */
-import { reasonOf } from '../concurrency/signal.ts';
 import { WeirError } from '../errors.ts';
 import { loadPackage } from '../internal/load-package.ts';
 import type { Logger } from '../internal/logger.ts';
@@ -24,9 +23,9 @@ import {
   type NatsConnection,
   type NatsJetStream,
   type NatsTransport,
-  type PullConsumer,
   type StoredMsg,
 } from './nats-driver.ts';
+import { pulledSource } from './nats-source.ts';
 import { declareStream } from './nats-streams.ts';
 import type { Delivery, Source } from './runner.ts';
 import type { Added, AddOptions, DeadJob, DeadLetters, DeadListOptions, JobQueue } from './types.ts';
@@ -184,36 +183,11 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   }
 
   protected source(): Source {
-    const deliveries = new WeakMap<Delivery, JsMsg>();
-    let consumer: PullConsumer | undefined;
-    return {
-      take: async (max, signal) => {
-        // One lookup per consumer, not per take: it is a round trip.
-        consumer ??= await this.#js.consumers.get(this.#stream, 'weir');
-        for (;;) {
-          if (signal.aborted) throw reasonOf(signal);
-          const batch = await consumer.fetch({ max_messages: max, expires: 1000 });
-          const stop = () => batch.stop();
-          signal.addEventListener('abort', stop, { once: true });
-          const taken: Delivery[] = [];
-          try {
-            for await (const msg of batch) {
-              const delivery = this.#delivery(msg);
-              if (delivery === undefined) continue;
-              deliveries.set(delivery, msg);
-              taken.push(delivery);
-            }
-          } finally {
-            signal.removeEventListener('abort', stop);
-          }
-          if (taken.length > 0) return taken;
-        }
-      },
-      extend: async (running) => {
-        for (const delivery of running) deliveries.get(delivery)?.working();
-      },
+    return pulledSource({
+      consumer: () => this.#js.consumers.get(this.#stream, 'weir'),
+      delivery: (msg) => this.#delivery(msg),
       extendEveryMs: Math.max(Math.floor(this.visibility / 3), 10),
-    };
+    });
   }
 
   /** The delivery for `msg`, or `undefined` when it arrived before its delay and was put back. */
