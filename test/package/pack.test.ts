@@ -7,15 +7,14 @@
 // on Node 22 and later, where better-sqlite3 13 comes prebuilt), so it runs only in CI (CI=true, as
 // .ci/run sets) or with WEIR_PACK_TEST=1.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { request } from '../helpers/http.ts';
+import { copyWorkingTree, scratchEnv, sh } from '../helpers/npm.ts';
 
-const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
 const enabled = process.env.WEIR_PACK_TEST === '1' || process.env.CI === 'true' || process.env.CI === '1';
 
@@ -35,36 +34,6 @@ function helloSteps(): string[][] {
     'the Hello World steps make the project an ES module',
   );
   return steps.map((step) => step.slice(1));
-}
-
-/**
- * The environment for npm in the scratch project: npm's own run-script variables (`npm test` sets them)
- * point at this repository and would make the inner npm act on it; the user's settings (cache, nodedir
- * for another Node line) stay.
- */
-function scratchEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^npm_(lifecycle_|package_|config_local_prefix$|config_allow_scripts$)|^INIT_CWD$/.test(key))
-      continue;
-    env[key] = value;
-  }
-  return env;
-}
-
-async function sh(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, {
-      cwd,
-      env: scratchEnv(),
-      timeout: timeoutMs,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout;
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout}\n${e.stderr}`);
-  }
 }
 
 /** Starts a Hello World, returns the port it printed (PORT=0 picks one), and a way to stop it. */
@@ -113,7 +82,11 @@ describe('the packed package', {
     scratch = mkdtempSync(join(tmpdir(), 'weir-pack-'));
     project = join(scratch, 'hello');
     // `npm pack` runs `prepare`, which builds dist/ from scratch: the tarball is what a publish would ship.
-    await sh('npm', ['pack', '--pack-destination', scratch], root, 180_000);
+    // It packs a copy of the working tree, so the build neither rewrites the checkout's dist/ nor races
+    // another test that packs.
+    const source = join(scratch, 'source');
+    await copyWorkingTree(root, source);
+    await sh('npm', ['pack', '--pack-destination', scratch], source, 180_000);
     const tarball = readdirSync(scratch).find((f) => f.endsWith('.tgz'));
     assert.ok(tarball, `npm pack left no tarball in ${scratch}`);
     files = (await sh('tar', ['-tzf', join(scratch, tarball)], scratch, 30_000))
