@@ -59,7 +59,11 @@ export interface Cache {
   readonly namespace: string;
   /** `degraded` while the backend does not answer: loaders run and nothing is cached remotely. */
   readonly status: CacheStatus;
-  /** The fresh value of `key`, or `undefined`. */
+  /**
+   * The fresh value of `key`, or `undefined`. Values are read-only: from `memory:` and the L1 of
+   * `tiered+redis:` every caller gets the one deep-frozen value the cache keeps (changing it throws a
+   * TypeError in strict code), unless the cache was opened with `frozen: false`.
+   */
   get<T = unknown>(key: string, options?: SignalOptions): Promise<T | undefined>;
   /** Fresh values of several keys in one round trip, `undefined` for each miss, in order. */
   getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]>;
@@ -93,6 +97,15 @@ export interface CoreOptions {
   maxValueBytes?: number;
   /** @default JSON */
   serializer?: Serializer;
+  /**
+   * In-process stores (`memory:`, the L1 of `tiered+redis:`) keep each value read back from its
+   * serialised form once, when it is set, and deep-frozen: a hit costs no parse, and every caller gets
+   * that same read-only value. `false` keeps the serialised form instead and parses it on each hit, so
+   * each caller gets a copy of its own to change. Values only plain objects and arrays make up are
+   * frozen; one with a Map, a Date or a typed array in it (from a custom serializer) is kept serialised.
+   * @default true
+   */
+  frozen?: boolean;
   /** Where warnings go: a pino logger (or anything with its methods), or `false`. @default pino at `LOG_LEVEL` */
   logger?: Logger | false;
   /** Life of the cross-process lock `wrap()` takes on Redis before loading. @default 5000 */

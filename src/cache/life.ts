@@ -5,6 +5,7 @@
  */
 import { invalidOption } from '../errors.ts';
 import type { SetOptions } from './cache.ts';
+import type { Encoded } from './codec.ts';
 import type { Entry } from './store.ts';
 
 /** `value` as a duration option: a number of ms ≥ 0 (> 0 unless `allowZero`), or `Infinity`. */
@@ -35,13 +36,13 @@ export function checkLife(options: SetOptions): void {
   staleOf(options);
 }
 
-/** The entry that keeps `data` for the life `options` give, from now. */
-export function entryOf(data: string, options: SetOptions | undefined, defaultTtl: number): Entry {
+/** The entry that keeps an encoded value for the life `options` give, from now. */
+export function entryOf(encoded: Encoded, options: SetOptions | undefined, defaultTtl: number): Entry {
   const ttl = ttlOf(options, defaultTtl);
   const swr = staleOf(options);
   const freshUntil = ttl === Number.POSITIVE_INFINITY ? 0 : Date.now() + ttl;
   const staleUntil = freshUntil === 0 || swr === Number.POSITIVE_INFINITY ? 0 : freshUntil + swr;
-  return { data, freshUntil, staleUntil };
+  return { text: encoded.text, value: encoded.value, freshUntil, staleUntil };
 }
 
 /** Whether `entry` may be served as it is at `now`. */

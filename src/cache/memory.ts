@@ -1,7 +1,7 @@
 /**
  * The in-process store: an LRU (lru-cache) bounded by entry count and by bytes, with a TTL per entry.
- * Entries are kept serialised, like in Redis, so a caller that mutates what it got back cannot change
- * what the next caller gets, and the byte bound is exact.
+ * An entry that comes with its frozen value keeps that alone (every reader shares it, read-only); one
+ * without keeps its text, read back on each hit. Either way its size is its text's, measured once here.
  */
 import { LRUCache } from 'lru-cache';
 import { type Entry, remaining, type Store } from './store.ts';
@@ -10,7 +10,10 @@ import { type Entry, remaining, type Store } from './store.ts';
 export interface MemoryStoreOptions {
   /** The most entries kept; the least recently used go first. @default 10_000 */
   maxEntries?: number;
-  /** The most bytes kept (keys and serialised values, counted as UTF-16 code units × 2). @default 64 MiB */
+  /**
+   * The most bytes kept: keys and values, each value counted as its serialised text (UTF-16 code
+   * units × 2, measured once when it is set), plus 64 bytes an entry. @default 64 MiB
+   */
   maxBytes?: number;
 }
 
@@ -22,32 +25,37 @@ export class MemoryStore implements Store {
     this.#lru = new LRUCache<string, Entry>({
       max: options.maxEntries ?? 10_000,
       maxSize: options.maxBytes ?? 64 * 1024 * 1024,
-      sizeCalculation: (entry, key) => (entry.data.length + key.length) * 2 + 64,
     });
   }
 
-  get(key: string): Entry | undefined {
+  get(key: string, now = Date.now()): Entry | undefined {
     const entry = this.#lru.get(key);
-    if (entry !== undefined && remaining(entry.staleUntil, Date.now()) <= 0) {
+    if (entry !== undefined && remaining(entry.staleUntil, now) <= 0) {
       this.#lru.delete(key);
       return undefined;
     }
     return entry;
   }
 
-  getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    return Promise.resolve(keys.map((key) => this.get(key)));
+  getMany(keys: readonly string[]): (Entry | undefined)[] {
+    const now = Date.now();
+    const found = new Array<Entry | undefined>(keys.length);
+    for (let i = 0; i < keys.length; i++) found[i] = this.get(keys[i] as string, now);
+    return found;
   }
 
   set(key: string, entry: Entry): undefined {
     const ttl = remaining(entry.staleUntil, Date.now());
     if (ttl <= 0) {
       this.#lru.delete(key);
-    } else if (ttl === Number.POSITIVE_INFINITY) {
-      this.#lru.set(key, entry);
-    } else {
-      this.#lru.set(key, entry, { ttl: Math.ceil(ttl) });
+      return undefined;
     }
+    const size = (entry.text.length + key.length) * 2 + 64;
+    const kept =
+      entry.value === undefined
+        ? entry
+        : { text: '', value: entry.value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil };
+    this.#lru.set(key, kept, ttl === Number.POSITIVE_INFINITY ? { size } : { size, ttl: Math.ceil(ttl) });
     return undefined;
   }
 

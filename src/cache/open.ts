@@ -8,7 +8,7 @@ import type { Cache, CoreOptions } from './cache.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory.ts';
 import { RedisStore, type RedisStoreOptions } from './redis.ts';
 import type { CacheStatus } from './store.ts';
-import { StoreCache } from './store-cache.ts';
+import { coreOf, StoreCache } from './store-cache.ts';
 import { TieredStore } from './tiered.ts';
 
 /** The cache weir opens when no URL is given (and `CACHE_URL` is unset). */
@@ -37,7 +37,7 @@ export async function openCache(url?: string, options: CacheOptions = {}): Promi
   const scheme = schemeOf(target);
   const shown = redactUrl(target);
   if (scheme === 'memory:') {
-    return new StoreCache('memory', shown, new MemoryStore(options), options);
+    return new StoreCache('memory', shown, new MemoryStore(options), options, coreOf(shown, options, true));
   }
   if (
     scheme === 'redis:' ||
@@ -46,6 +46,7 @@ export async function openCache(url?: string, options: CacheOptions = {}): Promi
     scheme === 'tiered+rediss:'
   ) {
     const tiered = scheme.startsWith('tiered+');
+    const core = coreOf(shown, options, tiered);
     // The cache is made first so that it hears (and logs) the connection's first state.
     let cache: StoreCache | undefined;
     let early: [CacheStatus, unknown] | undefined;
@@ -56,9 +57,9 @@ export async function openCache(url?: string, options: CacheOptions = {}): Promi
     const redis = await RedisStore.open(tiered ? target.slice('tiered+'.length) : target, options, onStatus);
     const namespace = options.namespace ?? 'weir';
     const store = tiered
-      ? await TieredStore.open(new MemoryStore(options), redis, `weir-invalidate:${namespace}`)
+      ? await TieredStore.open(new MemoryStore(options), redis, `weir-invalidate:${namespace}`, core.codec)
       : redis;
-    cache = new StoreCache(tiered ? 'tiered' : 'redis', shown, store, options);
+    cache = new StoreCache(tiered ? 'tiered' : 'redis', shown, store, options, core);
     if (early !== undefined && early[0] === 'degraded') cache.statusChanged(...early);
     return cache;
   }

@@ -22,8 +22,8 @@ import type { Entry, Store } from './store.ts';
 export interface FlightHost {
   /** The entry stored under `full`, or `undefined` when there is none or the store failed. */
   read(full: string): Promise<Entry | undefined>;
-  /** The value `data` holds, or {@link MISS}. */
-  decode(data: string): unknown;
+  /** The value `entry` holds, or {@link MISS}. */
+  valueOf(entry: Entry): unknown;
   /** Caches a loaded value under `full` for the life `options` give, or skips it. */
   write(full: string, value: unknown, options: SetOptions | undefined): Promise<void>;
   /** Counts and reports a failed store operation. */
@@ -183,7 +183,7 @@ export class SingleFlight {
       await sleep(delay, { signal });
       const entry = await this.#host.read(full);
       if (entry !== undefined && fresh(entry, Date.now())) {
-        const value = this.#host.decode(entry.data);
+        const value = this.#host.valueOf(entry);
         if (value !== MISS) return value;
       }
       delay = Math.min(delay * 2, 100);

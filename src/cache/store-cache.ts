@@ -15,6 +15,25 @@ import { checkDuration, checkLife, entryOf, fresh, withinStale } from './life.ts
 import { type FlightHost, SingleFlight } from './single-flight.ts';
 import type { CacheStatus, Entry, Store } from './store.ts';
 
+/** The parts of a cache its stores share: where it logs, and how its values are kept. */
+export interface Core {
+  readonly log: Logger;
+  readonly codec: Codec;
+}
+
+/**
+ * The {@link Core} `options` ask for; throws `WEIR_ERR_INVALID_OPTION` for a bad one. `inProcess`: the
+ * cache has an in-process store, the only kind that keeps frozen values.
+ */
+export function coreOf(url: string, options: CoreOptions, inProcess: boolean): Core {
+  const maxValueBytes = checkDuration('Cache maxValueBytes', options.maxValueBytes ?? 1024 * 1024, false);
+  const frozen = options.frozen ?? true;
+  if (typeof frozen !== 'boolean') throw invalidOption('Cache frozen', 'true or false', frozen);
+  const log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger('weir.cache'));
+  const codec = new SerializerCodec(options.serializer ?? json, maxValueBytes, frozen && inProcess, log, url);
+  return { log, codec };
+}
+
 /** A {@link Cache} over one {@link Store}; `openCache()` builds it, backends tell it their status. */
 export class StoreCache implements Cache {
   readonly backend: 'memory' | 'redis' | 'tiered';
@@ -31,7 +50,7 @@ export class StoreCache implements Cache {
   #failing = false;
   #closed = false;
 
-  constructor(backend: Cache['backend'], url: string, store: Store, options: CoreOptions) {
+  constructor(backend: Cache['backend'], url: string, store: Store, options: CoreOptions, core: Core) {
     this.backend = backend;
     this.url = url;
     this.#store = store;
@@ -42,11 +61,10 @@ export class StoreCache implements Cache {
     this.namespace = namespace;
     this.#prefix = `${namespace}:`;
     this.#defaultTtl = checkDuration('Cache defaultTtl', options.defaultTtl ?? 60_000, false);
-    const maxValueBytes = checkDuration('Cache maxValueBytes', options.maxValueBytes ?? 1024 * 1024, false);
     const lockTtl = checkDuration('Cache lockTtlMs', options.lockTtlMs ?? 5000, false);
     const lockWait = checkDuration('Cache lockWaitMs', options.lockWaitMs ?? 1000, true);
-    this.#log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger('weir.cache'));
-    this.#codec = new SerializerCodec(options.serializer ?? json, maxValueBytes, this.#log, url);
+    this.#log = core.log;
+    this.#codec = core.codec;
     this.#flights = new SingleFlight(store, this.#flightHost(), lockTtl, lockWait);
   }
 
@@ -54,7 +72,7 @@ export class StoreCache implements Cache {
   #flightHost(): FlightHost {
     return {
       read: (full) => this.#read(full),
-      decode: (data) => this.#codec.decode(data),
+      valueOf: (entry) => this.#codec.valueOf(entry),
       write: (full, value, options) => this.#write(full, value, options),
       fail: (operation, err) => this.#fail(operation, err),
       loading: () => {
@@ -120,8 +138,8 @@ export class StoreCache implements Cache {
   }
 
   async #write(full: string, value: unknown, options: SetOptions | undefined): Promise<void> {
-    const data = this.#codec.encode(value);
-    const entry = data === undefined ? undefined : entryOf(data, options, this.#defaultTtl);
+    const encoded = this.#codec.encode(value);
+    const entry = encoded === undefined ? undefined : entryOf(encoded, options, this.#defaultTtl);
     try {
       if (entry === undefined) await this.#store.delete(full);
       else await this.#store.set(full, entry);
@@ -135,40 +153,56 @@ export class StoreCache implements Cache {
     throwIfAborted(options?.signal);
     const entry = await this.#read(full);
     throwIfAborted(options?.signal);
-    if (entry === undefined || !fresh(entry, Date.now())) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    const value = this.#codec.decode(entry.data);
-    if (value === MISS) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    this.#stats.hits++;
-    return value as T;
+    const value = this.#freshValue(entry, Date.now());
+    return value === MISS ? undefined : (value as T);
   }
 
-  async getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]> {
-    const full = keys.map((key) => this.#key(key));
-    throwIfAborted(options?.signal);
-    let entries: (Entry | undefined)[];
+  /** The fresh value of `entry` at `now`, or MISS; counted as a hit or a miss. */
+  #freshValue(entry: Entry | undefined, now: number): unknown {
+    const value = entry === undefined || !fresh(entry, now) ? MISS : this.#codec.valueOf(entry);
+    if (value === MISS) this.#stats.misses++;
+    else this.#stats.hits++;
+    return value;
+  }
+
+  getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]> {
+    let full: string[];
     try {
-      entries = await this.#store.getMany(full);
+      full = keys.map((key) => this.#key(key));
+      throwIfAborted(options?.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let found: (Entry | undefined)[] | Promise<(Entry | undefined)[]>;
+    try {
+      found = this.#store.getMany(full);
     } catch (err) {
       this.#fail('read', err);
-      entries = full.map(() => undefined);
+      found = full.map(() => undefined);
     }
-    throwIfAborted(options?.signal);
+    // An in-process store answers at once: one promise for the whole answer, none per key.
+    if (Array.isArray(found)) return Promise.resolve(this.#values(found));
+    return found.then(
+      (entries) => {
+        throwIfAborted(options?.signal);
+        return this.#values(entries);
+      },
+      (err: unknown) => {
+        this.#fail('read', err);
+        throwIfAborted(options?.signal);
+        return this.#values(keys.map(() => undefined));
+      },
+    );
+  }
+
+  #values<T>(entries: readonly (Entry | undefined)[]): (T | undefined)[] {
     const now = Date.now();
-    return entries.map((entry) => {
-      const value = entry === undefined || !fresh(entry, now) ? MISS : this.#codec.decode(entry.data);
-      if (value === MISS) {
-        this.#stats.misses++;
-        return undefined;
-      }
-      this.#stats.hits++;
-      return value as T;
-    });
+    const values = new Array<T | undefined>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const value = this.#freshValue(entries[i], now);
+      values[i] = value === MISS ? undefined : (value as T);
+    }
+    return values;
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
@@ -197,31 +231,61 @@ export class StoreCache implements Cache {
     }
   }
 
-  async wrap<T>(key: string, loader: Loader<T>, options?: WrapOptions): Promise<T> {
-    const full = this.#key(key);
-    if (typeof loader !== 'function') throw invalidOption('cache.wrap() loader', 'a function', loader);
-    if (options !== undefined) checkLife(options);
-    const signal = options?.signal;
-    throwIfAborted(signal);
-    const entry = await this.#read(full);
+  wrap<T>(key: string, loader: Loader<T>, options?: WrapOptions): Promise<T> {
+    let full: string;
+    try {
+      full = this.#key(key);
+      if (typeof loader !== 'function') throw invalidOption('cache.wrap() loader', 'a function', loader);
+      if (options !== undefined) checkLife(options);
+      throwIfAborted(options?.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let found: Entry | undefined | Promise<Entry | undefined>;
+    try {
+      found = this.#store.get(full);
+    } catch (err) {
+      this.#fail('read', err);
+      found = undefined;
+    }
+    if (found instanceof Promise) {
+      return found.then(
+        (entry) => this.#answer(full, entry, loader, options),
+        (err: unknown) => {
+          this.#fail('read', err);
+          return this.#answer(full, undefined, loader, options);
+        },
+      );
+    }
+    // An in-process store answered at once: a hit costs this one promise.
+    try {
+      return this.#answer(full, found, loader, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** `wrap()` once the store has answered: the fresh value, the stale one while it refreshes, or a load. */
+  #answer<T>(full: string, entry: Entry | undefined, loader: Loader<T>, options?: WrapOptions): Promise<T> {
     if (entry !== undefined) {
       const now = Date.now();
       if (fresh(entry, now)) {
-        const value = this.#codec.decode(entry.data);
+        const value = this.#codec.valueOf(entry);
         if (value !== MISS) {
           this.#stats.hits++;
-          return value as T;
+          return Promise.resolve(value as T);
         }
       } else if ((options?.staleWhileRevalidate ?? 0) > 0 && withinStale(entry, now)) {
-        const value = this.#codec.decode(entry.data);
+        const value = this.#codec.valueOf(entry);
         if (value !== MISS) {
           this.#stats.stale++;
           this.#flights.refresh(full, loader, options);
-          return value as T;
+          return Promise.resolve(value as T);
         }
       }
     }
     this.#stats.misses++;
+    const signal = options?.signal;
     throwIfAborted(signal);
     return this.#flights.join(full, loader, options, signal) as Promise<T>;
   }

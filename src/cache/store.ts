@@ -1,13 +1,17 @@
 /**
- * The layer under {@link Cache}: a store keeps serialised entries and knows nothing of values, loaders or
- * namespaces. Memory, Redis and tiered are stores; degradation, single-flight and stale-while-revalidate
+ * The layer under {@link Cache}: a store keeps entries and knows nothing of loaders or namespaces. Memory, Redis and tiered are stores; degradation, single-flight and stale-while-revalidate
  * live once above them, in `store-cache.ts` and `single-flight.ts`.
  */
 
-/** One stored value: its serialised form and the two instants that bound its life. */
+/** One stored value: its serialised form (and/or the value itself) and the two instants that bound its life. */
 export interface Entry {
-  /** The serialised value. */
-  readonly data: string;
+  /** The serialised value; its length is the entry's size. */
+  readonly text: string;
+  /**
+   * The value read back from `text` and deep-frozen, kept by in-process stores so that a hit costs no
+   * parse (see `codec.ts`); absent where only the text is kept (Redis, or a cache opened `frozen: false`).
+   */
+  readonly value?: unknown;
   /** Epoch ms until which the value is fresh; 0 = forever. */
   readonly freshUntil: number;
   /** Epoch ms until which a stale value may still be served while it is refreshed; 0 = forever. */
@@ -22,8 +26,9 @@ export type LockResult = { readonly token: string } | 'held' | 'unavailable';
 
 export interface Store {
   readonly status: CacheStatus;
+  /** In-process stores answer synchronously, so that a hit costs no promise. */
   get(key: string): Entry | undefined | Promise<Entry | undefined>;
-  getMany(keys: readonly string[]): Promise<(Entry | undefined)[]>;
+  getMany(keys: readonly string[]): (Entry | undefined)[] | Promise<(Entry | undefined)[]>;
   set(key: string, entry: Entry): Promise<void> | undefined;
   delete(key: string): Promise<boolean> | boolean;
   /** Deletes every key that starts with `prefix`. */
@@ -41,7 +46,7 @@ export function remaining(until: number, now: number): number {
 
 /** Encodes an entry as one Redis string: `freshUntil|staleUntil|data`, the instants in base 36. */
 export function encodeEntry(entry: Entry): string {
-  return `${entry.freshUntil.toString(36)}|${entry.staleUntil.toString(36)}|${entry.data}`;
+  return `${entry.freshUntil.toString(36)}|${entry.staleUntil.toString(36)}|${entry.text}`;
 }
 
 /** The inverse of {@link encodeEntry}; `undefined` for anything weir did not write. */
@@ -53,5 +58,5 @@ export function decodeEntry(text: string | null | undefined): Entry | undefined 
   const freshUntil = Number.parseInt(text.slice(0, first), 36);
   const staleUntil = Number.parseInt(text.slice(first + 1, second), 36);
   if (!Number.isFinite(freshUntil) || !Number.isFinite(staleUntil)) return undefined;
-  return { data: text.slice(second + 1), freshUntil, staleUntil };
+  return { text: text.slice(second + 1), freshUntil, staleUntil };
 }

@@ -5,6 +5,7 @@
  * the L1 is emptied each time it is (re)established.
  */
 import { randomUUID } from 'node:crypto';
+import { type Codec, MISS } from './codec.ts';
 import type { MemoryStore } from './memory.ts';
 import type { RedisStore } from './redis.ts';
 import type { CacheStatus, Entry, LockResult, Store } from './store.ts';
@@ -23,17 +24,19 @@ export class TieredStore implements Store {
   readonly #l2: RedisStore;
   readonly #channel: string;
   readonly #origin = randomUUID();
+  readonly #codec: Codec;
   /** Bumped by each invalidation; an L2 read that saw a bump meanwhile does not fill the L1. */
   #generation = 0;
 
-  private constructor(l1: MemoryStore, l2: RedisStore, channel: string) {
+  private constructor(l1: MemoryStore, l2: RedisStore, channel: string, codec: Codec) {
     this.#l1 = l1;
+    this.#codec = codec;
     this.#l2 = l2;
     this.#channel = channel;
   }
 
-  static async open(l1: MemoryStore, l2: RedisStore, channel: string): Promise<TieredStore> {
-    const store = new TieredStore(l1, l2, channel);
+  static async open(l1: MemoryStore, l2: RedisStore, channel: string, codec: Codec): Promise<TieredStore> {
+    const store = new TieredStore(l1, l2, channel, codec);
     await l2.subscribe(
       channel,
       (message) => store.#receive(message),
@@ -76,25 +79,48 @@ export class TieredStore implements Store {
     if (local !== undefined) return local;
     if (this.#l2.status !== 'ready') return undefined;
     const generation = this.#generation;
-    return this.#l2.get(key).then((entry) => {
-      if (entry !== undefined && generation === this.#generation) this.#l1.set(key, entry);
-      return entry;
-    });
+    return this.#l2
+      .get(key)
+      .then((entry) =>
+        entry !== undefined && generation === this.#generation ? this.#fill(key, entry) : entry,
+      );
   }
 
-  async getMany(keys: readonly string[]): Promise<(Entry | undefined)[]> {
-    const found = keys.map((key) => this.#l1.get(key));
+  /**
+   * Keeps an entry read from L2 in the L1, with its value read back and frozen once here (when the
+   * cache keeps frozen values), and answers the entry as kept.
+   */
+  #fill(key: string, entry: Entry): Entry {
+    let kept = entry;
+    if (this.#codec.frozen) {
+      const value = this.#codec.thaw(entry.text);
+      if (value !== MISS) kept = { ...entry, value };
+    }
+    this.#l1.set(key, kept);
+    return kept;
+  }
+
+  getMany(keys: readonly string[]): (Entry | undefined)[] | Promise<(Entry | undefined)[]> {
+    const found = this.#l1.getMany(keys);
     const missing: number[] = [];
     for (let i = 0; i < found.length; i++) if (found[i] === undefined) missing.push(i);
+    // Every key in the L1: answered at once.
     if (missing.length === 0 || this.#l2.status !== 'ready') return found;
+    return this.#getRemote(keys, found, missing);
+  }
+
+  async #getRemote(
+    keys: readonly string[],
+    found: (Entry | undefined)[],
+    missing: readonly number[],
+  ): Promise<(Entry | undefined)[]> {
     const generation = this.#generation;
     const remote = await this.#l2.getMany(missing.map((i) => keys[i] as string));
     const fill = generation === this.#generation;
     for (let j = 0; j < missing.length; j++) {
       const entry = remote[j];
       const i = missing[j] as number;
-      found[i] = entry;
-      if (entry !== undefined && fill) this.#l1.set(keys[i] as string, entry);
+      found[i] = entry !== undefined && fill ? this.#fill(keys[i] as string, entry) : entry;
     }
     return found;
   }

@@ -54,11 +54,67 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
       assert.equal(cache.status, 'ready');
     });
 
-    test('what get() returns is a copy: mutating it does not change the cache', async () => {
-      await cache.set('copy', { list: [1] });
+    test('what a caller does to a value it passed or got never changes what the next caller gets', async () => {
+      const given = { list: [1] };
+      await cache.set('copy', given);
+      given.list.push(2); // the caller's own object stays its own, and mutable
       const first = await cache.get<{ list: number[] }>('copy');
-      first?.list.push(2);
+      try {
+        first?.list.push(3);
+      } catch (err) {
+        // An in-process store shares one frozen value: changing it throws instead.
+        assert.ok(err instanceof TypeError && cache.backend !== 'redis', String(err));
+      }
       assert.deepEqual(await cache.get('copy'), { list: [1] });
+      assert.deepEqual((await cache.getMany(['copy']))[0], { list: [1] });
+      assert.deepEqual(await cache.wrap('copy', () => ({ list: [] })), { list: [1] });
+    });
+
+    test('frozen: in-process stores share one deep-frozen value; frozen: false gives each caller a copy', async () => {
+      const value = { id: 1, tags: ['a'], nested: { deep: [{ n: 1 }] } };
+      await cache.set('shared', value);
+      const [a, b] = [await cache.get<typeof value>('shared'), await cache.get<typeof value>('shared')];
+      const [c] = await cache.getMany<typeof value>(['shared']);
+      const d = await cache.wrap('shared', () => value);
+      assert.ok(a && b && c && d);
+      if (cache.backend === 'redis') {
+        // Redis keeps text only: each read is a copy of its own.
+        assert.notEqual(a, b);
+        assert.equal(Object.isFrozen(a), false);
+      } else {
+        assert.equal(a, b);
+        assert.equal(a, c);
+        assert.equal(a, d);
+        assert.ok(Object.isFrozen(a) && Object.isFrozen(a.nested.deep[0]) && Object.isFrozen(a.tags));
+        assert.throws(() => {
+          a.tags.push('b');
+        }, TypeError);
+      }
+      assert.equal(Object.isFrozen(value), false, 'the value given to set() is not frozen');
+      const copies = await open({ frozen: false });
+      await copies.set('own', value);
+      const [x, y] = [await copies.get<typeof value>('own'), await copies.get<typeof value>('own')];
+      assert.notEqual(x, y);
+      x?.tags.push('changed');
+      assert.deepEqual(await copies.get('own'), value);
+      await assert.rejects(open({ frozen: 'yes' as never }), { code: 'WEIR_ERR_INVALID_OPTION' });
+    });
+
+    test('a value a custom serializer reads back as a Map is kept as a copy per read; deep values round-trip', async () => {
+      const mapped = await open({
+        serializer: {
+          serialize: (v) => JSON.stringify([...(v as Map<string, number>)]),
+          deserialize: (t) => new Map(JSON.parse(t) as [string, number][]),
+        },
+      });
+      await mapped.set('m', new Map([['a', 1]]));
+      const first = await mapped.get<Map<string, number>>('m');
+      first?.set('b', 2);
+      assert.deepEqual(await mapped.get('m'), new Map([['a', 1]]));
+      let deep: unknown = 0;
+      for (let i = 0; i < 500; i++) deep = [deep];
+      await cache.set('deep', deep);
+      assert.equal(JSON.stringify(await cache.get('deep')), JSON.stringify(deep));
     });
 
     test('getMany answers in order, undefined for misses', async () => {

@@ -96,6 +96,24 @@ describe('Redis and tiered specifics', { skip }, () => {
     assert.equal(await slow, 'slow');
   });
 
+  test('tiered: a value read from Redis is read back and frozen once into the L1, then shared', async () => {
+    const namespace = uniqueNamespace('tiered-fill');
+    const writer = await open(REDIS_URL, namespace);
+    const reader = await open(tieredUrl, namespace);
+    const copies = await open(tieredUrl, namespace, { frozen: false });
+    await writer.set('row', { id: 7, tags: ['a'] }, { ttl: 60_000 });
+    const [first] = await reader.getMany<{ id: number; tags: string[] }>(['row']);
+    const second = await reader.get('row');
+    const third = await reader.wrap('row', () => ({ id: 0, tags: [] }));
+    assert.deepEqual(first, { id: 7, tags: ['a'] });
+    assert.ok(first === second && second === third, 'one value shared by every hit');
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first?.tags));
+    const [a, b] = [await copies.get('row'), await copies.get('row')];
+    assert.deepEqual(a, first);
+    assert.notEqual(a, b);
+    assert.equal(Object.isFrozen(a), false);
+  });
+
   test("tiered: a write in one process invalidates another process's L1 within 500 ms", async () => {
     const namespace = uniqueNamespace('tiered');
     const writer = await open(tieredUrl, namespace);

@@ -47,11 +47,14 @@ describe('docs/cache.md', () => {
     assert.equal(stats.hits, 2);
   });
 
-  it('carts: what a caller gets is its own copy', async () => {
-    await cartCache.set('cart:copy', ['a']);
+  it('carts: what a hit returns is read-only, shared, and not the object given to set()', async () => {
+    const given = ['a'];
+    await cartCache.set('cart:copy', given);
+    given.push('still mine');
     const first = await cartCache.get<string[]>('cart:copy');
-    first!.push('mutated');
-    assert.deepEqual(await cartCache.get('cart:copy'), ['a']);
+    assert.throws(() => first!.push('mutated'), TypeError);
+    assert.equal(await cartCache.get('cart:copy'), first);
+    assert.deepEqual(first, ['a']);
   });
 
   it('carts: hostile ids and bodies are refused with 400', async () => {

@@ -28,7 +28,7 @@ app.put('/carts/:id', async (ctx) => {
   return undefined;
 });
 
-// A miss is undefined; every caller gets a copy of its own.
+// A miss is undefined. What a hit returns is read-only: on memory: every caller shares one frozen value.
 app.get('/carts/:id', async (ctx) => (await cache.get<string[]>(cartKey(ctx.params.id))) ?? []);
 
 // Several keys in one round trip, undefined for each miss.
