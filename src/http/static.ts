@@ -1,7 +1,6 @@
 import { constants, realpathSync } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
-import { contentType } from 'mime-types';
 import { httpError, invalidOption } from '../errors.ts';
 import { etagMatches, ifRangeMatches } from './caching.ts';
 import type { Context } from './context.ts';
@@ -112,6 +111,7 @@ export function serveStatic(
   const dotfiles = options.dotfiles ?? false;
 
   return async function serveStaticFile(ctx: Context<string, object>): Promise<WeirResponse> {
+    const contentType = await contentTypes();
     const relative = (ctx.params as Record<string, string | undefined>)['*'] ?? '';
     const segments = safeSegments(relative, dotfiles, ctx);
     let file = await openInside(rootReal, join(rootReal, ...segments));
@@ -140,6 +140,7 @@ export function serveStatic(
       notFound(ctx);
     }
     return respond(
+      contentType,
       ctx,
       file.handle,
       stat.size,
@@ -196,7 +197,18 @@ async function openInside(
   }
 }
 
+/**
+ * mime-types, loaded on the first file served: its table is a fifth of what importing weir would cost at
+ * start-up, for routes that may never serve a file.
+ */
+let mimeTypes: Promise<(extension: string) => string | false> | undefined;
+function contentTypes(): Promise<(extension: string) => string | false> {
+  mimeTypes ??= import('mime-types').then((module) => module.contentType);
+  return mimeTypes;
+}
+
 async function respond(
+  contentType: (extension: string) => string | false,
   ctx: Context<string, object>,
   handle: FileHandle,
   size: number,

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { ServerHandle } from 'weir';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
 import { raw, request, serve } from '../helpers/http.ts';
-import { spawnTs } from '../helpers/process.ts';
+import { spawnNode } from '../helpers/process.ts';
 
 let handle: ServerHandle;
 before(async () => {
@@ -114,9 +115,15 @@ describe('reference service over a real socket', () => {
   });
 });
 
-describe('npm start (examples/service/main.ts)', () => {
+describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', () => {
+  // Builds of its own, so that these starts neither use nor disturb the checkout's .build/.
+  const buildDir = mkdtempSync(join(tmpdir(), 'weir-build-'));
+  after(() => rmSync(buildDir, { recursive: true, force: true }));
+  const START = fileURLToPath(new URL('../../scripts/start.mjs', import.meta.url));
+  const start = (env: Record<string, string>) => spawnNode([START], { WEIR_BUILD_DIR: buildDir, ...env });
+
   it('serves on PORT, and exits 0 on SIGTERM', async () => {
-    const service = spawnTs(new URL('../../examples/service/main.ts', import.meta.url), {
+    const service = start({
       PORT: '0',
       LOG_LEVEL: 'info',
       DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'weir.db')}`,
@@ -143,24 +150,16 @@ describe('npm start (examples/service/main.ts)', () => {
 
   /** Starts the service with `env`, expecting it to fail: its exit code and stderr. */
   async function failedStart(env: Record<string, string>): Promise<{ code: unknown; stderr: string }> {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=weir-source',
-        '--import',
-        'tsx',
-        new URL('../../examples/service/main.ts', import.meta.url).pathname,
-      ],
-      {
-        env: {
-          ...process.env,
-          DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'weir.db')}`,
-          QUEUE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'queue.db')}`,
-          ...env,
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
+    const child = spawn(process.execPath, [START], {
+      env: {
+        ...process.env,
+        WEIR_BUILD_DIR: buildDir,
+        DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'weir.db')}`,
+        QUEUE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'weir-start-')), 'queue.db')}`,
+        ...env,
       },
-    );
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -206,5 +205,45 @@ describe('npm start (examples/service/main.ts)', () => {
       /^weir: cannot start: Database postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/nowhere is unavailable: connect ECONNREFUSED/,
     );
     assert.doesNotMatch(stderr, /sekret/);
+  });
+
+  it('compiles the service once: starts racing on new sources share one build, later starts reuse it', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'weir-build-'));
+    try {
+      const data = mkdtempSync(join(tmpdir(), 'weir-start-'));
+      const run = async (names: string[]) => {
+        const services = names.map((name) =>
+          spawnNode([START], {
+            WEIR_BUILD_DIR: fresh,
+            PORT: '0',
+            LOG_LEVEL: 'info',
+            DATABASE_URL: `sqlite:${join(data, `${name}.db`)}`,
+            QUEUE_URL: `sqlite:${join(data, `${name}-queue.db`)}`,
+          }),
+        );
+        for (const service of services) {
+          const [, url] = await service.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+          const res = await request({ port: Number(new URL(url!).port) }, { path: '/json' });
+          assert.equal(res.body, '{"message":"Hello, World!"}');
+          service.child.kill('SIGTERM');
+          assert.equal(await service.exited(), 0);
+        }
+      };
+      const builds = () =>
+        readdirSync(join(fresh, 'service')).filter((f) => !/^(node_modules|package\.json)$/.test(f));
+      await run(['a', 'b']);
+      assert.equal(builds().length, 1, `one build, no staging left: ${builds().join(', ')}`);
+      const build = join(fresh, 'service', builds()[0]!);
+      const files = readdirSync(build);
+      assert.ok(
+        files.includes('main.js') && files.includes('migrations') && !files.some((f) => f.endsWith('.ts')),
+      );
+      const made = statSync(join(build, 'main.js')).mtimeMs;
+      await run(['a']);
+      assert.deepEqual(builds(), [builds()[0]]);
+      assert.equal(statSync(join(build, 'main.js')).mtimeMs, made, 'the second start reused the build');
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 });

@@ -16,7 +16,17 @@ export function spawnTs(
   env: Record<string, string> = {},
   options: { stdin?: boolean } = {},
 ): TsProcess {
-  const child = spawn(process.execPath, ['--conditions=weir-source', '--import', 'tsx', file.pathname], {
+  return spawnNode(['--conditions=weir-source', '--import', 'tsx', file.pathname], env, options);
+}
+
+/** `node args…` (a script and its arguments), with its stdout collected as {@link spawnTs} does. */
+export function spawnNode(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: { stdin?: boolean } = {},
+): TsProcess {
+  const file = { pathname: args.at(-1) ?? 'node' };
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit'],
   });

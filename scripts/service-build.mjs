@@ -1,0 +1,111 @@
+// The reference service compiled to JavaScript (for `npm start`): examples/service/*.ts transpiled file by
+// file, beside symlinks to its migrations/ and public/ folders, in .build/service/<hash>/ (WEIR_BUILD_DIR
+// instead of .build when set, for tests), where the hash
+// covers every source file's path, size and time. A build is made in a folder of its own and renamed into
+// place, so starts that race each other never see half of one. weir's own imports resolve to dist/ (the
+// package's exports, without the weir-source condition), which must be at least as new as src/.
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+
+/** Builds that are not the current one and older than this are removed. */
+const KEEP_OLD_MS = 24 * 60 * 60 * 1000;
+
+/** Every file under `dir` (recursively) with its stat, skipping names that start with a dot. */
+function walk(dir, files = []) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) walk(path, files);
+    else if (entry.isFile()) files.push({ path, stat: statSync(path) });
+  }
+  return files;
+}
+
+const newest = (files) => files.reduce((max, f) => Math.max(max, f.stat.mtimeMs), 0);
+
+/**
+ * Returns the path of the compiled main.js, building what is missing or stale first. `buildWeir()` is
+ * called when dist/ is missing or older than src/.
+ */
+export async function ensureServiceBuild({ root, buildWeir }) {
+  const distIndex = join(root, 'dist', 'index.js');
+  if (!existsSync(distIndex) || newest(walk(join(root, 'src'))) > statSync(distIndex).mtimeMs) buildWeir();
+
+  const source = join(root, 'examples', 'service');
+  const files = walk(source);
+  const hash = createHash('sha256');
+  for (const { path, stat } of files)
+    hash.update(`${relative(source, path)}\0${stat.size}\0${stat.mtimeMs}\n`);
+  const base = join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'service');
+  const id = hash.digest('hex').slice(0, 16);
+  const out = join(base, id);
+  const main = join(out, 'main.js');
+  if (existsSync(main)) return main;
+
+  const ts = createRequire(join(root, 'package.json'))('typescript');
+  // The builds' own package scope: ES modules, and `weir` resolving to this checkout wherever they are.
+  mkdirSync(join(base, 'node_modules'), { recursive: true });
+  writeFileSync(join(base, 'package.json'), '{ "private": true, "type": "module" }\n');
+  try {
+    symlinkSync(root, join(base, 'node_modules', 'weir'), 'dir');
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+  }
+  const staging = join(base, `.staging-${process.pid}-${Date.now()}`);
+  mkdirSync(staging, { recursive: true });
+  try {
+    for (const { path } of files) {
+      const rel = relative(source, path);
+      if (!path.endsWith('.ts') || rel.includes('/')) continue; // folders are linked below
+      const { outputText, diagnostics } = ts.transpileModule(readFileSync(path, 'utf8'), {
+        fileName: path,
+        reportDiagnostics: true,
+        compilerOptions: {
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.ESNext,
+          verbatimModuleSyntax: true,
+          rewriteRelativeImportExtensions: true,
+          sourceMap: false,
+        },
+      });
+      if (diagnostics?.length) {
+        const text = ts.flattenDiagnosticMessageText(diagnostics[0].messageText, '\n');
+        throw new Error(`examples/service/${rel} does not compile: ${text}`);
+      }
+      writeFileSync(join(staging, rel.replace(/\.ts$/, '.js')), outputText);
+    }
+    for (const entry of readdirSync(source, { withFileTypes: true })) {
+      if (entry.isDirectory() && !entry.name.startsWith('.')) {
+        symlinkSync(join(source, entry.name), join(staging, entry.name), 'dir');
+      }
+    }
+    try {
+      renameSync(staging, out);
+    } catch (err) {
+      // Another start built the same sources first: use its build.
+      if (!existsSync(main)) throw err;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  for (const entry of readdirSync(base)) {
+    if (entry === 'node_modules' || entry === 'package.json') continue;
+    const path = join(base, entry);
+    if (path !== out && Date.now() - statSync(path).mtimeMs > KEEP_OLD_MS) {
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+  return main;
+}
