@@ -189,7 +189,13 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     options: PublishOptions,
   ): Promise<void> {
     const channel = await this.#ready();
-    const target = typeof queue === 'string' ? queue : await queue(channel);
+    let target: string;
+    try {
+      target = typeof queue === 'string' ? queue : await queue(channel);
+    } catch (err) {
+      // The channel closed under the declaration (the connection dropped), or the broker refused it.
+      throw unavailable(this.url, `cannot declare the delay queue: ${(err as Error).message}`, err);
+    }
     await new Promise<void>((resolve, reject) => {
       try {
         channel.sendToQueue(
@@ -239,10 +245,14 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     const marker = this.#names.key(key);
     const channel = await this.#ready();
     this.#markers.set(marker, true);
-    await channel.assertQueue(marker, {
-      durable: true,
-      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
-    });
+    try {
+      await channel.assertQueue(marker, {
+        durable: true,
+        arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
+      });
+    } catch (err) {
+      throw unavailable(this.url, `cannot record the idempotency key: ${(err as Error).message}`, err);
+    }
     try {
       await this.#send(marker, Buffer.from(id), { messageId: id });
       return undefined;

@@ -5,7 +5,7 @@ import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
 import { amqpDepth } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
-import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
+import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest, cuttableProxy } from './crash.ts';
 
 const skip = await amqpSkip();
 
@@ -67,6 +67,31 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
 
   test('a consumer whose connection is cut reconnects and runs every job', async () => {
     await consumerDropTest(AMQP_URL, uniqueNamespace('amqpcdrop'), destroy);
+  });
+
+  test('with the connection just cut, an add that declares a queue first (a key, a new delay) rejects with WEIR_ERR_JOBS_UNAVAILABLE', async () => {
+    const name = uniqueNamespace('amqpdeclare');
+    const target = new URL(AMQP_URL);
+    const proxy = await cuttableProxy(target);
+    // A marker that reached the broker after all expires within a minute.
+    const queue = await openJobQueue<number>(name, {
+      url: proxy.url(target.protocol),
+      idempotencyWindowMs: 60_000,
+    });
+    try {
+      await queue.add(0);
+      // The publisher channel is still there when the next add takes it: its declaration fails.
+      await proxy.close();
+      await assert.rejects(queue.add(1, { idempotencyKey: 'order-1' }), {
+        code: 'WEIR_ERR_JOBS_UNAVAILABLE',
+      });
+      await assert.rejects(queue.add(2, { delay: 60_000 }), { code: 'WEIR_ERR_JOBS_UNAVAILABLE' });
+    } finally {
+      await queue.close();
+      const direct = await openJobQueue(name, { url: AMQP_URL });
+      await destroy(direct);
+      await direct.close();
+    }
   });
 
   test('with the broker gone, adds reject with WEIR_ERR_JOBS_UNAVAILABLE and the consumer and queue still close', async () => {
