@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
+import { delayBucket } from '../../src/queue/amqp.ts';
 import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
-import { amqpDepth } from './brokers.ts';
+import { amqpConsumers, amqpDepth } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest, cuttableProxy } from './crash.ts';
+import { until } from './suite.ts';
 
 const skip = await amqpSkip();
 
@@ -53,6 +55,24 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
         code: 'WEIR_ERR_INVALID_OPTION',
       });
     }
+  });
+
+  test('destroy() removes the delay queues it declared, also once a consumer has started', async () => {
+    const name = uniqueNamespace('amqpdelays');
+    const queue = await openJobQueue<number>(name, { url: AMQP_URL });
+    const delayQueue = amqpNames(name).delay(delayBucket(60_000));
+    try {
+      await queue.add(1, { delay: 60_000 });
+      // A consumer's channel declares the queue's queues again, as a channel made after a reconnect does.
+      const consumer = queue.process(() => undefined);
+      await until(async () => (await amqpConsumers(`weir.${name}`)) === 1, 5000, 'the consumer started');
+      await consumer.close();
+      assert.equal(await amqpDepth(delayQueue), 1, 'the delayed job waits in its delay queue');
+    } finally {
+      await destroy(queue);
+      await queue.close();
+    }
+    assert.equal(await amqpDepth(delayQueue), undefined, 'destroy() removed the delay queue');
   });
 
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
