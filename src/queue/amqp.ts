@@ -63,7 +63,10 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   /** The jobs queue, `weir.<name>`. */
   readonly #queue: string;
   readonly #dead: string;
+  /** Delay buckets declared on the current channels: a new channel declares them again on first use. */
   readonly #delayQueues = new Set<number>();
+  /** Every delay bucket this instance declared (powers of two: a few dozen at most), for destroy(). */
+  readonly #delayBuckets = new Set<number>();
   /**
    * Marker queues this instance declared, for destroy(): the most recent ones, and only while they can
    * still exist (the broker expires a marker after the idempotency window), so that a long-lived queue
@@ -178,6 +181,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         },
       });
       this.#delayQueues.add(bucket);
+      this.#delayBuckets.add(bucket);
     }
     return name;
   }
@@ -189,7 +193,13 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     options: PublishOptions,
   ): Promise<void> {
     const channel = await this.#ready();
-    const target = typeof queue === 'string' ? queue : await queue(channel);
+    let target: string;
+    try {
+      target = typeof queue === 'string' ? queue : await queue(channel);
+    } catch (err) {
+      // The channel closed under the declaration (the connection dropped), or the broker refused it.
+      throw unavailable(this.url, `cannot declare the delay queue: ${(err as Error).message}`, err);
+    }
     await new Promise<void>((resolve, reject) => {
       try {
         channel.sendToQueue(
@@ -239,10 +249,14 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     const marker = this.#names.key(key);
     const channel = await this.#ready();
     this.#markers.set(marker, true);
-    await channel.assertQueue(marker, {
-      durable: true,
-      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
-    });
+    try {
+      await channel.assertQueue(marker, {
+        durable: true,
+        arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-expires': this.idempotencyWindow },
+      });
+    } catch (err) {
+      throw unavailable(this.url, `cannot record the idempotency key: ${(err as Error).message}`, err);
+    }
     try {
       await this.#send(marker, Buffer.from(id), { messageId: id });
       return undefined;
@@ -362,7 +376,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   /** Deletes the queue and its delay and dead queues (tests and tooling; jobs in them are gone). */
   async destroy(): Promise<void> {
     const channel = await this.#publisher();
-    const delays = [...this.#delayQueues].map((b) => this.#names.delay(b));
+    const delays = [...this.#delayBuckets].map((b) => this.#names.delay(b));
     for (const name of [this.#queue, this.#dead, ...delays, ...this.#markers.keys()]) {
       await channel.deleteQueue(name).catch(() => undefined);
     }

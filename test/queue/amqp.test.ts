@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openJobQueue } from 'weir/queue';
+import { delayBucket } from '../../src/queue/amqp.ts';
 import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
-import { amqpDepth } from './brokers.ts';
+import { amqpConsumers, amqpDepth } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
-import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
+import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest, cuttableProxy } from './crash.ts';
+import { until } from './suite.ts';
 
 const skip = await amqpSkip();
 
@@ -55,6 +57,24 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
     }
   });
 
+  test('destroy() removes the delay queues it declared, also once a consumer has started', async () => {
+    const name = uniqueNamespace('amqpdelays');
+    const queue = await openJobQueue<number>(name, { url: AMQP_URL });
+    const delayQueue = amqpNames(name).delay(delayBucket(60_000));
+    try {
+      await queue.add(1, { delay: 60_000 });
+      // A consumer's channel declares the queue's queues again, as a channel made after a reconnect does.
+      const consumer = queue.process(() => undefined);
+      await until(async () => (await amqpConsumers(`weir.${name}`)) === 1, 5000, 'the consumer started');
+      await consumer.close();
+      assert.equal(await amqpDepth(delayQueue), 1, 'the delayed job waits in its delay queue');
+    } finally {
+      await destroy(queue);
+      await queue.close();
+    }
+    assert.equal(await amqpDepth(delayQueue), undefined, 'destroy() removed the delay queue');
+  });
+
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {
     await crashTest(AMQP_URL, uniqueNamespace('amqpcrash'), destroy, async (name) => {
       return (await amqpDepth(`weir.${name}`)) ?? Number.NaN;
@@ -67,6 +87,31 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
 
   test('a consumer whose connection is cut reconnects and runs every job', async () => {
     await consumerDropTest(AMQP_URL, uniqueNamespace('amqpcdrop'), destroy);
+  });
+
+  test('with the connection just cut, an add that declares a queue first (a key, a new delay) rejects with WEIR_ERR_JOBS_UNAVAILABLE', async () => {
+    const name = uniqueNamespace('amqpdeclare');
+    const target = new URL(AMQP_URL);
+    const proxy = await cuttableProxy(target);
+    // A marker that reached the broker after all expires within a minute.
+    const queue = await openJobQueue<number>(name, {
+      url: proxy.url(target.protocol),
+      idempotencyWindowMs: 60_000,
+    });
+    try {
+      await queue.add(0);
+      // The publisher channel is still there when the next add takes it: its declaration fails.
+      await proxy.close();
+      await assert.rejects(queue.add(1, { idempotencyKey: 'order-1' }), {
+        code: 'WEIR_ERR_JOBS_UNAVAILABLE',
+      });
+      await assert.rejects(queue.add(2, { delay: 60_000 }), { code: 'WEIR_ERR_JOBS_UNAVAILABLE' });
+    } finally {
+      await queue.close();
+      const direct = await openJobQueue(name, { url: AMQP_URL });
+      await destroy(direct);
+      await direct.close();
+    }
   });
 
   test('with the broker gone, adds reject with WEIR_ERR_JOBS_UNAVAILABLE and the consumer and queue still close', async () => {

@@ -11,20 +11,32 @@ import { AMQP_URL, NATS_URL } from '../helpers/services.ts';
 const amqplib = 'amqplib';
 const amqp = ((await import(amqplib)) as { default: Amqplib }).default;
 
-/** Messages ready in a RabbitMQ queue, or `undefined` when it does not exist. */
-export async function amqpDepth(queue: string): Promise<number | undefined> {
+/** A RabbitMQ queue's ready messages and consumers, or `undefined` when it does not exist. */
+async function checkAmqpQueue(
+  queue: string,
+): Promise<{ messageCount: number; consumerCount: number } | undefined> {
   const connection = await amqp.connect(AMQP_URL, {});
   try {
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => undefined);
     try {
-      return (await channel.checkQueue(queue)).messageCount;
+      return await channel.checkQueue(queue);
     } catch {
       return undefined;
     }
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/** Messages ready in a RabbitMQ queue, or `undefined` when it does not exist. */
+export async function amqpDepth(queue: string): Promise<number | undefined> {
+  return (await checkAmqpQueue(queue))?.messageCount;
+}
+
+/** Consumers of a RabbitMQ queue, or `undefined` when it does not exist. */
+export async function amqpConsumers(queue: string): Promise<number | undefined> {
+  return (await checkAmqpQueue(queue))?.consumerCount;
 }
 
 /** Runs `use` with a JetStream manager and client on the test server. */
