@@ -97,7 +97,13 @@ export function addTechEmpowerRoutes(app: App, db: Database, cache: () => Cache)
   app.get('/updates', async (ctx) => {
     const count = queriesParam(ctx.query.queries);
     const worlds = await gather(Array.from({ length: count }, () => () => readWorld(db, randomId())));
-    for (const world of worlds) world.randomNumber = randomId();
+    // An id drawn twice gets one new number, so that every row answered is what was stored.
+    const numbers = new Map<number, number>();
+    for (const world of worlds) {
+      const n = numbers.get(world.id) ?? randomId();
+      numbers.set(world.id, n);
+      world.randomNumber = n;
+    }
     await writeWorlds(db, worlds);
     return worlds;
   });
