@@ -73,6 +73,12 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
    * adding jobs with keys does not grow it for ever.
    */
   readonly #markers: LRUCache<string, true>;
+  /**
+   * Markers of adds whose job the broker did not take and whose marker could not be removed then (the
+   * broker was away): removed before their key is claimed again, so a retry does not answer the id of a
+   * job that was never stored.
+   */
+  readonly #unreleased: LRUCache<string, true>;
   #channel: Promise<Channel> | undefined;
 
   private constructor(name: string, url: string, model: Model, options: JobQueueOptions, log: Logger) {
@@ -82,6 +88,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     this.#queue = this.#names.main;
     this.#dead = this.#names.dead;
     this.#markers = new LRUCache({ max: MARKERS_KEPT, ttl: this.idempotencyWindow, ttlAutopurge: false });
+    this.#unreleased = new LRUCache({ max: MARKERS_KEPT, ttl: this.idempotencyWindow, ttlAutopurge: false });
   }
 
   static async open<T>(
@@ -232,12 +239,41 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     };
     if (backoff !== undefined) headers[H.backoff] = JSON.stringify(backoff);
     if (timeout !== undefined) headers[H.timeout] = timeout;
-    await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
-      messageId: id,
-      priority,
-      headers,
-    });
+    try {
+      await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
+        messageId: id,
+        priority,
+        headers,
+      });
+    } catch (err) {
+      // The key was recorded for a job the broker did not take: free it, or a retry would be told
+      // `duplicate` with the id of a job that does not exist.
+      if (key !== undefined) await this.#releaseKey(this.#names.key(key));
+      throw err;
+    }
     return { id, duplicate: false };
+  }
+
+  /** Removes a key's marker; when the broker is away, remembers to remove it before the key's next claim. */
+  async #releaseKey(marker: string): Promise<boolean> {
+    try {
+      const channel = await this.#model.createConfirmChannel();
+      channel.on('error', () => undefined);
+      try {
+        await channel.deleteQueue(marker);
+      } finally {
+        await channel.close().catch(() => undefined);
+      }
+      this.#unreleased.delete(marker);
+      return true;
+    } catch (err) {
+      this.#unreleased.set(marker, true);
+      this.log.warn(
+        { queue: this.name, err },
+        'an idempotency key whose job was refused could not be freed yet: it is freed before its next use',
+      );
+      return false;
+    }
   }
 
   /**
@@ -247,6 +283,9 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
    */
   async #claimKey(key: string, id: string): Promise<string | undefined> {
     const marker = this.#names.key(key);
+    if (this.#unreleased.has(marker) && !(await this.#releaseKey(marker))) {
+      throw unavailable(this.url, 'cannot free the idempotency key of a job the broker refused');
+    }
     const channel = await this.#ready();
     this.#markers.set(marker, true);
     try {

@@ -4,7 +4,7 @@ import { openJobQueue } from 'weir/queue';
 import { delayBucket } from '../../src/queue/amqp.ts';
 import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
-import { amqpConsumers, amqpDepth } from './brokers.ts';
+import { amqpConsumers, amqpDepth, amqpQueue } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest, cuttableProxy } from './crash.ts';
 import { until } from './suite.ts';
@@ -54,6 +54,29 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
       await assert.rejects(openJobQueue('q', { url: AMQP_URL, idempotencyWindowMs: bad as number }), {
         code: 'WEIR_ERR_INVALID_OPTION',
       });
+    }
+  });
+
+  test('an add whose job the broker refuses after its key was recorded frees the key: a retry adds the job', async () => {
+    const name = uniqueNamespace('amqpkeyfree');
+    const queue = await openJobQueue<number>(name, { url: AMQP_URL });
+    // A queue of the delay bucket's name with other arguments: declaring weir's makes the broker refuse
+    // the job (PRECONDITION_FAILED) after its idempotency key was recorded.
+    const delayQueue = amqpNames(name).delay(delayBucket(60_000));
+    await amqpQueue(delayQueue, { durable: false });
+    try {
+      await assert.rejects(queue.add(1, { idempotencyKey: 'order-9', delay: 60_000 }), {
+        code: 'WEIR_ERR_JOBS_UNAVAILABLE',
+      });
+      assert.equal(await amqpDepth(amqpNames(name).key('order-9')), undefined, 'the marker was removed');
+      const retry = await queue.add(1, { idempotencyKey: 'order-9' });
+      assert.equal(retry.duplicate, false);
+      assert.equal(await amqpDepth(`weir.${name}`), 1, 'the retried job is stored');
+      assert.deepEqual(await queue.add(1, { idempotencyKey: 'order-9' }), { id: retry.id, duplicate: true });
+    } finally {
+      await amqpQueue(delayQueue, 'remove');
+      await destroy(queue);
+      await queue.close();
     }
   });
 

@@ -34,6 +34,18 @@ export async function amqpDepth(queue: string): Promise<number | undefined> {
   return (await checkAmqpQueue(queue))?.messageCount;
 }
 
+/** Declares a RabbitMQ queue with `options` (or, with `remove`, deletes it), on a connection of its own. */
+export async function amqpQueue(queue: string, options: { durable: boolean } | 'remove'): Promise<void> {
+  const connection = await amqp.connect(AMQP_URL, {});
+  try {
+    const channel = await connection.createConfirmChannel();
+    if (options === 'remove') await channel.deleteQueue(queue);
+    else await channel.assertQueue(queue, options);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
 /** Consumers of a RabbitMQ queue, or `undefined` when it does not exist. */
 export async function amqpConsumers(queue: string): Promise<number | undefined> {
   return (await checkAmqpQueue(queue))?.consumerCount;
