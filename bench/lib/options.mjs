@@ -170,19 +170,3 @@ export function serviceCommandLine({
     fail('--pg must be a postgres:// URL on 127.0.0.1 or localhost, without a database');
   return { script, ...runner };
 }
-
-/**
- * A runner's fail(message) and readers of its `flags` (parseArgs's values): int(flag, min, max) and
- * list(flag, all), as commandLine()'s readers.
- */
-export function flagReaders(name, flags) {
-  const runner = {
-    fail: (message) => {
-      console.error(`${name}: ${message}`);
-      process.exit(1);
-    },
-  };
-  runner.int = (flag, min, max) => int(min, max)(flags[flag], flag, runner);
-  runner.list = (flag, all) => list(all)(flags[flag], flag, runner);
-  return runner;
-}
