@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The TechEmpower "cached queries" test on weir's reference service, on three cache backends: the same
-// compiled service (see buildService() in lib.mjs) with CACHE_URL `memory:` (weir-memory), `redis://…`
-// (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
+// compiled service (see buildService() in lib/service.mjs) with CACHE_URL `memory:` (weir-memory),
+// `redis://…` (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
 // `/queries?queries=20` of the same service as the baseline.
 //
 //   node bench/cache.mjs                  (about 6 minutes; writes bench/RESULTS-cache.md)

@@ -7,8 +7,8 @@
 //   node bench/db.mjs --profile updates   (no benchmark: a CPU profile of the weir service on that route)
 //
 // Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (the reference service,
-// examples/service, compiled: see buildService() in lib.mjs; on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node`
-// (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
+// examples/service, compiled: see buildService() in lib/service.mjs; on PostgreSQL), `fastify`
+// (servers/fastify-db.mjs), `node` (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
 // server starts, weir is built as a user deploys it: `npm run build` (dist/) and the service compiled by tsc
 // into bench/.build/ (gitignored), run with plain `node`. Each one process pinned to core 0; wrk (one
 // thread) pinned to core 1; PostgreSQL is not pinned and shares both cores. The database weir_bench_tfb is
@@ -74,7 +74,7 @@ import {
 } from './lib.mjs';
 
 // weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see
-// buildService() in lib.mjs.
+// buildService() in lib/service.mjs.
 const WEIR_ARGV = SERVICE_ARGV;
 const SERVERS = {
   weir: { label: 'weir', argv: WEIR_ARGV, engine: 'postgres' },
@@ -194,7 +194,7 @@ async function check(server) {
   answers.done();
 }
 
-/** Recreates the database, which the weir service then migrates (creates and seeds): see lib.mjs. */
+/** Recreates the database, which the weir service then migrates (creates and seeds): see lib/service.mjs. */
 const prepareDatabases = (pin) => prepareServiceDatabase(runner, () => start('weir', pin));
 
 const wrkArgs = (pin, route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route));

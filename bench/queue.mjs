@@ -10,20 +10,22 @@
 //    --broker-jobs (RabbitMQ, NATS) jobs, or --enqueue-seconds, whichever comes first;
 // 2. process: --process-jobs (SQLite) or --broker-process-jobs jobs added first, then jobs/s of one consumer
 //    (a no-op handler, concurrency 32) until every job is done, and of two consumer processes at once;
-// 3. http: the reference service (examples/service, compiled as bench/db.mjs does it: see buildService() in
-//    lib.mjs) with QUEUE_URL on each backend (SQLite at its default durability, `full`) and DATABASE_URL on a
-//    SQLite file in a temporary folder, loaded by wrk with POST /jobs {"to":"a@example.com","workMs":0}; then
+// 3. http: the reference service (examples/service, compiled as bench/db.mjs does it: see buildService()
+//    in lib/service.mjs) with QUEUE_URL on each backend (SQLite at its default durability, `full`) and
+//    DATABASE_URL on a SQLite file in a temporary folder, loaded by wrk with POST /jobs
+//    {"to":"a@example.com","workMs":0}; then
 //    how fast its in-process worker drains the backlog, counted in the rows it writes to the service's table
 //    welcome_emails (one per job), read with a separate connection to that file.
 //
 // 1 and 2 run in child node processes (`node --conditions=weir-source --import tsx bench/queue.mjs` with
-// BENCH_QUEUE_CHILD set: this same file, running queue/child.mjs), pinned to core 0 (the second consumer of 2 to core 1); the service
-// runs pinned to core 0 and wrk (one thread) to core 1; the brokers are not pinned. Every library case uses a
-// queue of its own name (weir-bench-<pid>-<random>-r<round>-<case>) on a fresh SQLite file or on the broker,
-// whose queues or streams are deleted with the queue's destroy() after the case. The service's queue has a
-// fixed name (welcome-emails): on a broker, its queues or streams are deleted before and after each HTTP
-// case, through a handle of the runner's own. Every case runs once per round, the order rotated each round;
-// every file lives in a temporary folder removed at exit. Traffic goes to 127.0.0.1 only.
+// BENCH_QUEUE_CHILD set: this same file, running queue/child.mjs), pinned to core 0 (the second consumer of 2
+// to core 1); the service runs pinned to core 0 and wrk (one thread) to core 1; the brokers are not pinned.
+// Every library case uses a queue of its own name (weir-bench-<pid>-<random>-r<round>-<case>) on a fresh
+// SQLite file or on the broker, whose queues or streams are deleted with the queue's destroy() after the
+// case. The service's queue has a fixed name (welcome-emails): on a broker, its queues or streams are deleted
+// before and after each HTTP case, through a handle of the runner's own. Every case runs once per round, the
+// order rotated each round; every file lives in a temporary folder removed at exit. Traffic goes to 127.0.0.1
+// only.
 //
 // The cases and constants are in queue/cases.mjs, the library cases in queue/library.mjs (their children in
 // queue/child.mjs), the HTTP case in queue/http.mjs, the report in queue/report.mjs. See bench/README.md.
@@ -127,7 +129,7 @@ function parseOptions() {
   });
 }
 
-/** The machine's facts, with the versions of SQLite, the brokers and their clients, and where the files go. */
+/** The machine's facts, with the versions of SQLite, the brokers and their clients, and where files go. */
 const queueFacts = (workDir, rabbitmq, nats) => ({
   ...machineFacts(),
   betterSqlite3: versionOf(ROOT, 'better-sqlite3'),

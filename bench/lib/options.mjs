@@ -12,7 +12,8 @@ import { BENCH_DIR } from './common.mjs';
  * - `arg`, what the flag takes as the help shows it (`<n>`); a flag without one is a switch;
  * - `help`, its text, laid out in `columns` (the widths of the flag column, the text column and, with
  *   `envPrefix`, the environment variable's), then its variable and `default <shown>` (`shown`, or else
- *   `default`), and `note` on a line of its own below the text; `line` is the whole help line (or lines) where that layout does not fit;
+ *   `default`), and `note` on a line of its own below the text; `line` is the whole help line
+ *   (or lines) where that layout does not fit;
  * - `default`, its value when neither the flag nor its variable gives one. With `envPrefix`, every flag
  *   but those whose `env` is false may be given as <envPrefix><FLAG> (BENCH_NO_BUILD for --no-build); a
  *   switch's variable is on when it is `1`; an empty one counts as unset;
@@ -59,7 +60,8 @@ export function commandLine({ name, usage, columns, envPrefix, options, notes = 
 
 /**
  * An option of commandLine(): what the flag takes (`arg`, '' for a switch), its `help`, its default
- * (`fallback`), its reader (`read`), and in `more` the rest of its spec (`shown`, `note`, `key`, `line`, `env`).
+ * (`fallback`), its reader (`read`), and in `more` the rest of its spec (`shown`, `note`, `key`, `line`,
+ * `env`).
  */
 export const option = (arg, help, fallback, read, more) => ({ arg, help, default: fallback, read, ...more });
 
