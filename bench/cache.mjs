@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The TechEmpower "cached queries" test on weir's reference service, on three cache backends: the same
-// compiled service (see buildService() in lib.mjs) with CACHE_URL `memory:` (weir-memory), `redis://…`
-// (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
+// compiled service (see buildService() in lib/service.mjs) with CACHE_URL `memory:` (weir-memory),
+// `redis://…` (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
 // `/queries?queries=20` of the same service as the baseline.
 //
 //   node bench/cache.mjs                  (about 6 minutes; writes bench/RESULTS-cache.md)
@@ -32,31 +32,37 @@ import {
   fmtMs,
   fmtPct,
   fmtRatio,
+  fmtRatios,
   HOST,
-  headerProblems,
-  isWorld,
+  int,
   machineAndCommand,
   machineFacts,
   markdown,
   maxCpu,
   median,
   medianRound,
+  option,
   otherCpu,
-  pgQuery,
+  pairedRatios,
   pinning,
   prepareServiceDatabase,
   processTicks,
   ROOT,
   rerenderReport,
+  roundsOrder,
   runRounds,
   runsTable,
   SERVICE_ARGV,
   SERVICE_BUILD,
+  serverWarnings,
   serviceCommandLine,
   startTfbServer,
   statTicks,
+  url,
   versionOf,
-  WORLD_SIZE,
+  warningsCaveat,
+  worldsAnswer,
+  worldsNotInTable,
   wrkCaveats,
 } from './lib.mjs';
 
@@ -73,20 +79,8 @@ const runner = serviceCommandLine({
   servers: ALL_SERVERS,
   database: 'weir_bench_cache',
   port: '3120',
-  load: {
-    count: {
-      option: { type: 'string', default: '20' },
-      help: '  --count <n>         N of /cached-queries?count=N and /queries      default 20',
-      parse: ({ int }) => int('count', 2, 500),
-    },
-  },
-  stores: {
-    redis: {
-      option: { type: 'string', default: 'redis://127.0.0.1:6379' },
-      help: '  --redis <url>       Redis server, without a database               default redis://127.0.0.1:6379',
-      parse: ({ flags }) => flags.redis.replace(/\/+$/, ''),
-    },
-  },
+  load: { count: option('<n>', 'N of /cached-queries?count=N and /queries', '20', int(2, 500)) },
+  stores: { redis: option('<url>', 'Redis server, without a database', 'redis://127.0.0.1:6379', url) },
   notes:
     '\nThe uncached /queries?queries=N runs once per round, on weir-memory (on the first server given without it).\n',
 });
@@ -202,27 +196,10 @@ function start(server, pin) {
 async function check(server) {
   const answers = answerChecks(SERVERS[server].label, opts.port);
   const rows = (path, count) =>
-    answers.expect(path, async (res) => {
-      const found = headerProblems(res, /^application\/json/);
-      const body = JSON.parse(res.body);
-      if (!Array.isArray(body)) found.push('not an array');
-      else {
-        if (body.length !== count) found.push(`${body.length} rows, not ${count}`);
-        if (!body.every(isWorld)) found.push(`a row is not { id, randomNumber } within 1…${WORLD_SIZE}`);
-        else {
-          const { rows: table } = await pgQuery(
-            pgUrl(opts.database),
-            'SELECT id, randomnumber FROM world WHERE id = ANY($1)',
-            [body.map((w) => w.id)],
-          );
-          const byId = new Map(table.map((r) => [r.id, r.randomnumber]));
-          for (const w of body)
-            if (byId.get(w.id) !== w.randomNumber)
-              found.push(`id ${w.id}: ${w.randomNumber}, table ${byId.get(w.id)}`);
-        }
-      }
-      return found.slice(0, 5);
-    });
+    answers.expect(
+      path,
+      worldsAnswer(count, (worlds) => worldsNotInTable(pgUrl(opts.database), worlds)),
+    );
   for (const [n, count] of [
     [opts.count, opts.count],
     [0, 1],
@@ -242,17 +219,6 @@ async function check(server) {
   answers.done();
 }
 
-/** The server's warnings and errors (pino levels 40 and above) from its output. */
-function serverWarnings(log) {
-  return log
-    .join('')
-    .split('\n')
-    .filter((line) => {
-      const level = /"level":(\d+)/.exec(line);
-      return level ? Number(level[1]) >= 40 : /\b(warn|error)/i.test(line);
-    });
-}
-
 // ------------------------------------------------------------------------------------------------- report
 
 function writeReport(summary) {
@@ -262,8 +228,7 @@ function writeReport(summary) {
   const baseline = medianRound(results.queries[base]);
   const med = (s) => medianRound(results.cached[s]);
   // cached ÷ uncached round by round: the two ran within a minute or two of each other.
-  const perRound = (s) =>
-    results.cached[s].map((x) => x.rps / results.queries[base].find((y) => y.round === x.round).rps);
+  const perRound = (s) => pairedRatios(results.cached[s], results.queries[base]);
   // Every measured run, [server, route, its result]: the baseline's first.
   const runs = [
     ...results.queries[base].map((r) => [base, 'queries', r]),
@@ -272,78 +237,75 @@ function writeReport(summary) {
   const all = runs.map(([, , r]) => r);
   const named = runs.map(([s, route, r]) => [`${L(s)} ${pathOf(route)}`, r]);
   const other = (c) => otherCpu(c, ['postgres', 'redis']);
-  const { p, row, write } = markdown('bench:cache');
-
-  p('# weir cache benchmark results (TechEmpower cached queries)');
-  p();
-  p('Generated by `bench/cache.mjs`; do not edit by hand, re-run it. See `bench/README.md`.');
-  p();
-  p('## Summary');
-  p();
-  p(
-    `req/s of the median round (${opts.rounds} round(s), ${opts.duration} s measured each after a ${opts.warmup} s warm-up that fills the cache, wrk -c ${opts.connections}), its p50/p99, and CPU over the measured run in % of one core. The last column is req/s ÷ the uncached \`${pathOf('queries')}\`'s (run on ${L(base)}): of the median rounds, and in brackets the median of the per-round ratios.`,
-  );
-  p();
-  row([
-    'server',
-    'CACHE_URL',
-    'route',
-    'req/s',
-    'p50 ms',
-    'p99 ms',
-    'server CPU',
-    'Redis CPU',
-    'PostgreSQL CPU',
-    '÷ uncached /queries',
-  ]);
-  row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
-  const line = (s, route, m, ratio) =>
-    row([
-      L(s),
-      `\`${SERVERS[s].cacheUrl}\``,
-      `\`${pathOf(route)}\``,
-      fmtInt(m.rps),
-      fmtMs(m.p50),
-      fmtMs(m.p99),
-      fmtPct(m.cpu?.server),
-      fmtPct(m.cpu?.redis),
-      fmtPct(m.cpu?.postgres),
-      ratio,
-    ]);
-  line(base, 'queries', baseline, '1.00× (uncached)');
-  for (const s of opts.servers)
-    line(s, 'cached', med(s), `${fmtRatio(med(s).rps / baseline.rps)} (${fmtRatio(median(perRound(s)))})`);
-  p();
-  p(
-    `Per-round ratios of req/s, cached ÷ uncached: ${opts.servers
-      .map(
-        (s) =>
-          `${L(s)} ${perRound(s)
-            .map((r) => r.toFixed(2))
-            .join(', ')}`,
-      )
-      .join('; ')}.`,
-  );
-  p();
   const redisServers = opts.servers.filter((s) => SERVERS[s].redis);
+  const redisRuns = redisServers.flatMap((s) => results.cached[s]);
+  const busyRedis = named
+    .filter(([, r]) => (r.cpu?.redis ?? 0) >= REDIS_BUSY)
+    .map(([what, r]) => `${what} round ${r.round} (${fmtPct(r.cpu.redis)})`);
+  const disturbed = named
+    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15)
+    .map(([what, r]) => `${what} round ${r.round} (other ${fmtPct(other(r.cpu))})`);
+  const { p, table, lines, write } = markdown('bench:cache');
+
+  lines([
+    '# weir cache benchmark results (TechEmpower cached queries)',
+    '',
+    'Generated by `bench/cache.mjs`; do not edit by hand, re-run it. See `bench/README.md`.',
+    '',
+    '## Summary',
+    '',
+    `req/s of the median round (${opts.rounds} round(s), ${opts.duration} s measured each after a ${opts.warmup} s warm-up that fills the cache, wrk -c ${opts.connections}), its p50/p99, and CPU over the measured run in % of one core. The last column is req/s ÷ the uncached \`${pathOf('queries')}\`'s (run on ${L(base)}): of the median rounds, and in brackets the median of the per-round ratios.`,
+    '',
+  ]);
+  // The baseline's median round, then each server's: [server, route, median round, ratio].
+  table(
+    [
+      ['server', ([s]) => L(s), '---'],
+      ['CACHE_URL', ([s]) => `\`${SERVERS[s].cacheUrl}\``, '---'],
+      ['route', ([, route]) => `\`${pathOf(route)}\``, '---'],
+      ['req/s', ([, , m]) => fmtInt(m.rps)],
+      ['p50 ms', ([, , m]) => fmtMs(m.p50)],
+      ['p99 ms', ([, , m]) => fmtMs(m.p99)],
+      ['server CPU', ([, , m]) => fmtPct(m.cpu?.server)],
+      ['Redis CPU', ([, , m]) => fmtPct(m.cpu?.redis)],
+      ['PostgreSQL CPU', ([, , m]) => fmtPct(m.cpu?.postgres)],
+      ['÷ uncached /queries', ([, , , ratio]) => ratio],
+    ],
+    [
+      [base, 'queries', baseline, '1.00× (uncached)'],
+      ...opts.servers.map((s) => [
+        s,
+        'cached',
+        med(s),
+        `${fmtRatio(med(s).rps / baseline.rps)} (${fmtRatio(median(perRound(s)))})`,
+      ]),
+    ],
+  );
+  lines([
+    '',
+    `Per-round ratios of req/s, cached ÷ uncached: ${opts.servers.map((s) => `${L(s)} ${fmtRatios(perRound(s))}`).join('; ')}.`,
+    '',
+  ]);
   if (redisServers.length > 0) {
-    p(
+    lines([
       "Redis during the measured runs of the median round (from Redis's `INFO stats`, read just before wrk started and just after it ended; keys counted with SCAN after the run):",
+      '',
+    ]);
+    const redisOf = (s) => med(s).redis ?? {};
+    table(
+      [
+        ['server', L, '---'],
+        [
+          'Redis commands/s',
+          (s) => fmtInt(redisOf(s).commands === undefined ? undefined : redisOf(s).commands / opts.duration),
+        ],
+        ['keyspace hits', (s) => fmtInt(redisOf(s).hits)],
+        ['keyspace misses', (s) => fmtInt(redisOf(s).misses)],
+        ['hit rate', (s) => hitRate(redisOf(s))],
+        [`${WORLD_KEYS} keys`, (s) => fmtInt(redisOf(s).keys)],
+      ],
+      redisServers,
     );
-    p();
-    row(['server', 'Redis commands/s', 'keyspace hits', 'keyspace misses', 'hit rate', `${WORLD_KEYS} keys`]);
-    row(['---', '---:', '---:', '---:', '---:', '---:']);
-    for (const s of redisServers) {
-      const r = med(s).redis ?? {};
-      row([
-        L(s),
-        fmtInt(r.commands === undefined ? undefined : r.commands / opts.duration),
-        fmtInt(r.hits),
-        fmtInt(r.misses),
-        r.hits + r.misses > 0 ? `${((r.hits / (r.hits + r.misses)) * 100).toFixed(2)} %` : 'n/a',
-        fmtInt(r.keys),
-      ]);
-    }
     p();
   }
 
@@ -362,32 +324,21 @@ function writeReport(summary) {
     opts,
     `node bench/.build/service/main.js   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=${pgUrl(opts.database)} DB_POOL=${opts.pool} CACHE_URL=<memory: | ${opts.redis} | tiered+${opts.redis}> QUEUE_URL=sqlite:<tmp>/queue.db`,
   );
-  p('## Method');
-  p();
-  p(
+  lines([
+    '## Method',
+    '',
     `- Servers: the reference service, examples/service/main.ts, compiled by tsc and run with plain \`node\` (weir's \`pg\` pool of ${opts.pool} on the PostgreSQL database \`${opts.database}\`, the job queue on a SQLite file in a temporary folder), started three ways that differ only in \`CACHE_URL\`: **weir-memory** \`memory:\` (in-process LRU, 10,000 entries by default: the whole table fits), **weir-redis** \`${opts.redis}\` and **weir-tiered** \`tiered+${opts.redis}\` (an in-process L1 in front of Redis, kept coherent by invalidation messages over Redis pub/sub).`,
-  );
-  p(
     `- \`${pathOf('cached')}\` (examples/service/techempower.ts): ${opts.count} random ids in 1…10,000, one \`cache.getMany()\` for all their keys (\`world:<id>\`, one MGET on Redis), then \`cache.wrap()\` per miss (single-flight, on Redis a short lock, then the row read from PostgreSQL and stored with a 60 s TTL). With \`tiered+redis:\` the getMany looks in the in-process L1 first and asks Redis (MGET) only for the keys L1 lacks, so once L1 holds the table Redis sees almost nothing. \`${pathOf('queries')}\` is the uncached baseline: ${opts.count} single-row queries per request, run once per round on ${L(base)} (it does not touch the cache, so the backend does not matter to it).`,
-  );
-  p(
     `- The database \`${opts.database}\` is dropped, recreated and migrated by the service before the run (10,000 world rows); nothing writes to it afterwards, so every cached row must equal the table's. Before each server starts, the runner deletes the service's World keys from Redis, \`${WORLD_KEYS}\` (the service's namespace is weir's default \`weir\`, not one of the runner's choosing), with SCAN + UNLINK; nothing else in Redis is touched (never FLUSHALL). Every server therefore starts with a cold cache, and its ${opts.warmup} s warm-up fills it; at 60 s, the TTL outlasts the warm-up and the measured run together, so the measured run is (nearly) all hits.`,
-  );
-  p(
     `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned)'}; the load generator is **wrk, one thread, ${opts.connections} connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}; **PostgreSQL and Redis are not pinned** and run on both cores.`,
-  );
-  p(
     `- Per server: empty \`${WORLD_KEYS}\`, start it, **check its answers** (status, content type, \`Server\`/\`Date\`/\`Content-Length\`; a JSON array of { id, randomNumber } with ids in 1…10,000 and values equal to the table's: count=${opts.count} → ${opts.count} rows, count=0 → 1, count=501 → 500 (twice, the second mostly from the cache), count=foo → 1; on ${L(base)} also \`${pathOf('queries')}\`; then that the rows are in Redis for the Redis backends and not there with \`memory:\`), then per route a **${opts.warmup} s warm-up** (discarded) and a **${opts.duration} s measured run**; then stop it (SIGTERM by PID). A fresh process per server and round.`,
-  );
-  p(
-    `- **${opts.rounds} round(s)**, the server order rotated every round (${order.map((o, i) => `round ${i + 1}: ${o.map(L).join(' → ')}`).join('; ')}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all redis-server and all PostgreSQL processes (% of one core), and the whole machine (of ${facts.nproc * 100} %).`,
-  );
-  p();
-
-  p('## Every round');
-  p();
+    `- **${opts.rounds} round(s)**, the server order rotated every round (${roundsOrder(order, L)}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all redis-server and all PostgreSQL processes (% of one core), and the whole machine (of ${facts.nproc * 100} %).`,
+    '',
+    '## Every round',
+    '',
+  ]);
   runsTable(
-    row,
+    table,
     {
       lead: ['server', 'route'],
       processes: [
@@ -398,51 +349,37 @@ function writeReport(summary) {
     },
     runs.map(([s, route, r]) => [[L(s), `\`${pathOf(route)}\``], r]),
   );
-  p();
-
-  const busyRedis = named
-    .filter(([, r]) => (r.cpu?.redis ?? 0) >= REDIS_BUSY)
-    .map(([what, r]) => `${what} round ${r.round} (${fmtPct(r.cpu.redis)})`);
-  const warned = Object.entries(summary.warnings ?? {}).filter(([, lines]) => lines.length > 0);
-  const redisRuns = redisServers.flatMap((s) => results.cached[s]);
-  p('## Caveats');
-  p();
-  p(
+  lines([
+    '',
+    '## Caveats',
+    '',
     `- **PostgreSQL and Redis share the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: redis-server and PostgreSQL's backends run wherever the kernel puts them, so CPU that Redis uses is partly taken from the server's core. The whole machine was up to ${fmtPct(maxCpu(all, 'machine'))} of ${facts.nproc * 100} % busy.`,
-  );
-  p(
-    redisRuns.length > 0
-      ? busyRedis.length > 0
+    redisRuns.length === 0
+      ? '- No Redis backend was measured.'
+      : busyRedis.length > 0
         ? `- **Redis near saturation**: redis-server used ${REDIS_BUSY} % of one core or more (it executes commands on one thread) in ${busyRedis.join('; ')}: there Redis, not weir, may set the pace.`
-        : `- Redis used at most ${fmtPct(maxCpu(redisRuns, 'redis'))} of one core in any measured run (its commands execute on one thread), below the ${REDIS_BUSY} % that would mark it as a possible bottleneck.`
-      : '- No Redis backend was measured.',
-  );
-  p(
+        : `- Redis used at most ${fmtPct(maxCpu(redisRuns, 'redis'))} of one core in any measured run (its commands execute on one thread), below the ${REDIS_BUSY} % that would mark it as a possible bottleneck.`,
     "- The cache namespace is weir's default `weir` (the service passes no namespace to `openCache()`), so the keys are `weir:world:<id>` (and, while a row loads, the lock `weir-lock:weir:world:<id>`, 5 s TTL) in the Redis database of `CACHE_URL`: another weir service with the default namespace on the same Redis would share, and lose, these keys. The runner deletes `weir:world:*` only, never FLUSHALL; tiered's invalidation channel is `weir-invalidate:weir`.",
-  );
-  p(
     `- /cached-queries draws ${opts.count} random ids per request from 10,000, so after the warm-up nearly every key is present and the measured run is a test of the cache's read path (one getMany per request, rows deserialised per request), not of loading. The uncached baseline runs ${opts.count} PostgreSQL queries per request, so the ratio says how much of /queries' cost the cache takes away on this box, with PostgreSQL on the same two cores. The service also runs its welcome-email worker, which polls its (empty) SQLite queue every 100 ms.`,
-  );
-  const disturbed = named
-    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15)
-    .map(([what, r]) => `${what} round ${r.round} (other ${fmtPct(other(r.cpu))})`);
-  if (disturbed.length > 0)
-    p(
+    disturbed.length > 0 &&
       `- **Other load**: in ${disturbed.length} measured run(s) something besides the server, wrk, Redis and PostgreSQL took 15 % of a core or more: ${disturbed.join('; ')}. The median round keeps a single disturbed round out of the summary; the per-round ratios show it.`,
-    );
-  p(
-    warned.length > 0
-      ? `- **The servers logged warnings or errors** (a cache that degrades to uncached loads says so): ${warned.map(([k, lines]) => `${k}: ${lines.length} line(s), first ${JSON.stringify(lines[0].slice(0, 300))}`).join('; ')}.`
-      : '- No server logged a warning or an error (a Redis cache that became unavailable, and so ran its loaders uncached, would have).',
-  );
+  ]);
+  warningsCaveat(p, summary.warnings, {
+    some: '- **The servers logged warnings or errors** (a cache that degrades to uncached loads says so)',
+    none: '- No server logged a warning or an error (a Redis cache that became unavailable, and so ran its loaders uncached, would have).',
+  });
   wrkCaveats(p, named);
-  p();
-  p(
+  lines([
+    '',
     `Raw wrk outputs (warm-ups included) and server logs are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`,
-  );
-  p();
+    '',
+  ]);
   write(opts.out);
 }
+
+/** The share of Redis's keyspace lookups that hit, as `99.50 %`. */
+const hitRate = ({ hits, misses }) =>
+  hits + misses > 0 ? `${((hits / (hits + misses)) * 100).toFixed(2)} %` : 'n/a';
 
 // ---------------------------------------------------------------------------------------------------- main
 
@@ -519,7 +456,7 @@ async function main() {
     },
     afterStop(server, round, active) {
       writeFileSync(join(run.rawDir, `r${round}-${server}-server.log`), active.log.join(''));
-      warnings[`${SERVERS[server].label} round ${round}`] = serverWarnings(active.log);
+      warnings[`${SERVERS[server].label} round ${round}`] = serverWarnings(active.log.join(''));
     },
   });
   try {

@@ -7,8 +7,8 @@
 //   node bench/db.mjs --profile updates   (no benchmark: a CPU profile of the weir service on that route)
 //
 // Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (the reference service,
-// examples/service, compiled: see buildService() in lib.mjs; on PostgreSQL), `fastify` (servers/fastify-db.mjs), `node`
-// (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
+// examples/service, compiled: see buildService() in lib/service.mjs; on PostgreSQL), `fastify`
+// (servers/fastify-db.mjs), `node` (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
 // server starts, weir is built as a user deploys it: `npm run build` (dist/) and the service compiled by tsc
 // into bench/.build/ (gitignored), run with plain `node`. Each one process pinned to core 0; wrk (one
 // thread) pinned to core 1; PostgreSQL is not pinned and shares both cores. The database weir_bench_tfb is
@@ -18,7 +18,7 @@
 //
 // See bench/README.md.
 
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -33,9 +33,12 @@ import {
   fmtMs,
   fmtPct,
   fmtRatio,
+  fmtRatios,
   HOST,
   headerProblems,
+  int,
   isWorld,
+  list,
   machineAndCommand,
   machineFacts,
   markdown,
@@ -43,14 +46,18 @@ import {
   measureWrk,
   median,
   medianRound,
+  option,
   otherCpu,
+  pairedRatios,
   parseWrk,
   pgQuery as pgQueryAt,
   pinning,
   prepareServiceDatabase,
   processTicks,
+  profileServer,
   ROOT,
   rerenderReport,
+  roundsOrder,
   runRounds,
   runsTable,
   SERVICE_ARGV,
@@ -58,15 +65,16 @@ import {
   serviceCommandLine,
   startTfbServer,
   statTicks,
-  stopServer,
   summarizeProfile,
   versionOf,
+  worldsAnswer,
+  worldsNotInTable,
   wrkCaveats,
   wrkCommand,
 } from './lib.mjs';
 
 // weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see
-// buildService() in lib.mjs.
+// buildService() in lib/service.mjs.
 const WEIR_ARGV = SERVICE_ARGV;
 const SERVERS = {
   weir: { label: 'weir', argv: WEIR_ARGV, engine: 'postgres' },
@@ -85,29 +93,20 @@ const runner = serviceCommandLine({
   database: 'weir_bench_tfb',
   port: '3110',
   load: {
-    queries: {
-      option: { type: 'string', default: '20' },
-      help: '  --queries <n>       N of /queries and /updates                     default 20',
-      parse: ({ int }) => int('queries', 2, 500),
-    },
-    routes: {
-      option: { type: 'string' },
-      help: `  --routes <list>     comma list of ${ALL_ROUTES.join(',')}      default all`,
-      parse: ({ list }) => list('routes', ALL_ROUTES),
-    },
+    queries: option('<n>', 'N of /queries and /updates', '20', int(2, 500)),
+    routes: option('<list>', `comma list of ${ALL_ROUTES.join(',')}`, undefined, list(ALL_ROUTES), {
+      shown: 'all',
+    }),
   },
   modes: {
-    profile: {
-      option: { type: 'string' },
-      help: '  --profile <route>   no run: CPU profile of the weir service (PostgreSQL) on that route (--warmup, --duration)',
-    },
-    top: {
-      option: { type: 'string', default: '25' },
-      help: '  --top <n>           functions listed by --profile                  default 25',
-    },
+    profile: option(
+      '<route>',
+      'no run: CPU profile of the weir service (PostgreSQL) on that route (--warmup, --duration)',
+    ),
+    top: option('<n>', 'functions listed by --profile', '25', int(1, 1000)),
   },
 });
-const { flags, opts, fail, int } = runner;
+const { flags, opts, fail } = runner;
 
 /** The request path of a route. */
 const pathOf = (route, queries = opts.queries) =>
@@ -155,26 +154,8 @@ async function check(server) {
   const answers = answerChecks(SERVERS[server].label, opts.port);
   const on = (path) => (inspect) => answers.expect(path, inspect);
   const onPg = SERVERS[server].engine === 'postgres';
-  const inTable = async (worlds) => {
-    if (!onPg) return [];
-    const { rows } = await pgQuery(opts.database, 'SELECT id, randomnumber FROM world WHERE id = ANY($1)', [
-      worlds.map((w) => w.id),
-    ]);
-    const table = new Map(rows.map((r) => [r.id, r.randomnumber]));
-    const last = new Map(worlds.map((w) => [w.id, w.randomNumber])); // an id drawn twice: its last value
-    return [...last]
-      .filter(([id, n]) => table.get(id) !== n)
-      .map(([id, n]) => `id ${id}: ${n}, table ${table.get(id)}`);
-  };
-  const worlds = (count) => async (res) => {
-    const found = headerProblems(res, /^application\/json/);
-    const body = JSON.parse(res.body);
-    if (!Array.isArray(body)) return [...found, 'not an array'];
-    if (body.length !== count) found.push(`${body.length} rows, not ${count}`);
-    if (!body.every(isWorld)) found.push('a row is not { id, randomNumber } within 1…10000');
-    found.push(...(await inTable(body)));
-    return found;
-  };
+  const inTable = async (worlds) => (onPg ? worldsNotInTable(pgUrl(opts.database), worlds) : []);
+  const worlds = (count) => worldsAnswer(count, inTable);
 
   if (opts.routes.includes('db'))
     for (let i = 0; i < 5; i++)
@@ -213,7 +194,7 @@ async function check(server) {
   answers.done();
 }
 
-/** Recreates the database, which the weir service then migrates (creates and seeds): see lib.mjs. */
+/** Recreates the database, which the weir service then migrates (creates and seeds): see lib/service.mjs. */
 const prepareDatabases = (pin) => prepareServiceDatabase(runner, () => start('weir', pin));
 
 const wrkArgs = (pin, route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route));
@@ -233,10 +214,8 @@ function writeReport(summary) {
     ['weir', 'node'],
     ['weir-sqlite', 'weir'],
   ].filter(([a, b]) => has(a) && has(b));
-  // a ÷ b round by round: the two ran minutes apart at most, so these cancel slow drift of the machine.
-  const perRound = (route, a, b) =>
-    results[route][a].map((x) => x.rps / results[route][b].find((y) => y.round === x.round).rps);
-  const { p, row, write } = markdown('bench:db');
+  const perRound = (route, a, b) => pairedRatios(results[route][a], results[route][b]);
+  const { p, table, lines, write } = markdown('bench:db');
   // CPU of everything else on the machine; a PostgreSQL figure below 0 means another client's backend exited
   // during the run.
   const other = (c) => otherCpu(c, ['postgres']);
@@ -245,46 +224,51 @@ function writeReport(summary) {
     opts.servers.flatMap((s) => results[route][s].map((r) => [`${L(s)} ${pathOf(route)}`, r])),
   );
   const all = runs.map(([, r]) => r);
+  // Called on the lower of two readings: the median rounds' ratio and the median per-round ratio.
+  const verdict = (route) => {
+    const r = med(route, 'weir').rps / med(route, 'fastify').rps;
+    const rr = perRound(route, 'weir', 'fastify');
+    const low = Math.min(r, median(rr));
+    const call =
+      low >= 1
+        ? 'at or above fastify'
+        : low >= 0.95
+          ? 'within 5 % of fastify'
+          : '**more than 5 % behind fastify**';
+    return `\`${pathOf(route)}\`: weir is ${call} (${fmtRatio(r)} median rounds, ${fmtRatio(median(rr))} median per-round ratio; per round ${fmtRatios(rr)})`;
+  };
+  const disturbed = runs
+    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15 || (r.cpu?.postgres ?? 0) < 0)
+    .map(
+      ([what, r]) =>
+        `${what} round ${r.round} (other ${fmtPct(other(r.cpu))}, PostgreSQL ${fmtPct(r.cpu.postgres)})`,
+    );
 
-  p('# weir database benchmark results (TechEmpower database tests)');
-  p();
-  p('Generated by `bench/db.mjs`; do not edit by hand, re-run it. See `bench/README.md`.');
-  p();
-  p('## Summary');
-  p();
-  p(
+  lines([
+    '# weir database benchmark results (TechEmpower database tests)',
+    '',
+    'Generated by `bench/db.mjs`; do not edit by hand, re-run it. See `bench/README.md`.',
+    '',
+    '## Summary',
+    '',
     `req/s of the median round per server (${opts.rounds} round(s), ${opts.duration} s measured each, wrk -c ${opts.connections}); ratios of those medians, and in brackets the median of the per-round ratios.`,
+    '',
+  ]);
+  table(
+    [
+      ['route', (route) => `\`${pathOf(route)}\``, '---'],
+      ...opts.servers.map((s) => [L(s), (route) => fmtInt(med(route, s).rps)]),
+      ...pairs.map(([a, b]) => [
+        `${L(a)} ÷ ${L(b)}`,
+        (route) =>
+          `${fmtRatio(med(route, a).rps / med(route, b).rps)} (${fmtRatio(median(perRound(route, a, b)))})`,
+      ]),
+    ],
+    opts.routes,
   );
   p();
-  row(['route', ...opts.servers.map(L), ...pairs.map(([a, b]) => `${L(a)} ÷ ${L(b)}`)]);
-  row(['---', ...opts.servers.map(() => '---:'), ...pairs.map(() => '---:')]);
-  for (const route of opts.routes)
-    row([
-      `\`${pathOf(route)}\``,
-      ...opts.servers.map((s) => fmtInt(med(route, s).rps)),
-      ...pairs.map(
-        ([a, b]) =>
-          `${fmtRatio(med(route, a).rps / med(route, b).rps)} (${fmtRatio(median(perRound(route, a, b)))})`,
-      ),
-    ]);
-  p();
-  if (has('weir') && has('fastify')) {
-    const verdicts = opts.routes.map((route) => {
-      const r = med(route, 'weir').rps / med(route, 'fastify').rps;
-      const rr = perRound(route, 'weir', 'fastify');
-      // Called on the lower of two readings: the median rounds' ratio and the median per-round ratio.
-      const low = Math.min(r, median(rr));
-      const call =
-        low >= 1
-          ? 'at or above fastify'
-          : low >= 0.95
-            ? 'within 5 % of fastify'
-            : '**more than 5 % behind fastify**';
-      return `\`${pathOf(route)}\`: weir is ${call} (${fmtRatio(r)} median rounds, ${fmtRatio(median(rr))} median per-round ratio; per round ${rr.map((x) => x.toFixed(2)).join(', ')})`;
-    });
-    p(`**Target weir ≥ fastify:** ${verdicts.join('; ')}.`);
-    p();
-  }
+  if (has('weir') && has('fastify'))
+    lines([`**Target weir ≥ fastify:** ${opts.routes.map(verdict).join('; ')}.`, '']);
 
   machineAndCommand(p, summary, {
     tools: [
@@ -306,115 +290,71 @@ function writeReport(summary) {
     opts,
     `node <server>   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=… DB_POOL=${opts.pool}`,
   );
-  p('## Method');
-  p();
-  p(
+  lines([
+    '## Method',
+    '',
     `- Servers: **weir** = the reference service, examples/service/main.ts (${compiled ? 'compiled by tsc, run with plain `node`' : 'from source, through tsx'}; its own \`techempower.ts\` routes, weir's \`pg\` pool of ${opts.pool} with named prepared statements) on PostgreSQL; **fastify** = \`servers/fastify-db.mjs\` (fastify ${facts.fastify}, logger off, no schemas) and **node:http** = \`servers/node-db.mjs\` (a bare \`createServer\` listener), both running the same SQL and logic from \`servers/tfb.mjs\` (a \`pg.Pool\` with weir's settings, max ${opts.pool}, named prepared statements, \`Promise.all\` for concurrent reads, one \`UPDATE … FROM unnest()\` per /updates with sorted, deduplicated ids); **weir-sqlite** = the weir service on a SQLite file (better-sqlite3, synchronous, in a temporary folder).`,
-  );
-  p(
     `- The database \`${opts.database}\` is dropped, recreated and migrated by the weir service before the run (10,000 world rows, 12 fortunes). Before each server starts, \`VACUUM ANALYZE world\` clears the dead rows the previous server's /updates left.`,
-  );
-  p(
     `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned)'}; the load generator is **wrk, one thread, ${opts.connections} connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}; **PostgreSQL is not pinned** and its backends run on both cores.`,
-  );
-  p(
     `- Per server: start it, **check its answers** (status, content type, \`Server\`/\`Date\`/\`Content-Length\`; JSON shape and row count for /queries and /updates, with N = ${opts.queries}, 1, 0, foo, empty, 501 and none; on PostgreSQL the rows returned by /db and /queries match the table and the rows /updates returns are in the table afterwards; the fortunes page byte for byte identical across servers), then per route a **${opts.warmup} s warm-up** (discarded) and a **${opts.duration} s measured run**; then stop it (SIGTERM by PID). A fresh process per server and round.`,
-  );
-  p(
-    `- **${opts.rounds} round(s)**, the server order rotated every round (${order.map((o, i) => `round ${i + 1}: ${o.map(L).join(' → ')}`).join('; ')}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all PostgreSQL processes, and the whole machine (of ${facts.nproc * 100} %).`,
-  );
-  p();
+    `- **${opts.rounds} round(s)**, the server order rotated every round (${roundsOrder(order, L)}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all PostgreSQL processes, and the whole machine (of ${facts.nproc * 100} %).`,
+    '',
+  ]);
 
+  const errors = ({ socketErrors: e, non2xx: n }) => (e || n ? `${e} socket, ${n} non-2xx` : '0');
+  const ratioCols = [
+    ['fastify', 'fastify'],
+    ['node', 'node:http'],
+  ].filter(([s]) => has(s));
   for (const route of opts.routes) {
-    p(`## \`${pathOf(route)}\``);
+    lines([`## \`${pathOf(route)}\``, '']);
+    table(
+      [
+        ['server', (s) => L(s), '---'],
+        ['req/s', (s) => fmtInt(med(route, s).rps)],
+        ['p50 ms', (s) => fmtMs(med(route, s).p50)],
+        ['p99 ms', (s) => fmtMs(med(route, s).p99)],
+        ['server CPU', (s) => fmtPct(med(route, s).cpu?.server)],
+        ['PostgreSQL CPU', (s) => fmtPct(med(route, s).cpu?.postgres)],
+        ['machine CPU', (s) => fmtPct(med(route, s).cpu?.machine)],
+        ['errors', (s) => errors(med(route, s))],
+        ...ratioCols.map(([o, l]) => [`÷ ${l}`, (s) => fmtRatio(med(route, s).rps / med(route, o).rps)]),
+      ],
+      opts.servers,
+    );
     p();
-    const ratioCols = [
-      ['fastify', 'fastify'],
-      ['node', 'node:http'],
-    ].filter(([s]) => has(s));
-    row([
-      'server',
-      'req/s',
-      'p50 ms',
-      'p99 ms',
-      'server CPU',
-      'PostgreSQL CPU',
-      'machine CPU',
-      'errors',
-      ...ratioCols.map(([, l]) => `÷ ${l}`),
-    ]);
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', ...ratioCols.map(() => '---:')]);
-    for (const s of opts.servers) {
-      const m = med(route, s);
-      const c = m.cpu ?? {};
-      row([
-        L(s),
-        fmtInt(m.rps),
-        fmtMs(m.p50),
-        fmtMs(m.p99),
-        fmtPct(c.server),
-        fmtPct(c.postgres),
-        fmtPct(c.machine),
-        m.socketErrors || m.non2xx ? `${m.socketErrors} socket, ${m.non2xx} non-2xx` : '0',
-        ...ratioCols.map(([o]) => fmtRatio(m.rps / med(route, o).rps)),
+    if (pairs.length > 0)
+      lines([
+        `Per-round ratios of req/s: ${pairs.map(([a, b]) => `${L(a)} ÷ ${L(b)} ${fmtRatios(perRound(route, a, b))}`).join('; ')}.`,
+        '',
       ]);
-    }
-    p();
-    if (pairs.length > 0) {
-      p(
-        `Per-round ratios of req/s: ${pairs
-          .map(
-            ([a, b]) =>
-              `${L(a)} ÷ ${L(b)} ${perRound(route, a, b)
-                .map((r) => r.toFixed(2))
-                .join(', ')}`,
-          )
-          .join('; ')}.`,
-      );
-      p();
-    }
-    p('<details><summary>every round</summary>');
-    p();
+    lines(['<details><summary>every round</summary>', '']);
     runsTable(
-      row,
+      table,
       { lead: ['server'], processes: [['PostgreSQL CPU', 'postgres']], other },
       opts.servers.flatMap((s) => results[route][s].map((r) => [[L(s)], r])),
     );
-    p();
-    p('</details>');
-    p();
+    lines(['', '</details>', '']);
   }
 
-  p('## Caveats');
-  p();
-  p(
+  lines([
+    '## Caveats',
+    '',
     `- **PostgreSQL shares the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: PostgreSQL's backends run wherever the kernel puts them, so a server that makes PostgreSQL work harder (or is itself busier) takes CPU from everyone. The whole machine was up to ${fmtPct(maxCpu(all, 'machine'))} of ${facts.nproc * 100} % busy, PostgreSQL up to ${fmtPct(maxCpu(all, 'postgres'))} of one core: with the database on the same two cores, a faster server also leaves PostgreSQL less CPU, which flattens the differences between servers. These numbers rank the stacks on this box; they are not TechEmpower's, which run the database on its own machine.`,
-  );
-  p(
     compiled
       ? "- weir is the whole reference service (every route of examples/service registered, not only these four, and whatever it opens at start besides the database), compiled by tsc and run with plain `node`, as fastify's and node:http's .mjs files are; those two have the four routes only. weir's TechEmpower routes (examples/service/techempower.ts) run the same SQL on a pool with the same settings, through weir's database layer: each query a tagged template (`db.one`, `db.query`, `db.exec`) turned once per call site into a named prepared statement, run on pg's callback API without a cancellation signal (these point lookups are not cancelled one by one; POST /db is the route that shows cancellation), `one()` checking it got exactly one row, a failed query translated into weir's typed errors; /queries and /updates fan out with `gather()` (no limit) instead of `Promise.all`; the handlers return values that weir serialises (JSON, or `html()` for /fortunes). That is part of the framework cost under test."
       : "- weir is the whole reference service, run from source through tsx's loader (TypeScript compiled by esbuild once, at load; its `keepNames` helper `__name()` still runs each time a closure is created, about 2 % of the CPU on /queries, which a `tsc` build in dist/ would not pay); fastify and node:http are .mjs files with the four routes only. weir's routes also do what the others do not: a cancellation signal on every /queries and /updates query (`db.with(ctx)`), `gather()` instead of `Promise.all`, weir's typed-error mapping around each query. That is part of the framework cost under test.",
-  );
-  p(
     '- fastify sends `application/json; charset=utf-8` (its default, as in servers/fastify.mjs); weir and node:http send `application/json`. The `Date` header is a once-a-second cached string everywhere.',
-  );
-  p(
     '- /updates writes to the same 10,000 rows from up to 64 requests at once; sorted ids keep concurrent updates from deadlocking. Dead rows accumulate during a run (VACUUM runs between servers), so /updates drifts a little within a run; rotation spreads that evenly.',
-  );
-  const disturbed = runs
-    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15 || (r.cpu?.postgres ?? 0) < 0)
-    .map(
-      ([what, r]) =>
-        `${what} round ${r.round} (other ${fmtPct(other(r.cpu))}, PostgreSQL ${fmtPct(r.cpu.postgres)})`,
-    );
-  if (disturbed.length > 0)
-    p(
+    disturbed.length > 0 &&
       `- **Other load**: in ${disturbed.length} measured run(s) something besides the server, wrk and PostgreSQL took 15 % of a core or more, or other PostgreSQL clients came and went (a negative PostgreSQL figure): ${disturbed.join('; ')}. The median round keeps a single disturbed round out of the tables; the per-round ratios show it.`,
-    );
+  ]);
   wrkCaveats(p, runs);
-  p();
-  p(`Raw wrk outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
-  p();
+  lines([
+    '',
+    `Raw wrk outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`,
+    '',
+  ]);
   write(opts.out);
 }
 
@@ -424,36 +364,19 @@ async function profile(route, pin) {
   if (!ALL_ROUTES.includes(route)) fail(`--profile: unknown route "${route}" (${ALL_ROUTES.join(', ')})`);
   const server = flags.servers === undefined ? 'weir' : opts.servers[0];
   if (SERVERS[server].engine === 'postgres') await prepareDatabases(pin);
-  const dir = join(BENCH_DIR, 'results', 'raw', 'profiles');
-  mkdirSync(dir, { recursive: true });
-  const before = new Set(readdirSync(dir));
-  // SIGTERM → process.exit(0), so that --cpu-prof writes its file (a signal death writes nothing).
-  const onTerm = `data:text/javascript,process.on('SIGTERM',()=>process.exit(0))`;
-  const active = await start(server, pin, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', onTerm]);
-  let rps;
-  try {
+  const load = async () => {
     await check(server);
     if (opts.warmup > 0) await measureWrk(wrkArgs(pin, route, opts.warmup), opts.warmup);
-    rps = parseWrk((await measureWrk(wrkArgs(pin, route, opts.duration), opts.duration)).text).rps;
-  } finally {
-    await stopServer(active);
-  }
-  // One file per thread (a worker pool, had one started, would write its own); the main thread's has the
-  // lowest thread id.
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
-    .sort((a, b) => Number(a.split('.').at(-3)) - Number(b.split('.').at(-3)))[0];
-  if (!file) fail('no .cpuprofile was written');
-  const output = active.log.join('').trim();
-  if (output) console.log(`${SERVERS[server].label}'s output:\n${output.slice(-2000)}`);
-  console.log(`\n${SERVERS[server].label} ${pathOf(route)}: ${fmtInt(rps)} req/s under the profiler`);
-  console.log(
-    // weir's own code: its build in dist/ (same function names as src/) and the compiled service.
-    summarizeProfile(join(dir, file), {
-      top: int('top', 1, 1000),
-      own: (url) => url.startsWith('dist/') || url.startsWith('bench/.build/'),
-    }),
+    return parseWrk((await measureWrk(wrkArgs(pin, route, opts.duration), opts.duration)).text).rps;
+  };
+  const { file, rps, log } = await profileServer((nodeArgs) => start(server, pin, nodeArgs), load).catch(
+    (err) => fail(err.message),
   );
+  if (log) console.log(`${SERVERS[server].label}'s output:\n${log.slice(-2000)}`);
+  console.log(`\n${SERVERS[server].label} ${pathOf(route)}: ${fmtInt(rps)} req/s under the profiler`);
+  // weir's own code: its build in dist/ (same function names as src/) and the compiled service.
+  const own = (url) => url.startsWith('dist/') || url.startsWith('bench/.build/');
+  console.log(summarizeProfile(file, { top: opts.top, own }));
 }
 
 async function main() {

@@ -10,83 +10,57 @@
 // open it in Chrome DevTools (Performance tab) or VS Code for the flame graph. Build weir first
 // (`npm run build`, or `npm run bench` does it).
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, portAnswers, sleep, summarizeProfile } from './lib.mjs';
+import {
+  commandLine,
+  HOST,
+  int,
+  option,
+  profileServer,
+  runBounded,
+  startServer,
+  summarizeProfile,
+} from './lib.mjs';
 
-const { values } = parseArgs({
+const oneOf =
+  (all) =>
+  (value, flag, { fail }) =>
+    all.includes(value) ? value : fail(`unknown --${flag} ${value}`);
+const { opts, fail } = commandLine({
+  name: 'bench:profile',
+  usage: 'Usage: node bench/profile.mjs [options]\n',
+  columns: [20, 47],
   options: {
-    server: { type: 'string', default: 'weir' },
-    route: { type: 'string', default: 'json' },
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '3190' },
-    top: { type: 'string', default: '25' },
+    server: option('<name>', 'weir, fastify or node', 'weir', oneOf(['weir', 'fastify', 'node'])),
+    route: option('<name>', 'plaintext or json', 'json', oneOf(['plaintext', 'json'])),
+    duration: option('<s>', 'profiled run, seconds', '10', int(1, 600)),
+    warmup: option('<s>', 'discarded warm-up before it (0 = none)', '3', int(0, 600)),
+    connections: option('<n>', 'wrk connections (-c)', '64', int(1, 10_000)),
+    port: option('<n>', 'port the server listens on (127.0.0.1)', '3190', int(1024, 65535)),
+    top: option('<n>', 'functions listed by self time', '25', int(1, 1000)),
   },
 });
-const server = values.server;
-const route = values.route;
-const duration = Number(values.duration);
-const warmup = Number(values.warmup);
-const port = Number(values.port);
-const top = Number(values.top);
-if (!['weir', 'fastify', 'node'].includes(server)) throw new Error(`unknown --server ${server}`);
-if (!['plaintext', 'json'].includes(route)) throw new Error(`unknown --route ${route}`);
+const { server, route, port } = opts;
 
-const answers = () => portAnswers(port);
-
-function wrk(seconds) {
-  const args = [
-    '-c',
-    '1',
-    'wrk',
-    '-t1',
-    `-c${values.connections}`,
-    `-d${seconds}s`,
-    `http://${HOST}:${port}/${route}`,
-  ];
-  const r = spawnSync('taskset', args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stdout}${r.stderr}`);
-  return /Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1];
+/** wrk pinned to core 1 for `seconds`; resolves to its req/s as it printed them. */
+async function wrk(seconds) {
+  const args = ['taskset', '-c', '1', 'wrk', '-t1', `-c${opts.connections}`, `-d${seconds}s`];
+  const { text } = await runBounded([...args, `http://${HOST}:${port}/${route}`], seconds, 'wrk').done;
+  return /Requests\/sec:\s+([\d.]+)/.exec(text)?.[1];
 }
 
-const dir = join(BENCH_DIR, 'results', 'raw', 'profiles');
-mkdirSync(dir, { recursive: true });
-const before = new Set(readdirSync(dir));
-if (await answers()) throw new Error(`something already listens on ${HOST}:${port}`);
-
-// SIGTERM → process.exit(0), so that --cpu-prof writes its file (a signal death writes nothing).
-const onTerm = `data:text/javascript,process.on('SIGTERM',()=>process.exit(0))`;
-const child = spawn(
-  'taskset',
-  [
-    '-c',
-    '0',
-    process.execPath,
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-    '--import',
-    onTerm,
-    join('servers', `${server}.mjs`),
-  ],
-  { cwd: BENCH_DIR, env: { ...process.env, PORT: String(port), NODE_ENV: 'production' }, stdio: 'inherit' },
-);
-const exited = new Promise((resolve) => child.once('exit', resolve));
-for (let i = 0; !(await answers()); i++) {
-  if (i > 150 || child.exitCode !== null) throw new Error(`${server} did not start`);
-  await sleep(100);
-}
-if (warmup > 0) wrk(warmup);
-const rps = wrk(duration);
-child.kill('SIGTERM');
-const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-await exited;
-clearTimeout(killer);
-
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
-if (!file) throw new Error('no .cpuprofile was written');
+const start = (nodeArgs) =>
+  startServer({
+    name: server,
+    argv: ['taskset', '-c', '0', process.execPath, ...nodeArgs, join('servers', `${server}.mjs`)],
+    env: { PORT: String(port), NODE_ENV: 'production' },
+    port,
+    probe: async () => {},
+  });
+const { file, rps, log } = await profileServer(start, async () => {
+  if (opts.warmup > 0) await wrk(opts.warmup);
+  return wrk(opts.duration);
+}).catch((err) => fail(err.message));
+if (log) console.log(log);
 console.log(`\n${server} /${route}: ${rps} req/s under the profiler`);
-console.log(summarizeProfile(join(dir, file), { top, own: (url) => url.startsWith('dist/') }));
+console.log(summarizeProfile(file, { top: opts.top, own: (url) => url.startsWith('dist/') }));

@@ -20,7 +20,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -28,35 +27,43 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   BENCH_DIR,
+  beginRun,
   cleanupOnExit,
+  commandLine,
+  finishRun,
   fmtInt,
   fmtMs,
   fmtPct,
   fmtRatio,
+  fmtRatios,
   get,
   HOST,
   have,
-  invocation,
-  killLive,
+  int,
+  list,
   machineAndCommand,
   machineFacts,
   markdown,
-  measureWrk,
   median,
   medianRound,
-  parseWrk,
+  option,
+  outOption,
+  pairedRatios,
   pinning,
   ROOT,
-  readSummary,
-  rotation,
+  rerenderOption,
+  rerenderReport,
+  roundsOrder,
+  runRounds,
+  runStep,
   startServer,
-  stopServer,
+  versionOf,
+  wrkCommand,
 } from './lib.mjs';
 
 const ALL_SERVERS = ['weir', 'fastify', 'node'];
@@ -65,108 +72,63 @@ const ALL_ROUTES = ['plaintext', 'json'];
 const LABEL = { weir: 'weir', base: 'weir@base', fastify: 'fastify', node: 'node:http' };
 // The base server is generated at run time (gitignored) from servers/weir.mjs, and deleted after the run.
 const BASE_SERVER_FILE = '.weir-base.mjs';
+const L = (s) => LABEL[s];
 const serverFile = (name) => join('servers', name === 'base' ? BASE_SERVER_FILE : `${name}.mjs`);
 
 // ---------------------------------------------------------------------------------------------- options
 
-const HELP = `Usage: node bench/run.mjs [options]     (or: npm run bench)
+const runner = {
+  ...commandLine({
+    name: 'bench',
+    usage: `Usage: node bench/run.mjs [options]     (or: npm run bench)
 
-Options (each also as an env variable; a flag wins over the env):
-  --duration <s>      measured run per server/route, seconds        BENCH_DURATION     default 10
-  --warmup <s>        discarded warm-up run, seconds (0 = none)     BENCH_WARMUP       default 5
-  --connections <n>   wrk connections (-c)                          BENCH_CONNECTIONS  default 64
-  --rounds <n>        rounds; the median round is reported          BENCH_ROUNDS       default 3
-  --routes <list>     comma list of ${ALL_ROUTES.join(',')}               BENCH_ROUTES       default all
-  --servers <list>    comma list of ${ALL_SERVERS.join(',')}          BENCH_SERVERS      default all
-  --port <n>          port the servers listen on (127.0.0.1)        BENCH_PORT         default 3100
-  --no-build          skip \`npm run build\` at the repo root         BENCH_NO_BUILD=1
-  --base <git-rev>    also run weir at that revision: weir@<rev>    BENCH_BASE         default none
-                      (built in a temporary git worktree; before/after ratios in the report)
-  --out <file>        where to write the report                     BENCH_OUT          default bench/RESULTS.md
-  --rerender <file>   no run: rewrite the report from a run's results/raw/<timestamp>/summary.json
-  -h, --help
-`;
-
-function fail(message) {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
-
-const { values: flags } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    connections: { type: 'string' },
-    rounds: { type: 'string' },
-    routes: { type: 'string' },
-    servers: { type: 'string' },
-    port: { type: 'string' },
-    'no-build': { type: 'boolean' },
-    base: { type: 'string' },
-    rerender: { type: 'string' },
-    out: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-  strict: true,
-});
-if (flags.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-
-function intOption(flag, env, fallback, min) {
-  const raw = flags[flag] ?? process.env[env];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(String(raw).replace(/s$/, ''));
-  if (!Number.isInteger(value) || value < min)
-    fail(`--${flag} / ${env} must be an integer ≥ ${min}, got ${raw}`);
-  return value;
-}
-
-function listOption(flag, env, all) {
-  const raw = flags[flag] ?? process.env[env];
-  if (raw === undefined || raw.trim() === '') return [...all];
-  const picked = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const name of picked)
-    if (!all.includes(name)) fail(`unknown ${flag.replace(/s$/, '')} "${name}" (one of ${all.join(', ')})`);
-  return all.filter((name) => picked.includes(name)); // canonical order, no duplicates
-}
-
-const opts = {
-  duration: intOption('duration', 'BENCH_DURATION', 10, 1),
-  warmup: intOption('warmup', 'BENCH_WARMUP', 5, 0),
-  connections: intOption('connections', 'BENCH_CONNECTIONS', 64, 1),
-  rounds: intOption('rounds', 'BENCH_ROUNDS', 3, 1),
-  routes: listOption('routes', 'BENCH_ROUTES', ALL_ROUTES),
-  servers: listOption('servers', 'BENCH_SERVERS', ALL_SERVERS),
-  port: intOption('port', 'BENCH_PORT', 3100, 1024),
-  build: !(flags['no-build'] || process.env.BENCH_NO_BUILD === '1'),
-  out: flags.out ?? process.env.BENCH_OUT ?? join(BENCH_DIR, 'RESULTS.md'),
-  base: (flags.base ?? process.env.BENCH_BASE ?? '').trim() || undefined,
+Options (each also as an env variable; a flag wins over the env):`,
+    columns: [20, 46, 19],
+    envPrefix: 'BENCH_',
+    options: {
+      duration: option('<s>', 'measured run per server/route, seconds', '10', int(1)),
+      warmup: option('<s>', 'discarded warm-up run, seconds (0 = none)', '5', int(0)),
+      connections: option('<n>', 'wrk connections (-c)', '64', int(1)),
+      rounds: option('<n>', 'rounds; the median round is reported', '3', int(1)),
+      routes: option('<list>', '', undefined, list(ALL_ROUTES), {
+        line: `  --routes <list>     comma list of ${ALL_ROUTES.join(',')}               BENCH_ROUTES       default all`,
+      }),
+      servers: option('<list>', '', undefined, list(ALL_SERVERS), {
+        line: `  --servers <list>    comma list of ${ALL_SERVERS.join(',')}          BENCH_SERVERS      default all`,
+      }),
+      port: option('<n>', 'port the servers listen on (127.0.0.1)', '3100', int(1024, 65535)),
+      'no-build': option('', 'skip `npm run build` at the repo root', undefined, (value) => !value, {
+        key: 'build',
+      }),
+      base: option(
+        '<git-rev>',
+        'also run weir at that revision: weir@<rev>',
+        undefined,
+        (v) => v?.trim() || undefined,
+        {
+          shown: 'none',
+          note: '(built in a temporary git worktree; before/after ratios in the report)',
+        },
+      ),
+      out: outOption('where to write the report'),
+      rerender: rerenderOption("a run's results/raw/<timestamp>/summary.json"),
+    },
+  }),
+  script: 'run',
+  envPrefix: 'BENCH_',
+  rawPrefix: '',
 };
-if (opts.port > 65535) fail('--port must be ≤ 65535');
+const { flags, opts, fail } = runner;
 // weir@base runs right after weir in the rotation, so the two are neighbours in most rounds.
-if (opts.base !== undefined) {
-  const at = opts.servers.indexOf('weir') + 1;
-  opts.servers.splice(at, 0, 'base');
-}
+if (opts.base !== undefined) opts.servers.splice(opts.servers.indexOf('weir') + 1, 0, 'base');
 
-// ---------------------------------------------------------------------------------------------- helpers
-
-function run(command, args, cwd) {
-  console.log(
-    `bench: $ ${command} ${args.join(' ')}${cwd === ROOT ? '' : `   (in ${relative(ROOT, cwd).startsWith('..') ? cwd : relative(ROOT, cwd) || '.'})`}`,
-  );
-  const result = spawnSync(command, args, {
-    cwd,
-    stdio: 'inherit',
-    env: { ...process.env, npm_config_loglevel: process.env.npm_config_loglevel ?? 'error' },
-  });
-  if (result.status !== 0)
-    fail(`\`${command} ${args.join(' ')}\` failed (exit ${result.status ?? result.signal})`);
+/** A set-up step (see runStep()); the runner fails if it does. */
+function step(command, args, cwd = ROOT) {
+  try {
+    runStep('bench', command, args, cwd);
+  } catch (err) {
+    fail(err.message);
+  }
 }
 
 // ----------------------------------------------------------------------------------------------- set-up
@@ -179,8 +141,8 @@ function ensureWrk() {
   if (sudo.length > 0 && !have('sudo'))
     fail('wrk is not installed and this user cannot run apt-get: install wrk by hand');
   const [cmd, ...pre] = sudo.length > 0 ? ['sudo', 'apt-get'] : ['apt-get'];
-  run(cmd, [...pre, 'update', '-qq'], ROOT);
-  run(cmd, [...pre, 'install', '-y', '-qq', 'wrk'], ROOT);
+  step(cmd, [...pre, 'update', '-qq']);
+  step(cmd, [...pre, 'install', '-y', '-qq', 'wrk']);
   if (!have('wrk')) fail('wrk still not found after apt-get install');
 }
 
@@ -188,16 +150,15 @@ function prepare() {
   ensureWrk();
   if (!have('taskset')) fail('taskset (util-linux) is required to pin the server and wrk to cores');
   if (opts.servers.includes('weir') || opts.servers.includes('base')) {
-    if (!existsSync(join(ROOT, 'node_modules'))) run('npm', ['ci'], ROOT);
+    if (!existsSync(join(ROOT, 'node_modules'))) step('npm', ['ci']);
   }
   if (opts.servers.includes('weir')) {
-    if (opts.build) run('npm', ['run', 'build'], ROOT);
+    if (opts.build) step('npm', ['run', 'build']);
     if (!existsSync(join(ROOT, 'dist', 'index.js')))
       fail('dist/index.js is missing: run `npm run build` at the repo root');
   }
-  if (opts.servers.includes('fastify') && !existsSync(join(BENCH_DIR, 'node_modules'))) {
-    run('npm', [existsSync(join(BENCH_DIR, 'package-lock.json')) ? 'ci' : 'install'], BENCH_DIR);
-  }
+  if (opts.servers.includes('fastify') && !existsSync(join(BENCH_DIR, 'node_modules')))
+    step('npm', [existsSync(join(BENCH_DIR, 'package-lock.json')) ? 'ci' : 'install'], BENCH_DIR);
 }
 
 // ----------------------------------------------------------------------------------------- --base <rev>
@@ -232,10 +193,10 @@ function prepareBase({ rev, sha, short, subject }) {
   const parent = mkdtempSync(join(tmpdir(), 'weir-bench-base-'));
   const dir = join(parent, 'weir');
   baseTree = { parent, dir, registered: false };
-  run('git', ['worktree', 'add', '--detach', dir, sha], ROOT);
+  step('git', ['worktree', 'add', '--detach', dir, sha]);
   baseTree.registered = true;
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  run('npm', ['run', 'build'], dir);
+  step('npm', ['run', 'build'], dir);
   const dist = join(dir, 'dist', 'index.js');
   if (!existsSync(dist)) fail(`--base ${rev}: \`npm run build\` in ${dir} made no dist/index.js`);
 
@@ -280,9 +241,9 @@ const EXPECTED = {
 };
 
 /** Checks the TechEmpower rules on one response of each route: status, type, body, Server, Date, Content-Length. */
-async function checkResponses(name, port) {
+async function checkResponses(name) {
   for (const route of opts.routes) {
-    const res = await get(port, `/${route}`);
+    const res = await get(opts.port, `/${route}`);
     const problems = [];
     if (res.status !== 200) problems.push(`status ${res.status}`);
     if (!EXPECTED[route].type.test(res.headers['content-type'] ?? ''))
@@ -299,52 +260,26 @@ async function checkResponses(name, port) {
   }
 }
 
-function startWeirServer(name, port, pin, log) {
-  return startServer({
+const startWeirServer = (name, pin) =>
+  startServer({
     name: `${name} server`,
     argv: [...pin.server, process.execPath, serverFile(name)],
-    env: { PORT: String(port), NODE_ENV: 'production' },
-    port,
-    probe: () => get(port, `/${opts.routes[0]}`),
-    log,
+    env: { PORT: String(opts.port), NODE_ENV: 'production' },
+    port: opts.port,
+    probe: () => get(opts.port, `/${opts.routes[0]}`),
   });
-}
-
-// ---------------------------------------------------------------------------------------------------- wrk
-
-function wrkArgs(port, route, seconds) {
-  return ['-t1', `-c${opts.connections}`, `-d${seconds}s`, '--latency', `http://${HOST}:${port}/${route}`];
-}
-
-/** wrk pinned to its core on `route`, bounded in time; with `serverPid`, the CPU of the server, wrk and core 0. */
-const runWrk = (pin, port, route, seconds, serverPid) =>
-  measureWrk([...pin.wrk, 'wrk', ...wrkArgs(port, route, seconds)], seconds, serverPid);
 
 // ------------------------------------------------------------------------------------------------- report
 
-/** The machine's facts, with fastify's version (before the weir commit, as always in summary.json). */
-function benchFacts() {
-  let fastify = 'n/a';
-  try {
-    fastify = JSON.parse(
-      readFileSync(join(BENCH_DIR, 'node_modules', 'fastify', 'package.json'), 'utf8'),
-    ).version;
-  } catch {
-    // not installed
-  }
-  const { commit, ...facts } = machineFacts();
-  return { ...facts, fastify, commit };
-}
+/** req/s ÷ the server's share of core 0 (undefined for a round without CPU data). */
+const perCpu = (r) => (r?.cpu?.server > 0 ? r.rps / (r.cpu.server / 100) : undefined);
 
 function writeReport(summary) {
   const { facts, results, order, pin, rawDir } = summary;
-  // weir's req/s over another server's, round by round: the servers of one round ran minutes apart at
-  // most, so these ratios cancel slow drift of the machine.
-  const roundRatios = (route, other) =>
-    results[route].weir.map((w) => w.rps / results[route][other].find((r) => r.round === w.round).rps);
+  // weir's req/s over another server's, round by round (see pairedRatios()), plain and per CPU share
+  // (rounds without CPU data left out).
+  const roundRatios = (route, other) => pairedRatios(results[route].weir, results[route][other]);
   const pairedMedian = (route, other) => median(roundRatios(route, other));
-  // The same on req/s ÷ the server's share of core 0 (rounds without CPU data are left out).
-  const perCpu = (r) => (r.cpu?.server > 0 ? r.rps / (r.cpu.server / 100) : undefined);
   const roundCpuRatios = (route, other) =>
     results[route].weir
       .map((w) => [perCpu(w), perCpu(results[route][other].find((r) => r.round === w.round))])
@@ -357,19 +292,16 @@ function writeReport(summary) {
     ['node', 'node:http'],
     ['base', LABEL.base],
   ].filter(([server]) => opts.servers.includes(server));
-  const { p, row, write } = markdown('bench');
-  const ratioHeads = ratioCols.map(([, label]) => `ratio vs ${label}`);
-  const ratioAligns = ratioCols.map(() => '---:');
-  const wrkExample =
-    `${pin.wrk.join(' ')} wrk ${wrkArgs(opts.port, '<route>', opts.duration).join(' ')}`.trim();
+  const { p, table, lines, write } = markdown('bench');
+  const wrkExample = (seconds) => wrkCommand(pin, opts, seconds, '/<route>').join(' ');
   const serverExample = `${pin.server.join(' ')} node servers/<server>.mjs`.trim();
 
-  p('# weir HTTP benchmark results');
-  p();
-  p(
+  lines([
+    '# weir HTTP benchmark results',
+    '',
     'Generated by `bench/run.mjs`; do not edit by hand, re-run it. See `bench/README.md` for what is measured and how.',
-  );
-  p();
+    '',
+  ]);
   machineAndCommand(p, summary, {
     tools: [['fastify', facts.fastify]],
     more: facts.base
@@ -381,223 +313,192 @@ function writeReport(summary) {
         ]
       : [],
   });
-  p('which ran, per server and route:');
-  p();
-  p('```sh');
-  p(`PORT=${opts.port} NODE_ENV=production ${serverExample}   # one process, in bench/`);
-  if (hasBase)
-    p(`#   (${LABEL.base}: servers/.weir-base.mjs, servers/weir.mjs importing the worktree's dist/index.js)`);
-  if (opts.warmup > 0)
-    p(`${wrkExample.replace(`-d${opts.duration}s`, `-d${opts.warmup}s`)}   # warm-up, discarded`);
-  p(`${wrkExample}   # measured`);
-  p('```');
-  p();
-  p('## Method');
-  p();
-  p(
+  lines([
+    'which ran, per server and route:',
+    '',
+    '```sh',
+    `PORT=${opts.port} NODE_ENV=production ${serverExample}   # one process, in bench/`,
+    hasBase &&
+      `#   (${LABEL.base}: servers/.weir-base.mjs, servers/weir.mjs importing the worktree's dist/index.js)`,
+    opts.warmup > 0 && `${wrkExample(opts.warmup)}   # warm-up, discarded`,
+    `${wrkExample(opts.duration)}   # measured`,
+    '```',
+    '',
+    '## Method',
+    '',
     `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned: one core only)'}; the load generator is **wrk, one thread, ${opts.connections} keep-alive connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}, over loopback to ${HOST}:${opts.port}.`,
-  );
-  p(
     `- Per server: start it, wait until it answers, check each route's response (200, content type, body, \`Server\`, \`Date\`, \`Content-Length\`), then per route a **${opts.warmup} s warm-up** (discarded; lets V8 optimise) and a **${opts.duration} s measured run**; then the server is killed (SIGTERM by PID). A fresh process per server per round.`,
-  );
-  p(
-    `- **${opts.rounds} round(s)**; the server order rotates every round (${order.map((o, i) => `round ${i + 1}: ${o.map((s) => LABEL[s]).join(' → ')}`).join('; ')}) so drift of the machine does not favour one server.`,
-  );
-  p(
+    `- **${opts.rounds} round(s)**; the server order rotates every round (${roundsOrder(order, L)}) so drift of the machine does not favour one server.`,
     "- Reported: the **median round** per server/route by req/s (for an even count, the lower middle one), with that round's p50/p99 latency from wrk's `--latency` distribution (converted to ms). Ratios divide req/s. The per-round numbers are listed below each table, with the spread (max−min)/median.",
-  );
-  p(
     "- Handlers: weir returns a string / a fresh object from `app.get()` handlers; fastify 5 returns the same from `app.get()` with the logger off and `server` (and the text content type) set by `reply.header()`; node:http is a bare `createServer` listener that checks `req.url` and does `writeHead(200, {content-type, content-length, server, date})` + `end()`, with a fresh `JSON.stringify` per `/json` request. `Date` is a once-a-second cached string everywhere (weir's ticker, node:http's own `sendDate` for fastify, a 1 s interval in the node:http baseline).",
-  );
-  if (hasBase)
-    p(
+    hasBase &&
       `- **Before/after**: \`${LABEL.base}\` is weir at commit ${facts.base.short} (\`--base ${facts.base.rev}\`), built in a temporary git worktree and served by the same server file as \`weir\` (this tree's build), importing that build instead. It takes part in the rotation like any server. Below each table, weir ÷ ${LABEL.base} round by round: the two ran minutes apart in each round, so these paired ratios are the before/after number to read; the CPU-normalised ones correct for a round where one of them lost part of its core. The verdict calls weir faster or slower than ${LABEL.base} only when every per-round ratio, plain and CPU-normalised, is on that side of 1.`,
-    );
-  p();
+    '',
+  ]);
 
   const verdicts = [];
   for (const route of opts.routes) {
-    p(`## /${route}`);
+    const runs = (server) => results[route][server];
+    const med = Object.fromEntries(opts.servers.map((server) => [server, medianRound(runs(server))]));
+    const eff = Object.fromEntries(
+      opts.servers.map((server) => {
+        const per = runs(server)
+          .map(perCpu)
+          .filter((x) => x !== undefined);
+        return [server, per.length > 0 ? median(per) : undefined];
+      }),
+    );
+    // A column per server of ratioCols: `of[server]` ÷ `of[other]`.
+    const ratios = (of) =>
+      ratioCols.map(([other, label]) => [
+        `ratio vs ${label}`,
+        (s) => (of[other] ? fmtRatio(of[s] / of[other]) : 'n/a'),
+      ]);
+    lines([`## /${route}`, '']);
+    table(
+      [
+        ['server', L, '---'],
+        ['req/s', (s) => fmtInt(med[s].rps)],
+        ['p50 ms', (s) => fmtMs(med[s].p50)],
+        ['p99 ms', (s) => fmtMs(med[s].p99)],
+        ...ratios(Object.fromEntries(opts.servers.map((s) => [s, med[s].rps]))),
+      ],
+      opts.servers,
+    );
     p();
-    row(['server', 'req/s', 'p50 ms', 'p99 ms', ...ratioHeads]);
-    row(['---', '---:', '---:', '---:', ...ratioAligns]);
-    const med = {};
-    for (const server of opts.servers) med[server] = medianRound(results[route][server]);
-    for (const server of opts.servers) {
-      const m = med[server];
-      const ratios = ratioCols.map(([other]) => (med[other] ? fmtRatio(m.rps / med[other].rps) : 'n/a'));
-      row([LABEL[server], fmtInt(m.rps), fmtMs(m.p50), fmtMs(m.p99), ...ratios]);
-    }
-    p();
+    const withCpu = (r, c) =>
+      `${r}${c.length > 0 ? `; normalised by each one's CPU share: ${fmtRatios(c)} (median ${fmtRatio(median(c))})` : ''}`;
     if (hasBase && med.weir) {
-      const ratios = roundRatios(route, 'base');
-      const cpuRatios = roundCpuRatios(route, 'base');
-      p(
-        `**weir vs ${LABEL.base}**, per-round ratios of req/s, round by round: weir ÷ ${LABEL.base} ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fmtRatio(median(ratios))})${cpuRatios.length > 0 ? `; normalised by each one's CPU share: ${cpuRatios.map((r) => r.toFixed(2)).join(', ')} (median ${fmtRatio(median(cpuRatios))})` : ''}.`,
-      );
-      p();
+      const [r, c] = [roundRatios(route, 'base'), roundCpuRatios(route, 'base')];
+      lines([
+        `**weir vs ${LABEL.base}**, per-round ratios of req/s, round by round: weir ÷ ${LABEL.base} ${withCpu(`${fmtRatios(r)} (median ${fmtRatio(median(r))})`, c)}.`,
+        '',
+      ]);
     }
-    const paired = [];
-    for (const [other, label] of [
+    const paired = [
       ['fastify', 'fastify'],
       ['node', 'node:http'],
-    ]) {
-      if (!med.weir || !med[other]) continue;
-      const ratios = roundRatios(route, other);
-      paired.push(
-        `weir ÷ ${label} ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${fmtRatio(median(ratios))})`,
-      );
-    }
-    if (paired.length > 0) {
-      p(`Per-round ratios of req/s, round by round: ${paired.join('; ')}.`);
-      p();
-    }
-    const eff = {};
-    for (const server of opts.servers) {
-      const per = results[route][server]
-        .filter((r) => r.cpu?.server > 0)
-        .map((r) => r.rps / (r.cpu.server / 100));
-      eff[server] = per.length > 0 ? median(per) : undefined;
-    }
+    ]
+      .filter(([other]) => med.weir && med[other])
+      .map(([other, label]) => {
+        const r = roundRatios(route, other);
+        return `weir ÷ ${label} ${fmtRatios(r)} (median ${fmtRatio(median(r))})`;
+      });
+    if (paired.length > 0) lines([`Per-round ratios of req/s, round by round: ${paired.join('; ')}.`, '']);
     if (opts.servers.every((server) => eff[server] !== undefined)) {
-      p(
+      lines([
         'Normalised by the CPU the server process actually got (median over rounds of req/s ÷ its share of core 0): less sensitive to other load on the machine, but blind to a server that cannot keep its core busy.',
+        '',
+      ]);
+      table(
+        [
+          ['server', L, '---'],
+          ['server CPU % (median)', (s) => fmtPct(median(runs(s).map((r) => r.cpu?.server ?? 0)))],
+          ['req per server CPU-second', (s) => fmtInt(eff[s])],
+          ...ratios(eff),
+        ],
+        opts.servers,
       );
       p();
-      row(['server', 'server CPU % (median)', 'req per server CPU-second', ...ratioHeads]);
-      row(['---', '---:', '---:', ...ratioAligns]);
-      for (const server of opts.servers) {
-        const cpu = median(results[route][server].map((r) => r.cpu?.server ?? 0));
-        const ratios = ratioCols.map(([other]) => (eff[other] ? fmtRatio(eff[server] / eff[other]) : 'n/a'));
-        row([LABEL[server], fmtPct(cpu), fmtInt(eff[server]), ...ratios]);
-      }
-      p();
     }
-    p('<details><summary>every round</summary>');
-    p();
-    p(
-      '| server | round | req/s | p50 ms | p99 ms | server CPU | other load on core 0 | steal on core 0 | wrk CPU | socket errors | non-2xx |',
+    lines(['<details><summary>every round</summary>', '']);
+    table(
+      [
+        ['server', ([s]) => L(s), '---'],
+        ['round', ([, r]) => r.round],
+        ['req/s', ([, r]) => fmtInt(r.rps)],
+        ['p50 ms', ([, r]) => fmtMs(r.p50)],
+        ['p99 ms', ([, r]) => fmtMs(r.p99)],
+        ['server CPU', ([, r]) => fmtPct(r.cpu?.server)],
+        ['other load on core 0', ([, r]) => fmtPct(r.cpu?.otherCore0)],
+        ['steal on core 0', ([, r]) => fmtPct(r.cpu?.stealCore0)],
+        ['wrk CPU', ([, r]) => fmtPct(r.cpu?.wrk)],
+        ['socket errors', ([, r]) => r.socketErrors],
+        ['non-2xx', ([, r]) => r.non2xx],
+      ],
+      opts.servers.flatMap((s) => runs(s).map((r) => [s, r])),
     );
-    p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const server of opts.servers) {
-      for (const r of results[route][server]) {
-        const c = r.cpu ?? {};
-        p(
-          `| ${LABEL[server]} | ${r.round} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtPct(c.server)} | ${fmtPct(c.otherCore0)} | ${fmtPct(c.stealCore0)} | ${fmtPct(c.wrk)} | ${r.socketErrors} | ${r.non2xx} |`,
-        );
-      }
+    const spread = (rps) => `${(((Math.max(...rps) - Math.min(...rps)) / median(rps)) * 100).toFixed(1)} %`;
+    lines([
+      '',
+      `Spread of req/s across rounds, (max−min)/median: ${opts.servers.map((s) => `${L(s)} ${spread(runs(s).map((r) => r.rps))}`).join(', ')}.`,
+      '',
+      '</details>',
+      '',
+    ]);
+    if (!med.weir) continue;
+    if (hasBase) {
+      const [r, c] = [roundRatios(route, 'base'), roundCpuRatios(route, 'base')];
+      const all = [...r, ...c];
+      const call = all.every((x) => x > 1)
+        ? 'faster than'
+        : all.every((x) => x < 1)
+          ? '**slower** than'
+          : 'not clearly different from';
+      const range = (x) =>
+        `${Math.min(...x).toFixed(2)}–${Math.max(...x).toFixed(2)}, median ${fmtRatio(median(x))}`;
+      verdicts.push(
+        `/${route}: weir is ${call} ${LABEL.base} (${fmtRatio(med.weir.rps / med.base.rps)} median rounds; per-round ratios ${range(r)}${c.length > 0 ? `; CPU-normalised ${range(c)}` : ''}).`,
+      );
     }
-    p();
-    const spreads = opts.servers.map((server) => {
-      const rps = results[route][server].map((r) => r.rps);
-      return `${LABEL[server]} ${(((Math.max(...rps) - Math.min(...rps)) / median(rps)) * 100).toFixed(1)} %`;
-    });
-    p(`Spread of req/s across rounds, (max−min)/median: ${spreads.join(', ')}.`);
-    p();
-    p('</details>');
-    p();
-    if (med.weir) {
-      if (hasBase) {
-        const ratios = roundRatios(route, 'base');
-        const cpuRatios = roundCpuRatios(route, 'base');
-        const all = [...ratios, ...cpuRatios];
-        const call = all.every((r) => r > 1)
-          ? 'faster than'
-          : all.every((r) => r < 1)
-            ? '**slower** than'
-            : 'not clearly different from';
-        verdicts.push(
-          `/${route}: weir is ${call} ${LABEL.base} (${fmtRatio(med.weir.rps / med.base.rps)} median rounds; per-round ratios ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}, median ${fmtRatio(median(ratios))}${cpuRatios.length > 0 ? `; CPU-normalised ${Math.min(...cpuRatios).toFixed(2)}–${Math.max(...cpuRatios).toFixed(2)}, median ${fmtRatio(median(cpuRatios))}` : ''}).`,
-        );
-      }
-      if (med.fastify) {
-        const r = med.weir.rps / med.fastify.rps;
-        verdicts.push(
-          `/${route}: weir is ${r >= 1 ? 'at or above' : '**below**'} fastify (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, 'fastify'))} median of per-round ratios).`,
-        );
-      }
-      if (med.node) {
-        const r = med.weir.rps / med.node.rps;
-        verdicts.push(
-          `/${route}: weir is ${r >= 0.9 ? 'at or above' : '**below**'} 0.9× node:http (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, 'node'))} median of per-round ratios).`,
-        );
-      }
+    for (const [other, bar, words] of [
+      ['fastify', 1, 'fastify'],
+      ['node', 0.9, '0.9× node:http'],
+    ]) {
+      if (!med[other]) continue;
+      const r = med.weir.rps / med[other].rps;
+      verdicts.push(
+        `/${route}: weir is ${r >= bar ? 'at or above' : '**below**'} ${words} (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, other))} median of per-round ratios).`,
+      );
     }
   }
-  if (verdicts.length > 0) {
-    p('## Verdict');
-    p();
-    for (const v of verdicts) p(`- ${v}`);
-    p();
-  }
+  if (verdicts.length > 0) lines(['## Verdict', '', ...verdicts.map((v) => `- ${v}`), '']);
 
-  const errors = [];
-  for (const route of opts.routes)
-    for (const server of opts.servers)
-      for (const r of results[route][server])
-        if (r.socketErrors > 0 || r.non2xx > 0)
-          errors.push(
-            `${LABEL[server]} /${route} round ${r.round}: ${r.socketErrorText || ''} ${r.non2xx ? `non-2xx ${r.non2xx}` : ''}`.trim(),
-          );
-
-  p('## Caveats');
-  p();
-  p(
+  const everyRun = opts.routes.flatMap((route) =>
+    opts.servers.flatMap((server) => results[route][server].map((r) => [`${LABEL[server]} /${route}`, r])),
+  );
+  const errors = everyRun
+    .filter(([, r]) => r.socketErrors > 0 || r.non2xx > 0)
+    .map(([what, r]) =>
+      `${what} round ${r.round}: ${r.socketErrorText || ''} ${r.non2xx ? `non-2xx ${r.non2xx}` : ''}`.trim(),
+    );
+  const starved = everyRun
+    .filter(([, r]) => (r.cpu?.otherCore0 ?? 0) >= 10 || (r.cpu?.stealCore0 ?? 0) >= 10)
+    .map(
+      ([what, r]) =>
+        `${what} round ${r.round} (other ${fmtPct(r.cpu.otherCore0)}, steal ${fmtPct(r.cpu.stealCore0)})`,
+    );
+  const wrkCpu = Math.max(...everyRun.map(([, r]) => r.cpu?.wrk ?? 0));
+  lines([
+    '## Caveats',
+    '',
     `- **Loopback, ${facts.nproc} cores, one process per server.** The load generator shares the machine (its own core, but the same caches, memory bus and kernel); the network stack is loopback, so per-request syscall and parser costs dominate and a real NIC would change the absolute numbers. No cluster / multi-process mode was used for anyone.`,
-  );
-  const wrkCpu = Math.max(
-    ...opts.routes.flatMap((route) =>
-      opts.servers.flatMap((server) => results[route][server].map((r) => r.cpu?.wrk ?? 0)),
-    ),
-  );
-  p(
     wrkCpu >= 90
       ? `- **wrk may have been the limit**: it used up to ${fmtPct(wrkCpu)} of its core, so the fastest server may be understated and ratios against it flattered; use fewer connections or a faster machine.`
       : `- wrk was not the limit: it used at most ${fmtPct(wrkCpu)} of its core, while the servers ran near 100 % of theirs.`,
-  );
-  p(
     '- These are hello-world routes: they measure the per-request overhead of each stack (routing, context, header building, serialisation), not the cost of real handlers, body parsing or middleware.',
-  );
-  p(
     '- A shared or virtualised machine drifts; look at the per-round tables and their spread before reading anything into differences of a few percent.',
-  );
-  const starved = [];
-  for (const route of opts.routes)
-    for (const server of opts.servers)
-      for (const r of results[route][server])
-        if ((r.cpu?.otherCore0 ?? 0) >= 10 || (r.cpu?.stealCore0 ?? 0) >= 10)
-          starved.push(
-            `${LABEL[server]} /${route} round ${r.round} (other ${fmtPct(r.cpu.otherCore0)}, steal ${fmtPct(r.cpu.stealCore0)})`,
-          );
-  if (starved.length > 0) {
-    p(
-      `- **Contention**: in ${starved.length} measured run(s) other processes or the hypervisor took 10 % or more of the server's core: ${starved.join('; ')}. Those rounds understate that server; the median and the CPU-normalised table soften this but do not remove it.`,
-    );
-  } else {
-    p('- No measured run lost 10 % or more of core 0 to other processes or to steal time.');
-  }
-  if (errors.length > 0) p(`- **wrk reported errors**: ${errors.join('; ')}.`);
-  else p('- wrk reported no socket errors and no non-2xx responses in any measured run.');
-  p();
-  p(`Raw wrk outputs (warm-ups included) were written to \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`);
-  p();
+    starved.length > 0
+      ? `- **Contention**: in ${starved.length} measured run(s) other processes or the hypervisor took 10 % or more of the server's core: ${starved.join('; ')}. Those rounds understate that server; the median and the CPU-normalised table soften this but do not remove it.`
+      : '- No measured run lost 10 % or more of core 0 to other processes or to steal time.',
+    errors.length > 0
+      ? `- **wrk reported errors**: ${errors.join('; ')}.`
+      : '- wrk reported no socket errors and no non-2xx responses in any measured run.',
+    '',
+    `Raw wrk outputs (warm-ups included) were written to \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`,
+    '',
+  ]);
   write(opts.out);
 }
 
 // ----------------------------------------------------------------------------------------------------- main
 
-/** Rewrites the report from a saved summary.json, with that run's options (for changes to the report's form). */
-function rerender(file) {
-  const summary = readSummary(file);
-  Object.assign(opts, summary.opts, { out: opts.out });
-  if (summary.facts.base) LABEL.base = `weir@${summary.facts.base.short}`;
-  writeReport(summary);
-  console.log(`bench: rewrote ${relative(process.cwd(), opts.out) || opts.out} from ${file}`);
-}
-
 async function main() {
-  if (flags.rerender !== undefined) return rerender(flags.rerender);
-  const command = invocation(import.meta.url, 'bench', 'BENCH_');
+  if (flags.rerender !== undefined)
+    return rerenderReport(runner, (summary) => {
+      if (summary.facts.base) LABEL.base = `weir@${summary.facts.base.short}`;
+      writeReport(summary);
+    });
   // Every way out (fail(), a signal, an exception, the normal end) kills the server and wrk, and removes
   // the --base worktree.
   cleanupOnExit(removeBase);
@@ -605,74 +506,36 @@ async function main() {
   prepare();
   if (base) prepareBase(base);
   const pin = pinning();
-  const facts = { ...benchFacts(), base };
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const rawDir = join(BENCH_DIR, 'results', 'raw', stamp);
-  mkdirSync(rawDir, { recursive: true });
-  const loadBefore = loadavg();
-
+  // The machine's facts with fastify's version before the weir commit, as always in summary.json.
+  const { commit, ...machine } = machineFacts();
+  const run = beginRun(runner, {
+    facts: { ...machine, fastify: versionOf(BENCH_DIR, 'fastify'), commit, base },
+    pin,
+  });
   const perRoute = opts.warmup + opts.duration;
   const estimate = opts.rounds * opts.servers.length * (opts.routes.length * perRoute + 2);
   console.log(
-    `bench: ${opts.servers.map((s) => LABEL[s]).join(', ')} × /${opts.routes.join(', /')} × ${opts.rounds} round(s): ${opts.warmup} s warm-up + ${opts.duration} s measured, -c${opts.connections}; about ${Math.ceil(estimate / 60)} min`,
+    `bench: ${opts.servers.map(L).join(', ')} × /${opts.routes.join(', /')} × ${opts.rounds} round(s): ${opts.warmup} s warm-up + ${opts.duration} s measured, -c${opts.connections}; about ${Math.ceil(estimate / 60)} min`,
   );
-
-  const results = {};
-  for (const route of opts.routes) {
-    results[route] = {};
-    for (const server of opts.servers) results[route][server] = [];
-  }
-  const order = [];
+  const results = Object.fromEntries(
+    opts.routes.map((route) => [route, Object.fromEntries(opts.servers.map((s) => [s, []]))]),
+  );
   const labelWidth = Math.max(...opts.servers.map((s) => LABEL[s].length));
-
-  try {
-    for (let round = 1; round <= opts.rounds; round++) {
-      const servers = rotation(opts.servers, round);
-      order.push(servers);
-      for (const server of servers) {
-        const log = [];
-        const active = await startWeirServer(server, opts.port, pin, log);
-        try {
-          await checkResponses(server, opts.port);
-          for (const route of opts.routes) {
-            const base = join(rawDir, `r${round}-${server}-${route}`);
-            if (opts.warmup > 0) {
-              const warm = await runWrk(pin, opts.port, route, opts.warmup);
-              writeFileSync(`${base}-warmup.txt`, `$ ${warm.command}\n${warm.text}`);
-            }
-            const measured = await runWrk(pin, opts.port, route, opts.duration, active.child.pid);
-            const cpu = measured.cpu ?? {};
-            writeFileSync(
-              `${base}.txt`,
-              `$ ${measured.command}\n${measured.text}\n# CPU, % of one core: ${JSON.stringify(cpu)}\n`,
-            );
-            if (active.isDead()) throw new Error(`${server} server died during the run:\n${log.join('')}`);
-            const parsed = parseWrk(measured.text);
-            results[route][server].push({ round, ...parsed, cpu });
-            console.log(
-              `bench: round ${round} ${LABEL[server].padEnd(labelWidth)} /${route.padEnd(9)} ${fmtInt(parsed.rps).padStart(8)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server CPU ${fmtPct(cpu.server)}  other on core 0 ${fmtPct(cpu.otherCore0)}  steal ${fmtPct(cpu.stealCore0)}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
-            );
-          }
-        } finally {
-          await stopServer(active);
-        }
-      }
-    }
-  } catch (err) {
-    killLive();
-    fail(err instanceof Error ? err.message : String(err));
-  }
-
-  const finishedAt = new Date();
-  const summary = { opts, facts, startedAt, finishedAt, results, order, pin, loadBefore, rawDir, command };
-  writeFileSync(join(rawDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  const order = await runRounds(runner, run, {
+    start: (server) => startWeirServer(server, pin),
+    check: checkResponses,
+    routesOf: () => opts.routes,
+    pathOf: (route) => `/${route}`,
+    record(server, route, r) {
+      results[route][server].push(r);
+      const cpu = r.cpu;
+      console.log(
+        `bench: round ${r.round} ${LABEL[server].padEnd(labelWidth)} /${route.padEnd(9)} ${fmtInt(r.rps).padStart(8)} req/s  p50 ${fmtMs(r.p50)} ms  p99 ${fmtMs(r.p99)} ms  server CPU ${fmtPct(cpu.server)}  other on core 0 ${fmtPct(cpu.otherCore0)}  steal ${fmtPct(cpu.stealCore0)}${r.socketErrors || r.non2xx ? `  (errors: ${r.socketErrorText} non-2xx ${r.non2xx})` : ''}`,
+      );
+    },
+  });
   removeBase();
-  writeReport(summary);
-  console.log(
-    `bench: wrote ${relative(process.cwd(), opts.out) || opts.out} and ${relative(process.cwd(), rawDir)}/`,
-  );
-  console.log(readFileSync(opts.out, 'utf8'));
+  finishRun(runner, run, { results, order }, writeReport);
 }
 
 await main();

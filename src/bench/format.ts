@@ -25,10 +25,24 @@ export const fmtPct = (n: number | undefined | null): string =>
 export const fmtRatio = (n: number | undefined | null): string =>
   n === undefined || n === null || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`;
 
-/** A Markdown document being written: p(line) for a line, row(cells) for a table row, text() for all. */
+/**
+ * A column of a Markdown table: its heading, its cell for an item of the table, and its alignment
+ * (`---:`, right, unless `---` is given).
+ */
+export type Column<T> = readonly [
+  heading: string,
+  cell: (item: T) => string | number,
+  align?: '---' | '---:',
+];
+
+/**
+ * A Markdown document being written: p(line) for a line, row(cells) for a table row, table(columns,
+ * items) for a whole table (its heading, its alignment and a row per item), text() for all.
+ */
 export interface MarkdownWriter {
   p(line?: string): void;
   row(cells: readonly (string | number)[]): void;
+  table<T>(columns: readonly (Column<T> | false | undefined)[], items: Iterable<T>): void;
   text(): string;
 }
 
@@ -38,9 +52,17 @@ export function markdownWriter(): MarkdownWriter {
   const p = (line = '') => {
     lines.push(line);
   };
+  const row = (cells: readonly (string | number)[]) => p(`| ${cells.join(' | ')} |`);
   return {
     p,
-    row: (cells) => p(`| ${cells.join(' | ')} |`),
+    row,
+    table(columns, items) {
+      // A column given as false or undefined is left out: the optional columns of a table.
+      const shown = columns.filter((c) => c !== false && c !== undefined);
+      row(shown.map(([heading]) => heading));
+      row(shown.map(([, , align]) => align ?? '---:'));
+      for (const item of items) row(shown.map(([, cell]) => cell(item)));
+    },
     text: () => lines.join('\n'),
   };
 }

@@ -1,6 +1,6 @@
 /** report.md: the report of a `weir bench` run as Markdown tables. */
 import { code, fmtInt, fmtMs, fmtRatio, markdownWriter } from './format.ts';
-import { STATUS_CLASSES } from './recorder.ts';
+import { type ClassJson, STATUS_CLASSES, type StatusClass } from './recorder.ts';
 import type { BenchReport, TargetJson } from './report.ts';
 
 /** The run's setting in one line: engine, connections, rounds, method, machine. */
@@ -20,30 +20,27 @@ export function settingLine(report: BenchReport): string {
 /** The share of `n` in `total`, as `12.3 %`. */
 const share = (n: number, total: number) => (total === 0 ? 'n/a' : `${((n / total) * 100).toFixed(1)} %`);
 
-function latencyRows(row: (cells: (string | number)[]) => void, t: TargetJson, many: boolean): void {
+/** A status class's latency in a target: its figures, and the share of the target's responses it got. */
+interface ClassRow {
+  target: TargetJson;
+  cls: StatusClass;
+  c: ClassJson;
+  total: number;
+}
+
+function classRows(t: TargetJson): ClassRow[] {
   const total = Object.values(t.classes).reduce((sum, c) => sum + (c?.count ?? 0), 0);
-  for (const cls of STATUS_CLASSES) {
+  return STATUS_CLASSES.flatMap((cls) => {
     const c = t.classes[cls];
-    if (c === undefined) continue;
-    row([
-      ...(many ? [t.label] : []),
-      cls,
-      fmtInt(c.count),
-      share(c.count, total),
-      fmtMs(c.p50),
-      fmtMs(c.p90),
-      fmtMs(c.p99),
-      fmtMs(c.p999),
-      fmtMs(c.max),
-      fmtMs(c.mean),
-    ]);
-  }
+    return c === undefined ? [] : [{ target: t, cls, c, total }];
+  });
 }
 
 /** The whole report as Markdown. */
 export function renderMarkdown(report: BenchReport): string {
-  const { p, row, text } = markdownWriter();
+  const { p, table, text } = markdownWriter();
   const many = report.targets.length > 1;
+  const target = many && (['target', (t: TargetJson) => t.label, '---'] as const);
   p('# weir bench');
   p();
   for (const t of report.targets) p(`- ${many ? `${t.label}: ` : ''}${report.options.method} ${code(t.url)}`);
@@ -52,17 +49,16 @@ export function renderMarkdown(report: BenchReport): string {
   p();
   p('## Requests per second');
   p();
-  row([...(many ? ['target'] : []), 'median', 'min', 'max', 'per round (in order)']);
-  row([...(many ? ['---'] : []), '---:', '---:', '---:', '---']);
-  for (const t of report.targets) {
-    row([
-      ...(many ? [t.label] : []),
-      fmtInt(t.rps.median),
-      fmtInt(t.rps.min),
-      fmtInt(t.rps.max),
-      t.rounds.map((r) => fmtInt(r.rps)).join(' · '),
-    ]);
-  }
+  table(
+    [
+      target,
+      ['median', (t) => fmtInt(t.rps.median)],
+      ['min', (t) => fmtInt(t.rps.min)],
+      ['max', (t) => fmtInt(t.rps.max)],
+      ['per round (in order)', (t) => t.rounds.map((r) => fmtInt(r.rps)).join(' · '), '---'],
+    ],
+    report.targets,
+  );
   p();
   if (report.comparison) {
     const c = report.comparison;
@@ -77,34 +73,40 @@ export function renderMarkdown(report: BenchReport): string {
   p('Every round together, in ms. Each status class has its own percentiles, so fast rejections (a 503');
   p('from load shedding) do not pull the successes’ figures down.');
   p();
-  row([
-    ...(many ? ['target'] : []),
-    'class',
-    'responses',
-    'share',
-    'p50',
-    'p90',
-    'p99',
-    'p99.9',
-    'max',
-    'mean',
-  ]);
-  row([...(many ? ['---'] : []), '---', ...Array(8).fill('---:')]);
-  for (const t of report.targets) latencyRows(row, t, many);
+  table<ClassRow>(
+    [
+      many && ['target', (r) => r.target.label, '---'],
+      ['class', (r) => r.cls, '---'],
+      ['responses', (r) => fmtInt(r.c.count)],
+      ['share', (r) => share(r.c.count, r.total)],
+      ['p50', (r) => fmtMs(r.c.p50)],
+      ['p90', (r) => fmtMs(r.c.p90)],
+      ['p99', (r) => fmtMs(r.c.p99)],
+      ['p99.9', (r) => fmtMs(r.c.p999)],
+      ['max', (r) => fmtMs(r.c.max)],
+      ['mean', (r) => fmtMs(r.c.mean)],
+    ],
+    report.targets.flatMap(classRows),
+  );
   p();
   p('## Status codes and errors');
   p();
-  row([...(many ? ['target'] : []), 'status codes', 'socket errors', 'time-outs']);
-  row([...(many ? ['---'] : []), '---', '---:', '---:']);
-  for (const t of report.targets) {
-    const codes = Object.entries(t.statuses).map(([status, n]) => `${status}: ${fmtInt(n)}`);
-    row([
-      ...(many ? [t.label] : []),
-      codes.join(', ') || 'none',
-      fmtInt(t.errors.socket),
-      fmtInt(t.errors.timeouts),
-    ]);
-  }
+  table(
+    [
+      target,
+      [
+        'status codes',
+        (t) =>
+          Object.entries(t.statuses)
+            .map(([status, n]) => `${status}: ${fmtInt(n)}`)
+            .join(', ') || 'none',
+        '---',
+      ],
+      ['socket errors', (t) => fmtInt(t.errors.socket)],
+      ['time-outs', (t) => fmtInt(t.errors.timeouts)],
+    ],
+    report.targets,
+  );
   p();
   return `${text()}`;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { fmtInt, markdownWriter } from '../../src/bench/format.ts';
 import { lineProgress, terminalProgress } from '../../src/bench/progress.ts';
 import { Recorder } from '../../src/bench/recorder.ts';
 import { type BenchReport, comparisonJson, roundJson, targetJson } from '../../src/bench/report.ts';
@@ -90,6 +91,22 @@ describe('weir bench reports', () => {
       );
     }
     assert.match(md, /B against A: 2\.00× the requests per second/);
+  });
+
+  it('writes a Markdown table from columns: heading, alignment, a row per item, optional columns left out', () => {
+    const { table, text } = markdownWriter();
+    const rows = [
+      { name: 'a', n: 1200 },
+      { name: 'b', n: 3 },
+    ];
+    table<{ name: string; n: number }>(
+      [['name', (r) => r.name, '---'], ['n', (r) => fmtInt(r.n)], false, ['twice', (r) => r.n * 2]],
+      rows,
+    );
+    assert.equal(
+      text(),
+      ['| name | n | twice |', '| --- | ---: | ---: |', '| a | 1,200 | 2400 |', '| b | 3 | 6 |'].join('\n'),
+    );
   });
 
   it('flips the order of two targets every round, and rotates more by one', () => {
