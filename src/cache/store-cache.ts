@@ -59,7 +59,9 @@ export class StoreCache implements Cache {
       throw invalidOption('Cache namespace', 'a non-empty string', namespace);
     }
     this.namespace = namespace;
-    this.#prefix = `${namespace}:`;
+    // A memory store belongs to this cache alone: its keys need no namespace, and a hit saves a string
+    // concatenation (and its flattening for the lookup) per key.
+    this.#prefix = backend === 'memory' ? '' : `${namespace}:`;
     this.#defaultTtl = checkDuration('Cache defaultTtl', options.defaultTtl ?? 60_000, false);
     const lockTtl = checkDuration('Cache lockTtlMs', options.lockTtlMs ?? 5000, false);
     const lockWait = checkDuration('Cache lockWaitMs', options.lockWaitMs ?? 1000, true);
