@@ -19,6 +19,7 @@ import type * as InvoicesExample from '../../examples/docs/queue/invoices.ts';
 import type * as ReportsExample from '../../examples/docs/queue/reports.ts';
 import type * as WebhooksExample from '../../examples/docs/queue/webhooks.ts';
 import { AMQP_URL, amqpSkip, NATS_URL, natsSkip } from '../helpers/services.ts';
+import { within } from '../helpers/time.ts';
 import { cuttableProxy } from '../queue/crash.ts';
 import { until } from '../queue/suite.ts';
 
@@ -57,19 +58,6 @@ function removedOnClose(queue: object): void {
     await broker.destroy().catch(() => undefined);
     await close();
   };
-}
-
-/** `work`'s value, or a failure naming `what` past `timeoutMs`. */
-async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function alive(pid: number): boolean {

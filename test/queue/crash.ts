@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { openDatabase } from 'weir/db';
 import { hasDeadLetters, hasJobStatus, type JobQueue, openJobQueue } from 'weir/queue';
 import { spawnTs } from '../helpers/process.ts';
+import { within } from '../helpers/time.ts';
 
 /**
  * Adds 1,000 jobs, starts a worker process, kills it with SIGKILL after 300 have run, starts another,
@@ -226,19 +227,6 @@ export async function consumerDropTest(
     await worker.close().catch(() => undefined);
     await producer.close();
     await proxy.close();
-  }
-}
-
-/** Resolves with `work`'s value, or fails the test with `what` past `timeoutMs`. */
-async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
