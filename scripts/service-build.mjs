@@ -33,6 +33,32 @@ function walk(dir, files = []) {
   return files;
 }
 
+/**
+ * Runs `fn` while holding a lock folder (mkdir is atomic): starts that race on a stale dist/ build it
+ * once. A lock older than two minutes is a crashed build's, and is taken over.
+ */
+async function underLock(lock, fn) {
+  mkdirSync(join(lock, '..'), { recursive: true });
+  for (let waited = 0; ; waited += 100) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      if (waited > 120_000 || Date.now() - statSync(lock).mtimeMs > 120_000) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 const newest = (files) => files.reduce((max, f) => Math.max(max, f.stat.mtimeMs), 0);
 
 /**
@@ -41,7 +67,8 @@ const newest = (files) => files.reduce((max, f) => Math.max(max, f.stat.mtimeMs)
  */
 export async function ensureServiceBuild({ root, buildWeir }) {
   const distIndex = join(root, 'dist', 'index.js');
-  if (!existsSync(distIndex) || newest(walk(join(root, 'src'))) > statSync(distIndex).mtimeMs) buildWeir();
+  const stale = () => !existsSync(distIndex) || newest(walk(join(root, 'src'))) > statSync(distIndex).mtimeMs;
+  if (stale()) await underLock(join(root, '.build', 'dist.lock'), () => stale() && buildWeir());
 
   const source = join(root, 'examples', 'service');
   const files = walk(source);
