@@ -183,6 +183,12 @@ export class SqliteJobQueue<T = unknown>
           DELETE FROM weir_jobs
           WHERE queue = ${this.name} AND state = 'completed' AND finished_at < ${now - this.#keepCompleted}`;
       }
+      // An idle poll is one read through the claim indexes: no write lock taken, no token made, so idle
+      // consumers (one per worker process) cost next to nothing and do not queue behind writers.
+      if (!(await this.#due(now))) {
+        await this.#idle(signal);
+        continue;
+      }
       const token = randomUUID();
       const rows = await this.#db.query<Row>`
         UPDATE weir_jobs
@@ -206,6 +212,18 @@ export class SqliteJobQueue<T = unknown>
       }
       await this.#idle(signal);
     }
+  }
+
+  /** Whether a job is ready to run or a lease has lapsed, at `now`. */
+  async #due(now: number): Promise<boolean> {
+    const found = await this.#db.maybeOne<{ due: number }>`
+      SELECT 1 AS due WHERE EXISTS (
+        SELECT 1 FROM weir_jobs
+        WHERE queue = ${this.name} AND state IN ('waiting', 'failed') AND run_at <= ${now})
+      OR EXISTS (
+        SELECT 1 FROM weir_jobs
+        WHERE queue = ${this.name} AND state = 'active' AND lease_until <= ${now})`;
+    return found !== undefined;
   }
 
   /** Waits for a local add(), the poll interval, or the signal, whichever comes first. */
