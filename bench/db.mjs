@@ -1,55 +1,52 @@
 #!/usr/bin/env node
-// The TechEmpower database tests: weir's reference service vs fastify and raw node:http on PostgreSQL (the
-// same driver, pg, and the same SQL and logic: the framework is the difference), plus weir on SQLite.
+// The TechEmpower database tests: weir's reference service against fastify and raw node:http on PostgreSQL,
+// every one of them making the same driver calls per query (pg, as weir's PostgreSQL layer sends them), so
+// that the framework is the difference; the same peers on pg's pool.query() for comparison; weir as `npm
+// start` runs it, weir with request cancellation on, weir on SQLite, and an experiment: the queries of a
+// request pipelined on one connection (postgres.js).
 //
-//   node bench/db.mjs                     (about 17 minutes; writes bench/RESULTS-db.md)
+//   node bench/db.mjs                     (about 65 minutes; writes bench/RESULTS-db.md)
 //   node bench/db.mjs --duration 5 --rounds 1 --routes db,fortunes --servers weir,fastify --out /tmp/db.md
 //   node bench/db.mjs --profile updates   (no benchmark: a CPU profile of the weir service on that route)
 //
-// Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: `weir` (the reference service,
-// examples/service, compiled: see buildService() in lib/service.mjs; on PostgreSQL), `fastify`
-// (servers/fastify-db.mjs), `node` (servers/node-db.mjs), `weir-sqlite` (the same service on a SQLite file in a temporary folder). Before any
-// server starts, weir is built as a user deploys it: `npm run build` (dist/) and the service compiled by tsc
-// into bench/.build/ (gitignored), run with plain `node`. Each one process pinned to core 0; wrk (one
-// thread) pinned to core 1; PostgreSQL is not pinned and shares both cores. The database weir_bench_tfb is
-// dropped and recreated first, and the weir service migrates (creates and seeds) it. Per server: start, check
-// its answers, then per route a discarded warm-up and a measured run; rounds rotate the order. Traffic goes to
-// 127.0.0.1 only.
+// Routes: /db, /queries?queries=20, /fortunes, /updates?queries=20. Servers: see db/servers.mjs (what each
+// one is and its query path: the driver calls of each query). Before any server starts, weir is built as a
+// user deploys it: `npm run build` (dist/) and the service compiled by tsc into bench/.build/ (gitignored),
+// run with plain `node`; and once as `npm start` builds it (.build/service/<hash>/). Each server one process
+// pinned to core 0; wrk (one thread) pinned to core 1; PostgreSQL is not pinned and shares both cores. The
+// database weir_bench_tfb is dropped and recreated first, and the weir service migrates (creates and seeds)
+// it. Per server: start, check its answers, then per route a discarded warm-up and a measured run, and its
+// peak RSS (VmHWM) read at the end of each; rounds (5 by default) rotate the order; ratios between servers
+// are medians of per-round ratios with a seeded bootstrap interval (db/report.mjs). Traffic goes to 127.0.0.1
+// only.
 //
 // See bench/README.md.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { pathOfRoute, writeReport } from './db/report.mjs';
+import { ALL_ROUTES, ALL_SERVERS, routesOfServer, SERVERS } from './db/servers.mjs';
 import {
   answerChecks,
   BENCH_DIR,
   beginRun,
   buildService,
   cleanupOnExit,
-  commandsRun,
   finishRun,
   fmtInt,
   fmtMs,
   fmtPct,
-  fmtRatio,
-  fmtRatios,
-  HOST,
   headerProblems,
   int,
   isWorld,
   list,
-  machineAndCommand,
   machineFacts,
-  markdown,
-  maxCpu,
   measureWrk,
-  median,
-  medianRound,
   option,
-  otherCpu,
-  pairedRatios,
   parseWrk,
+  peakRssMb,
   pgQuery as pgQueryAt,
   pinning,
   prepareServiceDatabase,
@@ -57,11 +54,7 @@ import {
   profileServer,
   ROOT,
   rerenderReport,
-  roundsOrder,
   runRounds,
-  runsTable,
-  SERVICE_ARGV,
-  SERVICE_BUILD,
   serviceCommandLine,
   startTfbServer,
   statTicks,
@@ -69,21 +62,8 @@ import {
   versionOf,
   worldsAnswer,
   worldsNotInTable,
-  wrkCaveats,
   wrkCommand,
 } from './lib.mjs';
-
-// weir runs as compiled JavaScript under plain node, as in production (no tsx, no --conditions): see
-// buildService() in lib/service.mjs.
-const WEIR_ARGV = SERVICE_ARGV;
-const SERVERS = {
-  weir: { label: 'weir', argv: WEIR_ARGV, engine: 'postgres' },
-  fastify: { label: 'fastify', argv: [join(BENCH_DIR, 'servers/fastify-db.mjs')], engine: 'postgres' },
-  node: { label: 'node:http', argv: [join(BENCH_DIR, 'servers/node-db.mjs')], engine: 'postgres' },
-  'weir-sqlite': { label: 'weir-sqlite', argv: WEIR_ARGV, engine: 'sqlite' },
-};
-const ALL_SERVERS = Object.keys(SERVERS);
-const ALL_ROUTES = ['db', 'queries', 'fortunes', 'updates'];
 
 // ---------------------------------------------------------------------------------------------- options
 
@@ -93,6 +73,8 @@ const runner = serviceCommandLine({
   database: 'weir_bench_tfb',
   port: '3110',
   load: {
+    // Overrides the runners' default of 3 rounds: the bootstrap interval of a median needs at least 5.
+    rounds: option('<n>', 'rounds; ratios are medians of per-round ones', '5', int(1, 20)),
     queries: option('<n>', 'N of /queries and /updates', '20', int(2, 500)),
     routes: option('<list>', `comma list of ${ALL_ROUTES.join(',')}`, undefined, list(ALL_ROUTES), {
       shown: 'all',
@@ -109,8 +91,24 @@ const runner = serviceCommandLine({
 const { flags, opts, fail } = runner;
 
 /** The request path of a route. */
-const pathOf = (route, queries = opts.queries) =>
-  route === 'queries' || route === 'updates' ? `/${route}?queries=${queries}` : `/${route}`;
+const pathOf = (route, queries = opts.queries) => pathOfRoute(route, queries);
+
+/** The routes of --routes that `server` runs. */
+const routesOf = (server) => routesOfServer(server, opts.routes);
+
+if (flags.rerender === undefined) {
+  const idle = opts.servers.filter((s) => routesOf(s).length === 0);
+  if (idle.length > 0) {
+    console.log(`bench:db: ${idle.join(', ')} answer none of --routes: left out`);
+    opts.servers = opts.servers.filter((s) => !idle.includes(s));
+  }
+  // The reference service reads no pool size: it opens weir's default of 16 connections.
+  const service = opts.servers.filter((s) => SERVERS[s].service);
+  if (opts.pool !== 16 && service.length > 0)
+    fail(
+      `--pool ${opts.pool}: ${service.join(', ')} always open(s) 16 connections; leave them out or keep 16`,
+    );
+}
 
 // ----------------------------------------------------------------------------------------------- databases
 
@@ -131,33 +129,56 @@ const MORE_CPU = { postgres: () => processTicks('postgres'), machine: () => stat
 
 // ------------------------------------------------------------------------------------------------ servers
 
-function start(server, pin, extraArgs = []) {
-  return startTfbServer({
-    label: SERVERS[server].label,
-    argv: SERVERS[server].argv,
+/** The server process being measured, whose peak RSS record() reads. */
+let current;
+
+async function start(server, pin, extraArgs = []) {
+  const { label, argv, env, cwd } = SERVERS[server];
+  current = await startTfbServer({
+    label,
+    argv,
     pin,
     port: opts.port,
-    env: { DATABASE_URL: databaseUrl(server), DB_POOL: String(opts.pool) },
+    env: { DATABASE_URL: databaseUrl(server), DB_POOL: String(opts.pool), ...env },
     extraArgs,
+    cwd,
   });
+  return current;
 }
 
 /** The fortunes page of the first server checked: every other one must send the same bytes. */
 let referenceFortunes;
 
+/** The ids of `worlds` answered with two different numbers. */
+function twice(worlds) {
+  const seen = new Map();
+  const found = [];
+  for (const w of worlds) {
+    if (seen.has(w.id) && seen.get(w.id) !== w.randomNumber)
+      found.push(`id ${w.id} answered with ${seen.get(w.id)} and ${w.randomNumber}`);
+    seen.set(w.id, w.randomNumber);
+  }
+  return found;
+}
+
 /**
- * Checks one server's answers on every route: headers, JSON shape and count (the `queries` rule included),
- * rows that match the table (PostgreSQL), updates that reach it, and the fortunes page, byte for byte the
- * same as the other servers'. Throws naming every problem.
+ * Checks one server's answers on every route it runs: headers, JSON shape and count (the `queries` rule included),
+ * rows that match the table (PostgreSQL), updates that reach it, one number per id, and the fortunes page,
+ * byte for byte the same as the other servers'. Throws naming every problem.
  */
 async function check(server) {
   const answers = answerChecks(SERVERS[server].label, opts.port);
   const on = (path) => (inspect) => answers.expect(path, inspect);
   const onPg = SERVERS[server].engine === 'postgres';
-  const inTable = async (worlds) => (onPg ? worldsNotInTable(pgUrl(opts.database), worlds) : []);
+  // An id answered twice must carry one number (the table's, on PostgreSQL).
+  const inTable = async (worlds) => [
+    ...twice(worlds),
+    ...(onPg ? await worldsNotInTable(pgUrl(opts.database), worlds) : []),
+  ];
   const worlds = (count) => worldsAnswer(count, inTable);
 
-  if (opts.routes.includes('db'))
+  const routes = routesOf(server);
+  if (routes.includes('db'))
     for (let i = 0; i < 5; i++)
       await on('/db')(async (res) => {
         const found = headerProblems(res, /^application\/json/);
@@ -166,7 +187,7 @@ async function check(server) {
         else found.push(...(await inTable([body])));
         return found;
       });
-  for (const route of ['queries', 'updates'].filter((r) => opts.routes.includes(r))) {
+  for (const route of ['queries', 'updates'].filter((r) => routes.includes(r))) {
     await on(pathOf(route))(worlds(opts.queries));
     for (const [value, count] of [
       ['1', 1],
@@ -178,7 +199,7 @@ async function check(server) {
       await on(pathOf(route, value))(worlds(count));
     await on(`/${route}`)(worlds(1));
   }
-  if (opts.routes.includes('fortunes'))
+  if (routes.includes('fortunes'))
     await on('/fortunes')((res) => {
       const found = headerProblems(res, /^text\/html; charset=utf-8$/);
       const rows = res.body.match(/<tr><td>/g)?.length ?? 0;
@@ -199,165 +220,6 @@ const prepareDatabases = (pin) => prepareServiceDatabase(runner, () => start('we
 
 const wrkArgs = (pin, route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route));
 
-// ------------------------------------------------------------------------------------------------- report
-
-function writeReport(summary) {
-  const { facts, results, order, pin, rawDir } = summary;
-  // Runs from before weir was compiled for this bench (their summary.json has no facts.weir) ran it from
-  // source through tsx: --rerender describes them as they ran.
-  const compiled = facts.weir === 'compiled';
-  const L = (s) => SERVERS[s].label;
-  const has = (s) => opts.servers.includes(s);
-  const med = (route, s) => medianRound(results[route][s]);
-  const pairs = [
-    ['weir', 'fastify'],
-    ['weir', 'node'],
-    ['weir-sqlite', 'weir'],
-  ].filter(([a, b]) => has(a) && has(b));
-  const perRound = (route, a, b) => pairedRatios(results[route][a], results[route][b]);
-  const { p, table, lines, write } = markdown('bench:db');
-  // CPU of everything else on the machine; a PostgreSQL figure below 0 means another client's backend exited
-  // during the run.
-  const other = (c) => otherCpu(c, ['postgres']);
-  // Every measured run, [what ran, its result], route by route.
-  const runs = opts.routes.flatMap((route) =>
-    opts.servers.flatMap((s) => results[route][s].map((r) => [`${L(s)} ${pathOf(route)}`, r])),
-  );
-  const all = runs.map(([, r]) => r);
-  // Called on the lower of two readings: the median rounds' ratio and the median per-round ratio.
-  const verdict = (route) => {
-    const r = med(route, 'weir').rps / med(route, 'fastify').rps;
-    const rr = perRound(route, 'weir', 'fastify');
-    const low = Math.min(r, median(rr));
-    const call =
-      low >= 1
-        ? 'at or above fastify'
-        : low >= 0.95
-          ? 'within 5 % of fastify'
-          : '**more than 5 % behind fastify**';
-    return `\`${pathOf(route)}\`: weir is ${call} (${fmtRatio(r)} median rounds, ${fmtRatio(median(rr))} median per-round ratio; per round ${fmtRatios(rr)})`;
-  };
-  const disturbed = runs
-    .filter(([, r]) => (other(r.cpu) ?? 0) >= 15 || (r.cpu?.postgres ?? 0) < 0)
-    .map(
-      ([what, r]) =>
-        `${what} round ${r.round} (other ${fmtPct(other(r.cpu))}, PostgreSQL ${fmtPct(r.cpu.postgres)})`,
-    );
-
-  lines([
-    '# weir database benchmark results (TechEmpower database tests)',
-    '',
-    'Generated by `bench/db.mjs`; do not edit by hand, re-run it. See `bench/README.md`.',
-    '',
-    '## Summary',
-    '',
-    `req/s of the median round per server (${opts.rounds} round(s), ${opts.duration} s measured each, wrk -c ${opts.connections}); ratios of those medians, and in brackets the median of the per-round ratios.`,
-    '',
-  ]);
-  table(
-    [
-      ['route', (route) => `\`${pathOf(route)}\``, '---'],
-      ...opts.servers.map((s) => [L(s), (route) => fmtInt(med(route, s).rps)]),
-      ...pairs.map(([a, b]) => [
-        `${L(a)} ÷ ${L(b)}`,
-        (route) =>
-          `${fmtRatio(med(route, a).rps / med(route, b).rps)} (${fmtRatio(median(perRound(route, a, b)))})`,
-      ]),
-    ],
-    opts.routes,
-  );
-  p();
-  if (has('weir') && has('fastify'))
-    lines([`**Target weir ≥ fastify:** ${opts.routes.map(verdict).join('; ')}.`, '']);
-
-  machineAndCommand(p, summary, {
-    tools: [
-      ['fastify', facts.fastify],
-      [
-        'pg (node-postgres)',
-        `${facts.pg} (bench/node_modules, for fastify and node:http); ${facts.pgRoot} (root node_modules, for weir)`,
-      ],
-      ['PostgreSQL', `${facts.postgres} on 127.0.0.1:5432, not pinned (shares both cores)`],
-      ['better-sqlite3', facts.sqlite],
-    ],
-    weir: compiled
-      ? SERVICE_BUILD
-      : 'the reference service from source: `node --conditions=weir-source --import tsx examples/service/main.ts`',
-  });
-  commandsRun(
-    p,
-    pin,
-    opts,
-    `node <server>   # PORT=${opts.port} HOST=${HOST} NODE_ENV=production DATABASE_URL=… DB_POOL=${opts.pool}`,
-  );
-  lines([
-    '## Method',
-    '',
-    `- Servers: **weir** = the reference service, examples/service/main.ts (${compiled ? 'compiled by tsc, run with plain `node`' : 'from source, through tsx'}; its own \`techempower.ts\` routes, weir's \`pg\` pool of ${opts.pool} with named prepared statements) on PostgreSQL; **fastify** = \`servers/fastify-db.mjs\` (fastify ${facts.fastify}, logger off, no schemas) and **node:http** = \`servers/node-db.mjs\` (a bare \`createServer\` listener), both running the same SQL and logic from \`servers/tfb.mjs\` (a \`pg.Pool\` with weir's settings, max ${opts.pool}, named prepared statements, \`Promise.all\` for concurrent reads, one \`UPDATE … FROM unnest()\` per /updates with sorted, deduplicated ids); **weir-sqlite** = the weir service on a SQLite file (better-sqlite3, synchronous, in a temporary folder).`,
-    `- The database \`${opts.database}\` is dropped, recreated and migrated by the weir service before the run (10,000 world rows, 12 fortunes). Before each server starts, \`VACUUM ANALYZE world\` clears the dead rows the previous server's /updates left.`,
-    `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned)'}; the load generator is **wrk, one thread, ${opts.connections} connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}; **PostgreSQL is not pinned** and its backends run on both cores.`,
-    `- Per server: start it, **check its answers** (status, content type, \`Server\`/\`Date\`/\`Content-Length\`; JSON shape and row count for /queries and /updates, with N = ${opts.queries}, 1, 0, foo, empty, 501 and none; on PostgreSQL the rows returned by /db and /queries match the table and the rows /updates returns are in the table afterwards; the fortunes page byte for byte identical across servers), then per route a **${opts.warmup} s warm-up** (discarded) and a **${opts.duration} s measured run**; then stop it (SIGTERM by PID). A fresh process per server and round.`,
-    `- **${opts.rounds} round(s)**, the server order rotated every round (${roundsOrder(order, L)}). Reported: the median round by req/s with its p50/p99 (wrk \`--latency\`), and CPU from /proc over the measured run: the server process, all PostgreSQL processes, and the whole machine (of ${facts.nproc * 100} %).`,
-    '',
-  ]);
-
-  const errors = ({ socketErrors: e, non2xx: n }) => (e || n ? `${e} socket, ${n} non-2xx` : '0');
-  const ratioCols = [
-    ['fastify', 'fastify'],
-    ['node', 'node:http'],
-  ].filter(([s]) => has(s));
-  for (const route of opts.routes) {
-    lines([`## \`${pathOf(route)}\``, '']);
-    table(
-      [
-        ['server', (s) => L(s), '---'],
-        ['req/s', (s) => fmtInt(med(route, s).rps)],
-        ['p50 ms', (s) => fmtMs(med(route, s).p50)],
-        ['p99 ms', (s) => fmtMs(med(route, s).p99)],
-        ['server CPU', (s) => fmtPct(med(route, s).cpu?.server)],
-        ['PostgreSQL CPU', (s) => fmtPct(med(route, s).cpu?.postgres)],
-        ['machine CPU', (s) => fmtPct(med(route, s).cpu?.machine)],
-        ['errors', (s) => errors(med(route, s))],
-        ...ratioCols.map(([o, l]) => [`÷ ${l}`, (s) => fmtRatio(med(route, s).rps / med(route, o).rps)]),
-      ],
-      opts.servers,
-    );
-    p();
-    if (pairs.length > 0)
-      lines([
-        `Per-round ratios of req/s: ${pairs.map(([a, b]) => `${L(a)} ÷ ${L(b)} ${fmtRatios(perRound(route, a, b))}`).join('; ')}.`,
-        '',
-      ]);
-    lines(['<details><summary>every round</summary>', '']);
-    runsTable(
-      table,
-      { lead: ['server'], processes: [['PostgreSQL CPU', 'postgres']], other },
-      opts.servers.flatMap((s) => results[route][s].map((r) => [[L(s)], r])),
-    );
-    lines(['', '</details>', '']);
-  }
-
-  lines([
-    '## Caveats',
-    '',
-    `- **PostgreSQL shares the ${facts.nproc} cores with the server and wrk.** The server has core 0 and wrk core 1 to themselves only as far as taskset goes: PostgreSQL's backends run wherever the kernel puts them, so a server that makes PostgreSQL work harder (or is itself busier) takes CPU from everyone. The whole machine was up to ${fmtPct(maxCpu(all, 'machine'))} of ${facts.nproc * 100} % busy, PostgreSQL up to ${fmtPct(maxCpu(all, 'postgres'))} of one core: with the database on the same two cores, a faster server also leaves PostgreSQL less CPU, which flattens the differences between servers. These numbers rank the stacks on this box; they are not TechEmpower's, which run the database on its own machine.`,
-    compiled
-      ? "- weir is the whole reference service (every route of examples/service registered, not only these four, and whatever it opens at start besides the database), compiled by tsc and run with plain `node`, as fastify's and node:http's .mjs files are; those two have the four routes only. weir's TechEmpower routes (examples/service/techempower.ts) run the same SQL on a pool with the same settings, through weir's database layer: each query a tagged template (`db.one`, `db.query`, `db.exec`) turned once per call site into a named prepared statement, run on pg's callback API without a cancellation signal (these point lookups are not cancelled one by one; POST /db is the route that shows cancellation), `one()` checking it got exactly one row, a failed query translated into weir's typed errors; /queries and /updates fan out with `gather()` (no limit) instead of `Promise.all`; the handlers return values that weir serialises (JSON, or `html()` for /fortunes). That is part of the framework cost under test."
-      : "- weir is the whole reference service, run from source through tsx's loader (TypeScript compiled by esbuild once, at load; its `keepNames` helper `__name()` still runs each time a closure is created, about 2 % of the CPU on /queries, which a `tsc` build in dist/ would not pay); fastify and node:http are .mjs files with the four routes only. weir's routes also do what the others do not: a cancellation signal on every /queries and /updates query (`db.with(ctx)`), `gather()` instead of `Promise.all`, weir's typed-error mapping around each query. That is part of the framework cost under test.",
-    '- fastify sends `application/json; charset=utf-8` (its default, as in servers/fastify.mjs); weir and node:http send `application/json`. The `Date` header is a once-a-second cached string everywhere.',
-    '- /updates writes to the same 10,000 rows from up to 64 requests at once; sorted ids keep concurrent updates from deadlocking. Dead rows accumulate during a run (VACUUM runs between servers), so /updates drifts a little within a run; rotation spreads that evenly.',
-    disturbed.length > 0 &&
-      `- **Other load**: in ${disturbed.length} measured run(s) something besides the server, wrk and PostgreSQL took 15 % of a core or more, or other PostgreSQL clients came and went (a negative PostgreSQL figure): ${disturbed.join('; ')}. The median round keeps a single disturbed round out of the tables; the per-round ratios show it.`,
-  ]);
-  wrkCaveats(p, runs);
-  lines([
-    '',
-    `Raw wrk outputs (warm-ups included) are in \`${relative(BENCH_DIR, rawDir)}/\` (gitignored).`,
-    '',
-  ]);
-  write(opts.out);
-}
-
 // ---------------------------------------------------------------------------------------------------- main
 
 async function profile(route, pin) {
@@ -374,9 +236,26 @@ async function profile(route, pin) {
   );
   if (log) console.log(`${SERVERS[server].label}'s output:\n${log.slice(-2000)}`);
   console.log(`\n${SERVERS[server].label} ${pathOf(route)}: ${fmtInt(rps)} req/s under the profiler`);
-  // weir's own code: its build in dist/ (same function names as src/) and the compiled service.
-  const own = (url) => url.startsWith('dist/') || url.startsWith('bench/.build/');
+  // weir's own code: its build in dist/ (same function names as src/) and the compiled service (bench's
+  // build, or npm start's).
+  const own = (url) =>
+    url.startsWith('dist/') || url.startsWith('bench/.build/') || url.startsWith('.build/');
   console.log(summarizeProfile(file, { top: opts.top, own }));
+}
+
+/**
+ * Builds the reference service as `npm start` does (scripts/service-build.mjs, into .build/service/<hash>/)
+ * once, so that every measured start of weir-start reuses the build, as a user's restarts do. dist/ was just
+ * built. Resolves to the build's main.js, relative to the repo root.
+ */
+async function buildForStart() {
+  const { ensureServiceBuild } = await import(pathToFileURL(join(ROOT, 'scripts', 'service-build.mjs')).href);
+  const main = await ensureServiceBuild({
+    root: ROOT,
+    buildWeir: () => fail('dist/ is older than src/ right after `npm run build`'),
+  });
+  console.log(`bench:db: \`npm start\`'s build of the service: ${relative(ROOT, main)}`);
+  return relative(ROOT, main);
 }
 
 async function main() {
@@ -386,25 +265,31 @@ async function main() {
   });
   const pin = pinning();
   buildService(runner);
+  const startMain = opts.servers.includes('weir-start') ? await buildForStart() : undefined;
   if (flags.profile !== undefined) return profile(flags.profile, pin);
   const postgres = await prepareDatabases(pin);
   const run = beginRun(runner, {
     facts: {
       ...machineFacts(),
       weir: 'compiled',
+      // The peers' query path when no DB_PATH is given: see servers/tfb.mjs.
+      peerPath: 'weir',
+      startMain,
       fastify: versionOf(BENCH_DIR, 'fastify'),
       pg: versionOf(BENCH_DIR, 'pg'),
       pgRoot: versionOf(ROOT, 'pg'),
+      postgresjs: versionOf(BENCH_DIR, 'postgres'),
       sqlite: versionOf(ROOT, 'better-sqlite3'),
       postgres,
     },
     pin,
   });
-  const minutes = Math.ceil(
-    (opts.rounds * opts.servers.length * (opts.routes.length * (opts.warmup + opts.duration) + 5)) / 60,
+  const perRound = opts.servers.reduce(
+    (sum, s) => sum + routesOf(s).length * (opts.warmup + opts.duration) + 5,
+    0,
   );
   console.log(
-    `bench:db: ${opts.servers.join(', ')} × ${opts.routes.map((r) => pathOf(r)).join(', ')} × ${opts.rounds} round(s): about ${minutes} min`,
+    `bench:db: ${opts.servers.join(', ')} × ${opts.routes.map((r) => pathOf(r)).join(', ')} × ${opts.rounds} round(s): about ${Math.ceil((opts.rounds * perRound) / 60)} min`,
   );
 
   const results = Object.fromEntries(
@@ -414,13 +299,15 @@ async function main() {
     beforeStart: () => pgQuery(opts.database, 'VACUUM ANALYZE world'),
     start: (server) => start(server, pin),
     check,
-    routesOf: () => opts.routes,
+    routesOf,
     pathOf,
     moreCpu: MORE_CPU,
     record(server, route, parsed) {
+      // Read while the server still runs, right after its measured run.
+      parsed.peakRssMb = peakRssMb(current.child.pid);
       results[route][server].push(parsed);
       console.log(
-        `bench:db: round ${parsed.round} ${SERVERS[server].label.padEnd(11)} ${pathOf(route).padEnd(21)} ${fmtInt(parsed.rps).padStart(7)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server ${fmtPct(parsed.cpu.server)}  postgres ${fmtPct(parsed.cpu.postgres)}  machine ${fmtPct(parsed.cpu.machine)}${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
+        `bench:db: round ${parsed.round} ${SERVERS[server].label.padEnd(20)} ${pathOf(route).padEnd(21)} ${fmtInt(parsed.rps).padStart(7)} req/s  p50 ${fmtMs(parsed.p50)} ms  p99 ${fmtMs(parsed.p99)} ms  server ${fmtPct(parsed.cpu.server)}  postgres ${fmtPct(parsed.cpu.postgres)}  machine ${fmtPct(parsed.cpu.machine)}  peak RSS ${parsed.peakRssMb?.toFixed(1) ?? 'n/a'} MB${parsed.socketErrors || parsed.non2xx ? `  (errors: ${parsed.socketErrorText} non-2xx ${parsed.non2xx})` : ''}`,
       );
     },
   });

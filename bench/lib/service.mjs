@@ -96,12 +96,13 @@ function compileService(name) {
 }
 
 /**
- * Starts a TechEmpower server (`argv`: its script and arguments, run by this node after `extraArgs`),
- * pinned with `pin.server`, on 127.0.0.1:`port` with NODE_ENV=production and `env` added; ready once GET /db
- * answers 200. `label` names it in errors. Resolves as startServer() does.
+ * Starts a TechEmpower server (`argv`: its script and arguments, run by this node after `extraArgs`, in
+ * `cwd`, bench/ unless given), pinned with `pin.server`, on 127.0.0.1:`port` with NODE_ENV=production and
+ * `env` added; ready once GET /db answers 200. `label` names it in errors. Resolves as startServer() does.
  */
-export function startTfbServer({ label, argv, pin, port, env, extraArgs = [] }) {
+export function startTfbServer({ label, argv, pin, port, env, extraArgs = [], cwd }) {
   return startServer({
+    cwd,
     name: `${label} server`,
     argv: [...pin.server, process.execPath, ...extraArgs, ...argv],
     env: { PORT: String(port), HOST, NODE_ENV: 'production', ...env },

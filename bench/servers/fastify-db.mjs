@@ -1,5 +1,6 @@
-// fastify 5 with the TechEmpower database tests (logic and SQL shared in tfb.mjs, the same pg as weir's),
-// logger off, no schemas: the framework is the only difference from weir and node-db.mjs.
+// fastify 5 with the TechEmpower database tests (logic, SQL and pg calls shared in tfb.mjs, the same pg calls
+// as weir's unless DB_PATH says otherwise), logger off, no schemas: the framework is the only difference
+// from weir and node-db.mjs.
 import Fastify from 'fastify';
 import * as tfb from './tfb.mjs';
 
@@ -30,4 +31,4 @@ app.get('/updates', (request, reply) => {
 });
 
 await app.listen({ port, host: '127.0.0.1' });
-console.log(`fastify (db) listening on http://127.0.0.1:${port}`);
+console.log(`fastify (db, ${tfb.PATH} path) listening on http://127.0.0.1:${port}`);

@@ -1,5 +1,5 @@
-// Raw node:http with the TechEmpower database tests (logic and SQL shared in tfb.mjs): the ceiling a
-// framework on node:http and pg can approach. Same headers as weir and fastify.
+// Raw node:http with the TechEmpower database tests (logic, SQL and pg calls shared in tfb.mjs; DB_PATH picks
+// those calls): the ceiling a framework on node:http and pg can approach. Same headers as weir and fastify.
 import { createServer } from 'node:http';
 import * as tfb from './tfb.mjs';
 
@@ -54,5 +54,5 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`node:http (db) listening on http://127.0.0.1:${port}`);
+  console.log(`node:http (db, ${tfb.PATH} path) listening on http://127.0.0.1:${port}`);
 });
