@@ -57,6 +57,7 @@ export { Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
+export type { TrustProxy } from './http/proxy.ts';
 export {
   html,
   isWeirResponse,
