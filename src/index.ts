@@ -59,6 +59,12 @@ export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
 export type { TrustProxy } from './http/proxy.ts';
 export {
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
+  readiness,
+} from './http/readiness.ts';
+export {
   html,
   isWeirResponse,
   json,

@@ -246,6 +246,14 @@ export class App<S extends object = Record<never, never>> {
     return this;
   }
 
+  /**
+   * True from the moment a server of this app starts draining (a signal or `handle.close()`) until it
+   * stops: a readiness probe answers 503 then, so load balancers move traffic away. See `readiness()`.
+   */
+  get draining(): boolean {
+    return this.#runtime.draining;
+  }
+
   /** The queues and concurrency of the registered workers, as `name×concurrency`. */
   workers(): string[] {
     return this.#collectWorkers().map((w) => `${w.name}×${w.concurrency}`);
