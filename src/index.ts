@@ -57,6 +57,13 @@ export { Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
+export type { TrustProxy } from './http/proxy.ts';
+export {
+  type ReadinessCheck,
+  type ReadinessOptions,
+  type ReadinessReport,
+  readiness,
+} from './http/readiness.ts';
 export {
   html,
   isWeirResponse,

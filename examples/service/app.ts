@@ -10,6 +10,7 @@ import {
   etag,
   gather,
   HttpError,
+  readiness,
   runInWorker,
   serveStatic,
   shutdownWorkers,
@@ -87,11 +88,23 @@ export interface ServiceOptions extends AppOptions {
    * @default 604_800_000 (a week)
    */
   jobStatusRetentionMs?: number;
+  /**
+   * A name for this instance, sent in an `X-Instance-Id` header on every response, so that requests can
+   * be followed across instances behind a load balancer (letters, digits, `.`, `_`, `-`; at most 64).
+   * @default none, and no header
+   */
+  instanceId?: string;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, cache: given, queue, jobStatusRetentionMs, ...appOptions } = options;
+  const { db, cache: given, queue, jobStatusRetentionMs, instanceId, ...appOptions } = options;
+  if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
+    throw new WeirError(
+      'WEIR_ERR_INVALID_OPTION',
+      `instanceId (INSTANCE_ID) must be 1 to 64 letters, digits, ".", "_" or "-", received ${JSON.stringify(instanceId)}`,
+    );
+  }
   const retentionMs = jobStatusRetentionMs ?? JOB_LIMITS.statusRetentionMs;
   if (!Number.isInteger(retentionMs) || retentionMs < 1) {
     throw new WeirError(
@@ -100,6 +113,12 @@ export function createServiceApp(options: ServiceOptions): App {
     );
   }
   const app = new App(appOptions);
+  if (instanceId !== undefined) {
+    app.use(async function instanceHeader(ctx, next) {
+      ctx.set('x-instance-id', instanceId);
+      await next();
+    });
+  }
   let opened = given;
   const cache = (): Cache => opened as Cache;
   app.onStart(async () => {
@@ -123,7 +142,16 @@ export function createServiceApp(options: ServiceOptions): App {
   app.get('/plaintext', () => 'Hello, World!');
   app.get('/json', () => ({ message: 'Hello, World!' }));
 
+  // Liveness: 200 while the process serves at all. Readiness: 200 while the database answers and the
+  // app is not draining, else 503 naming what is not ready. The cache is not checked: with Redis away it
+  // runs degraded (loaders run) and the service still answers.
   app.get('/healthz', () => ({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
+  app.get(
+    '/readyz',
+    readiness(() => app.draining, {
+      database: (signal) => db.with({ signal }).one`SELECT 1 AS ok`,
+    }),
+  );
 
   app.post('/echo', async (ctx) => {
     const body = await ctx.json();

@@ -1,6 +1,7 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL) and exports the App without serving it.
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; TRUST_PROXY and INSTANCE_ID when it runs behind a load balancer)
+ * and exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
@@ -14,7 +15,19 @@ const db = await openServiceDatabase(process.env.DATABASE_URL);
 const cache = await openCache(process.env.CACHE_URL);
 const queue = await openJobQueue<WelcomeJob>(WELCOME_QUEUE, { url: process.env.QUEUE_URL });
 
-export const app = createServiceApp({ db, cache, queue });
+/** TRUST_PROXY: a hop count (`1`) or a comma-separated list of proxy addresses and CIDR ranges. */
+function trustProxy(value: string | undefined): number | string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return /^\d+$/.test(value.trim()) ? Number(value) : value.split(',').map((entry) => entry.trim());
+}
+
+export const app = createServiceApp({
+  db,
+  cache,
+  queue,
+  trustProxy: trustProxy(process.env.TRUST_PROXY),
+  instanceId: process.env.INSTANCE_ID || undefined,
+});
 /** What the service runs on, for its startup line (each `url` has its password redacted). */
 export const backends = { database: db.url, cache: cache.url, queue: queue.url };
 export default app;

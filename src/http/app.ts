@@ -8,6 +8,7 @@ import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { Admission } from './pipeline.ts';
+import { compileTrustProxy, type TrustProxy } from './proxy.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A running background service: closing it stops it gracefully (running work finishes first). */
@@ -46,6 +47,15 @@ export interface AppOptions {
   cookieSecrets?: string | readonly string[];
   /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
   exposeErrors?: boolean;
+  /**
+   * The proxies in front of the app whose `X-Forwarded-For` and `X-Forwarded-Proto` to believe, for
+   * `ctx.ip` and `ctx.protocol`: a hop count (`1`: one proxy, such as nginx, talks to the app), or the
+   * proxies' addresses and CIDR ranges (`['127.0.0.1/32', '::1', '10.0.0.0/8']`). Set it only when
+   * clients cannot reach the app but through those proxies.
+   * @default false (the headers are ignored: `ctx.ip` is the peer address)
+   * @throws WEIR_ERR_INVALID_OPTION for `true`, a negative count or a malformed address.
+   */
+  trustProxy?: TrustProxy;
 }
 
 /** Options of one route. */
@@ -146,6 +156,7 @@ export class App<S extends object = Record<never, never>> {
       exposeErrors: options.exposeErrors ?? process.env.NODE_ENV === 'development',
       bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
       maxJsonDepth: options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
+      trustProxy: compileTrustProxy(options.trustProxy),
       draining: false,
     };
     const adder = (method: string): AddRoute<S, this> =>
@@ -233,6 +244,14 @@ export class App<S extends object = Record<never, never>> {
       start: () => queue.process(handler, options),
     });
     return this;
+  }
+
+  /**
+   * True from the moment a server of this app starts draining (a signal or `handle.close()`) until it
+   * stops: a readiness probe answers 503 then, so load balancers move traffic away. See `readiness()`.
+   */
+  get draining(): boolean {
+    return this.#runtime.draining;
   }
 
   /** The queues and concurrency of the registered workers, as `name×concurrency`. */

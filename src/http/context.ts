@@ -6,6 +6,7 @@ import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.t
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
+import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { isWeirResponse } from './response.ts';
 
 /** What every request of an app shares. Internal. */
@@ -15,6 +16,8 @@ export interface AppRuntime {
   readonly exposeErrors: boolean;
   readonly bodyLimitBytes: number;
   readonly maxJsonDepth: number;
+  /** The compiled `trustProxy` option; `undefined` believes no forwarding header. */
+  readonly trustProxy: TrustFn | undefined;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
   draining: boolean;
 }
@@ -45,6 +48,7 @@ interface Lazy<S> {
   raw: Promise<Buffer> | undefined;
   parsed: Promise<unknown> | undefined;
   parsedAs: string;
+  client: ForwardedClient | undefined;
 }
 
 /**
@@ -108,6 +112,39 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.req.headers;
   }
 
+  /**
+   * The client's address. With the app's `trustProxy` set and the peer a trusted proxy, the address
+   * `X-Forwarded-For` names past the trusted hops (walked from the right, so entries a client forged on
+   * the left are never believed); otherwise the socket's peer address. `''` once the socket is gone.
+   */
+  get ip(): string {
+    return this.#client().ip;
+  }
+
+  /**
+   * `'https'` or `'http'`: `X-Forwarded-Proto` as the outermost trusted proxy wrote it when the peer is a
+   * trusted proxy (see `ip`), otherwise whether the connection itself is TLS.
+   */
+  get protocol(): 'http' | 'https' {
+    const own = (this.req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+    const trust = this[kRuntime].trustProxy;
+    if (trust === undefined) return own;
+    return forwardedProtocol(own, this.req.headers['x-forwarded-proto'], this.#client().proxies);
+  }
+
+  #client(): ForwardedClient {
+    const lazy = this.#bag();
+    if (lazy.client === undefined) {
+      const peer = this.req.socket?.remoteAddress ?? '';
+      const trust = this[kRuntime].trustProxy;
+      lazy.client =
+        trust === undefined
+          ? { ip: peer, proxies: 0 }
+          : forwardedClient(peer, this.req.headers['x-forwarded-for'], trust);
+    }
+    return lazy.client;
+  }
+
   #bag(): Lazy<S> {
     this.#lazy ??= {
       query: undefined,
@@ -117,6 +154,7 @@ export class Context<P extends string = string, S extends object = Record<never,
       raw: undefined,
       parsed: undefined,
       parsedAs: '',
+      client: undefined,
     };
     return this.#lazy;
   }

@@ -10,6 +10,7 @@ import { app as caching } from '../../examples/docs/http/caching.ts';
 import { app as cookies } from '../../examples/docs/http/cookies.ts';
 import { app as errors } from '../../examples/docs/http/errors.ts';
 import { app as middleware } from '../../examples/docs/http/middleware.ts';
+import { app as proxy } from '../../examples/docs/http/proxy.ts';
 import { app as returns } from '../../examples/docs/http/returns.ts';
 import { app as routes } from '../../examples/docs/http/routes.ts';
 import { app as statics } from '../../examples/docs/http/static.ts';
@@ -21,6 +22,14 @@ type ErrorBody = { error: { code: string; message: string; details?: unknown } }
 const codeOf = (res: { json<T>(): T }) => res.json<ErrorBody>().error.code;
 
 describe('docs/http.md', () => {
+  it('proxy: ctx.ip and ctx.protocol believe X-Forwarded-* only from the trusted proxies', async () => {
+    const headers = { 'x-forwarded-for': '198.51.100.1, 203.0.113.7', 'x-forwarded-proto': 'https' };
+    const viaNginx = await inject(proxy, { url: '/whoami', headers, remoteAddress: '127.0.0.1' });
+    assert.deepEqual(viaNginx.json(), { ip: '203.0.113.7', protocol: 'https' });
+    const direct = await inject(proxy, { url: '/whoami', headers, remoteAddress: '192.0.2.50' });
+    assert.deepEqual(direct.json(), { ip: '192.0.2.50', protocol: 'http' });
+  });
+
   it('routes: typed params arrive decoded, optional and wildcard params, query lists, mounted apps', async () => {
     assert.equal((await inject(routes, { url: '/' })).body, 'Hello, World');
     assert.deepEqual((await inject(routes, { url: '/users/a%20b' })).json(), { id: 'a b' });

@@ -70,6 +70,44 @@ describe('reference service over a real socket', () => {
     assert.equal(JSON.parse(res.body).status, 'ok');
   });
 
+  it('GET /readyz reports ready with the database checked, and sends no instance header unasked', async () => {
+    const res = await request(handle, { path: '/readyz' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { status: 'ready', draining: false, checks: { database: 'ok' } });
+    assert.equal(res.headers['x-instance-id'], undefined);
+  });
+
+  it('GET /readyz answers 503 naming the database when it does not answer; /healthz stays 200', async () => {
+    const db = await openServiceDatabase('sqlite::memory:');
+    const app = createServiceApp({ logger: false, db, instanceId: 'web-1' });
+    const down = await serve(app);
+    try {
+      await db.close();
+      const res = await request(down, { path: '/readyz' });
+      assert.equal(res.status, 503);
+      assert.deepEqual(JSON.parse(res.body), {
+        status: 'not ready',
+        draining: false,
+        checks: { database: 'failed' },
+      });
+      assert.equal(res.headers['x-instance-id'], 'web-1');
+      assert.equal((await request(down, { path: '/healthz' })).status, 200);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('refuses an instanceId that could not be a header value', async () => {
+    const db = await openServiceDatabase('sqlite::memory:');
+    try {
+      assert.throws(() => createServiceApp({ logger: false, db, instanceId: 'a\r\nb' }), {
+        code: 'WEIR_ERR_INVALID_OPTION',
+      });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('POST /echo answers the JSON it was sent, and 400/415 for bad bodies', async () => {
     const body = JSON.stringify({ nested: { list: [1, 'two', null] }, ok: true });
     const res = await request(handle, {
