@@ -99,14 +99,14 @@ function send(port, path, { method, timeout, body }) {
 }
 
 /**
- * Starts a server (`argv`, in bench/, with `env` added to the environment) and waits up to 15 s until
- * `port` answers and `probe` resolves. `name` names it in errors; its output goes to `log`. Resolves to
- * { child, exited, log, isDead }.
+ * Starts a server (`argv`, in `cwd`, bench/ unless given, with `env` added to the environment) and waits
+ * up to 15 s until `port` answers and `probe` resolves. `name` names it in errors; its output goes to
+ * `log`. Resolves to { child, exited, log, isDead }.
  */
-export async function startServer({ name, argv, env, port, probe, log = [] }) {
+export async function startServer({ name, argv, env, port, probe, log = [], cwd = BENCH_DIR }) {
   if (await portAnswers(port))
     throw new Error(`something already listens on ${HOST}:${port}; pick another --port`);
-  const { child, exited } = spawnTracked(argv, { cwd: BENCH_DIR, env, log });
+  const { child, exited } = spawnTracked(argv, { cwd, env, log });
   let dead = false;
   void exited.then(() => {
     dead = true;

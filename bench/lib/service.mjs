@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BENCH_DIR, HOST, have, ROOT, runStep } from './common.mjs';
 import { get, startServer, stopServer } from './processes.mjs';
 
@@ -16,6 +16,11 @@ export const SERVICE_ARGV = [join(SERVICE_DIR, 'main.js')];
 /** How the service was built and run, for the report's weir row: see buildService(). */
 export const SERVICE_BUILD =
   'the reference service compiled as for production: `npm run build` (dist/), examples/service compiled by `tsc` into bench/.build/service/ (its `weir`, `weir/db`, … imports resolved to dist/), run as `node bench/.build/service/main.js`';
+/** `npm start`'s command after node: `node scripts/start.mjs`, run in the repo root. */
+export const NPM_START_ARGV = [join(ROOT, 'scripts', 'start.mjs')];
+/** How a server started as `npm start` was run, for the reports: see prepareNpmStart(). */
+export const NPM_START_BUILD =
+  'the reference service started as `npm start` starts it: `node scripts/start.mjs` in the repo root (npm itself left out), which runs weir from dist/ and the service transpiled once into .build/service/<hash of its sources>/ (WEIR_BUILD_DIR if set)';
 /** Rows of the `world` table; ids are 1…WORLD_SIZE. */
 export const WORLD_SIZE = 10_000;
 
@@ -96,12 +101,33 @@ function compileService(name) {
 }
 
 /**
- * Starts a TechEmpower server (`argv`: its script and arguments, run by this node after `extraArgs`),
- * pinned with `pin.server`, on 127.0.0.1:`port` with NODE_ENV=production and `env` added; ready once GET /db
- * answers 200. `label` names it in errors. Resolves as startServer() does.
+ * Readies what `npm start` runs, as scripts/start.mjs would on its first start: weir's dist/ (rebuilt with
+ * `npm run build` when src/ is newer) and the service's build (scripts/service-build.mjs), so that no
+ * measured start builds or compiles anything. The runner's name prefixes the log lines; if a step fails,
+ * the runner fails. Resolves to the compiled service's main.js.
  */
-export function startTfbServer({ label, argv, pin, port, env, extraArgs = [] }) {
+export async function prepareNpmStart({ name, fail }) {
+  const { ensureServiceBuild } = await import(pathToFileURL(join(ROOT, 'scripts', 'service-build.mjs')).href);
+  try {
+    const main = await ensureServiceBuild({
+      root: ROOT,
+      buildWeir: () => runStep(name, 'npm', ['run', 'build', '--silent']),
+    });
+    console.log(`${name}: npm start runs ${relative(ROOT, main)}`);
+    return main;
+  } catch (err) {
+    fail(err.message);
+  }
+}
+
+/**
+ * Starts a TechEmpower server (`argv`: its script and arguments, run by this node after `extraArgs`, in
+ * `cwd`, bench/ unless given), pinned with `pin.server`, on 127.0.0.1:`port` with NODE_ENV=production and
+ * `env` added; ready once GET /db answers 200. `label` names it in errors. Resolves as startServer() does.
+ */
+export function startTfbServer({ label, argv, pin, port, env, extraArgs = [], cwd }) {
   return startServer({
+    cwd,
     name: `${label} server`,
     argv: [...pin.server, process.execPath, ...extraArgs, ...argv],
     env: { PORT: String(port), HOST, NODE_ENV: 'production', ...env },
