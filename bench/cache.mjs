@@ -2,9 +2,10 @@
 // The TechEmpower "cached queries" test on weir's reference service, on three cache backends: the same
 // compiled service (see buildService() in lib/service.mjs) with CACHE_URL `memory:` (weir-memory),
 // `redis://…` (weir-redis) and `tiered+redis://…` (weir-tiered), each on PostgreSQL, against the uncached
-// `/queries?queries=20` of the same service as the baseline. Beside them: the service started as `npm start`
-// starts it (weir-start: `node scripts/start.mjs`, CACHE_URL `memory:`), and two peers that keep the rows
-// in a plain in-process Map, raw node:http (node-map) and fastify (fastify-map), servers/tfb-cache.mjs.
+// `/queries?queries=20` of the same service as the baseline. Beside them: the service started as
+// `npm start` starts it (weir-start: `node scripts/start.mjs`, CACHE_URL `memory:`), and two peers that keep
+// the rows in a plain in-process Map, raw node:http (node-map) and fastify (fastify-map), sharing
+// servers/tfb-cache.mjs.
 //
 //   node bench/cache.mjs                  (about 10 minutes; writes bench/RESULTS-cache.md)
 //   node bench/cache.mjs --rounds 1 --duration 5 --servers weir-memory,weir-redis --out /tmp/cache.md
@@ -238,7 +239,9 @@ async function check(server) {
       `no ${WORLD_KEYS} key in Redis after the check: is CACHE_URL=${SERVERS[server].cacheUrl} used?`,
     );
   if (!SERVERS[server].redis && keys > 0)
-    answers.add(`${keys} ${WORLD_KEYS} keys in Redis after the check, with CACHE_URL=memory:`);
+    answers.add(
+      `${keys} ${WORLD_KEYS} keys in Redis after the check, with ${SERVERS[server].peer ? 'a Map' : 'CACHE_URL=memory:'}`,
+    );
   answers.done();
 }
 
