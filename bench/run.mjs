@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Comparative HTTP benchmark: weir vs fastify vs raw node:http on TechEmpower-style /plaintext and /json.
+// Comparative HTTP benchmark: weir vs fastify vs raw node:http on TechEmpower-style /plaintext and /json,
+// and the same two routes of weir's reference service started as `npm start` starts it (weir-start).
 //
 //   npm run bench                       (from the repo root; defaults below)
 //   BENCH_DURATION=5 npm run bench      (env knobs)
@@ -7,8 +8,9 @@
 //
 // Each server runs as ONE process pinned to core 0; wrk (one thread) is pinned to core 1. Per server and
 // route: a discarded warm-up run, then the measured run. Servers alternate across rounds (the order is
-// rotated every round) and the median round per server/route is reported in bench/RESULTS.md. Raw wrk
-// outputs go to bench/results/raw/<timestamp>/ (gitignored). Traffic goes to 127.0.0.1 only.
+// rotated every round) and the median round per server/route is reported in bench/RESULTS.md, with the
+// server's peak RSS (VmHWM) read as each measured run ends. Raw wrk outputs go to
+// bench/results/raw/<timestamp>/ (gitignored). Traffic goes to 127.0.0.1 only.
 //
 // With --base <git-rev> (BENCH_BASE), weir at that revision joins the run as one more server,
 // `weir@<shortrev>`: it is checked out in a temporary git worktree, built there, and served by a copy of
@@ -37,6 +39,7 @@ import {
   commandLine,
   finishRun,
   fmtInt,
+  fmtMiB,
   fmtMs,
   fmtPct,
   fmtRatio,
@@ -51,10 +54,13 @@ import {
   markdown,
   median,
   medianRound,
+  NPM_START_ARGV,
+  NPM_START_BUILD,
   option,
   outOption,
   pairedRatios,
   pinning,
+  prepareNpmStart,
   ROOT,
   rerenderOption,
   rerenderReport,
@@ -62,14 +68,25 @@ import {
   runRounds,
   runStep,
   startServer,
+  stopServer,
   versionOf,
   wrkCommand,
 } from './lib.mjs';
 
-const ALL_SERVERS = ['weir', 'fastify', 'node'];
+const ALL_SERVERS = ['weir', 'weir-start', 'fastify', 'node'];
 const ALL_ROUTES = ['plaintext', 'json'];
 // `base` is weir at the --base revision; its label becomes `weir@<shortrev>` once the revision is resolved.
-const LABEL = { weir: 'weir', base: 'weir@base', fastify: 'fastify', node: 'node:http' };
+const LABEL = {
+  weir: 'weir',
+  'weir-start': 'weir (npm start)',
+  base: 'weir@base',
+  fastify: 'fastify',
+  node: 'node:http',
+};
+/** The weirs held against fastify and node:http in the report: servers/weir.mjs and the service. */
+const WEIRS = ['weir', 'weir-start'];
+/** What weir is held against: req/s at least 0.9 × node:http's, peak RSS at most 1.25 × its. */
+const TARGET = { rps: 0.9, rss: 1.25 };
 // The base server is generated at run time (gitignored) from servers/weir.mjs, and deleted after the run.
 const BASE_SERVER_FILE = '.weir-base.mjs';
 const L = (s) => LABEL[s];
@@ -91,10 +108,10 @@ Options (each also as an env variable; a flag wins over the env):`,
       connections: option('<n>', 'wrk connections (-c)', '64', int(1)),
       rounds: option('<n>', 'rounds; the median round is reported', '3', int(1)),
       routes: option('<list>', '', undefined, list(ALL_ROUTES), {
-        line: `  --routes <list>     comma list of ${ALL_ROUTES.join(',')}               BENCH_ROUTES       default all`,
+        line: `  --routes <list>     ${`comma list of ${ALL_ROUTES.join(',')}`.padEnd(45)} BENCH_ROUTES       default all`,
       }),
       servers: option('<list>', '', undefined, list(ALL_SERVERS), {
-        line: `  --servers <list>    comma list of ${ALL_SERVERS.join(',')}          BENCH_SERVERS      default all`,
+        line: `  --servers <list>    ${`comma list of ${ALL_SERVERS.join(',')}`.padEnd(45)} BENCH_SERVERS      default all`,
       }),
       port: option('<n>', 'port the servers listen on (127.0.0.1)', '3100', int(1024, 65535)),
       'no-build': option('', 'skip `npm run build` at the repo root', undefined, (value) => !value, {
@@ -149,10 +166,11 @@ function ensureWrk() {
 function prepare() {
   ensureWrk();
   if (!have('taskset')) fail('taskset (util-linux) is required to pin the server and wrk to cores');
-  if (opts.servers.includes('weir') || opts.servers.includes('base')) {
+  const weirs = opts.servers.filter((s) => WEIRS.includes(s));
+  if (weirs.length > 0 || opts.servers.includes('base')) {
     if (!existsSync(join(ROOT, 'node_modules'))) step('npm', ['ci']);
   }
-  if (opts.servers.includes('weir')) {
+  if (weirs.length > 0) {
     if (opts.build) step('npm', ['run', 'build']);
     if (!existsSync(join(ROOT, 'dist', 'index.js')))
       fail('dist/index.js is missing: run `npm run build` at the repo root');
@@ -260,14 +278,45 @@ async function checkResponses(name) {
   }
 }
 
+/** The data folder of weir-start (its SQLite database and job queue), removed at exit. */
+let dataDir;
+
+/**
+ * The environment of weir-start beyond PORT and NODE_ENV: the service's defaults (SQLite, `memory:`), its
+ * two SQLite files in a temporary folder rather than the checkout's ./data/.
+ */
+function startEnv() {
+  dataDir ??= mkdtempSync(join(tmpdir(), 'weir-bench-start-'));
+  return {
+    DATABASE_URL: `sqlite:${join(dataDir, 'weir.db')}`,
+    QUEUE_URL: `sqlite:${join(dataDir, 'queue.db')}`,
+    CACHE_URL: 'memory:',
+  };
+}
+
+/** Starts a server: bench/servers/<name>.mjs, or for weir-start `node scripts/start.mjs` in the repo root. */
 const startWeirServer = (name, pin) =>
   startServer({
-    name: `${name} server`,
-    argv: [...pin.server, process.execPath, serverFile(name)],
-    env: { PORT: String(opts.port), NODE_ENV: 'production' },
+    name: `${LABEL[name]} server`,
+    argv: [...pin.server, process.execPath, ...(name === 'weir-start' ? NPM_START_ARGV : [serverFile(name)])],
+    cwd: name === 'weir-start' ? ROOT : undefined,
+    env: { PORT: String(opts.port), NODE_ENV: 'production', ...(name === 'weir-start' ? startEnv() : {}) },
     port: opts.port,
     probe: () => get(opts.port, `/${opts.routes[0]}`),
   });
+
+/**
+ * Readies weir-start: what `npm start` runs (see prepareNpmStart()), then one start that is not measured,
+ * in which the service creates and seeds its database, so that every measured start finds it there.
+ */
+async function prepareStart(pin) {
+  await prepareNpmStart(runner);
+  try {
+    await stopServer(await startWeirServer('weir-start', pin));
+  } catch (err) {
+    fail(err.message);
+  }
+}
 
 // ------------------------------------------------------------------------------------------------- report
 
@@ -276,10 +325,10 @@ const perCpu = (r) => (r?.cpu?.server > 0 ? r.rps / (r.cpu.server / 100) : undef
 
 function writeReport(summary) {
   const { facts, results, order, pin, rawDir } = summary;
-  // weir's req/s over another server's, round by round (see pairedRatios()), plain and per CPU share
+  // A weir's req/s over another server's, round by round (see pairedRatios()), plain and per CPU share
   // (rounds without CPU data left out).
-  const roundRatios = (route, other) => pairedRatios(results[route].weir, results[route][other]);
-  const pairedMedian = (route, other) => median(roundRatios(route, other));
+  const roundRatios = (route, other, w = 'weir') => pairedRatios(results[route][w], results[route][other]);
+  const pairedMedian = (route, other, w) => median(roundRatios(route, other, w));
   const roundCpuRatios = (route, other) =>
     results[route].weir
       .map((w) => [perCpu(w), perCpu(results[route][other].find((r) => r.round === w.round))])
@@ -295,6 +344,8 @@ function writeReport(summary) {
   const { p, table, lines, write } = markdown('bench');
   const wrkExample = (seconds) => wrkCommand(pin, opts, seconds, '/<route>').join(' ');
   const serverExample = `${pin.server.join(' ')} node servers/<server>.mjs`.trim();
+  const hasStart = opts.servers.includes('weir-start');
+  const weirs = WEIRS.filter((w) => opts.servers.includes(w));
 
   lines([
     '# weir HTTP benchmark results',
@@ -304,20 +355,21 @@ function writeReport(summary) {
   ]);
   machineAndCommand(p, summary, {
     tools: [['fastify', facts.fastify]],
-    more: facts.base
-      ? [
-          [
-            LABEL.base,
-            `commit ${facts.base.sha.slice(0, 12)} (\`--base ${facts.base.rev}\`) "${facts.base.subject.replace(/\|/g, '\\|')}", checked out in a temporary git worktree and built there with its own \`npm run build\``,
-          ],
-        ]
-      : [],
+    more: [
+      hasStart && [LABEL['weir-start'], NPM_START_BUILD],
+      facts.base && [
+        LABEL.base,
+        `commit ${facts.base.sha.slice(0, 12)} (\`--base ${facts.base.rev}\`) "${facts.base.subject.replace(/\|/g, '\\|')}", checked out in a temporary git worktree and built there with its own \`npm run build\``,
+      ],
+    ].filter(Boolean),
   });
   lines([
     'which ran, per server and route:',
     '',
     '```sh',
     `PORT=${opts.port} NODE_ENV=production ${serverExample}   # one process, in bench/`,
+    hasStart &&
+      `PORT=${opts.port} NODE_ENV=production DATABASE_URL=sqlite:<tmp>/weir.db QUEUE_URL=sqlite:<tmp>/queue.db CACHE_URL=memory: ${`${pin.server.join(' ')} node scripts/start.mjs`.trim()}   # ${LABEL['weir-start']}, in the repo root`,
     hasBase &&
       `#   (${LABEL.base}: servers/.weir-base.mjs, servers/weir.mjs importing the worktree's dist/index.js)`,
     opts.warmup > 0 && `${wrkExample(opts.warmup)}   # warm-up, discarded`,
@@ -330,6 +382,9 @@ function writeReport(summary) {
     `- Per server: start it, wait until it answers, check each route's response (200, content type, body, \`Server\`, \`Date\`, \`Content-Length\`), then per route a **${opts.warmup} s warm-up** (discarded; lets V8 optimise) and a **${opts.duration} s measured run**; then the server is killed (SIGTERM by PID). A fresh process per server per round.`,
     `- **${opts.rounds} round(s)**; the server order rotates every round (${roundsOrder(order, L)}) so drift of the machine does not favour one server.`,
     "- Reported: the **median round** per server/route by req/s (for an even count, the lower middle one), with that round's p50/p99 latency from wrk's `--latency` distribution (converted to ms). Ratios divide req/s. The per-round numbers are listed below each table, with the spread (max−min)/median.",
+    `- **Peak RSS**: VmHWM from \`/proc/<pid>/status\`, read as each measured run ends, in MiB: the most memory the server process has held since it started. Both routes run in one process, so /${opts.routes.at(-1)}'s figure includes what /${opts.routes[0]}'s run needed. The target for weir is at most ${TARGET.rss}× node:http's.`,
+    hasStart &&
+      `- **${LABEL['weir-start']}** is weir as its users meet it: the reference service (examples/service) started as \`npm start\` starts it, \`node scripts/start.mjs\` in the repo root (npm itself left out; \`bench/startup.mjs\` measures what it adds to a start), on its defaults but for its two SQLite files, in a temporary folder (database created and seeded by one start before the rounds) and \`CACHE_URL=memory:\`. Its /plaintext and /json are the same handlers as servers/weir.mjs's, in the whole service: every other route registered, the logger on at \`info\` (nothing logged per request), and its welcome-email worker polling the (empty) SQLite job queue every 100 ms.`,
     "- Handlers: weir returns a string / a fresh object from `app.get()` handlers; fastify 5 returns the same from `app.get()` with the logger off and `server` (and the text content type) set by `reply.header()`; node:http is a bare `createServer` listener that checks `req.url` and does `writeHead(200, {content-type, content-length, server, date})` + `end()`, with a fresh `JSON.stringify` per `/json` request. `Date` is a once-a-second cached string everywhere (weir's ticker, node:http's own `sendDate` for fastify, a 1 s interval in the node:http baseline).",
     hasBase &&
       `- **Before/after**: \`${LABEL.base}\` is weir at commit ${facts.base.short} (\`--base ${facts.base.rev}\`), built in a temporary git worktree and served by the same server file as \`weir\` (this tree's build), importing that build instead. It takes part in the rotation like any server. Below each table, weir ÷ ${LABEL.base} round by round: the two ran minutes apart in each round, so these paired ratios are the before/after number to read; the CPU-normalised ones correct for a round where one of them lost part of its core. The verdict calls weir faster or slower than ${LABEL.base} only when every per-round ratio, plain and CPU-normalised, is on that side of 1.`,
@@ -354,6 +409,7 @@ function writeReport(summary) {
         `ratio vs ${label}`,
         (s) => (of[other] ? fmtRatio(of[s] / of[other]) : 'n/a'),
       ]);
+    const rss = (s) => med[s].peakRssMiB;
     lines([`## /${route}`, '']);
     table(
       [
@@ -362,6 +418,8 @@ function writeReport(summary) {
         ['p50 ms', (s) => fmtMs(med[s].p50)],
         ['p99 ms', (s) => fmtMs(med[s].p99)],
         ...ratios(Object.fromEntries(opts.servers.map((s) => [s, med[s].rps]))),
+        ['peak RSS MiB', (s) => fmtMiB(rss(s))],
+        med.node && ['peak RSS ÷ node:http', (s) => fmtRatio(rss(s) / rss('node'))],
       ],
       opts.servers,
     );
@@ -375,15 +433,17 @@ function writeReport(summary) {
         '',
       ]);
     }
-    const paired = [
-      ['fastify', 'fastify'],
-      ['node', 'node:http'],
-    ]
-      .filter(([other]) => med.weir && med[other])
-      .map(([other, label]) => {
-        const r = roundRatios(route, other);
-        return `weir ÷ ${label} ${fmtRatios(r)} (median ${fmtRatio(median(r))})`;
-      });
+    const paired = weirs.flatMap((w) =>
+      [
+        ['fastify', 'fastify'],
+        ['node', 'node:http'],
+      ]
+        .filter(([other]) => med[w] && med[other])
+        .map(([other, label]) => {
+          const r = roundRatios(route, other, w);
+          return `${L(w)} ÷ ${label} ${fmtRatios(r)} (median ${fmtRatio(median(r))})`;
+        }),
+    );
     if (paired.length > 0) lines([`Per-round ratios of req/s, round by round: ${paired.join('; ')}.`, '']);
     if (opts.servers.every((server) => eff[server] !== undefined)) {
       lines([
@@ -413,6 +473,7 @@ function writeReport(summary) {
         ['other load on core 0', ([, r]) => fmtPct(r.cpu?.otherCore0)],
         ['steal on core 0', ([, r]) => fmtPct(r.cpu?.stealCore0)],
         ['wrk CPU', ([, r]) => fmtPct(r.cpu?.wrk)],
+        ['peak RSS MiB', ([, r]) => fmtMiB(r.peakRssMiB)],
         ['socket errors', ([, r]) => r.socketErrors],
         ['non-2xx', ([, r]) => r.non2xx],
       ],
@@ -426,8 +487,7 @@ function writeReport(summary) {
       '</details>',
       '',
     ]);
-    if (!med.weir) continue;
-    if (hasBase) {
+    if (hasBase && med.weir) {
       const [r, c] = [roundRatios(route, 'base'), roundCpuRatios(route, 'base')];
       const all = [...r, ...c];
       const call = all.every((x) => x > 1)
@@ -441,15 +501,23 @@ function writeReport(summary) {
         `/${route}: weir is ${call} ${LABEL.base} (${fmtRatio(med.weir.rps / med.base.rps)} median rounds; per-round ratios ${range(r)}${c.length > 0 ? `; CPU-normalised ${range(c)}` : ''}).`,
       );
     }
-    for (const [other, bar, words] of [
-      ['fastify', 1, 'fastify'],
-      ['node', 0.9, '0.9× node:http'],
-    ]) {
-      if (!med[other]) continue;
-      const r = med.weir.rps / med[other].rps;
-      verdicts.push(
-        `/${route}: weir is ${r >= bar ? 'at or above' : '**below**'} ${words} (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, other))} median of per-round ratios).`,
-      );
+    for (const w of weirs) {
+      if (!med[w]) continue;
+      for (const [other, bar, words] of [
+        ['fastify', 1, 'fastify'],
+        ['node', TARGET.rps, `${TARGET.rps}× node:http`],
+      ]) {
+        if (!med[other]) continue;
+        const r = med[w].rps / med[other].rps;
+        verdicts.push(
+          `/${route}: ${L(w)} is ${r >= bar ? 'at or above' : '**below**'} ${words} (${fmtRatio(r)} median rounds; ${fmtRatio(pairedMedian(route, other, w))} median of per-round ratios).`,
+        );
+      }
+      const m = med.node ? rss(w) / rss('node') : undefined;
+      if (Number.isFinite(m))
+        verdicts.push(
+          `/${route}: ${L(w)}'s peak RSS, ${fmtMiB(rss(w))} MiB, is ${fmtRatio(m)} node:http's (${fmtMiB(rss('node'))} MiB): ${m <= TARGET.rss ? 'within' : '**above**'} ${TARGET.rss}×.`,
+        );
     }
   }
   if (verdicts.length > 0) lines(['## Verdict', '', ...verdicts.map((v) => `- ${v}`), '']);
@@ -501,11 +569,15 @@ async function main() {
     });
   // Every way out (fail(), a signal, an exception, the normal end) kills the server and wrk, and removes
   // the --base worktree.
-  cleanupOnExit(removeBase);
+  cleanupOnExit(() => {
+    removeBase();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
   const base = opts.base !== undefined ? resolveBase(opts.base) : undefined;
   prepare();
   if (base) prepareBase(base);
   const pin = pinning();
+  if (opts.servers.includes('weir-start')) await prepareStart(pin);
   // The machine's facts with fastify's version before the weir commit, as always in summary.json.
   const { commit, ...machine } = machineFacts();
   const run = beginRun(runner, {

@@ -99,9 +99,9 @@ function send(port, path, { method, timeout, body }) {
 }
 
 /**
- * Starts a server (`argv`, in `cwd`, bench/ unless given, with `env` added to the environment) and waits up
- * to 15 s until `port` answers and `probe` resolves. `name` names it in errors; its output goes to `log`.
- * Resolves to { child, exited, log, isDead }.
+ * Starts a server (`argv`, in `cwd`, bench/ unless given, with `env` added to the environment) and waits
+ * up to 15 s until `port` answers and `probe` resolves. `name` names it in errors; its output goes to
+ * `log`. Resolves to { child, exited, log, isDead }.
  */
 export async function startServer({ name, argv, env, port, probe, log = [], cwd = BENCH_DIR }) {
   if (await portAnswers(port))

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fmtInt, fmtMs, fmtPct, ROOT, weirBench } from './common.mjs';
 import { maxCpu } from './cpu.mjs';
+import { fmtMiB } from './memory.mjs';
 import { wrkCommand } from './processes.mjs';
 
 /** The round whose req/s is the median (the lower middle one for an even count), with its latencies. */
@@ -106,9 +107,9 @@ export function machineAndCommand(
 /**
  * The report's table of every measured run. `runs` are [cells that name the run, its result]; `lead`
  * heads those cells; the CPU columns are the server's, those of `processes` ([heading, key] …), wrk's, the
- * rest's (`other(cpu)`) and the whole machine's.
+ * rest's (`other(cpu)`) and the whole machine's; with `rss`, the server's peak RSS (see runRounds()).
  */
-export function runsTable(table, { lead, processes, other }, runs) {
+export function runsTable(table, { lead, processes, other, rss = false }, runs) {
   const cpu =
     (key) =>
     ([, r]) =>
@@ -125,6 +126,7 @@ export function runsTable(table, { lead, processes, other }, runs) {
       ['wrk CPU', cpu('wrk')],
       ['other CPU', ([, r]) => fmtPct(other(r.cpu ?? {}))],
       ['machine CPU', cpu('machine')],
+      rss && ['peak RSS MiB', ([, r]) => fmtMiB(r.peakRssMiB)],
       ['socket errors', ([, r]) => r.socketErrors],
       ['non-2xx', ([, r]) => r.non2xx],
     ],

@@ -6,6 +6,7 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BENCH_DIR, invocation, parseWrk, rotation } from './common.mjs';
+import { peakRssMiB } from './memory.mjs';
 import { killLive, measureWrk, stopServer, wrkCommand } from './processes.mjs';
 import { readSummary } from './report.mjs';
 
@@ -30,12 +31,13 @@ export function beginRun({ script, name, envPrefix, rawPrefix = `${script}-` }, 
  * the order it resolves to. Per server: `beforeStart(server)`, `start(server)`, `check(server)`, then per
  * route of `routesOf(server)` (GET `pathOf(route)`) a discarded warm-up of --warmup s (none for 0) and a
  * measured run of --duration s with the CPU of the server, wrk and `moreCpu` sampled (see measureWrk()),
- * each wrk output saved in the raw folder (r<round>-<server>-<route>-warmup.txt and …-<route>.txt); then
- * the server is stopped and `afterStop(server, round, server process)` runs. `counters` ({ key, title,
- * read(), change(server, before, after) }), if given, are read just before and after each measured run;
- * their change joins the run's raw file (as `# <title>: …`) and its result (as `key`). Each result, { round,
- * …parseWrk(), cpu, [key] }, goes to `record(server, route, result)`. Any error kills what still runs and
- * fails the runner.
+ * each wrk output saved in the raw folder (r<round>-<server>-<route>-warmup.txt and …-<route>.txt), and
+ * the server's peak RSS (VmHWM, in MiB) read as the measured run ends; then the server is stopped and
+ * `afterStop(server, round, server process)` runs. `counters` ({ key, title, read(), change(server,
+ * before, after) }), if given, are read just before and after each measured run; their change joins the
+ * run's raw file (as `# <title>: …`) and its result (as `key`). Each result, { round, …parseWrk(), cpu,
+ * peakRssMiB, [key] }, goes to `record(server, route, result)`. Any error kills what still runs and fails
+ * the runner.
  */
 export async function runRounds(
   runner,
@@ -57,13 +59,14 @@ export async function runRounds(
         }
         const before = await counters?.read();
         const run = await measureWrk(wrk(route, opts.duration), opts.duration, active.child.pid, moreCpu);
+        const peak = peakRssMiB(active.child.pid);
         const change = counters && (await counters.change(server, before, await counters.read()));
         writeFileSync(
           `${base}.txt`,
-          `$ ${run.command}\n${run.text}\n# CPU, % of one core: ${JSON.stringify(run.cpu ?? {})}\n${counters ? `# ${counters.title}: ${JSON.stringify(change)}\n` : ''}`,
+          `$ ${run.command}\n${run.text}\n# CPU, % of one core: ${JSON.stringify(run.cpu ?? {})}\n# peak RSS (VmHWM), MiB: ${peak}\n${counters ? `# ${counters.title}: ${JSON.stringify(change)}\n` : ''}`,
         );
         if (active.isDead()) throw new Error(`${server} died during the run:\n${active.log.join('')}`);
-        const result = { round, ...parseWrk(run.text), cpu: run.cpu ?? {} };
+        const result = { round, ...parseWrk(run.text), cpu: run.cpu ?? {}, peakRssMiB: peak };
         if (counters) result[counters.key] = change;
         record(server, route, result);
       }

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BENCH_DIR, HOST, have, ROOT, runStep } from './common.mjs';
 import { get, startServer, stopServer } from './processes.mjs';
 
@@ -16,6 +16,11 @@ export const SERVICE_ARGV = [join(SERVICE_DIR, 'main.js')];
 /** How the service was built and run, for the report's weir row: see buildService(). */
 export const SERVICE_BUILD =
   'the reference service compiled as for production: `npm run build` (dist/), examples/service compiled by `tsc` into bench/.build/service/ (its `weir`, `weir/db`, … imports resolved to dist/), run as `node bench/.build/service/main.js`';
+/** `npm start`'s command after node: `node scripts/start.mjs`, run in the repo root. */
+export const NPM_START_ARGV = [join(ROOT, 'scripts', 'start.mjs')];
+/** How a server started as `npm start` was run, for the reports: see prepareNpmStart(). */
+export const NPM_START_BUILD =
+  'the reference service started as `npm start` starts it: `node scripts/start.mjs` in the repo root (npm itself left out), which runs weir from dist/ and the service transpiled once into .build/service/<hash of its sources>/ (WEIR_BUILD_DIR if set)';
 /** Rows of the `world` table; ids are 1…WORLD_SIZE. */
 export const WORLD_SIZE = 10_000;
 
@@ -93,6 +98,26 @@ function compileService(name) {
   if (found.some((file) => !file.startsWith(`dist${sep}`)))
     throw new Error(`from ${relative(ROOT, SERVICE_DIR)}, not every weir import resolves to dist/: ${shown}`);
   console.log(`${name}: the compiled service imports weir from dist/: ${shown}`);
+}
+
+/**
+ * Readies what `npm start` runs, as scripts/start.mjs would on its first start: weir's dist/ (rebuilt with
+ * `npm run build` when src/ is newer) and the service's build (scripts/service-build.mjs), so that no
+ * measured start builds or compiles anything. The runner's name prefixes the log lines; if a step fails,
+ * the runner fails. Resolves to the compiled service's main.js.
+ */
+export async function prepareNpmStart({ name, fail }) {
+  const { ensureServiceBuild } = await import(pathToFileURL(join(ROOT, 'scripts', 'service-build.mjs')).href);
+  try {
+    const main = await ensureServiceBuild({
+      root: ROOT,
+      buildWeir: () => runStep(name, 'npm', ['run', 'build', '--silent']),
+    });
+    console.log(`${name}: npm start runs ${relative(ROOT, main)}`);
+    return main;
+  } catch (err) {
+    fail(err.message);
+  }
 }
 
 /**
