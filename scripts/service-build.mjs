@@ -4,6 +4,7 @@
 // covers every source file's path, size and time. A build is made in a folder of its own and renamed into
 // place, so starts that race each other never see half of one. weir's own imports resolve to dist/ (the
 // package's exports, without the weir-source condition), which must be at least as new as src/.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -18,6 +19,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Builds that are not the current one and older than this are removed. */
 const KEEP_OLD_MS = 24 * 60 * 60 * 1000;
@@ -61,24 +63,36 @@ async function underLock(lock, fn) {
 
 const newest = (files) => files.reduce((max, f) => Math.max(max, f.stat.mtimeMs), 0);
 
-/**
- * Returns the path of the compiled main.js, building what is missing or stale first. `buildWeir()` is
- * called when dist/ is missing or older than src/.
- */
-export async function ensureServiceBuild({ root, buildWeir }) {
+/** Whether dist/ is missing or older than src/. */
+function distStale(root) {
   const distIndex = join(root, 'dist', 'index.js');
-  const stale = () => !existsSync(distIndex) || newest(walk(join(root, 'src'))) > statSync(distIndex).mtimeMs;
-  if (stale()) await underLock(join(root, '.build', 'dist.lock'), () => stale() && buildWeir());
+  return !existsSync(distIndex) || newest(walk(join(root, 'src'))) > statSync(distIndex).mtimeMs;
+}
 
+/**
+ * Where the build of the service's current sources is (`main`: its main.js), and whether it can run as
+ * it is (`ready`: built, and dist/ not older than src/). Reads file times only: this is a start's cost.
+ */
+export function serviceBuild({ root }) {
   const source = join(root, 'examples', 'service');
   const files = walk(source);
   const hash = createHash('sha256');
   for (const { path, stat } of files)
     hash.update(`${relative(source, path)}\0${stat.size}\0${stat.mtimeMs}\n`);
   const base = join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'service');
-  const id = hash.digest('hex').slice(0, 16);
-  const out = join(base, id);
+  const out = join(base, hash.digest('hex').slice(0, 16));
   const main = join(out, 'main.js');
+  return { main, ready: existsSync(main) && !distStale(root), source, files, base, out };
+}
+
+/**
+ * Returns the path of the compiled main.js, building what is missing or stale first. `buildWeir()` is
+ * called when dist/ is missing or older than src/.
+ */
+export async function ensureServiceBuild({ root, buildWeir }) {
+  if (distStale(root))
+    await underLock(join(root, '.build', 'dist.lock'), () => distStale(root) && buildWeir());
+  const { main, source, files, base, out } = serviceBuild({ root });
   if (existsSync(main)) return main;
 
   const ts = createRequire(join(root, 'package.json'))('typescript');
@@ -135,4 +149,24 @@ export async function ensureServiceBuild({ root, buildWeir }) {
     }
   }
   return main;
+}
+
+// `node scripts/service-build.mjs`: builds what is missing (npm start runs it in a process of its own, so
+// that the compiler never stays loaded in the service) and prints the path of main.js.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  try {
+    const main = await ensureServiceBuild({
+      root,
+      buildWeir: () => {
+        process.stderr.write('weir: src/ changed since dist/ was built: building it (npm run build)\n');
+        const run = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
+        if (run.status !== 0) throw new Error('npm run build failed (see above)');
+      },
+    });
+    process.stdout.write(`${main}\n`);
+  } catch (err) {
+    process.stderr.write(`weir: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
 }

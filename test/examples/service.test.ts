@@ -245,6 +245,55 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
     assert.doesNotMatch(stderr, /sekret/);
   });
 
+  it('npm start itself: a SIGTERM to npm reaches the service, which drains and exits; npm exits 0', {
+    timeout: 60_000,
+  }, async () => {
+    const data = mkdtempSync(join(tmpdir(), 'weir-start-'));
+    const npm = spawn('npm', ['start', '--silent'], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      env: {
+        ...process.env,
+        WEIR_BUILD_DIR: buildDir,
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: `sqlite:${join(data, 'weir.db')}`,
+        QUEUE_URL: `sqlite:${join(data, 'queue.db')}`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    npm.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => npm.on('exit', resolve));
+    try {
+      for (let i = 0; i < 600 && !/"msg":"listening"/.test(out); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(out)?.[1];
+      assert.ok(url, `no listening line: ${out}`);
+      const port = Number(new URL(url).port);
+      assert.equal((await request({ port }, { path: '/json' })).status, 200);
+      npm.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(out, /"msg":"stopping: draining in-flight requests"/);
+      assert.match(out, /"msg":"stopped"/);
+      // Nothing is left listening on the port.
+      await assert.rejects(request({ port }, { path: '/json' }));
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+      // A service that outlived npm (the failure this test is for) is stopped by its own pid.
+      const pid = Number(/"pid":(\d+)/.exec(out)?.[1]);
+      if (pid > 0 && pid !== npm.pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      npm.stdout.destroy();
+    }
+  });
+
   it('compiles the service once: starts racing on new sources share one build, later starts reuse it', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'weir-build-'));
     try {
