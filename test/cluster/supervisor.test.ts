@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const entry = fileURLToPath(new URL('../fixtures/cluster-app.ts', import.meta.url));
+
+/** A port free right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A `weir serve … --workers N` primary, its stdout and stderr collected together. */
+export interface Primary {
+  readonly child: ChildProcess;
+  readonly port: number;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  exited: Promise<number | null>;
+}
+
+export async function startServe(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  file = entry,
+): Promise<Primary> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--conditions=weir-source', '--import', 'tsx', 'scripts/weir.mjs', 'serve', file, ...args],
+    { cwd: root, env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const onData = (c: Buffer): void => {
+    out += c.toString();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  return {
+    child,
+    port,
+    output: () => out,
+    exited,
+    async waitFor(pattern, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match !== null) return match;
+        if (done || Date.now() > until)
+          throw new Error(`no ${pattern} (${done ? 'the primary exited' : 'timed out'}): ${out}`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
+/** Ends the primary if a test left it running (by its pid, with the workers it forked). */
+function cleanup(primary: Primary): void {
+  if (primary.child.exitCode === null) primary.child.kill('SIGKILL');
+}
+
+/** GET `path`; resolves with the status and body, or `error` with the socket error's code. */
+export function get(
+  port: number,
+  path: string,
+  agent?: Agent,
+): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.end();
+  });
+}
+
+const serving = /weir: serving http:\/\/127\.0\.0\.1:\d+ with (\d+) workers?/;
+
+describe('weir serve --workers', () => {
+  it('prints one startup line with the worker count and the backends, the memory cache noted as per worker', async () => {
+    const primary = await startServe(['--workers', '2']);
+    try {
+      const line = (await primary.waitFor(/weir: serving http.*\n/))[0];
+      assert.match(line, /with 2 workers \(primary pid \d+\): cache memory: \(one per worker, not shared\)/);
+      assert.equal(primary.output().match(/weir: serving/g)?.length, 1);
+      const pids = new Set<string>();
+      for (let i = 0; i < 20 && pids.size < 2; i++) {
+        const res = await get(primary.port, '/');
+        if ('body' in res) pids.add(res.body);
+      }
+      assert.equal(pids.size, 2, 'both workers answer');
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
+  it('restarts a worker that exits, with one line naming its exit code and uptime', async () => {
+    const primary = await startServe(['--workers', '1']);
+    try {
+      await primary.waitFor(serving);
+      const before = await get(primary.port, '/');
+      assert.ok('body' in before);
+      await get(primary.port, '/exit');
+      await primary.waitFor(
+        new RegExp(
+          `worker 1 \\(pid ${before.body}\\) exited with code 7 after \\d+\\.\\d s; restarting it in 100 ms`,
+        ),
+      );
+      let after: Awaited<ReturnType<typeof get>> = { error: 'none yet' };
+      for (let i = 0; i < 200; i++) {
+        after = await get(primary.port, '/');
+        if ('body' in after) break;
+        await sleep(50);
+      }
+      assert.ok('body' in after, JSON.stringify(after));
+      assert.notEqual(after.body, before.body);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
+  it('stops restarting a worker that exits 5 times within 30 s and exits 1 with none left', async () => {
+    const primary = await startServe(['--workers', '1'], { CLUSTER_CRASH_AT_START: '1' });
+    try {
+      assert.equal(await primary.exited, 1);
+      const out = primary.output();
+      assert.equal(out.match(/restarting it in/g)?.length, 4, out);
+      assert.match(out, /restarting it in 100 ms[\s\S]*200 ms[\s\S]*400 ms[\s\S]*800 ms/);
+      assert.match(
+        out,
+        /exited with code 1 after [\d.]+ s; it exited 5 times within 30\.0 s: not restarting it/,
+      );
+      assert.match(out, /no worker left; the primary exits/);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
+  it('on SIGTERM lets every worker finish its requests in flight, then exits 0', async () => {
+    const primary = await startServe(['--workers', '2']);
+    try {
+      await primary.waitFor(serving);
+      const slow = Array.from({ length: 6 }, () => get(primary.port, '/slow?ms=1500'));
+      await sleep(400);
+      primary.child.kill('SIGTERM');
+      const results = await Promise.all(slow);
+      for (const r of results) assert.deepEqual('status' in r ? r.status : r, 200);
+      assert.equal(new Set(results.map((r) => ('body' in r ? r.body : ''))).size, 2, 'both workers drained');
+      assert.equal(await primary.exited, 0);
+      assert.match(primary.output(), /SIGTERM: draining 2 workers[\s\S]*every worker stopped/);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
+  it('kills a worker that has not stopped 5 s after the drain deadline, with a line saying so', async () => {
+    const primary = await startServe(['--workers', '1', '--drain-timeout', '300'], {
+      CLUSTER_HANG_ON_STOP: '1',
+    });
+    try {
+      await primary.waitFor(serving);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+      assert.match(primary.output(), /worker 1 \(pid \d+\) did not stop within 5\.3 s; killing it/);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
+  it('reloads every worker one at a time under steady keep-alive load with no failed request', async () => {
+    const primary = await startServe(['--workers', '2']);
+    try {
+      await primary.waitFor(serving);
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      const seen = new Set<string>();
+      const failures: string[] = [];
+      let sent = 0;
+      let stop = false;
+      // Eight clients, each one request after another on kept-alive connections, bounded in count and time.
+      const deadline = Date.now() + 60_000;
+      const client = async (): Promise<void> => {
+        while (!stop && sent < 200_000 && Date.now() < deadline) {
+          sent++;
+          const res = await get(primary.port, '/', agent);
+          if ('error' in res) failures.push(res.error);
+          else if (res.status !== 200) failures.push(`status ${res.status}`);
+          else seen.add(res.body);
+        }
+      };
+      const clients = Array.from({ length: 8 }, client);
+      await sleep(500);
+      const before = new Set(seen);
+      primary.child.kill('SIGHUP');
+      await primary.waitFor(/reload done: 2 workers replaced/, 60_000);
+      await sleep(500);
+      seen.clear();
+      await sleep(300);
+      stop = true;
+      await Promise.all(clients);
+      agent.destroy();
+      assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed`);
+      assert.ok(sent > 100, `only ${sent} requests sent`);
+      for (const pid of seen) assert.ok(!before.has(pid), `old worker ${pid} still answers after the reload`);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+    } finally {
+      cleanup(primary);
+    }
+  });
+});
