@@ -18,11 +18,12 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { rmSync, writeFileSync } from 'node:fs';
+import { invalidOption } from '../errors.ts';
 import { isWorkerMessage, type PrimaryMessage } from './messages.ts';
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
-  /** How many workers to run. */
+  /** How many workers to run. @throws `WEIR_ERR_INVALID_OPTION` when not an integer ≥ 1. */
   workers: number;
   /** The script each worker runs. @default process.argv[1] (the primary's own script) */
   exec?: string;
@@ -103,8 +104,7 @@ const KILL_MARGIN_MS = 5000;
  */
 export function startPrimary(options: PrimaryOptions): Primary {
   const count = options.workers;
-  if (!Number.isInteger(count) || count < 1)
-    throw new RangeError(`workers must be an integer ≥ 1, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw invalidOption('workers', 'an integer ≥ 1', count);
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const loopExits = options.crashLoopExits ?? 5;

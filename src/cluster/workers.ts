@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { invalidOption } from '../errors.ts';
 
 /**
  * The worker count asked for by `--workers` or `WEB_CONCURRENCY`: a positive integer, or `auto` for one
  * per CPU. `undefined` (or an empty string) means single-process mode.
- * @throws RangeError naming the value when it is neither.
+ * @throws `WEIR_ERR_INVALID_OPTION` naming the source and the value when it is neither.
  */
 export function workerCount(value: string | undefined, source = 'WEB_CONCURRENCY'): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
@@ -11,7 +12,7 @@ export function workerCount(value: string | undefined, source = 'WEB_CONCURRENCY
   if (text === 'auto') return availableParallelism();
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 1024) {
-    throw new RangeError(`${source} must be a whole number of workers (1…1024) or "auto", got "${value}"`);
+    throw invalidOption(source, 'a whole number of workers (1…1024) or "auto"', value);
   }
   return n;
 }

@@ -106,6 +106,20 @@ describe('weir serve --workers', () => {
     }
   });
 
+  it('on a second SIGTERM while draining kills the workers at once and exits 1', async () => {
+    const primary = await startServe(['--workers', '2'], { CLUSTER_HANG_ON_STOP: '1' });
+    try {
+      await primary.waitFor(serving);
+      primary.child.kill('SIGTERM');
+      await primary.waitFor(/SIGTERM: draining 2 workers/);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 1);
+      assert.match(primary.output(), /second SIGTERM: killing the workers now/);
+    } finally {
+      cleanup(primary);
+    }
+  });
+
   it('reloads every worker one at a time under steady keep-alive load with no failed request', async () => {
     const primary = await startServe(['--workers', '2']);
     try {
