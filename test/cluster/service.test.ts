@@ -23,7 +23,7 @@ describe('npm start with WEB_CONCURRENCY=2 on SQLite (database and job queue sha
   });
   const START = fileURLToPath(new URL('../../scripts/start.mjs', import.meta.url));
 
-  it(`runs the migrations once, answers /updates?queries=20 at 64 connections for ${LOAD_SECONDS} s with only 200s, and runs jobs`, {
+  it(`runs the migrations once, answers /updates?queries=20 at 64 connections for ${LOAD_SECONDS} s with only 200s, runs jobs, and drains running jobs on SIGTERM`, {
     timeout: (LOAD_SECONDS + 120) * 1000,
   }, async () => {
     const port = await freePort();
@@ -92,8 +92,35 @@ describe('npm start with WEB_CONCURRENCY=2 on SQLite (database and job queue sha
           await sleep(50);
         }
       }
+      // Jobs running when SIGTERM comes finish before the workers exit.
+      const slow: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ to: `slow${i}@example.com`, workMs: 1500 }),
+        });
+        slow.push(((await res.json()) as { id: string }).id);
+      }
+      for (const id of slow) {
+        for (;;) {
+          const res = await get(port, `/jobs/${id}`);
+          if ('body' in res && (JSON.parse(res.body) as { state: string }).state === 'running') break;
+          assert.ok(Date.now() < deadline + 10_000, `job ${id} did not start`);
+          await sleep(20);
+        }
+      }
       service.child.kill('SIGTERM');
       assert.equal(await service.exited(), 0);
+      const after = new Sqlite(database, { readonly: true });
+      try {
+        const states = slow.map((id) =>
+          after.prepare('SELECT state FROM job_status WHERE id = ?').pluck().get(id),
+        );
+        assert.deepEqual(states, ['completed', 'completed', 'completed', 'completed']);
+      } finally {
+        after.close();
+      }
     } finally {
       if (service.child.exitCode === null) service.child.kill('SIGKILL');
     }

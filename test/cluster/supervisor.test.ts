@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { get, type Primary, startServe } from '../helpers/cluster.ts';
@@ -103,6 +106,25 @@ describe('weir serve --workers', () => {
       assert.match(primary.output(), /worker 1 \(pid \d+\) did not stop within 5\.3 s; killing it/);
     } finally {
       cleanup(primary);
+    }
+  });
+
+  it('stops a reload whose new worker fails at start, and the old workers keep serving', async () => {
+    const flag = join(mkdtempSync(join(tmpdir(), 'weir-cluster-')), 'broken');
+    const primary = await startServe(['--workers', '2'], { CLUSTER_FAIL_IF: flag });
+    try {
+      await primary.waitFor(serving);
+      writeFileSync(flag, '');
+      primary.child.kill('SIGHUP');
+      await primary.waitFor(/new worker 1 \(pid \d+\) exited with code 1 before it was ready/);
+      await primary.waitFor(/reload stopped after 0 of 2: the old workers keep serving/);
+      for (let i = 0; i < 10; i++) assert.ok('body' in (await get(primary.port, '/')));
+      assert.doesNotMatch(primary.output(), /restarting it/);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+    } finally {
+      cleanup(primary);
+      rmSync(dirname(flag), { recursive: true, force: true });
     }
   });
 
