@@ -5,7 +5,8 @@
 // first time those sources are seen, which takes about a second, and then reused, so a start only checks
 // the files' sizes and times. For development, `npx weir dev examples/service/main.ts` restarts on change.
 // WEB_CONCURRENCY=N (or `auto`, one per CPU) runs it in N worker processes sharing the port, under a
-// primary (this script again, which builds and supervises but loads none of the service); unset, one process.
+// primary (this script again, which builds and supervises but loads none of the service); unset or 1, one
+// process.
 import { spawnSync } from 'node:child_process';
 import cluster from 'node:cluster';
 import { pathToFileURL } from 'node:url';
@@ -36,10 +37,10 @@ if (cluster.isWorker) {
   await import(pathToFileURL(await build()).href);
 } else {
   const main = await build();
-  const { startPrimary, workerCount } = await import('weir/cluster');
+  const { startPrimary, webConcurrency } = await import('weir/cluster');
   let workers;
   try {
-    workers = workerCount(process.env.WEB_CONCURRENCY);
+    workers = webConcurrency(process.env.WEB_CONCURRENCY);
   } catch (err) {
     process.stderr.write(`weir: cannot start: ${err.message}\n`);
     process.exit(1);

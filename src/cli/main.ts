@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { benchCommand } from '../bench/command.ts';
 import { startPrimary } from '../cluster/supervisor.ts';
 import { attachWorker } from '../cluster/worker.ts';
-import { workerCount } from '../cluster/workers.ts';
+import { webConcurrency, workerCount } from '../cluster/workers.ts';
 import { migrate } from '../db/migrations.ts';
 import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
@@ -160,7 +160,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
       workers =
         values.workers !== undefined
           ? workerCount(values.workers, '--workers')
-          : workerCount(process.env.WEB_CONCURRENCY);
+          : webConcurrency(process.env.WEB_CONCURRENCY);
     } catch (err) {
       io.err(`weir: ${(err as Error).message}`);
       return 2;

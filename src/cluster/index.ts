@@ -6,4 +6,4 @@
 export type { Primary, PrimaryOptions } from './supervisor.ts';
 export { startPrimary } from './supervisor.ts';
 export { attachWorker } from './worker.ts';
-export { workerCount } from './workers.ts';
+export { webConcurrency, workerCount } from './workers.ts';

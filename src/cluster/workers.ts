@@ -16,3 +16,14 @@ export function workerCount(value: string | undefined, source = 'WEB_CONCURRENCY
   }
   return n;
 }
+
+/**
+ * `WEB_CONCURRENCY` as `npm start` and `weir serve` read it: unset, empty or `1` is one process with no
+ * primary (the usual meaning of 1 on platforms that set it); 2 or more, or `auto` on a machine with
+ * several CPUs, is that many workers under a primary. `--workers 1` asks for a supervised single worker.
+ * @throws `WEIR_ERR_INVALID_OPTION` as {@link workerCount} does.
+ */
+export function webConcurrency(value: string | undefined): number | undefined {
+  const count = workerCount(value);
+  return count === 1 ? undefined : count;
+}

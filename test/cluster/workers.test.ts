@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
-import { workerCount } from 'weir/cluster';
+import { webConcurrency, workerCount } from 'weir/cluster';
 import { run } from '../../src/cli/main.ts';
 
 describe('workerCount', () => {
@@ -11,6 +11,13 @@ describe('workerCount', () => {
     assert.equal(workerCount('auto'), availableParallelism());
     assert.equal(workerCount(undefined), undefined);
     assert.equal(workerCount(''), undefined);
+  });
+
+  it('reads WEB_CONCURRENCY=1 as one process with no primary, 2 and more as workers', () => {
+    assert.equal(webConcurrency('1'), undefined);
+    assert.equal(webConcurrency(undefined), undefined);
+    assert.equal(webConcurrency('2'), 2);
+    assert.throws(() => webConcurrency('x'), { code: 'WEIR_ERR_INVALID_OPTION' });
   });
 
   it('throws WEIR_ERR_INVALID_OPTION naming the source and the value for anything else', () => {
