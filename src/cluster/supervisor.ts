@@ -90,6 +90,8 @@ interface Slot {
   /** When its workers exited unasked, oldest first, within the crash-loop window. */
   exits: number[];
   restart?: NodeJS.Timeout;
+  /** A reload is starting the replacement of this slot's worker. */
+  replacing?: boolean;
 }
 
 const KILL_MARGIN_MS = 5000;
@@ -205,6 +207,16 @@ export function startPrimary(options: PrimaryOptions): Primary {
     const slot = m.slot;
     slot.exits = [...slot.exits.filter((t) => now - t < loopWindowMs), now];
     const what = `weir: worker ${slot.id} (pid ${pid(m)}) ${how(code, signal)} after ${seconds(now - m.startedAt)}`;
+    if (slot.replacing) {
+      // A reload is starting this worker's replacement: restarting it too would make one worker more.
+      log(`${what}; its replacement is starting`);
+      return;
+    }
+    restartLater(slot, what);
+  };
+
+  /** Forks a worker in `slot` after its backoff, or leaves it down when it crash-loops. */
+  const restartLater = (slot: Slot, what: string): void => {
     if (slot.exits.length >= loopExits) {
       log(`${what}; it exited ${slot.exits.length} times within ${seconds(loopWindowMs)}: not restarting it`);
       if (running.size === 0 && slots.every((s) => s.restart === undefined)) {
@@ -213,7 +225,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
       }
       return;
     }
-    const delay = Math.min(10_000, 100 * 2 ** (slot.exits.length - 1));
+    const delay = Math.min(10_000, 100 * 2 ** Math.max(0, slot.exits.length - 1));
     log(`${what}; restarting it in ${delay} ms`);
     slot.restart = setTimeout(() => {
       slot.restart = undefined;
@@ -242,9 +254,16 @@ export function startPrimary(options: PrimaryOptions): Primary {
     let replaced = 0;
     for (const previous of old) {
       if (stopping) return;
-      const next = fork(previous.slot, true);
-      if (!(await next.ready)) {
+      // One that exited meanwhile is being restarted already, on the new code.
+      if (!running.has(previous)) continue;
+      const slot = previous.slot;
+      slot.replacing = true;
+      const next = fork(slot, true);
+      const ready = await next.ready;
+      slot.replacing = false;
+      if (!ready) {
         log(`weir: reload stopped after ${replaced} of ${old.length}: the old workers keep serving`);
+        if (!running.has(previous) && !stopping) restartLater(slot, `weir: worker ${slot.id} is down`);
         return;
       }
       if (stopping) return;

@@ -128,6 +128,35 @@ describe('weir serve --workers', () => {
     }
   });
 
+  it('does not restart a worker that exits while a reload starts its replacement: the replacement takes its place', async () => {
+    const flag = join(mkdtempSync(join(tmpdir(), 'weir-cluster-')), 'slow');
+    const primary = await startServe(['--workers', '1'], { CLUSTER_SLOW_IF: flag });
+    try {
+      await primary.waitFor(serving);
+      writeFileSync(flag, '');
+      primary.child.kill('SIGHUP');
+      await primary.waitFor(/reloading 1 worker/);
+      await get(primary.port, '/exit');
+      await primary.waitFor(
+        /worker 1 \(pid \d+\) exited with code 7 after [\d.]+ s; its replacement is starting/,
+      );
+      await primary.waitFor(/reload done: 1 worker replaced/);
+      const pids = new Set<string>();
+      for (let i = 0; i < 10; i++) {
+        const res = await get(primary.port, '/');
+        assert.ok('body' in res, JSON.stringify(res));
+        pids.add(res.body);
+      }
+      assert.equal(pids.size, 1);
+      assert.doesNotMatch(primary.output(), /restarting it/);
+      primary.child.kill('SIGTERM');
+      assert.equal(await primary.exited, 0);
+    } finally {
+      cleanup(primary);
+      rmSync(dirname(flag), { recursive: true, force: true });
+    }
+  });
+
   it('on a second SIGTERM while draining kills the workers at once and exits 1', async () => {
     const primary = await startServe(['--workers', '2'], { CLUSTER_HANG_ON_STOP: '1' });
     try {
