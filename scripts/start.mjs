@@ -6,21 +6,45 @@
 // and then reused, so a start only reads the files' sizes and times. On Node 22.1 and later, compiled code
 // is cached in .build/compile-cache/ as well. For development, `npx weir dev examples/service/main.ts`
 // restarts on change.
+// WEB_CONCURRENCY=N (or `auto`, one per CPU) runs it in N worker processes sharing the port, under a
+// primary (this script again, which builds and supervises but loads none of the service); unset or 1, one
+// process.
 import { spawnSync } from 'node:child_process';
+import cluster from 'node:cluster';
 import module from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serviceBuild } from './service-build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-let { main, ready } = serviceBuild({ root });
-if (!ready) {
-  const build = spawnSync(process.execPath, [join(root, 'scripts', 'service-build.mjs')], {
+
+/** The compiled service's main.js, built first if missing or stale (by the primary: it builds before forking). */
+function build() {
+  const { main, ready } = serviceBuild({ root });
+  if (ready) return main;
+  const run = spawnSync(process.execPath, [join(root, 'scripts', 'service-build.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
-  if (build.status !== 0) process.exit(1); // it said why, on stderr
-  main = build.stdout.trim();
+  if (run.status !== 0) process.exit(1); // it said why, on stderr
+  return run.stdout.trim();
 }
+
+const main = build();
 module.enableCompileCache?.(join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'compile-cache'));
-await import(pathToFileURL(main).href);
+if (cluster.isWorker) {
+  // Tell the primary when the service listens, and drain when it says stop.
+  (await import('weir/cluster')).attachWorker();
+  await import(pathToFileURL(main).href);
+} else {
+  const { startPrimary, webConcurrency } = await import('weir/cluster');
+  let workers;
+  try {
+    workers = webConcurrency(process.env.WEB_CONCURRENCY);
+  } catch (err) {
+    process.stderr.write(`weir: cannot start: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (workers === undefined) await import(pathToFileURL(main).href);
+  else startPrimary({ workers, scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr' });
+}

@@ -4,6 +4,7 @@
  * address; DATABASE_URL the database (`sqlite:./data/weir.db` by default); CACHE_URL the cache
  * (`memory:`, or `redis://…` / `tiered+redis://…`); QUEUE_URL the job queue (`sqlite:./data/queue.db`);
  * LOG_LEVEL and NODE_ENV the logs and error detail. SIGTERM or Ctrl-C shut it down gracefully.
+ * With WEB_CONCURRENCY=N, `npm start` runs this file in N worker processes under a supervising primary.
  */
 import { isWeirError } from 'weir';
 

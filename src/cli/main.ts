@@ -3,6 +3,8 @@
  * two-line shim.
  *
  *   weir serve ENTRY [--port N] [--host H]   start the App that ENTRY exports (default export or `app`)
+ *     [--workers N|auto] [--pid-file F]      … in N worker processes under a supervising primary
+ *   weir reload --pid-file F                 rolling reload of the primary whose pid F holds
  *   weir dev ENTRY [--port N] [--host H]     the same, restarted on every change, with readable logs
  *   weir worker ENTRY                        run only the job workers ENTRY's App registers
  *   weir routes ENTRY                        list ENTRY's routes
@@ -10,11 +12,15 @@
  *   weir bench URL [options]                 load a running service, report req/s and latency per status
  *   weir --version | --help
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCommand } from '../bench/command.ts';
+import { startPrimary } from '../cluster/supervisor.ts';
+import { attachWorker } from '../cluster/worker.ts';
+import { webConcurrency, workerCount } from '../cluster/workers.ts';
 import { migrate } from '../db/migrations.ts';
 import { openDatabase } from '../db/open.ts';
 import type { App } from '../http/app.ts';
@@ -30,6 +36,13 @@ export interface CliIo {
 
 const USAGE = `Usage:
   weir serve ENTRY [--port N] [--host H]   serve the App exported by ENTRY (PORT, HOST env work too)
+       [--workers N|auto]                  … in N processes sharing the port (WEB_CONCURRENCY too;
+                                           auto: one per CPU), supervised by a primary that restarts
+                                           crashed workers; SIGHUP reloads them one at a time
+       [--pid-file F] [--drain-timeout MS]  (default 10000: a worker still running 5 s later is killed)
+       [--scheduling rr|none]
+  weir reload --pid-file F                 rolling reload of the \`weir serve --workers\` primary
+                                           whose pid F holds (sends it SIGHUP)
   weir dev ENTRY [--port N] [--host H]     run ENTRY (TypeScript as it is), restart it when a file changes,
                                            readable logs and one line per request
   weir worker ENTRY                        run only the job workers the App registers (app.worker()),
@@ -41,7 +54,8 @@ const USAGE = `Usage:
   weir bench URL [options]                 load a running service (wrk, else autocannon): req/s and
                                            latency per status class; \`weir bench --help\` for options
   weir --version
-ENTRY is a module whose default export (or export named "app") is a weir App.`;
+ENTRY is a module whose default export (or export named "app") is a weir App; an export named "backends"
+(name → URL without password) goes into the startup line.`;
 
 const defaultIo: CliIo = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -61,7 +75,11 @@ function isApp(value: unknown): value is App<object> {
  * Imports ENTRY and finds its App: the default export, the export named `app`, or, in inspect mode, the
  * app whose `listen()` the module called at top level.
  */
-async function loadApp(entry: string, inspection?: Inspection): Promise<App<object>> {
+async function loadApp(
+  entry: string,
+  inspection?: Inspection,
+  exported?: { backends?: Record<string, unknown> },
+): Promise<App<object>> {
   const url = pathToFileURL(resolve(entry)).href;
   let mod: Record<string, unknown>;
   try {
@@ -72,6 +90,8 @@ async function loadApp(entry: string, inspection?: Inspection): Promise<App<obje
       : '';
     throw new Error(`Cannot load ${entry}: ${(err as Error).message}${hint}`, { cause: err });
   }
+  if (exported !== undefined && typeof mod.backends === 'object' && mod.backends !== null)
+    exported.backends = mod.backends as Record<string, unknown>;
   const candidate = [mod.default, mod.app, ...(inspection?.apps ?? [])].find(isApp);
   if (candidate === undefined) {
     throw new Error(`${entry} exports no weir App: export it as default or as "app"`);
@@ -126,6 +146,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     return migrateCommand(values.url, values.dir, io);
   }
+  if (command === 'reload') return reloadCommand(values['pid-file'], io);
   if (command === 'dev' && entry !== undefined) {
     return devCommand(entry, { port: values.port, host: values.host }, io);
   }
@@ -133,6 +154,37 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
   }
+  if (command === 'serve' && cluster.isPrimary) {
+    let workers: number | undefined;
+    try {
+      workers =
+        values.workers !== undefined
+          ? workerCount(values.workers, '--workers')
+          : webConcurrency(process.env.WEB_CONCURRENCY);
+    } catch (err) {
+      io.err(`weir: ${(err as Error).message}`);
+      return 2;
+    }
+    if (workers !== undefined) {
+      const scheduling = values.scheduling ?? process.env.WEIR_SCHEDULING;
+      if (scheduling !== undefined && scheduling !== 'rr' && scheduling !== 'none') {
+        io.err(`weir: --scheduling must be rr or none, got "${scheduling}"`);
+        return 2;
+      }
+      // The primary supervises; the workers run this same command and serve ENTRY.
+      const drainTimeoutMs =
+        values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
+      if (drainTimeoutMs !== undefined && !(Number.isFinite(drainTimeoutMs) && drainTimeoutMs > 0)) {
+        io.err(
+          `weir: --drain-timeout must be a positive number of milliseconds, got "${values['drain-timeout']}"`,
+        );
+        return 2;
+      }
+      startPrimary({ workers, pidFile: values['pid-file'], scheduling, drainTimeoutMs, log: io.out });
+      return 0;
+    }
+  }
+  if (command === 'serve') attachWorker();
   try {
     if (command === 'routes') {
       // The module's top-level code runs (a database it opens, migrations); its listen() binds nothing.
@@ -141,14 +193,17 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
       return 0;
     }
     const inspection = startInspecting({ bind: true });
-    const app = await loadApp(entry, inspection);
+    // An entry may export `backends` (name → redacted URL): the startup line names them.
+    const exported: { backends?: Record<string, unknown> } = {};
+    const app = await loadApp(entry, inspection, exported);
     if (command === 'worker') return await workerCommand(app, entry, io);
     // An entry that called listen() itself is served already.
     if (inspection.apps.includes(app)) return 0;
     const port = Number(values.port ?? process.env.PORT ?? 8080);
     const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-    const handle: ServerHandle = await app.listen({ port, host });
-    io.out(`weir: serving ${entry} on ${handle.url}`);
+    const handle: ServerHandle = await app.listen({ port, host, startupInfo: exported.backends });
+    // A worker's primary prints the one startup line for all of them.
+    if (!cluster.isWorker) io.out(`weir: serving ${entry} on ${handle.url}`);
     return 0;
   } catch (err) {
     io.err(`weir: ${(err as Error).message}`);
@@ -183,6 +238,33 @@ async function workerCommand(app: App<object>, entry: string, io: CliIo): Promis
   return 0;
 }
 
+/** `weir reload --pid-file F`: SIGHUP to the primary whose pid F holds. */
+function reloadCommand(pidFile: string | undefined, io: CliIo): number {
+  if (pidFile === undefined) {
+    io.err('weir: reload needs --pid-file F, the file `weir serve --workers N --pid-file F` writes');
+    return 2;
+  }
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch (err) {
+    io.err(`weir: cannot read ${pidFile}: ${(err as Error).message} (is the primary running?)`);
+    return 1;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) {
+    io.err(`weir: ${pidFile} holds no pid`);
+    return 1;
+  }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (err) {
+    io.err(`weir: cannot signal pid ${pid} from ${pidFile}: ${(err as Error).message}`);
+    return 1;
+  }
+  io.out(`weir: asked the primary (pid ${pid}) to reload its workers one at a time`);
+  return 0;
+}
+
 /** `weir db migrate`: one line per file applied, one line of summary; one line on failure. */
 async function migrateCommand(url: string | undefined, dir: string | undefined, io: CliIo): Promise<number> {
   let db: Awaited<ReturnType<typeof openDatabase>> | undefined;
@@ -209,6 +291,10 @@ function parse(argv: readonly string[]) {
       host: { type: 'string' },
       url: { type: 'string' },
       dir: { type: 'string' },
+      workers: { type: 'string', short: 'w' },
+      'pid-file': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+      scheduling: { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { errorBody, httpError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { AppRuntime } from './context.ts';
@@ -130,11 +130,15 @@ export function inFlight(sockets: Set<Socket>): number {
 }
 
 /**
- * Graceful shutdown: stops accepting, closes idle keep-alive connections, lets in-flight requests finish
- * within `timeoutMs` (their responses carry `Connection: close`). At the deadline each request still
- * running has its `ctx.signal` aborted with `WEIR_ERR_SHUTTING_DOWN` and, when no status line has gone
- * out yet, is answered 503 with that code; a response already under way is cut. Then every connection
- * still open is closed.
+ * Graceful shutdown: stops accepting, lets in-flight requests finish within `timeoutMs`, and moves
+ * keep-alive clients off without racing them. Every response from now on carries `Connection: close`
+ * (the socket closes once it is sent), so a client that sends its next request on a kept-alive
+ * connection gets an answer, then reconnects elsewhere. An idle connection is closed only once it has
+ * received no byte for a whole sweep ({@link DRAIN_QUIET_MS}): Node's `closeIdleConnections()`, which
+ * `server.close()` calls, closes a connection the moment its response went out, which cuts the request a
+ * client is sending on it at that moment. At the deadline each request still running has its `ctx.signal`
+ * aborted with `WEIR_ERR_SHUTTING_DOWN` and, when no status line has gone out yet, is answered 503 with
+ * that code; a response already under way is cut. Then every connection still open is closed.
  */
 export function drain(
   server: Server,
@@ -145,17 +149,51 @@ export function drain(
   runtime.draining = true;
   runtime.log.info({ inFlight: inFlight(sockets), timeoutMs }, 'stopping: draining in-flight requests');
   return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    // A connection can turn idle between two sweeps (its response went out just before draining began,
-    // without `Connection: close`): keep closing idle ones until the server is empty.
-    const sweep = setInterval(() => server.closeIdleConnections(), 250);
+    // net's close, not http's: stop accepting without Node closing every idle connection at once.
+    netClose.call(server, () => {
+      stopConnectionsCheck(server);
+      resolve();
+    });
+    // bytesRead of each idle socket at the previous sweep: unchanged for a sweep means no request started.
+    const seen = new Map<Socket, number>();
+    const sweep = setInterval(() => closeQuiet(sockets, seen), DRAIN_QUIET_MS);
     const deadline = setTimeout(() => cutAtDeadline(server, sockets, runtime, timeoutMs), timeoutMs);
     server.once('close', () => {
       clearInterval(sweep);
       clearTimeout(deadline);
     });
   });
+}
+
+/** How long a connection must receive nothing before a drain closes it as idle. */
+export const DRAIN_QUIET_MS = 250;
+
+const netClose = NetServer.prototype.close as (this: Server, callback: () => void) => Server;
+
+/** The timer http.Server keeps for its header and request timeouts; http's close() clears it. */
+function stopConnectionsCheck(server: Server): void {
+  for (const key of Object.getOwnPropertySymbols(server)) {
+    if (key.description === 'http.server.connectionsCheckingInterval') {
+      clearInterval((server as unknown as Record<symbol, NodeJS.Timeout>)[key]);
+    }
+  }
+}
+
+/**
+ * Closes every connection with no response running that received no byte since the previous sweep:
+ * bytesRead counts what the kernel handed over even when Node's parser has not made a request of it yet.
+ */
+function closeQuiet(sockets: Set<Socket>, seen: Map<Socket, number>): void {
+  for (const socket of sockets) {
+    if (running(socket) !== undefined) {
+      seen.delete(socket);
+      continue;
+    }
+    const read = socket.bytesRead;
+    if (seen.get(socket) === read) socket.destroy();
+    else seen.set(socket, read);
+  }
+  for (const socket of seen.keys()) if (socket.destroyed) seen.delete(socket);
 }
 
 function cutAtDeadline(server: Server, sockets: Set<Socket>, runtime: AppRuntime, timeoutMs: number): void {

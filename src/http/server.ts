@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { invalidOption, WeirError } from '../errors.ts';
 import {
@@ -75,12 +76,20 @@ export interface ServerHandle {
   /** `http://host:port`. */
   readonly url: string;
   /**
-   * Graceful shutdown: stops accepting, closes idle keep-alive connections at once, answers in-flight
-   * requests with `Connection: close`, cuts what is still running after `timeoutMs`, then runs the app's
-   * `onStop` hooks in reverse order. Idempotent.
+   * Graceful shutdown: stops accepting, answers in-flight requests and the next request on each
+   * kept-alive connection with `Connection: close`, closes connections that stay quiet for 250 ms, cuts
+   * what is still running after `timeoutMs`, then runs the app's `onStop` hooks in reverse order.
+   * Idempotent.
    */
   close(options?: CloseOptions): Promise<void>;
 }
+
+/**
+ * Published once per server that starts listening, with `{ handle, startupInfo }`: how a supervisor
+ * (`weir/cluster`'s worker side) learns that the process is ready and how to drain it, whoever called
+ * `listen()`.
+ */
+export const listeningChannel = channel('weir:http.listening');
 
 const open = new Set<{ handle: ServerHandle; shutdownTimeoutMs: number; exit: boolean }>();
 const installed = new Set<NodeJS.Signals>();
@@ -209,6 +218,7 @@ export async function listen(
     }
   }
   runtime.log.info({ url: handle.url, ...options.startupInfo }, 'listening');
+  if (listeningChannel.hasSubscribers) listeningChannel.publish({ handle, startupInfo: options.startupInfo });
   return handle;
 }
 

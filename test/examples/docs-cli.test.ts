@@ -141,6 +141,50 @@ describe('docs/cli.md', () => {
     }
   });
 
+  it('weir serve --workers 2 prints the line the guide shows, reloads on weir reload, and stops on SIGTERM', async () => {
+    const pidFile = join(mkdtempSync(join(tmpdir(), 'weir-docs-cli-')), 'weir.pid');
+    const serving = weirProcess([
+      'serve',
+      'examples/docs/cli/service.ts',
+      '--workers',
+      '2',
+      '--pid-file',
+      pidFile,
+    ]);
+    const anonymous = (text: string, pid: string): string => text.replaceAll(`pid ${pid})`, 'pid 4242)');
+    try {
+      const [line, port, pid] = await serving.waitFor(
+        /^weir: serving http:\/\/127\.0\.0\.1:(\d+) with 2 workers \(primary pid (\d+)\)$/m,
+      );
+      shown([anonymous(line.replace(`:${port}`, ':8080'), pid!)]);
+      assert.equal(readFileSync(pidFile, 'utf8').trim(), pid);
+      assert.equal((await request({ port: Number(port) }, { path: '/hello/docs' })).body, 'Hello, docs');
+      const reload = await weirRun(['reload', '--pid-file', pidFile]);
+      assert.equal(reload.code, 0);
+      shown(reload.out.map((l) => anonymous(l, pid!)));
+      await serving.waitFor(/reload done/);
+      shown(
+        serving
+          .output()
+          .split('\n')
+          .filter((l) => /^weir: reload/.test(l)),
+      );
+      serving.child.kill('SIGTERM');
+      assert.equal(await serving.exited, 0);
+      shown(
+        serving
+          .output()
+          .split('\n')
+          .filter((l) => /^weir: (SIGTERM|every)/.test(l)),
+      );
+      const gone = await weirRun(['reload', '--pid-file', pidFile]);
+      assert.equal(gone.code, 1);
+      assert.match(gone.err[0]!, /^weir: cannot read .*weir\.pid: .* \(is the primary running\?\)$/);
+    } finally {
+      serving.child.kill('SIGKILL');
+    }
+  });
+
   it('weir dev serves the entry, logs one readable line per request, and stops on SIGINT', async () => {
     const dev = weirProcess(['dev', 'service.ts'], join(root, 'examples/docs/cli'));
     try {

@@ -168,3 +168,67 @@ describe('connections', () => {
     assert.doesNotMatch(text, /503/);
   });
 });
+
+describe('drain and keep-alive clients', () => {
+  /** Opens a keep-alive connection, has one request answered on it, and returns it with a reader. */
+  async function keptAlive(port: number): Promise<{ socket: Socket; next: () => Promise<string> }> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    let buffered = '';
+    let ended = false;
+    let wake: (() => void) | undefined;
+    socket.on('data', (c: Buffer) => {
+      buffered += c.toString('latin1');
+      wake?.();
+    });
+    socket.on('close', () => {
+      ended = true;
+      wake?.();
+    });
+    socket.on('error', () => undefined);
+    /** The next complete response (head and a body of content-length), or '' when the socket closed. */
+    const next = async (): Promise<string> => {
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(buffered.slice(0, Math.max(0, end)));
+        if (end >= 0 && length !== null && buffered.length >= end + 4 + Number(length[1])) {
+          const response = buffered.slice(0, end + 4 + Number(length[1]));
+          buffered = buffered.slice(response.length);
+          return response;
+        }
+        if (ended) return '';
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    };
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    assert.match(await next(), /^HTTP\/1\.1 200/);
+    return { socket, next };
+  }
+
+  it('answers a request sent on an idle kept-alive connection as the drain starts, with Connection: close', async () => {
+    const app = new App({ logger: false });
+    app.get('/', () => 'ok');
+    const handle = await serve(app);
+    const { socket, next } = await keptAlive(handle.port);
+    // The request is on its way (in the kernel, not read by the server yet) when the drain begins: closing
+    // the connection as idle now would cut it.
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    const closing = handle.close({ timeoutMs: 5000 });
+    const response = await next();
+    assert.match(response, /^HTTP\/1\.1 200/);
+    assert.match(response, /connection: close/i);
+    assert.equal(await next(), '', 'the server closes the connection after that response');
+    await closing;
+  });
+
+  it('closes a kept-alive connection that stays quiet during the drain', async () => {
+    const app = new App({ logger: false });
+    app.get('/', () => 'ok');
+    const handle = await serve(app);
+    const { next } = await keptAlive(handle.port);
+    await handle.close({ timeoutMs: 5000 });
+    assert.equal(await next(), '');
+  });
+});

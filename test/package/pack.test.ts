@@ -189,7 +189,7 @@ describe('the packed package', {
     assert.equal(version.split('.')[0], expected, `better-sqlite3 ${version} on Node ${process.version}`);
   });
 
-  it('runs the tour through weir/testing and uses weir/db, weir/cache and weir/queue', async () => {
+  it('runs the tour through weir/testing and uses weir/db, weir/cache, weir/queue and weir/cluster', async () => {
     const out = await sh(process.execPath, ['build/check.js'], project, 60_000);
     assert.match(out, /^consumer ok$/m);
   });

@@ -1,0 +1,23 @@
+/**
+ * What the primary and its workers say to each other over the cluster's IPC channel: one discriminated
+ * union per direction. Every message carries `weir: 1`, so messages a user's own code sends on the same
+ * channel are left alone.
+ */
+
+/** Worker → primary. */
+export type WorkerMessage =
+  /** The worker's server listens: it takes traffic from now on. `info` is its startup info (backends). */
+  { weir: 1; type: 'ready'; url: string; info: Record<string, unknown> };
+
+/** Primary → worker. */
+export type PrimaryMessage =
+  /** Drain (HTTP and job consumers) within `timeoutMs`, then exit 0. */
+  { weir: 1; type: 'stop'; timeoutMs: number };
+
+export function isWorkerMessage(value: unknown): value is WorkerMessage {
+  return typeof value === 'object' && value !== null && (value as { weir?: unknown }).weir === 1;
+}
+
+export function isPrimaryMessage(value: unknown): value is PrimaryMessage {
+  return typeof value === 'object' && value !== null && (value as { weir?: unknown }).weir === 1;
+}

@@ -1,0 +1,90 @@
+// Multi-process tests: a free port, a `weir serve … --workers N` primary with its output, a GET that
+// reports socket errors instead of throwing.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { type Agent, request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const entry = fileURLToPath(new URL('../fixtures/cluster-app.ts', import.meta.url));
+
+/** A port free right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A `weir serve … --workers N` primary, its stdout and stderr collected together. */
+export interface Primary {
+  readonly child: ChildProcess;
+  readonly port: number;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  exited: Promise<number | null>;
+}
+
+export async function startServe(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  file = entry,
+): Promise<Primary> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--conditions=weir-source', '--import', 'tsx', 'scripts/weir.mjs', 'serve', file, ...args],
+    { cwd: root, env: { ...process.env, PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const onData = (c: Buffer): void => {
+    out += c.toString();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  return {
+    child,
+    port,
+    output: () => out,
+    exited,
+    async waitFor(pattern, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match !== null) return match;
+        if (done || Date.now() > until)
+          throw new Error(`no ${pattern} (${done ? 'the primary exited' : 'timed out'}): ${out}`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
+/** GET `path`; resolves with the status and body, or `error` with the socket error's code. */
+export function get(
+  port: number,
+  path: string,
+  agent?: Agent,
+): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.end();
+  });
+}
