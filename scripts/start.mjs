@@ -36,6 +36,9 @@ if (cluster.isWorker) {
   // Tell the primary when the service listens, and drain when it says stop.
   (await import('weir/cluster')).attachWorker();
   await import(pathToFileURL(main).href);
+} else if (!process.env.WEB_CONCURRENCY || process.env.WEB_CONCURRENCY.trim() === '1') {
+  // One process, the common case: weir/cluster is not even loaded.
+  await import(pathToFileURL(main).href);
 } else {
   const { startPrimary, webConcurrency } = await import('weir/cluster');
   let workers;
