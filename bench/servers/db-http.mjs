@@ -1,6 +1,9 @@
 // The HTTP side shared by the database-driver servers (node-pg, node-pg-clients, node-postgresjs): raw
 // node:http with TechEmpower's /db and /queries, so that the driver is the only thing that differs.
 import { createServer } from 'node:http';
+import { countOf, notFound, send as sendAs } from './raw-http.mjs';
+
+const send = (res, status, body, server) => sendAs(res, status, 'application/json', body, server);
 
 export const SELECT_WORLD = 'SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = $1';
 
@@ -15,30 +18,6 @@ export const db = {
 
 const WORLD_ROWS = 10_000;
 const randomId = () => 1 + Math.floor(Math.random() * WORLD_ROWS);
-
-/** TechEmpower: the count is clamped to 1..500, and anything unparsable counts as 1. */
-export function queryCount(url) {
-  const match = /[?&]queries=([^&]*)/.exec(url);
-  const n = match ? Number.parseInt(match[1], 10) : Number.NaN;
-  if (Number.isNaN(n) || n < 1) return 1;
-  return n > 500 ? 500 : n;
-}
-
-// Date formatted once a second, as in servers/node.mjs.
-let date = new Date().toUTCString();
-setInterval(() => {
-  date = new Date().toUTCString();
-}, 1000).unref();
-
-function send(res, status, body, server) {
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    server,
-    date,
-  });
-  res.end(body);
-}
 
 /**
  * Serves /db and /queries with `findWorld(id)` (a Promise of { id, randomNumber }) on PORT. /stats gives
@@ -65,15 +44,14 @@ export function serve(name, findWorld) {
     if (url === '/db') {
       answer(res, findWorld(randomId()));
     } else if (url.startsWith('/queries')) {
-      const n = queryCount(url);
+      const n = countOf(url);
       const pending = new Array(n);
       for (let i = 0; i < n; i++) pending[i] = findWorld(randomId());
       answer(res, Promise.all(pending));
     } else if (url === '/stats') {
       send(res, 200, JSON.stringify(stats), name);
     } else {
-      res.writeHead(404, { 'content-length': 0, server: name, date });
-      res.end();
+      notFound(res, name);
     }
   });
 

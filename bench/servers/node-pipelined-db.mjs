@@ -7,10 +7,10 @@
 // statements, as weir's). Same headers as node-db.mjs.
 import { createServer } from 'node:http';
 import postgres from 'postgres';
+import { countOf, notFound, sendJson } from './raw-http.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 const WORLD_SIZE = 10_000;
-const JSON_TYPE = 'application/json';
 
 const sql = postgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/weir_bench_tfb', {
   max: Number(process.env.DB_POOL ?? 16),
@@ -35,46 +35,13 @@ async function pipelined(count) {
   }
 }
 
-/** The `queries` rule: an integer clamped to 1…500; missing or unparsable → 1. */
-function queriesOf(url) {
-  const m = /[?&]queries=([^&]*)/.exec(url);
-  const n = Number.parseInt(m?.[1] ?? '', 10);
-  if (Number.isNaN(n) || n < 1) return 1;
-  return n > 500 ? 500 : n;
-}
-
-// The Date header, formatted once a second, as in servers/node.mjs.
-let date = new Date().toUTCString();
-setInterval(() => {
-  date = new Date().toUTCString();
-}, 1000).unref();
-
-function send(res, status, body) {
-  res.writeHead(status, {
-    'content-type': JSON_TYPE,
-    'content-length': Buffer.byteLength(body),
-    server: 'node',
-    date,
-  });
-  res.end(body);
-}
-
-const json = (res, promise) =>
-  promise.then(
-    (value) => send(res, 200, JSON.stringify(value)),
-    (err) => send(res, 500, JSON.stringify({ error: String(err?.message ?? err) })),
-  );
-
 const server = createServer((req, res) => {
   const url = req.url;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (path === '/db') json(res, readWorld(sql));
-  else if (path === '/queries') json(res, pipelined(queriesOf(url)));
-  else {
-    res.writeHead(404, { 'content-length': 0, server: 'node', date });
-    res.end();
-  }
+  if (path === '/db') sendJson(res, readWorld(sql));
+  else if (path === '/queries') sendJson(res, pipelined(countOf(url)));
+  else notFound(res);
 });
 
 server.listen(port, '127.0.0.1', () => {
