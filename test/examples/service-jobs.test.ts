@@ -15,6 +15,7 @@ import type { Database } from 'weir/db';
 import { type JobQueue, type JobQueueOptions, openJobQueue } from 'weir/queue';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
+import type { JobStatus } from '../../examples/service/job-status.ts';
 import { JobStatusTable } from '../../examples/service/job-status.ts';
 import { WELCOME_QUEUE, type WelcomeJob } from '../../examples/service/jobs.ts';
 import { request, serve } from '../helpers/http.ts';
@@ -34,17 +35,7 @@ async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, 
   }
 }
 
-interface Status {
-  id: string;
-  state: string;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt: string | null;
-  lastError: string | null;
-  result: unknown;
-}
+type Status = JobStatus;
 
 /** A logger that keeps what is logged at warn and error. */
 function recordingLogger(): Logger & { errors: unknown[]; warnings: unknown[] } {
