@@ -19,6 +19,10 @@ export const errorCodes = {
   WEIR_ERR_NEXT_TWICE: { status: 500, summary: 'A middleware called next() more than once.' },
   WEIR_ERR_APP_STOP_FAILED: { status: 500, summary: 'One or more onStop hooks failed.' },
   WEIR_ERR_LISTEN: { status: 500, summary: 'The server could not bind its host and port.' },
+  WEIR_ERR_PID_FILE_TAKEN: {
+    status: 500,
+    summary: 'The pid file of `weir serve --workers` names another running primary.',
+  },
   WEIR_ERR_INTERNAL: { status: 500, summary: 'A handler threw something that is not an HttpError.' },
   WEIR_ERR_BAD_REQUEST: {
     status: 400,

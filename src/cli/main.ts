@@ -18,6 +18,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCommand } from '../bench/command.ts';
+import { type PidFileState, readPidFile } from '../cluster/pid-file.ts';
 import { startPrimary } from '../cluster/supervisor.ts';
 import { attachWorker } from '../cluster/worker.ts';
 import { webConcurrency, workerCount } from '../cluster/workers.ts';
@@ -180,7 +181,12 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
         );
         return 2;
       }
-      startPrimary({ workers, pidFile: values['pid-file'], scheduling, drainTimeoutMs, log: io.out });
+      try {
+        startPrimary({ workers, pidFile: values['pid-file'], scheduling, drainTimeoutMs, log: io.out });
+      } catch (err) {
+        io.err(`weir: ${(err as Error).message}`);
+        return 1;
+      }
       return 0;
     }
   }
@@ -244,17 +250,28 @@ function reloadCommand(pidFile: string | undefined, io: CliIo): number {
     io.err('weir: reload needs --pid-file F, the file `weir serve --workers N --pid-file F` writes');
     return 2;
   }
-  let pid: number;
+  let state: PidFileState;
   try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    state = readPidFile(pidFile);
   } catch (err) {
-    io.err(`weir: cannot read ${pidFile}: ${(err as Error).message} (is the primary running?)`);
+    io.err(`weir: cannot read ${pidFile}: ${(err as Error).message}`);
     return 1;
   }
-  if (!Number.isInteger(pid) || pid <= 0) {
+  if (state.kind === 'missing') {
+    io.err(`weir: ${pidFile} does not exist (is the primary running?)`);
+    return 1;
+  }
+  if (state.kind === 'invalid') {
     io.err(`weir: ${pidFile} holds no pid`);
     return 1;
   }
+  if (state.kind === 'stale') {
+    io.err(
+      `weir: ${pidFile} names pid ${state.pid}, which is not a running primary (the file outlived a killed primary); nothing reloaded`,
+    );
+    return 1;
+  }
+  const pid = state.pid;
   try {
     process.kill(pid, 'SIGHUP');
   } catch (err) {

@@ -17,9 +17,9 @@
  * Every worker is in one state (`starting`, `ready`, `stopping`), changed only by {@link setState}.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { rmSync, writeFileSync } from 'node:fs';
 import { invalidOption } from '../errors.ts';
 import { isWorkerMessage, type PrimaryMessage } from './messages.ts';
+import { claimPidFile, releasePidFile } from './pid-file.ts';
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
@@ -46,7 +46,11 @@ export interface PrimaryOptions {
   crashLoopExits?: number;
   /** @default 30000 */
   crashLoopWindowMs?: number;
-  /** A file the primary writes its pid to (for `weir reload --pid-file`), removed when it exits. */
+  /**
+   * A file the primary writes its pid to (for `weir reload --pid-file`), removed when it exits. One left
+   * by a killed primary is taken over; one naming a running primary is refused.
+   * @throws `WEIR_ERR_PID_FILE_TAKEN` when another running primary owns it.
+   */
   pidFile?: string;
   /** Handle SIGTERM/SIGINT (stop) and SIGHUP (reload). @default true */
   signals?: boolean;
@@ -119,7 +123,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
     args: [...(options.args ?? process.argv.slice(2))],
     execArgv: [...(options.execArgv ?? process.execArgv)],
   });
-  if (options.pidFile !== undefined) writeFileSync(options.pidFile, `${process.pid}\n`);
+  if (options.pidFile !== undefined) claimPidFile(options.pidFile, log);
 
   const running = new Set<Managed>();
   const slots: Slot[] = [];
@@ -130,7 +134,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
     finish = (code) => {
       for (const slot of slots) clearTimeout(slot.restart);
       removeSignals();
-      if (options.pidFile !== undefined) rmSync(options.pidFile, { force: true });
+      if (options.pidFile !== undefined) releasePidFile(options.pidFile);
       resolve(code);
       if (options.exitProcess ?? true) process.exit(code);
     };

@@ -179,7 +179,7 @@ describe('docs/cli.md', () => {
       );
       const gone = await weirRun(['reload', '--pid-file', pidFile]);
       assert.equal(gone.code, 1);
-      assert.match(gone.err[0]!, /^weir: cannot read .*weir\.pid: .* \(is the primary running\?\)$/);
+      assert.match(gone.err[0]!, /^weir: .*weir\.pid does not exist \(is the primary running\?\)$/);
     } finally {
       serving.child.kill('SIGKILL');
     }
