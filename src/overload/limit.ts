@@ -1,0 +1,177 @@
+/**
+ * The adaptive concurrency limit: how many requests may run at once, learned from their latency.
+ *
+ * Each finished request is a sample: its latency over its route's own no-load latency (see
+ * {@link RouteLatency}), so a mix of fast and slow routes reads as one signal. Samples are
+ * averaged over a window (`windowMs`, at least `MIN_SAMPLES`); at the end of each window, as in the
+ * gradient controllers of Envoy's adaptive concurrency filter and Netflix's concurrency-limits:
+ * - latency within `tolerance` × no-load and the limit in use (half of it at least): the limit grows by
+ *   its square root (headroom for a queue of that size), so it reaches a large limit in seconds;
+ * - latency above: the limit shrinks by the gradient `tolerance / ratio` (at most halved per window),
+ *   smoothed, because a window of high latency is often one slow moment;
+ * - a drop (a 503/504 from the app, a request timeout, a stalled event loop): the limit shrinks by 10 %.
+ * The limit stays within [`minLimit`, `maxLimit`].
+ */
+
+/** Settings of {@link AdaptiveLimit}. */
+export interface LimitSettings {
+  readonly initialLimit: number;
+  readonly minLimit: number;
+  readonly maxLimit: number;
+  readonly tolerance: number;
+  readonly windowMs: number;
+  readonly latencyFloorMs: number;
+}
+
+/** Samples a window needs before it changes the limit. */
+const MIN_SAMPLES = 10;
+/** How far a window of high latency moves the limit toward its gradient's value. */
+const SMOOTHING = 0.5;
+/** A route's no-load latency is the minimum of its low-concurrency samples over the last two periods. */
+const MIN_PERIOD_MS = 60_000;
+/** With no low-concurrency sample for this long, the limit probes (see {@link AdaptiveLimit}). */
+const PROBE_EVERY_MS = 60_000;
+/** Low-concurrency samples that end a probe, and the longest a probe lasts. */
+const PROBE_SAMPLES = 20;
+const PROBE_MAX_MS = 1000;
+
+/**
+ * A route's no-load latency: the minimum latency of its requests that ran with at most `minLimit`
+ * requests in flight, over the last one to two periods, so it follows a route that became slower for
+ * good (a grown table) instead of judging it against its first day. Unknown (`Infinity`) until then.
+ */
+export class RouteLatency {
+  #min = Number.POSITIVE_INFINITY;
+  #previous = Number.POSITIVE_INFINITY;
+  #current = Number.POSITIVE_INFINITY;
+  #periodStart = Number.NEGATIVE_INFINITY;
+
+  /** The route's no-load latency in ms (`Infinity` while unknown). */
+  get min(): number {
+    return this.#min;
+  }
+
+  /** Records the latency `ms` of a request that ran at low concurrency, at time `now`. */
+  learn(ms: number, now: number): void {
+    if (now - this.#periodStart > MIN_PERIOD_MS) {
+      // A period with no sample leaves nothing behind, so a route unseen for two periods is unknown again.
+      this.#previous = now - this.#periodStart > 2 * MIN_PERIOD_MS ? Number.POSITIVE_INFINITY : this.#current;
+      this.#current = ms;
+      this.#periodStart = now;
+    } else if (ms < this.#current) {
+      this.#current = ms;
+    }
+    this.#min = Math.min(this.#previous, this.#current);
+  }
+}
+
+/**
+ * The limit itself. Under sustained load every request runs beside `limit` others, so no request shows
+ * a route's no-load latency; as Envoy's filter does, the limit then probes: for up to `PROBE_SAMPLES`
+ * requests (or `PROBE_MAX_MS`) it is held at `minLimit`, and those requests teach their routes their
+ * no-load latency. It starts with a probe, and probes again after `PROBE_EVERY_MS` without such a sample
+ * (a lightly loaded server has them all the time, and never probes).
+ */
+export class AdaptiveLimit {
+  readonly #s: LimitSettings;
+  #limit: number;
+  #windowStart = 0;
+  #ratioSum = 0;
+  #samples = 0;
+  #maxInFlight = 0;
+  #dropped = false;
+  #probeUntil = Number.POSITIVE_INFINITY;
+  #probeSamples = 0;
+  #lastLow = Number.NEGATIVE_INFINITY;
+
+  constructor(settings: LimitSettings) {
+    this.#s = settings;
+    this.#limit = settings.initialLimit;
+    this.#probeUntil = Number.POSITIVE_INFINITY; // until the first PROBE_SAMPLES samples
+  }
+
+  /** The current limit, a whole number (`minLimit` while probing). */
+  get limit(): number {
+    return this.#probeUntil !== 0 ? this.#s.minLimit : Math.floor(this.#limit);
+  }
+
+  /** True while the limit is held at `minLimit` to measure no-load latencies. */
+  get probing(): boolean {
+    return this.#probeUntil !== 0;
+  }
+
+  /**
+   * One finished request of `route`: `latencyMs`, with `inFlight` requests running (itself included)
+   * when it started. Returns true when the window closed and the limit was updated.
+   */
+  sample(latencyMs: number, route: RouteLatency, inFlight: number, now: number): boolean {
+    const s = this.#s;
+    if (inFlight <= s.minLimit) {
+      route.learn(latencyMs, now);
+      this.#lastLow = now;
+      if (this.#probeUntil !== 0 && (++this.#probeSamples >= PROBE_SAMPLES || now > this.#probeUntil)) {
+        this.#endProbe(now);
+      }
+    }
+    if (this.#probeUntil !== 0) {
+      if (this.#probeUntil === Number.POSITIVE_INFINITY) this.#probeUntil = now + PROBE_MAX_MS;
+      else if (now > this.#probeUntil) this.#endProbe(now);
+      return false;
+    }
+    if (now - this.#lastLow > PROBE_EVERY_MS) {
+      this.#probeUntil = now + PROBE_MAX_MS;
+      this.#probeSamples = 0;
+      return false;
+    }
+    const min = route.min;
+    if (min !== Number.POSITIVE_INFINITY) {
+      const base = min > s.latencyFloorMs ? min : s.latencyFloorMs;
+      this.#ratioSum += latencyMs > base ? latencyMs / base : 1;
+      this.#samples++;
+    }
+    if (inFlight > this.#maxInFlight) this.#maxInFlight = inFlight;
+    return this.#maybeUpdate(now);
+  }
+
+  /** A sign of overload that is not a latency: the next window shrinks the limit. */
+  drop(now: number): boolean {
+    this.#dropped = true;
+    return this.#probeUntil === 0 && this.#maybeUpdate(now);
+  }
+
+  #endProbe(now: number): void {
+    this.#probeUntil = 0;
+    this.#lastLow = now;
+    this.#windowStart = now;
+    this.#ratioSum = 0;
+    this.#samples = 0;
+    this.#maxInFlight = 0;
+  }
+
+  #maybeUpdate(now: number): boolean {
+    if (now - this.#windowStart < this.#s.windowMs || (this.#samples < MIN_SAMPLES && !this.#dropped)) {
+      return false;
+    }
+    const s = this.#s;
+    const limit = this.#limit;
+    let next = limit;
+    if (this.#dropped) {
+      next = limit * 0.9;
+    } else {
+      const ratio = this.#ratioSum / this.#samples;
+      if (ratio <= s.tolerance) {
+        if (this.#maxInFlight * 2 >= limit) next = limit + Math.sqrt(limit);
+      } else {
+        const gradient = Math.max(0.5, s.tolerance / ratio);
+        next = limit * (1 - SMOOTHING) + limit * gradient * SMOOTHING;
+      }
+    }
+    this.#limit = Math.min(s.maxLimit, Math.max(s.minLimit, next));
+    this.#windowStart = now;
+    this.#ratioSum = 0;
+    this.#samples = 0;
+    this.#maxInFlight = 0;
+    this.#dropped = false;
+    return true;
+  }
+}

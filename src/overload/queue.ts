@@ -1,0 +1,134 @@
+/**
+ * Where requests over the concurrency limit wait: one line per priority class, highest class served
+ * first. A line is served first-in first-out while the wait is short, and last-in first-out once the
+ * oldest waiting request has waited `lifoAfterMs` (a standing queue: the server is overloaded, and the
+ * newest requests are the ones whose clients are still there); it turns back when that wait falls below
+ * half of it. Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the
+ * lowest class is turned away to make room, unless the newcomer's class is lower still.
+ */
+import { Fifo } from '../internal/fifo.ts';
+
+/** A request waiting for a slot. */
+export interface Waiter {
+  readonly priority: number;
+  readonly since: number;
+  /** False once its client has gone: it is dropped without an answer. */
+  alive(): boolean;
+}
+
+/** Why a waiting request was turned away. */
+export type ShedReason = 'queue-full' | 'queue-timeout';
+
+export class WaitQueue<W extends Waiter> {
+  /** Lines by priority, highest first. */
+  readonly #lines: { priority: number; line: Fifo<W> }[] = [];
+  #size = 0;
+  #lifo = false;
+  readonly #max: number;
+  readonly #timeoutMs: number;
+  readonly #lifoAfterMs: number;
+
+  constructor(max: number, timeoutMs: number, lifoAfterMs: number) {
+    this.#max = max;
+    this.#timeoutMs = timeoutMs;
+    this.#lifoAfterMs = lifoAfterMs;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** True while lines are served last-in first-out. */
+  get lifo(): boolean {
+    return this.#lifo;
+  }
+
+  /**
+   * Adds `w`. Returns the waiter turned away to make room (`w` itself when its class is the lowest and
+   * the queue is full), or undefined.
+   */
+  push(w: W): W | undefined {
+    if (this.#size >= this.#max) {
+      const lowest = this.#lines.at(-1);
+      if (lowest === undefined || lowest.priority > w.priority) return w;
+      if (lowest.priority === w.priority && this.#max === 0) return w;
+      const evicted = lowest.line.shift();
+      this.#size--;
+      if (lowest.line.length === 0) this.#lines.pop();
+      this.#lineOf(w.priority).push(w);
+      this.#size++;
+      return evicted;
+    }
+    this.#lineOf(w.priority).push(w);
+    this.#size++;
+    return undefined;
+  }
+
+  /** The next waiter to run (highest class; FIFO or LIFO as the wait says), or undefined. */
+  next(now: number): W | undefined {
+    this.#mode(now);
+    while (this.#lines.length > 0) {
+      const first = this.#lines[0]!;
+      const w = this.#lifo ? first.line.pop() : first.line.shift();
+      if (first.line.length === 0) this.#lines.shift();
+      if (w === undefined) continue;
+      this.#size--;
+      if (w.alive()) return w;
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes and returns the waiters that waited `timeoutMs` or whose client left (the latter are not
+   * answered). Also returns when the next one expires (`Infinity` with none left).
+   */
+  expire(now: number): { expired: W[]; nextAt: number } {
+    const expired: W[] = [];
+    let nextAt = Number.POSITIVE_INFINITY;
+    for (let i = this.#lines.length - 1; i >= 0; i--) {
+      const { line } = this.#lines[i]!;
+      for (let w = line.first(); w !== undefined; w = line.first()) {
+        if (w.alive() && now - w.since < this.#timeoutMs) break;
+        line.shift();
+        this.#size--;
+        if (w.alive()) expired.push(w);
+      }
+      const head = line.first();
+      if (head === undefined) this.#lines.splice(i, 1);
+      else if (head.since + this.#timeoutMs < nextAt) nextAt = head.since + this.#timeoutMs;
+    }
+    this.#mode(now);
+    return { expired, nextAt };
+  }
+
+  /** Every waiter still queued, removed (for shutdown). */
+  drain(): W[] {
+    const all: W[] = [];
+    for (const { line } of this.#lines)
+      for (let w = line.shift(); w !== undefined; w = line.shift()) all.push(w);
+    this.#lines.length = 0;
+    this.#size = 0;
+    return all;
+  }
+
+  #mode(now: number): void {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const { line } of this.#lines) {
+      const head = line.first();
+      if (head !== undefined && head.since < oldest) oldest = head.since;
+    }
+    const waited = now - oldest;
+    if (!this.#lifo && waited >= this.#lifoAfterMs) this.#lifo = true;
+    else if (this.#lifo && !(waited >= this.#lifoAfterMs / 2)) this.#lifo = false;
+  }
+
+  #lineOf(priority: number): Fifo<W> {
+    const lines = this.#lines;
+    let i = 0;
+    while (i < lines.length && lines[i]!.priority > priority) i++;
+    if (i < lines.length && lines[i]!.priority === priority) return lines[i]!.line;
+    const line = new Fifo<W>();
+    lines.splice(i, 0, { priority, line });
+    return line;
+  }
+}

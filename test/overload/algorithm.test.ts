@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AdaptiveLimit, RouteLatency } from '../../src/overload/limit.ts';
+import { overloadSettings } from '../../src/overload/options.ts';
+import { type Waiter, WaitQueue } from '../../src/overload/queue.ts';
+
+/**
+ * A closed loop against a route whose latency rises with concurrency, as a CPU-bound one does: 1.25 ms
+ * alone (a 1 ms wait and 0.25 ms of CPU), and 0.25 ms more per request running beside it. Returns the
+ * limits of the last `tail` windows.
+ */
+function converge(settings = overloadSettings(), windows = 400, tail = 100): number[] {
+  const limit = new AdaptiveLimit(settings);
+  const route = new RouteLatency();
+  const seen: number[] = [];
+  let now = 0;
+  for (let w = 0; w < windows; w++) {
+    const inFlight = limit.limit; // saturated: every slot is taken
+    const latency = Math.max(1.25, 0.25 * inFlight);
+    for (let i = 0; i < 20; i++) {
+      now += settings.windowMs / 20;
+      limit.sample(latency, route, inFlight, now);
+    }
+    if (w >= windows - tail) seen.push(limit.limit);
+  }
+  return seen;
+}
+
+describe('the adaptive limit', () => {
+  it('settles within a band where latency stays near the tolerance, for a route whose latency rises with concurrency', () => {
+    const seen = converge();
+    // Latency 2 × 1.25 ms is reached at 10 in flight: the limit hovers around there, never at the ends.
+    assert.ok(Math.min(...seen) >= 5, `limit fell to ${Math.min(...seen)}`);
+    assert.ok(Math.max(...seen) <= 16, `limit rose to ${Math.max(...seen)}`);
+  });
+
+  it('grows to its ceiling while latency does not rise (an I/O-bound route far from saturation)', () => {
+    const s = overloadSettings({ maxLimit: 500 });
+    const limit = new AdaptiveLimit(s);
+    const route = new RouteLatency();
+    let now = 0;
+    for (let w = 0; w < 200 && limit.limit < 500; w++) {
+      for (let i = 0; i < 20; i++, now += 5) limit.sample(50, route, limit.limit, now);
+    }
+    assert.equal(limit.limit, 500);
+  });
+
+  it('does not grow while the limit is not in use (fewer than half its slots taken)', () => {
+    const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 64 }));
+    const route = new RouteLatency();
+    let now = 0;
+    for (let i = 0; i < 2000; i++, now += 5) limit.sample(1, route, 5, now);
+    assert.equal(limit.limit, 64);
+  });
+
+  it('shrinks by a tenth a window on drops, never below minLimit', () => {
+    const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 100, minLimit: 7 }));
+    const route = new RouteLatency();
+    for (let i = 0; i < 20; i++) limit.sample(1, route, 1, i); // the first probe
+    assert.equal(limit.probing, false);
+    limit.drop(1000);
+    assert.equal(limit.limit, 90);
+    for (let t = 2000; t < 100_000; t += 200) limit.drop(t);
+    assert.equal(limit.limit, 7);
+  });
+
+  it("judges latency against each route's own no-load latency, so fast and slow routes mixed read as unloaded", () => {
+    const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 20 }));
+    const fast = new RouteLatency();
+    const slow = new RouteLatency();
+    let now = 0;
+    for (let i = 0; i < 400; i++) {
+      now += 5;
+      const [route, ms] = i % 2 === 0 ? [fast, 0.2] : [slow, 80];
+      limit.sample(ms, route, limit.limit, now);
+    }
+    assert.ok(limit.limit > 20, `limit ${limit.limit} shrank on a mix of unloaded routes`);
+  });
+});
+
+function waiter(priority: number, since: number, alive = true): Waiter & { id: string } {
+  return { id: `${priority}@${since}`, priority, since, alive: () => alive };
+}
+
+describe('the wait queue', () => {
+  it('serves the highest class first, first-in first-out while waits are short', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
+    for (const w of [waiter(100, 0), waiter(200, 1), waiter(300, 2), waiter(200, 3)]) q.push(w);
+    assert.deepEqual(
+      [q.next(10), q.next(10), q.next(10), q.next(10)].map((w) => w?.id),
+      ['300@2', '200@1', '200@3', '100@0'],
+    );
+    assert.equal(q.size, 0);
+  });
+
+  it('serves the newest first once the oldest has waited lifoAfterMs, and the oldest again below half of it', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
+    for (let t = 0; t < 5; t++) q.push(waiter(200, t * 10));
+    assert.equal(q.next(100)?.id, '200@0');
+    assert.equal(q.next(400)?.id, '200@40', 'the oldest has waited 390 ms: newest first');
+    assert.equal(q.lifo, true);
+    q.push(waiter(200, 390));
+    assert.equal(q.next(420)?.id, '200@390');
+    // What is left (10, 20, 30) waited over 150 ms at 400: still LIFO; a queue of fresh requests is FIFO.
+    assert.equal(q.next(420)?.id, '200@30');
+    const fresh = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
+    fresh.push(waiter(200, 1000));
+    fresh.push(waiter(200, 1001));
+    assert.equal(fresh.next(1100)?.id, '200@1000');
+  });
+
+  it('expires what waited timeoutMs, drops the unanswerable, and says when the next expires', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
+    q.push(waiter(200, 0));
+    q.push(waiter(200, 10, false));
+    q.push(waiter(100, 500));
+    const { expired, nextAt } = q.expire(1005);
+    assert.deepEqual(
+      expired.map((w) => w.id),
+      ['200@0'],
+    );
+    assert.equal(nextAt, 1500);
+    assert.equal(q.size, 1);
+  });
+
+  it('when full, turns away the oldest of the lowest class, or the newcomer when its class is lower still', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(2, 1000, 300);
+    q.push(waiter(100, 0));
+    q.push(waiter(200, 1));
+    assert.equal(q.push(waiter(300, 2))?.id, '100@0');
+    const batch = waiter(100, 3);
+    assert.equal(q.push(batch), batch);
+    assert.deepEqual([q.next(5)?.id, q.next(5)?.id], ['300@2', '200@1']);
+  });
+});
+
+describe('overload options', () => {
+  it('refuses bad values, naming the option', () => {
+    for (const bad of [
+      { minLimit: 0 },
+      { maxQueue: -1 },
+      { tolerance: 0.5 },
+      { queueTimeoutMs: Number.NaN },
+      { initialLimit: 1.5 },
+    ]) {
+      assert.throws(
+        () => overloadSettings(bad),
+        (err: { code?: string; message?: string }) =>
+          err.code === 'WEIR_ERR_INVALID_OPTION' && err.message!.includes(`overload.${Object.keys(bad)[0]}`),
+      );
+    }
+    assert.throws(() => overloadSettings({ minLimit: 10, maxLimit: 5 }), /minLimit/);
+  });
+});
