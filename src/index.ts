@@ -58,6 +58,8 @@ export type { CookieOptions } from './http/cookies.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
 export type { TrustProxy } from './http/proxy.ts';
+export type { OverloadStats } from './overload/limiter.ts';
+export type { OverloadOptions, Priority } from './overload/options.ts';
 export {
   type ReadinessCheck,
   type ReadinessOptions,

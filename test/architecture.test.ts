@@ -24,9 +24,9 @@ function sources(): [string, string, string[]][] {
 }
 
 describe('architecture', () => {
-  it('backends and the toolkit never import the HTTP core or the CLI', () => {
+  it('backends, the toolkit and the overload limiter never import the HTTP core or the CLI', () => {
     for (const [folder, path, specifiers] of sources()) {
-      if (!['db', 'cache', 'queue', 'concurrency', 'internal'].includes(folder)) continue;
+      if (!['db', 'cache', 'queue', 'concurrency', 'internal', 'overload'].includes(folder)) continue;
       for (const s of specifiers) {
         assert.doesNotMatch(s, /^\.\.\/(http|cli)\//, `${path} imports ${s}`);
       }

@@ -156,9 +156,12 @@ export function createServiceApp(options: ServiceOptions): App {
   // Liveness: 200 while the process serves at all. Readiness: 200 while the database answers and the
   // app is not draining, else 503 naming what is not ready. The cache is not checked: with Redis away it
   // runs degraded (loaders run) and the service still answers.
-  app.get('/healthz', () => ({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
+  // Neither is ever shed by the overload limiter: a probe that got a 503 under load would take the
+  // instance out of rotation (or restart it) just when it is busiest.
+  app.get('/healthz', { shed: false }, () => ({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
   app.get(
     '/readyz',
+    { shed: false },
     readiness(() => app.draining, {
       database: (signal) => db.with({ signal }).one`SELECT 1 AS ok`,
     }),

@@ -1,7 +1,7 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL; TRUST_PROXY and INSTANCE_ID when it runs behind a load balancer)
- * and exports the App without serving it.
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; TRUST_PROXY and INSTANCE_ID when it runs behind a load balancer;
+ * OVERLOAD=off to turn the overload limiter off, for comparison) and exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
@@ -27,6 +27,7 @@ export const app = createServiceApp({
   queue,
   trustProxy: trustProxy(process.env.TRUST_PROXY),
   instanceId: process.env.INSTANCE_ID || undefined,
+  ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 /** What the service runs on, for its startup line (each `url` has its password redacted). */
 export const backends = { database: db.url, cache: cache.url, queue: queue.url };

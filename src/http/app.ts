@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption, WeirError } from '../errors.ts';
 import { inspecting } from '../internal/inspect.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
+import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
+import { type OverloadOptions, overloadSettings, type Priority, priorityOf } from '../overload/options.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
@@ -56,6 +58,12 @@ export interface AppOptions {
    * @throws WEIR_ERR_INVALID_OPTION for `true`, a negative count or a malformed address.
    */
   trustProxy?: TrustProxy;
+  /**
+   * The overload limiter (weir/overload): an adaptive limit on requests running at once, a short queue
+   * for the rest, and a fast 503 with `Retry-After` for what cannot be served in time. Its knobs, or
+   * `false` to turn it off. @default on, with the defaults of {@link OverloadOptions}
+   */
+  overload?: OverloadOptions | false;
 }
 
 /** Options of one route. */
@@ -69,6 +77,10 @@ export interface RouteOptions {
    * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
    */
   timeoutMs?: number;
+  /** Its class under overload: lower classes are shed first. @default 'normal' */
+  priority?: Priority;
+  /** `false`: never limited nor shed by the overload limiter (health checks, metrics). @default true */
+  shed?: boolean;
 }
 
 /** A route handler: returns the response value (see the table in `send.ts`), or a promise of it. */
@@ -158,6 +170,8 @@ export class App<S extends object = Record<never, never>> {
       maxJsonDepth: options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
       trustProxy: compileTrustProxy(options.trustProxy),
       draining: false,
+      limiter:
+        options.overload === false ? undefined : new OverloadLimiter(overloadSettings(options.overload)),
     };
     const adder = (method: string): AddRoute<S, this> =>
       ((path: string, ...args: unknown[]) => this.#add(method, path, args)) as AddRoute<S, this>;
@@ -254,6 +268,11 @@ export class App<S extends object = Record<never, never>> {
     return this.#runtime.draining;
   }
 
+  /** The overload limiter's state and counters, or undefined when `overload: false`. */
+  overloadStats(): OverloadStats | undefined {
+    return this.#runtime.limiter?.stats();
+  }
+
   /** The queues and concurrency of the registered workers, as `name×concurrency`. */
   workers(): string[] {
     return this.#collectWorkers().map((w) => `${w.name}×${w.concurrency}`);
@@ -271,6 +290,7 @@ export class App<S extends object = Record<never, never>> {
    */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
+      this.#runtime.limiter?.close();
       const failures: unknown[] = [];
       const consumers = this.#consumers ?? [];
       for (const result of await Promise.allSettled(consumers.map((c) => c.close()))) {
@@ -331,6 +351,10 @@ export class App<S extends object = Record<never, never>> {
     checkLimit('route maxJsonDepth', options.maxJsonDepth, 1);
     if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
       throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
+    }
+    if (options.priority !== undefined) priorityOf(options.priority, 'route priority');
+    if (options.shed !== undefined && typeof options.shed !== 'boolean') {
+      throw invalidOption('route shed', 'a boolean', options.shed);
     }
     if (args.length === 0 || args.some((fn) => typeof fn !== 'function')) {
       throw invalidOption(

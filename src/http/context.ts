@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { scopedController } from '../concurrency/signal.ts';
 import { httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
+import type { OverloadLimiter } from '../overload/limiter.ts';
 import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
@@ -20,6 +21,8 @@ export interface AppRuntime {
   readonly trustProxy: TrustFn | undefined;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
   draining: boolean;
+  /** The overload limiter, unless the app turned it off. */
+  readonly limiter: OverloadLimiter | undefined;
 }
 
 /** Per-route settings a request needs. Internal. */

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, isHttpError } from '../errors.ts';
+import { RouteLatency } from '../overload/limit.ts';
+import type { OverloadLimiter } from '../overload/limiter.ts';
+import { type Priority, priorityOf } from '../overload/options.ts';
 import { type Chain, compose, type ErrorResult, isThenable, type Middleware } from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { errorResponder } from './error-response.ts';
-import { type Admission, armTimeout, runAdmission } from './pipeline.ts';
+import { type Admission, armTimeout, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
@@ -20,6 +23,10 @@ export interface Route {
   readonly run: Chain;
   readonly settings: RouteSettings;
   readonly timeoutMs: number | undefined;
+  /** Its class under overload (see weir/overload); `-1`: never limited nor shed. */
+  readonly priority: number;
+  /** Its no-load latency, which the overload limiter judges its latency by. */
+  readonly latency: RouteLatency;
 }
 
 /** Per-route options the dispatcher needs. */
@@ -27,7 +34,12 @@ export interface RouteLimits {
   readonly bodyLimitBytes?: number;
   readonly maxJsonDepth?: number;
   readonly timeoutMs?: number;
+  readonly priority?: Priority;
+  /** `false`: the overload limiter neither counts nor sheds this route (health checks, metrics). */
+  readonly shed?: boolean;
 }
+
+const NORMAL = priorityOf('normal');
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
@@ -88,6 +100,9 @@ export class Dispatcher {
           ? NO_SETTINGS
           : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth },
       timeoutMs: limits.timeoutMs,
+      priority:
+        limits.shed === false ? -1 : limits.priority === undefined ? NORMAL : priorityOf(limits.priority),
+      latency: new RouteLatency(),
     };
   }
 
@@ -157,16 +172,53 @@ export class Dispatcher {
       route = match.entry.methods.get(method) ?? this.#fallback(match.entry, method);
       params = match.params;
     }
-    const ctx = new Context(
-      req,
-      res,
-      method,
-      path,
-      q === -1 ? '' : url.slice(q + 1),
-      params,
-      route.settings,
-      this.#runtime,
-    );
+    const limiter = this.#runtime.limiter;
+    if (limiter === undefined || route.priority < 0) {
+      this.#serve(req, res, method, path, q === -1 ? '' : url.slice(q + 1), params, route);
+    } else if (limiter.tryEnter()) {
+      this.#serveLimited(limiter, req, res, method, path, q === -1 ? '' : url.slice(q + 1), params, route);
+    } else {
+      const query = q === -1 ? '' : url.slice(q + 1);
+      limiter.wait({
+        priority: route.priority,
+        since: performance.now(),
+        alive: () => req.socket?.destroyed !== true,
+        run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route),
+        shed: () => shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds),
+      });
+    }
+  };
+
+  /** Serves a request that holds one of the limiter's slots, and gives the slot back when it ends. */
+  #serveLimited(
+    limiter: OverloadLimiter,
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    query: string,
+    params: Record<string, string>,
+    route: Route,
+  ): void {
+    const started = performance.now();
+    const inFlight = limiter.inFlight;
+    res.once('close', () => {
+      const status = res.statusCode;
+      limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
+    });
+    this.#serve(req, res, method, path, query, params, route);
+  }
+
+  #serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    query: string,
+    params: Record<string, string>,
+    route: Route,
+  ): void {
+    const ctx = new Context(req, res, method, path, query, params, route.settings, this.#runtime);
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
       const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
@@ -187,7 +239,7 @@ export class Dispatcher {
     } else {
       deliver(ctx, result, this.#errorResult);
     }
-  };
+  }
 
   /**
    * Answers a request refused before routing (see protocol.ts) without running middleware: it never

@@ -43,9 +43,32 @@ export function runAdmission(
     });
     return true;
   }
-  const shed = isHttpError(verdict)
-    ? verdict
-    : httpError('WEIR_ERR_OVERLOADED', 'The server is over capacity');
+  writeShed(req, res, runtime, isHttpError(verdict) ? verdict : overloaded(1));
+  return false;
+}
+
+function overloaded(retryAfterSeconds: number): HttpError {
+  return httpError('WEIR_ERR_OVERLOADED', 'The server is over capacity; retry later', undefined, {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });
+}
+
+/** Answers 503 `WEIR_ERR_OVERLOADED` to a request the overload limiter turned away. */
+export function shedRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  runtime: AppRuntime,
+  retryAfterSeconds: number,
+): void {
+  writeShed(req, res, runtime, overloaded(retryAfterSeconds));
+}
+
+/**
+ * Writes a shed request's error without running middleware or reading its body; a request with a body
+ * is answered with `Connection: close`, so the unread body is never drained.
+ */
+function writeShed(req: IncomingMessage, res: ServerResponse, runtime: AppRuntime, shed: HttpError): void {
+  if (res.headersSent || res.destroyed) return;
   const body = errorBody(shed.code, shed.message);
   const hasBody =
     req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
@@ -56,15 +79,13 @@ export function runAdmission(
       date: httpDate(),
       server: SERVER,
       ...shed.headers,
-      // A shed request's body is not worth reading: close instead of draining it.
       ...(hasBody || runtime.draining ? { connection: 'close' } : undefined),
     });
     res.end(body);
   } catch (err) {
-    runtime.log.error({ err }, 'the admission step shed a request with headers that cannot be sent');
+    runtime.log.error({ err }, 'a request was shed with headers that cannot be sent');
     lastResort(res, 503, 'WEIR_ERR_OVERLOADED', 'The server is over capacity');
   }
-  return false;
 }
 
 /** Aborts `ctx.signal` and answers 503 when the route's deadline passes before the response starts. */

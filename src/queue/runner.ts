@@ -2,6 +2,7 @@
  * The consumer loop every backend shares: take up to `concurrency` jobs, run the handler, then complete,
  * retry (with backoff) or bury each; on close, stop taking, let running jobs finish until the deadline,
  * then abort them and leave them for redelivery. Backends supply deliveries through a {@link Source}.
+ * While the process sheds HTTP requests (internal/pressure.ts), it takes no new job.
  *
  * A job that runs past its `jobTimeoutMs` has its signal aborted and its attempt recorded as failed at
  * once (retried after its backoff, or dead-lettered after its last attempt), and its lease is no longer
@@ -14,6 +15,7 @@ import { scopedController } from '../concurrency/signal.ts';
 import { sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
+import { pressure } from '../internal/pressure.ts';
 import { type Backoff, backoffDelay } from './backoff.ts';
 import { Deadlines, JobContext, RunningJob } from './running-job.ts';
 import type { Consumer, Job, JobHandler, ProcessOptions } from './types.ts';
@@ -67,6 +69,7 @@ export function startConsumer(
   }
   if (typeof handler !== 'function') throw invalidOption('process() handler', 'a function', handler);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+  const yieldToRequests = options.yieldToRequests ?? true;
 
   const taking = scopedController();
   const running = new Map<Delivery, RunningJob>();
@@ -158,6 +161,10 @@ export function startConsumer(
           slotFreed = resolve;
         });
         slotFreed = undefined;
+        continue;
+      }
+      if (yieldToRequests && pressure.raised) {
+        await pressure.calm(taking.signal);
         continue;
       }
       let deliveries: Delivery[];

@@ -84,6 +84,12 @@ export interface ProcessOptions extends SignalOptions {
    * and they are left for redelivery. @default 10_000
    */
   shutdownTimeoutMs?: number;
+  /**
+   * Take no new job while the process sheds HTTP requests (weir's overload limiter), so the capacity left
+   * goes to the requests; running jobs go on, and taking resumes once shedding stops. `false` keeps
+   * taking jobs whatever the load. @default true
+   */
+  yieldToRequests?: boolean;
 }
 
 /** A running consumer. */

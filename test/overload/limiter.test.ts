@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { connect } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { App, type ServerHandle } from 'weir';
+import { pressure } from '../../src/internal/pressure.ts';
+import { type RawResponse, request, serve } from '../helpers/http.ts';
+
+/** A gate a handler waits on, opened by the test. */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait, open };
+}
+
+/** An app whose limit is pinned to one slot (min = max = 1), with a route that holds it until told. */
+function pinned(overload: Record<string, number> = {}) {
+  const app = new App({
+    logger: false,
+    overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, queueTimeoutMs: 300, ...overload },
+  });
+  const held = gate();
+  let entered = 0;
+  const order: string[] = [];
+  app.get('/hold', async () => {
+    entered++;
+    await held.wait;
+    return 'held';
+  });
+  app.post('/upload', async (ctx) => {
+    entered++;
+    return { bytes: (await ctx.buffer()).length };
+  });
+  app.get('/batch/:id', { priority: 'batch' }, (ctx) => {
+    order.push(`batch ${ctx.params.id}`);
+    return 'batch';
+  });
+  app.get('/critical/:id', { priority: 'critical' }, (ctx) => {
+    order.push(`critical ${ctx.params.id}`);
+    return 'critical';
+  });
+  app.get('/healthz', { shed: false }, () => 'ok');
+  return { app, held, order, entered: () => entered };
+}
+
+/** Sends GET /hold and waits until its handler runs (it holds the only slot); resolves to its response. */
+async function hold(
+  handle: ServerHandle,
+  entered: () => number,
+): Promise<{ response: Promise<RawResponse> }> {
+  const before = entered();
+  const response = request(handle, { path: '/hold' });
+  for (let i = 0; i < 200 && entered() === before; i++) await sleep(5);
+  assert.equal(entered(), before + 1, 'the holding request runs');
+  return { response };
+}
+
+describe('the overload limiter on a real server', () => {
+  it('sheds a request that waited queueTimeoutMs with a fast 503, without running its handler or reading its body', async () => {
+    const t = pinned();
+    const handle = await serve(t.app);
+    const shed: unknown[] = [];
+    const onShed = (m: unknown): void => {
+      shed.push(m);
+    };
+    subscribe('weir:overload', onShed);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      // A body announced but never sent: a handler reading it would wait for ever.
+      const socket = connect(handle.port, '127.0.0.1');
+      let raw = '';
+      socket.on('data', (c) => {
+        raw += c;
+      });
+      const started = Date.now();
+      socket.write(
+        'POST /upload HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: 1000000\r\n\r\nabc',
+      );
+      await new Promise((resolve) => socket.once('close', resolve));
+      const took = Date.now() - started;
+      assert.match(raw, /^HTTP\/1\.1 503 /);
+      assert.match(raw, /\r\nretry-after: 1\r\n/i);
+      assert.match(raw, /\r\nconnection: close\r\n/i);
+      assert.match(raw, /"code":"WEIR_ERR_OVERLOADED"/);
+      assert.ok(took >= 250 && took < 2000, `answered after ${took} ms`);
+      assert.equal(t.entered(), 1, 'the shed request never reached its handler');
+      t.held.open();
+      assert.equal((await holding).status, 200);
+      const stats = t.app.overloadStats()!;
+      assert.equal(stats.shed.byReason['queue-timeout'], 1);
+      assert.deepEqual(stats.shed.byPriority, { normal: 1 });
+      assert.ok(shed.some((m) => (m as { type: string; reason: string }).reason === 'queue-timeout'));
+    } finally {
+      unsubscribe('weir:overload', onShed);
+      t.held.open();
+      await handle.close();
+    }
+  });
+
+  it('gives a freed slot to the highest class waiting, and turns batch away first when the queue is full', async () => {
+    const t = pinned({ maxQueue: 3, queueTimeoutMs: 5000 });
+    const handle = await serve(t.app);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      const batch1 = request(handle, { path: '/batch/1' });
+      const batch2 = request(handle, { path: '/batch/2' });
+      await sleep(50);
+      const critical1 = request(handle, { path: '/critical/1' });
+      const critical2 = request(handle, { path: '/critical/2' });
+      // The queue held 3: the fourth evicted the oldest batch request.
+      assert.equal((await batch1).status, 503);
+      t.held.open();
+      const statuses = await Promise.all([holding, batch2, critical1, critical2]);
+      assert.deepEqual(
+        statuses.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
+      assert.deepEqual(t.order, ['critical 1', 'critical 2', 'batch 2']);
+      assert.deepEqual(t.app.overloadStats()!.shed.byPriority, { batch: 1 });
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
+
+  it('never queues or sheds a route marked shed: false, and answers a new connection at once while the slot is held', async () => {
+    const t = pinned({ maxQueue: 0 });
+    const handle = await serve(t.app);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      const started = Date.now();
+      const health = await request(handle, { path: '/healthz' });
+      assert.equal(health.status, 200);
+      const refused = await request(handle, { path: '/critical/x' });
+      assert.equal(refused.status, 503, 'no queue: a request over the limit is refused at once');
+      assert.ok(Date.now() - started < 1000);
+      t.held.open();
+      await holding;
+      assert.equal((await request(handle, { path: '/critical/y' })).status, 200);
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
+
+  it('does not shed a saturating but stable load: 200 concurrent clients on a route whose latency rises with concurrency', async () => {
+    const app = new App({ logger: false });
+    app.get('/work', async () => {
+      await sleep(1);
+      const until = process.hrtime.bigint() + 200_000n;
+      while (process.hrtime.bigint() < until) {
+        // 0.2 ms of CPU
+      }
+      return 'done';
+    });
+    const handle = await serve(app);
+    try {
+      const statuses = new Map<number, number>();
+      const client = async (): Promise<void> => {
+        for (let i = 0; i < 10; i++) {
+          const { status } = await request(handle, { path: '/work' });
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: 200 }, client));
+      assert.deepEqual([...statuses], [[200, 2000]]);
+      const stats = app.overloadStats()!;
+      assert.equal(stats.shed.total, 0);
+      assert.ok(stats.waited > 0, 'requests waited for a slot: the limit was below 200');
+      assert.ok(stats.limit >= 4 && stats.limit < 200, `limit ${stats.limit}`);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('raises the pressure state while shedding and lowers it a second after the last shed', async () => {
+    const t = pinned({ maxQueue: 0 });
+    const handle = await serve(t.app);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      assert.equal(pressure.raised, false);
+      assert.equal((await request(handle, { path: '/critical/x' })).status, 503);
+      assert.equal(pressure.raised, true);
+      assert.equal(t.app.overloadStats()!.shedding, true);
+      t.held.open();
+      await holding;
+      const calmAt = Date.now();
+      await pressure.calm();
+      const after = Date.now() - calmAt;
+      assert.ok(after >= 800 && after < 3000, `calm after ${after} ms`);
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
+
+  it('is off with overload: false', async () => {
+    const app = new App({ logger: false, overload: false });
+    app.get('/', () => 'ok');
+    const handle = await serve(app);
+    try {
+      assert.equal((await request(handle, {})).status, 200);
+      assert.equal(app.overloadStats(), undefined);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses a bad route priority or shed flag, naming it', () => {
+    const app = new App({ logger: false });
+    assert.throws(() => app.get('/a', { priority: 'urgent' as 'batch' }, () => 1), /route priority/);
+    assert.throws(() => app.get('/b', { priority: 1001 }, () => 1), /route priority/);
+    assert.throws(() => app.get('/c', { shed: 'no' as unknown as boolean }, () => 1), /route shed/);
+    assert.throws(() => new App({ overload: { maxQueue: -1 } }), /overload\.maxQueue/);
+  });
+});
