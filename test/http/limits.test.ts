@@ -64,7 +64,8 @@ describe('README limits table', () => {
     try {
       const { server } = handle;
       const expected: Record<string, number> = {
-        'listen.maxHeaderSizeBytes': server.maxHeaderSize,
+        // Node keeps the option on the server without declaring it in its types.
+        'listen.maxHeaderSizeBytes': (server as typeof server & { maxHeaderSize: number }).maxHeaderSize,
         'listen.headersTimeoutMs': server.headersTimeout,
         'listen.requestTimeoutMs': server.requestTimeout,
         'listen.keepAliveTimeoutMs': server.keepAliveTimeout,
