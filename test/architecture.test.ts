@@ -57,16 +57,29 @@ describe('architecture', () => {
     }
   });
 
-  it('no test installs a process-level uncaughtException or unhandledRejection handler (it would hide a crash)', () => {
-    const testDir = fileURLToPath(new URL('./', import.meta.url));
+  it('no test or testing helper installs a process-level uncaughtException or unhandledRejection handler (it would hide a crash)', () => {
     const walk = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+        e.isDirectory() ? walk(join(dir, e.name)) : /\.[cm]?[jt]s$/.test(e.name) ? [join(dir, e.name)] : [],
       );
-    const pattern = ['uncaught', 'Exception|unhandled', 'Rejection'].join('');
-    for (const file of walk(testDir)) {
-      const text = readFileSync(file, 'utf8');
-      assert.doesNotMatch(text, new RegExp(`process\\.(on|once|addListener)\\(\\s*'(${pattern})'`), file);
-    }
+    const files = [
+      ...walk(fileURLToPath(new URL('./', import.meta.url))),
+      ...walk(fileURLToPath(new URL('../src/testing/', import.meta.url))),
+    ];
+    // Assembled so that this file does not match itself.
+    const events = ['uncaught', 'Exception(Monitor)?|unhandled', 'Rejection'].join('');
+    const install = new RegExp(
+      `process\\.(on|once|addListener|prependListener|prependOnceListener)\\(\\s*['"\`](${events})['"\`]|process\\.setUncaught${'Exception'}CaptureCallback\\(`,
+    );
+    assert.ok(files.length > 100 && files.some((f) => f.includes('/src/testing/')));
+    for (const file of files) assert.doesNotMatch(readFileSync(file, 'utf8'), install, file);
+    // The pattern itself finds each way of installing one.
+    for (const sample of [
+      `process.on('uncaught${'Exception'}', f)`,
+      `process.once("unhandled${'Rejection'}", f)`,
+      `process.prependListener(\`uncaught${'Exception'}\`, f)`,
+      `process.setUncaught${'Exception'}CaptureCallback(f)`,
+    ])
+      assert.match(sample, install);
   });
 });

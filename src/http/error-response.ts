@@ -11,35 +11,65 @@ import { WeirResponse } from './response.ts';
  * `exposeErrors` (development).
  */
 export function errorResponder(runtime: AppRuntime): ErrorResult {
-  return (ctx: Context, thrown: unknown): unknown => {
-    const err = unwrapSuppressed(thrown);
-    ctx.error = err;
-    if (isHttpError(err)) {
-      // The error object carries what the operator needs (a backend's detail, its cause); its
-      // enumerable fields never hold request values or secrets.
-      if (err.status === 503) {
-        runtime.log.warn({ err, method: ctx.method, path: ctx.path }, err.message);
-      } else if (err.status >= 500) {
-        runtime.log.error({ err, method: ctx.method, path: ctx.path }, err.message);
-      } else {
-        runtime.log.debug({ code: err.code, method: ctx.method, path: ctx.path }, err.message);
-      }
-      const body =
-        err.status === 500 && err.code in errorCodes
-          ? errorBody(err.code, 'Internal Server Error')
-          : errorBody(err.code, err.message, { details: err.details });
-      return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
+  // Called on every path that answers an error, several of them outside the request listener's own stack
+  // (promise callbacks, the route timer), so it never throws: a logger that throws loses its line, not
+  // the response, and an error response that cannot be built (details with no JSON form) becomes a 500.
+  const log = (level: 'error' | 'warn' | 'debug', obj: unknown, msg: string): void => {
+    try {
+      runtime.log[level](obj, msg);
+    } catch {
+      // The response matters more than the line.
     }
-    if (ctx.res.destroyed) {
-      // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
-      runtime.log.debug({ err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
-      return undefined;
-    }
-    runtime.log.error({ err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
-    const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
-    const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
-    return new WeirResponse(body, 500, { 'content-type': 'application/json' });
   };
+  return (ctx: Context, thrown: unknown): unknown => {
+    try {
+      return respond(runtime, log, ctx, thrown);
+    } catch (failure) {
+      log(
+        'error',
+        { err: failure, method: ctx.method, path: ctx.path },
+        'the error response could not be built',
+      );
+      return new WeirResponse(INTERNAL, 500, { 'content-type': 'application/json' });
+    }
+  };
+}
+
+const INTERNAL = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error');
+
+function respond(
+  runtime: AppRuntime,
+  log: (level: 'error' | 'warn' | 'debug', obj: unknown, msg: string) => void,
+  ctx: Context,
+  thrown: unknown,
+): unknown {
+  const err = unwrapSuppressed(thrown);
+  ctx.error = err;
+  if (isHttpError(err)) {
+    // The error object carries what the operator needs (a backend's detail, its cause); its
+    // enumerable fields never hold request values or secrets.
+    if (err.status === 503) {
+      log('warn', { err, method: ctx.method, path: ctx.path }, err.message);
+    } else if (err.status >= 500) {
+      log('error', { err, method: ctx.method, path: ctx.path }, err.message);
+    } else {
+      log('debug', { code: err.code, method: ctx.method, path: ctx.path }, err.message);
+    }
+    const body =
+      err.status === 500 && err.code in errorCodes
+        ? errorBody(err.code, 'Internal Server Error')
+        : errorBody(err.code, err.message, { details: err.details });
+    return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
+  }
+  if (ctx.res.destroyed) {
+    // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
+    log('debug', { err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
+    return undefined;
+  }
+  log('error', { err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
+  const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
+  const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
+  return new WeirResponse(body, 500, { 'content-type': 'application/json' });
 }
 
 /**

@@ -186,9 +186,15 @@ export function deliver(ctx: Context, value: unknown, errorResult: ErrorResult):
   discard(value);
   let fallback: unknown;
   try {
+    // Recorded and logged in every case; sent only while no status line has gone out. Once one has (a
+    // stream that failed to start after writeHead), the response could never end: it is cut below.
+    const headersSent = ctx.res.headersSent;
     fallback = errorResult(ctx, headerFailure(ctx, value, failure) ?? failure);
-    send(ctx, fallback);
-    return;
+    if (!headersSent) {
+      send(ctx, fallback);
+      return;
+    }
+    discard(fallback);
   } catch (err) {
     discard(fallback);
     try {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -62,6 +64,32 @@ describe('connections', () => {
     }
   });
 
+  it('answers a body sent at 1 byte/s with 408 once requestTimeoutMs (3 s) has passed, not up to 30 s later', async () => {
+    const app = new App({ logger: false });
+    app.post('/', async (ctx) => ctx.text());
+    const handle = await app.listen({ port: 0, signals: false, requestTimeoutMs: 3000 });
+    try {
+      // The head arrives whole; the body comes a byte a second, as the slow client of the report sent it
+      // (its 408 came after 26.5 s when Node's 30 s sweep did the checking).
+      const started = performance.now();
+      const { received, closedByServer } = await trickle(
+        handle.port,
+        'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n',
+        'y'.repeat(100),
+        1000,
+        10_000,
+      );
+      const elapsedMs = performance.now() - started;
+      assert.equal(closedByServer, true);
+      assert.match(received, /^HTTP\/1\.1 408 /);
+      assert.match(received, /"code":"WEIR_ERR_REQUEST_TIMEOUT"/);
+      assert.equal(received.match(/HTTP\/1\.1 \d{3}/g)?.length, 1);
+      assert.ok(elapsedMs >= 2900 && elapsedMs < 5000, `408 after ${Math.round(elapsedMs)} ms`);
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('answers a request once: no 408 after a 200 sent without reading a slowly sent body', async () => {
     const app = new App({ logger: false });
     app.post('/ignore', () => 'ok');
@@ -72,13 +100,15 @@ describe('connections', () => {
       headersTimeoutMs: 800,
     });
     try {
-      const { received } = await trickle(
+      // The body would take 10 s; the request timeout ends the connection first, after the 200 went out.
+      const { received, closedByServer } = await trickle(
         handle.port,
         'POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n',
         'y'.repeat(100),
         100,
         6000,
       );
+      assert.equal(closedByServer, true, 'the request timeout must have fired within the 6 s');
       assert.equal(received.match(/HTTP\/1\.1 \d{3}/g)?.join(), 'HTTP/1.1 200');
     } finally {
       await handle.close();
@@ -86,7 +116,15 @@ describe('connections', () => {
   });
 
   it('bounds open connections at maxConnections: the ones past it are closed at once, the rest are served', async () => {
-    const app = new App({ logger: false });
+    const warnings: string[] = [];
+    const quiet = (): void => {};
+    const logger = {
+      error: quiet,
+      info: quiet,
+      debug: quiet,
+      warn: (obj: unknown, msg?: string) => warnings.push(`${msg} ${JSON.stringify(obj)}`),
+    };
+    const app = new App({ logger });
     app.get('/', () => 'ok');
     const handle = await app.listen({ port: 0, signals: false, maxConnections: 10 });
     const sockets: Socket[] = [];
@@ -108,6 +146,10 @@ describe('connections', () => {
       assert.deepEqual(first5, [10, 11, 12, 13, 14]);
       const stillOpen = sockets.slice(0, 10).filter((s) => !s.destroyed).length;
       assert.equal(stillOpen, 10);
+      // One warning for the burst, not one per refused connection.
+      assert.deepEqual(warnings, [
+        'connection limit reached: closing new connections {"maxConnections":10,"dropped":1}',
+      ]);
       for (const s of sockets) s.destroy();
       await Promise.all(closed);
       await sleep(50);
@@ -118,16 +160,39 @@ describe('connections', () => {
     }
   });
 
-  it('sets a finite default maxConnections from the descriptor limit', async () => {
+  it('defaults maxConnections to ¾ of the open-file limit, at most 10,000, and refuses a bound that is not positive', async () => {
+    const limit = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    assert.ok(limit !== null);
     const app = new App({ logger: false });
     app.get('/', () => 'ok');
     const handle = await serve(app);
     try {
-      assert.ok(Number.isInteger(handle.server.maxConnections));
-      assert.ok(handle.server.maxConnections >= 64 && handle.server.maxConnections <= 10_000);
+      assert.equal(handle.server.maxConnections, Math.min(10_000, Math.floor(Number(limit[1]) * 0.75)));
     } finally {
       await handle.close();
     }
+    // Under a lower limit the share shows: 400 descriptors allow 300 connections.
+    const script = [
+      "import { App } from 'weir';",
+      'const h = await new App({ logger: false }).listen({ port: 0, signals: false });',
+      'console.log(h.server.maxConnections);',
+      'await h.close();',
+    ].join(' ');
+    const child = spawnSync(
+      'sh',
+      [
+        '-c',
+        'ulimit -n 400 && exec "$0" --conditions=weir-source --import tsx --input-type=module -e "$1"',
+        process.execPath,
+        script,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(child.stdout.trim(), '300', child.stderr);
+    for (const maxConnections of [0, -1, Number.NaN])
+      await assert.rejects(app.listen({ port: 0, signals: false, maxConnections }), {
+        code: 'WEIR_ERR_INVALID_OPTION',
+      });
   });
 
   it('logs the stop: in-flight count, what the deadline ended, and “stopped”', async () => {

@@ -56,6 +56,7 @@ describe('requests refused before routing', () => {
     const response = await ask('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n');
     assert.match(response, /^HTTP\/1\.1 400 /);
     assert.match(response, /"code":"WEIR_ERR_BAD_REQUEST","message":"CONNECT is not supported/);
+    assert.match(response, /\r\nserver: weir\r\n/i);
   });
 
   it('answers OPTIONS * with the methods of every route, and other methods on * with 400', async () => {
@@ -64,6 +65,7 @@ describe('requests refused before routing', () => {
     assert.match(options, /\r\nallow: GET, HEAD, OPTIONS, POST\r\n/i);
     const del = await ask('DELETE * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(del, /^HTTP\/1\.1 400 /);
+    assert.match(del, /"code":"WEIR_ERR_BAD_REQUEST".*only valid with OPTIONS, not DELETE/);
     assert.doesNotMatch(del, /\\u0000/);
   });
 });

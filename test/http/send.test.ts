@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { App, html, json, type Middleware, redirect, serveStatic, stream, text } from 'weir';
 import { inject } from 'weir/testing';
-import { request, serve } from '../helpers/http.ts';
+import { raw, request, serve } from '../helpers/http.ts';
 
 function appWith(handler: () => unknown): App {
   const app = new App({ logger: false });
@@ -169,6 +169,33 @@ describe('return value mapping', () => {
     );
     assert.equal(res.status, 500);
     assert.deepEqual(res.json(), { error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' } });
+  });
+
+  it('cuts the connection, logged, when a stream fails to start after its status line went out, instead of leaving it open', async () => {
+    const errors: unknown[] = [];
+    const quiet = (): void => {};
+    const app = new App({
+      logger: { error: (o: unknown) => errors.push(o), warn: quiet, info: quiet, debug: quiet },
+    });
+    app.get('/locked', () => {
+      const body = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      body.getReader(); // a stream someone else is reading cannot be piped
+      return body;
+    });
+    app.get('/ok', () => 'ok');
+    const handle = await serve(app);
+    try {
+      const started = performance.now();
+      const response = await raw(handle.port, 'GET /locked HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 3000 });
+      assert.ok(performance.now() - started < 2000, 'the connection was left open');
+      // The head was written but may not have reached the socket: the client sees nothing, or a cut body.
+      assert.doesNotMatch(response, /HTTP\/1\.1 [45]\d\d /);
+      assert.doesNotMatch(response, /\r\n0\r\n\r\n$/, 'a cut chunked body has no last chunk');
+      assert.equal(errors.length, 1);
+      assert.equal((await request(handle, { path: '/ok' })).body, 'ok');
+    } finally {
+      await handle.close();
+    }
   });
 });
 
