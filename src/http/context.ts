@@ -2,7 +2,15 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { scopedController } from '../concurrency/signal.ts';
 import { httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
-import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
+import {
+  type BodyRate,
+  expectType,
+  isJsonType,
+  NO_BODY_RATE,
+  parseForm,
+  parseJson,
+  readBody,
+} from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
@@ -16,6 +24,7 @@ export interface AppRuntime {
   readonly exposeErrors: boolean;
   readonly bodyLimitBytes: number;
   readonly maxJsonDepth: number;
+  readonly bodyRate: BodyRate;
   /** The compiled `trustProxy` option; `undefined` believes no forwarding header. */
   readonly trustProxy: TrustFn | undefined;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
@@ -26,6 +35,8 @@ export interface AppRuntime {
 export interface RouteSettings {
   readonly bodyLimitBytes: number | undefined;
   readonly maxJsonDepth: number | undefined;
+  /** The route's minimum body rate, merged with the app's when the route sets either part. */
+  readonly bodyRate: BodyRate | undefined;
 }
 
 // Response state is read by send.ts, so it lives on symbol keys rather than #fields; the symbols are
@@ -49,6 +60,8 @@ interface Lazy<S> {
   parsed: Promise<unknown> | undefined;
   parsedAs: string;
   client: ForwardedClient | undefined;
+  /** The body's rate is watched: one watch per request. */
+  rateWatched: boolean;
 }
 
 /**
@@ -155,6 +168,7 @@ export class Context<P extends string = string, S extends object = Record<never,
       parsed: undefined,
       parsedAs: '',
       client: undefined,
+      rateWatched: false,
     };
     return this.#lazy;
   }
@@ -235,16 +249,25 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.req;
   }
 
-  /** The body as bytes, within the route's size limit. */
+  #bodyRate(): BodyRate {
+    return this.#route.bodyRate ?? this[kRuntime].bodyRate;
+  }
+
+  /** The body as bytes, within the route's size limit and minimum data rate. */
   buffer(): Promise<Buffer> {
     const lazy = this.#bag();
-    lazy.raw ??= readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes);
+    if (lazy.raw === undefined) {
+      const rate = lazy.rateWatched ? NO_BODY_RATE : this.#bodyRate();
+      lazy.rateWatched = true;
+      lazy.raw = readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes, rate);
+    }
     return lazy.raw;
   }
 
   /**
    * The body parsed as JSON. Requires `Content-Type: application/json` (or `+json`); answers 415
-   * otherwise, 400 for malformed JSON or prototype-poisoning keys, 413 past the size limit.
+   * otherwise, 400 for malformed JSON or prototype-poisoning keys, 413 past the size limit, 408 for a body
+   * slower than the minimum data rate.
    * The type parameter is an assertion, not a check: validate what you did not produce.
    */
   json<T = unknown>(): Promise<T> {

@@ -26,11 +26,17 @@ export interface Route {
 export interface RouteLimits {
   readonly bodyLimitBytes?: number;
   readonly maxJsonDepth?: number;
+  readonly minBodyRateBytesPerSecond?: number;
+  readonly bodyRateGraceMs?: number;
   readonly timeoutMs?: number;
 }
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
-const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
+const NO_SETTINGS: RouteSettings = {
+  bodyLimitBytes: undefined,
+  maxJsonDepth: undefined,
+  bodyRate: undefined,
+};
 
 export class Dispatcher {
   readonly #router = new Router<Route>();
@@ -81,12 +87,22 @@ export class Dispatcher {
   }
 
   #makeRoute(run: Chain, limits: RouteLimits = {}, middleware = this.#middleware): Route {
+    const rate = limits.minBodyRateBytesPerSecond;
+    const grace = limits.bodyRateGraceMs;
+    // Merged here, once per route, so a request reads one object either way.
+    const bodyRate =
+      rate === undefined && grace === undefined
+        ? undefined
+        : {
+            minBytesPerSecond: rate ?? this.#runtime.bodyRate.minBytesPerSecond,
+            graceMs: grace ?? this.#runtime.bodyRate.graceMs,
+          };
     return {
       run: compose(middleware, run, this.#errorResult),
       settings:
-        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined
+        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined && bodyRate === undefined
           ? NO_SETTINGS
-          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth },
+          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth, bodyRate },
       timeoutMs: limits.timeoutMs,
     };
   }
