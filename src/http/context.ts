@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { scopedController } from '../concurrency/signal.ts';
-import { httpError, invalidOption } from '../errors.ts';
+import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import {
   type BodyRate,
@@ -10,12 +10,14 @@ import {
   parseForm,
   parseJson,
   readBody,
+  watchBodyRate,
 } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { isWeirResponse } from './response.ts';
+import { lastResort } from './send.ts';
 
 /** What every request of an app shares. Internal. */
 export interface AppRuntime {
@@ -60,7 +62,7 @@ interface Lazy<S> {
   parsed: Promise<unknown> | undefined;
   parsedAs: string;
   client: ForwardedClient | undefined;
-  /** The body's rate is watched: one watch per request. */
+  /** The body's rate is watched (by `buffer()` or for `body`): one watch per request. */
   rateWatched: boolean;
 }
 
@@ -244,9 +246,33 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this[kRuntime].log;
   }
 
-  /** The raw request body stream. Reading it directly bypasses the size limit. */
+  /**
+   * The raw request body stream. Reading it directly bypasses the size limit, not the minimum data rate:
+   * a client slower than `minBodyRateBytesPerSecond` is answered 408 `WEIR_ERR_BODY_TOO_SLOW` with
+   * `Connection: close`, `signal` aborts with that error, and the stream then fails as the connection
+   * closes. Time the handler spends not reading (a paused stream, data waiting in it) does not count.
+   */
   get body(): IncomingMessage {
+    const lazy = this.#bag();
+    if (!lazy.rateWatched) {
+      lazy.rateWatched = true;
+      const stop = watchBodyRate(this.req, this.#bodyRate(), (err) => this.#bodyTooSlow(err));
+      this.res.once('close', stop);
+    }
     return this.req;
+  }
+
+  /** Answers 408 for a streamed body that is too slow, aborts `signal`, and fails the handler's stream. */
+  #bodyTooSlow(err: HttpError): void {
+    const req = this.req;
+    this.abort(err);
+    this.log.debug({ code: err.code, method: this.method, path: this.path }, err.message);
+    lastResort(this.res, err.status, err.code, err.message);
+    // Node leaves a request whose response is done on its own when the connection closes: its stream
+    // would never end. Fail it with the error once the 408 is out and the connection closed, so a
+    // handler still reading (`for await`, `pipeline`) stops.
+    if (req.socket === null || req.socket.destroyed) req.destroy(err);
+    else req.socket.once('close', () => req.destroy(err));
   }
 
   #bodyRate(): BodyRate {

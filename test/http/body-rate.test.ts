@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
-import { App, type AppOptions, type ServerHandle } from 'weir';
+import { App, type AppOptions, type ServerHandle, sleep } from 'weir';
 import { inject } from 'weir/testing';
-import { serve } from '../helpers/http.ts';
+import { deferred, serve } from '../helpers/http.ts';
+import { within } from '../helpers/time.ts';
 
 /** The grace period these tests use; the rate is checked every second, so the first check is at 1 s. */
 const GRACE_MS = 300;
@@ -198,6 +201,91 @@ describe('minimum body data rate', () => {
     });
     assert.throws(() => app.post('/x', { bodyRateGraceMs: -5 }, () => 'x'), {
       code: 'WEIR_ERR_INVALID_OPTION',
+    });
+  });
+});
+
+describe('minimum body data rate on ctx.body', () => {
+  // A high minimum, so that any second counted while the handler holds the body would trip it.
+  const FAST = 1024 * 1024;
+  const BODY_BYTES = 1024 * 1024;
+  const bigHead = (path: string): string => head(path, `Content-Length: ${BODY_BYTES}\r\nConnection: close`);
+
+  it('answers 408 to a client trickling into a handler that streams the body, aborts ctx.signal and fails the stream', async () => {
+    const app = rateApp();
+    const ended = deferred<{ reason: unknown; failure: unknown }>();
+    app.post('/stream', async (ctx) => {
+      let bytes = 0;
+      try {
+        for await (const chunk of ctx.body) bytes += (chunk as Buffer).length;
+      } catch (failure) {
+        ended.resolve({ reason: ctx.signal.reason, failure });
+        throw failure;
+      }
+      ended.resolve({ reason: ctx.signal.reason, failure: undefined });
+      return { bytes };
+    });
+    await withServer(app, async (handle) => {
+      const result = await trickle(handle.port, head('/stream', 'Content-Length: 100000'), {
+        piece: 's'.repeat(10),
+        everyMs: 100,
+        pieces: 10_000,
+      });
+      assert.equal(statusOf(result.response), 408, result.response);
+      assert.match(result.response, /\r\nconnection: close\r\n/i);
+      assert.equal(jsonOf(result.response).error?.code, 'WEIR_ERR_BODY_TOO_SLOW');
+      assert.equal(result.closed, true);
+      // The handler's loop does not wait forever on a stream nobody will feed.
+      const { reason, failure } = await within(ended.promise, 2000, 'the handler stops reading');
+      assert.equal((reason as { code?: string }).code, 'WEIR_ERR_BODY_TOO_SLOW');
+      assert.equal((failure as { code?: string }).code, 'WEIR_ERR_BODY_TOO_SLOW');
+    });
+  });
+
+  it('does not count the time a handler leaves read data waiting (for await with a slow loop)', async () => {
+    const app = rateApp({ minBodyRateBytesPerSecond: FAST });
+    app.post('/slow-reader', async (ctx) => {
+      let bytes = 0;
+      for await (const chunk of ctx.body) {
+        if (bytes === 0) await sleep(1500);
+        bytes += (chunk as Buffer).length;
+      }
+      return { bytes };
+    });
+    await withServer(app, async (handle) => {
+      const result = await trickle(handle.port, bigHead('/slow-reader'), {
+        piece: 'r'.repeat(BODY_BYTES),
+        everyMs: 1,
+        pieces: 1,
+      });
+      assert.equal(statusOf(result.response), 200, result.response);
+      assert.deepEqual(jsonOf(result.response), { bytes: BODY_BYTES });
+    });
+  });
+
+  it('does not count the time a handler keeps the stream paused (pipeline into a slow writer)', async () => {
+    const app = rateApp({ minBodyRateBytesPerSecond: FAST });
+    app.post('/slow-writer', async (ctx) => {
+      let bytes = 0;
+      const slow = new Writable({
+        highWaterMark: 1,
+        write(chunk: Buffer, _encoding, done) {
+          bytes += chunk.length;
+          setTimeout(done, 100);
+        },
+      });
+      await pipeline(ctx.body, slow);
+      return { bytes };
+    });
+    await withServer(app, async (handle) => {
+      const result = await trickle(handle.port, bigHead('/slow-writer'), {
+        piece: 'w'.repeat(BODY_BYTES),
+        everyMs: 1,
+        pieces: 1,
+        limitMs: 15_000,
+      });
+      assert.equal(statusOf(result.response), 200, result.response);
+      assert.deepEqual(jsonOf(result.response), { bytes: BODY_BYTES });
     });
   });
 });
