@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { App, type AppOptions, type ServerHandle, sleep } from 'weir';
 import { inject } from 'weir/testing';
+import { DEFAULT_BODY_RATE_GRACE_MS, DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND } from '../../src/http/body.ts';
 import { deferred, serve } from '../helpers/http.ts';
 import { within } from '../helpers/time.ts';
 
@@ -202,6 +204,17 @@ describe('minimum body data rate', () => {
     assert.throws(() => app.post('/x', { bodyRateGraceMs: -5 }, () => 'x'), {
       code: 'WEIR_ERR_INVALID_OPTION',
     });
+  });
+
+  it('states its defaults in the README limits table', () => {
+    assert.equal(DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND, 1024);
+    assert.equal(DEFAULT_BODY_RATE_GRACE_MS, 5000);
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    assert.match(
+      readme,
+      /\| 1 KiB\/s \| `new App\(\{ minBodyRateBytesPerSecond \}\)`, route `\{ minBodyRateBytesPerSecond \}`/,
+    );
+    assert.match(readme, /\| 5 s \| `new App\(\{ bodyRateGraceMs \}\)`, route `\{ bodyRateGraceMs \}`/);
   });
 });
 
