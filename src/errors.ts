@@ -37,6 +37,10 @@ export const errorCodes = {
   WEIR_ERR_NOT_FOUND: { status: 404, summary: 'No route matches the path.' },
   WEIR_ERR_METHOD_NOT_ALLOWED: { status: 405, summary: 'A route matches the path, but not the method.' },
   WEIR_ERR_BODY_TOO_LARGE: { status: 413, summary: 'The request body is larger than the route allows.' },
+  WEIR_ERR_BODY_TOO_SLOW: {
+    status: 408,
+    summary: 'The request body arrived slower than minBodyRateBytesPerSecond once its grace period passed.',
+  },
   WEIR_ERR_BODY_UNSUPPORTED_TYPE: {
     status: 415,
     summary: 'The request body has a Content-Type or Content-Encoding the parser does not accept.',

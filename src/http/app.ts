@@ -4,7 +4,12 @@ import { inspecting } from '../internal/inspect.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
 import { type OverloadOptions, overloadSettings, type Priority, priorityOf } from '../overload/options.ts';
-import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
+import {
+  DEFAULT_BODY_LIMIT_BYTES,
+  DEFAULT_BODY_RATE_GRACE_MS,
+  DEFAULT_MAX_JSON_DEPTH,
+  DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
+} from './body.ts';
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
@@ -45,6 +50,14 @@ export interface AppOptions {
   bodyLimitBytes?: number;
   /** Deepest nesting of arrays and objects `ctx.json()` accepts; deeper answers 400. @default 64 */
   maxJsonDepth?: number;
+  /**
+   * Slowest a request body may arrive once `bodyRateGraceMs` has passed, averaged over the time weir
+   * waits on the client (not the time a handler spends not reading `ctx.body`); slower answers 408
+   * `WEIR_ERR_BODY_TOO_SLOW` and closes the connection. `0` turns the check off. @default 1024 (1 KiB/s)
+   */
+  minBodyRateBytesPerSecond?: number;
+  /** How long a body may take to get going before `minBodyRateBytesPerSecond` is checked. @default 5000 */
+  bodyRateGraceMs?: number;
   /** Secrets for signed cookies, newest first: signs with the first, verifies with any. Each ≥ 16 chars. */
   cookieSecrets?: string | readonly string[];
   /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
@@ -72,6 +85,10 @@ export interface RouteOptions {
   bodyLimitBytes?: number;
   /** Overrides the app's `maxJsonDepth` for this route. */
   maxJsonDepth?: number;
+  /** Overrides the app's `minBodyRateBytesPerSecond` for this route (`0`: no minimum). */
+  minBodyRateBytesPerSecond?: number;
+  /** Overrides the app's `bodyRateGraceMs` for this route. */
+  bodyRateGraceMs?: number;
   /**
    * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
    * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
@@ -161,6 +178,8 @@ export class App<S extends object = Record<never, never>> {
   constructor(options: AppOptions = {}) {
     checkLimit('bodyLimitBytes', options.bodyLimitBytes);
     checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
+    checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
+    checkLimit('bodyRateGraceMs', options.bodyRateGraceMs);
     this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
@@ -168,6 +187,10 @@ export class App<S extends object = Record<never, never>> {
       exposeErrors: options.exposeErrors ?? process.env.NODE_ENV === 'development',
       bodyLimitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
       maxJsonDepth: options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
+      bodyRate: {
+        minBytesPerSecond: options.minBodyRateBytesPerSecond ?? DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
+        graceMs: options.bodyRateGraceMs ?? DEFAULT_BODY_RATE_GRACE_MS,
+      },
       trustProxy: compileTrustProxy(options.trustProxy),
       draining: false,
       limiter:
@@ -349,6 +372,8 @@ export class App<S extends object = Record<never, never>> {
     const options = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as RouteOptions) : {};
     checkLimit('route bodyLimitBytes', options.bodyLimitBytes);
     checkLimit('route maxJsonDepth', options.maxJsonDepth, 1);
+    checkLimit('route minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
+    checkLimit('route bodyRateGraceMs', options.bodyRateGraceMs);
     if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
       throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
     }

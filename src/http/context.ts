@@ -1,14 +1,24 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { scopedController } from '../concurrency/signal.ts';
-import { httpError, invalidOption } from '../errors.ts';
+import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
-import { expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
+import {
+  type BodyRate,
+  expectType,
+  isJsonType,
+  NO_BODY_RATE,
+  parseForm,
+  parseJson,
+  readBody,
+  watchBodyRate,
+} from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { isWeirResponse } from './response.ts';
+import { lastResort } from './send.ts';
 
 /** What every request of an app shares. Internal. */
 export interface AppRuntime {
@@ -17,6 +27,7 @@ export interface AppRuntime {
   readonly exposeErrors: boolean;
   readonly bodyLimitBytes: number;
   readonly maxJsonDepth: number;
+  readonly bodyRate: BodyRate;
   /** The compiled `trustProxy` option; `undefined` believes no forwarding header. */
   readonly trustProxy: TrustFn | undefined;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
@@ -29,6 +40,8 @@ export interface AppRuntime {
 export interface RouteSettings {
   readonly bodyLimitBytes: number | undefined;
   readonly maxJsonDepth: number | undefined;
+  /** The route's minimum body rate, merged with the app's when the route sets either part. */
+  readonly bodyRate: BodyRate | undefined;
 }
 
 // Response state is read by send.ts, so it lives on symbol keys rather than #fields; the symbols are
@@ -52,6 +65,8 @@ interface Lazy<S> {
   parsed: Promise<unknown> | undefined;
   parsedAs: string;
   client: ForwardedClient | undefined;
+  /** The body's rate is watched (by `buffer()` or for `body`): one watch per request. */
+  rateWatched: boolean;
 }
 
 /**
@@ -158,6 +173,7 @@ export class Context<P extends string = string, S extends object = Record<never,
       parsed: undefined,
       parsedAs: '',
       client: undefined,
+      rateWatched: false,
     };
     return this.#lazy;
   }
@@ -233,21 +249,54 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this[kRuntime].log;
   }
 
-  /** The raw request body stream. Reading it directly bypasses the size limit. */
+  /**
+   * The raw request body stream. Reading it directly bypasses the size limit, not the minimum data rate:
+   * a client slower than `minBodyRateBytesPerSecond` is answered 408 `WEIR_ERR_BODY_TOO_SLOW` with
+   * `Connection: close`, `signal` aborts with that error, and the stream then fails as the connection
+   * closes. Time the handler spends not reading (a paused stream, data waiting in it) does not count.
+   */
   get body(): IncomingMessage {
+    const lazy = this.#bag();
+    if (!lazy.rateWatched) {
+      lazy.rateWatched = true;
+      const stop = watchBodyRate(this.req, this.#bodyRate(), (err) => this.#bodyTooSlow(err));
+      this.res.once('close', stop);
+    }
     return this.req;
   }
 
-  /** The body as bytes, within the route's size limit. */
+  /** Answers 408 for a streamed body that is too slow, aborts `signal`, and fails the handler's stream. */
+  #bodyTooSlow(err: HttpError): void {
+    const req = this.req;
+    this.abort(err);
+    this.log.debug({ code: err.code, method: this.method, path: this.path }, err.message);
+    lastResort(this.res, err.status, err.code, err.message);
+    // Node leaves a request whose response is done on its own when the connection closes: its stream
+    // would never end. Fail it with the error once the 408 is out and the connection closed, so a
+    // handler still reading (`for await`, `pipeline`) stops.
+    if (req.socket === null || req.socket.destroyed) req.destroy(err);
+    else req.socket.once('close', () => req.destroy(err));
+  }
+
+  #bodyRate(): BodyRate {
+    return this.#route.bodyRate ?? this[kRuntime].bodyRate;
+  }
+
+  /** The body as bytes, within the route's size limit and minimum data rate. */
   buffer(): Promise<Buffer> {
     const lazy = this.#bag();
-    lazy.raw ??= readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes);
+    if (lazy.raw === undefined) {
+      const rate = lazy.rateWatched ? NO_BODY_RATE : this.#bodyRate();
+      lazy.rateWatched = true;
+      lazy.raw = readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes, rate);
+    }
     return lazy.raw;
   }
 
   /**
    * The body parsed as JSON. Requires `Content-Type: application/json` (or `+json`); answers 415
-   * otherwise, 400 for malformed JSON or prototype-poisoning keys, 413 past the size limit.
+   * otherwise, 400 for malformed JSON or prototype-poisoning keys, 413 past the size limit, 408 for a body
+   * slower than the minimum data rate.
    * The type parameter is an assertion, not a check: validate what you did not produce.
    */
   json<T = unknown>(): Promise<T> {

@@ -33,6 +33,8 @@ export interface Route {
 export interface RouteLimits {
   readonly bodyLimitBytes?: number;
   readonly maxJsonDepth?: number;
+  readonly minBodyRateBytesPerSecond?: number;
+  readonly bodyRateGraceMs?: number;
   readonly timeoutMs?: number;
   readonly priority?: Priority;
   /** `false`: the overload limiter neither counts nor sheds this route (health checks, metrics). */
@@ -42,7 +44,11 @@ export interface RouteLimits {
 const NORMAL = priorityOf('normal');
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
-const NO_SETTINGS: RouteSettings = { bodyLimitBytes: undefined, maxJsonDepth: undefined };
+const NO_SETTINGS: RouteSettings = {
+  bodyLimitBytes: undefined,
+  maxJsonDepth: undefined,
+  bodyRate: undefined,
+};
 
 export class Dispatcher {
   readonly #router = new Router<Route>();
@@ -93,12 +99,22 @@ export class Dispatcher {
   }
 
   #makeRoute(run: Chain, limits: RouteLimits = {}, middleware = this.#middleware): Route {
+    const rate = limits.minBodyRateBytesPerSecond;
+    const grace = limits.bodyRateGraceMs;
+    // Merged here, once per route, so a request reads one object either way.
+    const bodyRate =
+      rate === undefined && grace === undefined
+        ? undefined
+        : {
+            minBytesPerSecond: rate ?? this.#runtime.bodyRate.minBytesPerSecond,
+            graceMs: grace ?? this.#runtime.bodyRate.graceMs,
+          };
     return {
       run: compose(middleware, run, this.#errorResult),
       settings:
-        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined
+        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined && bodyRate === undefined
           ? NO_SETTINGS
-          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth },
+          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth, bodyRate },
       timeoutMs: limits.timeoutMs,
       priority:
         limits.shed === false ? -1 : limits.priority === undefined ? NORMAL : priorityOf(limits.priority),
