@@ -205,7 +205,11 @@ export class Dispatcher {
     }
   };
 
-  /** Serves a request that holds one of the limiter's slots, and gives the slot back when it ends. */
+  /**
+   * Serves a request that holds one of the limiter's slots, and gives the slot back once its handler
+   * has answered (a streamed body then goes out at the client's pace, holding no slot) or its client
+   * has left, whichever is first.
+   */
   #serveLimited(
     limiter: OverloadLimiter,
     req: IncomingMessage,
@@ -218,13 +222,25 @@ export class Dispatcher {
   ): void {
     const started = performance.now();
     const inFlight = limiter.inFlight;
-    res.once('close', () => {
+    const pending = this.#serve(req, res, method, path, query, params, route);
+    if (pending === undefined) {
       const status = res.statusCode;
       limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
-    });
-    this.#serve(req, res, method, path, query, params, route);
+      return;
+    }
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      res.off('close', release);
+      const status = res.statusCode;
+      limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
+    };
+    res.once('close', release);
+    pending.then(release, release);
   }
 
+  /** Runs the route; returns a promise settled once its answer is handed to `deliver()` when it is async. */
   #serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -233,12 +249,12 @@ export class Dispatcher {
     query: string,
     params: Record<string, string>,
     route: Route,
-  ): void {
+  ): PromiseLike<void> | undefined {
     const ctx = new Context(req, res, method, path, query, params, route.settings, this.#runtime);
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
       const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
-      return;
+      return undefined;
     }
     if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
     let result: unknown;
@@ -248,13 +264,13 @@ export class Dispatcher {
       result = this.#errorResult(ctx, err);
     }
     if (isThenable(result)) {
-      result.then(
+      return result.then(
         (value) => deliver(ctx, value, this.#errorResult),
         (err: unknown) => deliver(ctx, this.#errorResult(ctx, err), this.#errorResult),
       );
-    } else {
-      deliver(ctx, result, this.#errorResult);
     }
+    deliver(ctx, result, this.#errorResult);
+    return undefined;
   }
 
   /**

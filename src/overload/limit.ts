@@ -29,16 +29,16 @@ const MIN_SAMPLES = 10;
 const SMOOTHING = 0.5;
 /** A route's no-load latency is the minimum of its low-concurrency samples over the last two periods. */
 const MIN_PERIOD_MS = 60_000;
-/** With no low-concurrency sample for this long, the limit probes (see {@link AdaptiveLimit}). */
+/** With requests waiting and no low-concurrency sample for this long, the limit probes. */
 const PROBE_EVERY_MS = 60_000;
 /** Low-concurrency samples that end a probe, and the longest a probe lasts. */
 const PROBE_SAMPLES = 20;
-const PROBE_MAX_MS = 1000;
+const PROBE_MAX_MS = 200;
 
 /**
- * A route's no-load latency: the minimum latency of its requests that ran with at most `minLimit`
- * requests in flight, over the last one to two periods, so it follows a route that became slower for
- * good (a grown table) instead of judging it against its first day. Unknown (`Infinity`) until then.
+ * A route's no-load latency: the minimum latency of its requests over the last one to two periods, so it
+ * follows a route that became slower for good (a grown table) instead of judging it against its first
+ * day. Unknown (`Infinity`) until its first request ends.
  */
 export class RouteLatency {
   #min = Number.POSITIVE_INFINITY;
@@ -51,7 +51,7 @@ export class RouteLatency {
     return this.#min;
   }
 
-  /** Records the latency `ms` of a request that ran at low concurrency, at time `now`. */
+  /** Records the latency `ms` of one of its requests, ended at time `now`. */
   learn(ms: number, now: number): void {
     if (now - this.#periodStart > MIN_PERIOD_MS) {
       // A period with no sample leaves nothing behind, so a route unseen for two periods is unknown again.
@@ -68,9 +68,10 @@ export class RouteLatency {
 /**
  * The limit itself. Under sustained load every request runs beside `limit` others, so no request shows
  * a route's no-load latency; as Envoy's filter does, the limit then probes: for up to `PROBE_SAMPLES`
- * requests (or `PROBE_MAX_MS`) it is held at `minLimit`, and those requests teach their routes their
- * no-load latency. It starts with a probe, and probes again after `PROBE_EVERY_MS` without such a sample
- * (a lightly loaded server has them all the time, and never probes).
+ * requests (or `PROBE_MAX_MS`) it is held at `minLimit`, and those requests show their routes' no-load
+ * latency. It starts with a probe (a server may start under full load), and probes again only while
+ * requests wait for a slot and none has run at low concurrency for `PROBE_EVERY_MS`: a server that is not
+ * saturated never probes.
  */
 export class AdaptiveLimit {
   readonly #s: LimitSettings;
@@ -102,12 +103,13 @@ export class AdaptiveLimit {
 
   /**
    * One finished request of `route`: `latencyMs`, with `inFlight` requests running (itself included)
-   * when it started. Returns true when the window closed and the limit was updated.
+   * when it started, and `waiting` when requests wait for a slot. Returns true when the window closed
+   * and the limit was updated.
    */
-  sample(latencyMs: number, route: RouteLatency, inFlight: number, now: number): boolean {
+  sample(latencyMs: number, route: RouteLatency, inFlight: number, now: number, waiting = false): boolean {
     const s = this.#s;
+    route.learn(latencyMs, now);
     if (inFlight <= s.minLimit) {
-      route.learn(latencyMs, now);
       this.#lastLow = now;
       if (this.#probeUntil !== 0 && (++this.#probeSamples >= PROBE_SAMPLES || now > this.#probeUntil)) {
         this.#endProbe(now);
@@ -118,7 +120,7 @@ export class AdaptiveLimit {
       else if (now > this.#probeUntil) this.#endProbe(now);
       return false;
     }
-    if (now - this.#lastLow > PROBE_EVERY_MS) {
+    if (waiting && now - this.#lastLow > PROBE_EVERY_MS) {
       this.#probeUntil = now + PROBE_MAX_MS;
       this.#probeSamples = 0;
       return false;

@@ -111,8 +111,9 @@ export class OverloadLimiter {
   }
 
   /**
-   * A request that held a slot ended: `latencyMs` from its start, judged against `route`; `failed` when
-   * it ended as a sign of overload (a 503 or 504 of its own, a timeout).
+   * A request that held a slot has its response (its handler returned; a streamed body may still be
+   * going out, at the client's pace) or its client left: `latencyMs` from its start, judged against
+   * `route`; `failed` when it ended as a sign of overload (a 503 or 504 of its own, a timeout).
    */
   release(latencyMs: number, route: RouteLatency, inFlightAtStart: number, failed: boolean): void {
     this.#inFlight--;
