@@ -58,8 +58,6 @@ export type { CookieOptions } from './http/cookies.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
 export type { TrustProxy } from './http/proxy.ts';
-export type { OverloadStats } from './overload/limiter.ts';
-export type { OverloadOptions, Priority } from './overload/options.ts';
 export {
   type ReadinessCheck,
   type ReadinessOptions,
@@ -81,3 +79,5 @@ export {
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
 export { type StaticOptions, serveStatic } from './http/static.ts';
 export type { Logger } from './internal/logger.ts';
+export type { OverloadStats } from './overload/limiter.ts';
+export type { OverloadOptions, Priority } from './overload/options.ts';
