@@ -107,6 +107,7 @@ export function writeReport(summary) {
       ['accept queue max', (r) => fmtInt(r.acceptQueueMax)],
       ['ListenOverflows', (r) => fmtInt(r.listenOverflows)],
       ['server CPU', (r) => fmtPct(r.cpu?.server)],
+      ['others on core 0', (r) => fmtPct(r.cpu?.otherCore0)],
       ['wrk CPU', (r) => fmtPct(r.cpu?.wrk)],
     ],
     runs,
@@ -200,9 +201,13 @@ function targetSection(p, table, lines, { results, keys, lo, hi, rounds }) {
 
 function notes(p, lines, { results, opts }) {
   const ramp = Math.max(...results.map((r) => r.rampSeconds));
+  const starved = results.filter((r) => (r.cpu?.otherCore0 ?? 0) >= 10);
   p('## Notes');
   p();
   lines([
+    starved.length > 0
+      ? `- **Other processes took core 0 from the server** (10 % of it or more) in: ${starved.map((r) => `${SERVERS[r.server]} at ${fmtInt(r.connections)} round ${r.round} (${fmtPct(r.cpu.otherCore0)})`).join('; ')}. Those rows measure a starved server; run again on a quieter machine.`
+      : '- No run lost 10 % or more of core 0 to other processes.',
     "- **wrk runs one thread per connection** (`-tN -cN`): weir bench's Lua script times each request between wrk's `request()` and `response()` callbacks, which only pair up with one connection per thread. wrk starts its threads one after another, each opening its connection as it starts," +
       ` which took up to ${ramp.toFixed(1)} s here; the measured window (${opts.duration} s) opens once all run, and only responses completed inside it count (a wrapper of the script, \`overload/load.mjs\`). The threads cost wrk CPU (its column), on its own core.`,
     "- **never answered**: connections of wrk that got no answer at all before the window closed; **unanswered at the close, longest wait**: the longest any request had been waiting, without an answer, when the window closed. wrk's percentiles leave such requests out (and count a request answered after more than the time-out only in **time-outs**), so these say what the percentiles cannot. Socket errors and time-outs are wrk's counts over its whole run.",
