@@ -47,10 +47,18 @@ export function runAdmission(
   return false;
 }
 
+/** The error of a shed request, one per `Retry-After`: a shed must cost microseconds, not a stack trace. */
+const overloadedErrors = new Map<number, HttpError>();
+
 function overloaded(retryAfterSeconds: number): HttpError {
-  return httpError('WEIR_ERR_OVERLOADED', 'The server is over capacity; retry later', undefined, {
-    headers: { 'retry-after': String(retryAfterSeconds) },
-  });
+  let err = overloadedErrors.get(retryAfterSeconds);
+  if (err === undefined) {
+    err = httpError('WEIR_ERR_OVERLOADED', 'The server is over capacity; retry later', undefined, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+    overloadedErrors.set(retryAfterSeconds, err);
+  }
+  return err;
 }
 
 /** Answers 503 `WEIR_ERR_OVERLOADED` to a request the overload limiter turned away. */

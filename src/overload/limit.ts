@@ -5,10 +5,11 @@
  * {@link RouteLatency}), so a mix of fast and slow routes reads as one signal. Samples are
  * averaged over a window (`windowMs`, at least `MIN_SAMPLES`); at the end of each window, as in the
  * gradient controllers of Envoy's adaptive concurrency filter and Netflix's concurrency-limits:
- * - latency within `tolerance` × no-load and the limit in use (half of it at least): the limit grows by
- *   its square root (headroom for a queue of that size), so it reaches a large limit in seconds;
- * - latency above: the limit shrinks by the gradient `tolerance / ratio` (at most halved per window),
- *   smoothed, because a window of high latency is often one slow moment;
+ * - the next limit is `limit × gradient + √limit`, the gradient being `tolerance / ratio` within
+ *   [0.5, 1] (Netflix's Gradient2): within tolerance and in use (half of it at least), the limit grows by
+ *   its square root, so it reaches a large limit in seconds; above it, it shrinks, smoothed, because a
+ *   window of high latency is often one slow moment. The √limit of headroom makes it settle a little
+ *   past the point where latency starts to rise, so the process stays busy;
  * - a drop (a 503/504 from the app, a request timeout, a stalled event loop): the limit shrinks by 10 %.
  * The limit stays within [`minLimit`, `maxLimit`].
  */
@@ -27,6 +28,13 @@ export interface LimitSettings {
 const MIN_SAMPLES = 10;
 /** How far a window of high latency moves the limit toward its gradient's value. */
 const SMOOTHING = 0.5;
+/**
+ * Requests waited while the event loop was busy less than this share of a window: the limit, not the
+ * process, is what holds them back, and it grows unless latency is past `IDLE_RATIO_CAP` × tolerance
+ * (then a downstream is what is saturated, and more requests in flight would only wait there).
+ */
+const IDLE_BELOW = 0.98;
+const IDLE_RATIO_CAP = 8;
 /** A route's no-load latency is the minimum of its low-concurrency samples over the last two periods. */
 const MIN_PERIOD_MS = 60_000;
 /** With requests waiting and no low-concurrency sample for this long, the limit probes. */
@@ -84,9 +92,16 @@ export class AdaptiveLimit {
   #probeUntil = Number.POSITIVE_INFINITY;
   #probeSamples = 0;
   #lastLow = Number.NEGATIVE_INFINITY;
+  #waited = false;
+  readonly #utilization: () => number;
 
-  constructor(settings: LimitSettings) {
+  /**
+   * `utilization` gives the share of time the event loop was busy since its last call (0…1); without
+   * it the process is taken as always busy, and latency alone moves the limit.
+   */
+  constructor(settings: LimitSettings, utilization: () => number = () => 1) {
     this.#s = settings;
+    this.#utilization = utilization;
     this.#limit = settings.initialLimit;
     this.#probeUntil = Number.POSITIVE_INFINITY; // until the first PROBE_SAMPLES samples
   }
@@ -132,6 +147,7 @@ export class AdaptiveLimit {
       this.#samples++;
     }
     if (inFlight > this.#maxInFlight) this.#maxInFlight = inFlight;
+    if (waiting) this.#waited = true;
     return this.#maybeUpdate(now);
   }
 
@@ -160,12 +176,17 @@ export class AdaptiveLimit {
     if (this.#dropped) {
       next = limit * 0.9;
     } else {
+      // Gradient2's rule: the limit scaled by the gradient, plus a queue's worth of headroom, so it
+      // settles a little past the point where latency starts to rise, with every core kept busy.
       const ratio = this.#ratioSum / this.#samples;
-      if (ratio <= s.tolerance) {
-        if (this.#maxInFlight * 2 >= limit) next = limit + Math.sqrt(limit);
-      } else {
-        const gradient = Math.max(0.5, s.tolerance / ratio);
-        next = limit * (1 - SMOOTHING) + limit * gradient * SMOOTHING;
+      const gradient = Math.min(1, Math.max(0.5, s.tolerance / ratio));
+      next = limit * gradient + Math.sqrt(limit);
+      if (next > limit && this.#maxInFlight * 2 < limit)
+        next = limit; // not in use: no evidence to grow
+      else if (next < limit) next = limit * (1 - SMOOTHING) + next * SMOOTHING;
+      const busy = this.#utilization();
+      if (this.#waited && busy < IDLE_BELOW && ratio <= s.tolerance * IDLE_RATIO_CAP) {
+        next = Math.max(next, limit + Math.sqrt(limit));
       }
     }
     this.#limit = Math.min(s.maxLimit, Math.max(s.minLimit, next));
@@ -174,6 +195,7 @@ export class AdaptiveLimit {
     this.#samples = 0;
     this.#maxInFlight = 0;
     this.#dropped = false;
+    this.#waited = false;
     return true;
   }
 }

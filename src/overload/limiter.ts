@@ -75,7 +75,13 @@ export class OverloadLimiter {
 
   constructor(settings: OverloadSettings) {
     this.settings = settings;
-    this.#limit = new AdaptiveLimit(settings);
+    let mark = performance.eventLoopUtilization();
+    this.#limit = new AdaptiveLimit(settings, () => {
+      const now = performance.eventLoopUtilization();
+      const { utilization } = performance.eventLoopUtilization(now, mark);
+      mark = now;
+      return utilization;
+    });
     this.#queue = new WaitQueue(settings.maxQueue, settings.queueTimeoutMs, settings.lifoAfterMs);
   }
 
@@ -120,7 +126,7 @@ export class OverloadLimiter {
     const now = performance.now();
     const updated = failed
       ? this.#limit.drop(now)
-      : this.#limit.sample(latencyMs, route, inFlightAtStart, now);
+      : this.#limit.sample(latencyMs, route, inFlightAtStart, now, this.#queue.size > 0);
     if (updated && overloadChannel.hasSubscribers) {
       overloadChannel.publish({
         type: 'limit',

@@ -45,6 +45,21 @@ describe('the adaptive limit', () => {
     assert.equal(limit.limit, 500);
   });
 
+  it('grows while requests wait and the event loop has idle time, unless latency says a downstream is saturated', () => {
+    const grown = (ratio: number): number => {
+      const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 16 }), () => 0.6);
+      const route = new RouteLatency();
+      let now = 0;
+      for (let i = 0; i < 20; i++, now += 1) limit.sample(2, route, 1, now, true); // the first probe
+      for (let w = 0; w < 20; w++) {
+        for (let i = 0; i < 20; i++, now += 5) limit.sample(2 * ratio, route, limit.limit, now, true);
+      }
+      return limit.limit;
+    };
+    assert.ok(grown(5) > 16, `limit ${grown(5)}: idle time and waiting requests, latency 5× no-load`);
+    assert.ok(grown(40) < 16, `limit ${grown(40)}: latency 40× no-load is a saturated downstream`);
+  });
+
   it('does not grow while the limit is not in use (fewer than half its slots taken)', () => {
     const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 64 }));
     const route = new RouteLatency();
