@@ -3,7 +3,7 @@ import { invalidOption, WeirError } from '../errors.ts';
 import { inspecting } from '../internal/inspect.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
-import { type OverloadOptions, overloadSettings, type Priority, priorityOf } from '../overload/options.ts';
+import { overloadSettings } from '../overload/options.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_BODY_RATE_GRACE_MS,
@@ -14,6 +14,7 @@ import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { type AppOptions, checkAppOptions, checkRouteOptions, type RouteOptions } from './options.ts';
 import type { Admission } from './pipeline.ts';
 import { compileTrustProxy, type TrustProxy } from './proxy.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
@@ -39,66 +40,7 @@ interface WorkerDef {
   readonly start: () => Closable;
 }
 
-/** Options of an {@link App}. */
-export interface AppOptions {
-  /**
-   * Where logs go: a pino logger (or anything with its `error/warn/info/debug`), or `false` for none.
-   * @default pino at level `LOG_LEVEL` (default `info`) on stdout
-   */
-  logger?: Logger | false;
-  /** Largest request body `ctx.json()`, `text()`, `form()` and `buffer()` accept. @default 1048576 (1 MiB) */
-  bodyLimitBytes?: number;
-  /** Deepest nesting of arrays and objects `ctx.json()` accepts; deeper answers 400. @default 64 */
-  maxJsonDepth?: number;
-  /**
-   * Slowest a request body may arrive once `bodyRateGraceMs` has passed, averaged over the time weir
-   * waits on the client (not the time a handler spends not reading `ctx.body`); slower answers 408
-   * `WEIR_ERR_BODY_TOO_SLOW` and closes the connection. `0` turns the check off. @default 1024 (1 KiB/s)
-   */
-  minBodyRateBytesPerSecond?: number;
-  /** How long a body may take to get going before `minBodyRateBytesPerSecond` is checked. @default 5000 */
-  bodyRateGraceMs?: number;
-  /** Secrets for signed cookies, newest first: signs with the first, verifies with any. Each ≥ 16 chars. */
-  cookieSecrets?: string | readonly string[];
-  /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
-  exposeErrors?: boolean;
-  /**
-   * The proxies in front of the app whose `X-Forwarded-For` and `X-Forwarded-Proto` to believe, for
-   * `ctx.ip` and `ctx.protocol`: a hop count (`1`: one proxy, such as nginx, talks to the app), or the
-   * proxies' addresses and CIDR ranges (`['127.0.0.1/32', '::1', '10.0.0.0/8']`). Set it only when
-   * clients cannot reach the app but through those proxies.
-   * @default false (the headers are ignored: `ctx.ip` is the peer address)
-   * @throws WEIR_ERR_INVALID_OPTION for `true`, a negative count or a malformed address.
-   */
-  trustProxy?: TrustProxy;
-  /**
-   * The overload limiter (weir/overload): an adaptive limit on requests running at once, a short queue
-   * for the rest, and a fast 503 with `Retry-After` for what cannot be served in time. Its knobs, or
-   * `false` to turn it off. @default on, with the defaults of {@link OverloadOptions}
-   */
-  overload?: OverloadOptions | false;
-}
-
-/** Options of one route. */
-export interface RouteOptions {
-  /** Overrides the app's `bodyLimitBytes` for this route. */
-  bodyLimitBytes?: number;
-  /** Overrides the app's `maxJsonDepth` for this route. */
-  maxJsonDepth?: number;
-  /** Overrides the app's `minBodyRateBytesPerSecond` for this route (`0`: no minimum). */
-  minBodyRateBytesPerSecond?: number;
-  /** Overrides the app's `bodyRateGraceMs` for this route. */
-  bodyRateGraceMs?: number;
-  /**
-   * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
-   * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
-   */
-  timeoutMs?: number;
-  /** Its class under overload: lower classes are shed first. @default 'normal' */
-  priority?: Priority;
-  /** `false`: never limited nor shed by the overload limiter (health checks, metrics). @default true */
-  shed?: boolean;
-}
+export type { AppOptions, RouteOptions } from './options.ts';
 
 /** A route handler: returns the response value (see the table in `send.ts`), or a promise of it. */
 export type Handler<P extends string = string, S extends object = Record<never, never>> = (
@@ -124,12 +66,6 @@ interface RouteDef {
   readonly options: RouteOptions;
   readonly middleware: readonly Middleware<object>[];
   readonly handler: Handler<string, object>;
-}
-
-function checkLimit(name: string, value: number | undefined, min = 0): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
-    throw invalidOption(name, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`, value);
-  }
 }
 
 function joinPath(prefix: string, path: string): string {
@@ -176,10 +112,7 @@ export class App<S extends object = Record<never, never>> {
   #consumers: Closable[] | undefined;
 
   constructor(options: AppOptions = {}) {
-    checkLimit('bodyLimitBytes', options.bodyLimitBytes);
-    checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
-    checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
-    checkLimit('bodyRateGraceMs', options.bodyRateGraceMs);
+    checkAppOptions(options);
     this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
@@ -370,17 +303,7 @@ export class App<S extends object = Record<never, never>> {
   #add(method: string, path: string, args: unknown[]): this {
     this.#checkOpen(`${method === '*' ? 'all' : method.toLowerCase()}()`);
     const options = typeof args[0] === 'object' && args[0] !== null ? (args.shift() as RouteOptions) : {};
-    checkLimit('route bodyLimitBytes', options.bodyLimitBytes);
-    checkLimit('route maxJsonDepth', options.maxJsonDepth, 1);
-    checkLimit('route minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
-    checkLimit('route bodyRateGraceMs', options.bodyRateGraceMs);
-    if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
-      throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
-    }
-    if (options.priority !== undefined) priorityOf(options.priority, 'route priority');
-    if (options.shed !== undefined && typeof options.shed !== 'boolean') {
-      throw invalidOption('route shed', 'a boolean', options.shed);
-    }
+    checkRouteOptions(options);
     if (args.length === 0 || args.some((fn) => typeof fn !== 'function')) {
       throw invalidOption(
         `Route ${method} ${path}`,

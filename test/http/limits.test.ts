@@ -49,8 +49,8 @@ describe('README limits table', () => {
         .filter((n) => n !== 'port')
         .map((n) => `listen.${n}`),
       ...numericOptions('server.ts', 'CloseOptions').map((n) => `close.${n}`),
-      ...numericOptions('app.ts', 'AppOptions').map((n) => `App.${n}`),
-      ...numericOptions('app.ts', 'RouteOptions').map((n) => `route.${n}`),
+      ...numericOptions('options.ts', 'AppOptions').map((n) => `App.${n}`),
+      ...numericOptions('options.ts', 'RouteOptions').map((n) => `route.${n}`),
     ];
     assert.ok(knobs.length >= 11, knobs.join());
     for (const knob of knobs) assert.ok(rows.has(knob), `no row names ${knob}`);

@@ -1,0 +1,97 @@
+/**
+ * The options of an App and of its routes, with their checks: the one place their bounds are declared.
+ */
+import { invalidOption } from '../errors.ts';
+import type { Logger } from '../internal/logger.ts';
+import { type OverloadOptions, type Priority, priorityOf } from '../overload/options.ts';
+import type { TrustProxy } from './proxy.ts';
+
+/** Options of an {@link App}. */
+export interface AppOptions {
+  /**
+   * Where logs go: a pino logger (or anything with its `error/warn/info/debug`), or `false` for none.
+   * @default pino at level `LOG_LEVEL` (default `info`) on stdout
+   */
+  logger?: Logger | false;
+  /** Largest request body `ctx.json()`, `text()`, `form()` and `buffer()` accept. @default 1048576 (1 MiB) */
+  bodyLimitBytes?: number;
+  /** Deepest nesting of arrays and objects `ctx.json()` accepts; deeper answers 400. @default 64 */
+  maxJsonDepth?: number;
+  /**
+   * Slowest a request body may arrive once `bodyRateGraceMs` has passed, averaged over the time weir
+   * waits on the client (not the time a handler spends not reading `ctx.body`); slower answers 408
+   * `WEIR_ERR_BODY_TOO_SLOW` and closes the connection. `0` turns the check off. @default 1024 (1 KiB/s)
+   */
+  minBodyRateBytesPerSecond?: number;
+  /** How long a body may take to get going before `minBodyRateBytesPerSecond` is checked. @default 5000 */
+  bodyRateGraceMs?: number;
+  /** Secrets for signed cookies, newest first: signs with the first, verifies with any. Each ≥ 16 chars. */
+  cookieSecrets?: string | readonly string[];
+  /** Put stack traces in 500 bodies. @default process.env.NODE_ENV === 'development' */
+  exposeErrors?: boolean;
+  /**
+   * The proxies in front of the app whose `X-Forwarded-For` and `X-Forwarded-Proto` to believe, for
+   * `ctx.ip` and `ctx.protocol`: a hop count (`1`: one proxy, such as nginx, talks to the app), or the
+   * proxies' addresses and CIDR ranges (`['127.0.0.1/32', '::1', '10.0.0.0/8']`). Set it only when
+   * clients cannot reach the app but through those proxies.
+   * @default false (the headers are ignored: `ctx.ip` is the peer address)
+   * @throws WEIR_ERR_INVALID_OPTION for `true`, a negative count or a malformed address.
+   */
+  trustProxy?: TrustProxy;
+  /**
+   * The overload limiter (weir/overload): an adaptive limit on requests running at once, a short queue
+   * for the rest, and a fast 503 with `Retry-After` for what cannot be served in time. Its knobs, or
+   * `false` to turn it off. @default on, with the defaults of {@link OverloadOptions}
+   */
+  overload?: OverloadOptions | false;
+}
+
+/** Options of one route. */
+export interface RouteOptions {
+  /** Overrides the app's `bodyLimitBytes` for this route. */
+  bodyLimitBytes?: number;
+  /** Overrides the app's `maxJsonDepth` for this route. */
+  maxJsonDepth?: number;
+  /** Overrides the app's `minBodyRateBytesPerSecond` for this route (`0`: no minimum). */
+  minBodyRateBytesPerSecond?: number;
+  /** Overrides the app's `bodyRateGraceMs` for this route. */
+  bodyRateGraceMs?: number;
+  /**
+   * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
+   * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
+   */
+  timeoutMs?: number;
+  /** Its class under overload: lower classes are shed first. @default 'normal' */
+  priority?: Priority;
+  /** `false`: never limited nor shed by the overload limiter (health checks, metrics). @default true */
+  shed?: boolean;
+}
+
+function checkLimit(name: string, value: number | undefined, min = 0): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) {
+    throw invalidOption(name, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`, value);
+  }
+}
+
+/** Checks the bounds of `new App(options)`. @throws `WEIR_ERR_INVALID_OPTION` naming the first bad one. */
+export function checkAppOptions(options: AppOptions): void {
+  checkLimit('bodyLimitBytes', options.bodyLimitBytes);
+  checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
+  checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
+  checkLimit('bodyRateGraceMs', options.bodyRateGraceMs);
+}
+
+/** Checks a route's options. @throws `WEIR_ERR_INVALID_OPTION` naming the first bad one. */
+export function checkRouteOptions(options: RouteOptions): void {
+  checkLimit('route bodyLimitBytes', options.bodyLimitBytes);
+  checkLimit('route maxJsonDepth', options.maxJsonDepth, 1);
+  checkLimit('route minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
+  checkLimit('route bodyRateGraceMs', options.bodyRateGraceMs);
+  if (options.timeoutMs !== undefined && (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0)) {
+    throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
+  }
+  if (options.priority !== undefined) priorityOf(options.priority, 'route priority');
+  if (options.shed !== undefined && typeof options.shed !== 'boolean') {
+    throw invalidOption('route shed', 'a boolean', options.shed);
+  }
+}
