@@ -117,6 +117,26 @@ export class AdaptiveLimit {
   }
 
   /**
+   * When a probe under way ends at the latest (`Infinity` before the first request), or 0 when there is
+   * none. Requests that never finish (all of them waiting on something) must not hold a probe open.
+   */
+  get probeEndsAt(): number {
+    return this.#probeUntil;
+  }
+
+  /** Starts the clock of the first probe, or ends a probe whose time is up; true when the limit changed. */
+  tick(now: number): boolean {
+    if (this.#probeUntil === 0) return false;
+    if (this.#probeUntil === Number.POSITIVE_INFINITY) {
+      this.#probeUntil = now + PROBE_MAX_MS;
+      return false;
+    }
+    if (now <= this.#probeUntil) return false;
+    this.#endProbe(now);
+    return true;
+  }
+
+  /**
    * One finished request of `route`: `latencyMs`, with `inFlight` requests running (itself included)
    * when it started, and `waiting` when requests wait for a slot. Returns true when the window closed
    * and the limit was updated.

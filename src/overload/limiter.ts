@@ -61,6 +61,7 @@ export class OverloadLimiter {
   #delay: IntervalHistogram | undefined;
   #elu = performance.eventLoopUtilization();
   #calm: NodeJS.Timeout | undefined;
+  #probeTimer: NodeJS.Timeout | undefined;
   #lastShed = 0;
   #closed = false;
   #admitted = 0;
@@ -99,6 +100,7 @@ export class OverloadLimiter {
    */
   tryEnter(): boolean {
     if (this.#loop === undefined && !this.#closed) this.#watchLoop();
+    if (this.#limit.probing) this.#probeClock();
     if (this.#inFlight < this.#limit.limit && this.#queue.size === 0) {
       this.#inFlight++;
       this.#admitted++;
@@ -164,11 +166,28 @@ export class OverloadLimiter {
     clearTimeout(this.#expiry);
     clearInterval(this.#loop);
     clearTimeout(this.#calm);
+    clearTimeout(this.#probeTimer);
     this.#delay?.disable();
     this.#expiry = this.#loop = this.#calm = undefined;
     if (pressure.raised) pressure.set(false);
     const now = performance.now();
     for (const e of this.#queue.drain()) this.#turnAway(e, 'queue-timeout', now, false);
+  }
+
+  /** While the limit probes, a timer ends the probe on time and lets waiting requests in. */
+  #probeClock(): void {
+    const limit = this.#limit;
+    limit.tick(performance.now());
+    if (this.#probeTimer !== undefined || !limit.probing || this.#closed) return;
+    this.#probeTimer = setTimeout(
+      () => {
+        this.#probeTimer = undefined;
+        if (limit.tick(performance.now())) this.#pump();
+        else if (limit.probing) this.#probeClock();
+      },
+      Math.max(1, limit.probeEndsAt - performance.now() + 1),
+    );
+    this.#probeTimer.unref();
   }
 
   #pump(): void {

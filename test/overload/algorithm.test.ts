@@ -60,6 +60,15 @@ describe('the adaptive limit', () => {
     assert.ok(grown(40) < 16, `limit ${grown(40)}: latency 40× no-load is a saturated downstream`);
   });
 
+  it('ends a probe on time even when no request finishes (all of them wait on something)', () => {
+    const limit = new AdaptiveLimit(overloadSettings());
+    assert.equal(limit.limit, 4, 'it starts with a probe at minLimit');
+    limit.tick(1000);
+    assert.equal(limit.tick(1100), false);
+    assert.equal(limit.tick(1201), true);
+    assert.equal(limit.limit, 64);
+  });
+
   it('does not grow while the limit is not in use (fewer than half its slots taken)', () => {
     const limit = new AdaptiveLimit(overloadSettings({ initialLimit: 64 }));
     const route = new RouteLatency();
