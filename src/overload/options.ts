@@ -42,8 +42,8 @@ export interface OverloadOptions {
   /** The longest a request waits for a slot before it is shed (ms). @default 1000 */
   queueTimeoutMs?: number;
   /**
-   * Once the oldest waiting request has waited this long, the newest are served first (ms); below half
-   * of it, the oldest again. @default 300
+   * Once the oldest waiting request has waited this long, the newest are served first (ms), until the
+   * queue has emptied. @default 300
    */
   lifoAfterMs?: number;
   /** A mean event-loop delay above this (ms, per half second) shrinks the limit. @default 100 */

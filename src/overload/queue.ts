@@ -2,8 +2,7 @@
  * Where requests over the concurrency limit wait: one line per priority class, highest class served
  * first. A line is served first-in first-out while the wait is short, and last-in first-out once the
  * oldest waiting request has waited `lifoAfterMs` (a standing queue: the server is overloaded, and the
- * newest requests are the ones whose clients are still there); it turns back when that wait falls below
- * half of it. Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the
+ * newest requests are the ones whose clients are still there); it turns back once the queue is empty. Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the
  * lowest class is turned away to make room, unless the newcomer's class is lower still.
  */
 import { Fifo } from '../internal/fifo.ts';
@@ -117,9 +116,10 @@ export class WaitQueue<W extends Waiter> {
       const head = line.first();
       if (head !== undefined && head.since < oldest) oldest = head.since;
     }
-    const waited = now - oldest;
-    if (!this.#lifo && waited >= this.#lifoAfterMs) this.#lifo = true;
-    else if (this.#lifo && !(waited >= this.#lifoAfterMs / 2)) this.#lifo = false;
+    if (!this.#lifo && now - oldest >= this.#lifoAfterMs) this.#lifo = true;
+    // Back to first-in first-out only once the backlog is gone: going back while it stands (right after
+    // its oldest expired) would make everyone wait again, in waves.
+    else if (this.#lifo && this.#size === 0) this.#lifo = false;
   }
 
   #lineOf(priority: number): Fifo<W> {

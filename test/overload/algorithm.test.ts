@@ -117,7 +117,7 @@ describe('the wait queue', () => {
     assert.equal(q.size, 0);
   });
 
-  it('serves the newest first once the oldest has waited lifoAfterMs, and the oldest again below half of it', () => {
+  it('serves the newest first once the oldest has waited lifoAfterMs, and the oldest again once the queue has emptied', () => {
     const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
     for (let t = 0; t < 5; t++) q.push(waiter(200, t * 10));
     assert.equal(q.next(100)?.id, '200@0');
@@ -125,8 +125,13 @@ describe('the wait queue', () => {
     assert.equal(q.lifo, true);
     q.push(waiter(200, 390));
     assert.equal(q.next(420)?.id, '200@390');
-    // What is left (10, 20, 30) waited over 150 ms at 400: still LIFO; a queue of fresh requests is FIFO.
+    // The backlog stands: still LIFO until the queue is empty, then FIFO again.
     assert.equal(q.next(420)?.id, '200@30');
+    assert.equal(q.next(420)?.id, '200@20');
+    assert.equal(q.next(420)?.id, '200@10');
+    assert.equal(q.lifo, true);
+    assert.equal(q.next(420), undefined);
+    assert.equal(q.lifo, false);
     const fresh = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
     fresh.push(waiter(200, 1000));
     fresh.push(waiter(200, 1001));
