@@ -13,14 +13,12 @@
 //   node bench/reload.mjs                       (about 40 s with the defaults)
 //   node bench/reload.mjs --phase 10 --connections 64 --path /json --out /tmp/reload.md
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { HOST, ROOT, sleep } from './lib/common.mjs';
+import { HOST, sleep } from './lib/common.mjs';
 import { machineFacts } from './lib/machine.mjs';
-import { runBounded } from './lib/processes.mjs';
+import { startNpmService, wrkFigures } from './lib/npm-service.mjs';
+import { cleanupOnExit, runBounded } from './lib/processes.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -49,43 +47,10 @@ if (!(phase > 0 && phase <= 60) || !(connections > 0 && connections <= 1024)) {
   process.exit(2);
 }
 
-const data = mkdtempSync(join(tmpdir(), 'weir-reload-bench-'));
-const service = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
-  cwd: ROOT,
-  env: {
-    ...process.env,
-    WEB_CONCURRENCY: '2',
-    PORT: String(port),
-    HOST,
-    LOG_LEVEL: 'warn',
-    CACHE_URL: 'memory:',
-    DATABASE_URL: `sqlite:${join(data, 'weir.db')}`,
-    QUEUE_URL: `sqlite:${join(data, 'queue.db')}`,
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let out = '';
-service.stdout.on('data', (c) => {
-  out += c;
-});
-const stop = async () => {
-  if (service.exitCode === null) {
-    service.kill('SIGTERM');
-    const gone = await Promise.race([
-      new Promise((resolve) => service.once('exit', () => resolve(true))),
-      sleep(20_000).then(() => false),
-    ]);
-    if (!gone) service.kill('SIGKILL');
-  }
-  rmSync(data, { recursive: true, force: true });
-};
-const waitFor = async (pattern, ms) => {
-  const until = Date.now() + ms;
-  while (!pattern.test(out)) {
-    if (service.exitCode !== null || Date.now() > until) throw new Error(`no ${pattern} in:\n${out}`);
-    await sleep(50);
-  }
-};
+cleanupOnExit(); // a runner that fails leaves no service behind
+const service = startNpmService({ port, env: { WEB_CONCURRENCY: '2' } });
+const { stop } = service;
+const out = () => service.output();
 
 /** One wrk run of `seconds`; the numbers a row needs. */
 async function load(seconds) {
@@ -98,33 +63,19 @@ async function load(seconds) {
     `http://${HOST}:${port}${values.path}`,
   ];
   const { text } = await runBounded(args, seconds, 'wrk').done;
-  const num = (re) => Number(re.exec(text)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  return {
-    requests: num(/(\d+) requests in/),
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
-    socketErrors: socket
-      ? socket
-          .slice(1)
-          .map(Number)
-          .reduce((a, b) => a + b, 0)
-      : 0,
-    p50: /\s50%\s+(\S+)/.exec(text)?.[1] ?? '?',
-    p99: /\s99%\s+(\S+)/.exec(text)?.[1] ?? '?',
-  };
+  return wrkFigures(text);
 }
 
 try {
-  await waitFor(/weir: serving .* with 2 workers/, 120_000);
-  const primaryPid = Number(/primary pid (\d+)/.exec(out)[1]);
+  await service.waitFor(/weir: serving .* with 2 workers/, 120_000);
+  const primaryPid = Number(/primary pid (\d+)/.exec(out())[1]);
   await load(2); // warm-up
   const before = await load(phase);
   const during = load(phase * 2);
   await sleep(1000);
   process.kill(primaryPid, 'SIGHUP');
   const reloadStart = Date.now();
-  await waitFor(/reload done: 2 workers replaced/, phase * 2000);
+  await service.waitFor(/reload done: 2 workers replaced/, phase * 2000);
   const reloadMs = Date.now() - reloadStart;
   const duringResult = await during;
   const after = await load(phase);

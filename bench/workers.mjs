@@ -13,15 +13,13 @@
 //   node bench/workers.mjs                         (about 7 minutes with the defaults)
 //   node bench/workers.mjs --rounds 1 --duration 5 --out /tmp/workers.md
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { HOST, ROOT, sleep } from './lib/common.mjs';
+import { HOST, sleep } from './lib/common.mjs';
 import { percentOfCore, ticks } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
-import { cleanupOnExit, get, runBounded, track } from './lib/processes.mjs';
+import { startNpmService, wrkFigures } from './lib/npm-service.mjs';
+import { cleanupOnExit, get, runBounded } from './lib/processes.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
@@ -77,53 +75,21 @@ function childrenOf(pid) {
 
 /** Starts one shape and waits until it serves; resolves to { pids: { primary?, workers[] }, stop() }. */
 async function start(shape) {
-  const data = mkdtempSync(join(tmpdir(), 'weir-workers-bench-'));
-  const child = track(
-    spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...shape.env,
-        PORT: String(port),
-        HOST,
-        LOG_LEVEL: 'warn',
-        CACHE_URL: 'memory:',
-        DATABASE_URL: `sqlite:${join(data, 'weir.db')}`,
-        QUEUE_URL: `sqlite:${join(data, 'queue.db')}`,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  let out = '';
-  child.stdout.on('data', (c) => {
-    out += c;
-  });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      const gone = await Promise.race([
-        new Promise((resolve) => child.once('exit', () => resolve(true))),
-        sleep(20_000).then(() => false),
-      ]);
-      if (!gone) child.kill('SIGKILL');
-    }
-    rmSync(data, { recursive: true, force: true });
-  };
-  const until = Date.now() + 120_000;
+  const service = startNpmService({ port, env: shape.env });
   // The primary prints its line once every worker listens; one process answers as soon as it listens.
   const serving = async () =>
     shape.env.WEB_CONCURRENCY
-      ? /weir: serving /.test(out)
+      ? /weir: serving /.test(service.output())
       : (await get(port, '/json').catch(() => undefined))?.status === 200;
-  while (!(await serving())) {
-    if (child.exitCode !== null || Date.now() > until) {
-      await stop();
-      throw new Error(`${shape.name} did not start:\n${out}`);
-    }
-    await sleep(50);
+  try {
+    await service.waitFor(serving, 120_000);
+  } catch (err) {
+    await service.stop();
+    throw new Error(`${shape.name} did not start: ${err.message}`);
   }
-  const workers = shape.env.WEB_CONCURRENCY ? childrenOf(child.pid) : [child.pid];
-  return { pids: { primary: shape.env.WEB_CONCURRENCY ? child.pid : undefined, workers }, stop };
+  const pid = service.child.pid;
+  const workers = shape.env.WEB_CONCURRENCY ? childrenOf(pid) : [pid];
+  return { pids: { primary: shape.env.WEB_CONCURRENCY ? pid : undefined, workers }, stop: service.stop };
 }
 
 /** One wrk run: req/s, non-2xx, socket errors, p99, and CPU % of one core per process over the run. */
@@ -153,13 +119,12 @@ async function load(route, seconds, pids) {
   clearInterval(timer);
   const secs = (last.at - first.at) / 1000;
   const pct = (a, b) => (secs > 0 ? percentOfCore(b - a, secs) : 0);
-  const num = (re) => Number(re.exec(text)?.[1] ?? 0);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const { rps, non2xx, socketErrors, p99 } = wrkFigures(text);
   return {
-    rps: num(/Requests\/sec:\s+([\d.]+)/),
-    non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
-    socketErrors: socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    p99: /\s99%\s+(\S+)/.exec(text)?.[1] ?? '?',
+    rps,
+    non2xx,
+    socketErrors,
+    p99,
     cpu: {
       primary: pids.primary === undefined ? undefined : pct(first.primary, last.primary),
       workers: first.workers.map((t, i) => pct(t, last.workers[i])),
