@@ -16,7 +16,7 @@ import { normalizeSecrets } from './cookies.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { type AppOptions, checkAppOptions, checkRouteOptions, type RouteOptions } from './options.ts';
 import type { Admission } from './pipeline.ts';
-import { compileTrustProxy, type TrustProxy } from './proxy.ts';
+import { compileTrustProxy } from './proxy.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A running background service: closing it stops it gracefully (running work finishes first). */
