@@ -3,28 +3,13 @@
 // socket). BACKLOG=n listens with another backlog (for the investigation; unset in measured runs).
 import { createServer } from 'node:http';
 import { overloadWork, traceServer } from './overload-work.mjs';
+import { notFound, sendJson } from './raw-http.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
 
-let date = new Date().toUTCString();
-setInterval(() => {
-  date = new Date().toUTCString();
-}, 1000).unref();
-
-const server = createServer(async (req, res) => {
-  if (req.url !== '/overload') {
-    res.writeHead(404, { 'content-length': 0, server: 'node', date });
-    res.end();
-    return;
-  }
-  const body = JSON.stringify(await overloadWork());
-  res.writeHead(200, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    server: 'node',
-    date,
-  });
-  res.end(body);
+const server = createServer((req, res) => {
+  if (req.url !== '/overload') notFound(res);
+  else sendJson(res, overloadWork());
 });
 traceServer(server);
 

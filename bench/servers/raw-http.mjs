@@ -1,4 +1,4 @@
-// What the raw node:http servers here share (node-db, node-cache, node-pipelined-db, db-http): the Date
+// What the raw node:http servers here share (node-db, node-cache, node-pipelined-db, db-http, overload-node): the Date
 // header formatted once a second, as weir and node:http's automatic Date do, one writeHead + end for a body
 // in memory with the headers every server sends, and TechEmpower's count rule. (servers/node.mjs keeps
 // its own, tuned for the plaintext baseline.)
