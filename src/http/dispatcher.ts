@@ -224,8 +224,7 @@ export class Dispatcher {
     const inFlight = limiter.inFlight;
     const pending = this.#serve(req, res, method, path, query, params, route);
     if (pending === undefined) {
-      const status = res.statusCode;
-      limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
+      giveBack(limiter, res, route, started, inFlight);
       return;
     }
     let held = true;
@@ -233,8 +232,7 @@ export class Dispatcher {
       if (!held) return;
       held = false;
       res.off('close', release);
-      const status = res.statusCode;
-      limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
+      giveBack(limiter, res, route, started, inFlight);
     };
     res.once('close', release);
     pending.then(release, release);
@@ -291,6 +289,18 @@ export class Dispatcher {
     ].join(', ');
     return new WeirResponse(undefined, 204, { allow: this.#allowAllHeader });
   }
+}
+
+/** Gives a request's slot back: its latency, and whether it ended as a sign of overload (503, 504). */
+function giveBack(
+  limiter: OverloadLimiter,
+  res: ServerResponse,
+  route: Route,
+  started: number,
+  inFlight: number,
+): void {
+  const status = res.statusCode;
+  limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
 }
 
 /** Decodes percent-encoded params in place; false when one is malformed. */
