@@ -67,6 +67,18 @@ export const errorCodes = {
     status: 503,
     summary: 'The server was stopping and the request was still running at the drain deadline.',
   },
+  WEIR_ERR_DEADLINE_EXCEEDED: {
+    status: 503,
+    summary: "A deadline (a request's, or one passed as `deadline`) passed before the work could finish.",
+  },
+  WEIR_ERR_BACKGROUND_FULL: {
+    status: 503,
+    summary: '`app.background()` was called past `maxTasks` running tasks, or while the app stops.',
+  },
+  WEIR_ERR_BAD_DEADLINE: {
+    status: 400,
+    summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',
+  },
   WEIR_ERR_OVERLOADED: { status: 503, summary: 'The server is past capacity and shed the request.' },
   WEIR_ERR_TIMEOUT: { status: 503, summary: 'timeout() ran out before the work finished.' },
   WEIR_ERR_QUEUE_CLOSED: { status: 500, summary: 'A closed Queue was put to, or read after it drained.' },

@@ -5,6 +5,8 @@
  */
 
 export {
+  type Budget,
+  budget,
   configureWorkers,
   Event,
   type GatherOptions,
@@ -21,10 +23,12 @@ export {
   type Task,
   TaskGroup,
   TimeoutError,
+  timeLeft,
   timeout,
   type Work,
   type WorkerFunction,
   type WorkerPoolOptions,
+  withinBudget,
   workerStats,
 } from './concurrency/index.ts';
 export {
@@ -45,6 +49,7 @@ export {
   type LifecycleHook,
   type RouteOptions,
 } from './http/app.ts';
+export type { BackgroundOptions, SpawnOptions } from './http/background.ts';
 export {
   type CacheControlOptions,
   cacheControl,
@@ -55,6 +60,7 @@ export {
 export type { Middleware, Next } from './http/compose.ts';
 export { Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
+export type { TrustDeadline } from './http/deadline.ts';
 export type { PathParams } from './http/params.ts';
 export type { Admission } from './http/pipeline.ts';
 export type { TrustProxy } from './http/proxy.ts';

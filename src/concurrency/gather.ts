@@ -1,4 +1,5 @@
 import { invalidOption } from '../errors.ts';
+import { withinBudget } from './deadline.ts';
 import { linkedController, reasonOf } from './signal.ts';
 
 /** A task for {@link gather}: started only when a slot is free, with the gather's signal. */
@@ -10,6 +11,8 @@ export interface GatherOptions {
   limit?: number;
   /** Aborting it stops starting tasks, aborts the running ones (through their signal) and rejects. */
   signal?: AbortSignal;
+  /** A deadline (epoch ms): past it, as if `signal` aborted, with `WEIR_ERR_DEADLINE_EXCEEDED`. */
+  deadline?: number;
   /**
    * Wait for every task and report each outcome, like `Promise.allSettled`, instead of failing fast.
    * @default false
@@ -48,6 +51,9 @@ export function gather(tasks: readonly Task<unknown>[], options: GatherOptions =
   }
   if (!Array.isArray(tasks) || tasks.some((t) => typeof t !== 'function')) {
     throw invalidOption('gather() tasks', 'an array of functions (signal) => value | promise', tasks);
+  }
+  if (options.deadline !== undefined) {
+    return withinBudget(options, (signal) => gather(tasks, { limit, settle: options.settle, signal }));
   }
   const settle = options.settle === true;
   const outer = options.signal;

@@ -1,3 +1,4 @@
+export { type Budget, budget, timeLeft, withinBudget } from './deadline.ts';
 export { TimeoutError } from './errors.ts';
 export { Event } from './event.ts';
 export { type GatherOptions, gather, type Task } from './gather.ts';

@@ -1,4 +1,5 @@
 import { WeirError } from '../errors.ts';
+import { budget } from './deadline.ts';
 import { linkedController, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
 
@@ -22,10 +23,15 @@ export class TaskGroup {
   #closed = false;
   #cancelReason: unknown = undefined;
 
+  /** With a `deadline`, the children are cancelled (`WEIR_ERR_DEADLINE_EXCEEDED`) when it passes. */
   constructor(options?: SignalOptions) {
-    const { controller, dispose } = linkedController(options?.signal);
+    const timed = budget(options);
+    const { controller, dispose } = linkedController(timed.signal);
     this.#controller = controller;
-    this.#dispose = dispose;
+    this.#dispose = () => {
+      dispose();
+      timed.release();
+    };
   }
 
   /** Runs a function with a group, and waits for the group when it returns or throws. */
@@ -46,6 +52,11 @@ export class TaskGroup {
   /** Aborts when the group cancels its children. */
   get signal(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  /** True once the group has been left (`wait()` returned or threw): nothing more can be spawned. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** How many children are still running. */

@@ -4,6 +4,7 @@
  * and shapes the rows. A database, a transaction and a `with({ signal })` view are each an Executor over
  * the right runner.
  */
+import { withinBudget } from '../concurrency/deadline.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
 import { type QueryOrigin, rowCountError } from './errors.ts';
@@ -55,10 +56,23 @@ export function originOf(strings: TemplateStringsArray, values: readonly unknown
 export class Executor implements Queryable {
   readonly #runner: Runner;
   readonly #signal: AbortSignal | undefined;
+  readonly #deadline: number | undefined;
 
-  constructor(runner: Runner, signal?: AbortSignal) {
+  constructor(runner: Runner, signal?: AbortSignal, deadline?: number) {
     this.#runner = runner;
     this.#signal = signal;
+    this.#deadline = deadline;
+  }
+
+  /**
+   * Runs one query under the view's signal and deadline: not at all once either has passed, cancelled
+   * (on PostgreSQL, on the server) when either fires while it runs.
+   */
+  #run(strings: TemplateStringsArray, values: SqlValue[]): Promise<RunResult> {
+    if (this.#deadline === undefined) return this.#runner.run(strings, values, this.#signal);
+    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
+      this.#runner.run(strings, values, signal),
+    );
   }
 
   async query<Row = Record<string, unknown>>(
@@ -66,7 +80,7 @@ export class Executor implements Queryable {
     ...values: SqlValue[]
   ): Promise<Row[]> {
     callerStack(strings);
-    return (await this.#runner.run(strings, values, this.#signal)).rows as Row[];
+    return (await this.#run(strings, values)).rows as Row[];
   }
 
   async one<Row = Record<string, unknown>>(
@@ -74,7 +88,7 @@ export class Executor implements Queryable {
     ...values: SqlValue[]
   ): Promise<Row> {
     callerStack(strings);
-    const { rows } = await this.#runner.run(strings, values, this.#signal);
+    const { rows } = await this.#run(strings, values);
     if (rows.length !== 1) throw rowCountError(rows.length, originOf(strings, values));
     return rows[0] as Row;
   }
@@ -84,28 +98,38 @@ export class Executor implements Queryable {
     ...values: SqlValue[]
   ): Promise<Row | undefined> {
     callerStack(strings);
-    const { rows } = await this.#runner.run(strings, values, this.#signal);
+    const { rows } = await this.#run(strings, values);
     if (rows.length > 1) throw rowCountError(rows.length, originOf(strings, values));
     return rows[0] as Row | undefined;
   }
 
   async exec(strings: TemplateStringsArray, ...values: SqlValue[]): Promise<ExecResult> {
     callerStack(strings);
-    const { rows, rowCount } = await this.#runner.run(strings, values, this.#signal);
+    const { rows, rowCount } = await this.#run(strings, values);
     return { rowCount: rowCount ?? rows.length };
   }
 
   execScript(sql: string): Promise<void> {
-    return this.#runner.script(sql, this.#signal);
+    if (this.#deadline === undefined) return this.#runner.script(sql, this.#signal);
+    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
+      this.#runner.script(sql, signal),
+    );
   }
 
+  /** The transaction runs under the view's signal and deadline; its queries too (rolled back at either). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const signal = this.#signal;
-    return this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal);
+    if (this.#deadline === undefined) {
+      const signal = this.#signal;
+      return this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal);
+    }
+    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
+      this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal),
+    );
   }
 
+  /** A view whose queries run under `options.signal` and `options.deadline` (pass a request's `ctx`). */
   with(options: SignalOptions): Queryable {
-    return new Executor(this.#runner, options.signal);
+    return new Executor(this.#runner, options.signal, options.deadline);
   }
 }
 

@@ -4,6 +4,7 @@ import { inspecting } from '../internal/inspect.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
 import { overloadSettings } from '../overload/options.ts';
+import { Background, type SpawnOptions } from './background.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_BODY_RATE_GRACE_MS,
@@ -13,6 +14,7 @@ import {
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
+import { compileTrustDeadline } from './deadline.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { type AppOptions, checkAppOptions, checkRouteOptions, type RouteOptions } from './options.ts';
 import type { Admission } from './pipeline.ts';
@@ -110,6 +112,7 @@ export class App<S extends object = Record<never, never>> {
   #stopped: Promise<void> | undefined;
   readonly #workers: WorkerDef[] = [];
   #consumers: Closable[] | undefined;
+  readonly #background: Background;
 
   constructor(options: AppOptions = {}) {
     checkAppOptions(options);
@@ -128,7 +131,9 @@ export class App<S extends object = Record<never, never>> {
       draining: false,
       limiter:
         options.overload === false ? undefined : new OverloadLimiter(overloadSettings(options.overload)),
+      trustDeadline: compileTrustDeadline(options.trustDeadline),
     };
+    this.#background = new Background(this.log, options.background);
     const adder = (method: string): AddRoute<S, this> =>
       ((path: string, ...args: unknown[]) => this.#add(method, path, args)) as AddRoute<S, this>;
     this.get = adder('GET');
@@ -224,6 +229,19 @@ export class App<S extends object = Record<never, never>> {
     return this.#runtime.draining;
   }
 
+  /**
+   * Starts work meant to outlive the request that asks for it (unlike `ctx.tasks`, cancelled with its
+   * response): `fn` gets a signal that aborts only when the app stops and the task is still running
+   * past `background.stopTimeoutMs`. The app's stop waits for running tasks before its `onStop` hooks
+   * (so they may still use the database); a failure is logged. Work that must survive a crash belongs in
+   * a job queue instead.
+   * @throws HttpError 503 `WEIR_ERR_BACKGROUND_FULL` past `background.maxTasks` running, or while stopping.
+   * @example app.background((signal) => mailer.send(welcome(user), { signal }), { name: 'welcome mail' });
+   */
+  background<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: SpawnOptions): Promise<T> {
+    return this.#background.spawn(fn, options);
+  }
+
   /** The overload limiter's state and counters, or undefined when `overload: false`. */
   overloadStats(): OverloadStats | undefined {
     return this.#runtime.limiter?.stats();
@@ -252,6 +270,7 @@ export class App<S extends object = Record<never, never>> {
       for (const result of await Promise.allSettled(consumers.map((c) => c.close()))) {
         if (result.status === 'rejected') failures.push(result.reason);
       }
+      await Promise.all(this.#collectBackgrounds().map((b) => b.stop()));
       for (const hook of this.#collectHooks('stop').reverse()) {
         try {
           await hook();
@@ -318,6 +337,10 @@ export class App<S extends object = Record<never, never>> {
 
   #collectWorkers(): WorkerDef[] {
     return [...this.#workers, ...this.#mounts.flatMap((m) => m.app.#collectWorkers())];
+  }
+
+  #collectBackgrounds(): Background[] {
+    return [this.#background, ...this.#mounts.flatMap((m) => m.app.#collectBackgrounds())];
   }
 
   #collectHooks(kind: 'start' | 'stop'): LifecycleHook[] {

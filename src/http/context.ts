@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { scopedController } from '../concurrency/signal.ts';
+import { markDeadline, timeLeft } from '../concurrency/deadline.ts';
+import type { TaskGroup } from '../concurrency/task-group.ts';
 import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
@@ -14,9 +15,12 @@ import {
   watchBodyRate,
 } from './body.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
+import type { DeadlineTrustFn } from './deadline.ts';
 import { checkHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
+import { parseQuery } from './query.ts';
+import { requestController, requestTasks } from './request-scope.ts';
 import { isWeirResponse } from './response.ts';
 import { lastResort } from './send.ts';
 
@@ -34,6 +38,8 @@ export interface AppRuntime {
   draining: boolean;
   /** The overload limiter, unless the app turned it off. */
   readonly limiter: OverloadLimiter | undefined;
+  /** The compiled `trustDeadline` option; `undefined` believes no deadline header. */
+  readonly trustDeadline: DeadlineTrustFn | undefined;
 }
 
 /** Per-route settings a request needs. Internal. */
@@ -54,6 +60,8 @@ export const kRuntime = Symbol('weir.runtime');
  * abort the requests still running at the drain deadline. Requests that never read the signal pay nothing.
  */
 export const kAbort = Symbol('weir.abort');
+/** Sets a request's deadline (see deadline.ts, which also arms its timer). */
+export const kSetDeadline = Symbol('weir.setDeadline');
 
 /** Per-request state that is created only when asked for. */
 interface Lazy<S> {
@@ -67,6 +75,8 @@ interface Lazy<S> {
   client: ForwardedClient | undefined;
   /** The body's rate is watched (by `buffer()` or for `body`): one watch per request. */
   rateWatched: boolean;
+  deadline: number | undefined;
+  tasks: TaskGroup | undefined;
 }
 
 /**
@@ -174,6 +184,8 @@ export class Context<P extends string = string, S extends object = Record<never,
       parsedAs: '',
       client: undefined,
       rateWatched: false,
+      deadline: undefined,
+      tasks: undefined,
     };
     return this.#lazy;
   }
@@ -213,11 +225,55 @@ export class Context<P extends string = string, S extends object = Record<never,
   }
 
   /**
-   * Aborts when the client goes away before the response has been sent (and, with a route timeout,
-   * when the timeout passes). Pass it to every downstream call.
+   * Aborts, once, at the first of:
+   * - the client closing the connection before the response has been sent;
+   * - the request's {@link deadline} (reason `WEIR_ERR_REQUEST_TIMEOUT` or `WEIR_ERR_DEADLINE_EXCEEDED`);
+   * - the response having been sent, or failing (an `AbortError`): work done for this request after
+   *   that is work nobody waits for. Start work meant to outlive the request with `app.background()`.
+   * - a drain reaching its deadline with the request still running (`WEIR_ERR_SHUTTING_DOWN`).
+   * Pass it (or `ctx` itself) to every downstream call.
    */
   get signal(): AbortSignal {
     return this.#controller().signal;
+  }
+
+  /**
+   * The instant (epoch ms, `Date.now()`'s clock) past which the answer is no longer wanted: the route's
+   * `timeoutMs` from arrival, or earlier when a trusted caller asked so (`trustDeadline`);
+   * `undefined` without either. `ctx.signal` aborts at it; weir's functions given `ctx` stop at it and
+   * start nothing once it has passed.
+   */
+  get deadline(): number | undefined {
+    return this.#lazy?.deadline;
+  }
+
+  /** Milliseconds left until {@link deadline} (0 once past), or `Infinity` without one. */
+  timeLeft(): number {
+    return timeLeft(this.#lazy?.deadline);
+  }
+
+  [kSetDeadline](deadline: number): void {
+    const lazy = this.#bag();
+    lazy.deadline = deadline;
+    if (lazy.abort !== undefined) markDeadline(lazy.abort.signal, deadline);
+  }
+
+  /**
+   * A {@link TaskGroup} bound to the request: work spawned into it gets the request's signal, so it is
+   * cancelled when the response has been sent, the client leaves or the deadline passes; the first
+   * failure cancels its siblings. `await ctx.tasks.wait()` to join it before answering; a failure nobody
+   * joined is logged once the response is done. Made on first use.
+   * @example
+   * const user = ctx.tasks.spawn((signal) => db.with({ signal }).one`SELECT …`);
+   * const feed = ctx.tasks.spawn((signal) => loadFeed(id, { signal }));
+   * return { user: await user, feed: await feed };
+   */
+  get tasks(): TaskGroup {
+    const lazy = this.#bag();
+    lazy.tasks ??= requestTasks(this.signal, (err) =>
+      this.log.warn({ err, method: this.method, path: this.path }, 'a request task failed'),
+    );
+    return lazy.tasks;
   }
 
   /** Aborts {@link signal} with `reason` (used by route timeouts). */
@@ -228,19 +284,9 @@ export class Context<P extends string = string, S extends object = Record<never,
   #controller(): AbortController {
     const lazy = this.#bag();
     if (lazy.abort !== undefined) return lazy.abort;
-    const controller = scopedController();
+    const controller = requestController(this.req, this.res, lazy.deadline);
     lazy.abort = controller;
-    const res = this.res;
-    (res as { [kAbort]?: AbortController })[kAbort] = controller;
-    if (!res.writableEnded) {
-      const gone = (): void => {
-        if (!res.writableEnded) {
-          controller.abort(new DOMException('The client closed the connection', 'AbortError'));
-        }
-      };
-      if (res.destroyed || this.req.socket?.destroyed === true) gone();
-      else res.once('close', gone);
-    }
+    (this.res as { [kAbort]?: AbortController })[kAbort] = controller;
     return controller;
   }
 
@@ -389,32 +435,4 @@ export class Context<P extends string = string, S extends object = Record<never,
   clearCookie(name: string, options?: Pick<CookieOptions, 'path' | 'domain'>): this {
     return this.cookie(name, '', { ...options, maxAgeSeconds: 0, expires: new Date(0) });
   }
-}
-
-/**
- * A query string as `URLSearchParams` reads it, the first value of each name. A string with no `%` and
- * no `+` needs no decoding: it is split by hand, which costs a fraction of building a URLSearchParams
- * (test/http/query.test.ts checks the two agree).
- */
-export function parseQuery(raw: string): Record<string, string | undefined> {
-  const query: Record<string, string | undefined> = Object.create(null);
-  if (raw === '') return query;
-  if (raw.includes('%') || raw.includes('+')) {
-    for (const [name, value] of new URLSearchParams(raw)) {
-      if (!(name in query)) query[name] = value;
-    }
-    return query;
-  }
-  let start = raw.charCodeAt(0) === 63 ? 1 : 0; // a leading '?' is dropped, as URLSearchParams does
-  while (start <= raw.length) {
-    let end = raw.indexOf('&', start);
-    if (end === -1) end = raw.length;
-    if (end > start) {
-      const eq = raw.indexOf('=', start);
-      const name = eq === -1 || eq > end ? raw.slice(start, end) : raw.slice(start, eq);
-      if (!(name in query)) query[name] = eq === -1 || eq > end ? '' : raw.slice(eq + 1, end);
-    }
-    start = end + 1;
-  }
-  return query;
 }

@@ -5,8 +5,9 @@ import type { OverloadLimiter } from '../overload/limiter.ts';
 import { type Priority, priorityOf } from '../overload/options.ts';
 import { type Chain, compose, type ErrorResult, isThenable, type Middleware } from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
-import { type Admission, armTimeout, runAdmission, shedRequest } from './pipeline.ts';
+import { type Admission, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
@@ -254,7 +255,12 @@ export class Dispatcher {
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
       return undefined;
     }
-    if (route.timeoutMs !== undefined) armTimeout(ctx, route.timeoutMs, this.#errorResult);
+    if (
+      (route.timeoutMs !== undefined || this.#runtime.trustDeadline !== undefined) &&
+      !armDeadline(ctx, route.timeoutMs, this.#runtime, this.#errorResult)
+    ) {
+      return undefined;
+    }
     let result: unknown;
     try {
       result = route.run(ctx);

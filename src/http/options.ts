@@ -4,6 +4,8 @@
 import { invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import { type OverloadOptions, type Priority, priorityOf } from '../overload/options.ts';
+import type { BackgroundOptions } from './background.ts';
+import type { TrustDeadline } from './deadline.ts';
 import type { TrustProxy } from './proxy.ts';
 
 /** Options of an {@link App}. */
@@ -44,6 +46,17 @@ export interface AppOptions {
    * `false` to turn it off. @default on, with the defaults of {@link OverloadOptions}
    */
   overload?: OverloadOptions | false;
+  /**
+   * Whose deadline headers to believe: `X-Request-Deadline` (epoch ms) and `grpc-timeout` (`100m`).
+   * `true` believes every peer: set it only when clients reach the app through callers that set them
+   * (a gateway, your own services), never directly. Or the callers' addresses and CIDR ranges. A believed
+   * deadline earlier than the route's `timeoutMs` becomes `ctx.deadline`; a malformed one answers 400
+   * `WEIR_ERR_BAD_DEADLINE`, one already past answers 503 without running the handler.
+   * @default false (the headers are ignored)
+   */
+  trustDeadline?: TrustDeadline;
+  /** Bounds of `app.background()`: tasks running at once, and how long stop waits for them. */
+  background?: BackgroundOptions;
 }
 
 /** Options of one route. */

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, type HttpError, httpError, isHttpError } from '../errors.ts';
-import type { ErrorResult } from './compose.ts';
-import type { AppRuntime, Context } from './context.ts';
+import type { AppRuntime } from './context.ts';
 import { httpDate } from './date.ts';
-import { deliver, lastResort, SERVER } from './send.ts';
+import { lastResort, SERVER } from './send.ts';
 
 /**
- * The two optional steps of the request pipeline around the route: admission before routing, and a
- * per-route deadline. Each costs one `undefined` check when it is off.
+ * Admission before routing, and the answer to a request the overload limiter sheds. Admission costs one
+ * `undefined` check when it is off. (A route's deadline is deadline.ts.)
  */
 
 /**
@@ -94,16 +93,4 @@ function writeShed(req: IncomingMessage, res: ServerResponse, runtime: AppRuntim
     runtime.log.error({ err }, 'a request was shed with headers that cannot be sent');
     lastResort(res, 503, 'WEIR_ERR_OVERLOADED', 'The server is over capacity');
   }
-}
-
-/** Aborts `ctx.signal` and answers 503 when the route's deadline passes before the response starts. */
-export function armTimeout(ctx: Context, timeoutMs: number, errorResult: ErrorResult): void {
-  const timer = setTimeout(() => {
-    const err = httpError('WEIR_ERR_REQUEST_TIMEOUT', `The request did not complete within ${timeoutMs} ms`);
-    ctx.abort(err);
-    if (!ctx.res.headersSent && !ctx.res.destroyed) deliver(ctx, errorResult(ctx, err), errorResult);
-  }, timeoutMs);
-  const clear = (): void => clearTimeout(timer);
-  ctx.res.once('finish', clear);
-  ctx.res.once('close', clear);
 }

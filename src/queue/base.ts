@@ -3,6 +3,7 @@
  * stored, its consumers (the loop in `runner.ts`), and closing them before the connection.
  */
 import { randomUUID } from 'node:crypto';
+import { deadlineExceeded, timeLeft } from '../concurrency/deadline.ts';
 import { reasonOf } from '../concurrency/signal.ts';
 import type { SqliteOptions } from '../db/sqlite.ts';
 import { invalidOption, WeirError } from '../errors.ts';
@@ -217,6 +218,7 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
   protected prepareAdd(data: T, options: AddOptions): PreparedAdd {
     this.checkOpen();
     if (options.signal?.aborted) throw reasonOf(options.signal);
+    if (options.deadline !== undefined && timeLeft(options.deadline) === 0) throw deadlineExceeded();
     const key = options.idempotencyKey;
     if (key !== undefined && (typeof key !== 'string' || key === '')) {
       throw invalidOption('add() idempotencyKey', 'a non-empty string', key);

@@ -30,6 +30,11 @@ export interface BackoffOptions {
 
 /** Options of one job; those not given come from the queue's options. */
 export interface AddOptions extends SignalOptions {
+  /**
+   * Past it, nothing is added (`WEIR_ERR_DEADLINE_EXCEEDED`). An add already under way when it passes is
+   * not abandoned: whether the backend kept the job would then be unknown. Pass a request's `ctx`.
+   */
+  deadline?: number;
   /** Milliseconds before the job may run. @default 0 */
   delay?: number;
   /** How many times the handler may run before the job is dead. @default 3 */

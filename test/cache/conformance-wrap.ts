@@ -113,6 +113,40 @@ export function runWrapCases(suite: Suite): void {
     );
   });
 
+  test('wrap and get: a deadline aborts the wait and a lone load when it passes; once past, nothing runs', async () => {
+    let loaderSignal: AbortSignal | undefined;
+    const slow = ({ signal }: { signal: AbortSignal }) => {
+      loaderSignal = signal;
+      return new Promise<string>((_resolve, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    };
+    await assert.rejects(suite.cache.wrap('deadline', slow, { deadline: Date.now() + 50 }), {
+      code: 'WEIR_ERR_DEADLINE_EXCEEDED',
+    });
+    await until(() => loaderSignal?.aborted === true, 2000, 'the abandoned load is aborted');
+    let ran = false;
+    await assert.rejects(
+      suite.cache.wrap(
+        'deadline2',
+        () => {
+          ran = true;
+          return 'x';
+        },
+        { deadline: Date.now() - 1 },
+      ),
+      { code: 'WEIR_ERR_DEADLINE_EXCEEDED' },
+    );
+    assert.equal(ran, false);
+    await assert.rejects(suite.cache.get('deadline2', { deadline: Date.now() - 1 }), {
+      code: 'WEIR_ERR_DEADLINE_EXCEEDED',
+    });
+    assert.equal(
+      await suite.cache.wrap('deadline3', () => 'in time', { deadline: Date.now() + 5000 }),
+      'in time',
+    );
+  });
+
   test('wrap: past its stale window a value is loaded again before the caller gets it', async () => {
     let n = 0;
     const options = { ttl: 20, staleWhileRevalidate: 20 };

@@ -261,6 +261,26 @@ export function runDatabaseSuite(name: string, target: SuiteTarget, options: { s
       assert.deepEqual(await db.query`SELECT * FROM person`, []);
     });
 
+    test('a deadline that has passed runs nothing: WEIR_ERR_DEADLINE_EXCEEDED', async () => {
+      const past = db.with({ deadline: Date.now() - 1 });
+      await assert.rejects(past.exec`INSERT INTO person (id, name) VALUES (${1}, ${'a'})`, {
+        code: 'WEIR_ERR_DEADLINE_EXCEEDED',
+      });
+      await assert.rejects(
+        past.transaction(async (tx) => tx.exec`INSERT INTO person (id, name) VALUES (${2}, ${'b'})`),
+        { code: 'WEIR_ERR_DEADLINE_EXCEEDED' },
+      );
+      await assert.rejects(past.execScript("INSERT INTO person (id, name) VALUES (3, 'c')"), {
+        code: 'WEIR_ERR_DEADLINE_EXCEEDED',
+      });
+      assert.deepEqual(await db.query`SELECT * FROM person`, []);
+      // A deadline still ahead changes nothing.
+      const ahead = db.with({ deadline: Date.now() + 10_000 });
+      await ahead.exec`INSERT INTO person (id, name) VALUES (${4}, ${'d'})`;
+      assert.equal((await ahead.one<{ n: number }>`SELECT count(*) AS n FROM person`).n, 1);
+      await db.exec`DELETE FROM person`;
+    });
+
     test('many concurrent queries each get their own answer', async () => {
       await db.transaction(async (tx) => {
         for (let id = 1; id <= 50; id++)

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { App } from 'weir';
 import { type Database, openDatabase } from 'weir/db';
-import { serve } from '../helpers/http.ts';
+import { request, serve } from '../helpers/http.ts';
 import { freshPostgresDatabase, POSTGRES_ADMIN_URL, postgresSkip } from '../helpers/services.ts';
 import { runClientErrorSuite } from './client-errors.ts';
 import { runDatabaseSuite } from './conformance.ts';
@@ -91,6 +91,34 @@ describe('PostgreSQL specifics', { skip }, () => {
     // Both pooled connections still work afterwards.
     const rows = await Promise.all([db.one`SELECT 1 AS n`, db.one`SELECT 2 AS n`]);
     assert.deepEqual(rows, [{ n: 1 }, { n: 2 }]);
+  });
+
+  test('a deadline cancels the running query on the server when it passes', async () => {
+    const started = performance.now();
+    const slow = db.with({ deadline: Date.now() + 300 }).query`SELECT pg_sleep(${30})`;
+    await assert.rejects(slow, { code: 'WEIR_ERR_DEADLINE_EXCEEDED' });
+    const took = performance.now() - started;
+    assert.ok(took >= 250 && took < 5000, `rejected after ${Math.round(took)} ms`);
+    for (let i = 0; i < 100 && (await running()).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await running()).length, 0, 'the server stopped it');
+  });
+
+  test("a route's deadline answers 503 and cancels its query on the server", async () => {
+    const app = new App({ logger: false });
+    app.get('/report', { timeoutMs: 400 }, (ctx) => db.with(ctx).query`SELECT pg_sleep(${30})`);
+    const handle = await serve(app);
+    try {
+      const started = performance.now();
+      const res = await request(handle, { path: '/report' });
+      assert.equal(res.status, 503);
+      assert.equal(JSON.parse(res.body).error.code, 'WEIR_ERR_REQUEST_TIMEOUT');
+      assert.ok(performance.now() - started < 5000);
+      for (let i = 0; i < 100 && (await running()).length > 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await running()).length, 0, 'the server stopped the query');
+    } finally {
+      await handle.close();
+    }
   });
 
   test('a client that hangs up cancels the running query of its request on the server', async () => {

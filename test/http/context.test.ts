@@ -47,14 +47,20 @@ describe('Context', () => {
     assert.deepEqual((await inject(app, { url: '/?__proto__=1' })).json(), { p: '1', c: null });
   });
 
-  it('signal is not aborted for a request that completes normally', async () => {
+  it('signal stays live while the handler runs and aborts once the response has been sent', async () => {
     let signal: AbortSignal | undefined;
+    let during: boolean | undefined;
     const app = new App({ logger: false });
-    app.get('/', (ctx) => {
+    app.get('/', async (ctx) => {
       signal = ctx.signal;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      during = ctx.signal.aborted;
       return 'done';
     });
-    await inject(app, {});
-    assert.equal(signal?.aborted, false);
+    assert.equal((await inject(app, {})).body, 'done');
+    assert.equal(during, false);
+    assert.equal(signal?.aborted, true);
+    assert.equal((signal?.reason as DOMException | undefined)?.name, 'AbortError');
+    assert.match(String((signal?.reason as DOMException | undefined)?.message), /response has been sent/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseQuery } from '../../src/http/context.ts';
+import { parseQuery } from '../../src/http/query.ts';
 
 /** What URLSearchParams makes of `raw`: the first value of each name. */
 function reference(raw: string): [string, string][] {

@@ -129,6 +129,22 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
       assert.deepEqual(ran.sort(), ['a', 'c']);
     });
 
+    test('an add whose deadline has passed adds nothing', async () => {
+      const queue = await open<string>();
+      await assert.rejects(queue.add('late', { deadline: Date.now() - 1 }), {
+        code: 'WEIR_ERR_DEADLINE_EXCEEDED',
+      });
+      await queue.add('in time', { deadline: Date.now() + 10_000 });
+      const ran: string[] = [];
+      const consumer = queue.process((job) => {
+        ran.push(job.data);
+      });
+      await until(() => ran.length === 1, 5000, 'one job');
+      await delay(100);
+      await consumer.close();
+      assert.deepEqual(ran, ['in time']);
+    });
+
     test('a delayed job does not run before its delay', async () => {
       const queue = await open<string>();
       const added = Date.now();
