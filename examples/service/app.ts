@@ -23,6 +23,7 @@ import type { JobQueue } from 'weir/queue';
 import { countPrimes } from './compute.ts';
 import { JobStatusTable } from './job-status.ts';
 import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorker } from './jobs.ts';
+import { addReportRoute } from './report.ts';
 import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
@@ -177,6 +178,7 @@ export function createServiceApp(options: ServiceOptions): App {
   app.get('/static/*', serveStatic(publicDir));
 
   addTechEmpowerRoutes(app, db, cache);
+  addReportRoute(app, db);
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the
   // database server and the rest never start.

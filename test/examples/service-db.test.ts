@@ -164,6 +164,37 @@ function suite(
         assert.equal(bad.json<{ error: { code: string } }>().error.code, 'INVALID_INPUT');
       }
     });
+
+    it('GET /report stops at its 1 s deadline: 503, and the work stops on the database side', async () => {
+      const started = performance.now();
+      const res = await inject(app, { url: '/report?seconds=5' });
+      const took = performance.now() - started;
+      assert.equal(res.status, 503);
+      assert.equal(res.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_REQUEST_TIMEOUT');
+      assert.ok(took >= 950 && took < 3000, `answered after ${Math.round(took)} ms`);
+      if (db.engine === 'postgres') {
+        const running = () =>
+          db.query`SELECT pid FROM pg_stat_activity
+                   WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active' AND datname = current_database()`;
+        for (let i = 0; i < 100 && (await running()).length > 0; i++)
+          await new Promise((r) => setTimeout(r, 20));
+        assert.equal((await running()).length, 0, 'the query was cancelled on the server');
+      }
+      assert.deepEqual((await inject(app, { url: '/report?seconds=0' })).json(), {
+        seconds: 0,
+        status: 'done',
+      });
+      for (const url of [
+        '/report?seconds=31',
+        '/report?seconds=-1',
+        '/report?seconds=1.5',
+        '/report?seconds=x',
+      ]) {
+        const bad = await inject(app, { url });
+        assert.equal(bad.status, 400, url);
+        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'INVALID_INPUT');
+      }
+    });
   });
 }
 
