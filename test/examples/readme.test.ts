@@ -14,7 +14,15 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 describe('README', () => {
   it('shows the example files verbatim', () => {
-    for (const name of ['hello.ts', 'tour.ts', 'concurrency.ts', 'data.ts', 'cache.ts', 'jobs.ts']) {
+    for (const name of [
+      'hello.ts',
+      'tour.ts',
+      'concurrency.ts',
+      'data.ts',
+      'cache.ts',
+      'jobs.ts',
+      'deadlines.ts',
+    ]) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
     }
@@ -223,5 +231,19 @@ describe('README', () => {
       await shop.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('deadlines: answers in full, skips the optional part for a hurried trusted caller, audits after', async () => {
+    const { app: orders, audited } = await import('../../examples/readme/deadlines.ts');
+    const full = await inject(orders, { url: '/orders/7' });
+    assert.deepEqual(full.json(), { order: { id: '7' }, offers: ['more like 7'] });
+    const hurried = await inject(orders, {
+      url: '/orders/8',
+      headers: { 'grpc-timeout': '50m' },
+      remoteAddress: '127.0.0.1',
+    });
+    assert.deepEqual(hurried.json(), { order: { id: '8' } });
+    await orders.stop(); // waits for the background audit
+    assert.deepEqual(audited, ['7']);
   });
 });
