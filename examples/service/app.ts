@@ -95,11 +95,17 @@ export interface ServiceOptions extends AppOptions {
    * @default none, and no header
    */
   instanceId?: string;
+  /**
+   * Serve GET /db and /queries under a route deadline, every query given `ctx` (DEADLINES=on), instead
+   * of the TechEmpower routes as their rules have them: what bench/deadlines.mjs measures the cost of.
+   * @default false
+   */
+  deadlines?: boolean;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, cache: given, queue, jobStatusRetentionMs, instanceId, ...appOptions } = options;
+  const { db, cache: given, queue, jobStatusRetentionMs, instanceId, deadlines, ...appOptions } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
     throw new WeirError(
       'WEIR_ERR_INVALID_OPTION',
@@ -177,7 +183,7 @@ export function createServiceApp(options: ServiceOptions): App {
 
   app.get('/static/*', serveStatic(publicDir));
 
-  addTechEmpowerRoutes(app, db, cache);
+  addTechEmpowerRoutes(app, db, cache, { deadlines });
   addReportRoute(app, db);
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the

@@ -1,7 +1,9 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
  * (DATABASE_URL, CACHE_URL, QUEUE_URL; TRUST_PROXY and INSTANCE_ID when it runs behind a load balancer;
- * OVERLOAD=off to turn the overload limiter off, for comparison) and exports the App without serving it.
+ * TRUST_DEADLINE for callers whose deadline headers to believe; OVERLOAD=off to turn the overload limiter
+ * off and DEADLINES=on to serve /db and /queries under deadlines, for comparison) and exports the App
+ * without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
@@ -21,12 +23,20 @@ function trustProxy(value: string | undefined): number | string[] | undefined {
   return /^\d+$/.test(value.trim()) ? Number(value) : value.split(',').map((entry) => entry.trim());
 }
 
+/** TRUST_DEADLINE: `true`, or a comma-separated list of caller addresses and CIDR ranges. */
+function trustDeadline(value: string | undefined): boolean | string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.trim() === 'true' ? true : value.split(',').map((entry) => entry.trim());
+}
+
 export const app = createServiceApp({
   db,
   cache,
   queue,
   trustProxy: trustProxy(process.env.TRUST_PROXY),
   instanceId: process.env.INSTANCE_ID || undefined,
+  trustDeadline: trustDeadline(process.env.TRUST_DEADLINE),
+  deadlines: process.env.DEADLINES === 'on',
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 /** What the service runs on, for its startup line (each `url` has its password redacted). */

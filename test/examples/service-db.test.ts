@@ -165,6 +165,14 @@ function suite(
       }
     });
 
+    it('with deadlines on, GET /db and /queries answer the same rows under a route deadline', async () => {
+      const timed = createServiceApp({ logger: false, db, deadlines: true });
+      assertWorld((await inject(timed, { url: '/db' })).json());
+      const rows = (await inject(timed, { url: '/queries?queries=3' })).json<unknown[]>();
+      assert.equal(rows.length, 3);
+      for (const row of rows) assertWorld(row);
+    });
+
     it('GET /report stops at its 1 s deadline: 503, and the work stops on the database side', async () => {
       const started = performance.now();
       const res = await inject(app, { url: '/report?seconds=5' });

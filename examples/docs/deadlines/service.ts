@@ -11,7 +11,11 @@ export const app = new App({ trustDeadline: ['127.0.0.1', '::1'] });
 
 // A 2 s budget for the whole request: ctx.deadline, ctx.signal and everything given ctx share it.
 app.get('/orders/:id', { timeoutMs: 2000 }, async (ctx) => {
-  const order = await db.with(ctx).one`SELECT id, total FROM orders WHERE id = ${Number(ctx.params.id)}`;
+  const id = Number(ctx.params.id);
+  const order = await db.with(ctx).one<{
+    id: number;
+    total: number;
+  }>`SELECT id, total FROM orders WHERE id = ${id}`;
   // Too little time left for the optional part: answer without it.
   if (ctx.timeLeft() < 100) return { order };
   const [shipping, offers] = await gather(
