@@ -122,6 +122,10 @@ export const errorCodes = {
     summary: 'The Redis cache needs the ioredis package, which is not installed.',
   },
   WEIR_ERR_CACHE_CLOSED: { status: 500, summary: 'The cache was used after close().' },
+  WEIR_ERR_CACHE_UNAVAILABLE: {
+    status: 503,
+    summary: 'cache.add() could not reach the backend, so it cannot say whether the key was claimed.',
+  },
   WEIR_ERR_JOBS_URL: {
     status: 500,
     summary: 'QUEUE_URL is malformed or names a backend weir does not support.',
