@@ -42,8 +42,8 @@ const ids = new WeakMap<Context, string>();
  * retries and processes. Pass it on to make later steps idempotent too, such as a job queue's
  * `add(data, { idempotencyKey })`.
  */
-export function idempotencyKey(ctx: Context): string | undefined {
-  return ids.get(ctx);
+export function idempotencyKey(ctx: Context<string, object>): string | undefined {
+  return ids.get(ctx as Context);
 }
 
 /**
@@ -59,7 +59,9 @@ export function idempotencyKey(ctx: Context): string | undefined {
  * const cache = await openCache(process.env.CACHE_URL);
  * app.post('/payments', idempotency({ cache, scope: (ctx) => ctx.state.user.id }), createPayment);
  */
-export function idempotency(options: IdempotencyOptions): Middleware {
+export function idempotency<S extends object = Record<never, never>>(
+  options: IdempotencyOptions<S>,
+): Middleware<S> {
   const settings = settle(options);
   let warned = false;
   const warnUnstored = (ctx: Context, reason: string): void => {

@@ -7,7 +7,7 @@ import type { Context } from '../http/context.ts';
 import { underWorkers } from '../internal/workers.ts';
 
 /** Options of {@link idempotency}. */
-export interface IdempotencyOptions {
+export interface IdempotencyOptions<S extends object = Record<never, never>> {
   /**
    * Where keys, claims and responses are kept: a cache from `openCache()`, or a function that returns
    * one, for a cache opened in `app.onStart()` (then checked on the first request, not at creation).
@@ -31,7 +31,7 @@ export interface IdempotencyOptions {
    * Whose key it is: the same key from two scopes (users, tenants) names two requests. Called once per
    * request with a key; return a string such as the user's id. @default every client shares one scope
    */
-  scope?: (ctx: Context) => string;
+  scope?: (ctx: Context<string, S>) => string;
   /**
    * How long a claim lasts while its request runs: if the process dies mid-request, the key is free
    * again after this. Keep it above the route's longest run (its `timeoutMs`), or a slow first request's
@@ -107,7 +107,7 @@ function checkBoolean(name: string, value: unknown): boolean {
 }
 
 /** Checks `options`; throws `WEIR_ERR_INVALID_OPTION` naming the first one at fault. */
-export function settle(options: IdempotencyOptions): Settings {
+export function settle<S extends object>(options: IdempotencyOptions<S>): Settings {
   if (typeof options !== 'object' || options === null) {
     throw invalidOption('idempotency() options', 'an object with a cache', options);
   }
@@ -139,7 +139,7 @@ export function settle(options: IdempotencyOptions): Settings {
     methods: new Set(methods.map((m) => m.toUpperCase())),
     required: checkBoolean('required', options.required),
     maxKeyLength: positiveInteger('maxKeyLength', options.maxKeyLength, 255),
-    scope,
+    scope: scope as ((ctx: Context) => string) | undefined,
     lockMs: positiveInteger('lockMs', options.lockMs, 60_000),
     maxResponseBytes: positiveInteger('maxResponseBytes', options.maxResponseBytes, 65_536),
     replayHeaders: [...new Set([...KEPT, ...extra.map((h) => h.toLowerCase())])],
