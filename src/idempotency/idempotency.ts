@@ -159,13 +159,14 @@ async function finish(
   warnUnstored: (ctx: Context, reason: string) => void,
 ): Promise<unknown> {
   const status = ctx.statusCode;
-  if (ctx.error !== undefined || status >= 500 || RETRYABLE.has(status)) {
-    await cache.delete(name);
-    return undefined;
-  }
-  const response = bufferedResponse(ctx);
+  const failed = ctx.error !== undefined || status >= 500 || RETRYABLE.has(status);
+  const response = failed ? undefined : bufferedResponse(ctx);
   const ttl = { ttl: settings.windowMs };
   try {
+    if (failed) {
+      await cache.delete(name);
+      return undefined;
+    }
     if (response === undefined || bodyBytes(response) > settings.maxResponseBytes) {
       warnUnstored(
         ctx,
@@ -176,12 +177,15 @@ async function finish(
     }
     await cache.set(name, doneRecord(f, response, settings.replayHeaders), ttl);
   } catch (err) {
-    // The route ran and its answer stands; the claim expires after lockMs.
-    ctx.log.error({ err, method: ctx.method, path: ctx.path }, 'idempotency(): a response could not be kept');
+    // The route's answer stands; the claim expires after lockMs (a cache closed during shutdown).
+    ctx.log.error(
+      { err, method: ctx.method, path: ctx.path },
+      `idempotency(): a key could not be ${failed ? 'released' : 'kept'}; it is held until lockMs passes`,
+    );
     return undefined;
   }
   // A plain value was serialised to be kept: it is sent as it is, not serialised again.
-  if (response.serialised) {
+  if (response?.serialised) {
     const type = response.headers['content-type'] as string;
     return new WeirResponse(response.body, status, { 'content-type': type });
   }

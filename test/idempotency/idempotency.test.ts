@@ -285,6 +285,27 @@ describe('idempotency()', () => {
     assert.doesNotMatch(seen[0]!, /secret/);
   });
 
+  it('a cache that fails after the route ran leaves its answer standing, and says so in the log', async () => {
+    const errors: string[] = [];
+    const logger = {
+      error: (_obj: unknown, msg?: string) => errors.push(String(msg)),
+      warn: () => undefined,
+      info: () => undefined,
+      debug: () => undefined,
+    };
+    const app = new App({ logger });
+    const cache = await openCache('memory:', { logger: false });
+    app.post('/closing', idempotency({ cache }), async () => {
+      await cache.close(); // as in a shutdown that closed the cache too early
+      return json({ done: true }, 201);
+    });
+    const res = await post(app, 'k', {}, '/closing');
+    assert.equal(res.status, 201);
+    assert.deepEqual(res.json(), { done: true });
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!, /could not be kept/);
+  });
+
   it('answers 503 with Retry-After, running nothing, while the cache does not answer', async () => {
     const cache = await openCache('redis://127.0.0.1:1', { logger: false, connectTimeoutMs: 100 });
     caches.push(cache);
