@@ -134,6 +134,34 @@ export const errorCodes = {
     summary: 'The Redis cache needs the ioredis package, which is not installed.',
   },
   WEIR_ERR_CACHE_CLOSED: { status: 500, summary: 'The cache was used after close().' },
+  WEIR_ERR_CACHE_UNAVAILABLE: {
+    status: 503,
+    summary: 'cache.add() could not reach the backend, so it cannot say whether the key was claimed.',
+  },
+  WEIR_ERR_IDEMPOTENCY_KEY_MISSING: {
+    status: 400,
+    summary: 'idempotency({ required: true }) and the request has no Idempotency-Key header.',
+  },
+  WEIR_ERR_IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    summary: 'The Idempotency-Key header is empty, too long, or not printable ASCII.',
+  },
+  WEIR_ERR_IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    summary: 'A request with the same Idempotency-Key is still running; Retry-After says when to retry.',
+  },
+  WEIR_ERR_IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    summary: 'The Idempotency-Key was already used for a request with another body.',
+  },
+  WEIR_ERR_IDEMPOTENCY_NOT_REPLAYABLE: {
+    status: 409,
+    summary: 'The request with this Idempotency-Key ran, but its response was too large or streamed to keep.',
+  },
+  WEIR_ERR_IDEMPOTENCY_UNAVAILABLE: {
+    status: 503,
+    summary: 'The cache that holds idempotency keys does not answer, so no key can be checked.',
+  },
   WEIR_ERR_JOBS_URL: {
     status: 500,
     summary: 'QUEUE_URL is malformed or names a backend weir does not support.',

@@ -136,7 +136,7 @@ export function createServiceApp(options: ServiceOptions): App {
   if (queue !== undefined) {
     const status = new JobStatusTable(db);
     app.onStop(() => queue.close());
-    addJobRoutes(app, () => queue, status);
+    addJobRoutes(app, () => queue, status, cache);
     app.worker(queue, welcomeWorker(db, status, app.log), { concurrency: JOB_LIMITS.concurrency });
     sweepJobStatus(app, status, retentionMs);
   }

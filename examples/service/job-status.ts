@@ -78,12 +78,16 @@ export class JobStatusTable {
     this.#now = now;
   }
 
-  /** Records a job about to be added to the queue. */
+  /**
+   * Records a job about to be added to the queue. A row already there (a retry of a request with an
+   * idempotency key names the same job) is left as it is.
+   */
   async queued(id: string, maxAttempts: number): Promise<void> {
     const now = this.#now();
     await this.#db.exec`
       INSERT INTO job_status (id, state, attempts, max_attempts, created_at, updated_at)
-      VALUES (${id}, 'queued', 0, ${maxAttempts}, ${now}, ${now})`;
+      VALUES (${id}, 'queued', 0, ${maxAttempts}, ${now}, ${now})
+      ON CONFLICT (id) DO NOTHING`;
   }
 
   /**

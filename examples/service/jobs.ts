@@ -4,9 +4,11 @@
  * process under `npm start`, or in its own under `weir worker`. The service keeps each job's status in
  * its own table (`job-status.ts`), so GET /jobs/:id answers on every queue backend, brokers included.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type App, HttpError, isWeirError, json, type Logger, sleep } from 'weir';
+import type { Cache } from 'weir/cache';
 import type { Database } from 'weir/db';
+import { idempotency, idempotencyKey } from 'weir/idempotency';
 import type { Job, JobHandler, JobQueue } from 'weir/queue';
 import type { JobRun, JobStatusTable } from './job-status.ts';
 
@@ -72,16 +74,44 @@ export function parseJobId(raw: string): string {
   return raw.toLowerCase();
 }
 
-/** Adds POST /jobs and GET /jobs/:id. */
-export function addJobRoutes(app: App, queue: () => JobQueue<WelcomeJob>, status: JobStatusTable): void {
-  app.post('/jobs', async (ctx) => {
+/**
+ * The job id of a request with an idempotency key: a UUID (version 8, RFC 9562) made from it, so that
+ * every retry of the request names the same job.
+ */
+export function jobIdFor(key: string): string {
+  const hex = createHash('sha256').update(`welcome-job:${key}`).digest('hex');
+  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Adds POST /jobs and GET /jobs/:id. POST /jobs takes an `Idempotency-Key`: the same key and body again
+ * answer the same 202 and job id, and add no second job; the same key with another body answers 422.
+ */
+export function addJobRoutes(
+  app: App,
+  queue: () => JobQueue<WelcomeJob>,
+  status: JobStatusTable,
+  cache: () => Cache,
+): void {
+  // Keys are kept in the app's cache: on Redis, every process and instance shares them. On memory:
+  // under several workers (WEB_CONCURRENCY), each process keeps its own, which idempotency() refuses
+  // unless told: here the queue is the second guard, since a retry sent to another process names the
+  // same job id and queue key, and the queue adds nothing for a key it already has. What is lost there is
+  // only the 409 and 422 across processes.
+  const guard = idempotency({ cache, allowMemoryWithWorkers: true });
+  app.post('/jobs', guard, async (ctx) => {
     const job = parseWelcomeJob(await ctx.json());
+    const key = idempotencyKey(ctx);
     // The row first, so that the job's Location answers from the moment the client learns it; the
     // worker may start the job before add() even resolves, and finds the row there.
-    const id = randomUUID();
+    const id = key === undefined ? randomUUID() : jobIdFor(key);
     await status.queued(id, JOB_LIMITS.attempts);
     try {
-      await queue().add({ ...job, jobId: id }, { attempts: JOB_LIMITS.attempts, signal: ctx.signal });
+      await queue().add(
+        { ...job, jobId: id },
+        { attempts: JOB_LIMITS.attempts, signal: ctx.signal, idempotencyKey: key },
+      );
     } catch (err) {
       // The client is told the job failed, so the row goes too.
       await status.forget(id).catch((forgetError: unknown) => {

@@ -69,6 +69,19 @@ export interface Cache {
   getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]>;
   /** Stores `value` (anything the serializer takes; not `undefined`). */
   set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /**
+   * Stores `value` only if `key` holds nothing, and resolves true if it did: of several callers (in any
+   * process sharing Redis) adding one key at once, exactly one gets true. The claim goes to the backend
+   * itself: on `tiered+redis:` to Redis, never to the L1. A value kept stale for `wrap()`'s
+   * stale-while-revalidate still counts as there.
+   * @throws `WEIR_ERR_CACHE_UNAVAILABLE` when the backend does not answer: unlike `get()` and `set()`,
+   *   an outage cannot be treated as a miss here (either answer could break the caller's guarantee).
+   *   `WEIR_ERR_INVALID_OPTION` for a value that cannot be cached (over `maxValueBytes`, or refused by
+   *   the serializer).
+   * @example
+   * if (await cache.add(`welcome-sent:${user.id}`, true, { ttl: 86_400_000 })) await sendWelcome(user);
+   */
+  add(key: string, value: unknown, options?: Pick<SetOptions, 'ttl'>): Promise<boolean>;
   /** Removes `key`; true if it was there. */
   delete(key: string): Promise<boolean>;
   /** Removes every key under `namespace:sub:` (with `sub`), or under the cache's namespace (without). */

@@ -59,6 +59,13 @@ export class MemoryStore implements Store {
     return undefined;
   }
 
+  add(key: string, entry: Entry): boolean {
+    // One process, one thread: nothing runs between the look and the write.
+    if (this.get(key) !== undefined) return false;
+    this.set(key, entry);
+    return true;
+  }
+
   delete(key: string): boolean {
     return this.#lru.delete(key);
   }

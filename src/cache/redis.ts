@@ -124,6 +124,20 @@ export class RedisStore implements Store {
     else await this.#client.set(key, encodeEntry(entry), 'PX', Math.ceil(ttl));
   }
 
+  async add(key: string, entry: Entry): Promise<boolean> {
+    if (this.#status !== 'ready') {
+      throw new WeirError('WEIR_ERR_CACHE_UNAVAILABLE', 'Redis is not connected', { cause: this.#lastError });
+    }
+    const ttl = remaining(entry.staleUntil, Date.now());
+    if (ttl <= 0) return false;
+    const text = encodeEntry(entry);
+    const ok =
+      ttl === Number.POSITIVE_INFINITY
+        ? await this.#client.set(key, text, 'NX')
+        : await this.#client.set(key, text, 'PX', Math.ceil(ttl), 'NX');
+    return ok === 'OK';
+  }
+
   async delete(key: string): Promise<boolean> {
     if (this.#status !== 'ready') return false;
     return (await this.#client.unlink(key)) > 0;

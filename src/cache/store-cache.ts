@@ -219,6 +219,28 @@ export class StoreCache implements Cache {
     await this.#write(full, value, options);
   }
 
+  async add(key: string, value: unknown, options?: Pick<SetOptions, 'ttl'>): Promise<boolean> {
+    const full = this.#key(key);
+    if (value === undefined) throw invalidOption('cache.add() value', 'a value other than undefined', value);
+    const encoded = this.#codec.encode(value);
+    if (encoded === undefined) {
+      throw invalidOption('cache.add() value', 'a value the serializer takes, within maxValueBytes', value);
+    }
+    const entry = entryOf(
+      encoded,
+      options === undefined ? undefined : { ttl: options.ttl },
+      this.#defaultTtl,
+    );
+    try {
+      return await this.#store.add(full, entry);
+    } catch (err) {
+      this.#stats.errors++;
+      throw new WeirError('WEIR_ERR_CACHE_UNAVAILABLE', `Cache ${this.url} did not answer cache.add()`, {
+        cause: err,
+      });
+    }
+  }
+
   async delete(key: string): Promise<boolean> {
     const full = this.#key(key);
     try {

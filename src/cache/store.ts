@@ -30,6 +30,12 @@ export interface Store {
   get(key: string): Entry | undefined | Promise<Entry | undefined>;
   getMany(keys: readonly string[]): (Entry | undefined)[] | Promise<(Entry | undefined)[]>;
   set(key: string, entry: Entry): Promise<void> | undefined;
+  /**
+   * Stores `entry` only if `key` holds nothing (a stale entry kept for stale-while-revalidate counts as
+   * something), atomically for every process that shares the store; true if it was stored. A store that
+   * cannot answer throws: unlike a read, a claim cannot be treated as a miss.
+   */
+  add(key: string, entry: Entry): Promise<boolean> | boolean;
   delete(key: string): Promise<boolean> | boolean;
   /** Deletes every key that starts with `prefix`. */
   clear(prefix: string): Promise<void> | undefined;

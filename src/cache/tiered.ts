@@ -131,6 +131,20 @@ export class TieredStore implements Store {
     await this.#publish({ k: key });
   }
 
+  /**
+   * The claim is Redis's alone: an L1 copy (perhaps stale, of a key another process deleted) never
+   * answers it. A claim made drops the key from every L1.
+   */
+  async add(key: string, entry: Entry): Promise<boolean> {
+    const added = await this.#l2.add(key, entry);
+    if (added) {
+      this.#generation++;
+      this.#l1.delete(key);
+      await this.#publish({ k: key });
+    }
+    return added;
+  }
+
   async delete(key: string): Promise<boolean> {
     const local = this.#l1.delete(key);
     const remote = await this.#l2.delete(key);

@@ -5,8 +5,8 @@
 import { hash } from 'node:crypto';
 import { invalidOption } from '../errors.ts';
 import type { Middleware } from './compose.ts';
-import { type Context, kHeaders } from './context.ts';
 import { isWeirResponse, type ResponseHeaders, WeirResponse } from './response.ts';
+import { bufferedBody, headerOf } from './response-view.ts';
 
 /** An entity-tag in a list: the quotes delimit it, since its opaque part may hold commas and spaces. */
 const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
@@ -66,35 +66,6 @@ export interface EtagOptions {
 
 /** The headers a 304 repeats from the full response (RFC 9110 §15.4.5). */
 const KEPT_ON_304 = ['cache-control', 'content-location', 'expires', 'vary'];
-
-/** The body that `send()` would write for `result`, and its content type, when it is in memory. */
-function bufferedBody(result: unknown): { body: string | Uint8Array; type?: string } | undefined {
-  if (typeof result === 'string') return { body: result };
-  if (result instanceof Uint8Array) return { body: result };
-  if (isWeirResponse(result)) {
-    const body = result.body;
-    return typeof body === 'string' || body instanceof Uint8Array ? { body } : undefined;
-  }
-  if (result === undefined || typeof result === 'function' || typeof result === 'symbol') return undefined;
-  if (typeof result === 'object' && result !== null && !Array.isArray(result)) {
-    const proto = Object.getPrototypeOf(result);
-    if (proto !== Object.prototype && proto !== null) return undefined;
-  }
-  const body = JSON.stringify(result);
-  return body === undefined ? undefined : { body, type: 'application/json' };
-}
-
-function headerOf(
-  ctx: Context,
-  result: unknown,
-  name: string,
-): string | number | readonly string[] | undefined {
-  const own = isWeirResponse(result) ? result.headers : undefined;
-  if (own !== undefined) {
-    for (const key of Object.keys(own)) if (key.toLowerCase() === name) return own[key];
-  }
-  return ctx[kHeaders]?.[name];
-}
 
 /**
  * Adds a weak `ETag`, computed from the body, to successful GET and HEAD responses whose body is in

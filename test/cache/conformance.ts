@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Cache, CacheOptions } from 'weir/cache';
 import { uniqueNamespace } from '../helpers/services.ts';
+import { runAddCases } from './conformance-add.ts';
 import { runWrapCases } from './conformance-wrap.ts';
 import { recordingLogger, type Suite } from './support.ts';
 
@@ -154,6 +155,7 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
     });
 
     runWrapCases(suite);
+    runAddCases(suite);
 
     test('a value over maxValueBytes is passed through uncached, with one warning', async () => {
       const small = await open({ maxValueBytes: 100 });

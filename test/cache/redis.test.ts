@@ -81,6 +81,31 @@ describe('Redis and tiered specifics', { skip }, () => {
     assert.ok(results.every((r) => r === 'loaded once'));
   });
 
+  test('add: of 20 claims from each of two processes (plain and tiered), exactly one wins', async () => {
+    const namespace = uniqueNamespace('add');
+    const a = await open(REDIS_URL, namespace);
+    const b = await open(tieredUrl, namespace);
+    const wins = await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => a.add('claim', `a${i}`)),
+      ...Array.from({ length: 20 }, (_, i) => b.add('claim', `b${i}`)),
+    ]);
+    assert.equal(wins.filter(Boolean).length, 1);
+  });
+
+  test('tiered: the L1 never answers add(): a copy of a key Redis no longer has does not hold it', async () => {
+    const namespace = uniqueNamespace('add-l1');
+    const tiered = await open(tieredUrl, namespace);
+    const plain = await open(REDIS_URL, namespace);
+    await tiered.set('k', 'old', { ttl: 60_000 });
+    assert.equal(await tiered.get('k'), 'old');
+    // A plain Redis cache deletes without telling the tiered one's L1, which still holds 'old'.
+    assert.equal(await plain.delete('k'), true);
+    assert.equal(await tiered.get('k'), 'old');
+    assert.equal(await tiered.add('k', 'claimed'), true);
+    assert.equal(await tiered.get('k'), 'claimed', 'the claim dropped the stale L1 copy');
+    assert.equal(await plain.get('k'), 'claimed');
+  });
+
   test('a waiter falls back to loading when the lock holder takes longer than lockWaitMs', async () => {
     const namespace = uniqueNamespace('lockwait');
     const a = await open(REDIS_URL, namespace);
@@ -172,6 +197,7 @@ describe('Redis and tiered specifics', { skip }, () => {
         }
         assert.equal(await cache.get('absent'), undefined);
         await cache.set('during', 1);
+        await assert.rejects(cache.add('claim', 1), { code: 'WEIR_ERR_CACHE_UNAVAILABLE' });
         const warnings = log.warnings.filter((w) => w.includes('unavailable'));
         assert.equal(warnings.length, 1, log.warnings.join('\n'));
         server = await startRedis(port);
@@ -200,6 +226,11 @@ describe('Redis and tiered specifics', { skip }, () => {
       assert.ok(Date.now() - start < 2000);
       assert.equal(cache.status, 'degraded');
       assert.equal(await cache.wrap('x', () => 'computed'), 'computed');
+      await assert.rejects(cache.add('x', 1), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'WEIR_ERR_CACHE_UNAVAILABLE');
+        assert.doesNotMatch(err.message, /hunter2/);
+        return true;
+      });
       assert.equal(log.warnings.length, 1);
       assert.doesNotMatch(log.warnings[0] ?? '', /hunter2/);
       assert.match(cache.url, /\*\*\*/);

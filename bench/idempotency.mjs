@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+
+// The cost of idempotency() on a POST route: servers/weir-idempotency.mjs (weir from dist/, one process
+// pinned to core 0) answers POST /orders (read a small JSON body, answer 201 with an id and a Location)
+//   without       no idempotency();
+//   memory        behind idempotency() on CACHE_URL=memory:;
+//   redis         behind idempotency() on CACHE_URL=redis://… (--redis);
+// each loaded by wrk (one thread, keep-alive, pinned to core 1, --connections) with a Lua script that
+// sends every request with an Idempotency-Key header: a new key per request (`unique`, the realistic case:
+// every request claims a key, runs, and stores its response) or one of 100 keys (`repeated`: after the
+// first few, every request is a replay, and a few at the start are concurrent duplicates, 409). The route
+// without idempotency() gets the same requests, headers included. --rounds rounds (the variants' order
+// rotated), --duration s a run after a 2 s warm-up with keys of its own. Each variant is a fresh process;
+// its namespace in Redis is cleared when it stops. Reported: req/s per round and ÷ `without` in the same
+// round, p50/p99 of the middle round, non-2xx and socket errors. Traffic goes to 127.0.0.1 only; every
+// process is stopped by PID; each wrk run is bounded in time.
+//
+//   npm run bench:idempotency                          (about 3 minutes; writes bench/RESULTS-idempotency.md)
+//   node bench/idempotency.mjs --rounds 1 --duration 5 --out /tmp/idempotency.md
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
+import { pinning } from './lib/cpu.mjs';
+import { machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { wrkFigures } from './lib/npm-service.mjs';
+import { cleanupOnExit, get, runBounded, startServer, stopServer } from './lib/processes.mjs';
+import { medianOf } from './lib/stats.mjs';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    port: { type: 'string', default: '18183' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    'wait-others': { type: 'string', default: '600' },
+    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-idempotency.md') },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(`node bench/idempotency.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
+  --rounds N        alternating rounds (3)
+  --duration S      seconds of each measured wrk run (10)
+  --connections N   wrk connections (64)
+  --port N          the server's port on 127.0.0.1 (18183)
+  --redis URL       the Redis of the redis variants (redis://127.0.0.1:6379)
+  --wait-others S   longest wait for another bench runner or test run to end, then run anyway (600)
+  --out FILE        where the Markdown report goes (bench/RESULTS-idempotency.md)`);
+  process.exit(0);
+}
+const rounds = Number(values.rounds);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const port = Number(values.port);
+if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
+  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
+  process.exit(2);
+}
+if (!have('wrk')) {
+  console.error('bench:idempotency needs wrk (apt-get install wrk)');
+  process.exit(1);
+}
+
+const VARIANTS = [
+  { name: 'without', label: 'no idempotency()', cache: undefined, keys: 'unique' },
+  { name: 'memory', label: 'idempotency(), memory:', cache: 'memory:', keys: 'unique' },
+  { name: 'memory-repeated', label: 'idempotency(), memory:', cache: 'memory:', keys: 'repeated' },
+  { name: 'redis', label: 'idempotency(), Redis', cache: values.redis, keys: 'unique' },
+  { name: 'redis-repeated', label: 'idempotency(), Redis', cache: values.redis, keys: 'repeated' },
+];
+const BODY = '{"item":"book","quantity":1}';
+
+const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-idempotency-'));
+cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
+let scriptCount = 0;
+
+/** A wrk script that POSTs BODY with a key per request (`unique`) or one of 100 (`repeated`), under `prefix`. */
+function script(keys, prefix) {
+  const file = join(scripts, `s${++scriptCount}.lua`);
+  const key = keys === 'unique' ? 'counter' : '(counter % 100)';
+  writeFileSync(
+    file,
+    `local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/orders", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = "${prefix}-" .. ${key} }, '${BODY}')
+end
+`,
+  );
+  return file;
+}
+
+/** One POST with a key; resolves to { status, replayed }. */
+function probe(key) {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: HOST,
+        port,
+        path: '/orders',
+        method: 'POST',
+        agent: false,
+        timeout: 2000,
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode, replayed: res.headers['idempotent-replayed'] === 'true' }),
+        );
+      },
+    );
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end(BODY);
+  });
+}
+
+/** How many requests the server's overload limiter has shed so far. */
+async function shedCount() {
+  const res = await get(port, '/bench-stats');
+  return JSON.parse(res.body).shed;
+}
+
+const pin = pinning();
+const run = Date.now().toString(36);
+
+async function start(variant, round) {
+  const namespace = `bench-idem-${run}-${round}-${variant.name}`;
+  const env = { PORT: String(port), NODE_ENV: 'production', CACHE_NAMESPACE: namespace };
+  if (variant.cache !== undefined) env.CACHE_URL = variant.cache;
+  const server = await startServer({
+    name: variant.name,
+    argv: [...pin.server, process.execPath, 'servers/weir-idempotency.mjs'],
+    env,
+    port,
+    probe: async () => {
+      const first = await probe(`${namespace}-probe`);
+      const second = await probe(`${namespace}-probe`);
+      if (first.status !== 201 || second.status !== 201) throw new Error(`answered ${first.status}`);
+      if (second.replayed !== (variant.cache !== undefined)) throw new Error('replay not as expected');
+    },
+  });
+  return server;
+}
+
+async function load(variant, prefix, seconds) {
+  const args = [
+    ...pin.wrk,
+    'wrk',
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '-s',
+    script(variant.keys, prefix),
+    `http://${HOST}:${port}/orders`,
+  ];
+  const { text } = await runBounded(args, seconds, 'wrk').done;
+  return wrkFigures(text);
+}
+
+runStep('bench:idempotency', 'npm', ['run', 'build', '--silent']);
+let quiet = 'no other bench runner or test run was seen';
+try {
+  await waitForQuiet({ name: 'bench:idempotency', seconds: Number(values['wait-others']) });
+} catch (err) {
+  quiet = `it ran anyway, ${err.message}`;
+}
+const load0 = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(', ');
+const started = Date.now();
+const results = new Map(); // variant name → runs
+for (let round = 0; round < rounds; round++) {
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+  for (const variant of order) {
+    const server = await start(variant, round);
+    try {
+      await load(variant, `${run}-${round}-warm`, 2);
+      const before = await shedCount();
+      const r = await load(variant, `${run}-${round}-run`, duration);
+      r.shed = (await shedCount()) - before;
+      results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
+      console.log(
+        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, non-2xx ${r.non2xx} (shed ${r.shed}), socket errors ${r.socketErrors}`,
+      );
+    } finally {
+      await stopServer(server);
+    }
+  }
+}
+
+const base = results.get('without');
+const rows = VARIANTS.map((variant) => {
+  const runs = results.get(variant.name);
+  const rps = medianOf(runs.map((r) => r.rps));
+  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
+  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
+  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
+  return (
+    `| ${variant.label} | ${variant.keys} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
+    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median ${medianRatio})`} | ${mid.p50} | ${mid.p99} | ` +
+    `${runs.reduce((a, r) => a + r.non2xx, 0)} (${runs.reduce((a, r) => a + r.shed, 0)} shed) | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+  );
+});
+
+const m = machineFacts();
+const report = [
+  '# The cost of idempotency() on a POST route',
+  '',
+  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, commit ${m.commit}. The`,
+  'machine is shared: other work ran beside the benchmark, so absolute figures move from round to round;',
+  'compare the ratios, each taken against `without` in the same round.',
+  `Load average before the run: ${load0} (${quiet}); the run took ${Math.round((Date.now() - started) / 1000)} s.`,
+  `Command: \`node bench/idempotency.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
+  `(servers/weir-idempotency.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
+  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
+  `Redis ${values.redis.replace(/\/\/[^@]*@/, '//***@')}, not pinned).`,
+  '',
+  'Every request is `POST /orders` with a 28-byte JSON body and an `Idempotency-Key`: a new key per request',
+  '(`unique`: each request claims its key in the cache, runs, and stores its response: one `add` and one',
+  '`set`) or one of 100 keys (`repeated`: a replay, one `add` and one `get`; the few 409s at the start are',
+  'concurrent duplicates). On memory:, unique keys also evict the oldest of the cache’s 10,000 entries.',
+  '',
+  '| route | keys | req/s per round | ÷ without, per round | p50 (middle round) | p99 (middle round) | non-2xx (of which shed by the overload limiter) | socket errors |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows,
+  '',
+].join('\n');
+console.log(report);
+writeFileSync(values.out, report);
