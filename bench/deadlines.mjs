@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HOST } from './lib/common.mjs';
+import { clockTicks, ticks } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { startNpmService, wrkFigures } from './lib/npm-service.mjs';
 import { cleanupOnExit, get, runBounded } from './lib/processes.mjs';
@@ -71,7 +72,8 @@ async function start(shape) {
   return service;
 }
 
-async function load(path, seconds) {
+/** One wrk run, with the service's CPU over it: µs of CPU per request tells cost apart from a slow database. */
+async function load(path, seconds, pid) {
   const args = [
     'taskset',
     '-c',
@@ -83,8 +85,11 @@ async function load(path, seconds) {
     '--latency',
     `http://${HOST}:${port}${path}`,
   ];
+  const before = ticks(`/proc/${pid}/stat`) ?? 0;
   const { text } = await runBounded(args, seconds, 'wrk').done;
-  return wrkFigures(text);
+  const cpuSeconds = ((ticks(`/proc/${pid}/stat`) ?? 0) - before) / clockTicks();
+  const figures = wrkFigures(text);
+  return { ...figures, cpuUsPerRequest: figures.requests > 0 ? (cpuSeconds * 1e6) / figures.requests : 0 };
 }
 
 cleanupOnExit();
@@ -95,14 +100,14 @@ for (let round = 0; round < rounds; round++) {
     const service = await start(shape);
     try {
       for (const path of ROUTES) {
-        await load(path, 2);
-        const r = await load(path, duration);
+        await load(path, 2, service.child.pid);
+        const r = await load(path, duration, service.child.pid);
         const key = `${shape.name}|${path}`;
         const runs = results.get(key) ?? [];
         runs[round] = r;
         results.set(key, runs);
         console.log(
-          `round ${round + 1} deadlines ${shape.name} ${path}: ${Math.round(r.rps)} req/s, p99 ${r.p99}`,
+          `round ${round + 1} deadlines ${shape.name} ${path}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${Math.round(r.cpuUsPerRequest)} µs CPU/request`,
         );
       }
     } finally {
@@ -116,10 +121,11 @@ for (const path of ROUTES) {
   const off = results.get(`off|${path}`);
   const on = results.get(`on|${path}`);
   const ratios = on.map((r, i) => r.rps / off[i].rps);
+  const us = (runs) => Math.round(medianOf(runs.map((r) => r.cpuUsPerRequest)));
   const errors = [...on, ...off].reduce((a, r) => a + r.non2xx + r.socketErrors, 0);
   lines.push(
     `| ${path} | ${off.map((r) => Math.round(r.rps)).join(', ')} | ${on.map((r) => Math.round(r.rps)).join(', ')} | ` +
-      `${ratios.map((x) => x.toFixed(2)).join(', ')} | **${medianOf(ratios).toFixed(2)}** | ${errors} |`,
+      `${ratios.map((x) => x.toFixed(2)).join(', ')} | **${medianOf(ratios).toFixed(2)}** | ${us(off)} → ${us(on)} | ${errors} |`,
   );
 }
 const m = machineFacts();
@@ -130,10 +136,11 @@ const report = [
   `Command: \`node bench/deadlines.mjs --rounds ${rounds} --duration ${duration}${engine === 'PostgreSQL' ? ' --database-url postgres://…' : ''}\`: the service as`,
   '`npm start` runs it, pinned to core 0; wrk -t1 -c64 (keep-alive) pinned to core 1; a 2 s warm-up, then',
   `${duration} s a run; rounds alternate which shape goes first. "on" is DEADLINES=on: a route deadline and`,
-  '`db.with(ctx)` on every query; "off" passes no signal and has no deadline.',
+  '`db.with(ctx)` on every query; "off" passes no signal and has no deadline. PostgreSQL is not pinned: it',
+  "shares both cores, so req/s moves with it; the service's CPU per request (all its threads) is the cost itself.",
   '',
-  '| route | off req/s per round | on req/s per round | on ÷ off per round | median ratio | non-2xx + socket errors |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| route | off req/s per round | on req/s per round | on ÷ off per round | median ratio | service CPU µs per request, off → on | non-2xx + socket errors |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...lines,
   '',
 ].join('\n');

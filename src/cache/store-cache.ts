@@ -5,7 +5,7 @@
  * Values pass through a {@link Codec}; `wrap()` answers hits itself and hands misses and stale refreshes
  * to {@link SingleFlight}.
  */
-import { withinBudget } from '../concurrency/deadline.ts';
+import { needsBudget, withinBudget } from '../concurrency/deadline.ts';
 import { reasonOf } from '../concurrency/signal.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
@@ -152,8 +152,7 @@ export class StoreCache implements Cache {
   }
 
   async get<T = unknown>(key: string, options?: SignalOptions): Promise<T | undefined> {
-    if (options?.deadline !== undefined)
-      return withinBudget(options, (signal) => this.get<T>(key, { signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.get<T>(key, { signal }));
     const full = this.#key(key);
     throwIfAborted(options?.signal);
     const entry = await this.#read(full);
@@ -171,7 +170,7 @@ export class StoreCache implements Cache {
   }
 
   getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]> {
-    if (options?.deadline !== undefined) {
+    if (needsBudget(options)) {
       return withinBudget(options, (signal) => this.getMany<T>(keys, { signal }));
     }
     let full: string[];
@@ -262,7 +261,7 @@ export class StoreCache implements Cache {
   }
 
   wrap<T>(key: string, loader: Loader<T>, options?: WrapOptions): Promise<T> {
-    if (options?.deadline !== undefined) {
+    if (needsBudget(options)) {
       return withinBudget(options, (signal) =>
         this.wrap(key, loader, { ...options, signal, deadline: undefined }),
       );

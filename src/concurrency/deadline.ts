@@ -9,15 +9,19 @@ import type { SignalOptions } from './sleep.ts';
  * deadline has passed.
  */
 
-/** Signals known to abort by themselves at (or before) an instant: a request's, or one made here. */
-const selfTimed = new WeakMap<AbortSignal, number>();
+/**
+ * On a signal known to abort by itself at (or before) an instant, that instant: a request's signal, or one
+ * made here. A property rather than a WeakMap entry: it is set once per request and read once per query.
+ */
+const kAbortsAt = Symbol('weir.abortsAt');
+type Timed = AbortSignal & { [kAbortsAt]?: number };
 
 /**
  * Records that `signal` aborts by itself at `deadline`, so work given both (`db.with(ctx)`) does not arm a
  * second timer for the same instant. Internal: the HTTP layer calls it for `ctx.signal`.
  */
 export function markDeadline(signal: AbortSignal, deadline: number): void {
-  selfTimed.set(signal, deadline);
+  (signal as Timed)[kAbortsAt] = deadline;
 }
 
 /** The error work rejects with when its deadline passes (503 when it reaches a client). */
@@ -42,6 +46,27 @@ export interface Budget {
 const UNBOUNDED: Budget = { signal: undefined, release: noop };
 
 /**
+ * Set (to `true`, on a prototype) by option objects whose `signal` aborts by itself at their `deadline`:
+ * a request's `ctx`. Internal.
+ */
+export const kEnforcesDeadline = Symbol('weir.enforcesDeadline');
+
+/**
+ * True when `options` carry a deadline their signal does not already enforce: only then does an operation
+ * need {@link budget}'s own signal and timer. A request's `ctx` enforces its own (its signal aborts at its
+ * deadline), so passing `ctx` costs a property read here and nothing more.
+ */
+export function needsBudget(options: SignalOptions | undefined): boolean {
+  const deadline = options?.deadline;
+  if (deadline === undefined) return false;
+  if ((options as { [kEnforcesDeadline]?: boolean })[kEnforcesDeadline] === true) return false;
+  const signal = options?.signal;
+  if (signal === undefined) return true;
+  const own = (signal as Timed)[kAbortsAt];
+  return !(signal.aborted || (own !== undefined && own <= deadline));
+}
+
+/**
  * The signal an operation given `options` runs under: `options.signal`, made to abort at
  * `options.deadline` too (with `WEIR_ERR_DEADLINE_EXCEEDED`). With no deadline, or a signal already timed
  * to abort by then (a request's), that is `options.signal` itself and costs nothing; otherwise a linked
@@ -51,12 +76,14 @@ const UNBOUNDED: Budget = { signal: undefined, release: noop };
 export function budget(options: SignalOptions | undefined): Budget {
   if (options === undefined) return UNBOUNDED;
   const { signal, deadline } = options;
-  if (deadline === undefined) return signal === undefined ? UNBOUNDED : { signal, release: noop };
+  if (deadline === undefined || (options as { [kEnforcesDeadline]?: boolean })[kEnforcesDeadline] === true) {
+    return signal === undefined ? UNBOUNDED : { signal, release: noop };
+  }
   if (typeof deadline !== 'number' || !Number.isFinite(deadline)) {
     throw invalidOption('deadline', 'an epoch time in milliseconds (Date.now() + ms)', deadline);
   }
   if (signal !== undefined) {
-    const own = selfTimed.get(signal);
+    const own = (signal as Timed)[kAbortsAt];
     if (signal.aborted || (own !== undefined && own <= deadline)) return { signal, release: noop };
   }
   const controller = scopedController();
@@ -65,7 +92,7 @@ export function budget(options: SignalOptions | undefined): Budget {
     controller.abort(deadlineExceeded());
     return { signal: controller.signal, release: noop };
   }
-  selfTimed.set(controller.signal, deadline);
+  markDeadline(controller.signal, deadline);
   const unlink = onAbort(signal, () => controller.abort(reasonOf(signal!)));
   // Past 2^31 - 1 ms a timer fires at once: such a deadline is no deadline.
   // Not unref'd: the timer is what settles a wait that nothing else will (a lock nobody releases).

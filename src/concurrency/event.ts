@@ -1,4 +1,4 @@
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
 
@@ -32,7 +32,7 @@ export class Event {
   /** Resolves when the event is set (at once if it is). Aborting the signal rejects with its reason. */
   wait(options?: SignalOptions): Promise<void> {
     if (this.#set) return Promise.resolve();
-    if (options?.deadline !== undefined) return withinBudget(options, (signal) => this.wait({ signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.wait({ signal }));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(reasonOf(signal));
     return new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { invalidOption } from '../errors.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { linkedController, reasonOf } from './signal.ts';
 
 /** A task for {@link gather}: started only when a slot is free, with the gather's signal. */
@@ -52,7 +52,7 @@ export function gather(tasks: readonly Task<unknown>[], options: GatherOptions =
   if (!Array.isArray(tasks) || tasks.some((t) => typeof t !== 'function')) {
     throw invalidOption('gather() tasks', 'an array of functions (signal) => value | promise', tasks);
   }
-  if (options.deadline !== undefined) {
+  if (needsBudget(options)) {
     return withinBudget(options, (signal) => gather(tasks, { limit, settle: options.settle, signal }));
   }
   const settle = options.settle === true;

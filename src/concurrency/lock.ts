@@ -1,6 +1,6 @@
 import { httpError, WeirError } from '../errors.ts';
 import { Fifo } from '../internal/fifo.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
 
@@ -77,7 +77,7 @@ export class Semaphore {
 
   /** Waits for a permit (FIFO). Aborting the signal withdraws from the line and rejects with its reason. */
   acquire(options?: SignalOptions): Promise<Releaser> {
-    if (options?.deadline !== undefined) return withinBudget(options, (signal) => this.acquire({ signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.acquire({ signal }));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(reasonOf(signal));
     const now = this.tryAcquire();

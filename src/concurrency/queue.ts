@@ -1,6 +1,6 @@
 import { invalidOption, WeirError } from '../errors.ts';
 import { Fifo } from '../internal/fifo.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { queueClosed } from './errors.ts';
 import { onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
@@ -93,7 +93,7 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Adds an item, waiting while the queue is full. */
   async put(item: T, options?: SignalOptions): Promise<void> {
-    if (options?.deadline !== undefined) return withinBudget(options, (signal) => this.put(item, { signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.put(item, { signal }));
     const signal = options?.signal;
     if (signal?.aborted) throw reasonOf(signal);
     while (!this.#closed && this.size >= this.#maxsize) await this.#wait(this.#putters, signal);
@@ -112,7 +112,7 @@ export class Queue<T> implements AsyncIterable<T> {
 
   /** Takes the next item, waiting while the queue is empty. */
   get(options?: SignalOptions): Promise<T> {
-    if (options?.deadline !== undefined) return withinBudget(options, (signal) => this.get({ signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.get({ signal }));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(reasonOf(signal));
     if (this.size > 0) return Promise.resolve(this.#dequeue());
@@ -134,7 +134,7 @@ export class Queue<T> implements AsyncIterable<T> {
   /** Waits until every item put has been taken and marked with `taskDone()`. */
   join(options?: SignalOptions): Promise<void> {
     if (this.#unfinished === 0) return Promise.resolve();
-    if (options?.deadline !== undefined) return withinBudget(options, (signal) => this.join({ signal }));
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.join({ signal }));
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(reasonOf(signal));
     return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Piscina } from 'piscina';
 import { invalidOption } from '../errors.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { workerQueueFull } from './errors.ts';
 import { reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
@@ -98,7 +98,7 @@ export async function runInWorker<A extends unknown[], R>(
   args: A,
   options?: SignalOptions,
 ): Promise<Awaited<R>> {
-  if (options?.deadline !== undefined) {
+  if (needsBudget(options)) {
     return withinBudget(options, (signal) => runInWorker(fn, args, { signal }));
   }
   const task = toTask(fn as WorkerFunction<unknown[], unknown>, args);

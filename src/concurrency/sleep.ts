@@ -1,5 +1,5 @@
 import { invalidOption } from '../errors.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { onAbort, reasonOf } from './signal.ts';
 
 /** Options for operations that can be cancelled. */
@@ -22,7 +22,7 @@ export interface SignalOptions {
 export function sleep(ms: number, options?: SignalOptions): Promise<void> {
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0)
     throw invalidOption('sleep() ms', 'a number ≥ 0', ms);
-  if (options?.deadline !== undefined) return withinBudget(options, (signal) => sleep(ms, { signal }));
+  if (needsBudget(options)) return withinBudget(options, (signal) => sleep(ms, { signal }));
   const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(reasonOf(signal));
   return new Promise((resolve, reject) => {

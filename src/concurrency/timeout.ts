@@ -1,5 +1,5 @@
 import { invalidOption } from '../errors.ts';
-import { withinBudget } from './deadline.ts';
+import { needsBudget, withinBudget } from './deadline.ts';
 import { TimeoutError } from './errors.ts';
 import { linkedController, onAbort, reasonOf } from './signal.ts';
 import type { SignalOptions } from './sleep.ts';
@@ -18,7 +18,7 @@ export type Work<T> = PromiseLike<T> | ((signal: AbortSignal) => PromiseLike<T> 
 export function timeout<T>(work: Work<T>, ms: number, options?: SignalOptions): Promise<T> {
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0)
     throw invalidOption('timeout() ms', 'a number ≥ 0', ms);
-  if (options?.deadline !== undefined) {
+  if (needsBudget(options)) {
     return withinBudget(options, (signal) => timeout(work, ms, { signal }));
   }
   const outer = options?.signal;

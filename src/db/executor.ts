@@ -4,7 +4,7 @@
  * and shapes the rows. A database, a transaction and a `with({ signal })` view are each an Executor over
  * the right runner.
  */
-import { withinBudget } from '../concurrency/deadline.ts';
+import { needsBudget, withinBudget } from '../concurrency/deadline.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
 import { type QueryOrigin, rowCountError } from './errors.ts';
@@ -58,6 +58,7 @@ export class Executor implements Queryable {
   readonly #signal: AbortSignal | undefined;
   readonly #deadline: number | undefined;
 
+  /** `deadline`: one `signal` does not enforce by itself (see `with()`). */
   constructor(runner: Runner, signal?: AbortSignal, deadline?: number) {
     this.#runner = runner;
     this.#signal = signal;
@@ -129,7 +130,8 @@ export class Executor implements Queryable {
 
   /** A view whose queries run under `options.signal` and `options.deadline` (pass a request's `ctx`). */
   with(options: SignalOptions): Queryable {
-    return new Executor(this.#runner, options.signal, options.deadline);
+    // A deadline the signal enforces already (a request's: `db.with(ctx)`) needs nothing per query.
+    return new Executor(this.#runner, options.signal, needsBudget(options) ? options.deadline : undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { markDeadline, timeLeft } from '../concurrency/deadline.ts';
+import { kEnforcesDeadline, timeLeft } from '../concurrency/deadline.ts';
 import type { TaskGroup } from '../concurrency/task-group.ts';
 import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
@@ -253,9 +253,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   }
 
   [kSetDeadline](deadline: number): void {
-    const lazy = this.#bag();
-    lazy.deadline = deadline;
-    if (lazy.abort !== undefined) markDeadline(lazy.abort.signal, deadline);
+    this.#bag().deadline = deadline;
   }
 
   /**
@@ -284,7 +282,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   #controller(): AbortController {
     const lazy = this.#bag();
     if (lazy.abort !== undefined) return lazy.abort;
-    const controller = requestController(this.req, this.res, lazy.deadline);
+    const controller = requestController(this.req, this.res);
     lazy.abort = controller;
     (this.res as { [kAbort]?: AbortController })[kAbort] = controller;
     return controller;
@@ -436,3 +434,7 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.cookie(name, '', { ...options, maxAgeSeconds: 0, expires: new Date(0) });
   }
 }
+
+// `ctx.signal` aborts at `ctx.deadline` (deadline.ts arms the timer whenever it sets one): weir's functions
+// given `ctx` use its signal as it is, with no timer of their own. On the prototype: no cost per request.
+Object.defineProperty(Context.prototype, kEnforcesDeadline, { value: true });

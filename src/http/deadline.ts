@@ -124,8 +124,7 @@ export function armDeadline(
     ctx.abort(err);
     if (!ctx.res.headersSent && !ctx.res.destroyed) deliver(ctx, errorResult(ctx, err), errorResult);
   }, deadline - now);
-  const clear = (): void => clearTimeout(timer);
-  ctx.res.once('finish', clear);
-  ctx.res.once('close', clear);
+  // 'close' follows 'finish' at once, and also ends a response that never finished.
+  ctx.res.once('close', () => clearTimeout(timer));
   return true;
 }
