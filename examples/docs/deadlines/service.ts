@@ -20,7 +20,7 @@ app.get('/orders/:id', { timeoutMs: 2000 }, async (ctx) => {
   if (ctx.timeLeft() < 100) return { order };
   const [shipping, offers] = await gather(
     [(signal) => quote(order, signal), (signal) => recommendations(order, signal)],
-    { signal: ctx.signal, deadline: ctx.deadline },
+    ctx, // its signal and its deadline
   );
   return { order, shipping, offers };
 });
