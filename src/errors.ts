@@ -75,6 +75,15 @@ export const errorCodes = {
     status: 503,
     summary: '`app.background()` was called past `maxTasks` running tasks, or while the app stops.',
   },
+  WEIR_ERR_PASSWORD_TOO_LONG: { status: 400, summary: 'A password is longer than 1,024 UTF-8 bytes.' },
+  WEIR_ERR_PASSWORD_BUSY: {
+    status: 503,
+    summary: 'More password hashes wait for their turn than `configurePasswords({ maxWaiting })` allows.',
+  },
+  WEIR_ERR_PASSWORD_HASH: {
+    status: 500,
+    summary: 'A stored password hash is not a scrypt hash weir can read.',
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',
