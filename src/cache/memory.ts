@@ -1,5 +1,6 @@
 /**
- * The in-process store: an LRU (lru-cache) bounded by entry count and by bytes, with a TTL per entry.
+ * The in-process store: an LRU (lru-cache) bounded by entry count and by bytes; each read checks the
+ * entry's own life (lru-cache tracks no TTL).
  * An entry that comes with its frozen value keeps that alone (every reader shares it, read-only); one
  * without keeps its text, read back on each hit. Either way its size is its text's, measured once here.
  */
@@ -39,8 +40,19 @@ export class MemoryStore implements Store {
 
   getMany(keys: readonly string[]): (Entry | undefined)[] {
     const now = Date.now();
+    const lru = this.#lru;
     const found = new Array<Entry | undefined>(keys.length);
-    for (let i = 0; i < keys.length; i++) found[i] = this.get(keys[i] as string, now);
+    // get() inlined: this loop runs once per key of every getMany().
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const entry = lru.get(key);
+      if (entry !== undefined && entry.staleUntil !== 0 && entry.staleUntil <= now) {
+        lru.delete(key);
+        found[i] = undefined;
+      } else {
+        found[i] = entry;
+      }
+    }
     return found;
   }
 
@@ -55,7 +67,9 @@ export class MemoryStore implements Store {
       entry.value === undefined
         ? entry
         : { text: '', value: entry.value, freshUntil: entry.freshUntil, staleUntil: entry.staleUntil };
-    this.#lru.set(key, kept, ttl === Number.POSITIVE_INFINITY ? { size } : { size, ttl: Math.ceil(ttl) });
+    // No ttl for lru-cache: get() checks staleUntil itself, and an lru-cache that tracks TTLs reads a
+    // clock, two typed arrays and, each millisecond, arms a timer on every hit.
+    this.#lru.set(key, kept, { size });
     return undefined;
   }
 
