@@ -1,5 +1,5 @@
 /**
- * weir/cache: one interface over an in-process LRU, Redis, and both in two tiers, picked by URL; `wrap()`
+ * weir/cache: one interface over an in-process store, Redis, and both in two tiers, picked by URL; `wrap()`
  * with single-flight and stale-while-revalidate. Importing it loads no Redis client. The HTTP caching
  * helpers (`etag()`, `cacheControl()`) are part of the HTTP core: import them from `weir`.
  * @module

@@ -18,7 +18,7 @@ export const DEFAULT_CACHE_URL = 'memory:';
 export interface CacheOptions extends CoreOptions, MemoryStoreOptions, RedisStoreOptions {}
 
 /**
- * Opens a cache by URL: `memory:` (in-process LRU), `redis://host:port/db` (`rediss://` for TLS), or
+ * Opens a cache by URL: `memory:` (in-process, bounded), `redis://host:port/db` (`rediss://` for TLS), or
  * `tiered+redis://…` (an in-process L1 in front of Redis, kept coherent across processes by invalidation
  * messages over Redis pub/sub). Without a URL it uses `CACHE_URL`, then `memory:`.
  *

@@ -37,4 +37,37 @@ describe('memory specifics', () => {
     assert.ok(found.length > 0 && found.length < 10, `kept ${found.length}`);
     await cache.close();
   });
+
+  test('eviction gives a read entry a second chance, not a third', async () => {
+    const cache = await openCache('memory:', { maxEntries: 3, logger: false });
+    for (const key of ['a', 'b', 'c']) await cache.set(key, key);
+    await cache.getMany(['a', 'b']);
+    await cache.set('d', 'd'); // a and b were read: both move behind c, which goes
+    assert.deepEqual(await cache.getMany(['c']), [undefined]);
+    await cache.set('e', 'e'); // a and b had their second chance and were not read since: a, the oldest, goes
+    assert.deepEqual(await cache.getMany(['a', 'b', 'd', 'e']), [undefined, 'b', 'd', 'e']);
+    assert.equal(cache.stats().misses, 2);
+    await cache.close();
+  });
+
+  test('an entry larger than maxBytes is not kept, and replaces nothing else', async () => {
+    const cache = await openCache('memory:', { maxBytes: 1000, logger: false });
+    await cache.set('small', 'x');
+    await cache.set('big', 'x'.repeat(1000));
+    assert.deepEqual(await cache.getMany(['small', 'big']), ['x', undefined]);
+    await cache.close();
+  });
+
+  test('bad bounds fail at open with WEIR_ERR_INVALID_OPTION', async () => {
+    for (const options of [
+      { maxEntries: 0 },
+      { maxEntries: 1.5 },
+      { maxBytes: -1 },
+      { maxBytes: Number.NaN },
+    ]) {
+      await assert.rejects(openCache('memory:', { ...options, logger: false }), {
+        code: 'WEIR_ERR_INVALID_OPTION',
+      });
+    }
+  });
 });
