@@ -15,11 +15,10 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { HOST } from './lib/common.mjs';
-import { clockTicks, ticks } from './lib/cpu.mjs';
+import { clockTicks, pinning, ticks } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { startNpmService, wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, get, runBounded } from './lib/processes.mjs';
+import { cleanupOnExit, get, runBounded, wrkCommand } from './lib/processes.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
@@ -51,6 +50,7 @@ if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 60)) {
 const databaseEnv = values['database-url'] === undefined ? {} : { DATABASE_URL: values['database-url'] };
 const engine = values['database-url']?.startsWith('postgres') ? 'PostgreSQL' : 'SQLite';
 
+const pin = pinning();
 const SHAPES = [
   { name: 'off', env: {} },
   { name: 'on', env: { DEADLINES: 'on' } },
@@ -68,23 +68,13 @@ async function start(shape) {
     await service.stop();
     throw new Error(`deadlines ${shape.name} did not start: ${err.message}`);
   }
-  execFileSync('taskset', ['-a', '-cp', '0', String(service.child.pid)], { stdio: 'ignore' });
+  if (pin.pinned) execFileSync('taskset', ['-a', '-cp', '0', String(service.child.pid)], { stdio: 'ignore' });
   return service;
 }
 
 /** One wrk run, with the service's CPU over it: µs of CPU per request tells cost apart from a slow database. */
 async function load(path, seconds, pid) {
-  const args = [
-    'taskset',
-    '-c',
-    '1',
-    'wrk',
-    '-t1',
-    '-c64',
-    `-d${seconds}s`,
-    '--latency',
-    `http://${HOST}:${port}${path}`,
-  ];
+  const args = wrkCommand(pin, { connections: 64, port }, seconds, path);
   const before = ticks(`/proc/${pid}/stat`) ?? 0;
   const { text } = await runBounded(args, seconds, 'wrk').done;
   const cpuSeconds = ((ticks(`/proc/${pid}/stat`) ?? 0) - before) / clockTicks();

@@ -27,7 +27,7 @@ import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, get, runBounded, startServer, stopServer } from './lib/processes.mjs';
+import { cleanupOnExit, get, runBounded, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
@@ -150,17 +150,7 @@ async function start(variant, round) {
 }
 
 async function load(variant, prefix, seconds) {
-  const args = [
-    ...pin.wrk,
-    'wrk',
-    '-t1',
-    `-c${connections}`,
-    `-d${seconds}s`,
-    '--latency',
-    '-s',
-    script(variant.keys, prefix),
-    `http://${HOST}:${port}/orders`,
-  ];
+  const args = wrkCommand(pin, { connections, port }, seconds, '/orders', script(variant.keys, prefix));
   const { text } = await runBounded(args, seconds, 'wrk').done;
   return wrkFigures(text);
 }

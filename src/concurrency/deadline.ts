@@ -16,11 +16,8 @@ import type { SignalOptions } from './sleep.ts';
 const kAbortsAt = Symbol('weir.abortsAt');
 type Timed = AbortSignal & { [kAbortsAt]?: number };
 
-/**
- * Records that `signal` aborts by itself at `deadline`, so work given both (`db.with(ctx)`) does not arm a
- * second timer for the same instant. Internal: the HTTP layer calls it for `ctx.signal`.
- */
-export function markDeadline(signal: AbortSignal, deadline: number): void {
+/** Records that `signal` (one made by {@link budget}) aborts by itself at `deadline`. */
+function markDeadline(signal: AbortSignal, deadline: number): void {
   (signal as Timed)[kAbortsAt] = deadline;
 }
 

@@ -70,10 +70,13 @@ export class Executor implements Queryable {
    * (on PostgreSQL, on the server) when either fires while it runs.
    */
   #run(strings: TemplateStringsArray, values: SqlValue[]): Promise<RunResult> {
-    if (this.#deadline === undefined) return this.#runner.run(strings, values, this.#signal);
-    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
-      this.#runner.run(strings, values, signal),
-    );
+    return this.#within((signal) => this.#runner.run(strings, values, signal));
+  }
+
+  /** `work` under the view's signal, and under its deadline when the signal does not enforce it already. */
+  #within<T>(work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    if (this.#deadline === undefined) return work(this.#signal);
+    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, work);
   }
 
   async query<Row = Record<string, unknown>>(
@@ -111,19 +114,12 @@ export class Executor implements Queryable {
   }
 
   execScript(sql: string): Promise<void> {
-    if (this.#deadline === undefined) return this.#runner.script(sql, this.#signal);
-    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
-      this.#runner.script(sql, signal),
-    );
+    return this.#within((signal) => this.#runner.script(sql, signal));
   }
 
   /** The transaction runs under the view's signal and deadline; its queries too (rolled back at either). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    if (this.#deadline === undefined) {
-      const signal = this.#signal;
-      return this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal);
-    }
-    return withinBudget({ signal: this.#signal, deadline: this.#deadline }, (signal) =>
+    return this.#within((signal) =>
       this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal),
     );
   }
