@@ -57,7 +57,7 @@ export {
   etag,
   formatCacheControl,
 } from './http/caching.ts';
-export type { Middleware, Next } from './http/compose.ts';
+export type { Guard, Middleware, Next, Provides } from './http/compose.ts';
 export { Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { TrustDeadline } from './http/deadline.ts';

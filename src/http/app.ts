@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_JSON_DEPTH,
   DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
 } from './body.ts';
-import type { Chain, Middleware } from './compose.ts';
+import type { Chain, Middleware, Provides } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { compileTrustDeadline } from './deadline.ts';
@@ -55,6 +55,31 @@ type Chainable<P extends string, S extends object> = [...Middleware<S>[], Handle
 export interface AddRoute<S extends object, A> {
   <P extends string>(path: P, handler: Handler<P, S>): A;
   <P extends string>(path: P, options: RouteOptions, handler: Handler<P, S>): A;
+  // A guard (`Provides<G>`) before the handler types what it adds to ctx.state; plain middleware adds nothing.
+  <P extends string, G1 extends object>(
+    path: P,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    handler: Handler<P, S & G1>,
+  ): A;
+  <P extends string, G1 extends object>(
+    path: P,
+    options: RouteOptions,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    handler: Handler<P, S & G1>,
+  ): A;
+  <P extends string, G1 extends object, G2 extends object>(
+    path: P,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
+    handler: Handler<P, S & G1 & G2>,
+  ): A;
+  <P extends string, G1 extends object, G2 extends object>(
+    path: P,
+    options: RouteOptions,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
+    handler: Handler<P, S & G1 & G2>,
+  ): A;
   <P extends string>(path: P, ...chain: Chainable<P, S>): A;
   <P extends string>(path: P, options: RouteOptions, ...chain: Chainable<P, S>): A;
 }

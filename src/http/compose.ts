@@ -16,6 +16,19 @@ export type Middleware<S extends object = Record<never, never>> = (
   next: Next,
 ) => unknown;
 
+declare const kProvides: unique symbol;
+
+/** Marks middleware that, once it calls `next()`, guarantees `A` on `ctx.state` (a type, no runtime cost). */
+export interface Provides<A extends object> {
+  readonly [kProvides]?: A;
+}
+
+/**
+ * Middleware that adds typed state for what follows it on a route: `app.get('/me', requireAuth(), (ctx)
+ * => ctx.state.user)` gives the handler `ctx.state.user` with no `App<State>` declaration.
+ */
+export type Guard<A extends object, S extends object = Record<never, never>> = Middleware<S> & Provides<A>;
+
 /** Turns a thrown value into the response to send, and records it on `ctx.error`. */
 export type ErrorResult = (ctx: Context, err: unknown) => unknown;
 
