@@ -84,6 +84,10 @@ export const errorCodes = {
     status: 500,
     summary: 'A stored password hash is not a scrypt hash weir can read.',
   },
+  WEIR_ERR_SESSION_STORE: {
+    status: 503,
+    summary: 'The session store (Redis, the SQL database) did not answer, failed, or was closed.',
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',

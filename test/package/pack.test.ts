@@ -118,9 +118,14 @@ describe('the packed package', {
       assert.ok(files.includes(required), `${required} is not in the tarball`);
     }
     const stray = files.filter(
-      (f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+|src\/.+\.ts)$/.test(f),
+      (f) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+|src\/.+\.(ts|sql))$/.test(f),
     );
     assert.deepEqual(stray, [], 'files outside dist/, src/ and bin/');
+    // The session store's migrations, which the compiled code finds beside itself.
+    for (const engine of ['sqlite', 'postgres']) {
+      const migration = `dist/security/migrations/${engine}/weir_sessions_1.sql`;
+      assert.ok(files.includes(migration), `${migration} is not in the tarball`);
+    }
     const js = files.filter((f) => f.startsWith('dist/') && f.endsWith('.js'));
     assert.ok(js.length > 20, `only ${js.length} .js files in dist/`);
     for (const file of js) {
@@ -192,6 +197,18 @@ describe('the packed package', {
   it('runs the tour through weir/testing and uses weir/db, weir/cache, weir/queue and weir/cluster', async () => {
     const out = await sh(process.execPath, ['build/check.js'], project, 60_000);
     assert.match(out, /^consumer ok$/m);
+  });
+
+  it('opens a SQL session store from the compiled package, which finds its migrations beside it', async () => {
+    const open = join(project, 'node_modules/weir/dist/security/stores/open.js');
+    const script = `
+      const { openSessionStore } = await import(${JSON.stringify(open)});
+      const store = await openSessionStore('sqlite::memory:');
+      await store.set('k', { data: '{}', createdAt: Date.now(), expiresAt: Date.now() + 60000 });
+      console.log('sessions', await store.size());
+      await store.close();`;
+    const out = await sh(process.execPath, ['--input-type=module', '-e', script], project, 60_000);
+    assert.match(out, /^sessions 1$/m);
   });
 
   it('answers npx weir --version with the package version', async () => {
