@@ -88,6 +88,26 @@ export const errorCodes = {
     status: 503,
     summary: 'The session store (Redis, the SQL database) did not answer, failed, or was closed.',
   },
+  WEIR_ERR_SESSION_DATA: {
+    status: 500,
+    summary: 'Session data is not JSON, or is larger than `session({ maxDataBytes })`.',
+  },
+  WEIR_ERR_NO_SESSION: {
+    status: 500,
+    summary: '`ctx.session` was read on a route that the `session()` middleware does not wrap.',
+  },
+  WEIR_ERR_UNAUTHENTICATED: {
+    status: 401,
+    summary: 'A route behind `requireAuth()` was called with no session user and no bearer token.',
+  },
+  WEIR_ERR_INVALID_TOKEN: {
+    status: 401,
+    summary: 'A bearer token is malformed, expired, badly signed, signed with a refused algorithm, or unknown.',
+  },
+  WEIR_ERR_FORBIDDEN: {
+    status: 403,
+    summary: 'The authenticated user lacks a role or scope that `requireAuth()` requires.',
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',

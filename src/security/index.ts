@@ -1,8 +1,17 @@
 /**
- * weir/security: password hashes today; sessions, the authentication guard, CSRF, CORS, security headers
- * and rate limits build on it.
+ * weir/security: password hashes, server-side sessions, the `requireAuth()` guard for session users and
+ * bearer tokens (opaque or JWT); CSRF, CORS, security headers and rate limits build on it.
  * @module
  */
+export { type RequireAuthOptions, requireAuth } from './auth.ts';
+export {
+  type JwtAlgorithm,
+  type JwtClaims,
+  type JwtKey,
+  type JwtOptions,
+  type SignJwtOptions,
+  signJwt,
+} from './jwt.ts';
 export {
   configurePasswords,
   type HashParameters,
@@ -13,3 +22,15 @@ export {
   passwordStats,
   verifyPassword,
 } from './passwords.ts';
+export { type AuthUser, Session, type SessionData, session } from './session.ts';
+export type { SessionCookieOptions, SessionOptions } from './session-options.ts';
+export { MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory.ts';
+export {
+  DEFAULT_SESSION_STORE,
+  openSessionStore,
+  type SessionStoreOptions,
+  type SessionStoreTarget,
+} from './stores/open.ts';
+export { RedisSessionStore, type RedisSessionStoreOptions } from './stores/redis.ts';
+export { SqlSessionStore, type SqlSessionStoreOptions } from './stores/sql.ts';
+export type { SessionRecord, SessionStore } from './stores/store.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { SessionRecord, SessionStore } from '../../src/security/stores/store.ts';
+import type { SessionRecord, SessionStore } from 'weir/security';
 
 export interface SessionStoreTarget {
   open(): Promise<SessionStore>;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { openSessionStore } from '../../src/security/stores/open.ts';
-import type { SessionStore } from '../../src/security/stores/store.ts';
+import { openSessionStore, type SessionStore } from 'weir/security';
 import { startProxy } from '../db/tcp-proxy.ts';
 import { freePort } from '../helpers/cluster.ts';
 import { REDIS_URL, redisSkip, uniqueNamespace } from '../helpers/services.ts';

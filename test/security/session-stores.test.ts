@@ -4,10 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Database, openDatabase } from 'weir/db';
-import { MemorySessionStore } from '../../src/security/stores/memory.ts';
-import { openSessionStore } from '../../src/security/stores/open.ts';
-import { SqlSessionStore } from '../../src/security/stores/sql.ts';
-import type { SessionStore } from '../../src/security/stores/store.ts';
+import { MemorySessionStore, openSessionStore, type SessionStore, SqlSessionStore } from 'weir/security';
 import { freePort } from '../helpers/cluster.ts';
 import {
   freshPostgresDatabase,
