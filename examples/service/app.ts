@@ -20,6 +20,8 @@ import {
 import { type Cache, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
+import { openSessionStore, type SessionStore } from 'weir/security';
+import { addAuthRoutes, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
 import { JobStatusTable } from './job-status.ts';
 import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorker } from './jobs.ts';
@@ -101,11 +103,31 @@ export interface ServiceOptions extends AppOptions {
    * @default false
    */
   deadlines?: boolean;
+  /**
+   * Where login sessions live (see `openSessionStore()`); closed when the app stops.
+   * @default the service's database, so every process and every restart sees them
+   */
+  sessions?: SessionStore;
+  /**
+   * The key that signs and verifies the bearer tokens of POST /api/tokens and GET /api/me (JWT_SECRET),
+   * at least 32 bytes. @default one generated once and kept in the database (table service_secrets)
+   */
+  jwtSecret?: string;
 }
 
 /** Builds the reference service. */
 export function createServiceApp(options: ServiceOptions): App {
-  const { db, cache: given, queue, jobStatusRetentionMs, instanceId, deadlines, ...appOptions } = options;
+  const {
+    db,
+    cache: given,
+    queue,
+    jobStatusRetentionMs,
+    instanceId,
+    deadlines,
+    sessions: givenSessions,
+    jwtSecret,
+    ...appOptions
+  } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
     throw new WeirError(
       'WEIR_ERR_INVALID_OPTION',
@@ -133,6 +155,16 @@ export function createServiceApp(options: ServiceOptions): App {
   });
   app.onStop(() => db.close());
   app.onStop(() => opened?.close());
+  let sessions = givenSessions;
+  let secret: string | undefined;
+  app.onStart(async () => {
+    sessions ??= await openSessionStore(db);
+    secret = await tokenSecret(db, jwtSecret);
+    if (Buffer.byteLength(secret) < 32) {
+      throw new WeirError('WEIR_ERR_INVALID_OPTION', 'jwtSecret (JWT_SECRET) must be at least 32 bytes long');
+    }
+  });
+  app.onStop(() => sessions?.close());
   if (queue !== undefined) {
     const status = new JobStatusTable(db);
     app.onStop(() => queue.close());
@@ -184,6 +216,12 @@ export function createServiceApp(options: ServiceOptions): App {
   app.get('/static/*', serveStatic(publicDir));
 
   addTechEmpowerRoutes(app, db, cache, { deadlines });
+  addAuthRoutes(
+    app,
+    db,
+    () => sessions as SessionStore,
+    () => secret as string,
+  );
   addReportRoute(app, db);
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the

@@ -37,6 +37,7 @@ export const app = createServiceApp({
   instanceId: process.env.INSTANCE_ID || undefined,
   trustDeadline: trustDeadline(process.env.TRUST_DEADLINE),
   deadlines: process.env.DEADLINES === 'on',
+  jwtSecret: process.env.JWT_SECRET || undefined,
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 /** What the service runs on, for its startup line (each `url` has its password redacted). */

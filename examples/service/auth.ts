@@ -1,0 +1,154 @@
+/**
+ * Login, logout and who-am-I, for the seeded users (alice@example.com / alice-password, …):
+ * - `POST /login` with `{"email","password"}` as JSON or a form: 200 `{id, name}` and a session cookie
+ *   (a new session id, so an id planted before login is worthless); 401 with one message, after the same
+ *   work, whether the email is unknown or the password wrong.
+ * - `POST /logout`: the session is deleted on the server; 204.
+ * - `GET /me`: the session's user, or 401.
+ * - `POST /api/tokens` with the same body: a bearer token (a JWT, HS256, 15 minutes), for API clients.
+ * - `GET /api/me`: the token's user, or 401.
+ * Sessions live in the service's database by default, so every process and every restart sees them.
+ */
+import { randomBytes } from 'node:crypto';
+import { type App, type Context, HttpError } from 'weir';
+import type { Database } from 'weir/db';
+import {
+  type AuthUser,
+  hashPassword,
+  needsRehash,
+  requireAuth,
+  type SessionStore,
+  session,
+  signJwt,
+  verifyPassword,
+} from 'weir/security';
+
+/** The user a session or token names. */
+export interface ServiceUser extends AuthUser {
+  readonly id: number;
+  readonly name: string;
+}
+
+export const AUTH = {
+  maxEmailLength: 254,
+  tokenTtlMs: 15 * 60_000,
+  issuer: 'weir-service',
+  sessionTtlMs: 86_400_000,
+};
+
+const INVALID = 'Email or password is wrong';
+
+function badField(field: string, reason: string): HttpError {
+  // The value is never echoed: it may be a password typed into the wrong field.
+  return HttpError.badRequest(`${field} ${reason}`, { field }, 'INVALID_INPUT');
+}
+
+/** `{ email, password }` from a JSON or form body. */
+async function credentials(ctx: Context): Promise<{ email: string; password: string }> {
+  const type = ctx.headers['content-type'] ?? '';
+  const body: unknown = /^application\/x-www-form-urlencoded\b/i.test(type)
+    ? await ctx.form()
+    : await ctx.json();
+  const { email, password } = (typeof body === 'object' && body !== null ? body : {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof email !== 'string' || email.length === 0 || email.length > AUTH.maxEmailLength) {
+    throw badField('email', `must be a string of 1 to ${AUTH.maxEmailLength} characters`);
+  }
+  if (typeof password !== 'string' || password.length === 0) {
+    throw badField('password', 'must be a non-empty string');
+  }
+  return { email: email.trim().toLowerCase(), password };
+}
+
+/**
+ * The user with these credentials, or `undefined`. An unknown email costs the same as a wrong password:
+ * one indexed lookup and one scrypt (verifyPassword's stand-in hash).
+ */
+async function authenticate(app: App, db: Database, ctx: Context): Promise<ServiceUser | undefined> {
+  const { email, password } = await credentials(ctx);
+  const row = await db.with(ctx).maybeOne<{ id: number; name: string; hash: string }>`
+    SELECT id, name, password_hash AS hash FROM users WHERE email = ${email}`;
+  if (!(await verifyPassword(password, row?.hash))) return undefined;
+  const user = row as { id: number; name: string; hash: string };
+  if (needsRehash(user.hash)) {
+    // Hashes made with older parameters are replaced after a good login, off the response's path; the
+    // WHERE keeps a concurrent password change from being overwritten.
+    app.background(
+      async () => {
+        const fresh = await hashPassword(password);
+        await db.exec`UPDATE users SET password_hash = ${fresh} WHERE id = ${user.id} AND password_hash = ${user.hash}`;
+      },
+      { name: 'password rehash' },
+    );
+  }
+  return { id: Number(user.id), name: user.name };
+}
+
+function refused(): HttpError {
+  return HttpError.unauthorized(INVALID, undefined, 'INVALID_CREDENTIALS');
+}
+
+/** The JWT key: `JWT_SECRET`, or one generated once and kept in the database for every process. */
+export async function tokenSecret(db: Database, given: string | undefined): Promise<string> {
+  if (given !== undefined && given !== '') return given;
+  await db.exec`INSERT INTO service_secrets (name, value) VALUES ('jwt', ${randomBytes(32).toString('base64url')})
+    ON CONFLICT (name) DO NOTHING`;
+  const row = await db.one<{ value: string }>`SELECT value FROM service_secrets WHERE name = 'jwt'`;
+  return row.value;
+}
+
+/** Adds the routes above; `store` and `secret` are read on first use (they are opened at start). */
+export function addAuthRoutes(app: App, db: Database, store: () => SessionStore, secret: () => string): void {
+  const sessions = session({ store, ttlMs: AUTH.sessionTtlMs });
+
+  app.post('/login', sessions, async (ctx) => {
+    const user = await authenticate(app, db, ctx);
+    if (user === undefined) throw refused();
+    await ctx.session.logIn(user);
+    return { id: user.id, name: user.name };
+  });
+
+  app.post('/logout', sessions, async (ctx) => {
+    await ctx.session.logOut();
+    return undefined;
+  });
+
+  app.get('/me', sessions, requireAuth<ServiceUser>(), (ctx) => ({
+    id: ctx.state.user.id,
+    name: ctx.state.user.name,
+  }));
+
+  app.post('/api/tokens', async (ctx) => {
+    const user = await authenticate(app, db, ctx);
+    if (user === undefined) throw refused();
+    const token = await signJwt(
+      { sub: String(user.id), name: user.name },
+      {
+        key: secret(),
+        algorithm: 'HS256',
+        issuer: AUTH.issuer,
+        audience: AUTH.issuer,
+        expiresInMs: AUTH.tokenTtlMs,
+      },
+    );
+    ctx.set('cache-control', 'no-store');
+    return { access_token: token, token_type: 'Bearer', expires_in: AUTH.tokenTtlMs / 1000 };
+  });
+
+  const bearer = requireAuth<ServiceUser>({
+    session: false,
+    jwt: {
+      key: secret,
+      algorithms: ['HS256'],
+      issuer: AUTH.issuer,
+      audience: AUTH.issuer,
+      user: (claims) =>
+        typeof claims.sub === 'string' && /^\d{1,15}$/.test(claims.sub) && typeof claims.name === 'string'
+          ? { id: Number(claims.sub), name: claims.name }
+          : undefined,
+    },
+  });
+  app.get('/api/me', bearer, (ctx) => ({ id: ctx.state.user.id, name: ctx.state.user.name }));
+}
