@@ -1,13 +1,14 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL; TRUST_PROXY and INSTANCE_ID when it runs behind a load balancer;
- * TRUST_DEADLINE for callers whose deadline headers to believe; OVERLOAD=off to turn the overload limiter
- * off and DEADLINES=on to serve /db and /queries under deadlines, for comparison) and exports the App
- * without serving it.
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL and JWT_SECRET for logins; TRUST_PROXY and INSTANCE_ID
+ * when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
+ * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
+ * for comparison) and exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
 import { openJobQueue } from 'weir/queue';
+import { openSessionStore } from 'weir/security';
 import { createServiceApp } from './app.ts';
 import { openServiceDatabase } from './database.ts';
 import { WELCOME_QUEUE, type WelcomeJob } from './jobs.ts';
@@ -16,6 +17,8 @@ const db = await openServiceDatabase(process.env.DATABASE_URL);
 // A Redis that is down does not stop the start: the cache runs degraded and recovers by itself.
 const cache = await openCache(process.env.CACHE_URL);
 const queue = await openJobQueue<WelcomeJob>(WELCOME_QUEUE, { url: process.env.QUEUE_URL });
+// Login sessions: in the service's database unless SESSION_URL names another store (redis://…, memory:).
+const sessions = process.env.SESSION_URL ? await openSessionStore(process.env.SESSION_URL) : undefined;
 
 /** TRUST_PROXY: a hop count (`1`) or a comma-separated list of proxy addresses and CIDR ranges. */
 function trustProxy(value: string | undefined): number | string[] | undefined {
@@ -38,8 +41,14 @@ export const app = createServiceApp({
   trustDeadline: trustDeadline(process.env.TRUST_DEADLINE),
   deadlines: process.env.DEADLINES === 'on',
   jwtSecret: process.env.JWT_SECRET || undefined,
+  sessions,
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 /** What the service runs on, for its startup line (each `url` has its password redacted). */
-export const backends = { database: db.url, cache: cache.url, queue: queue.url };
+export const backends = {
+  database: db.url,
+  cache: cache.url,
+  queue: queue.url,
+  sessions: sessions?.url ?? db.url,
+};
 export default app;
