@@ -1,9 +1,9 @@
-import { App, HttpError, json, type Middleware, redirect } from 'weir';
+import { App, HttpError, json, redirect } from 'weir';
+import { hashPassword, requireAuth, session, verifyPassword } from 'weir/security';
 
-type State = { user?: { id: string } };
-export const app = new App<State>({
-  cookieSecrets: [process.env.COOKIE_SECRET ?? 'dev-only-secret-change-me'],
-});
+export const app = new App();
+// One user, for the tour; a real app keeps the hash in its database.
+const users = new Map([['ada@example.com', { id: 1, hash: await hashPassword('correct horse battery') }]]);
 
 // Middleware: onion order; after `await next()`, ctx.statusCode and ctx.result are known.
 app.use(async (ctx, next) => {
@@ -12,25 +12,26 @@ app.use(async (ctx, next) => {
   ctx.set('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
 });
 
-// A guard: returns a response instead of calling next(), or adds typed state.
-const requireUser: Middleware<State> = async (ctx, next) => {
-  const id = ctx.signedCookie('session');
-  if (id === undefined) throw HttpError.unauthorized('Log in first');
-  ctx.state.user = { id };
-  await next();
-};
+// Server-side sessions: the cookie holds a random id (HttpOnly, SameSite=Lax), the data stays here.
+app.use(session());
 
 app.post('/login', async (ctx) => {
   // `?? {}`: a JSON body may be null, and destructuring null would be a 500.
-  const { name } = (await ctx.json<{ name?: unknown } | null>()) ?? {};
-  if (typeof name !== 'string' || name === '') {
-    throw HttpError.badRequest('name must be a non-empty string', { field: 'name' });
+  const { email, password } = (await ctx.json<{ email?: unknown; password?: unknown } | null>()) ?? {};
+  if (typeof email !== 'string' || typeof password !== 'string') {
+    throw HttpError.badRequest('email and password must be strings', { field: 'email' });
   }
-  ctx.cookie('session', name, { signed: true, maxAgeSeconds: 3600 });
-  return json({ hello: name }, 201);
+  const user = users.get(email);
+  // Given no hash, verifyPassword() spends a hash's time too: an unknown email looks like a wrong password.
+  if (!(await verifyPassword(password, user?.hash)) || user === undefined) {
+    throw HttpError.unauthorized('Email or password is wrong');
+  }
+  await ctx.session.logIn({ id: user.id }); // a new session id: fixation-safe
+  return json({ id: user.id }, 201);
 });
 
-app.get('/me', requireUser, (ctx) => ({ id: ctx.state.user?.id }));
+// A guard: 401 without a logged-in user; after it, ctx.state.user is typed.
+app.get('/me', requireAuth(), (ctx) => ({ id: ctx.state.user.id }));
 
 // Params are typed from the path: ctx.params.id is a string, ctx.params.other does not compile.
 app.get('/users/:id', (ctx) => {

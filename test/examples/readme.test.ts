@@ -22,6 +22,7 @@ describe('README', () => {
       'cache.ts',
       'jobs.ts',
       'deadlines.ts',
+      'security.ts',
     ]) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
@@ -56,16 +57,30 @@ describe('README', () => {
       body: 'null',
     });
     assert.equal(nullBody.status, 400);
-    const bad = await inject(app, { method: 'POST', url: '/login', body: { name: 3 } });
+    const bad = await inject(app, { method: 'POST', url: '/login', body: { email: 3 } });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.json(), {
-      error: { code: 'BAD_REQUEST', message: 'name must be a non-empty string', details: { field: 'name' } },
+      error: { code: 'BAD_REQUEST', message: 'email and password must be strings', details: { field: 'email' } },
     });
-    const login = await inject(app, { method: 'POST', url: '/login', body: { name: 'ada' } });
+    for (const body of [
+      { email: 'ada@example.com', password: 'wrong' },
+      { email: 'bob@example.com', password: 'correct horse battery' },
+    ]) {
+      const refused = await inject(app, { method: 'POST', url: '/login', body });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.json<{ error: { message: string } }>().error.message, 'Email or password is wrong');
+    }
+    const login = await inject(app, {
+      method: 'POST',
+      url: '/login',
+      body: { email: 'ada@example.com', password: 'correct horse battery' },
+    });
     assert.equal(login.status, 201);
-    const cookie = (login.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
+    const line = (login.headers['set-cookie'] as string[])[0]!;
+    assert.match(line, /^weir_session=[\w-]{43}; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax$/);
+    const cookie = line.split(';')[0]!;
     const me = await inject(app, { url: '/me', headers: { cookie } });
-    assert.deepEqual(me.json(), { id: 'ada' });
+    assert.deepEqual(me.json(), { id: 1 });
     assert.match(String(me.headers['server-timing']), /^app;dur=\d+\.\d$/);
     assert.deepEqual((await inject(app, { url: '/users/7?page=2' })).json(), { id: 7, page: '2' });
     assert.equal(
@@ -231,6 +246,24 @@ describe('README', () => {
       await shop.stop();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('security: a session login, the guard, roles, logout on the server, and bearer tokens', async () => {
+    const { app: secured } = await import('../../examples/readme/security.ts');
+    assert.equal((await inject(secured, { url: '/me' })).status, 401);
+    const login = await inject(secured, { method: 'POST', url: '/login' });
+    const cookie = (login.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
+    assert.deepEqual((await inject(secured, { url: '/me', headers: { cookie } })).json(), { id: 1 });
+    assert.equal((await inject(secured, { method: 'DELETE', url: '/users/2', headers: { cookie } })).status, 204);
+    const { token } = (await inject(secured, { method: 'POST', url: '/tokens', headers: { cookie } })).json<{
+      token: string;
+    }>();
+    const api = await inject(secured, { url: '/api/me', headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(api.json(), { id: '1' });
+    assert.equal((await inject(secured, { url: '/api/me', headers: { cookie } })).status, 401);
+    assert.equal((await inject(secured, { method: 'POST', url: '/logout', headers: { cookie } })).status, 204);
+    assert.equal((await inject(secured, { url: '/me', headers: { cookie } })).status, 401);
+    assert.equal((await inject(secured, { method: 'DELETE', url: '/users/2' })).status, 401);
   });
 
   it('deadlines: answers in full, skips the optional part for a hurried trusted caller, audits after', async () => {

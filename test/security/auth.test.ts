@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
 import { type AuthUser, type JwtOptions, requireAuth, session, signJwt } from 'weir/security';
@@ -162,6 +164,31 @@ describe('requireAuth()', () => {
       .setExpirationTime('5m')
       .sign(Buffer.from(pem));
     assert.equal((await get(app, `Bearer ${forged}`)).status, 401);
+  });
+
+  it('verifies against a JWKS endpoint, choosing the key by kid', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' };
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const app = tokenApp({
+        jwt: { key: new URL(`http://127.0.0.1:${port}/jwks.json`), algorithms: ['ES256'] },
+      });
+      const good = await signJwt({ sub: 'carol' }, { key: privateKey, algorithm: 'ES256', keyId: 'k1' });
+      assert.deepEqual((await get(app, `Bearer ${good}`)).json(), { id: 'carol', scopes: [] });
+      const unknownKid = await signJwt(
+        { sub: 'carol' },
+        { key: privateKey, algorithm: 'ES256', keyId: 'k2' },
+      );
+      assert.equal((await get(app, `Bearer ${unknownKid}`)).status, 401);
+    } finally {
+      server.close();
+    }
   });
 
   it('answers 403 for a missing role or scope, 401 before that', async () => {
