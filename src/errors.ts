@@ -102,7 +102,8 @@ export const errorCodes = {
   },
   WEIR_ERR_INVALID_TOKEN: {
     status: 401,
-    summary: 'A bearer token is malformed, expired, badly signed, signed with a refused algorithm, or unknown.',
+    summary:
+      'A bearer token is malformed, expired, badly signed, signed with a refused algorithm, or unknown.',
   },
   WEIR_ERR_FORBIDDEN: {
     status: 403,

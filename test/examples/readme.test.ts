@@ -60,7 +60,11 @@ describe('README', () => {
     const bad = await inject(app, { method: 'POST', url: '/login', body: { email: 3 } });
     assert.equal(bad.status, 400);
     assert.deepEqual(bad.json(), {
-      error: { code: 'BAD_REQUEST', message: 'email and password must be strings', details: { field: 'email' } },
+      error: {
+        code: 'BAD_REQUEST',
+        message: 'email and password must be strings',
+        details: { field: 'email' },
+      },
     });
     for (const body of [
       { email: 'ada@example.com', password: 'wrong' },
@@ -68,7 +72,10 @@ describe('README', () => {
     ]) {
       const refused = await inject(app, { method: 'POST', url: '/login', body });
       assert.equal(refused.status, 401);
-      assert.equal(refused.json<{ error: { message: string } }>().error.message, 'Email or password is wrong');
+      assert.equal(
+        refused.json<{ error: { message: string } }>().error.message,
+        'Email or password is wrong',
+      );
     }
     const login = await inject(app, {
       method: 'POST',
@@ -254,14 +261,20 @@ describe('README', () => {
     const login = await inject(secured, { method: 'POST', url: '/login' });
     const cookie = (login.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
     assert.deepEqual((await inject(secured, { url: '/me', headers: { cookie } })).json(), { id: 1 });
-    assert.equal((await inject(secured, { method: 'DELETE', url: '/users/2', headers: { cookie } })).status, 204);
+    assert.equal(
+      (await inject(secured, { method: 'DELETE', url: '/users/2', headers: { cookie } })).status,
+      204,
+    );
     const { token } = (await inject(secured, { method: 'POST', url: '/tokens', headers: { cookie } })).json<{
       token: string;
     }>();
     const api = await inject(secured, { url: '/api/me', headers: { authorization: `Bearer ${token}` } });
     assert.deepEqual(api.json(), { id: '1' });
     assert.equal((await inject(secured, { url: '/api/me', headers: { cookie } })).status, 401);
-    assert.equal((await inject(secured, { method: 'POST', url: '/logout', headers: { cookie } })).status, 204);
+    assert.equal(
+      (await inject(secured, { method: 'POST', url: '/logout', headers: { cookie } })).status,
+      204,
+    );
     assert.equal((await inject(secured, { url: '/me', headers: { cookie } })).status, 401);
     assert.equal((await inject(secured, { method: 'DELETE', url: '/users/2' })).status, 401);
   });

@@ -83,7 +83,10 @@ describe('reference service: login, sessions and tokens', () => {
     const db2 = await openServiceDatabase(url);
     const second = await serve(createServiceApp({ logger: false, db: db2 }));
     try {
-      assert.deepEqual(parse(await request(second, { path: '/me', headers: { cookie } })), { id: 2, name: 'Bob' });
+      assert.deepEqual(parse(await request(second, { path: '/me', headers: { cookie } })), {
+        id: 2,
+        name: 'Bob',
+      });
     } finally {
       await second.close();
     }
@@ -95,7 +98,10 @@ describe('reference service: login, sessions and tokens', () => {
     assert.equal(unknown.status, 401);
     assert.equal(wrong.status, 401);
     assert.equal(unknown.body, wrong.body);
-    assert.deepEqual(parse<ErrorBody>(wrong).error, { code: 'INVALID_CREDENTIALS', message: 'Email or password is wrong' });
+    assert.deepEqual(parse<ErrorBody>(wrong).error, {
+      code: 'INVALID_CREDENTIALS',
+      message: 'Email or password is wrong',
+    });
     assert.equal(unknown.headers['set-cookie'], undefined);
 
     const hostile: [unknown, string][] = [
@@ -117,7 +123,12 @@ describe('reference service: login, sessions and tokens', () => {
     assert.equal(tooLong.status, 400);
     assert.equal(parse<ErrorBody>(tooLong).error.code, 'WEIR_ERR_PASSWORD_TOO_LONG');
     assert.doesNotMatch(tooLong.body, /pppp/);
-    const notJson = await request(handle, { method: 'POST', path: '/login', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    const notJson = await request(handle, {
+      method: 'POST',
+      path: '/login',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x',
+    });
     assert.equal(notJson.status, 415);
   });
 
@@ -138,7 +149,10 @@ describe('reference service: login, sessions and tokens', () => {
     }
     const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1] as number;
     const ratio = median(unknown) / median(wrong);
-    assert.ok(ratio > 0.7 && ratio < 1.43, `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`);
+    assert.ok(
+      ratio > 0.7 && ratio < 1.43,
+      `unknown ${median(unknown).toFixed(1)} ms vs wrong ${median(wrong).toFixed(1)} ms`,
+    );
     // And both are a real hash's time, not a shortcut.
     assert.ok(median(unknown) > 5, `${median(unknown)} ms`);
   });
@@ -155,16 +169,29 @@ describe('reference service: login, sessions and tokens', () => {
   });
 
   it('issues bearer tokens for GET /api/me, and refuses sessions, forged and foreign tokens there', async () => {
-    const issued = await json('POST', '/api/tokens', { email: 'alice@example.com', password: 'alice-password' });
+    const issued = await json('POST', '/api/tokens', {
+      email: 'alice@example.com',
+      password: 'alice-password',
+    });
     assert.equal(issued.status, 200);
     assert.equal(issued.headers['cache-control'], 'no-store');
-    const { access_token, token_type, expires_in } = parse<{ access_token: string; token_type: string; expires_in: number }>(issued);
+    const { access_token, token_type, expires_in } = parse<{
+      access_token: string;
+      token_type: string;
+      expires_in: number;
+    }>(issued);
     assert.equal(token_type, 'Bearer');
     assert.equal(expires_in, 900);
-    const me = await request(handle, { path: '/api/me', headers: { authorization: `Bearer ${access_token}` } });
+    const me = await request(handle, {
+      path: '/api/me',
+      headers: { authorization: `Bearer ${access_token}` },
+    });
     assert.deepEqual(parse(me), { id: 1, name: 'Alice' });
 
-    assert.equal((await json('POST', '/api/tokens', { email: 'alice@example.com', password: 'nope' })).status, 401);
+    assert.equal(
+      (await json('POST', '/api/tokens', { email: 'alice@example.com', password: 'nope' })).status,
+      401,
+    );
     const none = await request(handle, { path: '/api/me' });
     assert.equal(none.status, 401);
     assert.equal(none.headers['www-authenticate'], 'Bearer realm="weir"');
@@ -172,9 +199,17 @@ describe('reference service: login, sessions and tokens', () => {
     assert.equal((await request(handle, { path: '/api/me', headers: { cookie } })).status, 401);
     const foreign = await signJwt(
       { sub: '1', name: 'Alice' },
-      { key: 'another-secret-of-at-least-32-bytes!', algorithm: 'HS256', issuer: 'weir-service', audience: 'weir-service' },
+      {
+        key: 'another-secret-of-at-least-32-bytes!',
+        algorithm: 'HS256',
+        issuer: 'weir-service',
+        audience: 'weir-service',
+      },
     );
-    const refused = await request(handle, { path: '/api/me', headers: { authorization: `Bearer ${foreign}` } });
+    const refused = await request(handle, {
+      path: '/api/me',
+      headers: { authorization: `Bearer ${foreign}` },
+    });
     assert.equal(refused.status, 401);
     assert.equal(parse<ErrorBody>(refused).error.code, 'WEIR_ERR_INVALID_TOKEN');
   });
