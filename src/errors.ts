@@ -109,6 +109,10 @@ export const errorCodes = {
     status: 403,
     summary: 'The authenticated user lacks a role or scope that `requireAuth()` requires.',
   },
+  WEIR_ERR_CSRF: {
+    status: 403,
+    summary: 'An unsafe request with cookies came from another site, or without the CSRF token it needed.',
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',
