@@ -376,22 +376,22 @@ export class App<S extends object = Record<never, never>> {
   #flatten(
     prefix: string,
     outer: readonly Middleware<object>[],
-    into: [RouteDef, Middleware<object>[]][],
+    into: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][],
   ): void {
     const chain = [...outer, ...this.#middleware];
     for (const def of this.#routes) {
-      into.push([{ ...def, path: joinPath(prefix, def.path) }, [...chain, ...def.middleware]]);
+      into.push([{ ...def, path: joinPath(prefix, def.path) }, [...chain, ...def.middleware], chain]);
     }
     for (const mount of this.#mounts) mount.app.#flatten(prefix + mount.prefix, chain, into);
   }
 
   #freeze(): Dispatcher {
     if (this.#dispatcher !== undefined) return this.#dispatcher;
-    const flat: [RouteDef, Middleware<object>[]][] = [];
+    const flat: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][] = [];
     this.#flatten('', [], flat);
     const dispatcher = new Dispatcher(this.#runtime, this.#middleware, this.#admission);
-    for (const [def, middleware] of flat) {
-      dispatcher.add(def.method, def.path, middleware, def.handler as Chain, def.options);
+    for (const [def, middleware, appMiddleware] of flat) {
+      dispatcher.add(def.method, def.path, middleware, def.handler as Chain, def.options, appMiddleware);
     }
     dispatcher.seal();
     this.#dispatcher = dispatcher;

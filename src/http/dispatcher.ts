@@ -28,6 +28,11 @@ export interface Route {
   readonly priority: number;
   /** Its no-load latency, which the overload limiter judges its latency by. */
   readonly latency: RouteLatency;
+  /**
+   * The middleware of the app that owns the route (and of the apps it is mounted in), without the
+   * route's own: what wraps the automatic OPTIONS and 405 answers on its path.
+   */
+  readonly appMiddleware: readonly Middleware<object>[];
 }
 
 /** Per-route options the dispatcher needs. */
@@ -83,8 +88,9 @@ export class Dispatcher {
     middleware: readonly Middleware<object>[],
     run: Chain,
     limits: RouteLimits,
+    appMiddleware: readonly Middleware<object>[] = this.#middleware,
   ): void {
-    this.#router.add(method, path, this.#makeRoute(run, limits, middleware));
+    this.#router.add(method, path, this.#makeRoute(run, limits, middleware, appMiddleware));
   }
 
   /** Ends registration. */
@@ -99,7 +105,12 @@ export class Dispatcher {
       .flatMap((entry) => [...entry.methods.keys()].map((m) => `${m === '*' ? 'ALL' : m} ${entry.pattern}`));
   }
 
-  #makeRoute(run: Chain, limits: RouteLimits = {}, middleware = this.#middleware): Route {
+  #makeRoute(
+    run: Chain,
+    limits: RouteLimits = {},
+    middleware = this.#middleware,
+    appMiddleware = this.#middleware,
+  ): Route {
     const rate = limits.minBodyRateBytesPerSecond;
     const grace = limits.bodyRateGraceMs;
     // Merged here, once per route, so a request reads one object either way.
@@ -120,6 +131,7 @@ export class Dispatcher {
       priority:
         limits.shed === false ? -1 : limits.priority === undefined ? NORMAL : priorityOf(limits.priority),
       latency: new RouteLatency(),
+      appMiddleware,
     };
   }
 
@@ -139,21 +151,33 @@ export class Dispatcher {
     let route = cache.get(kind);
     if (route === undefined) {
       const allow = entry.allow;
+      // The path's own app's middleware wraps the answer (a mounted API's cors() answers its preflights),
+      // when every route on the path comes from one app; else the root app's.
+      const owners = new Set([...methods.values()].map((r) => r.appMiddleware));
+      const wrap = owners.size === 1 ? ([...owners][0] as readonly Middleware<object>[]) : this.#middleware;
       route =
         kind === 'OPTIONS'
-          ? this.#makeRoute((ctx) => {
-              ctx.set('allow', allow);
-            })
-          : this.#makeRoute((ctx) => {
-              throw httpError(
-                'WEIR_ERR_METHOD_NOT_ALLOWED',
-                `${ctx.method} is not allowed on ${ctx.path}`,
-                undefined,
-                {
-                  headers: { allow },
-                },
-              );
-            });
+          ? this.#makeRoute(
+              (ctx) => {
+                ctx.set('allow', allow);
+              },
+              {},
+              wrap,
+              wrap,
+            )
+          : this.#makeRoute(
+              (ctx) => {
+                throw httpError(
+                  'WEIR_ERR_METHOD_NOT_ALLOWED',
+                  `${ctx.method} is not allowed on ${ctx.path}`,
+                  undefined,
+                  { headers: { allow } },
+                );
+              },
+              {},
+              wrap,
+              wrap,
+            );
       cache.set(kind, route);
     }
     return route;

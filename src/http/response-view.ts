@@ -83,3 +83,17 @@ function assign(target: ResponseHeaders, source: ResponseHeaders | undefined): v
   if (source === undefined) return;
   for (const name in source) target[name.toLowerCase()] = source[name] as string | number | readonly string[];
 }
+
+/** Adds `name` to the response's `Vary` (set with `ctx.set()`), keeping what is there, once. */
+export function varyOn(ctx: Context, name: string): void {
+  const current = ctx[kHeaders]?.vary;
+  if (current === undefined || current === '') {
+    ctx.set('vary', name);
+    return;
+  }
+  const text = String(current);
+  if (text === '*') return;
+  const lower = name.toLowerCase();
+  if (text.split(',').some((part) => part.trim().toLowerCase() === lower)) return;
+  ctx.set('vary', `${text}, ${name}`);
+}
