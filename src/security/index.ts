@@ -4,6 +4,7 @@
  * @module
  */
 export { type RequireAuthOptions, requireAuth } from './auth.ts';
+export { type CorsOptions, type CorsOrigin, cors } from './cors.ts';
 export { type CsrfOptions, csrf, csrfToken } from './csrf.ts';
 export {
   type JwtAlgorithm,
