@@ -106,9 +106,17 @@ describe('cors()', () => {
       headers: { origin: APP_ORIGIN, 'access-control-request-method': 'GET' },
     });
     assert.equal(pre.headers['access-control-allow-origin'], APP_ORIGIN);
-    const wrongMethod = await inject(app, { method: 'POST', url: '/api/me', headers: { origin: APP_ORIGIN } });
+    const wrongMethod = await inject(app, {
+      method: 'POST',
+      url: '/api/me',
+      headers: { origin: APP_ORIGIN },
+    });
     assert.equal(wrongMethod.status, 405);
-    assert.equal(wrongMethod.headers['access-control-allow-origin'], APP_ORIGIN, 'the 405 is readable by the page');
+    assert.equal(
+      wrongMethod.headers['access-control-allow-origin'],
+      APP_ORIGIN,
+      'the 405 is readable by the page',
+    );
     const page = await inject(app, { url: '/page', headers: { origin: APP_ORIGIN } });
     assert.equal(page.headers['access-control-allow-origin'], undefined);
     assert.equal(page.headers.vary, undefined);
