@@ -6,6 +6,7 @@
 export { type RequireAuthOptions, requireAuth } from './auth.ts';
 export { type CorsOptions, type CorsOrigin, cors } from './cors.ts';
 export { type CsrfOptions, csrf, csrfToken } from './csrf.ts';
+export { type CspDirectives, cspNonce, type SecurityHeadersOptions, securityHeaders } from './headers.ts';
 export {
   type JwtAlgorithm,
   type JwtClaims,
