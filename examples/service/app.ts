@@ -20,7 +20,7 @@ import {
 import { type Cache, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
-import { openSessionStore, type SessionStore } from 'weir/security';
+import { openSessionStore, type SessionStore, securityHeaders } from 'weir/security';
 import { addAuthRoutes, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
 import { JobStatusTable } from './job-status.ts';
@@ -113,6 +113,8 @@ export interface ServiceOptions extends AppOptions {
    * at least 32 bytes. @default one generated once and kept in the database (table service_secrets)
    */
   jwtSecret?: string;
+  /** Origins whose pages may call /api/* with CORS (CORS_ORIGINS, comma-separated). @default none */
+  corsOrigins?: readonly string[];
 }
 
 /** Builds the reference service. */
@@ -126,6 +128,7 @@ export function createServiceApp(options: ServiceOptions): App {
     deadlines,
     sessions: givenSessions,
     jwtSecret,
+    corsOrigins = [],
     ...appOptions
   } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
@@ -213,15 +216,17 @@ export function createServiceApp(options: ServiceOptions): App {
     return body;
   });
 
-  app.get('/static/*', serveStatic(publicDir));
+  // Security headers (CSP, frame-ancestors, nosniff…) on the routes that serve HTML pages; the JSON and
+  // plaintext routes skip the middleware altogether.
+  const pageHeaders = securityHeaders();
+  app.get('/static/*', pageHeaders, serveStatic(publicDir));
 
-  addTechEmpowerRoutes(app, db, cache, { deadlines });
-  addAuthRoutes(
-    app,
-    db,
-    () => sessions as SessionStore,
-    () => secret as string,
-  );
+  addTechEmpowerRoutes(app, db, cache, { deadlines, pageHeaders });
+  addAuthRoutes(app, db, {
+    store: () => sessions as SessionStore,
+    secret: () => secret as string,
+    corsOrigins,
+  });
   addReportRoute(app, db);
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the

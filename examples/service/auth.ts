@@ -10,10 +10,12 @@
  * Sessions live in the service's database by default, so every process and every restart sees them.
  */
 import { randomBytes } from 'node:crypto';
-import { type App, type Context, HttpError } from 'weir';
+import { App, type Context, HttpError } from 'weir';
 import type { Database } from 'weir/db';
 import {
   type AuthUser,
+  cors,
+  csrf,
   hashPassword,
   needsRehash,
   requireAuth,
@@ -99,18 +101,31 @@ export async function tokenSecret(db: Database, given: string | undefined): Prom
   return row.value;
 }
 
-/** Adds the routes above; `store` and `secret` are read on first use (they are opened at start). */
-export function addAuthRoutes(app: App, db: Database, store: () => SessionStore, secret: () => string): void {
-  const sessions = session({ store, ttlMs: AUTH.sessionTtlMs });
+/** Where the routes above look for what they need; the store and secret are opened at start. */
+export interface AuthRoutesOptions {
+  store: () => SessionStore;
+  secret: () => string;
+  /** Origins whose pages may call /api/* (CORS); none when empty. */
+  corsOrigins: readonly string[];
+}
 
-  app.post('/login', sessions, async (ctx) => {
+/**
+ * Adds the routes above. The session routes refuse cross-site requests (csrf()); /api/* is a mounted app
+ * with its own CORS policy, which also answers its preflights.
+ */
+export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions): void {
+  const { store, secret, corsOrigins } = options;
+  const sessions = session({ store, ttlMs: AUTH.sessionTtlMs });
+  const sameSite = csrf();
+
+  app.post('/login', sessions, sameSite, async (ctx) => {
     const user = await authenticate(app, db, ctx);
     if (user === undefined) throw refused();
     await ctx.session.logIn(user);
     return { id: user.id, name: user.name };
   });
 
-  app.post('/logout', sessions, async (ctx) => {
+  app.post('/logout', sessions, sameSite, async (ctx) => {
     await ctx.session.logOut();
     return undefined;
   });
@@ -120,7 +135,12 @@ export function addAuthRoutes(app: App, db: Database, store: () => SessionStore,
     name: ctx.state.user.name,
   }));
 
-  app.post('/api/tokens', async (ctx) => {
+  // Bearer-token routes: no cookie is read here, so no CSRF check is needed.
+  const api = new App();
+  if (corsOrigins.length > 0) {
+    api.use(cors({ origin: corsOrigins, headers: ['authorization', 'content-type'], maxAgeSeconds: 600 }));
+  }
+  api.post('/tokens', async (ctx) => {
     const user = await authenticate(app, db, ctx);
     if (user === undefined) throw refused();
     const token = await signJwt(
@@ -150,5 +170,6 @@ export function addAuthRoutes(app: App, db: Database, store: () => SessionStore,
           : undefined,
     },
   });
-  app.get('/api/me', bearer, (ctx) => ({ id: ctx.state.user.id, name: ctx.state.user.name }));
+  api.get('/me', bearer, (ctx) => ({ id: ctx.state.user.id, name: ctx.state.user.name }));
+  app.route('/api', api);
 }

@@ -1,6 +1,6 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL and JWT_SECRET for logins; TRUST_PROXY and INSTANCE_ID
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, JWT_SECRET and CORS_ORIGINS; TRUST_PROXY and INSTANCE_ID
  * when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
  * for comparison) and exports the App without serving it.
@@ -42,6 +42,10 @@ export const app = createServiceApp({
   deadlines: process.env.DEADLINES === 'on',
   jwtSecret: process.env.JWT_SECRET || undefined,
   sessions,
+  corsOrigins: (process.env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean),
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 /** What the service runs on, for its startup line (each `url` has its password redacted). */

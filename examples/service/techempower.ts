@@ -4,7 +4,7 @@
  * random ids from 1 to 10,000; `queries` parsed as an integer and clamped to 1…500, anything else → 1;
  * every row read with its own query; fortunes sorted and escaped on each request.
  */
-import { type App, gather, html } from 'weir';
+import { type App, gather, html, type Middleware } from 'weir';
 import type { Cache } from 'weir/cache';
 import type { Database, Queryable } from 'weir/db';
 
@@ -81,7 +81,7 @@ export function addTechEmpowerRoutes(
   app: App,
   db: Database,
   cache: () => Cache,
-  options: { deadlines?: boolean } = {},
+  options: { deadlines?: boolean; pageHeaders?: Middleware } = {},
 ): void {
   if (options.deadlines === true) {
     addDeadlineRoutes(app, db);
@@ -96,7 +96,8 @@ export function addTechEmpowerRoutes(
     });
   }
 
-  app.get('/fortunes', async () => {
+  const pageHeaders: Middleware = options.pageHeaders ?? ((_ctx, next) => next());
+  app.get('/fortunes', pageHeaders, async () => {
     const fortunes = await db.query<Fortune>`SELECT id, message FROM fortune`;
     fortunes.push({ id: 0, message: 'Additional fortune added at request time.' });
     fortunes.sort((a, b) => (a.message < b.message ? -1 : a.message > b.message ? 1 : 0));

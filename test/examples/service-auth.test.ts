@@ -63,7 +63,14 @@ describe('reference service: login, sessions and tokens', () => {
     const { n } = await db.one<{ n: number }>`SELECT count(*) AS n FROM weir_sessions`;
     assert.ok(Number(n) >= 1);
 
-    const out = await request(handle, { method: 'POST', path: '/logout', headers: { cookie } });
+    // A browser says where a request comes from; csrf() refuses a cookie-carrying POST that does not.
+    const bare = await request(handle, { method: 'POST', path: '/logout', headers: { cookie } });
+    assert.equal(parse<ErrorBody>(bare).error.code, 'WEIR_ERR_CSRF');
+    const out = await request(handle, {
+      method: 'POST',
+      path: '/logout',
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
     assert.equal(out.status, 204);
     assert.match(String(out.headers['set-cookie']), /^weir_session=; Max-Age=0/);
     const replay = await request(handle, { path: '/me', headers: { cookie } });
@@ -212,6 +219,50 @@ describe('reference service: login, sessions and tokens', () => {
     });
     assert.equal(refused.status, 401);
     assert.equal(parse<ErrorBody>(refused).error.code, 'WEIR_ERR_INVALID_TOKEN');
+  });
+
+  it('refuses a cross-site login or logout that carries the session cookie, and lets same-site ones through', async () => {
+    const cookie = sessionCookie(await login('bob@example.com', 'bob-password'));
+    const body = JSON.stringify({ email: 'bob@example.com', password: 'bob-password' });
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'same-site', origin: 'https://other.127.0.0.1.nip.io' },
+      { origin: 'https://evil.example' },
+    ]) {
+      for (const path of ['/login', '/logout']) {
+        const res = await request(handle, {
+          method: 'POST',
+          path,
+          headers: { cookie, 'content-type': 'application/json', ...headers },
+          body,
+        });
+        assert.equal(res.status, 403, `${path} ${JSON.stringify(headers)}`);
+        assert.equal(parse<ErrorBody>(res).error.code, 'WEIR_ERR_CSRF');
+      }
+    }
+    assert.deepEqual(parse(await request(handle, { path: '/me', headers: { cookie } })), {
+      id: 2,
+      name: 'Bob',
+    });
+    const sameOrigin = await request(handle, {
+      method: 'POST',
+      path: '/logout',
+      headers: { cookie, origin: `http://127.0.0.1:${handle.port}` },
+    });
+    assert.equal(sameOrigin.status, 204);
+  });
+
+  it('serves security headers on HTML pages only', async () => {
+    const page = await request(handle, { path: '/fortunes' });
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
+    const file = await request(handle, { path: '/static/index.html' });
+    assert.match(String(file.headers['content-security-policy']), /frame-ancestors 'self'/);
+    for (const path of ['/json', '/plaintext', '/me']) {
+      const res = await request(handle, { path });
+      assert.equal(res.headers['content-security-policy'], undefined, path);
+      assert.equal(res.headers['x-content-type-options'], undefined, `${path}: the middleware is not on it`);
+    }
   });
 
   it('sheds a login flood with 503 while /plaintext keeps answering at once', async () => {
