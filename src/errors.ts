@@ -113,6 +113,14 @@ export const errorCodes = {
     status: 403,
     summary: 'An unsafe request with cookies came from another site, or without the CSRF token it needed.',
   },
+  WEIR_ERR_RATE_LIMITED: {
+    status: 429,
+    summary: 'The client spent its allowance of a `rateLimit()` policy; `Retry-After` says when to come back.',
+  },
+  WEIR_ERR_RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    summary: 'A rate limit failing closed (`onStoreError: "closed"`) could not reach its store.',
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',

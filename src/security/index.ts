@@ -25,6 +25,26 @@ export {
   passwordStats,
   verifyPassword,
 } from './passwords.ts';
+export {
+  clientKey,
+  createRateLimiter,
+  MemoryRateLimitStore,
+  type MemoryRateLimitStoreOptions,
+  openRateLimitStore,
+  type RateDecision,
+  RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitOptions,
+  type RateLimitResult,
+  type RateLimitStore,
+  type RateLimitStoreOptions,
+  type RateParams,
+  RedisRateLimitStore,
+  type RedisRateLimitStoreOptions,
+  rateLimit,
+  rateLimitFields,
+  refusal as rateLimitRefusal,
+} from './rate-limit/index.ts';
 export { type AuthUser, Session, type SessionData, session } from './session.ts';
 export type { SessionCookieOptions, SessionOptions } from './session-options.ts';
 export { MemorySessionStore, type MemorySessionStoreOptions } from './stores/memory.ts';
