@@ -20,7 +20,13 @@ import {
 import { type Cache, openCache } from 'weir/cache';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
-import { openSessionStore, type SessionStore, securityHeaders } from 'weir/security';
+import {
+  MemoryRateLimitStore,
+  openSessionStore,
+  type RateLimitStore,
+  type SessionStore,
+  securityHeaders,
+} from 'weir/security';
 import { addAuthRoutes, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
 import { JobStatusTable } from './job-status.ts';
@@ -115,6 +121,16 @@ export interface ServiceOptions extends AppOptions {
   jwtSecret?: string;
   /** Origins whose pages may call /api/* with CORS (CORS_ORIGINS, comma-separated). @default none */
   corsOrigins?: readonly string[];
+  /**
+   * Where the login rate limits count (see `openRateLimitStore()`, RATE_LIMIT_URL); closed when the app
+   * stops. Use Redis with several processes or instances. @default a private in-process store
+   */
+  rateLimits?: RateLimitStore;
+  /**
+   * The login limits: attempts per client address per minute, failures per account per 15 minutes.
+   * @default { perAddress: 10, failuresPerAccount: 10 }
+   */
+  loginLimits?: { perAddress?: number; failuresPerAccount?: number };
 }
 
 /** Builds the reference service. */
@@ -129,6 +145,8 @@ export function createServiceApp(options: ServiceOptions): App {
     sessions: givenSessions,
     jwtSecret,
     corsOrigins = [],
+    rateLimits = new MemoryRateLimitStore(),
+    loginLimits,
     ...appOptions
   } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
@@ -168,6 +186,7 @@ export function createServiceApp(options: ServiceOptions): App {
     }
   });
   app.onStop(() => sessions?.close());
+  app.onStop(() => rateLimits.close());
   if (queue !== undefined) {
     const status = new JobStatusTable(db);
     app.onStop(() => queue.close());
@@ -226,6 +245,8 @@ export function createServiceApp(options: ServiceOptions): App {
     store: () => sessions as SessionStore,
     secret: () => secret as string,
     corsOrigins,
+    rateLimits,
+    loginLimits,
   });
   addReportRoute(app, db);
 

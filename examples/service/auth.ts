@@ -15,9 +15,15 @@ import type { Database } from 'weir/db';
 import {
   type AuthUser,
   cors,
+  createRateLimiter,
   csrf,
   hashPassword,
   needsRehash,
+  type RateLimiter,
+  type RateLimitStore,
+  rateLimit,
+  rateLimitFields,
+  rateLimitRefusal,
   requireAuth,
   type SessionStore,
   session,
@@ -36,6 +42,9 @@ export const AUTH = {
   tokenTtlMs: 15 * 60_000,
   issuer: 'weir-service',
   sessionTtlMs: 86_400_000,
+  loginsPerMinute: 10,
+  failuresPerAccount: 10,
+  failureWindowMs: 15 * 60_000,
 };
 
 const INVALID = 'Email or password is wrong';
@@ -68,12 +77,25 @@ async function credentials(ctx: Context): Promise<{ email: string; password: str
  * The user with these credentials, or `undefined`. An unknown email costs the same as a wrong password:
  * one indexed lookup and one scrypt (verifyPassword's stand-in hash).
  */
-async function authenticate(app: App, db: Database, ctx: Context): Promise<ServiceUser | undefined> {
+async function authenticate(
+  app: App,
+  db: Database,
+  ctx: Context,
+  failures: RateLimiter,
+): Promise<ServiceUser | undefined> {
   const { email, password } = await credentials(ctx);
+  // Too many recent failures for this email (known or not: an unknown one is counted alike) → 429.
+  const left = await failures.peek(email);
+  rateLimitFields(ctx, left);
+  if (!left.allowed) throw rateLimitRefusal(left);
   const row = await db.with(ctx).maybeOne<{ id: number; name: string; hash: string }>`
     SELECT id, name, password_hash AS hash FROM users WHERE email = ${email}`;
-  if (!(await verifyPassword(password, row?.hash))) return undefined;
+  if (!(await verifyPassword(password, row?.hash))) {
+    await failures.take(email);
+    return undefined;
+  }
   const user = row as { id: number; name: string; hash: string };
+  await failures.reset(email);
   if (needsRehash(user.hash)) {
     // Hashes made with older parameters are replaced after a good login, off the response's path; the
     // WHERE keeps a concurrent password change from being overwritten.
@@ -107,6 +129,10 @@ export interface AuthRoutesOptions {
   secret: () => string;
   /** Origins whose pages may call /api/* (CORS); none when empty. */
   corsOrigins: readonly string[];
+  /** Where the login limits count. */
+  rateLimits: RateLimitStore;
+  /** Login attempts per client address per minute, and failures per account per 15 minutes. */
+  loginLimits?: { perAddress?: number; failuresPerAccount?: number };
 }
 
 /**
@@ -114,12 +140,30 @@ export interface AuthRoutesOptions {
  * with its own CORS policy, which also answers its preflights.
  */
 export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions): void {
-  const { store, secret, corsOrigins } = options;
+  const { store, secret, corsOrigins, rateLimits } = options;
   const sessions = session({ store, ttlMs: AUTH.sessionTtlMs });
   const sameSite = csrf();
+  // Two limits on logins: attempts per client address (one address guessing many accounts), and failures
+  // per account (many addresses guessing one). The second fails closed: without its store, no guessing.
+  // memory: under several workers counts per process (the limits are then per worker): RATE_LIMIT_URL=redis://…
+  const perAddress = rateLimit({
+    name: 'login',
+    limit: options.loginLimits?.perAddress ?? AUTH.loginsPerMinute,
+    windowMs: 60_000,
+    store: rateLimits,
+    allowMemoryWithWorkers: true,
+  });
+  const failures = createRateLimiter({
+    name: 'login-failures',
+    limit: options.loginLimits?.failuresPerAccount ?? AUTH.failuresPerAccount,
+    windowMs: AUTH.failureWindowMs,
+    store: rateLimits,
+    onStoreError: 'closed',
+    allowMemoryWithWorkers: true,
+  });
 
-  app.post('/login', sessions, sameSite, async (ctx) => {
-    const user = await authenticate(app, db, ctx);
+  app.post('/login', sessions, sameSite, perAddress, async (ctx) => {
+    const user = await authenticate(app, db, ctx, failures);
     if (user === undefined) throw refused();
     await ctx.session.logIn(user);
     return { id: user.id, name: user.name };
@@ -140,8 +184,8 @@ export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions
   if (corsOrigins.length > 0) {
     api.use(cors({ origin: corsOrigins, headers: ['authorization', 'content-type'], maxAgeSeconds: 600 }));
   }
-  api.post('/tokens', async (ctx) => {
-    const user = await authenticate(app, db, ctx);
+  api.post('/tokens', perAddress, async (ctx) => {
+    const user = await authenticate(app, db, ctx, failures);
     if (user === undefined) throw refused();
     const token = await signJwt(
       { sub: String(user.id), name: user.name },

@@ -1,14 +1,14 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, JWT_SECRET and CORS_ORIGINS; TRUST_PROXY and INSTANCE_ID
- * when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY
+ * and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
  * for comparison) and exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
 import { openJobQueue } from 'weir/queue';
-import { openSessionStore } from 'weir/security';
+import { openRateLimitStore, openSessionStore } from 'weir/security';
 import { createServiceApp } from './app.ts';
 import { openServiceDatabase } from './database.ts';
 import { WELCOME_QUEUE, type WelcomeJob } from './jobs.ts';
@@ -19,6 +19,8 @@ const cache = await openCache(process.env.CACHE_URL);
 const queue = await openJobQueue<WelcomeJob>(WELCOME_QUEUE, { url: process.env.QUEUE_URL });
 // Login sessions: in the service's database unless SESSION_URL names another store (redis://…, memory:).
 const sessions = process.env.SESSION_URL ? await openSessionStore(process.env.SESSION_URL) : undefined;
+// Login rate limits: in this process unless RATE_LIMIT_URL=redis://… (then across processes and instances).
+const rateLimits = await openRateLimitStore(process.env.RATE_LIMIT_URL);
 
 /** TRUST_PROXY: a hop count (`1`) or a comma-separated list of proxy addresses and CIDR ranges. */
 function trustProxy(value: string | undefined): number | string[] | undefined {
@@ -42,6 +44,7 @@ export const app = createServiceApp({
   deadlines: process.env.DEADLINES === 'on',
   jwtSecret: process.env.JWT_SECRET || undefined,
   sessions,
+  rateLimits,
   corsOrigins: (process.env.CORS_ORIGINS ?? '')
     .split(',')
     .map((origin) => origin.trim())
@@ -54,5 +57,6 @@ export const backends = {
   cache: cache.url,
   queue: queue.url,
   sessions: sessions?.url ?? db.url,
+  rateLimits: rateLimits.url,
 };
 export default app;

@@ -23,7 +23,10 @@ let handle: ServerHandle;
 
 before(async () => {
   db = await openServiceDatabase(url);
-  handle = await serve(createServiceApp({ logger: false, db }));
+  // The login limits are tested on their own below; here, many logins come from one address.
+  handle = await serve(
+    createServiceApp({ logger: false, db, loginLimits: { perAddress: 10_000, failuresPerAccount: 10_000 } }),
+  );
 });
 after(async () => {
   await handle?.close();
