@@ -23,6 +23,7 @@ describe('README', () => {
       'jobs.ts',
       'deadlines.ts',
       'security.ts',
+      'protection.ts',
     ]) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
@@ -277,6 +278,41 @@ describe('README', () => {
     );
     assert.equal((await inject(secured, { url: '/me', headers: { cookie } })).status, 401);
     assert.equal((await inject(secured, { method: 'DELETE', url: '/users/2' })).status, 401);
+  });
+
+  it('protection: CSP nonces on HTML, cross-site POSTs refused, CORS on the API, a rate limit', async () => {
+    const { app: site } = await import('../../examples/readme/protection.ts');
+    const page = await inject(site, { url: '/' });
+    const nonce = /nonce="([^"]+)"/.exec(page.body)?.[1] as string;
+    assert.ok(String(page.headers['content-security-policy']).includes(`'nonce-${nonce}'`));
+    const cookie = 'weir_session=x';
+    const cross = await inject(site, {
+      method: 'POST',
+      url: '/comments',
+      headers: { cookie, 'sec-fetch-site': 'cross-site' },
+    });
+    assert.equal(cross.status, 403);
+    const same = await inject(site, {
+      method: 'POST',
+      url: '/comments',
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
+    assert.equal(same.status, 200);
+    const preflight = await inject(site, {
+      method: 'OPTIONS',
+      url: '/api/items',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' },
+    });
+    assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com');
+    let last = 0;
+    for (let i = 0; i < 100 && last !== 429; i++) {
+      last = (await inject(site, { url: '/api/items', headers: { 'x-forwarded-for': '10.9.9.9' } })).status;
+    }
+    assert.equal(last, 200, '100 allowed');
+    assert.equal(
+      (await inject(site, { url: '/api/items', headers: { 'x-forwarded-for': '10.9.9.9' } })).status,
+      429,
+    );
   });
 
   it('deadlines: answers in full, skips the optional part for a hurried trusted caller, audits after', async () => {
