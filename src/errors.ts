@@ -115,7 +115,8 @@ export const errorCodes = {
   },
   WEIR_ERR_RATE_LIMITED: {
     status: 429,
-    summary: 'The client spent its allowance of a `rateLimit()` policy; `Retry-After` says when to come back.',
+    summary:
+      'The client spent its allowance of a `rateLimit()` policy; `Retry-After` says when to come back.',
   },
   WEIR_ERR_RATE_LIMIT_UNAVAILABLE: {
     status: 503,
