@@ -41,6 +41,11 @@ const REALM = /^[\w .:/-]{1,64}$/;
 
 type Verify<U> = (token: string, ctx: Context) => Promise<{ user: U | undefined; expired: boolean }>;
 
+/** Whether `list` is an array holding `wanted`; a string is no list (`"superadmin".includes("admin")`). */
+function holds(list: unknown, wanted: string): boolean {
+  return Array.isArray(list) && list.includes(wanted);
+}
+
 function stringList(name: string, value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (
@@ -140,10 +145,10 @@ export function requireAuth<U extends AuthUser = AuthUser>(
     }
     if (user === undefined)
       throw refuse(ctx, 'WEIR_ERR_UNAUTHENTICATED', 'Log in first: this route needs an authenticated user');
-    if (roles !== undefined && !roles.some((role) => user.roles?.includes(role) === true)) {
+    if (roles !== undefined && !roles.some((role) => holds(user.roles, role))) {
       throw httpError('WEIR_ERR_FORBIDDEN', 'This route needs a role the user does not have', { roles });
     }
-    if (scopes !== undefined && !scopes.every((scope) => user.scopes?.includes(scope) === true)) {
+    if (scopes !== undefined && !scopes.every((scope) => holds(user.scopes, scope))) {
       throw httpError(
         'WEIR_ERR_FORBIDDEN',
         'This route needs a scope the token does not grant',

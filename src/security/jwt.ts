@@ -178,6 +178,11 @@ export function jwtVerifier<U extends AuthUser>(
   };
 }
 
+/** The string entries of a claim's list: `String([["admin"]])` would be "admin". */
+function strings(list: unknown[]): string[] {
+  return list.filter((v): v is string => typeof v === 'string');
+}
+
 function defaultUser(claims: JwtClaims): AuthUser | undefined {
   if (typeof claims.sub !== 'string' || claims.sub === '') return undefined;
   const scope = claims.scope ?? claims.scp;
@@ -185,9 +190,9 @@ function defaultUser(claims: JwtClaims): AuthUser | undefined {
     typeof scope === 'string'
       ? scope.split(' ').filter(Boolean)
       : Array.isArray(scope)
-        ? scope.map(String)
+        ? strings(scope)
         : undefined;
-  const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : undefined;
+  const roles = Array.isArray(claims.roles) ? strings(claims.roles) : undefined;
   return { id: claims.sub, ...(scopes && { scopes }), ...(roles && { roles }) };
 }
 
