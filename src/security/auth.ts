@@ -19,7 +19,8 @@ export interface RequireAuthOptions<U extends AuthUser = AuthUser> {
   session?: boolean;
   /**
    * Accept opaque bearer tokens: called with the token, returns its user or `undefined` (an unknown
-   * or revoked token). Compare stored tokens by a hash of the token, not the token itself.
+   * or revoked token; so is anything but an object with an `id`). Compare stored tokens by a hash of the
+   * token, not the token itself.
    */
   token?: (token: string, ctx: Context) => U | undefined | Promise<U | undefined>;
   /** Accept bearer JWTs, verified with these options (an explicit algorithm allow-list). */
@@ -44,6 +45,18 @@ type Verify<U> = (token: string, ctx: Context) => Promise<{ user: U | undefined;
 /** Whether `list` is an array holding `wanted`; a string is no list (`"superadmin".includes("admin")`). */
 function holds(list: unknown, wanted: string): boolean {
   return Array.isArray(list) && list.includes(wanted);
+}
+
+/**
+ * `value` if it is a user, an object with an `id`; else `undefined`: a lookup's `false`, `null`, `0`, `''`
+ * or `{}` names nobody, and must not pass the guard as if it were someone.
+ */
+function userOf<U extends AuthUser>(value: unknown): U | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const id = (value as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint'
+    ? (value as U)
+    : undefined;
 }
 
 function stringList(name: string, value: unknown): readonly string[] | undefined {
@@ -72,10 +85,11 @@ function bearerVerifier<U extends AuthUser>(options: RequireAuthOptions<U>): Ver
   return async (value, ctx) => {
     // A token with two dots is a JWT when JWTs are accepted; anything else goes to the app's function.
     if (verifyJwt !== undefined && (token === undefined || value.split('.').length === 3)) {
-      return verifyJwt(value);
+      const { user, expired } = await verifyJwt(value);
+      return { user: userOf<U>(user), expired };
     }
     if (token === undefined) return { user: undefined, expired: false };
-    return { user: (await token(value, ctx)) ?? undefined, expired: false };
+    return { user: userOf<U>(await token(value, ctx)), expired: false };
   };
 }
 
@@ -141,7 +155,7 @@ export function requireAuth<U extends AuthUser = AuthUser>(
       user = checked.user;
     } else if (useSession !== false) {
       const current = useSession === true ? ctx.session : sessionOf(ctx);
-      user = current?.user;
+      user = userOf(current?.user);
     }
     if (user === undefined)
       throw refuse(ctx, 'WEIR_ERR_UNAUTHENTICATED', 'Log in first: this route needs an authenticated user');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
-import { type AuthUser, requireAuth, signJwt } from 'weir/security';
+import { type AuthUser, requireAuth, session, signJwt } from 'weir/security';
 import { inject } from 'weir/testing';
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
@@ -41,5 +41,39 @@ describe('requireAuth() with users of the wrong shape', () => {
     const ok = await bearer(app, '/admin', await sign({ sub: 'a', roles: ['admin', 7], scp: ['r', {}] }));
     assert.deepEqual(ok.json(), { id: 'a', scopes: ['r'], roles: ['admin'] });
     assert.equal((await bearer(app, '/admin', 'x')).json<ErrorBody>().error.code, 'WEIR_ERR_INVALID_TOKEN');
+  });
+});
+
+describe('requireAuth() with what is not a user', () => {
+  it('refuses false, null, 0, "", an array or an object without an id from a token function', async () => {
+    // `return valid && user` and `rows[0] ?? {}` are common ways to write a lookup.
+    for (const returned of [false, null, 0, '', [], {}, { id: null }, { name: 'no id' }]) {
+      const app = new App();
+      app.get('/me', requireAuth({ token: () => returned as unknown as AuthUser }), (ctx) => ({
+        user: ctx.state.user,
+      }));
+      const res = await bearer(app, '/me');
+      assert.equal(res.status, 401, JSON.stringify(returned));
+      assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_INVALID_TOKEN');
+    }
+  });
+
+  it('refuses a verified JWT whose user function answers null, and a session whose user is not one', async () => {
+    const app = new App();
+    app.use(session());
+    app.post('/login', (ctx) => {
+      ctx.session.set('user', false as unknown as AuthUser);
+      return null;
+    });
+    app.get('/me', requireAuth(), (ctx) => ({ user: ctx.state.user }));
+    const jwt = { key: SECRET, algorithms: ['HS256' as const], user: () => null as unknown as AuthUser };
+    app.get('/api/me', requireAuth({ jwt, session: false }), (ctx) => ({ user: ctx.state.user }));
+    const token = await signJwt({ sub: 'a' }, { key: SECRET, algorithm: 'HS256' });
+    assert.equal((await bearer(app, '/api/me', token)).status, 401);
+    const login = await inject(app, { method: 'POST', url: '/login' });
+    const cookie = String((login.headers['set-cookie'] as string[])[0]).split(';')[0] as string;
+    const me = await inject(app, { url: '/me', headers: { cookie } });
+    assert.equal(me.status, 401);
+    assert.equal(me.json<ErrorBody>().error.code, 'WEIR_ERR_UNAUTHENTICATED');
   });
 });
