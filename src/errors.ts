@@ -94,7 +94,8 @@ export const errorCodes = {
   },
   WEIR_ERR_NO_SESSION: {
     status: 500,
-    summary: '`ctx.session` was read on a route that the `session()` middleware does not wrap.',
+    summary:
+      '`ctx.session` was read, or `requireAuth()` without `token` or `jwt` ran, on a route that the `session()` middleware does not wrap.',
   },
   WEIR_ERR_UNAUTHENTICATED: {
     status: 401,

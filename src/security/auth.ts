@@ -14,7 +14,9 @@ import { type AuthUser, sessionOf } from './session.ts';
 export interface RequireAuthOptions<U extends AuthUser = AuthUser> {
   /**
    * Accept the session's user (`ctx.session.user`, set by `ctx.session.logIn()`). `true` requires the
-   * `session()` middleware on the route. @default true when `session()` wraps the route, else false
+   * `session()` middleware on the route, and so does the default without `token` or `jwt` (a request
+   * on a route it does not wrap fails with `WEIR_ERR_NO_SESSION`). @default true when `session()` wraps
+   * the route, else false
    */
   session?: boolean;
   /**
@@ -154,7 +156,9 @@ export function requireAuth<U extends AuthUser = AuthUser>(
       }
       user = checked.user;
     } else if (useSession !== false) {
-      const current = useSession === true ? ctx.session : sessionOf(ctx);
+      // With no bearer scheme either, a route session() does not wrap could never let anyone in: reading
+      // ctx.session makes that the WEIR_ERR_NO_SESSION it is, not a 401 with no challenge to answer.
+      const current = useSession === true || verify === undefined ? ctx.session : sessionOf(ctx);
       user = userOf(current?.user);
     }
     if (user === undefined)
@@ -167,11 +171,13 @@ export function requireAuth<U extends AuthUser = AuthUser>(
         'WEIR_ERR_FORBIDDEN',
         'This route needs a scope the token does not grant',
         { scopes },
-        {
-          headers: {
-            'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
-          },
-        },
+        verify === undefined
+          ? undefined
+          : {
+              headers: {
+                'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+              },
+            },
       );
     }
     (ctx.state as { user?: AuthUser }).user = user;

@@ -77,3 +77,30 @@ describe('requireAuth() with what is not a user', () => {
     assert.equal(me.json<ErrorBody>().error.code, 'WEIR_ERR_UNAUTHENTICATED');
   });
 });
+
+describe('requireAuth() challenges', () => {
+  it('is a 500 naming the mistake, not a 401 with an empty challenge, when nothing could authenticate', async () => {
+    // requireAuth() accepts the session by default, but session() does not wrap this route: no request
+    // could ever pass, and a 401 would send clients to log in again and again.
+    const app = new App();
+    app.get('/me', requireAuth(), () => 'in');
+    const res = await inject(app, { url: '/me' });
+    assert.equal(res.status, 500);
+    assert.equal(res.headers['www-authenticate'], undefined);
+  });
+
+  it('sends a Bearer insufficient_scope challenge only where bearer tokens are accepted', async () => {
+    const app = new App();
+    app.use(session());
+    app.post('/login', async (ctx) => {
+      await ctx.session.logIn({ id: 1, scopes: ['read'] });
+      return null;
+    });
+    app.get('/write', requireAuth({ scopes: ['write'] }), () => 'in');
+    const login = await inject(app, { method: 'POST', url: '/login' });
+    const cookie = String((login.headers['set-cookie'] as string[])[0]).split(';')[0] as string;
+    const res = await inject(app, { url: '/write', headers: { cookie } });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers['www-authenticate'], undefined);
+  });
+});
