@@ -72,7 +72,7 @@ export class Session {
     this.#store = store;
     this.#id = id;
     this.#key = key;
-    this.#data = data ?? {};
+    this.#data = data ?? emptyData();
     this.#createdAt = createdAt ?? Date.now();
   }
 
@@ -130,7 +130,7 @@ export class Session {
   /** Ends the session: its record is deleted now, and the cookie cleared on the way out. */
   async destroy(): Promise<void> {
     await this.#forget();
-    this.#data = {};
+    this.#data = emptyData();
     this.#destroyed = true;
     this.#changed = false;
   }
@@ -208,6 +208,15 @@ export class Session {
   }
 }
 
+/**
+ * Session data lives in objects without a prototype: `set('__proto__', v)` then stores a key like any
+ * other instead of replacing the prototype (which would make `v.user` the session's user), and
+ * `get('constructor')` is `undefined`, not `Object`.
+ */
+function emptyData(): SessionData {
+  return Object.create(null) as SessionData;
+}
+
 function isEmpty(data: SessionData): boolean {
   for (const _ in data) return false;
   return true;
@@ -238,8 +247,9 @@ function serialise(data: SessionData, maxBytes: number): string {
 function parseData(text: string): SessionData | undefined {
   try {
     const data: unknown = JSON.parse(text);
+    // JSON.parse makes "__proto__" an own key; assigning it to a prototype-less object keeps it one.
     return typeof data === 'object' && data !== null && !Array.isArray(data)
-      ? (data as SessionData)
+      ? Object.assign(emptyData(), data)
       : undefined;
   } catch {
     return undefined;

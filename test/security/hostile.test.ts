@@ -3,9 +3,10 @@
  * roles and scopes that are not what the types say, session keys that name Object.prototype members.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
-import { type AuthUser, requireAuth, session, signJwt } from 'weir/security';
+import { type AuthUser, MemorySessionStore, requireAuth, session, signJwt } from 'weir/security';
 import { inject } from 'weir/testing';
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
@@ -102,5 +103,55 @@ describe('requireAuth() challenges', () => {
     const res = await inject(app, { url: '/write', headers: { cookie } });
     assert.equal(res.status, 403);
     assert.equal(res.headers['www-authenticate'], undefined);
+  });
+});
+
+describe('session data under keys that name Object.prototype members', () => {
+  function prefsApp() {
+    const store = new MemorySessionStore();
+    const app = new App();
+    app.use(session({ store }));
+    // An app that stores a preference under a name the client picks.
+    app.post('/prefs', (ctx) => {
+      ctx.session.set(ctx.query.name as string, JSON.parse(ctx.query.value as string));
+      return { user: ctx.session.user ?? null };
+    });
+    app.get('/prefs', (ctx) => ({ value: String(ctx.session.get(ctx.query.name as string) ?? 'unset') }));
+    app.get('/me', requireAuth(), (ctx) => ctx.state.user);
+    return { app, store };
+  }
+
+  it('stores __proto__ as a plain key: it never becomes the session prototype, nor its user', async () => {
+    const { app } = prefsApp();
+    const value = encodeURIComponent(JSON.stringify({ user: { id: 'admin', roles: ['admin'] } }));
+    const res = await inject(app, { method: 'POST', url: `/prefs?name=__proto__&value=${value}` });
+    assert.deepEqual(res.json(), { user: null });
+    const cookie = String((res.headers['set-cookie'] as string[])[0]).split(';')[0] as string;
+    assert.equal((await inject(app, { url: '/me', headers: { cookie } })).status, 401);
+    const back = await inject(app, { url: '/prefs?name=__proto__', headers: { cookie } });
+    assert.deepEqual(back.json(), { value: '[object Object]' });
+    assert.equal(({} as { user?: unknown }).user, undefined, 'Object.prototype is untouched');
+  });
+
+  it('reads a stored __proto__ key back as data, not as the prototype', async () => {
+    const { app, store } = prefsApp();
+    const id = 'A'.repeat(43);
+    await store.set(createHash('sha256').update(id).digest('base64url'), {
+      data: '{"__proto__":{"user":{"id":"admin"}},"theme":"dark"}',
+      createdAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+    });
+    const cookie = `weir_session=${id}`;
+    assert.equal((await inject(app, { url: '/me', headers: { cookie } })).status, 401);
+    assert.deepEqual((await inject(app, { url: '/prefs?name=theme', headers: { cookie } })).json(), {
+      value: 'dark',
+    });
+  });
+
+  it('answers undefined for constructor, toString and hasOwnProperty, which no one set', async () => {
+    const { app } = prefsApp();
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      assert.deepEqual((await inject(app, { url: `/prefs?name=${name}` })).json(), { value: 'unset' }, name);
+    }
   });
 });
