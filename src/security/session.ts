@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { httpError, WeirError } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
 import { Context } from '../http/context.ts';
+import type { CookieOptions } from '../http/cookies.ts';
 import { type SessionOptions, type SessionSettings, sessionSettings } from './session-options.ts';
 import type { SessionStore } from './stores/store.ts';
 
@@ -161,8 +162,12 @@ export class Session {
     const expiresAt = Math.min(now + settings.ttlMs, this.#createdAt + settings.absoluteTtlMs);
     const touch = !save && stored && settings.rolling && expiresAt - this.#expiresAt >= settings.touchAfterMs;
     if (!save && !touch) {
-      // A cookie that names nothing (tampered, expired, logged out) is cleared rather than sent again.
-      if (this.#staleCookie && !stored) ctx.clearCookie(cookie.name, cookie);
+      // A cookie that names nothing (tampered, expired, logged out) is cleared rather than sent again,
+      // with the attributes it was set with: a browser ignores a Secure one over plain HTTP, and a clear
+      // without Partitioned or Domain names another cookie.
+      if (this.#staleCookie && !stored) {
+        ctx.cookie(cookie.name, '', { ...attributes(ctx, cookie), maxAgeSeconds: 0, expires: new Date(0) });
+      }
       return;
     }
     if (save) {
@@ -185,12 +190,7 @@ export class Session {
     }
     this.#expiresAt = expiresAt;
     ctx.cookie(cookie.name, this.#id as string, {
-      path: cookie.path,
-      domain: cookie.domain,
-      sameSite: cookie.sameSite,
-      httpOnly: cookie.httpOnly,
-      partitioned: cookie.partitioned,
-      secure: cookie.secure === 'auto' ? ctx.protocol === 'https' : cookie.secure,
+      ...attributes(ctx, cookie),
       maxAgeSeconds: cookie.persistent ? Math.max(1, Math.floor((expiresAt - now) / 1000)) : undefined,
     });
   }
@@ -215,6 +215,18 @@ export class Session {
  */
 function emptyData(): SessionData {
   return Object.create(null) as SessionData;
+}
+
+/** The session cookie's attributes for this request (`secure: 'auto'` decided by its protocol). */
+function attributes(ctx: Context, cookie: SessionSettings['cookie']): CookieOptions {
+  return {
+    path: cookie.path,
+    domain: cookie.domain,
+    sameSite: cookie.sameSite,
+    httpOnly: cookie.httpOnly,
+    partitioned: cookie.partitioned,
+    secure: cookie.secure === 'auto' ? ctx.protocol === 'https' : cookie.secure,
+  };
 }
 
 function isEmpty(data: SessionData): boolean {

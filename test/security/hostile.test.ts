@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
-import { type AuthUser, MemorySessionStore, requireAuth, session, signJwt } from 'weir/security';
+import {
+  type AuthUser,
+  MemorySessionStore,
+  requireAuth,
+  type SessionCookieOptions,
+  session,
+  signJwt,
+} from 'weir/security';
 import { inject } from 'weir/testing';
 
 const SECRET = 'a-test-secret-of-at-least-32-bytes!!';
@@ -153,5 +160,61 @@ describe('session data under keys that name Object.prototype members', () => {
     for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
       assert.deepEqual((await inject(app, { url: `/prefs?name=${name}` })).json(), { value: 'unset' }, name);
     }
+  });
+});
+
+describe('the cookie that clears a session', () => {
+  function loginApp(cookie?: SessionCookieOptions) {
+    const app = new App({ trustProxy: 1 });
+    app.use(session({ cookie }));
+    app.post('/login', async (ctx) => {
+      await ctx.session.logIn({ id: 1 });
+      return null;
+    });
+    app.post('/logout', async (ctx) => {
+      await ctx.session.logOut();
+      return null;
+    });
+    return app;
+  }
+  const lineOf = (res: { headers: Record<string, unknown> }) =>
+    String((res.headers['set-cookie'] as string[] | undefined)?.[0]);
+
+  it('has the attributes of the cookie it clears: no Secure over plain HTTP, where a browser would drop it', async () => {
+    const app = loginApp();
+    const login = await inject(app, { method: 'POST', url: '/login' });
+    const cookie = lineOf(login).split(';')[0] as string;
+    assert.doesNotMatch(lineOf(login), /Secure/);
+    const out = await inject(app, { method: 'POST', url: '/logout', headers: { cookie } });
+    assert.match(lineOf(out), /^weir_session=; Max-Age=0;/);
+    assert.doesNotMatch(lineOf(out), /Secure/);
+    const stale = await inject(app, { url: '/x', headers: { cookie } });
+    assert.match(lineOf(stale), /^weir_session=; Max-Age=0;/);
+    assert.doesNotMatch(lineOf(stale), /Secure/);
+    // Over HTTPS (as a trusted proxy reports it) both carry Secure.
+    const https = { 'x-forwarded-proto': 'https' };
+    const secureLogin = await inject(app, { method: 'POST', url: '/login', headers: https });
+    assert.match(lineOf(secureLogin), /; Secure/);
+    const secureCookie = lineOf(secureLogin).split(';')[0] as string;
+    const secureOut = await inject(app, {
+      method: 'POST',
+      url: '/logout',
+      headers: { ...https, cookie: secureCookie },
+    });
+    assert.match(lineOf(secureOut), /Max-Age=0;.*; Secure/);
+  });
+
+  it('keeps Partitioned, SameSite and Domain, so that it names the same cookie', async () => {
+    const app = loginApp({ secure: true, sameSite: 'none', partitioned: true, domain: 'example.com' });
+    const login = await inject(app, { method: 'POST', url: '/login' });
+    const cookie = lineOf(login).split(';')[0] as string;
+    const out = await inject(app, { method: 'POST', url: '/logout', headers: { cookie } });
+    const attributes = (line: string) =>
+      line
+        .split('; ')
+        .slice(1)
+        .filter((a) => !/^(Max-Age|Expires)=/.test(a))
+        .sort();
+    assert.deepEqual(attributes(lineOf(out)), attributes(lineOf(login)));
   });
 });
