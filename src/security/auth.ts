@@ -61,6 +61,11 @@ function userOf<U extends AuthUser>(value: unknown): U | undefined {
     : undefined;
 }
 
+/** What an option error shows of a value: never a string, which may be a token or a secret. */
+function shown(value: unknown): unknown {
+  return typeof value === 'string' ? '(a string, hidden)' : value;
+}
+
 function stringList(name: string, value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (
@@ -80,7 +85,7 @@ function stringList(name: string, value: unknown): readonly string[] | undefined
 function bearerVerifier<U extends AuthUser>(options: RequireAuthOptions<U>): Verify<U> | undefined {
   const { token, jwt } = options;
   if (token !== undefined && typeof token !== 'function') {
-    throw invalidOption('requireAuth() token', 'a function (token, ctx) => user | undefined', token);
+    throw invalidOption('requireAuth() token', 'a function (token, ctx) => user | undefined', shown(token));
   }
   const verifyJwt = jwt === undefined ? undefined : jwtVerifier(jwt);
   if (verifyJwt === undefined && token === undefined) return undefined;
@@ -106,7 +111,7 @@ export function requireAuth<U extends AuthUser = AuthUser>(
   options: RequireAuthOptions<U> = {},
 ): Guard<{ user: U }> {
   if (typeof options !== 'object' || options === null) {
-    throw invalidOption('requireAuth() options', 'an object', options);
+    throw invalidOption('requireAuth() options', 'an object', shown(options));
   }
   const verify = bearerVerifier(options);
   const useSession = options.session;

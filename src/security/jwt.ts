@@ -135,7 +135,11 @@ export function jwtVerifier<U extends AuthUser>(
   options: JwtOptions<U>,
 ): (token: string) => Promise<{ user: U | undefined; expired: boolean }> {
   const where = 'requireAuth() jwt';
-  if (typeof options !== 'object' || options === null) throw invalidOption(where, 'an object', options);
+  if (typeof options !== 'object' || options === null) {
+    // A string here is most likely the secret itself: never repeated.
+    const received = typeof options === 'string' ? '(a string, hidden)' : options;
+    throw invalidOption(where, 'an object { key, algorithms }', received);
+  }
   const algorithms = checkAlgorithms(where, options.algorithms);
   const hmac = HMAC.has(algorithms[0] as string);
   const keyOf = (key: JwtKey): Resolved | URL =>

@@ -2,6 +2,7 @@
  * The options of `session()`, checked once when the middleware is made.
  */
 import { invalidOption, WeirError } from '../errors.ts';
+import { redactUrl } from '../internal/url.ts';
 import { underWorkers } from '../internal/workers.ts';
 import { MemorySessionStore } from './stores/memory.ts';
 import type { SessionStore } from './stores/store.ts';
@@ -154,6 +155,14 @@ function checkStore(given: unknown, allowMemory: boolean): void {
     typeof s.touch !== 'function' ||
     typeof s.delete !== 'function'
   ) {
+    if (typeof given === 'string') {
+      // A URL: the store is opened by openSessionStore(url); its password is not repeated.
+      throw invalidOption(
+        'session() store',
+        'a store from openSessionStore(url), not a URL',
+        redactUrl(given),
+      );
+    }
     throw invalidOption('session() store', 'a store from openSessionStore()', given);
   }
   checkWorkers(s as SessionStore, allowMemory);

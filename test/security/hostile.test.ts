@@ -218,3 +218,23 @@ describe('the cookie that clears a session', () => {
     assert.deepEqual(attributes(lineOf(out)), attributes(lineOf(login)));
   });
 });
+
+describe('option errors', () => {
+  it('never repeat a secret passed where an object or a function belongs', () => {
+    const secret = 'hunter2-super-secret-jwt-key-0123456789';
+    const mistakes: [string, () => unknown][] = [
+      ['jwt: the secret itself', () => requireAuth({ jwt: secret as never })],
+      ['token: a static API token', () => requireAuth({ token: secret as never })],
+      ['options: the secret itself', () => requireAuth(secret as never)],
+      ['session store: a URL', () => session({ store: `redis://:${secret}@127.0.0.1:6379` as never })],
+    ];
+    for (const [what, mistake] of mistakes) {
+      assert.throws(
+        mistake,
+        (err: Error & { code?: string }) =>
+          err.code === 'WEIR_ERR_INVALID_OPTION' && !err.message.includes('hunter2'),
+        what,
+      );
+    }
+  });
+});
