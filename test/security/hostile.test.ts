@@ -219,6 +219,36 @@ describe('the cookie that clears a session', () => {
   });
 });
 
+describe('cookie name prefixes', () => {
+  it('refuses a __Host- or __Secure- cookie that browsers would drop, and sets a __Host- one that sticks', async () => {
+    for (const cookie of [
+      { name: '__Host-weir_session', secure: false },
+      { name: '__host-weir_session', secure: false },
+      { name: '__Host-weir_session', domain: 'example.com' },
+      { name: '__Host-weir_session', path: '/app' },
+      { name: '__Secure-weir_session', secure: false },
+    ]) {
+      assert.throws(() => session({ cookie }), { code: 'WEIR_ERR_INVALID_OPTION' }, JSON.stringify(cookie));
+    }
+    const app = new App({ trustProxy: 1 });
+    app.use(session({ cookie: { name: '__Host-weir_session' } }));
+    app.post('/login', async (ctx) => {
+      await ctx.session.logIn({ id: 1 });
+      return null;
+    });
+    app.get('/me', requireAuth(), (ctx) => ctx.state.user);
+    const https = { 'x-forwarded-proto': 'https' };
+    const login = await inject(app, { method: 'POST', url: '/login', headers: https });
+    const line = String((login.headers['set-cookie'] as string[])[0]);
+    assert.match(
+      line,
+      /^__Host-weir_session=[\w-]{43}; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    const cookie = line.split(';')[0] as string;
+    assert.deepEqual((await inject(app, { url: '/me', headers: { ...https, cookie } })).json(), { id: 1 });
+  });
+});
+
 describe('option errors', () => {
   it('never repeat a secret passed where an object or a function belongs', () => {
     const secret = 'hunter2-super-secret-jwt-key-0123456789';
