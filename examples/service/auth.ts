@@ -37,6 +37,8 @@ export const AUTH = {
 };
 
 const INVALID = 'Email or password is wrong';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function badField(field: string, reason: string): HttpError {
   // The value is never echoed: it may be a password typed into the wrong field.
@@ -53,13 +55,20 @@ async function credentials(ctx: Context): Promise<{ email: string; password: str
     string,
     unknown
   >;
-  if (typeof email !== 'string' || email.length === 0 || email.length > AUTH.maxEmailLength) {
-    throw badField('email', `must be a string of 1 to ${AUTH.maxEmailLength} characters`);
+  // Bounded after lower-casing, which can lengthen it ('İ' becomes two characters); no control characters
+  // (PostgreSQL cannot take a NUL in text: the lookup would fail with a 500).
+  const normalised =
+    typeof email === 'string' && email.length <= AUTH.maxEmailLength ? email.trim().toLowerCase() : '';
+  if (normalised.length === 0 || normalised.length > AUTH.maxEmailLength || CONTROL.test(normalised)) {
+    throw badField(
+      'email',
+      `must be a string of 1 to ${AUTH.maxEmailLength} characters, none a control character`,
+    );
   }
   if (typeof password !== 'string' || password.length === 0) {
     throw badField('password', 'must be a non-empty string');
   }
-  return { email: email.trim().toLowerCase(), password };
+  return { email: normalised, password };
 }
 
 /**
