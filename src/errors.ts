@@ -106,6 +106,11 @@ export const errorCodes = {
     summary:
       'A bearer token is malformed, expired, badly signed, signed with a refused algorithm, or unknown.',
   },
+  WEIR_ERR_JWKS_UNAVAILABLE: {
+    status: 503,
+    summary:
+      'The JWKS endpoint of `requireAuth({ jwt })` could not be read, so a bearer token was not checked.',
+  },
   WEIR_ERR_FORBIDDEN: {
     status: 403,
     summary: 'The authenticated user lacks a role or scope that `requireAuth()` requires.',

@@ -3,7 +3,9 @@
  * roles and scopes that are not what the types say, session keys that name Object.prototype members.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
 import {
@@ -83,6 +85,45 @@ describe('requireAuth() with what is not a user', () => {
     const me = await inject(app, { url: '/me', headers: { cookie } });
     assert.equal(me.status, 401);
     assert.equal(me.json<ErrorBody>().error.code, 'WEIR_ERR_UNAUTHENTICATED');
+  });
+});
+
+describe('requireAuth() with a JWKS endpoint that cannot answer', () => {
+  it('answers 503 with Retry-After, not 401 invalid_token, and checks tokens again once it answers', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' };
+    let answer: 'error' | 'garbage' | 'keys' = 'error';
+    const server = createServer((_req, res) => {
+      if (answer === 'error') res.writeHead(502).end('bad gateway');
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(answer === 'keys' ? JSON.stringify({ keys: [jwk] }) : '<html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const key = new URL(`http://127.0.0.1:${port}/jwks.json`);
+    const app = new App();
+    app.get('/api/me', requireAuth({ jwt: { key, algorithms: ['ES256'] } }), (ctx) => ctx.state.user);
+    const token = await signJwt({ sub: 'carol' }, { key: privateKey, algorithm: 'ES256', keyId: 'k1' });
+    try {
+      for (const state of ['error', 'garbage'] as const) {
+        answer = state;
+        const res = await bearer(app, '/api/me', token);
+        assert.equal(res.status, 503, state);
+        assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_JWKS_UNAVAILABLE');
+        assert.equal(res.headers['retry-after'], '1');
+        assert.doesNotMatch(res.body, /127\.0\.0\.1|bad gateway/);
+      }
+      answer = 'keys';
+      assert.deepEqual((await bearer(app, '/api/me', token)).json(), { id: 'carol' });
+    } finally {
+      server.close();
+    }
+    // Nothing listens there any more: the fetch itself fails.
+    const gone = new App();
+    gone.get('/api/me', requireAuth({ jwt: { key, algorithms: ['ES256'] } }), () => 'in');
+    assert.equal((await bearer(gone, '/api/me', token)).status, 503);
   });
 });
 
