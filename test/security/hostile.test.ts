@@ -204,6 +204,55 @@ describe('session data under keys that name Object.prototype members', () => {
   });
 });
 
+describe('the session cookie as a client sends it', () => {
+  it('reads the first of duplicate cookies, looks up only well-formed ids, and costs no read without one', async () => {
+    let reads = 0;
+    const store = new (class extends MemorySessionStore {
+      override get(key: string) {
+        reads++;
+        return super.get(key);
+      }
+    })();
+    const app = new App();
+    app.use(session({ store }));
+    app.post('/login', async (ctx) => {
+      await ctx.session.logIn({ id: 1 });
+      return null;
+    });
+    app.get('/me', requireAuth(), (ctx) => ctx.state.user);
+    const login = await inject(app, { method: 'POST', url: '/login' });
+    const id = String((login.headers['set-cookie'] as string[])[0])
+      .split(';')[0]!
+      .split('=')[1] as string;
+    const me = (cookie?: string) =>
+      inject(app, { url: '/me', headers: cookie === undefined ? {} : { cookie } });
+    reads = 0;
+    assert.equal((await me(`weir_session=${id}; weir_session=${'B'.repeat(43)}`)).status, 200);
+    assert.equal((await me(`other=1; weir_session=${id}`)).status, 200);
+    // The cookie library decodes %XX: the same id, spelled otherwise, is the same id.
+    assert.equal((await me(`weir_session=%${id.charCodeAt(0).toString(16)}${id.slice(1)}`)).status, 200);
+    assert.equal(reads, 3);
+    reads = 0;
+    for (const cookie of [
+      undefined,
+      '',
+      'weir_session=',
+      'weir_session',
+      '=weir_session',
+      `weir_session="${id}"`,
+      `weir_session=${encodeURIComponent('é'.repeat(43))}`,
+      `weir_session=${'\u00e9'.repeat(43)}`,
+      `weir_session=${'A'.repeat(8000)}`,
+      `WEIR_SESSION=${id}`,
+      `weir_session =${id}x`,
+      `__proto__=${id}; constructor=${id}`,
+    ]) {
+      assert.equal((await me(cookie)).status, 401, String(cookie).slice(0, 40));
+    }
+    assert.equal(reads, 0, 'no malformed id reached the store');
+  });
+});
+
 describe('the cookie that clears a session', () => {
   function loginApp(cookie?: SessionCookieOptions) {
     const app = new App({ trustProxy: 1 });
