@@ -2,7 +2,7 @@
  * Login, logout and who-am-I, for the seeded users (alice@example.com / alice-password, …):
  * - `POST /login` with `{"email","password"}` as JSON or a form: 200 `{id, name}` and a session cookie
  *   (a new session id, so an id planted before login is worthless); 401 with one message, after the same
- *   work, whether the email is unknown or the password wrong.
+ *   work, whether the email is unknown or the password wrong; 403 for a browser's cross-site request.
  * - `POST /logout`: the session is deleted on the server; 204.
  * - `GET /me`: the session's user, or 401.
  * - `POST /api/tokens` with the same body: a bearer token (a JWT, HS256, 15 minutes), for API clients.
@@ -113,6 +113,12 @@ export function addAuthRoutes(app: App, db: Database, store: () => SessionStore,
   const sessions = session({ store, ttlMs: AUTH.sessionTtlMs });
 
   app.post('/login', sessions, async (ctx) => {
+    // Login CSRF: a form on another site could log the visitor in as the attacker (SameSite keeps the
+    // cookie off such a request, not the Set-Cookie of its answer). Browsers say where a request
+    // comes from in Sec-Fetch-Site; other clients send none and are let through.
+    if (ctx.headers['sec-fetch-site'] === 'cross-site') {
+      throw HttpError.forbidden('Log in from this site', undefined, 'CROSS_SITE_LOGIN');
+    }
     const user = await authenticate(app, db, ctx);
     if (user === undefined) throw refused();
     await ctx.session.logIn(user);

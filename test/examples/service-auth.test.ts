@@ -137,6 +137,30 @@ describe('reference service: login, sessions and tokens', () => {
     assert.equal(notJson.status, 415);
   });
 
+  it('refuses a login a browser sends from another site, so no one is logged in as someone else by a form', async () => {
+    // Login CSRF: a page elsewhere auto-submits a form with the attacker's credentials; SameSite does not
+    // stop the answer's Set-Cookie, and the victim would then work inside the attacker's account.
+    const res = await request(handle, {
+      method: 'POST',
+      path: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      body: 'email=bob%40example.com&password=bob-password',
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers['set-cookie'], undefined);
+    for (const site of ['same-origin', 'none']) {
+      const ok = await json(
+        'POST',
+        '/login',
+        { email: 'bob@example.com', password: 'bob-password' },
+        {
+          'sec-fetch-site': site,
+        },
+      );
+      assert.equal(ok.status, 200, site);
+    }
+  });
+
   it('takes the same time for an unknown email as for a wrong password', async () => {
     // Warm up: one wrong password for carol sets the stand-in hash's cost to her hash's.
     await login('carol@example.com', 'wrong');
