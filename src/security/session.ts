@@ -77,7 +77,10 @@ export class Session {
     this.#createdAt = createdAt ?? Date.now();
   }
 
-  /** Whether the session has been stored (it came with the request, or was saved by it). */
+  /**
+   * Whether the session is not stored: it did not come with the request (or was regenerated or destroyed
+   * by it) and has not been saved since.
+   */
   get isNew(): boolean {
     return this.#key === undefined;
   }
