@@ -94,7 +94,8 @@ export const errorCodes = {
   },
   WEIR_ERR_NO_SESSION: {
     status: 500,
-    summary: '`ctx.session` was read on a route that the `session()` middleware does not wrap.',
+    summary:
+      '`ctx.session` was read, or `requireAuth()` without `token` or `jwt` ran, on a route that the `session()` middleware does not wrap.',
   },
   WEIR_ERR_UNAUTHENTICATED: {
     status: 401,
@@ -104,6 +105,11 @@ export const errorCodes = {
     status: 401,
     summary:
       'A bearer token is malformed, expired, badly signed, signed with a refused algorithm, or unknown.',
+  },
+  WEIR_ERR_JWKS_UNAVAILABLE: {
+    status: 503,
+    summary:
+      'The JWKS endpoint of `requireAuth({ jwt })` could not be read, so a bearer token was not checked.',
   },
   WEIR_ERR_FORBIDDEN: {
     status: 403,

@@ -2,7 +2,7 @@
  * Login, logout and who-am-I, for the seeded users (alice@example.com / alice-password, …):
  * - `POST /login` with `{"email","password"}` as JSON or a form: 200 `{id, name}` and a session cookie
  *   (a new session id, so an id planted before login is worthless); 401 with one message, after the same
- *   work, whether the email is unknown or the password wrong.
+ *   work, whether the email is unknown or the password wrong; 403 for a browser's cross-site request.
  * - `POST /logout`: the session is deleted on the server; 204.
  * - `GET /me`: the session's user, or 401.
  * - `POST /api/tokens` with the same body: a bearer token (a JWT, HS256, 15 minutes), for API clients.
@@ -48,6 +48,8 @@ export const AUTH = {
 };
 
 const INVALID = 'Email or password is wrong';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function badField(field: string, reason: string): HttpError {
   // The value is never echoed: it may be a password typed into the wrong field.
@@ -64,13 +66,20 @@ async function credentials(ctx: Context): Promise<{ email: string; password: str
     string,
     unknown
   >;
-  if (typeof email !== 'string' || email.length === 0 || email.length > AUTH.maxEmailLength) {
-    throw badField('email', `must be a string of 1 to ${AUTH.maxEmailLength} characters`);
+  // Bounded after lower-casing, which can lengthen it ('İ' becomes two characters); no control characters
+  // (PostgreSQL cannot take a NUL in text: the lookup would fail with a 500).
+  const normalised =
+    typeof email === 'string' && email.length <= AUTH.maxEmailLength ? email.trim().toLowerCase() : '';
+  if (normalised.length === 0 || normalised.length > AUTH.maxEmailLength || CONTROL.test(normalised)) {
+    throw badField(
+      'email',
+      `must be a string of 1 to ${AUTH.maxEmailLength} characters, none a control character`,
+    );
   }
   if (typeof password !== 'string' || password.length === 0) {
     throw badField('password', 'must be a non-empty string');
   }
-  return { email: email.trim().toLowerCase(), password };
+  return { email: normalised, password };
 }
 
 /**
@@ -163,6 +172,13 @@ export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions
   });
 
   app.post('/login', sessions, sameSite, perAddress, async (ctx) => {
+    // Login CSRF: a form on another site could log the visitor in as the attacker. csrf() looks only at
+    // requests that carry cookies, and a visitor may have none yet: browsers say where a request comes
+    // from in Sec-Fetch-Site; other clients send none and are let through.
+    const site = ctx.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') {
+      throw HttpError.forbidden('Log in from this site', undefined, 'CROSS_SITE_LOGIN');
+    }
     const user = await authenticate(app, db, ctx, failures);
     if (user === undefined) throw refused();
     await ctx.session.logIn(user);

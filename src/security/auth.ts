@@ -14,12 +14,15 @@ import { type AuthUser, sessionOf } from './session.ts';
 export interface RequireAuthOptions<U extends AuthUser = AuthUser> {
   /**
    * Accept the session's user (`ctx.session.user`, set by `ctx.session.logIn()`). `true` requires the
-   * `session()` middleware on the route. @default true when `session()` wraps the route, else false
+   * `session()` middleware on the route, and so does the default without `token` or `jwt` (a request
+   * on a route it does not wrap fails with `WEIR_ERR_NO_SESSION`). @default true when `session()` wraps
+   * the route, else false
    */
   session?: boolean;
   /**
    * Accept opaque bearer tokens: called with the token, returns its user or `undefined` (an unknown
-   * or revoked token). Compare stored tokens by a hash of the token, not the token itself.
+   * or revoked token; so is anything but an object with an `id`). Compare stored tokens by a hash of the
+   * token, not the token itself.
    */
   token?: (token: string, ctx: Context) => U | undefined | Promise<U | undefined>;
   /** Accept bearer JWTs, verified with these options (an explicit algorithm allow-list). */
@@ -41,6 +44,28 @@ const REALM = /^[\w .:/-]{1,64}$/;
 
 type Verify<U> = (token: string, ctx: Context) => Promise<{ user: U | undefined; expired: boolean }>;
 
+/** Whether `list` is an array holding `wanted`; a string is no list (`"superadmin".includes("admin")`). */
+function holds(list: unknown, wanted: string): boolean {
+  return Array.isArray(list) && list.includes(wanted);
+}
+
+/**
+ * `value` if it is a user, an object with an `id`; else `undefined`: a lookup's `false`, `null`, `0`, `''`
+ * or `{}` names nobody, and must not pass the guard as if it were someone.
+ */
+function userOf<U extends AuthUser>(value: unknown): U | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const id = (value as { id?: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint'
+    ? (value as U)
+    : undefined;
+}
+
+/** What an option error shows of a value: never a string, which may be a token or a secret. */
+function shown(value: unknown): unknown {
+  return typeof value === 'string' ? '(a string, hidden)' : value;
+}
+
 function stringList(name: string, value: unknown): readonly string[] | undefined {
   if (value === undefined) return undefined;
   if (
@@ -60,17 +85,18 @@ function stringList(name: string, value: unknown): readonly string[] | undefined
 function bearerVerifier<U extends AuthUser>(options: RequireAuthOptions<U>): Verify<U> | undefined {
   const { token, jwt } = options;
   if (token !== undefined && typeof token !== 'function') {
-    throw invalidOption('requireAuth() token', 'a function (token, ctx) => user | undefined', token);
+    throw invalidOption('requireAuth() token', 'a function (token, ctx) => user | undefined', shown(token));
   }
   const verifyJwt = jwt === undefined ? undefined : jwtVerifier(jwt);
   if (verifyJwt === undefined && token === undefined) return undefined;
   return async (value, ctx) => {
     // A token with two dots is a JWT when JWTs are accepted; anything else goes to the app's function.
     if (verifyJwt !== undefined && (token === undefined || value.split('.').length === 3)) {
-      return verifyJwt(value);
+      const { user, expired } = await verifyJwt(value);
+      return { user: userOf<U>(user), expired };
     }
     if (token === undefined) return { user: undefined, expired: false };
-    return { user: (await token(value, ctx)) ?? undefined, expired: false };
+    return { user: userOf<U>(await token(value, ctx)), expired: false };
   };
 }
 
@@ -85,7 +111,7 @@ export function requireAuth<U extends AuthUser = AuthUser>(
   options: RequireAuthOptions<U> = {},
 ): Guard<{ user: U }> {
   if (typeof options !== 'object' || options === null) {
-    throw invalidOption('requireAuth() options', 'an object', options);
+    throw invalidOption('requireAuth() options', 'an object', shown(options));
   }
   const verify = bearerVerifier(options);
   const useSession = options.session;
@@ -135,24 +161,28 @@ export function requireAuth<U extends AuthUser = AuthUser>(
       }
       user = checked.user;
     } else if (useSession !== false) {
-      const current = useSession === true ? ctx.session : sessionOf(ctx);
-      user = current?.user;
+      // With no bearer scheme either, a route session() does not wrap could never let anyone in: reading
+      // ctx.session makes that the WEIR_ERR_NO_SESSION it is, not a 401 with no challenge to answer.
+      const current = useSession === true || verify === undefined ? ctx.session : sessionOf(ctx);
+      user = userOf(current?.user);
     }
     if (user === undefined)
       throw refuse(ctx, 'WEIR_ERR_UNAUTHENTICATED', 'Log in first: this route needs an authenticated user');
-    if (roles !== undefined && !roles.some((role) => user.roles?.includes(role) === true)) {
+    if (roles !== undefined && !roles.some((role) => holds(user.roles, role))) {
       throw httpError('WEIR_ERR_FORBIDDEN', 'This route needs a role the user does not have', { roles });
     }
-    if (scopes !== undefined && !scopes.every((scope) => user.scopes?.includes(scope) === true)) {
+    if (scopes !== undefined && !scopes.every((scope) => holds(user.scopes, scope))) {
       throw httpError(
         'WEIR_ERR_FORBIDDEN',
         'This route needs a scope the token does not grant',
         { scopes },
-        {
-          headers: {
-            'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
-          },
-        },
+        verify === undefined
+          ? undefined
+          : {
+              headers: {
+                'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+              },
+            },
       );
     }
     (ctx.state as { user?: AuthUser }).user = user;

@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-import { invalidOption } from '../errors.ts';
+import { httpError, invalidOption } from '../errors.ts';
 import type { AuthUser } from './session.ts';
 
 /** The algorithms weir verifies and signs with. */
@@ -135,7 +135,11 @@ export function jwtVerifier<U extends AuthUser>(
   options: JwtOptions<U>,
 ): (token: string) => Promise<{ user: U | undefined; expired: boolean }> {
   const where = 'requireAuth() jwt';
-  if (typeof options !== 'object' || options === null) throw invalidOption(where, 'an object', options);
+  if (typeof options !== 'object' || options === null) {
+    // A string here is most likely the secret itself: never repeated.
+    const received = typeof options === 'string' ? '(a string, hidden)' : options;
+    throw invalidOption(where, 'an object { key, algorithms }', received);
+  }
   const algorithms = checkAlgorithms(where, options.algorithms);
   const hmac = HMAC.has(algorithms[0] as string);
   const keyOf = (key: JwtKey): Resolved | URL =>
@@ -170,12 +174,39 @@ export function jwtVerifier<U extends AuthUser>(
       const { payload } = await j.jwtVerify(token, key as KeyObject, verifyOptions);
       return { user: toUser(payload as JwtClaims), expired: false };
     } catch (err) {
+      if (given instanceof URL && jwksFailed(err, j)) {
+        // The key set could not be read: the token was not checked, so it is not called invalid (a client
+        // would throw it away); as with a session store that is down, the answer is 503.
+        throw httpError(
+          'WEIR_ERR_JWKS_UNAVAILABLE',
+          'Bearer tokens cannot be checked right now; try again shortly',
+          undefined,
+          { cause: err, headers: { 'retry-after': '1' } },
+        );
+      }
       if (err instanceof j.errors.JOSEError) {
         return { user: undefined, expired: err.code === 'ERR_JWT_EXPIRED' };
       }
       throw err;
     }
   };
+}
+
+/**
+ * Whether a remote JWKS could not be read: fetching failed (not a JOSEError), timed out, was not 200 OK
+ * or not JSON (jose's generic error, thrown only there), or held no key set. An unknown `kid` is not one
+ * of these: that token is refused.
+ */
+function jwksFailed(err: unknown, j: Jose): boolean {
+  if (!(err instanceof j.errors.JOSEError)) return true;
+  return (
+    err.code === 'ERR_JOSE_GENERIC' || err.code === 'ERR_JWKS_TIMEOUT' || err.code === 'ERR_JWKS_INVALID'
+  );
+}
+
+/** The string entries of a claim's list: `String([["admin"]])` would be "admin". */
+function strings(list: unknown[]): string[] {
+  return list.filter((v): v is string => typeof v === 'string');
 }
 
 function defaultUser(claims: JwtClaims): AuthUser | undefined {
@@ -185,9 +216,9 @@ function defaultUser(claims: JwtClaims): AuthUser | undefined {
     typeof scope === 'string'
       ? scope.split(' ').filter(Boolean)
       : Array.isArray(scope)
-        ? scope.map(String)
+        ? strings(scope)
         : undefined;
-  const roles = Array.isArray(claims.roles) ? claims.roles.map(String) : undefined;
+  const roles = Array.isArray(claims.roles) ? strings(claims.roles) : undefined;
   return { id: claims.sub, ...(scopes && { scopes }), ...(roles && { roles }) };
 }
 

@@ -13,7 +13,10 @@ import { Semaphore } from '../concurrency/lock.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import { httpError, invalidOption, isWeirError, WeirError } from '../errors.ts';
 
-/** The cost parameters of new hashes. */
+/**
+ * The cost parameters of new hashes. Together they may ask for at most 256 MiB (128 × N × r) and 2^22 of
+ * work (N × r × p, 16 times the default); a stored hash past either is refused, not computed.
+ */
 export interface HashParameters {
   /** CPU and memory cost, a power of two; memory is 128 × N × r bytes. @default 32768 (32 MiB with r = 8) */
   N?: number;
@@ -36,10 +39,18 @@ const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 /** Longest password accepted, in UTF-8 bytes: scrypt's cost grows with it, so it is bounded. */
 export const MAX_PASSWORD_BYTES = 1024;
-// Bounds on parameters read back from a stored hash: a tampered row must not make one login take minutes.
+// Bounds on parameters, new or read back from a stored hash: a tampered row must not make one login take
+// minutes or gigabytes. Each alone, and then their products: memory is 128 × N × r bytes (at most 256 MiB,
+// 8 times the default), work N × r × p (at most 2^22, 16 times the default, a second or two).
 const MAX_N = 1 << 20;
 const MAX_R = 32;
 const MAX_P = 16;
+const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
+const MAX_WORK = 2 ** 22;
+
+function affordable(N: number, r: number, p: number): boolean {
+  return 128 * N * r <= MAX_MEMORY_BYTES && N * r * p <= MAX_WORK;
+}
 
 let limits = { maxConcurrent: 2, maxWaiting: 64 };
 let turns = new Semaphore(limits.maxConcurrent, { maxWaiting: limits.maxWaiting });
@@ -105,8 +116,8 @@ export async function verifyPassword(
     return false;
   }
   const parsed = parseHash(hash);
-  lastSeen = { N: parsed.N, r: parsed.r, p: parsed.p, keyLength: parsed.key.length };
   const key = await derive(bytes, parsed.salt, parsed.N, parsed.r, parsed.p, parsed.key.length, options);
+  lastSeen = { N: parsed.N, r: parsed.r, p: parsed.p, keyLength: parsed.key.length };
   return timingSafeEqual(key, parsed.key);
 }
 
@@ -139,6 +150,13 @@ function checkParameters(options: HashParameters): { N: number; r: number; p: nu
   }
   if (!Number.isSafeInteger(r) || r < 1 || r > MAX_R) throw invalidOption('scrypt r', `1 to ${MAX_R}`, r);
   if (!Number.isSafeInteger(p) || p < 1 || p > MAX_P) throw invalidOption('scrypt p', `1 to ${MAX_P}`, p);
+  if (!affordable(N, r, p)) {
+    throw invalidOption(
+      'scrypt N, r, p',
+      `at most ${MAX_MEMORY_BYTES / 2 ** 20} MiB (128 × N × r) and ${MAX_WORK} of work (N × r × p)`,
+      `${N}, ${r}, ${p}`,
+    );
+  }
   return { N, r, p };
 }
 
@@ -163,6 +181,7 @@ function parseHash(hash: string): Parsed {
     parsed.r <= MAX_R &&
     parsed.p >= 1 &&
     parsed.p <= MAX_P &&
+    affordable(parsed.N, parsed.r, parsed.p) &&
     parsed.salt.length >= 8 &&
     parsed.key.length >= 16 &&
     parsed.key.length <= 128;
@@ -204,8 +223,9 @@ async function derive(
   }
   try {
     return await new Promise<Buffer>((resolve, reject) => {
-      // maxmem: scrypt needs 128 × N × r bytes (and a little more); Node's default cap is 32 MiB.
-      scrypt(password, salt, keyLength, { N, r, p, maxmem: 256 * N * r }, (err, key) =>
+      // maxmem: OpenSSL needs 128 × r × (N + 2) bytes for V and 128 × r × p for B, and refuses one byte
+      // more than maxmem (Node's default is 32 MiB); the parameters were bounded before this point.
+      scrypt(password, salt, keyLength, { N, r, p, maxmem: 128 * r * (N + p + 2) }, (err, key) =>
         err === null ? resolve(key) : reject(err),
       );
     });

@@ -2,13 +2,19 @@
  * The options of `session()`, checked once when the middleware is made.
  */
 import { invalidOption, WeirError } from '../errors.ts';
+import { redactUrl } from '../internal/url.ts';
 import { underWorkers } from '../internal/workers.ts';
 import { MemorySessionStore } from './stores/memory.ts';
 import type { SessionStore } from './stores/store.ts';
 
 /** The session cookie's attributes. */
 export interface SessionCookieOptions {
-  /** @default 'weir_session' */
+  /**
+   * `__Host-weir_session` binds the cookie to this host over HTTPS: a sibling subdomain cannot set one
+   * that shadows it (cookie tossing). A `__Host-` name needs `secure` true or `'auto'` (the cookie only
+   * sticks over HTTPS), path `/` and no domain; a `__Secure-` name needs `secure`.
+   * @default 'weir_session'
+   */
   name?: string;
   /** @default '/' */
   path?: string;
@@ -111,10 +117,21 @@ function cookieSettings(cookie: SessionCookieOptions | undefined): SessionSettin
     // Browsers drop a SameSite=None cookie without Secure: the session would silently never stick.
     throw invalidOption('session() cookie.secure', "true or 'auto' with sameSite: 'none'", secure);
   }
+  const path = cookie?.path ?? '/';
+  const domain = cookie?.domain;
+  // Browsers drop a __Secure- cookie without Secure, and a __Host- one also with a Domain or a Path
+  // other than / (the prefixes are matched without regard to case).
+  const prefix = /^__(host|secure)-/i.exec(name)?.[1]?.toLowerCase();
+  if (prefix !== undefined && secure === false) {
+    throw invalidOption('session() cookie.secure', `true or 'auto' with a __${prefix}- cookie name`, secure);
+  }
+  if (prefix === 'host' && (domain !== undefined || path !== '/')) {
+    throw invalidOption('session() cookie', "path '/' and no domain with a __Host- cookie name", cookie);
+  }
   return {
     name,
-    path: cookie?.path ?? '/',
-    domain: cookie?.domain,
+    path,
+    domain,
     sameSite,
     secure,
     httpOnly: cookie?.httpOnly ?? true,
@@ -154,6 +171,14 @@ function checkStore(given: unknown, allowMemory: boolean): void {
     typeof s.touch !== 'function' ||
     typeof s.delete !== 'function'
   ) {
+    if (typeof given === 'string') {
+      // A URL: the store is opened by openSessionStore(url); its password is not repeated.
+      throw invalidOption(
+        'session() store',
+        'a store from openSessionStore(url), not a URL',
+        redactUrl(given),
+      );
+    }
     throw invalidOption('session() store', 'a store from openSessionStore()', given);
   }
   checkWorkers(s as SessionStore, allowMemory);

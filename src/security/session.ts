@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { httpError, WeirError } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
 import { Context } from '../http/context.ts';
+import type { CookieOptions } from '../http/cookies.ts';
 import { type SessionOptions, type SessionSettings, sessionSettings } from './session-options.ts';
 import type { SessionStore } from './stores/store.ts';
 
@@ -72,11 +73,14 @@ export class Session {
     this.#store = store;
     this.#id = id;
     this.#key = key;
-    this.#data = data ?? {};
+    this.#data = data ?? emptyData();
     this.#createdAt = createdAt ?? Date.now();
   }
 
-  /** Whether the session has been stored (it came with the request, or was saved by it). */
+  /**
+   * Whether the session is not stored: it did not come with the request (or was regenerated or destroyed
+   * by it) and has not been saved since.
+   */
   get isNew(): boolean {
     return this.#key === undefined;
   }
@@ -130,7 +134,7 @@ export class Session {
   /** Ends the session: its record is deleted now, and the cookie cleared on the way out. */
   async destroy(): Promise<void> {
     await this.#forget();
-    this.#data = {};
+    this.#data = emptyData();
     this.#destroyed = true;
     this.#changed = false;
   }
@@ -161,8 +165,12 @@ export class Session {
     const expiresAt = Math.min(now + settings.ttlMs, this.#createdAt + settings.absoluteTtlMs);
     const touch = !save && stored && settings.rolling && expiresAt - this.#expiresAt >= settings.touchAfterMs;
     if (!save && !touch) {
-      // A cookie that names nothing (tampered, expired, logged out) is cleared rather than sent again.
-      if (this.#staleCookie && !stored) ctx.clearCookie(cookie.name, cookie);
+      // A cookie that names nothing (tampered, expired, logged out) is cleared rather than sent again,
+      // with the attributes it was set with: a browser ignores a Secure one over plain HTTP, and a clear
+      // without Partitioned or Domain names another cookie.
+      if (this.#staleCookie && !stored) {
+        ctx.cookie(cookie.name, '', { ...attributes(ctx, cookie), maxAgeSeconds: 0, expires: new Date(0) });
+      }
       return;
     }
     if (save) {
@@ -185,12 +193,7 @@ export class Session {
     }
     this.#expiresAt = expiresAt;
     ctx.cookie(cookie.name, this.#id as string, {
-      path: cookie.path,
-      domain: cookie.domain,
-      sameSite: cookie.sameSite,
-      httpOnly: cookie.httpOnly,
-      partitioned: cookie.partitioned,
-      secure: cookie.secure === 'auto' ? ctx.protocol === 'https' : cookie.secure,
+      ...attributes(ctx, cookie),
       maxAgeSeconds: cookie.persistent ? Math.max(1, Math.floor((expiresAt - now) / 1000)) : undefined,
     });
   }
@@ -206,6 +209,27 @@ export class Session {
     this.#staleCookie = true;
     return this;
   }
+}
+
+/**
+ * Session data lives in objects without a prototype: `set('__proto__', v)` then stores a key like any
+ * other instead of replacing the prototype (which would make `v.user` the session's user), and
+ * `get('constructor')` is `undefined`, not `Object`.
+ */
+function emptyData(): SessionData {
+  return Object.create(null) as SessionData;
+}
+
+/** The session cookie's attributes for this request (`secure: 'auto'` decided by its protocol). */
+function attributes(ctx: Context, cookie: SessionSettings['cookie']): CookieOptions {
+  return {
+    path: cookie.path,
+    domain: cookie.domain,
+    sameSite: cookie.sameSite,
+    httpOnly: cookie.httpOnly,
+    partitioned: cookie.partitioned,
+    secure: cookie.secure === 'auto' ? ctx.protocol === 'https' : cookie.secure,
+  };
 }
 
 function isEmpty(data: SessionData): boolean {
@@ -238,8 +262,9 @@ function serialise(data: SessionData, maxBytes: number): string {
 function parseData(text: string): SessionData | undefined {
   try {
     const data: unknown = JSON.parse(text);
+    // JSON.parse makes "__proto__" an own key; assigning it to a prototype-less object keeps it one.
     return typeof data === 'object' && data !== null && !Array.isArray(data)
-      ? (data as SessionData)
+      ? Object.assign(emptyData(), data)
       : undefined;
   } catch {
     return undefined;
