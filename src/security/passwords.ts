@@ -32,6 +32,11 @@ export interface PasswordLimits {
   maxConcurrent?: number;
   /** Hashes waiting for a turn; one more is refused with 503 `WEIR_ERR_PASSWORD_BUSY`. @default 64 */
   maxWaiting?: number;
+  /**
+   * The parameters of new hashes, which `needsRehash()` compares against and a verification without a
+   * hash spends its time on. @default { N: 32768, r: 8, p: 1 }
+   */
+  parameters?: HashParameters;
 }
 
 const DEFAULTS = { N: 32_768, r: 8, p: 1 } as const;
@@ -53,9 +58,11 @@ function affordable(N: number, r: number, p: number): boolean {
 }
 
 let limits = { maxConcurrent: 2, maxWaiting: 64 };
+/** The parameters of new hashes (and of the stand-in verification for a user that does not exist). */
+let current: { N: number; r: number; p: number } = { ...DEFAULTS };
 let turns = new Semaphore(limits.maxConcurrent, { maxWaiting: limits.maxWaiting });
 
-/** Sets how many hashes run and wait at once, for the whole process. */
+/** Sets how many hashes run and wait at once, and the parameters of new hashes, for the whole process. */
 export function configurePasswords(options: PasswordLimits): void {
   const maxConcurrent = options.maxConcurrent ?? limits.maxConcurrent;
   const maxWaiting = options.maxWaiting ?? limits.maxWaiting;
@@ -65,12 +72,13 @@ export function configurePasswords(options: PasswordLimits): void {
   if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0) {
     throw invalidOption('configurePasswords() maxWaiting', 'a non-negative integer', maxWaiting);
   }
+  if (options.parameters !== undefined) current = checkParameters({ ...DEFAULTS, ...options.parameters });
   limits = { maxConcurrent, maxWaiting };
   turns = new Semaphore(maxConcurrent, { maxWaiting });
 }
 
 /** Hashes running and waiting now. */
-export function passwordStats(): { running: number; waiting: number } & Required<PasswordLimits> {
+export function passwordStats(): { running: number; waiting: number } & Required<Omit<PasswordLimits, 'parameters'>> {
   return { running: limits.maxConcurrent - turns.available, waiting: turns.waiting, ...limits };
 }
 
@@ -99,8 +107,10 @@ export async function hashPassword(
 
 /**
  * Whether `password` matches `hash`, compared in constant time. With no hash (`undefined` or `null`: the
- * user does not exist) it still spends the time of one verification, with the parameters of the last hash
- * it read, then answers false: a login takes as long for an unknown name as for a wrong password.
+ * user does not exist) it still spends the time of one verification, with the parameters new hashes get (not
+ * those of a hash it read last, which a caller could steer), then answers false: a login takes as long for
+ * an unknown name as for a wrong password whose hash has current parameters. Rehash older hashes at login
+ * ({@link needsRehash}): until then an account with an older hash answers in its own time.
  * @throws WeirError `WEIR_ERR_PASSWORD_HASH` when `hash` is not a scrypt hash weir can read (a data
  *   problem, not a wrong password); the HttpErrors of {@link hashPassword}.
  */
@@ -111,13 +121,12 @@ export async function verifyPassword(
 ): Promise<boolean> {
   const bytes = checkPassword(password);
   if (hash === undefined || hash === null) {
-    const { N, r, p, keyLength } = lastSeen;
-    await derive(bytes, DUMMY_SALT, N, r, p, keyLength, options);
+    const { N, r, p } = current;
+    await derive(bytes, DUMMY_SALT, N, r, p, KEY_BYTES, options);
     return false;
   }
   const parsed = parseHash(hash);
   const key = await derive(bytes, parsed.salt, parsed.N, parsed.r, parsed.p, parsed.key.length, options);
-  lastSeen = { N: parsed.N, r: parsed.r, p: parsed.p, keyLength: parsed.key.length };
   return timingSafeEqual(key, parsed.key);
 }
 
@@ -131,8 +140,6 @@ export function needsRehash(hash: string, options: HashParameters = {}): boolean
 }
 
 const DUMMY_SALT = randomBytes(SALT_BYTES);
-/** The parameters of the last hash verified: what a verification without a hash spends its time on. */
-let lastSeen: { N: number; r: number; p: number; keyLength: number } = { ...DEFAULTS, keyLength: KEY_BYTES };
 
 function checkPassword(password: string): Buffer {
   if (typeof password !== 'string') throw invalidOption('password', 'a string', typeof password);
@@ -144,7 +151,7 @@ function checkPassword(password: string): Buffer {
 }
 
 function checkParameters(options: HashParameters): { N: number; r: number; p: number } {
-  const { N = DEFAULTS.N, r = DEFAULTS.r, p = DEFAULTS.p } = options;
+  const { N = current.N, r = current.r, p = current.p } = options;
   if (!Number.isSafeInteger(N) || N < 2 || N > MAX_N || (N & (N - 1)) !== 0) {
     throw invalidOption('scrypt N', `a power of two from 2 to ${MAX_N}`, N);
   }

@@ -72,4 +72,21 @@ describe('password hash parameters', () => {
       assert.equal(await verifyPassword('pw', undefined), false);
     }
   });
+
+  it('spends an unknown user\'s time on the parameters of new hashes, whatever hash was verified last', async () => {
+    const { configurePasswords } = await import('weir/security');
+    await verifyPassword('pw', hashWith(1024, 8, 1)); // an old, cheap hash: must not steer the stand-in
+    computed.length = 0;
+    assert.equal(await verifyPassword('pw', undefined), false);
+    assert.deepEqual(computed, ['32768/8/1']);
+    configurePasswords({ parameters: { N: 65_536 } });
+    try {
+      computed.length = 0;
+      await verifyPassword('pw', null);
+      assert.deepEqual(computed, ['65536/8/1']);
+      assert.match(await hashPassword('pw', { N: 1024 }), /^scrypt\$1024\$/);
+    } finally {
+      configurePasswords({ parameters: { N: 32_768 } });
+    }
+  });
 });
