@@ -78,7 +78,9 @@ export function configurePasswords(options: PasswordLimits): void {
 }
 
 /** Hashes running and waiting now. */
-export function passwordStats(): { running: number; waiting: number } & Required<Omit<PasswordLimits, 'parameters'>> {
+export function passwordStats(): { running: number; waiting: number } & Required<
+  Omit<PasswordLimits, 'parameters'>
+> {
   return { running: limits.maxConcurrent - turns.available, waiting: turns.waiting, ...limits };
 }
 

@@ -175,14 +175,28 @@ export class Session {
     }
     if (save) {
       const data = serialise(this.#data, settings.maxDataBytes);
+      const record = { data, createdAt: this.#createdAt, expiresAt };
       if (this.#key === undefined) {
         this.#id = newId();
         this.#key = keyOf(this.#id);
-      }
-      try {
-        await this.#store.set(this.#key, { data, createdAt: this.#createdAt, expiresAt });
-      } catch (err) {
-        storeFailed('save', err);
+        try {
+          await this.#store.set(this.#key, record);
+        } catch (err) {
+          storeFailed('save', err);
+        }
+      } else {
+        // A session this request loaded: saved only if it is still there. A logout (or regenerate) that
+        // deleted it while this request ran wins; this request's cookie then names nothing, and is cleared.
+        let replaced: boolean;
+        try {
+          replaced = await this.#store.replace(this.#key, record);
+        } catch (err) {
+          storeFailed('save', err);
+        }
+        if (!replaced) {
+          ctx.cookie(cookie.name, '', { ...attributes(ctx, cookie), maxAgeSeconds: 0, expires: new Date(0) });
+          return;
+        }
       }
     } else {
       try {

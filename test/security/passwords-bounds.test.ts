@@ -73,7 +73,7 @@ describe('password hash parameters', () => {
     }
   });
 
-  it('spends an unknown user\'s time on the parameters of new hashes, whatever hash was verified last', async () => {
+  it("spends an unknown user's time on the parameters of new hashes, whatever hash was verified last", async () => {
     const { configurePasswords } = await import('weir/security');
     await verifyPassword('pw', hashWith(1024, 8, 1)); // an old, cheap hash: must not steer the stand-in
     computed.length = 0;

@@ -65,11 +65,7 @@ const cookieOf = (res: { headers: Record<string, unknown> }) =>
   String((res.headers['set-cookie'] as string[])[0]).split(';')[0] as string;
 
 describe('session() under concurrency', () => {
-  it('keeps a logged-out session dead when a write that loaded it before the logout saves after it', {
-    todo:
-      'store.set() is an upsert: the slow request re-creates the record logout deleted, user included. ' +
-      'Needs a store write that only replaces a record still there (Redis SET XX, SQL UPDATE, memory has()).',
-  }, async () => {
+  it('keeps a logged-out session dead when a write that loaded it before the logout saves after it', async () => {
     const { app, store } = build();
     const cookie = cookieOf(await inject(app, { method: 'POST', url: '/login' }));
     const { loaded, release } = store.holdNextGet();
@@ -77,7 +73,9 @@ describe('session() under concurrency', () => {
     await loaded;
     assert.equal((await inject(app, { method: 'POST', url: '/logout', headers: { cookie } })).status, 200);
     release();
-    await slowWrite;
+    const late = await slowWrite;
+    assert.match(String(late.headers['set-cookie']), /Max-Age=0/, 'its cookie, naming nothing, is cleared');
+    assert.equal(await store.size(), 0, 'nothing brought back');
     assert.equal((await inject(app, { url: '/me', headers: { cookie } })).status, 401);
   });
 

@@ -84,6 +84,21 @@ export function runSessionStoreSuite(
       assert.deepEqual(await store.get('replace'), second);
     });
 
+    test('replace writes over a live record only: never a deleted, expired or never-set one', async () => {
+      await store.set('only-live', record('"first"', 60_000, 1));
+      const second = record('"second"', 120_000, 2);
+      assert.equal(await store.replace('only-live', second), true);
+      assert.deepEqual(await store.get('only-live'), second);
+      await store.delete('only-live');
+      assert.equal(await store.replace('only-live', second), false);
+      assert.equal(await store.get('only-live'), undefined, 'a deleted record stays deleted');
+      assert.equal(await store.replace('never-there', second), false);
+      assert.equal(await store.get('never-there'), undefined);
+      await store.set('stale', record('"old"', -1));
+      assert.equal(await store.replace('stale', second), false);
+      assert.equal(await store.get('stale'), undefined);
+    });
+
     test('touch moves the expiry, and the record outlives its old one', async () => {
       const first = record('"t"', 300);
       await store.set('touch', first);

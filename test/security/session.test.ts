@@ -30,6 +30,10 @@ class WatchedStore implements SessionStore {
     this.#call('set');
     return this.inner.set(key, record);
   }
+  async replace(key: string, record: SessionRecord) {
+    this.#call('replace');
+    return this.inner.replace(key, record);
+  }
   async touch(key: string, expiresAt: number) {
     this.#call('touch');
     return this.inner.touch(key, expiresAt);

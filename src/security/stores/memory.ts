@@ -60,6 +60,15 @@ export class MemorySessionStore implements SessionStore {
     this.#records.set(key, Object.freeze({ data, createdAt, expiresAt }));
   }
 
+  async replace(key: string, record: SessionRecord): Promise<boolean> {
+    this.#check('write a session');
+    checkRecord(record);
+    const current = this.#records.get(key);
+    if (current === undefined || current.expiresAt <= Date.now()) return false;
+    await this.set(key, record);
+    return true;
+  }
+
   async touch(key: string, expiresAt: number): Promise<void> {
     this.#check('touch a session');
     checkTime('Session expiresAt', expiresAt);

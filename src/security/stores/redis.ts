@@ -185,6 +185,18 @@ export class RedisSessionStore implements SessionStore {
     );
   }
 
+  async replace(key: string, record: SessionRecord): Promise<boolean> {
+    checkRecord(record);
+    const ttl = record.expiresAt - Date.now();
+    const redisKey = this.#prefix + key;
+    // XX: only a key that is there; one command, so a delete cannot slip between a check and the write.
+    if (ttl <= 0) return (await this.#run('write a session', () => this.#client.unlink(redisKey))) > 0;
+    const done = await this.#run('write a session', () =>
+      this.#client.set(redisKey, encode(record), 'PX', ttl, 'XX'),
+    );
+    return done === 'OK';
+  }
+
   async touch(key: string, expiresAt: number): Promise<void> {
     checkTime('Session expiresAt', expiresAt);
     const ttl = expiresAt - Date.now();

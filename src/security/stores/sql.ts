@@ -137,6 +137,21 @@ export class SqlSessionStore implements SessionStore {
     );
   }
 
+  async replace(key: string, record: SessionRecord): Promise<boolean> {
+    checkRecord(record);
+    const { data, createdAt, expiresAt } = record;
+    const now = Date.now();
+    // Only a live row, in one statement: a row deleted (logout) or expired meanwhile is not brought back.
+    const result = await this.#run(
+      'write a session',
+      (
+        db,
+      ) => db.exec`UPDATE weir_sessions SET data = ${data}, created_at = ${createdAt}, expires_at = ${expiresAt}
+        WHERE key = ${key} AND expires_at > ${now}`,
+    );
+    return result.rowCount > 0;
+  }
+
   async touch(key: string, expiresAt: number): Promise<void> {
     checkTime('Session expiresAt', expiresAt);
     const now = Date.now();

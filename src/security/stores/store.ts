@@ -28,6 +28,12 @@ export interface SessionStore {
   get(key: string): Promise<SessionRecord | undefined>;
   /** Creates or replaces the record under `key`; it expires at `record.expiresAt`. */
   set(key: string, record: SessionRecord): Promise<void>;
+  /**
+   * Replaces the record under `key` only if a live one is there, atomically; resolves `false` (and writes
+   * nothing) when there is none. What saves a session that a request loaded: a logout that deleted it
+   * meanwhile must not be undone by that request's save.
+   */
+  replace(key: string, record: SessionRecord): Promise<boolean>;
   /** Moves the expiry of the record under `key`, if there is one, to `expiresAt`. */
   touch(key: string, expiresAt: number): Promise<void>;
   /** Removes the record under `key`; no error when there is none. */
