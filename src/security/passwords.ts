@@ -122,7 +122,8 @@ export async function verifyPassword(
   options: SignalOptions = {},
 ): Promise<boolean> {
   const bytes = checkPassword(password);
-  if (hash === undefined || hash === null) {
+  // '' is an account without a password (one that signs in some other way): answered as no account.
+  if (hash === undefined || hash === null || hash === '') {
     const { N, r, p } = current;
     await derive(bytes, DUMMY_SALT, N, r, p, KEY_BYTES, options);
     return false;

@@ -101,4 +101,8 @@ describe('passwords', () => {
     await assert.rejects(second, /client left/);
     assert.match(await first, /^scrypt\$/);
   });
+
+  it('answers false, after the same work, for an account without a password (an empty hash)', async () => {
+    assert.equal(await verifyPassword('anything', ''), false);
+  });
 });

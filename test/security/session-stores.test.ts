@@ -102,6 +102,15 @@ describe('openSessionStore', () => {
 });
 
 describe('memory specifics', () => {
+  test('keeps at most maxBytes of session data: big sessions evict the least recently used', async () => {
+    const store = new MemorySessionStore({ maxBytes: 10_000 });
+    const big = (n: number) => record(JSON.stringify('x'.repeat(n)));
+    for (let i = 0; i < 5; i++) await store.set(`k${i}`, big(3000));
+    assert.ok((await store.size()) <= 3, `${await store.size()} sessions of 3 KB in 10 KB`);
+    assert.ok(await store.get('k4'), 'the newest stays');
+    assert.equal(await store.get('k0'), undefined, 'the oldest went');
+  });
+
   test('keeps at most maxSessions: a new one evicts the least recently used', async () => {
     const store = new MemorySessionStore({ maxSessions: 3 });
     for (const key of ['a', 'b', 'c']) await store.set(key, record(`"${key}"`));
@@ -152,6 +161,14 @@ function sqlSpecifics(name: string, openDb: () => Promise<Database>, skip: strin
       );
       assert.equal(await rows(db), 1);
       assert.equal((await store.get('live'))?.data, '"live"');
+    });
+
+    test('one background run keeps sweeping while its batches come back full', async () => {
+      const db = await fresh();
+      // A long interval: only the first tick (at 1 s) runs within the test, and it must take all 55 rows.
+      stores.push(await SqlSessionStore.open(db, { maxSweepRows: 10, sweepIntervalMs: 1000 }));
+      await expire(db, 55);
+      await until(async () => (await rows(db)) === 0, 1700, 'one run of batches');
     });
 
     test('the timer sweeps expired rows by itself', async () => {

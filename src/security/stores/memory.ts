@@ -15,6 +15,8 @@ export interface MemorySessionStoreOptions {
    * @default 100_000
    */
   maxSessions?: number;
+  /** The most session data kept, in bytes (about: JSON text length); past it, the same eviction. @default 134_217_728 (128 MiB) */
+  maxBytes?: number;
 }
 
 const STORE = 'the memory session store';
@@ -34,7 +36,10 @@ export class MemorySessionStore implements SessionStore {
   /** @throws `WEIR_ERR_INVALID_OPTION` when `maxSessions` is not an integer ≥ 1. */
   constructor(options: MemorySessionStoreOptions = {}) {
     const max = integerOption('Session store maxSessions', options.maxSessions, 100_000, 1);
-    this.#records = new LRUCache({ max });
+    const maxSize = integerOption('Session store maxBytes', options.maxBytes, 128 * 2 ** 20, 1024);
+    // Bounded in count and in bytes (each record's data, as UTF-16 code units ≈ bytes for JSON text):
+    // 100,000 sessions of 64 KiB would otherwise be 6.5 GB.
+    this.#records = new LRUCache({ max, maxSize, sizeCalculation: (record) => record.data.length + 64 });
   }
 
   async get(key: string): Promise<SessionRecord | undefined> {
