@@ -31,10 +31,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, ticks } from './lib/cpu.mjs';
+import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, runBounded, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { medianOf } from './lib/stats.mjs';
 
@@ -208,13 +208,19 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
-/** One wrk run, with the server's and redis-server's CPU and Redis's commands over it. */
+/**
+ * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
+ * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
+ * in, see measureWrk()): what else ran tells a slow variant from a starved one.
+ */
 async function load(variant, server, headers, seconds) {
   const args = wrkCommand(pin, { connections, port }, seconds, '/me', script(headers));
   const pid = server.child.pid;
   const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
   const commands = variant.redis ? await redisCommands() : undefined;
-  const { text } = await runBounded(args, seconds, 'wrk').done;
+  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
+    core1: () => statTicks('cpu1')?.busy,
+  });
   const cpu = (ticks(`/proc/${pid}/stat`) ?? 0) - before.server;
   const redisCpu = processTicks('redis-server') - before.redis;
   const r = wrkFigures(text);
@@ -224,6 +230,12 @@ async function load(variant, server, headers, seconds) {
     cpuUs: per((cpu / clockTicks()) * 1e6),
     redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
     redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
+    shares: shares && {
+      server: shares.server,
+      wrk: shares.wrk,
+      other0: shares.otherCore0,
+      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
+    },
   };
 }
 
@@ -251,9 +263,13 @@ if (profiled !== undefined) {
 runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
 const redisVersion = /redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?';
-let quiet = 'no other bench runner or test run was seen';
+let quiet;
 try {
-  await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
+  const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
+  quiet =
+    waited > 0
+      ? `it waited ${Math.round(waited)} s for another bench runner or test run to end`
+      : 'no other bench runner or test run was seen';
 } catch (err) {
   quiet = `it ran anyway, ${err.message}`;
 }
@@ -273,7 +289,9 @@ try {
         const r = await load(variant, server, headers, duration);
         results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
         console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
+          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
+            `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
+            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
         );
       } finally {
         await stopServer(server);
@@ -298,10 +316,13 @@ const rows = VARIANTS.map((variant) => {
   const added = medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
   const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
   const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
+  const pct = (x) => (x === undefined ? '?' : Math.round(x));
+  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
   return (
     `| ${variant.label} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
     `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median **${medianRatio}**)`} | ${mid.p50} | ${mid.p99} | ` +
     `${fmt(cpu)}${variant.name === 'without' ? '' : ` (+${fmt(added)})`} | ${fmt(redisCpu)} | ${fmt(commands, 2)} | ` +
+    `${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ${most('other0')} / ${most('other1')} | ` +
     `${runs.reduce((a, r) => a + r.non2xx, 0)} | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
   );
 });
@@ -329,10 +350,13 @@ const report = [
   '',
   "CPU is the server process's (all threads) over the measured run, per request; `+` is the median over",
   "rounds of the difference to `without` in the same round. Redis's CPU and commands are redis-server's",
-  "totals over the run per request, whoever sent them (this runner's two INFO calls included).",
+  "totals over the run per request, whoever sent them (this runner's two INFO calls included). The CPU",
+  "shares are in % of one core: the server's and wrk's in the middle round, and the most that anything else",
+  'used of core 0 (the server’s) and core 1 (wrk’s) in any round: Redis, unpinned, counts there, and so',
+  'does whatever else ran on the machine.',
   '',
-  '| route | req/s per round | ÷ without, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request (+ over without) | redis-server CPU µs per request | Redis commands per request | non-2xx | socket errors |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| route | req/s per round | ÷ without, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request (+ over without) | redis-server CPU µs per request | Redis commands per request | server / wrk CPU % | others’ CPU % on core 0 / core 1 | non-2xx | socket errors |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
   '',
 ].join('\n');
