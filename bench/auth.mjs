@@ -16,9 +16,11 @@
 // --duration s a run after a 2 s warm-up. Each variant is a fresh process. Reported: req/s per round and
 // ÷ `without` in the same round, p50/p99 of the middle round, the server's CPU per request (and
 // redis-server's, and Redis commands per request, counted over every client of that Redis), non-2xx and
-// socket errors. Traffic goes to 127.0.0.1 only; every process is stopped by PID; each wrk run is bounded
-// in time; the Redis keys of the run are removed at the end. --profile VARIANT profiles that variant
-// instead (node --cpu-prof, one run) and prints where its time goes.
+// socket errors, and what else used the cores. Before the run and each variant it waits (--wait-others s
+// at most) while another bench runner or a test run runs. Traffic goes to 127.0.0.1 only; every process
+// is stopped by PID; each wrk run is bounded in time; the Redis keys of the run are removed at the end.
+// --profile VARIANT profiles that variant instead (node --cpu-prof, one run) and prints where its time
+// goes.
 //
 //   npm run bench:auth                                  (about 4 minutes; writes bench/RESULTS-auth.md)
 //   node bench/auth.mjs --rounds 1 --duration 5 --out /tmp/auth.md
@@ -263,16 +265,22 @@ if (profiled !== undefined) {
 runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
 const redisVersion = /redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?';
-let quiet;
-try {
-  const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
-  quiet =
-    waited > 0
-      ? `it waited ${Math.round(waited)} s for another bench runner or test run to end`
-      : 'no other bench runner or test run was seen';
-} catch (err) {
-  quiet = `it ran anyway, ${err.message}`;
+// Before the run and again before each variant (the other runs on this machine come and go): waits while
+// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
+const quiet = { waited: 0, times: 0, ranBeside: [] };
+async function waitQuiet() {
+  try {
+    const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
+    // A wait with nothing to wait for still takes a few ms.
+    if (waited >= 1) {
+      quiet.waited += waited;
+      quiet.times++;
+    }
+  } catch (err) {
+    quiet.ranBeside.push(err.message);
+  }
 }
+await waitQuiet();
 const load0 = loadavg()
   .map((n) => n.toFixed(2))
   .join(', ');
@@ -283,6 +291,7 @@ try {
   for (let round = 0; round < rounds; round++) {
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
     for (const variant of order) {
+      await waitQuiet();
       const { server, headers } = await start(variant, round);
       try {
         await load(variant, server, headers, 2);
@@ -334,7 +343,8 @@ const report = [
   `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, Redis ${redisVersion}, commit ${m.commit}.`,
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against `without` in the same round.',
-  `Load average before the run: ${load0} (${quiet}); the run took ${Math.round((Date.now() - started) / 1000)} s.`,
+  `Load average before the run: ${load0}; the run took ${Math.round((Date.now() - started) / 1000)} s, of which it waited`,
+  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
   `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
   `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
@@ -352,8 +362,8 @@ const report = [
   "rounds of the difference to `without` in the same round. Redis's CPU and commands are redis-server's",
   "totals over the run per request, whoever sent them (this runner's two INFO calls included). The CPU",
   "shares are in % of one core: the server's and wrk's in the middle round, and the most that anything else",
-  'used of core 0 (the server’s) and core 1 (wrk’s) in any round: Redis, unpinned, counts there, and so',
-  'does whatever else ran on the machine.',
+  'used of core 0 (the server’s) and core 1 (wrk’s) in any round: Redis (unpinned), whatever else ran on',
+  'the machine, and kernel work charged to no process (softirq: loopback delivery of the traffic).',
   '',
   '| route | req/s per round | ÷ without, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request (+ over without) | redis-server CPU µs per request | Redis commands per request | server / wrk CPU % | others’ CPU % on core 0 / core 1 | non-2xx | socket errors |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
