@@ -22,7 +22,7 @@
 // --profile VARIANT profiles that variant instead (node --cpu-prof, one run) and prints where its time
 // goes.
 //
-//   npm run bench:auth                                  (about 4 minutes; writes bench/RESULTS-auth.md)
+//   npm run bench:auth                                  (about 3 minutes; writes bench/RESULTS-auth.md)
 //   node bench/auth.mjs --rounds 1 --duration 5 --out /tmp/auth.md
 //   node bench/auth.mjs --profile redis --duration 10
 
