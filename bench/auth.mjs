@@ -1,0 +1,374 @@
+#!/usr/bin/env node
+
+// The cost of session() + requireAuth() on a GET route: servers/weir-auth.mjs (weir from dist/, one
+// process pinned to core 0) answers GET /me with { id, name } of one user
+//   without        no middleware;
+//   memory         behind session({ store }) on memory: and requireAuth();
+//   redis          the same on Redis (--redis), keys under a prefix of this run;
+//   redis-rolling  as redis with touchAfterMs: 0 (a store write and a Set-Cookie per request);
+//   jwt            behind requireAuth({ jwt }) (HS256), no session;
+// each loaded by wrk (one thread, keep-alive, pinned to core 1, --connections). The runner logs in once
+// (POST /login) before the load, so every request carries a live session cookie and a valid bearer JWT:
+// the same two headers for every variant (a random id in place of the cookie where there is no session),
+// so requests are the same size, and each variant reads the one it uses. The default touchAfterMs (60 s)
+// is kept in memory and redis: a run is shorter than that after login, so it writes nothing to the
+// store; a request costs one read (a Redis GET). --rounds rounds (the variants' order rotated),
+// --duration s a run after a 2 s warm-up. Each variant is a fresh process. Reported: req/s per round and
+// ÷ `without` in the same round, p50/p99 of the middle round, the server's CPU per request (and
+// redis-server's, and Redis commands per request, counted over every client of that Redis), non-2xx and
+// socket errors, and what else used the cores. Before the run and each variant it waits (--wait-others s
+// at most) while another bench runner or a test run runs. Traffic goes to 127.0.0.1 only; every process
+// is stopped by PID; each wrk run is bounded in time; the Redis keys of the run are removed at the end.
+// --profile VARIANT profiles that variant instead (node --cpu-prof, one run) and prints where its time
+// goes.
+//
+//   npm run bench:auth                                  (about 3 minutes; writes bench/RESULTS-auth.md)
+//   node bench/auth.mjs --rounds 1 --duration 5 --out /tmp/auth.md
+//   node bench/auth.mjs --profile redis --duration 10
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
+import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
+import { machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { wrkFigures } from './lib/npm-service.mjs';
+import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { profileServer, summarizeProfile } from './lib/profile.mjs';
+import { medianOf } from './lib/stats.mjs';
+
+const VARIANTS = [
+  { name: 'without', label: 'no middleware', session: false, redis: false },
+  { name: 'memory', label: '`session()` (memory:) + `requireAuth()`', session: true, redis: false },
+  { name: 'redis', label: '`session()` (Redis) + `requireAuth()`', session: true, redis: true },
+  {
+    name: 'redis-rolling',
+    label: '`session()` (Redis, `touchAfterMs: 0`) + `requireAuth()`',
+    session: true,
+    redis: true,
+  },
+  { name: 'jwt', label: '`requireAuth({ jwt })`, HS256', session: false, redis: false },
+];
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+    port: { type: 'string', default: '18185' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    'wait-others': { type: 'string', default: '600' },
+    profile: { type: 'string' },
+    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-auth.md') },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(`node bench/auth.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
+  --rounds N          alternating rounds (3)
+  --duration S        seconds of each measured wrk run (10)
+  --connections N     wrk connections (64)
+  --port N            the server's port on 127.0.0.1 (18185)
+  --redis URL         the Redis of the redis variants (redis://127.0.0.1:6379)
+  --wait-others S     longest wait for another bench runner or test run to end, then run anyway (600)
+  --profile VARIANT   profile one variant (${VARIANTS.map((v) => v.name).join(', ')}) and print a summary; no report
+  --out FILE          where the Markdown report goes (bench/RESULTS-auth.md)`);
+  process.exit(0);
+}
+const rounds = Number(values.rounds);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const port = Number(values.port);
+// Under 60 s from login to the end of a run, so that the default touchAfterMs never fires.
+if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
+  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
+  process.exit(2);
+}
+const profiled = values.profile === undefined ? undefined : VARIANTS.find((v) => v.name === values.profile);
+if (values.profile !== undefined && profiled === undefined) {
+  console.error(`--profile must be one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+  process.exit(2);
+}
+if (!have('wrk')) {
+  console.error('bench:auth needs wrk (apt-get install wrk)');
+  process.exit(1);
+}
+const shownRedis = values.redis.replace(/\/\/[^@]*@/, '//***@');
+
+const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-auth-'));
+cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
+let scriptCount = 0;
+
+/** A wrk script: GET /me with `headers`, built once by wrk (no Lua per request). */
+function script(headers) {
+  const file = join(scripts, `s${++scriptCount}.lua`);
+  const lines = Object.entries(headers).map(([name, value]) => `wrk.headers["${name}"] = "${value}"`);
+  writeFileSync(file, `wrk.method = "GET"\n${lines.join('\n')}\n`);
+  return file;
+}
+
+/** One request to 127.0.0.1 without keep-alive: { status, headers, body }. */
+function send(method, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: HOST, port, path, method, agent: false, timeout: 2000, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** The runner's own Redis connection (ioredis, from the root's node_modules), for INFO, SCAN and UNLINK. */
+let redisClient;
+async function redis() {
+  if (redisClient === undefined) {
+    const { Redis } = await import('ioredis');
+    redisClient = new Redis(values.redis, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 3000,
+    });
+    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
+    await redisClient.connect();
+  }
+  return redisClient;
+}
+
+/** Redis's total_commands_processed (every client's, this runner's INFO included). */
+async function redisCommands() {
+  const info = await (await redis()).info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+/** Unlinks every key matching `pattern` (SCAN, bounded); resolves to how many there were. */
+async function unlinkKeys(pattern) {
+  const client = await redis();
+  let cursor = '0';
+  let seen = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    seen += keys.length;
+    if (keys.length > 0) await client.unlink(...keys);
+    cursor = next;
+    if (cursor === '0') return seen;
+  }
+  throw new Error(`SCAN MATCH ${pattern} did not finish within 100,000 calls`);
+}
+
+const pin = pinning();
+const run = `bench-auth:${Date.now().toString(36)}${randomBytes(3).toString('hex')}:`;
+const ME = '{"id":1,"name":"Alice"}';
+
+/**
+ * Starts `variant` (with `nodeArgs` before the server file), logs in and checks the route: 200 and the
+ * user with the credentials, 401 without them (200 for `without`). Resolves to { server, headers }.
+ */
+async function start(variant, round, nodeArgs = []) {
+  const server = await startServer({
+    name: variant.name,
+    argv: [...pin.server, process.execPath, ...nodeArgs, 'servers/weir-auth.mjs'],
+    env: {
+      PORT: String(port),
+      NODE_ENV: 'production',
+      AUTH_VARIANT: variant.name,
+      SESSION_URL: values.redis,
+      SESSION_PREFIX: `${run}${round}:${variant.name}:`,
+    },
+    port,
+    probe: async () => {
+      const { status } = await send('GET', '/me');
+      if (status !== 200 && status !== 401) throw new Error(`answered ${status}`);
+    },
+  });
+  try {
+    const login = await send('POST', '/login');
+    if (login.status !== 200) throw new Error(`POST /login answered ${login.status}: ${login.body}`);
+    const { token } = JSON.parse(login.body);
+    const set = (login.headers['set-cookie'] ?? []).find((c) => c.startsWith('weir_session='));
+    if (variant.session !== (set !== undefined)) throw new Error(`login cookie: ${set ?? 'none'}`);
+    // Where nothing reads the cookie, a random id of the same shape keeps the request the same size.
+    const cookie = set?.split(';')[0] ?? `weir_session=${randomBytes(32).toString('base64url')}`;
+    const headers = { Cookie: cookie, Authorization: `Bearer ${token}` };
+    const me = await send('GET', '/me', headers);
+    if (me.status !== 200 || me.body !== ME) throw new Error(`GET /me answered ${me.status}: ${me.body}`);
+    const anonymous = await send('GET', '/me');
+    if (anonymous.status !== (variant.name === 'without' ? 200 : 401))
+      throw new Error(`GET /me without credentials answered ${anonymous.status}`);
+    return { server, headers };
+  } catch (err) {
+    await stopServer(server);
+    throw new Error(`${variant.name}: ${err.message}\n${server.log.join('')}`);
+  }
+}
+
+/**
+ * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
+ * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
+ * in, see measureWrk()): what else ran tells a slow variant from a starved one.
+ */
+async function load(variant, server, headers, seconds) {
+  const args = wrkCommand(pin, { connections, port }, seconds, '/me', script(headers));
+  const pid = server.child.pid;
+  const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
+  const commands = variant.redis ? await redisCommands() : undefined;
+  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
+    core1: () => statTicks('cpu1')?.busy,
+  });
+  const cpu = (ticks(`/proc/${pid}/stat`) ?? 0) - before.server;
+  const redisCpu = processTicks('redis-server') - before.redis;
+  const r = wrkFigures(text);
+  const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
+  return {
+    ...r,
+    cpuUs: per((cpu / clockTicks()) * 1e6),
+    redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
+    redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
+    shares: shares && {
+      server: shares.server,
+      wrk: shares.wrk,
+      other0: shares.otherCore0,
+      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
+    },
+  };
+}
+
+if (profiled !== undefined) {
+  runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
+  let headers;
+  try {
+    const { file, rps } = await profileServer(
+      async (nodeArgs) => {
+        const started = await start(profiled, 'profile', nodeArgs);
+        headers = started.headers;
+        return started.server;
+      },
+      async (server) => (await load(profiled, server, headers, duration)).rps,
+    );
+    console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
+    console.log(summarizeProfile(file));
+  } finally {
+    if (profiled.redis) await unlinkKeys(`${run}*`);
+    redisClient?.disconnect();
+  }
+  process.exit(0);
+}
+
+runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
+// Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
+const redisVersion = /redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?';
+// Before the run and again before each variant (the other runs on this machine come and go): waits while
+// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
+const quiet = { waited: 0, times: 0, ranBeside: [] };
+async function waitQuiet() {
+  try {
+    const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
+    // A wait with nothing to wait for still takes a few ms.
+    if (waited >= 1) {
+      quiet.waited += waited;
+      quiet.times++;
+    }
+  } catch (err) {
+    quiet.ranBeside.push(err.message);
+  }
+}
+await waitQuiet();
+const load0 = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(', ');
+const started = Date.now();
+const results = new Map(); // variant name → runs, one per round
+let keysLeft = 0;
+try {
+  for (let round = 0; round < rounds; round++) {
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+    for (const variant of order) {
+      await waitQuiet();
+      const { server, headers } = await start(variant, round);
+      try {
+        await load(variant, server, headers, 2);
+        const r = await load(variant, server, headers, duration);
+        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
+        console.log(
+          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
+            `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
+            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
+        );
+      } finally {
+        await stopServer(server);
+      }
+    }
+  }
+} finally {
+  if (VARIANTS.some((v) => v.redis)) keysLeft = await unlinkKeys(`${run}*`);
+  redisClient?.disconnect();
+}
+console.log(`bench:auth: removed ${keysLeft} Redis keys under ${run}`);
+
+const base = results.get('without');
+const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+const rows = VARIANTS.map((variant) => {
+  const runs = results.get(variant.name);
+  const rps = medianOf(runs.map((r) => r.rps));
+  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
+  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
+  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
+  const cpu = medianOf(runs.map((r) => r.cpuUs));
+  const added = medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
+  const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
+  const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
+  const pct = (x) => (x === undefined ? '?' : Math.round(x));
+  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
+  return (
+    `| ${variant.label} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
+    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median **${medianRatio}**)`} | ${mid.p50} | ${mid.p99} | ` +
+    `${fmt(cpu)}${variant.name === 'without' ? '' : ` (+${fmt(added)})`} | ${fmt(redisCpu)} | ${fmt(commands, 2)} | ` +
+    `${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ${most('other0')} / ${most('other1')} | ` +
+    `${runs.reduce((a, r) => a + r.non2xx, 0)} | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+  );
+});
+
+const m = machineFacts();
+const report = [
+  '# The cost of session() + requireAuth() on a GET route',
+  '',
+  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, Redis ${redisVersion}, commit ${m.commit}.`,
+  'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
+  'round; compare the ratios, each taken against `without` in the same round.',
+  `Load average before the run: ${load0}; the run took ${Math.round((Date.now() - started) / 1000)} s, of which it waited`,
+  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
+  `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
+  `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
+  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
+  `Redis ${shownRedis}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
+  '',
+  'Every request is `GET /me` with the same two headers, `Cookie: weir_session=<43-character id>` and',
+  '`Authorization: Bearer <HS256 JWT>`, from one login before the load; the answer is',
+  '`{"id":1,"name":"Alice"}`. The session variants read the cookie (a SHA-256 of the id, a store read,',
+  'a JSON parse of the record) and keep the default `touchAfterMs` (60 s): a run ends within a minute of',
+  'login, so they write nothing to the store and send no `Set-Cookie`. `touchAfterMs: 0` re-stores the',
+  "session's expiry on every request (a Lua script in Redis: one GET and one SET) and re-sends its cookie.",
+  'The JWT variant verifies the token with jose; `without` reads neither header.',
+  '',
+  "CPU is the server process's (all threads) over the measured run, per request; `+` is the median over",
+  "rounds of the difference to `without` in the same round. Redis's CPU and commands are redis-server's",
+  "totals over the run per request, whoever sent them (this runner's two INFO calls included). The CPU",
+  "shares are in % of one core: the server's and wrk's in the middle round, and the most that anything else",
+  'used of core 0 (the server’s) and core 1 (wrk’s) in any round: Redis (unpinned), whatever else ran on',
+  'the machine, and kernel work charged to no process (softirq: loopback delivery of the traffic).',
+  '',
+  '| route | req/s per round | ÷ without, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request (+ over without) | redis-server CPU µs per request | Redis commands per request | server / wrk CPU % | others’ CPU % on core 0 / core 1 | non-2xx | socket errors |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows,
+  '',
+].join('\n');
+console.log(report);
+writeFileSync(values.out, report);
