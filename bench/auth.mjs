@@ -6,7 +6,8 @@
 //   memory         behind session({ store }) on memory: and requireAuth();
 //   redis          the same on Redis (--redis), keys under a prefix of this run;
 //   redis-rolling  as redis with touchAfterMs: 0 (a store write and a Set-Cookie per request);
-//   jwt            behind requireAuth({ jwt }) (HS256), no session;
+//   jwt            behind requireAuth({ jwt }) (HS256), no session: the token is verified once, then found in
+//                  the verified-token cache; jwt-uncached: cacheSize 0, the signature checked every time;
 // each loaded by wrk (one thread, keep-alive, pinned to core 1, --connections). The runner logs in once
 // (POST /login) before the load, so every request carries a live session cookie and a valid bearer JWT:
 // the same two headers for every variant (a random id in place of the cookie where there is no session),
@@ -50,7 +51,13 @@ const VARIANTS = [
     session: true,
     redis: true,
   },
-  { name: 'jwt', label: '`requireAuth({ jwt })`, HS256', session: false, redis: false },
+  { name: 'jwt', label: '`requireAuth({ jwt })`, HS256 (a token seen before)', session: false, redis: false },
+  {
+    name: 'jwt-uncached',
+    label: '`requireAuth({ jwt: { cacheSize: 0 } })`, HS256 (verified every time)',
+    session: false,
+    redis: false,
+  },
 ];
 
 const { values } = parseArgs({

@@ -5,7 +5,9 @@
 //   redis          the same on openSessionStore(SESSION_URL, { prefix: SESSION_PREFIX });
 //   redis-rolling  as redis, with touchAfterMs: 0: every request re-stores the session's expiry and
 //                  re-sends its cookie (the default, 60 s, writes once a minute per active session);
-//   jwt            requireAuth({ jwt }) on an HS256 secret made at start, no session.
+//   jwt            requireAuth({ jwt }) on an HS256 secret made at start, no session (the token, the same
+//                  on every request, is verified once and then found in the verified-token cache);
+//   jwt-uncached   the same with cacheSize: 0: the signature checked on every request.
 // POST /login answers { token }, a JWT for the user signed at start (every variant signs one, so that the
 // runner can send the same headers to all), and in the session variants logs the user in: a new session,
 // its id in Set-Cookie. The Redis keys are under SESSION_PREFIX; the runner removes them.
@@ -28,12 +30,14 @@ let store;
 if (variant === 'without') {
   app.post('/login', () => ({ token }));
   app.get('/me', () => ({ id: USER.id, name: USER.name }));
-} else if (variant === 'jwt') {
+} else if (variant === 'jwt' || variant === 'jwt-uncached') {
   const bearer = requireAuth({
     jwt: {
       key: secret,
       algorithms: ['HS256'],
       user: (claims) => ({ id: Number(claims.sub), name: claims.name }),
+      // jwt-uncached: every request verifies the signature, as a token seen for the first time does.
+      ...(variant === 'jwt-uncached' && { cacheSize: 0 }),
     },
   });
   app.post('/login', () => ({ token }));
@@ -52,7 +56,9 @@ if (variant === 'without') {
   });
   app.get('/me', sessions, requireAuth(), (ctx) => ({ id: ctx.state.user.id, name: ctx.state.user.name }));
 } else {
-  throw new Error(`AUTH_VARIANT ${variant}: expected without, memory, redis, redis-rolling or jwt`);
+  throw new Error(
+    `AUTH_VARIANT ${variant}: expected without, memory, redis, redis-rolling, jwt or jwt-uncached`,
+  );
 }
 
 const handle = await app.listen({ port, host: '127.0.0.1', signals: false });

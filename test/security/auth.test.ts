@@ -151,6 +151,29 @@ describe('requireAuth()', () => {
     await refused(noExp, 'a token without exp');
   });
 
+  it('reuses a verified token until its exp, checking the clock on every use, and shares a frozen user', async () => {
+    const app = new App();
+    app.get('/me', requireAuth({ jwt: { ...HS256, clockToleranceMs: 0 } }), (ctx) => {
+      assert.throws(() => {
+        (ctx.state.user as { id: unknown }).id = 'mallory';
+      }, TypeError);
+      return { id: ctx.state.user.id };
+    });
+    const token = await signJwt(
+      { sub: 'alice' },
+      { key: SECRET, algorithm: 'HS256', issuer: 'weir-test', audience: 'api', expiresInMs: 1000 },
+    );
+    const call = () => inject(app, { url: '/me', headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual((await call()).json(), { id: 'alice' });
+    assert.deepEqual((await call()).json(), { id: 'alice' }, 'from the cache, unchanged');
+    // exp is a whole second: wait until it has passed.
+    const exp = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp as number;
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 20));
+    const late = await call();
+    assert.equal(late.status, 401);
+    assert.match(late.json<ErrorBody>().error.message, /expired/);
+  });
+
   it('refuses an HMAC token signed with the public key of an RS256 verifier (algorithm confusion)', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
