@@ -128,6 +128,10 @@ export const errorCodes = {
     status: 503,
     summary: 'A rate limit failing closed (`onStoreError: "closed"`) could not reach its store.',
   },
+  WEIR_ERR_VALIDATION: {
+    status: 400,
+    summary: "A request's params, query, headers or body break the route's schema.",
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',

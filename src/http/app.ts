@@ -11,14 +11,15 @@ import {
   DEFAULT_MAX_JSON_DEPTH,
   DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
 } from './body.ts';
-import type { Chain, Middleware, Provides } from './compose.ts';
-import type { AppRuntime, Context } from './context.ts';
+import type { Chain, Middleware } from './compose.ts';
+import type { AppRuntime } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { compileTrustDeadline } from './deadline.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { type AppOptions, checkAppOptions, checkRouteOptions, type RouteOptions } from './options.ts';
 import type { Admission } from './pipeline.ts';
 import { compileTrustProxy } from './proxy.ts';
+import { withSchemas } from './schemas.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
 /** A running background service: closing it stops it gracefully (running work finishes first). */
@@ -44,45 +45,9 @@ interface WorkerDef {
 
 export type { AppOptions, RouteOptions } from './options.ts';
 
-/** A route handler: returns the response value (see the table in `send.ts`), or a promise of it. */
-export type Handler<P extends string = string, S extends object = Record<never, never>> = (
-  ctx: Context<P, S>,
-) => unknown;
+import type { AddRoute, Handler } from './route-types.ts';
 
-type Chainable<P extends string, S extends object> = [...Middleware<S>[], Handler<P, S>];
-
-/** The overloads of `app.get()`, `app.post()` and the other method adders. */
-export interface AddRoute<S extends object, A> {
-  <P extends string>(path: P, handler: Handler<P, S>): A;
-  <P extends string>(path: P, options: RouteOptions, handler: Handler<P, S>): A;
-  // A guard (`Provides<G>`) before the handler types what it adds to ctx.state; plain middleware adds nothing.
-  <P extends string, G1 extends object>(
-    path: P,
-    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
-    handler: Handler<P, S & G1>,
-  ): A;
-  <P extends string, G1 extends object>(
-    path: P,
-    options: RouteOptions,
-    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
-    handler: Handler<P, S & G1>,
-  ): A;
-  <P extends string, G1 extends object, G2 extends object>(
-    path: P,
-    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
-    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
-    handler: Handler<P, S & G1 & G2>,
-  ): A;
-  <P extends string, G1 extends object, G2 extends object>(
-    path: P,
-    options: RouteOptions,
-    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
-    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
-    handler: Handler<P, S & G1 & G2>,
-  ): A;
-  <P extends string>(path: P, ...chain: Chainable<P, S>): A;
-  <P extends string>(path: P, options: RouteOptions, ...chain: Chainable<P, S>): A;
-}
+export type { AddRoute, Handler, SchemaHandler } from './route-types.ts';
 
 /** Runs at start (in order) or at stop (in reverse order). */
 export type LifecycleHook = () => void | Promise<void>;
@@ -355,7 +320,7 @@ export class App<S extends object = Record<never, never>> {
         args,
       );
     }
-    const handler = args.pop() as Handler<string, object>;
+    const handler = withSchemas(options.schema, args.pop() as Chain) as Handler<string, object>;
     this.#routes.push({ method, path, options, middleware: args as Middleware<object>[], handler });
     return this;
   }

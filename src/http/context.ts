@@ -4,6 +4,7 @@ import type { TaskGroup } from '../concurrency/task-group.ts';
 import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
+import type { Reply, Responses } from '../schema/types.ts';
 import {
   type BodyRate,
   expectType,
@@ -21,7 +22,7 @@ import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { parseQuery } from './query.ts';
 import { requestController, requestTasks } from './request-scope.ts';
-import { isWeirResponse } from './response.ts';
+import { isWeirResponse, json, WeirResponse } from './response.ts';
 import { lastResort } from './send.ts';
 
 /** What every request of an app shares. Internal. */
@@ -77,7 +78,14 @@ interface Lazy<S> {
   rateWatched: boolean;
   deadline: number | undefined;
   tasks: TaskGroup | undefined;
+  /** Validated headers and body, when the route's schemas declare them. */
+  headers: unknown;
+  body: unknown;
+  hasBody: boolean;
 }
+
+/** Sets a validated request part (the route's schemas ran): what `ctx.params` … `ctx.body` then answer. */
+export const kSetInput = Symbol('weir.set-input');
 
 /**
  * One request and its response. Everything that costs something is computed on first use: the query,
@@ -85,8 +93,10 @@ interface Lazy<S> {
  *
  * @typeParam P the route's path literal, which types `params`.
  * @typeParam S the shape of `state`, declared on the App.
+ * @typeParam I what the route's schemas validate (`RouteInputs`): `params`, `query`, `headers` and `body`
+ *   typed as their schemas' outputs, and the statuses `reply()` takes.
  */
-export class Context<P extends string = string, S extends object = Record<never, never>> {
+export class Context<P extends string = string, S extends object = Record<never, never>, I = unknown> {
   /** Node's request. Reading its body directly bypasses the size limit. */
   readonly req: IncomingMessage;
   /** Node's response. Writing to it directly takes the response out of weir's hands. */
@@ -95,8 +105,8 @@ export class Context<P extends string = string, S extends object = Record<never,
   readonly method: string;
   /** The raw path, without the query string. */
   readonly path: string;
-  /** Path params, URL-decoded, typed from the route's path. */
-  readonly params: PathParams<P>;
+  /** Path params, URL-decoded, typed from the route's path (or, with a params schema, its output). */
+  readonly params: I extends { readonly params: infer V } ? V : PathParams<P>;
   /**
    * The value the response will be built from: the handler's return value, replaced by a middleware
    * that returns something else, or the error response when something threw.
@@ -129,15 +139,17 @@ export class Context<P extends string = string, S extends object = Record<never,
     this.res = res;
     this.method = method;
     this.path = path;
-    this.params = params as PathParams<P>;
+    this.params = params as this['params'];
     this.#rawQuery = rawQuery;
     this.#route = route;
     this[kRuntime] = runtime;
   }
 
   /** Request headers, names in lower case. */
-  get headers(): IncomingHttpHeaders {
-    return this.req.headers;
+  /** Request headers, names in lower case (or, with a headers schema, its output). */
+  get headers(): I extends { readonly headers: infer V } ? V : IncomingHttpHeaders {
+    const validated = this.#lazy?.headers;
+    return (validated ?? this.req.headers) as this['headers'];
   }
 
   /**
@@ -186,17 +198,35 @@ export class Context<P extends string = string, S extends object = Record<never,
       rateWatched: false,
       deadline: undefined,
       tasks: undefined,
+      headers: undefined,
+      body: undefined,
+      hasBody: false,
     };
     return this.#lazy;
   }
 
+  /** @internal A request part as the route's schema made it (coerced, defaults filled, unknown keys gone). */
+  [kSetInput](part: 'params' | 'query' | 'headers' | 'body', value: unknown): void {
+    if (part === 'params') {
+      (this as { params: unknown }).params = value;
+      return;
+    }
+    const lazy = this.#bag();
+    if (part === 'query') lazy.query = value as Record<string, string | undefined>;
+    else if (part === 'headers') lazy.headers = value;
+    else {
+      lazy.body = value;
+      lazy.hasBody = true;
+    }
+  }
+
   /** Query parameters; for a repeated name, the first value. See {@link queryAll}. */
-  get query(): Readonly<Record<string, string | undefined>> {
+  get query(): I extends { readonly query: infer V } ? V : Readonly<Record<string, string | undefined>> {
     const lazy = this.#bag();
     if (lazy.query === undefined) {
       lazy.query = parseQuery(this.#rawQuery);
     }
-    return lazy.query;
+    return lazy.query as this['query'];
   }
 
   /** Every value of a query parameter, in order. */
@@ -299,14 +329,26 @@ export class Context<P extends string = string, S extends object = Record<never,
    * `Connection: close`, `signal` aborts with that error, and the stream then fails as the connection
    * closes. Time the handler spends not reading (a paused stream, data waiting in it) does not count.
    */
-  get body(): IncomingMessage {
+  get body(): I extends { readonly body: infer V } ? V : IncomingMessage {
     const lazy = this.#bag();
+    // With a body schema, the body as it validated (read, parsed and checked before the handler ran).
+    if (lazy.hasBody) return lazy.body as this['body'];
     if (!lazy.rateWatched) {
       lazy.rateWatched = true;
       const stop = watchBodyRate(this.req, this.#bodyRate(), (err) => this.#bodyTooSlow(err));
       this.res.once('close', stop);
     }
-    return this.req;
+    return this.req as this['body'];
+  }
+
+  /**
+   * A response with `status` and a JSON `body`, typed by the route's response schemas: the body must be
+   * what the schema for that status takes, and the status one the route declares.
+   */
+  reply<K extends keyof Responses<I> & number>(status: K, body: Responses<I>[K]): Reply<K> {
+    const response =
+      status === 204 || status === 304 ? new WeirResponse(undefined, status, {}) : json(body, status);
+    return response as unknown as Reply<K>;
   }
 
   /** Answers 408 for a streamed body that is too slow, aborts `signal`, and fails the handler's stream. */

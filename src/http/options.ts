@@ -1,9 +1,11 @@
 /**
  * The options of an App and of its routes, with their checks: the one place their bounds are declared.
  */
+
 import { invalidOption } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import { type OverloadOptions, type Priority, priorityOf } from '../overload/options.ts';
+import type { RouteSchema } from '../schema/types.ts';
 import type { BackgroundOptions } from './background.ts';
 import type { TrustDeadline } from './deadline.ts';
 import type { TrustProxy } from './proxy.ts';
@@ -78,6 +80,12 @@ export interface RouteOptions {
   priority?: Priority;
   /** `false`: never limited nor shed by the overload limiter (health checks, metrics). @default true */
   shed?: boolean;
+  /**
+   * Standard Schemas (zod, valibot, arktype, …) for the request's `params`, `query`, `headers` and `body`,
+   * checked before the handler runs (400 `WEIR_ERR_VALIDATION` listing each issue), and `response` bodies
+   * by status; the handler's `ctx` and its return are typed from them.
+   */
+  schema?: RouteSchema;
 }
 
 function checkLimit(name: string, value: number | undefined, min = 0): void {

@@ -330,7 +330,7 @@ export function sessionOf(ctx: Context): Session | undefined {
 }
 
 declare module '../http/context.ts' {
-  interface Context<P extends string = string, S extends object = Record<never, never>> {
+  interface Context<P extends string = string, S extends object = Record<never, never>, I = unknown> {
     /**
      * The request's session (`weir/security`'s `session()` middleware must wrap the route).
      * @throws WeirError `WEIR_ERR_NO_SESSION` on a route that `session()` does not wrap.

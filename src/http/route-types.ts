@@ -1,0 +1,78 @@
+/**
+ * The types of `app.get()`, `app.post()` and the other method adders: a handler typed by its path, the
+ * app's state, the guards before it (`Provides<G>`) and the route's schemas.
+ */
+import type { HandlerReturn, RouteInputs, RouteSchema } from '../schema/types.ts';
+import type { Middleware, Provides } from './compose.ts';
+import type { Context } from './context.ts';
+import type { RouteOptions } from './options.ts';
+
+/** A route handler: returns the response value (see the table in `send.ts`), or a promise of it. */
+export type Handler<P extends string = string, S extends object = Record<never, never>> = (
+  ctx: Context<P, S>,
+) => unknown;
+
+type Chainable<P extends string, S extends object> = [...Middleware<S>[], Handler<P, S>];
+
+/** A handler of a route with schemas: `ctx` typed from them, its return checked against `response`. */
+export type SchemaHandler<P extends string, S extends object, Sch extends RouteSchema> = (
+  ctx: Context<P, S, RouteInputs<Sch>>,
+) => HandlerReturn<RouteInputs<Sch>>;
+
+/** Route options with schemas (`Omit` first: intersecting two schema types sends TS into arktype's depths). */
+type SchemaRouteOptions<Sch extends RouteSchema> = Omit<RouteOptions, 'schema'> & { schema: Sch };
+
+/** Route options without schemas: their handlers are typed by the path and the app's state alone. */
+type PlainRouteOptions = Omit<RouteOptions, 'schema'> & { schema?: undefined };
+
+/** The overloads of `app.get()`, `app.post()` and the other method adders. */
+export interface AddRoute<S extends object, A> {
+  // Schemas in the options type the handler (first, so that they win over the untyped forms below).
+  <P extends string, Sch extends RouteSchema>(
+    path: P,
+    options: SchemaRouteOptions<Sch>,
+    handler: SchemaHandler<P, S, Sch>,
+  ): A;
+  <P extends string, Sch extends RouteSchema, G1 extends object>(
+    path: P,
+    options: SchemaRouteOptions<Sch>,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    handler: SchemaHandler<P, S & G1, Sch>,
+  ): A;
+  <P extends string, Sch extends RouteSchema, G1 extends object, G2 extends object>(
+    path: P,
+    options: SchemaRouteOptions<Sch>,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
+    handler: SchemaHandler<P, S & G1 & G2, Sch>,
+  ): A;
+  <P extends string>(path: P, handler: Handler<P, S>): A;
+  <P extends string>(path: P, options: PlainRouteOptions, handler: Handler<P, S>): A;
+  // A guard (`Provides<G>`) before the handler types what it adds to ctx.state; plain middleware adds nothing.
+  <P extends string, G1 extends object>(
+    path: P,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    handler: Handler<P, S & G1>,
+  ): A;
+  <P extends string, G1 extends object>(
+    path: P,
+    options: PlainRouteOptions,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    handler: Handler<P, S & G1>,
+  ): A;
+  <P extends string, G1 extends object, G2 extends object>(
+    path: P,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
+    handler: Handler<P, S & G1 & G2>,
+  ): A;
+  <P extends string, G1 extends object, G2 extends object>(
+    path: P,
+    options: PlainRouteOptions,
+    m1: Middleware<S> | (Middleware<S> & Provides<G1>),
+    m2: Middleware<S> | (Middleware<S> & Provides<G2>),
+    handler: Handler<P, S & G1 & G2>,
+  ): A;
+  <P extends string>(path: P, ...chain: Chainable<P, S>): A;
+  <P extends string>(path: P, options: PlainRouteOptions, ...chain: Chainable<P, S>): A;
+}

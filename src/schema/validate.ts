@@ -1,0 +1,135 @@
+/**
+ * Running a route's input schemas: each part of the request (params, query, headers, body) through its
+ * Standard Schema, and every failure gathered into one 400 `WEIR_ERR_VALIDATION` whose details list each
+ * issue with the part, the path and a short reason. A reason never repeats the input: validators that
+ * quote the value they received (`received "…"`) have that part cut.
+ */
+import { httpError, invalidOption } from '../errors.ts';
+import { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
+
+/** The request parts a route may validate, in the order they are checked. */
+export const INPUT_PARTS = ['params', 'query', 'headers', 'body'] as const;
+export type InputPart = (typeof INPUT_PARTS)[number];
+
+/** One reason a request was refused. */
+export interface ValidationIssue {
+  /** The part of the request. */
+  readonly in: InputPart;
+  /** Where in it, as `a.b[0]` (empty for the part as a whole). */
+  readonly path: string;
+  /** What is wrong, in the validator's words, without the value received. */
+  readonly message: string;
+}
+
+/** At most this many issues are listed; the count says if there were more. */
+const MAX_ISSUES = 20;
+const MAX_MESSAGE = 200;
+const MAX_KEY = 64;
+// Keys shown bare after a dot: words and dashes (header names); anything else is quoted.
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$/;
+const TYPE_WORD =
+  /^(?:an? )?(?:string|number|bigint|boolean|symbol|undefined|object|function|array|null|nan|date|integer|int|float|map|set|promise|file|blob|never|unknown)\b/i;
+
+function segment(key: PropertyKey): string {
+  if (typeof key === 'number') return `[${key}]`;
+  const text = typeof key === 'symbol' ? (key.description ?? 'symbol') : String(key);
+  if (/^\d+$/.test(text)) return `[${text}]`;
+  if (PLAIN_KEY.test(text) && text.length <= MAX_KEY) return `.${text}`;
+  return `[${JSON.stringify(text.length > MAX_KEY ? `${text.slice(0, MAX_KEY)}…` : text)}]`;
+}
+
+/** `a.b[0]["x-y"]` from a Standard Schema path. */
+export function formatPath(path: StandardSchemaV1.Issue['path']): string {
+  if (path === undefined) return '';
+  let text = '';
+  for (const part of path) {
+    text += segment(typeof part === 'object' && part !== null ? part.key : part);
+  }
+  return text.startsWith('.') ? text.slice(1) : text;
+}
+
+/**
+ * The validator's message without what it received: `Expected string, received "hunter2"` keeps
+ * `Expected string` (and `, received number` when what follows is only a type's name).
+ */
+export function safeMessage(message: unknown): string {
+  let text = typeof message === 'string' ? message : 'Invalid value';
+  const at = text.search(/[,;:]?\s*(?:but\s+)?received\b/i);
+  if (at !== -1) {
+    const rest = text.slice(at).replace(/^[,;:]?\s*(?:but\s+)?received\s*/i, '');
+    text = text.slice(0, at) + (TYPE_WORD.test(rest) ? `, received ${rest.match(TYPE_WORD)?.[0]}` : '');
+  }
+  // Quoted fragments can be input too (`Invalid key "…"`): dropped.
+  text = text
+    .replace(/"[^"]*"|'[^']*'|`[^`]*`/g, '…')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (text === '' || text === '…') text = 'Invalid value';
+  return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text;
+}
+
+/** Checks a route's `schema` option once, at registration. */
+export function checkSchemas(schema: unknown): void {
+  if (schema === undefined) return;
+  if (typeof schema !== 'object' || schema === null) {
+    throw invalidOption('route schema', 'an object { params?, query?, headers?, body?, response? }', schema);
+  }
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'response') {
+      if (typeof value !== 'object' || value === null) {
+        throw invalidOption('route schema.response', 'an object { [status]: schema }', value);
+      }
+      for (const [status, entry] of Object.entries(value)) {
+        if (!/^[1-5]\d\d$/.test(status))
+          throw invalidOption('route schema.response status', 'an HTTP status from 100 to 599', status);
+        if (!isStandardSchema(entry))
+          throw invalidOption(
+            `route schema.response[${status}]`,
+            'a Standard Schema (zod, valibot, arktype, …)',
+            entry,
+          );
+      }
+    } else if ((INPUT_PARTS as readonly string[]).includes(key)) {
+      if (!isStandardSchema(value))
+        throw invalidOption(`route schema.${key}`, 'a Standard Schema (zod, valibot, arktype, …)', value);
+    } else {
+      throw invalidOption('route schema key', 'one of params, query, headers, body, response', key);
+    }
+  }
+}
+
+/** What one part's schema made of it: its value, or issues. */
+export type PartResult = { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] };
+
+function fromResult(part: InputPart, result: StandardSchemaV1.Result<unknown>): PartResult {
+  if (result.issues === undefined) return { ok: true, value: result.value };
+  return {
+    ok: false,
+    issues: result.issues.map((issue) => ({
+      in: part,
+      path: formatPath(issue.path),
+      message: safeMessage(issue.message),
+    })),
+  };
+}
+
+/** Runs `schema` on `value`: synchronously when the validator answers synchronously (most do). */
+export function validatePart(
+  part: InputPart,
+  schema: StandardSchemaV1,
+  value: unknown,
+): PartResult | Promise<PartResult> {
+  const result = schema['~standard'].validate(value);
+  return result instanceof Promise ? result.then((r) => fromResult(part, r)) : fromResult(part, result);
+}
+
+/** The 400 for the issues of every part that failed. */
+export function validationError(issues: ValidationIssue[]): Error {
+  const listed = issues.slice(0, MAX_ISSUES);
+  const parts = [...new Set(listed.map((issue) => issue.in))].join(', ');
+  return httpError(
+    'WEIR_ERR_VALIDATION',
+    `The request's ${parts} ${listed.length === 1 ? 'breaks' : 'break'} the route's schema (${issues.length} issue${issues.length === 1 ? '' : 's'})`,
+    { issues: listed, ...(issues.length > MAX_ISSUES && { more: issues.length - MAX_ISSUES }) },
+  );
+}

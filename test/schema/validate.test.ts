@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type } from 'arktype';
+import * as v from 'valibot';
+import { App } from 'weir';
+import { inject } from 'weir/testing';
+import { z } from 'zod';
+
+type Issue = { in: string; path: string; message: string };
+type ErrorBody = { error: { code: string; message: string; details: { issues: Issue[]; more?: number } } };
+
+const validators = {
+  zod: {
+    params: z.object({ id: z.coerce.number().int().positive() }),
+    query: z.object({ limit: z.coerce.number().int().max(100).default(20) }),
+    headers: z.object({ 'x-tenant': z.string().regex(/^[a-z]+$/) }),
+    body: z.object({ name: z.string().min(1), tags: z.array(z.string()).max(3).default([]) }),
+  },
+  valibot: {
+    params: v.object({ id: v.pipe(v.string(), v.transform(Number), v.integer(), v.minValue(1)) }),
+    query: v.object({ limit: v.optional(v.pipe(v.string(), v.transform(Number), v.maxValue(100)), '20') }),
+    headers: v.object({ 'x-tenant': v.pipe(v.string(), v.regex(/^[a-z]+$/)) }),
+    body: v.object({
+      name: v.pipe(v.string(), v.minLength(1)),
+      tags: v.optional(v.pipe(v.array(v.string()), v.maxLength(3)), []),
+    }),
+  },
+  arktype: {
+    params: type({ id: 'string.integer.parse' }).pipe((p) => ({ id: p.id })),
+    query: type({ 'limit?': type('string.integer.parse').to('number <= 100') }).pipe((q) => ({
+      limit: q.limit ?? 20,
+    })),
+    headers: type({ 'x-tenant': /^[a-z]+$/ }),
+    body: type({ name: 'string > 0', 'tags?': 'string[] <= 3' }).pipe((b) => ({
+      name: b.name,
+      tags: b.tags ?? [],
+    })),
+  },
+};
+
+for (const [name, schema] of Object.entries(validators)) {
+  describe(`route schemas with ${name}`, () => {
+    const app = new App();
+    app.post('/orgs/:id/users', { schema }, (ctx) => ({
+      id: ctx.params.id,
+      limit: Number(ctx.query.limit),
+      tenant: ctx.headers['x-tenant'],
+      body: ctx.body,
+    }));
+    const call = (url: string, headers: Record<string, string>, body?: unknown) =>
+      inject(app, { method: 'POST', url, headers, body });
+
+    it('hands the handler the validated, coerced parts', async () => {
+      const res = await call('/orgs/7/users?limit=5', { 'x-tenant': 'acme' }, { name: 'Ada' });
+      assert.equal(res.status, 200, res.body);
+      assert.deepEqual(res.json(), { id: 7, limit: 5, tenant: 'acme', body: { name: 'Ada', tags: [] } });
+    });
+
+    it('refuses each broken part with 400 naming the part and the path, never the input', async () => {
+      const secret = 'hunter2-secret';
+      const early = await call(`/orgs/${secret}/users?limit=500`, { 'x-tenant': secret }, { name: '' });
+      assert.equal(early.status, 400);
+      const { error } = early.json<ErrorBody>();
+      assert.equal(error.code, 'WEIR_ERR_VALIDATION');
+      const where = [...new Set(error.details.issues.map((i) => `${i.in}:${i.path}`))].sort();
+      assert.deepEqual(
+        where,
+        ['headers:x-tenant', 'params:id', 'query:limit'],
+        JSON.stringify(error.details),
+      );
+      assert.doesNotMatch(early.body, /hunter2/);
+      const late = await call(
+        '/orgs/7/users',
+        { 'x-tenant': 'acme' },
+        { name: '', tags: ['a', 'b', 'c', 'd'], x: secret },
+      );
+      assert.equal(late.status, 400);
+      const issues = late.json<ErrorBody>().error.details.issues;
+      assert.deepEqual([...new Set(issues.map((i) => `${i.in}:${i.path}`))].sort(), [
+        'body:name',
+        'body:tags',
+      ]);
+      assert.ok(issues.every((i) => i.message.length > 0 && i.message.length <= 200));
+      assert.doesNotMatch(late.body, /hunter2/);
+    });
+
+    it('answers malformed JSON with 400 and a non-JSON body with 415 before the schema runs', async () => {
+      const bad = await inject(app, {
+        method: 'POST',
+        url: '/orgs/7/users',
+        headers: { 'x-tenant': 'acme', 'content-type': 'application/json' },
+        body: '{"name":',
+      });
+      assert.equal(bad.status, 400);
+      const text = await inject(app, {
+        method: 'POST',
+        url: '/orgs/7/users',
+        headers: { 'x-tenant': 'acme', 'content-type': 'text/plain' },
+        body: 'name=x',
+      });
+      assert.equal(text.status, 415);
+    });
+  });
+}
+
+describe('route schemas', () => {
+  it('read a form body, treat no body as undefined, and strip or refuse unknown keys as the schema says', async () => {
+    const app = new App();
+    app.post('/strip', { schema: { body: z.object({ a: z.string() }) } }, (ctx) => ctx.body);
+    app.post('/strict', { schema: { body: z.strictObject({ a: z.string() }) } }, (ctx) => ctx.body);
+    app.post('/optional', { schema: { body: z.object({ a: z.string() }).optional() } }, (ctx) => ({
+      got: ctx.body ?? null,
+    }));
+    const form = await inject(app, {
+      method: 'POST',
+      url: '/strip',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1&b=2',
+    });
+    assert.deepEqual(form.json(), { a: '1' });
+    assert.deepEqual(
+      (await inject(app, { method: 'POST', url: '/strip', body: { a: 'x', extra: 1 } })).json(),
+      { a: 'x' },
+    );
+    const strict = await inject(app, { method: 'POST', url: '/strict', body: { a: 'x', extra: 1 } });
+    assert.equal(strict.status, 400);
+    assert.deepEqual((await inject(app, { method: 'POST', url: '/optional' })).json(), { got: null });
+    assert.equal(
+      (await inject(app, { method: 'POST', url: '/strip' })).status,
+      400,
+      'a required body that is absent',
+    );
+  });
+
+  it('runs async refinements, and caps the issues listed', async () => {
+    const app = new App();
+    const taken = z.string().refine(async (name) => name !== 'admin', 'is taken');
+    app.post('/users', { schema: { body: z.object({ name: taken }) } }, () => 'ok');
+    app.post('/many', { schema: { body: z.array(z.number()) } }, () => 'ok');
+    const res = await inject(app, { method: 'POST', url: '/users', body: { name: 'admin' } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.json<ErrorBody>().error.details.issues, [
+      { in: 'body', path: 'name', message: 'is taken' },
+    ]);
+    assert.equal((await inject(app, { method: 'POST', url: '/users', body: { name: 'ada' } })).status, 200);
+    const many = await inject(app, {
+      method: 'POST',
+      url: '/many',
+      body: Array.from({ length: 50 }, () => 'x'),
+    });
+    const details = many.json<ErrorBody>().error.details;
+    assert.equal(details.issues.length, 20);
+    assert.equal(details.more, 30);
+    assert.equal(details.issues[3]?.path, '[3]');
+  });
+
+  it('answers ctx.reply() with the status and body, 204 without one', async () => {
+    const app = new App();
+    app.post(
+      '/r',
+      { schema: { response: { 201: z.object({ id: z.number() }), 204: z.undefined() } } },
+      (ctx) => (ctx.query.empty === '1' ? ctx.reply(204, undefined) : ctx.reply(201, { id: 3 })),
+    );
+    const made = await inject(app, { method: 'POST', url: '/r' });
+    assert.equal(made.status, 201);
+    assert.deepEqual(made.json(), { id: 3 });
+    const empty = await inject(app, { method: 'POST', url: '/r?empty=1' });
+    assert.equal(empty.status, 204);
+    assert.equal(empty.body, '');
+  });
+
+  it('refuses a schema that is not one when the route is added', () => {
+    const app = new App();
+    for (const schema of [
+      { body: { type: 'object' } },
+      { nope: z.string() },
+      { response: { 999: z.string() } },
+      { response: { 200: {} } },
+    ]) {
+      assert.throws(
+        () => app.post('/x', { schema: schema as never }, () => null),
+        { code: 'WEIR_ERR_INVALID_OPTION' },
+        JSON.stringify(Object.keys(schema)),
+      );
+    }
+  });
+});
