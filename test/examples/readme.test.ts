@@ -24,6 +24,7 @@ describe('README', () => {
       'deadlines.ts',
       'security.ts',
       'protection.ts',
+      'schemas.ts',
     ]) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
@@ -313,6 +314,25 @@ describe('README', () => {
       (await inject(site, { url: '/api/items', headers: { 'x-forwarded-for': '10.9.9.9' } })).status,
       429,
     );
+  });
+
+  it('schemas: validates, coerces, answers the declared statuses', async () => {
+    const { app: api } = await import('../../examples/readme/schemas.ts');
+    const made = await inject(api, { method: 'POST', url: '/users', body: { name: 'Ada' } });
+    assert.equal(made.status, 201);
+    assert.deepEqual(made.json(), { id: 1, name: 'Ada' });
+    assert.equal((await inject(api, { method: 'POST', url: '/users', body: { name: 'Ada' } })).status, 409);
+    const bad = await inject(api, { method: 'POST', url: '/users', body: { name: '' } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      bad
+        .json<{ error: { details: { issues: { in: string; path: string }[] } } }>()
+        .error.details.issues.map((i) => `${i.in}:${i.path}`),
+      ['body:name'],
+    );
+    assert.deepEqual((await inject(api, { url: '/users/1' })).json(), { id: 1, name: 'Ada' });
+    assert.equal((await inject(api, { url: '/users/2' })).status, 404);
+    assert.equal((await inject(api, { url: '/users/x' })).status, 400);
   });
 
   it('deadlines: answers in full, skips the optional part for a hurried trusted caller, audits after', async () => {
