@@ -99,10 +99,21 @@ export async function ensureServiceBuild({ root, buildWeir }) {
   // The builds' own package scope: ES modules, and `weir` resolving to this checkout wherever they are.
   mkdirSync(join(base, 'node_modules'), { recursive: true });
   writeFileSync(join(base, 'package.json'), '{ "private": true, "type": "module" }\n');
-  try {
-    symlinkSync(root, join(base, 'node_modules', 'weir'), 'dir');
-  } catch (err) {
-    if (err.code !== 'EEXIST') throw err;
+  const link = (target, name) => {
+    mkdirSync(join(base, 'node_modules', name, '..'), { recursive: true });
+    try {
+      symlinkSync(target, join(base, 'node_modules', name), 'dir');
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+  };
+  link(root, 'weir');
+  // The service's own imports besides weir (valibot for its schemas) are weir's dependencies: each
+  // resolves to the checkout's copy, so a build outside it (WEIR_BUILD_DIR) finds them too.
+  const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  for (const name of Object.keys(dependencies)) {
+    const target = join(root, 'node_modules', name);
+    if (existsSync(target)) link(target, name);
   }
   const staging = join(base, `.staging-${process.pid}-${Date.now()}`);
   mkdirSync(staging, { recursive: true });

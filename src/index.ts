@@ -58,7 +58,7 @@ export {
   formatCacheControl,
 } from './http/caching.ts';
 export type { Guard, Middleware, Next, Provides } from './http/compose.ts';
-export { Context } from './http/context.ts';
+export { type AnyContext, Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { TrustDeadline } from './http/deadline.ts';
 export type { PathParams } from './http/params.ts';

@@ -32,54 +32,12 @@ import { countPrimes } from './compute.ts';
 import { JobStatusTable } from './job-status.ts';
 import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorker } from './jobs.ts';
 import { addReportRoute } from './report.ts';
-import { addTechEmpowerRoutes, WORLD_SIZE, type World } from './techempower.ts';
+import { ComputeQuery, LIMITS, LookupBody, SleepQuery, UsersQuery } from './schemas.ts';
+import { addTechEmpowerRoutes, type World } from './techempower.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
 
-/** Bounds of the query and body parameters, each answered with a 400 naming the field when broken. */
-export const LIMITS = {
-  maxIds: 500,
-  maxComputeN: 10_000_000,
-  maxSleepMs: 30_000,
-  lookupConcurrency: 16,
-  maxUsersPage: 100,
-  maxUsersOffset: 1_000_000,
-};
-
-function badInput(field: string, reason: string, received: unknown): HttpError {
-  return HttpError.badRequest(`${field} ${reason}`, { field, received }, 'INVALID_INPUT');
-}
-
-/** An integer query parameter within [min, max], `fallback` when absent, a 400 otherwise. */
-function intParam(
-  value: string | undefined,
-  field: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw badInput(field, `must be an integer from ${min} to ${max}`, value);
-  }
-  return n;
-}
-
-/** Validates `{ "ids": [1…10000, …] }` (at most 500 ids). */
-function parseIds(body: unknown): number[] {
-  const ids = (body as { ids?: unknown } | null)?.ids;
-  if (!Array.isArray(ids)) throw badInput('ids', 'must be an array of integers', ids ?? null);
-  if (ids.length === 0 || ids.length > LIMITS.maxIds) {
-    throw badInput('ids', `must hold 1 to ${LIMITS.maxIds} ids`, ids.length);
-  }
-  for (const id of ids) {
-    if (!Number.isInteger(id) || id < 1 || id > WORLD_SIZE) {
-      throw badInput('ids', `must hold integers from 1 to ${WORLD_SIZE}`, id);
-    }
-  }
-  return ids as number[];
-}
+export { LIMITS } from './schemas.ts';
 
 /** Options of the reference service: the app's own, and the database it serves from. */
 export interface ServiceOptions extends AppOptions {
@@ -252,10 +210,9 @@ export function createServiceApp(options: ServiceOptions): App {
 
   // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the
   // database server and the rest never start.
-  app.post('/db', async (ctx) => {
-    const ids = parseIds(await ctx.json());
+  app.post('/db', { schema: { body: LookupBody } }, (ctx) => {
     return gather(
-      ids.map(
+      ctx.body.ids.map(
         (id) => (signal: AbortSignal) =>
           db.with({ signal })
             .one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`,
@@ -265,17 +222,16 @@ export function createServiceApp(options: ServiceOptions): App {
   });
 
   // A bounded page of users; the password hash never leaves the database.
-  app.get('/users', async (ctx) => {
-    const limit = intParam(ctx.query.limit, 'limit', 1, LIMITS.maxUsersPage, 20);
-    const offset = intParam(ctx.query.offset, 'offset', 0, LIMITS.maxUsersOffset, 0);
+  app.get('/users', { schema: { query: UsersQuery } }, async (ctx) => {
+    const { limit, offset } = ctx.query;
     const users = await db.with(ctx).query`
       SELECT id, name, email, created_at AS "createdAt" FROM users ORDER BY id LIMIT ${limit} OFFSET ${offset}`;
     return { users, limit, offset };
   });
 
   // CPU-heavy work on the worker pool: /plaintext stays fast meanwhile; a full pool answers 503.
-  app.get('/compute', async (ctx) => {
-    const n = intParam(ctx.query.n, 'n', 1, LIMITS.maxComputeN, 1_000_000);
+  app.get('/compute', { schema: { query: ComputeQuery } }, async (ctx) => {
+    const { n } = ctx.query;
     const primes = await runInWorker(countPrimes, [n], { signal: ctx.signal });
     return { n, primes };
   });
@@ -294,8 +250,8 @@ export function createServiceApp(options: ServiceOptions): App {
   );
 
   // Waits, and stops waiting the moment the client goes away.
-  app.get('/sleep', async (ctx) => {
-    const ms = intParam(ctx.query.ms, 'ms', 0, LIMITS.maxSleepMs, 100);
+  app.get('/sleep', { schema: { query: SleepQuery } }, async (ctx) => {
+    const { ms } = ctx.query;
     try {
       await sleep(ms, { signal: ctx.signal });
     } catch (err) {

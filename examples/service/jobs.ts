@@ -4,7 +4,9 @@
  * process under `npm start`, or in its own under `weir worker`. The service keeps each job's status in
  * its own table (`job-status.ts`), so GET /jobs/:id answers on every queue backend, brokers included.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
+import * as v from 'valibot';
 import { type App, HttpError, isWeirError, json, type Logger, sleep } from 'weir';
 import type { Cache } from 'weir/cache';
 import type { Database } from 'weir/db';
@@ -42,37 +44,31 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** The ids the service hands out (and the queues make): UUIDs. */
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function invalid(field: string, reason: string, received: unknown): HttpError {
-  return HttpError.badRequest(`${field} ${reason}`, { field, received }, 'INVALID_INPUT');
-}
+const EMAIL_REASON = 'must be an email address';
+const WORK_REASON = `must be an integer from 0 to ${JOB_LIMITS.maxWorkMs}`;
 
-/** Validates `{ "to": "<email>", "workMs": 0…10000 }`. */
-export function parseWelcomeJob(body: unknown): WelcomeJob {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalid('body', 'must be a JSON object', body === null ? null : typeof body);
-  }
-  const { to, workMs = JOB_LIMITS.defaultWorkMs } = body as { to?: unknown; workMs?: unknown };
-  if (typeof to !== 'string' || to.length > JOB_LIMITS.maxEmailLength || !EMAIL.test(to)) {
-    throw invalid('to', 'must be an email address', to ?? null);
-  }
-  if (
-    typeof workMs !== 'number' ||
-    !Number.isInteger(workMs) ||
-    workMs < 0 ||
-    workMs > JOB_LIMITS.maxWorkMs
-  ) {
-    throw invalid('workMs', `must be an integer from 0 to ${JOB_LIMITS.maxWorkMs}`, workMs);
-  }
-  return { to, workMs };
-}
+/** POST /jobs: `{ "to": "<email>", "workMs": 0…10000 }`. */
+export const WelcomeBody = v.object({
+  to: v.pipe(
+    v.string(EMAIL_REASON),
+    v.maxLength(JOB_LIMITS.maxEmailLength, EMAIL_REASON),
+    v.regex(EMAIL, EMAIL_REASON),
+  ),
+  workMs: v.optional(
+    v.pipe(
+      v.number(WORK_REASON),
+      v.integer(WORK_REASON),
+      v.minValue(0, WORK_REASON),
+      v.maxValue(JOB_LIMITS.maxWorkMs, WORK_REASON),
+    ),
+    JOB_LIMITS.defaultWorkMs,
+  ),
+});
 
-/** The id of GET /jobs/:id, lower-cased; anything else is a 400 that does not repeat what was sent. */
-export function parseJobId(raw: string): string {
-  if (!JOB_ID.test(raw)) {
-    throw HttpError.badRequest('id must be a job id (a UUID)', { field: 'id' }, 'INVALID_INPUT');
-  }
-  return raw.toLowerCase();
-}
+/** GET /jobs/:id: a job id (a UUID), lower-cased. */
+export const JobParams = v.object({
+  id: v.pipe(v.string(), v.regex(JOB_ID, 'must be a job id (a UUID)'), v.toLowerCase()),
+});
 
 /**
  * The job id of a request with an idempotency key: a UUID (version 8, RFC 9562) made from it, so that
@@ -100,8 +96,8 @@ export function addJobRoutes(
   // same job id and queue key, and the queue adds nothing for a key it already has. What is lost there is
   // only the 409 and 422 across processes.
   const guard = idempotency({ cache, allowMemoryWithWorkers: true });
-  app.post('/jobs', guard, async (ctx) => {
-    const job = parseWelcomeJob(await ctx.json());
+  app.post('/jobs', { schema: { body: WelcomeBody } }, guard, async (ctx) => {
+    const job: WelcomeJob = ctx.body;
     const key = idempotencyKey(ctx);
     // The row first, so that the job's Location answers from the moment the client learns it; the
     // worker may start the job before add() even resolves, and finds the row there.
@@ -122,8 +118,8 @@ export function addJobRoutes(
     return json({ id }, { status: 202, headers: { location: `/jobs/${id}` } });
   });
 
-  app.get('/jobs/:id', async (ctx) => {
-    const job = await status.get(parseJobId(ctx.params.id), ctx.signal);
+  app.get('/jobs/:id', { schema: { params: JobParams } }, async (ctx) => {
+    const job = await status.get(ctx.params.id, ctx.signal);
     if (job === undefined) throw HttpError.notFound('No job has this id', undefined, 'JOB_NOT_FOUND');
     return job;
   });

@@ -6,28 +6,19 @@
  * interrupted, the report is a series of short steps (a query, then a 100 ms wait), and no step starts
  * once the deadline has passed.
  */
-import { type App, HttpError, sleep } from 'weir';
+import * as v from 'valibot';
+import { type App, sleep } from 'weir';
 import type { Database } from 'weir/db';
+import { intQuery } from './schemas.ts';
 
 export const REPORT = { deadlineMs: 1000, maxSeconds: 30, sqliteStepMs: 100 };
 
 /** `seconds`: an integer from 0 to 30 (default 5), else a 400 naming the field. */
-function secondsParam(value: string | undefined): number {
-  if (value === undefined || value === '') return 5;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > REPORT.maxSeconds) {
-    throw HttpError.badRequest(
-      `seconds must be an integer from 0 to ${REPORT.maxSeconds}`,
-      { field: 'seconds' },
-      'INVALID_INPUT',
-    );
-  }
-  return n;
-}
+const ReportQuery = v.object({ seconds: intQuery(0, REPORT.maxSeconds, 5) });
 
 export function addReportRoute(app: App, db: Database): void {
-  app.get('/report', { timeoutMs: REPORT.deadlineMs }, async (ctx) => {
-    const seconds = secondsParam(ctx.query.seconds);
+  app.get('/report', { timeoutMs: REPORT.deadlineMs, schema: { query: ReportQuery } }, async (ctx) => {
+    const { seconds } = ctx.query;
     // `db.with(ctx)`: every query runs under the request's signal and deadline.
     const q = db.with(ctx);
     if (db.engine === 'postgres') {

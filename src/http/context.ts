@@ -84,6 +84,21 @@ interface Lazy<S> {
   hasBody: boolean;
 }
 
+/** The inputs of a route that validates everything, as `unknown`: see {@link AnyContext}. */
+interface AnyInputs {
+  readonly params: unknown;
+  readonly query: unknown;
+  readonly headers: unknown;
+  readonly body: unknown;
+}
+
+/**
+ * Any request's context, whatever its route's schemas made of its parts: what a helper takes that reads
+ * only the request, its state and its response (`idempotencyKey(ctx)`, `csrfToken(ctx)`), so that it can
+ * be called from every handler.
+ */
+export type AnyContext = Context<string, object, AnyInputs>;
+
 /** Sets a validated request part (the route's schemas ran): what `ctx.params` … `ctx.body` then answer. */
 export const kSetInput = Symbol('weir.set-input');
 

@@ -16,7 +16,7 @@
 import type { Cache } from '../cache/cache.ts';
 import { type HttpError, httpError, invalidOption, isWeirError } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
-import type { Context } from '../http/context.ts';
+import type { AnyContext, Context } from '../http/context.ts';
 import { WeirResponse } from '../http/response.ts';
 import { bufferedResponse } from '../http/response-view.ts';
 import { type IdempotencyOptions, type Settings, settle } from './options.ts';
@@ -42,7 +42,7 @@ const ids = new WeakMap<Context, string>();
  * retries and processes. Pass it on to make later steps idempotent too, such as a job queue's
  * `add(data, { idempotencyKey })`.
  */
-export function idempotencyKey(ctx: Context<string, object>): string | undefined {
+export function idempotencyKey(ctx: AnyContext): string | undefined {
   return ids.get(ctx as Context);
 }
 

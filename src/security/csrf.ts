@@ -8,7 +8,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { httpError, invalidOption } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
-import type { Context } from '../http/context.ts';
+import type { AnyContext, Context } from '../http/context.ts';
 import { sessionOf } from './session.ts';
 
 /** Options of {@link csrf}. */
@@ -38,7 +38,7 @@ const TOKEN_SHAPE = /^[\w-]{43}$/;
  * scripts (`X-CSRF-Token`) in browsers that send neither `Sec-Fetch-Site` nor `Origin`.
  * @throws WeirError `WEIR_ERR_NO_SESSION` on a route without `session()`.
  */
-export function csrfToken(ctx: Context): string {
+export function csrfToken(ctx: AnyContext): string {
   const current = ctx.session.get(TOKEN_KEY);
   if (typeof current === 'string' && TOKEN_SHAPE.test(current)) return current;
   const token = randomBytes(32).toString('base64url');

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { invalidOption } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
-import type { Context } from '../http/context.ts';
+import type { AnyContext, Context } from '../http/context.ts';
 import { isWeirResponse } from '../http/response.ts';
 import { headerOf } from '../http/response-view.ts';
 
@@ -66,7 +66,7 @@ const DEFAULT_DIRECTIVES: Record<string, readonly string[]> = {
  * scripts and styles (`<script nonce="…">`), and `securityHeaders()` adds `'nonce-…'` to `script-src` and
  * `style-src` of this response's policy.
  */
-export function cspNonce(ctx: Context): string {
+export function cspNonce(ctx: AnyContext): string {
   const state = ctx.state as Record<symbol, string | undefined>;
   state[kNonce] ??= randomBytes(16).toString('base64');
   return state[kNonce];

@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { httpError, WeirError } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
-import { Context } from '../http/context.ts';
+import { type AnyContext, Context } from '../http/context.ts';
 import type { CookieOptions } from '../http/cookies.ts';
 import { type SessionOptions, type SessionSettings, sessionSettings } from './session-options.ts';
 import type { SessionStore } from './stores/store.ts';
@@ -325,7 +325,7 @@ export function session(options: SessionOptions = {}): Middleware {
 }
 
 /** The request's session when `session()` wraps the route, else `undefined`. */
-export function sessionOf(ctx: Context): Session | undefined {
+export function sessionOf(ctx: AnyContext): Session | undefined {
   return (ctx.state as Record<symbol, Session | undefined>)[kSession];
 }
 

@@ -196,7 +196,9 @@ describe('reference service: login, sessions and tokens', () => {
   });
 
   it('replaces a hash made with older parameters after a good login', async () => {
-    const { hash: seeded } = await db.one<{ hash: string }>`SELECT password_hash AS hash FROM users WHERE id = 3`;
+    const { hash: seeded } = await db.one<{
+      hash: string;
+    }>`SELECT password_hash AS hash FROM users WHERE id = 3`;
     assert.match(seeded, /^scrypt\$32768\$/, 'the seeds have current parameters');
     const old = 'scrypt$16384$8$1$Kb0gHLVGS-S814-uy3jE8A$F4a4aD_kerxpnRKcgf9Nbq3PDX98ZYJowjZGEZkq_J8';
     await db.exec`UPDATE users SET password_hash = ${old} WHERE id = 3`;

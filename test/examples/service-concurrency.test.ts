@@ -31,7 +31,13 @@ after(async () => {
   await shutdownWorkers();
 });
 
-type ErrorBody = { error: { code: string; message: string; details?: { field: string } } };
+type ErrorBody = {
+  error: {
+    code: string;
+    message: string;
+    details?: { issues?: { in: string; path: string; message: string }[] };
+  };
+};
 
 describe('POST /db', () => {
   it('looks up every id concurrently and answers the rows in order', async () => {
@@ -71,8 +77,11 @@ describe('POST /db', () => {
       const res = await inject(app, { method: 'POST', url: '/db', body });
       assert.equal(res.status, 400, JSON.stringify(body).slice(0, 40));
       const error = res.json<ErrorBody>().error;
-      assert.equal(error.code, 'INVALID_INPUT');
-      assert.equal(error.details?.field, 'ids');
+      assert.equal(error.code, 'WEIR_ERR_VALIDATION');
+      const issue = error.details?.issues?.[0];
+      assert.equal(issue?.in, 'body');
+      // The issue names ids (or one of its entries), or the body as a whole when it is not an object.
+      assert.match(issue?.path ?? "", /^(ids(\[\d+\])?)?$/);
     }
   });
 });
@@ -113,7 +122,12 @@ describe('GET /compute', () => {
     for (const n of ['0', '10000001', 'abc', '1.5']) {
       const res = await request(handle, { path: `/compute?n=${n}` });
       assert.equal(res.status, 400, n);
-      assert.equal(JSON.parse(res.body).error.details.field, 'n');
+      assert.deepEqual(
+        JSON.parse(res.body).error.details.issues.map(
+          (i: { in: string; path: string }) => `${i.in}:${i.path}`,
+        ),
+        ['query:n'],
+      );
     }
   });
 });

@@ -161,7 +161,7 @@ function suite(
       for (const url of ['/users?limit=0', '/users?limit=101', '/users?offset=-1', '/users?limit=two']) {
         const bad = await inject(app, { url });
         assert.equal(bad.status, 400, url);
-        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'INVALID_INPUT');
+        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_VALIDATION');
       }
     });
 
@@ -200,7 +200,7 @@ function suite(
       ]) {
         const bad = await inject(app, { url });
         assert.equal(bad.status, 400, url);
-        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'INVALID_INPUT');
+        assert.equal(bad.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_VALIDATION');
       }
     });
   });

@@ -218,9 +218,14 @@ for (const backend of backends) {
       for (const [raw, path] of hostile) {
         const bad = await request(handle, { path: `/jobs/${path}` });
         assert.equal(bad.status, 400, `${JSON.stringify(raw.slice(0, 40))}: ${bad.body.slice(0, 200)}`);
-        const body = JSON.parse(bad.body) as { error: { code: string; details?: { field?: string } } };
-        assert.equal(body.error.code, 'INVALID_INPUT');
-        assert.equal(body.error.details?.field, 'id');
+        const body = JSON.parse(bad.body) as {
+          error: { code: string; details?: { issues?: { in: string; path: string }[] } };
+        };
+        assert.equal(body.error.code, 'WEIR_ERR_VALIDATION');
+        assert.deepEqual(
+          body.error.details?.issues?.map((i) => `${i.in}:${i.path}`),
+          ['params:id'],
+        );
         assert.ok(!bad.body.includes(raw.slice(0, 16)) && !bad.body.includes(path.slice(0, 16)), bad.body);
       }
       assert.deepEqual(log.errors, [], 'nothing logged as an error');

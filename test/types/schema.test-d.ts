@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { type } from 'arktype';
 import * as v from 'valibot';
 import { App } from 'weir';
+import { idempotencyKey } from 'weir/idempotency';
+import { cspNonce, csrfToken } from 'weir/security';
 import { z } from 'zod';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -67,4 +69,16 @@ export function returns(): void {
   });
   // @ts-expect-error: a plain return of a route without a 2xx schema does not type-check
   app.get('/only-errors', { schema: { response: { 404: User } } }, () => ({ id: 1, name: 'a' }));
+}
+
+export function helpers(): void {
+  const app = new App<{ tenant: string }>();
+  // weir's helpers that read the request take any route's context, schemas or not.
+  app.post('/h', { schema: { body: z.object({ a: z.string() }) } }, (ctx) => {
+    idempotencyKey(ctx);
+    cspNonce(ctx);
+    csrfToken(ctx);
+    expectType<Equal<typeof ctx.state.tenant, string>>(true);
+    return ctx.body.a;
+  });
 }

@@ -8,7 +8,7 @@
 import { isIPv6 } from 'node:net';
 import { httpError, invalidOption } from '../../errors.ts';
 import type { Middleware } from '../../http/compose.ts';
-import type { Context } from '../../http/context.ts';
+import type { AnyContext, Context } from '../../http/context.ts';
 import { headerOf } from '../../http/response-view.ts';
 import {
   createRateLimiter,
@@ -33,7 +33,7 @@ export interface RateLimitOptions extends Partial<RateLimiterOptions> {
 }
 
 /** The client's address as a rate-limit key: an IPv6 client owns a /64, so it is counted as one. */
-export function clientKey(ctx: Context): string {
+export function clientKey(ctx: AnyContext): string {
   const ip = ctx.ip;
   if (!isIPv6(ip) || ip.startsWith('::ffff:')) return ip;
   const groups = expandV6(ip).slice(0, 4);
@@ -59,7 +59,7 @@ function seconds(ms: number): number {
 }
 
 /** Adds the IETF fields for one decision. */
-export function rateLimitFields(ctx: Context, result: RateLimitResult): void {
+export function rateLimitFields(ctx: AnyContext, result: RateLimitResult): void {
   const { limiter } = result;
   appendField(ctx, 'ratelimit-policy', `"${limiter.name}";q=${limiter.limit};w=${seconds(limiter.windowMs)}`);
   appendField(ctx, 'ratelimit', `"${limiter.name}";r=${result.remaining};t=${seconds(result.resetMs)}`);
