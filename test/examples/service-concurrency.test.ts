@@ -81,7 +81,7 @@ describe('POST /db', () => {
       const issue = error.details?.issues?.[0];
       assert.equal(issue?.in, 'body');
       // The issue names ids (or one of its entries), or the body as a whole when it is not an object.
-      assert.match(issue?.path ?? "", /^(ids(\[\d+\])?)?$/);
+      assert.match(issue?.path ?? '', /^(ids(\[\d+\])?)?$/);
     }
   });
 });

@@ -48,6 +48,22 @@ describe('rate limits on Redis', { skip }, () => {
     }
   });
 
+  it('counts limits finer than a millisecond per request (a billion a minute) without a store error', async () => {
+    const store = await openRateLimitStore(REDIS_URL, { prefix: prefix() });
+    stores.push(store);
+    const limiter = createRateLimiter({
+      limit: 1_000_000_000,
+      windowMs: 60_000,
+      store,
+      onStoreError: 'closed',
+      logger: quiet,
+    });
+    for (let i = 0; i < 20; i++) {
+      const result = await limiter.take('fast');
+      assert.deepEqual([result.allowed, result.degraded], [true, false], `take ${i}`);
+    }
+  });
+
   it('fails open or closed while Redis is unreachable, within the command timeout, and counts again after', async () => {
     const proxy = await redisProxy();
     const store = await openRateLimitStore(proxy.url(), { prefix: prefix(), commandTimeoutMs: 200 });

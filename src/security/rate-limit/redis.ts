@@ -36,7 +36,8 @@ interface RateClient extends RedisClient {
 /**
  * KEYS[1]: the key. ARGV: emission ms, window ms, cost, 1 to consume or 0 to peek. The same steps as
  * gcra() in store.ts, on Redis's clock. Returns { allowed (1/0), resetMs, retryAfterMs } as strings
- * (a Lua number would come back truncated to an integer).
+ * (a Lua number would come back truncated to an integer), with three decimals: `tostring` keeps 14 digits,
+ * too few for a millisecond timestamp's fraction. The key's expiry is at least 1 ms (`PX 0` is an error).
  */
 const CHECK = `
 local t = redis.call('TIME')
@@ -48,12 +49,12 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local nxt = tat + emission * cost
 if nxt - now > window + 0.000001 then
-  return {'0', tostring(tat - now), tostring(nxt - window - now)}
+  return {'0', string.format('%.3f', tat - now), string.format('%.3f', nxt - window - now)}
 end
 if ARGV[4] == '1' and cost > 0 then
-  redis.call('SET', KEYS[1], tostring(nxt), 'PX', math.ceil(nxt - now))
+  redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.max(1, math.ceil(nxt - now)))
 end
-return {'1', tostring(nxt - now), '0'}`;
+return {'1', string.format('%.3f', nxt - now), '0'}`;
 
 function retryDelay(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 6), 2000);
