@@ -31,13 +31,13 @@
 //   node bench/protection.mjs --profile headers-html --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
+import { clockTicks, pinning, processTicks, statTicks } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
@@ -298,6 +298,17 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
+/** utime and stime of process `pid` (all threads), in ticks: the CPU in its own code and in the kernel. */
+function userSys(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]), sys: Number(fields[12]) };
+  } catch {
+    return { user: Number.NaN, sys: Number.NaN };
+  }
+}
+
 /**
  * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
  * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
@@ -306,18 +317,19 @@ async function start(variant, round, nodeArgs = []) {
 async function load(variant, server, seconds) {
   const args = wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path));
   const pid = server.child.pid;
-  const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
+  const before = { server: userSys(pid), redis: processTicks('redis-server') };
   const commands = variant.redis ? await redisCommands() : undefined;
   const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
     core1: () => statTicks('cpu1')?.busy,
   });
-  const cpu = (ticks(`/proc/${pid}/stat`) ?? 0) - before.server;
+  const after = userSys(pid);
   const redisCpu = processTicks('redis-server') - before.redis;
   const r = wrkFigures(text);
   const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
   return {
     ...r,
-    cpuUs: per((cpu / clockTicks()) * 1e6),
+    cpuUs: per(((after.user + after.sys - before.server.user - before.server.sys) / clockTicks()) * 1e6),
+    userUs: per(((after.user - before.server.user) / clockTicks()) * 1e6),
     redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
     redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
     shares: shares && {
@@ -389,7 +401,7 @@ try {
         results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
         const pct = (x) => (x === undefined ? '?' : Math.round(x));
         console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
+          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request (user ${r.userUs.toFixed(1)}), ` +
             `CPU % server ${pct(r.shares?.server)} wrk ${pct(r.shares?.wrk)} others ${pct(r.shares?.other0)} / ${pct(r.shares?.other1)}, ` +
             `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
         );
@@ -416,14 +428,17 @@ const rows = VARIANTS.map((variant) => {
     base &&
     `${runs.map((r, i) => (r.rps / base[i].rps).toFixed(2)).join(', ')} (median **${ratio.toFixed(2)}**)`;
   const cpu = medianOf(runs.map((r) => r.cpuUs));
+  const user = medianOf(runs.map((r) => r.userUs));
   const added = base && medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
+  const addedUser = base && medianOf(runs.map((r, i) => r.userUs - base[i].userUs));
+  const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
   const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
   const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
   const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
   const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
   return (
     `| ${variant.label} | ${variant.base ?? '–'} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ${ratios ?? '1'} | ` +
-    `${mid.p50} | ${mid.p99} | ${fmt(cpu)} | ${added === undefined ? '–' : `**${added >= 0 ? '+' : ''}${fmt(added)}**`} | ` +
+    `${mid.p50} | ${mid.p99} | ${fmt(cpu)} (${fmt(user)}) | ${added === undefined ? '–' : `**${signed(added)}** (${signed(addedUser)})`} | ` +
     `${fmt(redisCpu)} | ${fmt(commands, 2)} | ${sizes.get(variant.name)} | ${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ` +
     `${most('other0')} / ${most('other1')} | ${sum('non2xx')} | ${sum('socketErrors')} |`
   );
@@ -458,15 +473,17 @@ const report = [
   '`headers-html` is measured against `without-html`, the same page without middleware; every other',
   'variant against `without` (`without-html` too, to show what the page itself costs).',
   '',
-  "CPU is the server process's (all threads) over the measured run, per request; the added CPU is the",
-  "median over rounds of the difference to the baseline in the same round. Redis's CPU and commands are",
-  "redis-server's totals over the run per request, whoever sent them (this runner's two INFO calls",
-  'included). Response bytes: status line, headers and body of one answer. The CPU shares are in % of one',
-  "core: the server's and wrk's in the middle round, and the most that anything else used of core 0 (the",
-  "server's) and core 1 (wrk's) in any round: Redis (unpinned), whatever else ran on the machine, and",
-  'kernel work charged to no process (softirq: loopback delivery of the traffic).',
+  "CPU is the server process's (all threads, user and system time) over the measured run, per request,",
+  'and in brackets its user time alone (JavaScript and the native code it calls; the system time is mostly',
+  'the loopback TCP path). The added CPU is the median over rounds of the difference to the baseline in',
+  "the same round. Redis's CPU and commands are redis-server's totals over the run per request, whoever",
+  "sent them (this runner's two INFO calls included). Response bytes: status line, headers and body of one",
+  "answer. The CPU shares are in % of one core: the server's and wrk's in the middle round, and the most",
+  "that anything else used of core 0 (the server's) and core 1 (wrk's) in any round: Redis (unpinned),",
+  'whatever else ran on the machine, and kernel work charged to no process (softirq: loopback delivery of',
+  'the traffic).',
   '',
-  '| route | baseline | req/s per round | ÷ baseline, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request | added CPU µs per request | redis-server CPU µs per request | Redis commands per request | response bytes | server / wrk CPU % | others’ CPU % on core 0 / core 1 | non-2xx | socket errors |',
+  '| route | baseline | req/s per round | ÷ baseline, per round | p50 (middle round) | p99 (middle round) | server CPU µs per request (of it user) | added CPU µs per request (of it user) | redis-server CPU µs per request | Redis commands per request | response bytes | server / wrk CPU % | others’ CPU % on core 0 / core 1 | non-2xx | socket errors |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
   '',
