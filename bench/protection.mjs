@@ -462,7 +462,7 @@ const report = [
   '',
   `Every request carries the same two headers, \`Origin: ${ORIGIN}\` and \`X-Client: client-NNNN\`, NNNN`,
   `going through ${CLIENTS.toLocaleString('en-US')} values in turn (wrk builds the ${CLIENTS.toLocaleString('en-US')} requests once). \`GET /items\` answers a JSON`,
-  'array of three items; `GET /page` a 300-byte HTML page with an inline style and script, each with a',
+  'array of three items; `GET /page` an HTML page of 314 bytes with an inline style and script, each with a',
   'nonce (`cspNonce(ctx)` behind `securityHeaders()`, a fixed string of the same length without it).',
   'The middleware goes on with `app.use()`. The rate limits allow 1,000,000,000 requests a day, so',
   'every request is checked and allowed and no 429 is sent; with one key it is the client address, which',
