@@ -25,7 +25,7 @@
 // removed at the end. --profile VARIANT profiles that variant instead (node --cpu-prof, one run) and
 // prints where its time goes.
 //
-//   npm run bench:protection                            (about 6 minutes; writes bench/RESULTS-protection.md)
+//   npm run bench:protection                            (about 5 minutes; writes bench/RESULTS-protection.md)
 //   node bench/protection.mjs --rounds 1 --duration 5 --out /tmp/protection.md
 //   node bench/protection.mjs --variants rate-redis --rounds 1   (and its baseline, without)
 //   node bench/protection.mjs --profile headers-html --duration 10
