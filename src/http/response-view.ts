@@ -32,7 +32,8 @@ export function headerOf(
   if (own !== undefined) {
     for (const key of Object.keys(own)) if (key.toLowerCase() === name) return own[key];
   }
-  return ctx[kHeaders]?.[name];
+  const set = ctx[kHeaders];
+  return set !== undefined && Object.hasOwn(set, name) ? set[name] : undefined;
 }
 
 /** A whole response held in memory. */
@@ -86,7 +87,8 @@ function assign(target: ResponseHeaders, source: ResponseHeaders | undefined): v
 
 /** Adds `name` to the response's `Vary` (set with `ctx.set()`), keeping what is there, once. */
 export function varyOn(ctx: Context, name: string): void {
-  const current = ctx[kHeaders]?.vary;
+  const set = ctx[kHeaders];
+  const current = set !== undefined && Object.hasOwn(set, 'vary') ? set.vary : undefined;
   if (current === undefined || current === '') {
     ctx.set('vary', name);
     return;

@@ -19,6 +19,23 @@ function capture(): { logger: { error: Log; warn: Log; info: Log; debug: Log }; 
 }
 
 describe('response headers from request data', () => {
+  it('refuses __proto__ as a header name, the one name that a plain object would treat as special', async () => {
+    const app = new App({ logger: false });
+    app.get('/p', (ctx) => {
+      ctx.set('__PROTO__', 'x');
+      return 'unreachable';
+    });
+    app.get('/ok', (ctx) => {
+      ctx.set('x-a', '1').set('constructor', '2').set('toString', '3');
+      return 'ok';
+    });
+    const res = await inject(app, { url: '/p' });
+    assert.equal(res.status, 500);
+    assert.equal(res.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_INVALID_HEADER');
+    const ok = await inject(app, { url: '/ok' });
+    assert.deepEqual([ok.headers['x-a'], ok.headers.constructor, ok.headers.tostring], ['1', '2', '3']);
+  });
+
   it('answers 500 WEIR_ERR_INVALID_HEADER when ctx.set gets CR/LF or a character above U+00FF, and keeps serving', async () => {
     const { logger, lines } = capture();
     const app = new App({ logger });
