@@ -1,0 +1,48 @@
+/** docs/schema.md: the orders example validates query, params, headers and body, and answers its statuses. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { inject } from 'weir/testing';
+import { app } from '../../examples/docs/schema/orders.ts';
+
+type Issue = { in: string; path: string; message: string };
+const issuesOf = (res: { json<T>(): T }) =>
+  res
+    .json<{ error: { code: string; details: { issues: Issue[] } } }>()
+    .error.details.issues.map((i) => `${i.in}:${i.path}`);
+
+describe('docs/schema.md', () => {
+  it('creates, lists and reads orders through their schemas', async () => {
+    const post = (body: unknown, tenant = 'acme') =>
+      inject(app, { method: 'POST', url: '/orders', headers: { 'x-tenant': tenant }, body });
+    const made = await post({ items: [{ sku: 'a', quantity: 2 }] });
+    assert.equal(made.status, 201);
+    const { id } = made.json<{ id: string }>();
+    assert.deepEqual((await inject(app, { url: `/orders/${id}` })).json(), { id, status: 'open', items: 1 });
+    assert.equal((await inject(app, { url: '/orders?limit=1&status=open' })).json<unknown[]>().length, 1);
+    assert.equal((await post({ items: [{ sku: 'a', quantity: 1 }], coupon: 'EXPIRED' })).status, 422);
+  });
+
+  it('refuses what breaks them, naming each part and path', async () => {
+    const bad = await inject(app, {
+      method: 'POST',
+      url: '/orders',
+      headers: { 'x-tenant': 'ACME!' },
+      body: { items: [{ sku: 'a', quantity: 0 }], extra: true },
+    });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(issuesOf(bad), ['headers:x-tenant'], 'headers first: the body is not even read');
+    const body = await inject(app, {
+      method: 'POST',
+      url: '/orders',
+      headers: { 'x-tenant': 'acme' },
+      body: { items: [{ sku: 'a', quantity: 0 }], extra: true },
+    });
+    assert.deepEqual(issuesOf(body).sort(), ['body:extra', 'body:items[0].quantity']);
+    assert.deepEqual(issuesOf(await inject(app, { url: '/orders?limit=500&status=lost' })).sort(), [
+      'query:limit',
+      'query:status',
+    ]);
+    assert.deepEqual(issuesOf(await inject(app, { url: '/orders/not-a-uuid' })), ['params:id']);
+    assert.equal((await inject(app, { url: `/orders/${crypto.randomUUID()}` })).status, 404);
+  });
+});
