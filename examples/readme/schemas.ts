@@ -1,13 +1,13 @@
+import * as v from 'valibot';
 import { App } from 'weir';
-import { z } from 'zod';
 
 export const app = new App();
-const User = z.object({ id: z.number(), name: z.string() });
-const Problem = z.object({ error: z.string() });
-const users = new Map<number, z.infer<typeof User>>();
+const User = v.object({ id: v.number(), name: v.string() });
+const Problem = v.object({ error: v.string() });
+const users = new Map<number, v.InferOutput<typeof User>>();
 
 const create = {
-  body: z.object({ name: z.string().min(1).max(100) }),
+  body: v.object({ name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)) }),
   response: { 201: User, 409: Problem },
 };
 app.post('/users', { schema: create }, (ctx) => {
@@ -21,7 +21,8 @@ app.post('/users', { schema: create }, (ctx) => {
 });
 
 const read = {
-  params: z.object({ id: z.coerce.number().int().positive() }), // "7" arrives as 7
+  // "7" arrives as the string "7": digits only, then a number
+  params: v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1)) }),
   response: { 200: User, 404: Problem },
 };
 app.get('/users/:id', { schema: read }, (ctx) => {

@@ -126,10 +126,11 @@ export function validatePart(
 /** The 400 for the issues of every part that failed. */
 export function validationError(issues: ValidationIssue[]): Error {
   const listed = issues.slice(0, MAX_ISSUES);
-  const parts = [...new Set(listed.map((issue) => issue.in))].join(', ');
+  const names = [...new Set(listed.map((issue) => issue.in))];
+  const parts = names.join(', ');
   return httpError(
     'WEIR_ERR_VALIDATION',
-    `The request's ${parts} ${listed.length === 1 ? 'breaks' : 'break'} the route's schema (${issues.length} issue${issues.length === 1 ? '' : 's'})`,
+    `The request's ${parts} ${names.length === 1 ? 'breaks' : 'break'} the route's schema (${issues.length} issue${issues.length === 1 ? '' : 's'})`,
     { issues: listed, ...(issues.length > MAX_ISSUES && { more: issues.length - MAX_ISSUES }) },
   );
 }

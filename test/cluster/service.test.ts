@@ -39,13 +39,20 @@ describe('npm start with WEB_CONCURRENCY=2 on SQLite (database and job queue sha
       const [line] = await service.waitFor(/weir: serving .*/);
       assert.match(
         line!,
-        /with 2 workers \(primary pid \d+\): database sqlite:\S+weir\.db, cache memory: \(one per worker, not shared\), queue sqlite:\S+queue\.db$/,
+        /with 2 workers \(primary pid \d+\): database sqlite:\S+weir\.db, cache memory: \(one per worker, not shared\), queue sqlite:\S+queue\.db, sessions sqlite:\S+weir\.db, rateLimits memory: \(one per worker, not shared\)$/,
       );
       // Both workers migrated at once: each file is recorded once and the seed is there once.
       const db = new Sqlite(database, { readonly: true });
       try {
         const names = db.prepare('SELECT name FROM weir_migrations ORDER BY name').pluck().all();
-        assert.deepEqual(names, ['001_schema.sql', '002_welcome_emails.sql', '003_job_status.sql']);
+        assert.deepEqual(names, [
+          '001_schema.sql',
+          '002_welcome_emails.sql',
+          '003_job_status.sql',
+          '004_service_secrets.sql',
+          '005_current_seed_hashes.sql',
+          'weir_sessions_1.sql', // the session store's table, from the migration weir ships, applied at start
+        ]);
         assert.equal(db.prepare('SELECT count(*) FROM world').pluck().get(), 10_000);
       } finally {
         db.close();
