@@ -171,7 +171,10 @@ export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions
     allowMemoryWithWorkers: true,
   });
 
-  app.post('/login', sessions, sameSite, perAddress, async (ctx) => {
+  // Logins are the costliest requests here (a scrypt each) and a flood's favourite target: under overload
+  // they wait behind, and are shed before, every other request.
+  const loginRoute = { priority: 'batch' as const };
+  app.post('/login', loginRoute, sessions, sameSite, perAddress, async (ctx) => {
     // Login CSRF: a form on another site could log the visitor in as the attacker. csrf() looks only at
     // requests that carry cookies, and a visitor may have none yet: browsers say where a request comes
     // from in Sec-Fetch-Site; other clients send none and are let through.
@@ -200,7 +203,7 @@ export function addAuthRoutes(app: App, db: Database, options: AuthRoutesOptions
   if (corsOrigins.length > 0) {
     api.use(cors({ origin: corsOrigins, headers: ['authorization', 'content-type'], maxAgeSeconds: 600 }));
   }
-  api.post('/tokens', perAddress, async (ctx) => {
+  api.post('/tokens', loginRoute, perAddress, async (ctx) => {
     const user = await authenticate(app, db, ctx, failures);
     if (user === undefined) throw refused();
     const token = await signJwt(

@@ -303,17 +303,20 @@ describe('reference service: login, sessions and tokens', () => {
     }
   });
 
-  it('sheds a login flood with 503 while /plaintext keeps answering at once', async () => {
+  it('sheds a login flood with 503, leaving the thread pool to the file system and /plaintext answering', async () => {
     const flood = Array.from({ length: 150 }, (_, i) => login(`flood${i}@example.com`, 'wrong-password'));
-    const latencies: number[] = [];
+    const latencies: Record<string, number[]> = { '/plaintext': [], '/static/hello.txt': [] };
     let peak = { running: 0, waiting: 0 };
+    // A static file is read on libuv's thread pool, where the hashes run: with hashing unbounded it would
+    // wait behind ~150 of them (seconds); bounded to 2 of the 4 threads, it does not wait for a hash.
     for (let i = 0; i < 20; i++) {
       const { running, waiting } = passwordStats();
       peak = { running: Math.max(peak.running, running), waiting: Math.max(peak.waiting, waiting) };
+      const path = i % 2 === 0 ? '/plaintext' : '/static/hello.txt';
       const started = performance.now();
-      const res = await request(handle, { path: '/plaintext' });
-      latencies.push(performance.now() - started);
-      assert.equal(res.body, 'Hello, World!');
+      const res = await request(handle, { path });
+      latencies[path]?.push(performance.now() - started);
+      assert.equal(res.status, 200, path);
     }
     const results = await Promise.all(flood);
     const busy = results.filter((r) => r.status === 503);
@@ -326,7 +329,11 @@ describe('reference service: login, sessions and tokens', () => {
     }
     assert.ok(peak.running > 0 && peak.running <= 2, `hashes running at once: ${peak.running}`);
     assert.ok(peak.waiting <= 64, `hashes waiting: ${peak.waiting}`);
-    const worst = Math.max(...latencies);
-    assert.ok(worst < 500, `/plaintext took up to ${worst.toFixed(0)} ms during the flood`);
+    // The bound is loose on purpose: the flood's own 150 requests share this process's event loop (the
+    // client's side too), which a loaded machine slows; waiting behind the hashes would take seconds.
+    for (const [path, times] of Object.entries(latencies)) {
+      const worst = Math.max(...times);
+      assert.ok(worst < 1500, `${path} took up to ${worst.toFixed(0)} ms during the flood`);
+    }
   });
 });
