@@ -132,6 +132,10 @@ export const errorCodes = {
     status: 400,
     summary: "A request's params, query, headers or body break the route's schema.",
   },
+  WEIR_ERR_RESPONSE_SCHEMA: {
+    status: 500,
+    summary: "A route's response breaks its `schema.response` (with `responseSchemas: 'error'`).",
+  },
   WEIR_ERR_BAD_DEADLINE: {
     status: 400,
     summary: 'A trusted deadline header (`X-Request-Deadline`, `grpc-timeout`) is malformed.',

@@ -92,6 +92,7 @@ export class App<S extends object = Record<never, never>> {
   readonly #runtime: AppRuntime;
   readonly #routes: RouteDef[] = [];
   readonly #middleware: Middleware<object>[] = [];
+  readonly #responseSchemas: 'error' | 'warn' | 'off';
   readonly #mounts: { prefix: string; app: App<object> }[] = [];
   readonly #startHooks: LifecycleHook[] = [];
   readonly #stopHooks: LifecycleHook[] = [];
@@ -106,6 +107,9 @@ export class App<S extends object = Record<never, never>> {
 
   constructor(options: AppOptions = {}) {
     checkAppOptions(options);
+    const env = process.env.NODE_ENV;
+    this.#responseSchemas =
+      options.responseSchemas ?? (env === 'development' || env === 'test' ? 'error' : 'warn');
     this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
@@ -320,7 +324,11 @@ export class App<S extends object = Record<never, never>> {
         args,
       );
     }
-    const handler = withSchemas(options.schema, args.pop() as Chain) as Handler<string, object>;
+    const handler = withSchemas(options.schema, args.pop() as Chain, {
+      check: this.#responseSchemas,
+      log: this.log,
+      route: `${method === '*' ? 'ALL' : method} ${path}`,
+    }) as Handler<string, object>;
     this.#routes.push({ method, path, options, middleware: args as Middleware<object>[], handler });
     return this;
   }

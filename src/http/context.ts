@@ -99,6 +99,9 @@ interface AnyInputs {
  */
 export type AnyContext = Context<string, object, AnyInputs>;
 
+/** On a response made by `ctx.reply()`: the body as given, for the response schema's check. */
+export const kReplyBody = Symbol('weir.reply-body');
+
 /** Sets a validated request part (the route's schemas ran): what `ctx.params` … `ctx.body` then answer. */
 export const kSetInput = Symbol('weir.set-input');
 
@@ -363,6 +366,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   reply<K extends keyof Responses<I> & number>(status: K, body: Responses<I>[K]): Reply<K> {
     const response =
       status === 204 || status === 304 ? new WeirResponse(undefined, status, {}) : json(body, status);
+    (response as unknown as Record<symbol, unknown>)[kReplyBody] = body;
     return response as unknown as Reply<K>;
   }
 

@@ -59,6 +59,13 @@ export interface AppOptions {
   trustDeadline?: TrustDeadline;
   /** Bounds of `app.background()`: tasks running at once, and how long stop waits for them. */
   background?: BackgroundOptions;
+  /**
+   * What happens when a route's response breaks its `schema.response`: `'error'` answers 500
+   * `WEIR_ERR_RESPONSE_SCHEMA` instead (the body is never sent), `'warn'` sends it and logs the issues once
+   * per route and status, `'off'` does not check. @default 'error' when NODE_ENV is development or test,
+   * else 'warn'
+   */
+  responseSchemas?: 'error' | 'warn' | 'off';
 }
 
 /** Options of one route. */
@@ -96,6 +103,9 @@ function checkLimit(name: string, value: number | undefined, min = 0): void {
 
 /** Checks the bounds of `new App(options)`. @throws `WEIR_ERR_INVALID_OPTION` naming the first bad one. */
 export function checkAppOptions(options: AppOptions): void {
+  if (options.responseSchemas !== undefined && !['error', 'warn', 'off'].includes(options.responseSchemas)) {
+    throw invalidOption('responseSchemas', "'error', 'warn' or 'off'", options.responseSchemas);
+  }
   checkLimit('bodyLimitBytes', options.bodyLimitBytes);
   checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
   checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);

@@ -184,4 +184,44 @@ describe('route schemas', () => {
       );
     }
   });
+
+  it('checks responses: a 500 instead with responseSchemas error, a warning once with warn, nothing with off', async () => {
+    const logged: { level: string; obj: unknown }[] = [];
+    const logger = {
+      error: (obj: unknown) => logged.push({ level: 'error', obj }),
+      warn: (obj: unknown) => logged.push({ level: 'warn', obj }),
+      info() {},
+      debug() {},
+    };
+    const build = (responseSchemas: 'error' | 'warn' | 'off') => {
+      const app = new App({ logger, responseSchemas });
+      const schema = { response: { 200: z.object({ id: z.number() }), 201: z.object({ id: z.number() }) } };
+      // The casts stand for a bug the types did not catch (data from elsewhere, typed loosely).
+      app.get('/plain', { schema }, () => ({ id: 'secret-string' }) as unknown as { id: number });
+      app.post('/reply', { schema }, (ctx) => ctx.reply(201, { id: 'x' } as unknown as { id: number }));
+      app.get('/fine', { schema }, async () => ({ id: 1 }));
+      return app;
+    };
+    const strict = build('error');
+    for (const [method, url] of [
+      ['GET', '/plain'],
+      ['POST', '/reply'],
+    ] as const) {
+      const res = await inject(strict, { method, url });
+      assert.equal(res.status, 500, url);
+      assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_RESPONSE_SCHEMA');
+      assert.doesNotMatch(res.body, /secret-string/);
+    }
+    assert.deepEqual((await inject(strict, { url: '/fine' })).json(), { id: 1 });
+    assert.equal(logged.filter((l) => l.level === 'error').length, 2);
+    logged.length = 0;
+    const lenient = build('warn');
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual((await inject(lenient, { url: '/plain' })).json(), { id: 'secret-string' });
+    assert.equal(logged.filter((l) => l.level === 'warn').length, 1, 'once per route and status');
+    logged.length = 0;
+    assert.equal((await inject(build('off'), { url: '/plain' })).status, 200);
+    assert.deepEqual(logged, []);
+    assert.throws(() => new App({ responseSchemas: 'loud' as never }), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
 });
