@@ -39,6 +39,7 @@ import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
+import { hideCredentials, runnerRedis } from './lib/redis.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const VARIANTS = [
@@ -103,7 +104,6 @@ if (!have('wrk')) {
   console.error('bench:auth needs wrk (apt-get install wrk)');
   process.exit(1);
 }
-const shownRedis = values.redis.replace(/\/\/[^@]*@/, '//***@');
 
 const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-auth-'));
 cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
@@ -134,42 +134,7 @@ function send(method, path, headers = {}) {
   });
 }
 
-/** The runner's own Redis connection (ioredis, from the root's node_modules), for INFO, SCAN and UNLINK. */
-let redisClient;
-async function redis() {
-  if (redisClient === undefined) {
-    const { Redis } = await import('ioredis');
-    redisClient = new Redis(values.redis, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
-    });
-    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
-    await redisClient.connect();
-  }
-  return redisClient;
-}
-
-/** Redis's total_commands_processed (every client's, this runner's INFO included). */
-async function redisCommands() {
-  const info = await (await redis()).info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** Unlinks every key matching `pattern` (SCAN, bounded); resolves to how many there were. */
-async function unlinkKeys(pattern) {
-  const client = await redis();
-  let cursor = '0';
-  let seen = 0;
-  for (let i = 0; i < 100_000; i++) {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    seen += keys.length;
-    if (keys.length > 0) await client.unlink(...keys);
-    cursor = next;
-    if (cursor === '0') return seen;
-  }
-  throw new Error(`SCAN MATCH ${pattern} did not finish within 100,000 calls`);
-}
+const redis = runnerRedis(values.redis);
 
 const pin = pinning();
 const run = `bench-auth:${Date.now().toString(36)}${randomBytes(3).toString('hex')}:`;
@@ -226,7 +191,7 @@ async function load(variant, server, headers, seconds) {
   const args = wrkCommand(pin, { connections, port }, seconds, '/me', script(headers));
   const pid = server.child.pid;
   const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redisCommands() : undefined;
+  const commands = variant.redis ? await redis.commands() : undefined;
   const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
     core1: () => statTicks('cpu1')?.busy,
   });
@@ -238,7 +203,7 @@ async function load(variant, server, headers, seconds) {
     ...r,
     cpuUs: per((cpu / clockTicks()) * 1e6),
     redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
+    redisCommands: variant.redis ? per((await redis.commands()) - commands) : undefined,
     shares: shares && {
       server: shares.server,
       wrk: shares.wrk,
@@ -263,15 +228,15 @@ if (profiled !== undefined) {
     console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
     console.log(summarizeProfile(file));
   } finally {
-    if (profiled.redis) await unlinkKeys(`${run}*`);
-    redisClient?.disconnect();
+    if (profiled.redis) await redis.unlinkKeys(`${run}*`);
+    redis.disconnect();
   }
   process.exit(0);
 }
 
 runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
-const redisVersion = /redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?';
+const redisVersion = await redis.version();
 // Before the run and again before each variant (the other runs on this machine come and go): waits while
 // another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
 const quiet = { waited: 0, times: 0, ranBeside: [] };
@@ -315,8 +280,8 @@ try {
     }
   }
 } finally {
-  if (VARIANTS.some((v) => v.redis)) keysLeft = await unlinkKeys(`${run}*`);
-  redisClient?.disconnect();
+  if (VARIANTS.some((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
+  redis.disconnect();
 }
 console.log(`bench:auth: removed ${keysLeft} Redis keys under ${run}`);
 
@@ -355,7 +320,7 @@ const report = [
   `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
   `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
-  `Redis ${shownRedis}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
+  `Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
   '',
   'Every request is `GET /me` with the same two headers, `Cookie: weir_session=<43-character id>` and',
   '`Authorization: Bearer <HS256 JWT>`, from one login before the load; the answer is',

@@ -28,6 +28,7 @@ import { pinning } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { cleanupOnExit, get, runBounded, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { hideCredentials } from './lib/redis.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
@@ -211,7 +212,7 @@ const report = [
   `Command: \`node bench/idempotency.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
   `(servers/weir-idempotency.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
-  `Redis ${values.redis.replace(/\/\/[^@]*@/, '//***@')}, not pinned).`,
+  `Redis ${hideCredentials(values.redis)}, not pinned).`,
   '',
   'Every request is `POST /orders` with a 28-byte JSON body and an `Idempotency-Key`: a new key per request',
   '(`unique`: each request claims its key in the cache, runs, and stores its response: one `add` and one',

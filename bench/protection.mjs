@@ -42,6 +42,7 @@ import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
+import { hideCredentials, runnerRedis } from './lib/redis.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 // name, the report's label, the path, the baseline (in the same round), the groups of headers its
@@ -120,7 +121,6 @@ if (!have('wrk')) {
   console.error('bench:protection needs wrk (apt-get install wrk)');
   process.exit(1);
 }
-const shownRedis = values.redis.replace(/\/\/[^@]*@/, '//***@');
 
 const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-protection-'));
 cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
@@ -171,42 +171,7 @@ function get(path, headers = {}) {
   });
 }
 
-/** The runner's own Redis connection (ioredis, from the root's node_modules), for INFO, SCAN and UNLINK. */
-let redisClient;
-async function redis() {
-  if (redisClient === undefined) {
-    const { Redis } = await import('ioredis');
-    redisClient = new Redis(values.redis, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
-    });
-    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
-    await redisClient.connect();
-  }
-  return redisClient;
-}
-
-/** Redis's total_commands_processed (every client's, this runner's INFO included). */
-async function redisCommands() {
-  const info = await (await redis()).info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** Unlinks every key matching `pattern` (SCAN, bounded); resolves to how many there were. */
-async function unlinkKeys(pattern) {
-  const c = await redis();
-  let cursor = '0';
-  let seen = 0;
-  for (let i = 0; i < 100_000; i++) {
-    const [next, keys] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    seen += keys.length;
-    if (keys.length > 0) await c.unlink(...keys);
-    cursor = next;
-    if (cursor === '0') return seen;
-  }
-  throw new Error(`SCAN MATCH ${pattern} did not finish within 100,000 calls`);
-}
+const redis = runnerRedis(values.redis);
 
 const ITEMS =
   '[{"id":1,"name":"apple","price":120},{"id":2,"name":"pear","price":95},{"id":3,"name":"plum","price":60}]';
@@ -318,7 +283,7 @@ async function load(variant, server, seconds) {
   const args = wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path));
   const pid = server.child.pid;
   const before = { server: userSys(pid), redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redisCommands() : undefined;
+  const commands = variant.redis ? await redis.commands() : undefined;
   const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
     core1: () => statTicks('cpu1')?.busy,
   });
@@ -331,7 +296,7 @@ async function load(variant, server, seconds) {
     cpuUs: per(((after.user + after.sys - before.server.user - before.server.sys) / clockTicks()) * 1e6),
     userUs: per(((after.user - before.server.user) / clockTicks()) * 1e6),
     redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
+    redisCommands: variant.redis ? per((await redis.commands()) - commands) : undefined,
     shares: shares && {
       server: shares.server,
       wrk: shares.wrk,
@@ -353,16 +318,14 @@ if (values.profile !== undefined) {
     console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
     console.log(summarizeProfile(file));
   } finally {
-    if (profiled.redis) await unlinkKeys(`${run}*`);
-    redisClient?.disconnect();
+    if (profiled.redis) await redis.unlinkKeys(`${run}*`);
+    redis.disconnect();
   }
   process.exit(0);
 }
 
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
-const redisVersion = uses((v) => v.redis)
-  ? (/redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?')
-  : undefined;
+const redisVersion = uses((v) => v.redis) ? await redis.version() : undefined;
 // Before the run and again before each variant (the other runs on this machine come and go): waits while
 // another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
 const quiet = { waited: 0, times: 0, ranBeside: [] };
@@ -411,8 +374,8 @@ try {
     }
   }
 } finally {
-  if (uses((v) => v.redis)) keysLeft = await unlinkKeys(`${run}*`);
-  redisClient?.disconnect();
+  if (uses((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
+  redis.disconnect();
 }
 if (uses((v) => v.redis)) console.log(`bench:protection: removed ${keysLeft} Redis keys under ${run}`);
 
@@ -458,7 +421,7 @@ const report = [
   `Command: \`node bench/protection.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
   `(servers/weir-protection.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up, ${rounds} rounds with`,
-  `the order of the variants rotated, each variant a fresh process${redisVersion ? `; Redis ${shownRedis}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end` : ''}).`,
+  `the order of the variants rotated, each variant a fresh process${redisVersion ? `; Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end` : ''}).`,
   '',
   `Every request carries the same two headers, \`Origin: ${ORIGIN}\` and \`X-Client: client-NNNN\`, NNNN`,
   `going through ${CLIENTS.toLocaleString('en-US')} values in turn (wrk builds the ${CLIENTS.toLocaleString('en-US')} requests once). \`GET /items\` answers a JSON`,
