@@ -19,15 +19,22 @@
 //   node bench/idempotency.mjs --rounds 1 --duration 5 --out /tmp/idempotency.md
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
+import { BENCH_DIR, have, runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, get, runBounded, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import {
+  cleanupOnExit,
+  get,
+  runBounded,
+  send,
+  startServer,
+  stopServer,
+  wrkCommand,
+} from './lib/processes.mjs';
 import { hideCredentials } from './lib/redis.mjs';
 import { medianOf } from './lib/stats.mjs';
 
@@ -96,30 +103,14 @@ end
   return file;
 }
 
-/** One POST with a key; resolves to { status, replayed }. */
-function probe(key) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: HOST,
-        port,
-        path: '/orders',
-        method: 'POST',
-        agent: false,
-        timeout: 2000,
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          resolve({ status: res.statusCode, replayed: res.headers['idempotent-replayed'] === 'true' }),
-        );
-      },
-    );
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(BODY);
+/** One POST of BODY with a key; resolves to { status, replayed }. */
+async function probe(key) {
+  const res = await send(port, '/orders', {
+    method: 'POST',
+    headers: { 'idempotency-key': key },
+    body: BODY,
   });
+  return { status: res.status, replayed: res.headers['idempotent-replayed'] === 'true' };
 }
 
 /** How many requests the server's overload limiter has shed so far. */

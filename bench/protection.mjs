@@ -32,15 +32,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
+import { BENCH_DIR, have, runStep } from './lib/common.mjs';
 import { clockTicks, pinning, processTicks, statTicks } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { cleanupOnExit, measureWrk, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
 import { medianOf } from './lib/stats.mjs';
@@ -152,24 +151,8 @@ end
   return file;
 }
 
-/** One GET to 127.0.0.1 without keep-alive: { status, headers, rawHeaders, body }. */
-function get(path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, agent: false, timeout: 2000, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body }),
-      );
-    });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end();
-  });
-}
+/** One GET to the server, without keep-alive: { status, headers, rawHeaders, body }. */
+const get = (path, headers) => send(port, path, { headers });
 
 const redis = runnerRedis(values.redis);
 
