@@ -28,24 +28,16 @@
 //   node bench/auth.mjs --profile redis --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, have, runStep } from './lib/common.mjs';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { runStep } from './lib/common.mjs';
 import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import {
-  cleanupOnExit,
-  measureWrk,
-  send as sendTo,
-  startServer,
-  stopServer,
-  wrkCommand,
-} from './lib/processes.mjs';
+import { measureWrk, send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
+import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const VARIANTS = [
@@ -67,60 +59,34 @@ const VARIANTS = [
   },
 ];
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18185' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'wait-others': { type: 'string', default: '600' },
-    profile: { type: 'string' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-auth.md') },
-    help: { type: 'boolean', short: 'h' },
+const names = VARIANTS.map((v) => v.name).join(', ');
+// --duration 30 at most: under 60 s from login to the end of a run, so that the default touchAfterMs never
+// fires.
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'auth',
+  port: '18185',
+  redisHelp: 'the Redis of the redis variants',
+  own: {
+    profile: {
+      arg: 'VARIANT',
+      help: `profile one variant (${names}) and print a summary; no report`,
+      after: 'wait-others',
+    },
   },
 });
-if (values.help) {
-  console.log(`node bench/auth.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N          alternating rounds (3)
-  --duration S        seconds of each measured wrk run (10)
-  --connections N     wrk connections (64)
-  --port N            the server's port on 127.0.0.1 (18185)
-  --redis URL         the Redis of the redis variants (redis://127.0.0.1:6379)
-  --wait-others S     longest wait for another bench runner or test run to end, then run anyway (600)
-  --profile VARIANT   profile one variant (${VARIANTS.map((v) => v.name).join(', ')}) and print a summary; no report
-  --out FILE          where the Markdown report goes (bench/RESULTS-auth.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-// Under 60 s from login to the end of a run, so that the default touchAfterMs never fires.
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
-  process.exit(2);
-}
 const profiled = values.profile === undefined ? undefined : VARIANTS.find((v) => v.name === values.profile);
 if (values.profile !== undefined && profiled === undefined) {
-  console.error(`--profile must be one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+  console.error(`--profile must be one of ${names}`);
   process.exit(2);
 }
-if (!have('wrk')) {
-  console.error('bench:auth needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
+requireWrk('bench:auth');
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-auth-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
-let scriptCount = 0;
+const writeScript = luaScripts('auth');
 
 /** A wrk script: GET /me with `headers`, built once by wrk (no Lua per request). */
 function script(headers) {
-  const file = join(scripts, `s${++scriptCount}.lua`);
   const lines = Object.entries(headers).map(([name, value]) => `wrk.headers["${name}"] = "${value}"`);
-  writeFileSync(file, `wrk.method = "GET"\n${lines.join('\n')}\n`);
-  return file;
+  return writeScript(`wrk.method = "GET"\n${lines.join('\n')}\n`);
 }
 
 /** One request to the server, without keep-alive: { status, headers, body }. */
@@ -234,7 +200,7 @@ const redisVersion = await redis.version();
 const quiet = { waited: 0, times: 0, ranBeside: [] };
 async function waitQuiet() {
   try {
-    const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
+    const waited = await waitForQuiet({ name: 'bench:auth', seconds: waitOthers });
     // A wait with nothing to wait for still takes a few ms.
     if (waited >= 1) {
       quiet.waited += waited;

@@ -18,61 +18,24 @@
 //   npm run bench:idempotency                          (about 3 minutes; writes bench/RESULTS-idempotency.md)
 //   node bench/idempotency.mjs --rounds 1 --duration 5 --out /tmp/idempotency.md
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, have, runStep } from './lib/common.mjs';
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import {
-  cleanupOnExit,
-  get,
-  runBounded,
-  send,
-  startServer,
-  stopServer,
-  wrkCommand,
-} from './lib/processes.mjs';
+import { get, runBounded, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { hideCredentials } from './lib/redis.mjs';
+import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18183' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'wait-others': { type: 'string', default: '600' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-idempotency.md') },
-    help: { type: 'boolean', short: 'h' },
-  },
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'idempotency',
+  port: '18183',
+  redisHelp: 'the Redis of the redis variants',
+  width: 18,
 });
-if (values.help) {
-  console.log(`node bench/idempotency.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N        alternating rounds (3)
-  --duration S      seconds of each measured wrk run (10)
-  --connections N   wrk connections (64)
-  --port N          the server's port on 127.0.0.1 (18183)
-  --redis URL       the Redis of the redis variants (redis://127.0.0.1:6379)
-  --wait-others S   longest wait for another bench runner or test run to end, then run anyway (600)
-  --out FILE        where the Markdown report goes (bench/RESULTS-idempotency.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
-  process.exit(2);
-}
-if (!have('wrk')) {
-  console.error('bench:idempotency needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
+requireWrk('bench:idempotency');
 
 const VARIANTS = [
   { name: 'without', label: 'no idempotency()', cache: undefined, keys: 'unique' },
@@ -83,16 +46,12 @@ const VARIANTS = [
 ];
 const BODY = '{"item":"book","quantity":1}';
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-idempotency-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
-let scriptCount = 0;
+const writeScript = luaScripts('idempotency');
 
 /** A wrk script that POSTs BODY with a key per request (`unique`) or one of 100 (`repeated`), under `prefix`. */
 function script(keys, prefix) {
-  const file = join(scripts, `s${++scriptCount}.lua`);
   const key = keys === 'unique' ? 'counter' : '(counter % 100)';
-  writeFileSync(
-    file,
+  return writeScript(
     `local counter = 0
 request = function()
   counter = counter + 1
@@ -100,7 +59,6 @@ request = function()
 end
 `,
   );
-  return file;
 }
 
 /** One POST of BODY with a key; resolves to { status, replayed }. */
@@ -150,7 +108,7 @@ async function load(variant, prefix, seconds) {
 runStep('bench:idempotency', 'npm', ['run', 'build', '--silent']);
 let quiet = 'no other bench runner or test run was seen';
 try {
-  await waitForQuiet({ name: 'bench:idempotency', seconds: Number(values['wait-others']) });
+  await waitForQuiet({ name: 'bench:idempotency', seconds: waitOthers });
 } catch (err) {
   quiet = `it ran anyway, ${err.message}`;
 }

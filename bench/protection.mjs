@@ -31,17 +31,16 @@
 //   node bench/protection.mjs --profile headers-html --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, have, runStep } from './lib/common.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { runStep } from './lib/common.mjs';
 import { clockTicks, pinning, processTicks, statTicks } from './lib/cpu.mjs';
 import { machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, measureWrk, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { measureWrk, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
+import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 // name, the report's label, the path, the baseline (in the same round), the groups of headers its
@@ -64,42 +63,21 @@ const ALL = [
   redis,
 }));
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18186' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    variants: { type: 'string' },
-    'wait-others': { type: 'string', default: '600' },
-    profile: { type: 'string' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-protection.md') },
-    help: { type: 'boolean', short: 'h' },
+const names = ALL.map((v) => v.name).join(', ');
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'protection',
+  port: '18186',
+  redisHelp: 'the Redis of rate-redis',
+  maxDuration: 60,
+  own: {
+    variants: { arg: 'A,B', help: `only these (${names}) and their baselines (all)`, after: 'redis' },
+    profile: {
+      arg: 'VARIANT',
+      help: 'profile one variant and print a summary; no report',
+      after: 'wait-others',
+    },
   },
 });
-const names = ALL.map((v) => v.name).join(', ');
-if (values.help) {
-  console.log(`node bench/protection.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N          alternating rounds (3)
-  --duration S        seconds of each measured wrk run (10)
-  --connections N     wrk connections (64)
-  --port N            the server's port on 127.0.0.1 (18186)
-  --redis URL         the Redis of rate-redis (redis://127.0.0.1:6379)
-  --variants A,B      only these (${names}) and their baselines (all)
-  --wait-others S     longest wait for another bench runner or test run to end, then run anyway (600)
-  --profile VARIANT   profile one variant and print a summary; no report
-  --out FILE          where the Markdown report goes (bench/RESULTS-protection.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 60) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…60 seconds, --connections ≥ 1');
-  process.exit(2);
-}
 const byName = new Map(ALL.map((v) => [v.name, v]));
 const chosen = (values.variants ?? values.profile ?? names).split(',').map((s) => s.trim());
 const unknown = chosen.filter((n) => !byName.has(n));
@@ -116,13 +94,9 @@ const want = (n) => {
 };
 for (const n of chosen) want(n);
 const VARIANTS = ALL.filter((v) => wanted.has(v.name));
-if (!have('wrk')) {
-  console.error('bench:protection needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
+requireWrk('bench:protection');
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-protection-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
+const writeScript = luaScripts('protection');
 const CLIENTS = 10_000;
 const ORIGIN = 'https://app.example.com';
 const client = (i) => `client-${String(i).padStart(4, '0')}`;
@@ -132,9 +106,7 @@ const client = (i) => `client-${String(i).padStart(4, '0')}`;
  * turn; per request, wrk's Lua only picks the next one.
  */
 function script(path) {
-  const file = join(scripts, `${path.slice(1)}.lua`);
-  writeFileSync(
-    file,
+  return writeScript(
     `local requests = {}
 local n = 0
 init = function(args)
@@ -147,8 +119,8 @@ request = function()
   return requests[n]
 end
 `,
+    `${path.slice(1)}.lua`,
   );
-  return file;
 }
 
 /** One GET to the server, without keep-alive: { status, headers, rawHeaders, body }. */
@@ -291,7 +263,7 @@ async function load(variant, server, seconds) {
 
 if (values.profile !== undefined) {
   const profiled = byName.get(values.profile);
-  await waitForQuiet({ name: 'bench:protection', seconds: Number(values['wait-others']) });
+  await waitForQuiet({ name: 'bench:protection', seconds: waitOthers });
   runStep('bench:protection', 'npm', ['run', 'build', '--silent']);
   try {
     const { file, rps } = await profileServer(
@@ -314,7 +286,7 @@ const redisVersion = uses((v) => v.redis) ? await redis.version() : undefined;
 const quiet = { waited: 0, times: 0, ranBeside: [] };
 async function waitQuiet() {
   try {
-    const waited = await waitForQuiet({ name: 'bench:protection', seconds: Number(values['wait-others']) });
+    const waited = await waitForQuiet({ name: 'bench:protection', seconds: waitOthers });
     // A wait with nothing to wait for still takes a few ms.
     if (waited >= 1) {
       quiet.waited += waited;

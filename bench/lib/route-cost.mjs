@@ -1,0 +1,94 @@
+// What the runners that measure middleware on one route (auth.mjs, idempotency.mjs, protection.mjs) share:
+// their command line and the folder of their wrk scripts.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, have } from './common.mjs';
+import { cleanupOnExit } from './processes.mjs';
+
+/**
+ * Reads the command line of bench/<script>.mjs with node:util's parseArgs; with -h or --help it prints the
+ * help and exits with 0. Every such runner takes --rounds (1 to 10), --duration (1 to `maxDuration`
+ * seconds), --connections, --port (default `port`), --redis (`redisHelp` in the help), --wait-others and
+ * --out (bench/RESULTS-<script>.md); a bad --rounds, --duration or --connections exits with 2. `own` are
+ * the runner's own flags ({ flag: { arg, help, after } }), each in the help after the flag `after`; the
+ * help pads the flags to `width`. Returns { values, rounds, duration, connections, port, waitOthers }.
+ */
+export function routeCostCommandLine({ script, port, redisHelp, maxDuration = 30, own = {}, width = 20 }) {
+  const common = {
+    rounds: { arg: 'N', help: 'alternating rounds', default: '3' },
+    duration: { arg: 'S', help: 'seconds of each measured wrk run', default: '10' },
+    connections: { arg: 'N', help: 'wrk connections', default: '64' },
+    port: { arg: 'N', help: "the server's port on 127.0.0.1", default: port },
+    redis: { arg: 'URL', help: redisHelp, default: 'redis://127.0.0.1:6379' },
+    'wait-others': {
+      arg: 'S',
+      help: 'longest wait for another bench runner or test run to end, then run anyway',
+      default: '600',
+    },
+    out: {
+      arg: 'FILE',
+      help: 'where the Markdown report goes',
+      default: join(BENCH_DIR, `RESULTS-${script}.md`),
+      shown: `bench/RESULTS-${script}.md`,
+    },
+  };
+  const specs = Object.entries(common).flatMap((entry) => [
+    entry,
+    ...Object.entries(own).filter(([, s]) => s.after === entry[0]),
+  ]);
+  const { values } = parseArgs({
+    options: {
+      ...Object.fromEntries(
+        specs.map(([flag, s]) => [
+          flag,
+          s.default === undefined ? { type: 'string' } : { type: 'string', default: s.default },
+        ]),
+      ),
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    const line = ([flag, { arg, help, default: value, shown = value }]) =>
+      `  ${`--${flag} ${arg}`.padEnd(width)}${help}${shown === undefined ? '' : ` (${shown})`}`;
+    console.log(
+      [
+        `node bench/${script}.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]`,
+        ...specs.map(line),
+      ].join('\n'),
+    );
+    process.exit(0);
+  }
+  const [rounds, duration, connections] = [values.rounds, values.duration, values.connections].map(Number);
+  if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= maxDuration) || !(connections >= 1)) {
+    console.error(`--rounds must be 1…10, --duration 1…${maxDuration} seconds, --connections ≥ 1`);
+    process.exit(2);
+  }
+  const waitOthers = Number(values['wait-others']);
+  return { values, rounds, duration, connections, port: Number(values.port), waitOthers };
+}
+
+/** Exits with 1 unless wrk is on PATH, saying that the runner `name` needs it. */
+export function requireWrk(name) {
+  if (!have('wrk')) {
+    console.error(`${name} needs wrk (apt-get install wrk)`);
+    process.exit(1);
+  }
+}
+
+/**
+ * A temporary folder for wrk's Lua scripts, removed when the runner exits (`name` in its name). Returns
+ * write(text, file), which writes a script (as `file`, or under a name of its own) and returns its path.
+ */
+export function luaScripts(name) {
+  const dir = mkdtempSync(join(tmpdir(), `weir-bench-${name}-`));
+  cleanupOnExit(() => rmSync(dir, { recursive: true, force: true }));
+  let count = 0;
+  return (text, file = `s${++count}.lua`) => {
+    const path = join(dir, file);
+    writeFileSync(path, text);
+    return path;
+  };
+}
