@@ -29,15 +29,20 @@
 
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
-import { wrkFigures } from './lib/npm-service.mjs';
-import { measureWrk, send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { pinning } from './lib/cpu.mjs';
+import { loadAverage, machineFacts } from './lib/machine.mjs';
+import { send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
-import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
+import {
+  costOfRun,
+  luaScripts,
+  quietWaits,
+  requireWrk,
+  rotatedRounds,
+  routeCostCommandLine,
+} from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const VARIANTS = [
@@ -140,36 +145,14 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
-/**
- * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
- * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
- * in, see measureWrk()): what else ran tells a slow variant from a starved one.
- */
-async function load(variant, server, headers, seconds) {
-  const args = wrkCommand(pin, { connections, port }, seconds, '/me', script(headers));
-  const pid = server.child.pid;
-  const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redis.commands() : undefined;
-  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
-    core1: () => statTicks('cpu1')?.busy,
-  });
-  const cpu = (ticks(`/proc/${pid}/stat`) ?? 0) - before.server;
-  const redisCpu = processTicks('redis-server') - before.redis;
-  const r = wrkFigures(text);
-  const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
-  return {
-    ...r,
-    cpuUs: per((cpu / clockTicks()) * 1e6),
-    redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redis.commands()) - commands) : undefined,
-    shares: shares && {
-      server: shares.server,
-      wrk: shares.wrk,
-      other0: shares.otherCore0,
-      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
-    },
-  };
-}
+/** One wrk run of `variant` with what its requests cost (see costOfRun()). */
+const load = (variant, server, headers, seconds) =>
+  costOfRun(
+    wrkCommand(pin, { connections, port }, seconds, '/me', script(headers)),
+    seconds,
+    server.child.pid,
+    variant.redis ? redis : undefined,
+  );
 
 if (profiled !== undefined) {
   runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
@@ -195,48 +178,30 @@ if (profiled !== undefined) {
 runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
 const redisVersion = await redis.version();
-// Before the run and again before each variant (the other runs on this machine come and go): waits while
-// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
-const quiet = { waited: 0, times: 0, ranBeside: [] };
-async function waitQuiet() {
-  try {
-    const waited = await waitForQuiet({ name: 'bench:auth', seconds: waitOthers });
-    // A wait with nothing to wait for still takes a few ms.
-    if (waited >= 1) {
-      quiet.waited += waited;
-      quiet.times++;
-    }
-  } catch (err) {
-    quiet.ranBeside.push(err.message);
-  }
-}
-await waitQuiet();
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+// Before the run and again before each variant: waits while another bench runner or a test run runs.
+const quiet = quietWaits('bench:auth', waitOthers);
+await quiet.wait();
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs, one per round
+let results; // variant name → runs, one per round
 let keysLeft = 0;
 try {
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-    for (const variant of order) {
-      await waitQuiet();
-      const { server, headers } = await start(variant, round);
-      try {
-        await load(variant, server, headers, 2);
-        const r = await load(variant, server, headers, duration);
-        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-        console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
-            `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
-            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-        );
-      } finally {
-        await stopServer(server);
-      }
+  results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+    await quiet.wait();
+    const { server, headers } = await start(variant, round);
+    try {
+      await load(variant, server, headers, 2);
+      const r = await load(variant, server, headers, duration);
+      console.log(
+        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
+          `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
+          `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
+      );
+      return r;
+    } finally {
+      await stopServer(server);
     }
-  }
+  });
 } finally {
   if (VARIANTS.some((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
   redis.disconnect();
@@ -274,7 +239,7 @@ const report = [
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against `without` in the same round.',
   `Load average before the run: ${load0}; the run took ${Math.round((Date.now() - started) / 1000)} s, of which it waited`,
-  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
+  quiet.summary(),
   `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
   `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,

@@ -19,14 +19,13 @@
 //   node bench/idempotency.mjs --rounds 1 --duration 5 --out /tmp/idempotency.md
 
 import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { loadAverage, machineFacts, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { get, runBounded, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { hideCredentials } from './lib/redis.mjs';
-import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
+import { luaScripts, requireWrk, rotatedRounds, routeCostCommandLine } from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
@@ -112,29 +111,23 @@ try {
 } catch (err) {
   quiet = `it ran anyway, ${err.message}`;
 }
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs
-for (let round = 0; round < rounds; round++) {
-  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-  for (const variant of order) {
-    const server = await start(variant, round);
-    try {
-      await load(variant, `${run}-${round}-warm`, 2);
-      const before = await shedCount();
-      const r = await load(variant, `${run}-${round}-run`, duration);
-      r.shed = (await shedCount()) - before;
-      results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-      console.log(
-        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, non-2xx ${r.non2xx} (shed ${r.shed}), socket errors ${r.socketErrors}`,
-      );
-    } finally {
-      await stopServer(server);
-    }
+const results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+  const server = await start(variant, round);
+  try {
+    await load(variant, `${run}-${round}-warm`, 2);
+    const before = await shedCount();
+    const r = await load(variant, `${run}-${round}-run`, duration);
+    r.shed = (await shedCount()) - before;
+    console.log(
+      `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, non-2xx ${r.non2xx} (shed ${r.shed}), socket errors ${r.socketErrors}`,
+    );
+    return r;
+  } finally {
+    await stopServer(server);
   }
-}
+});
 
 const base = results.get('without');
 const rows = VARIANTS.map((variant) => {

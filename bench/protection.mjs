@@ -31,16 +31,21 @@
 //   node bench/protection.mjs --profile headers-html --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, statTicks } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
-import { wrkFigures } from './lib/npm-service.mjs';
-import { measureWrk, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { pinning } from './lib/cpu.mjs';
+import { loadAverage, machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
-import { luaScripts, requireWrk, routeCostCommandLine } from './lib/route-cost.mjs';
+import {
+  costOfRun,
+  luaScripts,
+  quietWaits,
+  requireWrk,
+  rotatedRounds,
+  routeCostCommandLine,
+} from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 // name, the report's label, the path, the baseline (in the same round), the groups of headers its
@@ -218,48 +223,14 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
-/** utime and stime of process `pid` (all threads), in ticks: the CPU in its own code and in the kernel. */
-function userSys(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]), sys: Number(fields[12]) };
-  } catch {
-    return { user: Number.NaN, sys: Number.NaN };
-  }
-}
-
-/**
- * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
- * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
- * in, see measureWrk()): what else ran tells a slow variant from a starved one.
- */
-async function load(variant, server, seconds) {
-  const args = wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path));
-  const pid = server.child.pid;
-  const before = { server: userSys(pid), redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redis.commands() : undefined;
-  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
-    core1: () => statTicks('cpu1')?.busy,
-  });
-  const after = userSys(pid);
-  const redisCpu = processTicks('redis-server') - before.redis;
-  const r = wrkFigures(text);
-  const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
-  return {
-    ...r,
-    cpuUs: per(((after.user + after.sys - before.server.user - before.server.sys) / clockTicks()) * 1e6),
-    userUs: per(((after.user - before.server.user) / clockTicks()) * 1e6),
-    redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redis.commands()) - commands) : undefined,
-    shares: shares && {
-      server: shares.server,
-      wrk: shares.wrk,
-      other0: shares.otherCore0,
-      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
-    },
-  };
-}
+/** One wrk run of `variant` with what its requests cost (see costOfRun()). */
+const load = (variant, server, seconds) =>
+  costOfRun(
+    wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path)),
+    seconds,
+    server.child.pid,
+    variant.redis ? redis : undefined,
+  );
 
 if (values.profile !== undefined) {
   const profiled = byName.get(values.profile);
@@ -281,53 +252,35 @@ if (values.profile !== undefined) {
 
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
 const redisVersion = uses((v) => v.redis) ? await redis.version() : undefined;
-// Before the run and again before each variant (the other runs on this machine come and go): waits while
-// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
-const quiet = { waited: 0, times: 0, ranBeside: [] };
-async function waitQuiet() {
-  try {
-    const waited = await waitForQuiet({ name: 'bench:protection', seconds: waitOthers });
-    // A wait with nothing to wait for still takes a few ms.
-    if (waited >= 1) {
-      quiet.waited += waited;
-      quiet.times++;
-    }
-  } catch (err) {
-    quiet.ranBeside.push(err.message);
-  }
-}
-await waitQuiet();
+// Before the run and again before each variant: waits while another bench runner or a test run runs.
+const quiet = quietWaits('bench:protection', waitOthers);
+await quiet.wait();
 // Built after the wait: a build is CPU that another runner's measurement would feel.
 runStep('bench:protection', 'npm', ['run', 'build', '--silent']);
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs, one per round
+let results; // variant name → runs, one per round
 const sizes = new Map(); // variant name → bytes of one response
 let keysLeft = 0;
 try {
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-    for (const variant of order) {
-      await waitQuiet();
-      const { server, bytes } = await start(variant, round);
-      sizes.set(variant.name, bytes);
-      try {
-        await load(variant, server, 2);
-        const r = await load(variant, server, duration);
-        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-        const pct = (x) => (x === undefined ? '?' : Math.round(x));
-        console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request (user ${r.userUs.toFixed(1)}), ` +
-            `CPU % server ${pct(r.shares?.server)} wrk ${pct(r.shares?.wrk)} others ${pct(r.shares?.other0)} / ${pct(r.shares?.other1)}, ` +
-            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-        );
-      } finally {
-        await stopServer(server);
-      }
+  results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+    await quiet.wait();
+    const { server, bytes } = await start(variant, round);
+    sizes.set(variant.name, bytes);
+    try {
+      await load(variant, server, 2);
+      const r = await load(variant, server, duration);
+      const pct = (x) => (x === undefined ? '?' : Math.round(x));
+      console.log(
+        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request (user ${r.userUs.toFixed(1)}), ` +
+          `CPU % server ${pct(r.shares?.server)} wrk ${pct(r.shares?.wrk)} others ${pct(r.shares?.other0)} / ${pct(r.shares?.other1)}, ` +
+          `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
+      );
+      return r;
+    } finally {
+      await stopServer(server);
     }
-  }
+  });
 } finally {
   if (uses((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
   redis.disconnect();
@@ -372,7 +325,7 @@ const report = [
   'round; compare the ratios, each taken against the baseline in the same round, and above all the added',
   'CPU per request.',
   `Load average before the run: ${load0}; the run took ${seconds} s, of which it waited`,
-  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
+  quiet.summary(),
   `Command: \`node bench/protection.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
   `(servers/weir-protection.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
   `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up, ${rounds} rounds with`,
