@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
-import { loadAverage, machineFacts } from './lib/machine.mjs';
+import { loadAverage } from './lib/machine.mjs';
 import { send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
@@ -43,7 +43,20 @@ import {
   rotatedRounds,
   routeCostCommandLine,
 } from './lib/route-cost.mjs';
-import { medianOf } from './lib/stats.mjs';
+import {
+  addedOver,
+  fmt,
+  machineLine,
+  medianBy,
+  middleRun,
+  ratiosText,
+  redisCells,
+  rpsPerRound,
+  runLine,
+  setupLines,
+  sharesAndErrors,
+  waitLines,
+} from './lib/route-cost-report.mjs';
 
 const VARIANTS = [
   { name: 'without', label: 'no middleware', session: false, redis: false },
@@ -192,11 +205,7 @@ try {
     try {
       await load(variant, server, headers, 2);
       const r = await load(variant, server, headers, duration);
-      console.log(
-        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
-          `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
-          `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-      );
+      console.log(runLine(round, variant.name, r, { pct: Math.round }));
       return r;
     } finally {
       await stopServer(server);
@@ -209,40 +218,28 @@ try {
 console.log(`bench:auth: removed ${keysLeft} Redis keys under ${run}`);
 
 const base = results.get('without');
-const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+// A share that could not be sampled reads NaN here, where the other runners write '?'.
+const pct = (x) => (x === undefined ? '?' : Math.round(x));
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
-  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
-  const cpu = medianOf(runs.map((r) => r.cpuUs));
-  const added = medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
-  const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
-  const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
-  const pct = (x) => (x === undefined ? '?' : Math.round(x));
-  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
+  const mid = middleRun(runs);
+  const without = variant.name === 'without';
   return (
-    `| ${variant.label} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
-    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median **${medianRatio}**)`} | ${mid.p50} | ${mid.p99} | ` +
-    `${fmt(cpu)}${variant.name === 'without' ? '' : ` (+${fmt(added)})`} | ${fmt(redisCpu)} | ${fmt(commands, 2)} | ` +
-    `${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ${most('other0')} / ${most('other1')} | ` +
-    `${runs.reduce((a, r) => a + r.non2xx, 0)} | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+    `| ${variant.label} | ${rpsPerRound(runs)} | ${without ? '1' : ratiosText(runs, base)} | ${mid.p50} | ${mid.p99} | ` +
+    `${fmt(medianBy(runs, 'cpuUs'))}${without ? '' : ` (+${fmt(addedOver(runs, base, 'cpuUs'))})`} | ${redisCells(variant, runs)} | ` +
+    sharesAndErrors(runs, mid, pct)
   );
 });
 
-const m = machineFacts();
 const report = [
   '# The cost of session() + requireAuth() on a GET route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, Redis ${redisVersion}, commit ${m.commit}.`,
+  machineLine(redisVersion),
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against `without` in the same round.',
-  `Load average before the run: ${load0}; the run took ${Math.round((Date.now() - started) / 1000)} s, of which it waited`,
-  quiet.summary(),
+  ...waitLines(load0, started, quiet),
   `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
-  `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
+  ...setupLines('weir-auth.mjs', pin, { connections, duration }, ';'),
   `Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
   '',
   'Every request is `GET /me` with the same two headers, `Cookie: weir_session=<43-character id>` and',

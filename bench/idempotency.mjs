@@ -21,12 +21,19 @@
 import { writeFileSync } from 'node:fs';
 import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
-import { loadAverage, machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { loadAverage, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
 import { get, runBounded, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { hideCredentials } from './lib/redis.mjs';
 import { luaScripts, requireWrk, rotatedRounds, routeCostCommandLine } from './lib/route-cost.mjs';
-import { medianOf } from './lib/stats.mjs';
+import {
+  machineLine,
+  middleRun,
+  ratiosText,
+  rpsPerRound,
+  setupLines,
+  total,
+} from './lib/route-cost-report.mjs';
 
 const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
   script: 'idempotency',
@@ -132,28 +139,23 @@ const results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => 
 const base = results.get('without');
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
-  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
+  const mid = middleRun(runs);
   return (
-    `| ${variant.label} | ${variant.keys} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
-    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median ${medianRatio})`} | ${mid.p50} | ${mid.p99} | ` +
-    `${runs.reduce((a, r) => a + r.non2xx, 0)} (${runs.reduce((a, r) => a + r.shed, 0)} shed) | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+    `| ${variant.label} | ${variant.keys} | ${rpsPerRound(runs)} | ` +
+    `${variant.name === 'without' ? '1' : ratiosText(runs, base, false)} | ${mid.p50} | ${mid.p99} | ` +
+    `${total(runs, 'non2xx')} (${total(runs, 'shed')} shed) | ${total(runs, 'socketErrors')} |`
   );
 });
 
-const m = machineFacts();
 const report = [
   '# The cost of idempotency() on a POST route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, commit ${m.commit}. The`,
+  `${machineLine()} The`,
   'machine is shared: other work ran beside the benchmark, so absolute figures move from round to round;',
   'compare the ratios, each taken against `without` in the same round.',
   `Load average before the run: ${load0} (${quiet}); the run took ${Math.round((Date.now() - started) / 1000)} s.`,
   `Command: \`node bench/idempotency.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
-  `(servers/weir-idempotency.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
+  ...setupLines('weir-idempotency.mjs', pin, { connections, duration }, ';'),
   `Redis ${hideCredentials(values.redis)}, not pinned).`,
   '',
   'Every request is `POST /orders` with a 28-byte JSON body and an `Idempotency-Key`: a new key per request',

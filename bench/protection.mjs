@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
-import { loadAverage, machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { loadAverage, waitForQuiet } from './lib/machine.mjs';
 import { send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
 import { profileServer, summarizeProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
@@ -46,7 +46,20 @@ import {
   rotatedRounds,
   routeCostCommandLine,
 } from './lib/route-cost.mjs';
-import { medianOf } from './lib/stats.mjs';
+import {
+  addedOver,
+  fmt,
+  machineLine,
+  medianBy,
+  middleRun,
+  ratiosText,
+  redisCells,
+  rpsPerRound,
+  runLine,
+  setupLines,
+  sharesAndErrors,
+  waitLines,
+} from './lib/route-cost-report.mjs';
 
 // name, the report's label, the path, the baseline (in the same round), the groups of headers its
 // middleware writes (see WRITTEN), and whether it uses Redis.
@@ -270,12 +283,7 @@ try {
     try {
       await load(variant, server, 2);
       const r = await load(variant, server, duration);
-      const pct = (x) => (x === undefined ? '?' : Math.round(x));
-      console.log(
-        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request (user ${r.userUs.toFixed(1)}), ` +
-          `CPU % server ${pct(r.shares?.server)} wrk ${pct(r.shares?.wrk)} others ${pct(r.shares?.other0)} / ${pct(r.shares?.other1)}, ` +
-          `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-      );
+      console.log(runLine(round, variant.name, r, { user: true }));
       return r;
     } finally {
       await stopServer(server);
@@ -287,48 +295,31 @@ try {
 }
 if (uses((v) => v.redis)) console.log(`bench:protection: removed ${keysLeft} Redis keys under ${run}`);
 
-const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
-const pct = (x) => (x === undefined || Number.isNaN(x) ? '?' : Math.round(x));
+const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
   const base = variant.base === undefined ? undefined : results.get(variant.base);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratio = base && medianOf(runs.map((r, i) => r.rps / base[i].rps));
-  const ratios =
-    base &&
-    `${runs.map((r, i) => (r.rps / base[i].rps).toFixed(2)).join(', ')} (median **${ratio.toFixed(2)}**)`;
-  const cpu = medianOf(runs.map((r) => r.cpuUs));
-  const user = medianOf(runs.map((r) => r.userUs));
-  const added = base && medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
-  const addedUser = base && medianOf(runs.map((r, i) => r.userUs - base[i].userUs));
-  const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
-  const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
-  const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
-  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
-  const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
+  const mid = middleRun(runs);
+  const cpu = `${fmt(medianBy(runs, 'cpuUs'))} (${fmt(medianBy(runs, 'userUs'))})`;
+  const added =
+    base && `**${signed(addedOver(runs, base, 'cpuUs'))}** (${signed(addedOver(runs, base, 'userUs'))})`;
   return (
-    `| ${variant.label} | ${variant.base ?? '–'} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ${ratios ?? '1'} | ` +
-    `${mid.p50} | ${mid.p99} | ${fmt(cpu)} (${fmt(user)}) | ${added === undefined ? '–' : `**${signed(added)}** (${signed(addedUser)})`} | ` +
-    `${fmt(redisCpu)} | ${fmt(commands, 2)} | ${sizes.get(variant.name)} | ${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ` +
-    `${most('other0')} / ${most('other1')} | ${sum('non2xx')} | ${sum('socketErrors')} |`
+    `| ${variant.label} | ${variant.base ?? '–'} | ${rpsPerRound(runs)} | ${base ? ratiosText(runs, base) : '1'} | ` +
+    `${mid.p50} | ${mid.p99} | ${cpu} | ${added ?? '–'} | ${redisCells(variant, runs)} | ${sizes.get(variant.name)} | ` +
+    sharesAndErrors(runs, mid)
   );
 });
 
-const m = machineFacts();
-const seconds = Math.round((Date.now() - started) / 1000);
 const report = [
   '# The cost of rateLimit(), securityHeaders() and cors() on a route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}${redisVersion ? `, Redis ${redisVersion}` : ''}, commit ${m.commit}.`,
+  machineLine(redisVersion),
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against the baseline in the same round, and above all the added',
   'CPU per request.',
-  `Load average before the run: ${load0}; the run took ${seconds} s, of which it waited`,
-  quiet.summary(),
+  ...waitLines(load0, started, quiet),
   `Command: \`node bench/protection.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
-  `(servers/weir-protection.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up, ${rounds} rounds with`,
+  ...setupLines('weir-protection.mjs', pin, { connections, duration }, `, ${rounds} rounds with`),
   `the order of the variants rotated, each variant a fresh process${redisVersion ? `; Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end` : ''}).`,
   '',
   `Every request carries the same two headers, \`Origin: ${ORIGIN}\` and \`X-Client: client-NNNN\`, NNNN`,
