@@ -33,7 +33,7 @@ import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { loadAverage } from './lib/machine.mjs';
 import { send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
-import { profileServer, summarizeProfile } from './lib/profile.mjs';
+import { printProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
 import {
   costOfRun,
@@ -171,7 +171,8 @@ if (profiled !== undefined) {
   runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
   let headers;
   try {
-    const { file, rps } = await profileServer(
+    await printProfile(
+      profiled.name,
       async (nodeArgs) => {
         const started = await start(profiled, 'profile', nodeArgs);
         headers = started.headers;
@@ -179,8 +180,6 @@ if (profiled !== undefined) {
       },
       async (server) => (await load(profiled, server, headers, duration)).rps,
     );
-    console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
-    console.log(summarizeProfile(file));
   } finally {
     if (profiled.redis) await redis.unlinkKeys(`${run}*`);
     redis.disconnect();

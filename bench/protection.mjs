@@ -36,7 +36,7 @@ import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { loadAverage, waitForQuiet } from './lib/machine.mjs';
 import { send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
-import { profileServer, summarizeProfile } from './lib/profile.mjs';
+import { printProfile } from './lib/profile.mjs';
 import { hideCredentials, runnerRedis } from './lib/redis.mjs';
 import {
   costOfRun,
@@ -250,12 +250,11 @@ if (values.profile !== undefined) {
   await waitForQuiet({ name: 'bench:protection', seconds: waitOthers });
   runStep('bench:protection', 'npm', ['run', 'build', '--silent']);
   try {
-    const { file, rps } = await profileServer(
+    await printProfile(
+      profiled.name,
       async (nodeArgs) => (await start(profiled, 'profile', nodeArgs)).server,
       async (server) => (await load(profiled, server, duration)).rps,
     );
-    console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
-    console.log(summarizeProfile(file));
   } finally {
     if (profiled.redis) await redis.unlinkKeys(`${run}*`);
     redis.disconnect();
