@@ -28,18 +28,35 @@
 //   node bench/auth.mjs --profile redis --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, statTicks, ticks } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
-import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
-import { profileServer, summarizeProfile } from './lib/profile.mjs';
-import { medianOf } from './lib/stats.mjs';
+import { writeFileSync } from 'node:fs';
+import { runStep } from './lib/common.mjs';
+import { pinning } from './lib/cpu.mjs';
+import { loadAverage } from './lib/machine.mjs';
+import { send as sendTo, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { printProfile } from './lib/profile.mjs';
+import { hideCredentials, runnerRedis } from './lib/redis.mjs';
+import {
+  costOfRun,
+  luaScripts,
+  quietWaits,
+  requireWrk,
+  rotatedRounds,
+  routeCostCommandLine,
+} from './lib/route-cost.mjs';
+import {
+  addedOver,
+  fmt,
+  machineLine,
+  medianBy,
+  middleRun,
+  ratiosText,
+  redisCells,
+  rpsPerRound,
+  runLine,
+  setupLines,
+  sharesAndErrors,
+  waitLines,
+} from './lib/route-cost-report.mjs';
 
 const VARIANTS = [
   { name: 'without', label: 'no middleware', session: false, redis: false },
@@ -60,116 +77,40 @@ const VARIANTS = [
   },
 ];
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18185' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'wait-others': { type: 'string', default: '600' },
-    profile: { type: 'string' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-auth.md') },
-    help: { type: 'boolean', short: 'h' },
+const names = VARIANTS.map((v) => v.name).join(', ');
+// --duration 30 at most: under 60 s from login to the end of a run, so that the default touchAfterMs never
+// fires.
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'auth',
+  port: '18185',
+  redisHelp: 'the Redis of the redis variants',
+  own: {
+    profile: {
+      arg: 'VARIANT',
+      help: `profile one variant (${names}) and print a summary; no report`,
+      after: 'wait-others',
+    },
   },
 });
-if (values.help) {
-  console.log(`node bench/auth.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N          alternating rounds (3)
-  --duration S        seconds of each measured wrk run (10)
-  --connections N     wrk connections (64)
-  --port N            the server's port on 127.0.0.1 (18185)
-  --redis URL         the Redis of the redis variants (redis://127.0.0.1:6379)
-  --wait-others S     longest wait for another bench runner or test run to end, then run anyway (600)
-  --profile VARIANT   profile one variant (${VARIANTS.map((v) => v.name).join(', ')}) and print a summary; no report
-  --out FILE          where the Markdown report goes (bench/RESULTS-auth.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-// Under 60 s from login to the end of a run, so that the default touchAfterMs never fires.
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
-  process.exit(2);
-}
 const profiled = values.profile === undefined ? undefined : VARIANTS.find((v) => v.name === values.profile);
 if (values.profile !== undefined && profiled === undefined) {
-  console.error(`--profile must be one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+  console.error(`--profile must be one of ${names}`);
   process.exit(2);
 }
-if (!have('wrk')) {
-  console.error('bench:auth needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
-const shownRedis = values.redis.replace(/\/\/[^@]*@/, '//***@');
+requireWrk('bench:auth');
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-auth-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
-let scriptCount = 0;
+const writeScript = luaScripts('auth');
 
 /** A wrk script: GET /me with `headers`, built once by wrk (no Lua per request). */
 function script(headers) {
-  const file = join(scripts, `s${++scriptCount}.lua`);
   const lines = Object.entries(headers).map(([name, value]) => `wrk.headers["${name}"] = "${value}"`);
-  writeFileSync(file, `wrk.method = "GET"\n${lines.join('\n')}\n`);
-  return file;
+  return writeScript(`wrk.method = "GET"\n${lines.join('\n')}\n`);
 }
 
-/** One request to 127.0.0.1 without keep-alive: { status, headers, body }. */
-function send(method, path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, method, agent: false, timeout: 2000, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end();
-  });
-}
+/** One request to the server, without keep-alive: { status, headers, body }. */
+const send = (method, path, headers) => sendTo(port, path, { method, headers });
 
-/** The runner's own Redis connection (ioredis, from the root's node_modules), for INFO, SCAN and UNLINK. */
-let redisClient;
-async function redis() {
-  if (redisClient === undefined) {
-    const { Redis } = await import('ioredis');
-    redisClient = new Redis(values.redis, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
-    });
-    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
-    await redisClient.connect();
-  }
-  return redisClient;
-}
-
-/** Redis's total_commands_processed (every client's, this runner's INFO included). */
-async function redisCommands() {
-  const info = await (await redis()).info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** Unlinks every key matching `pattern` (SCAN, bounded); resolves to how many there were. */
-async function unlinkKeys(pattern) {
-  const client = await redis();
-  let cursor = '0';
-  let seen = 0;
-  for (let i = 0; i < 100_000; i++) {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    seen += keys.length;
-    if (keys.length > 0) await client.unlink(...keys);
-    cursor = next;
-    if (cursor === '0') return seen;
-  }
-  throw new Error(`SCAN MATCH ${pattern} did not finish within 100,000 calls`);
-}
+const redis = runnerRedis(values.redis);
 
 const pin = pinning();
 const run = `bench-auth:${Date.now().toString(36)}${randomBytes(3).toString('hex')}:`;
@@ -217,42 +158,21 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
-/**
- * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
- * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
- * in, see measureWrk()): what else ran tells a slow variant from a starved one.
- */
-async function load(variant, server, headers, seconds) {
-  const args = wrkCommand(pin, { connections, port }, seconds, '/me', script(headers));
-  const pid = server.child.pid;
-  const before = { server: ticks(`/proc/${pid}/stat`) ?? 0, redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redisCommands() : undefined;
-  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
-    core1: () => statTicks('cpu1')?.busy,
-  });
-  const cpu = (ticks(`/proc/${pid}/stat`) ?? 0) - before.server;
-  const redisCpu = processTicks('redis-server') - before.redis;
-  const r = wrkFigures(text);
-  const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
-  return {
-    ...r,
-    cpuUs: per((cpu / clockTicks()) * 1e6),
-    redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
-    shares: shares && {
-      server: shares.server,
-      wrk: shares.wrk,
-      other0: shares.otherCore0,
-      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
-    },
-  };
-}
+/** One wrk run of `variant` with what its requests cost (see costOfRun()). */
+const load = (variant, server, headers, seconds) =>
+  costOfRun(
+    wrkCommand(pin, { connections, port }, seconds, '/me', script(headers)),
+    seconds,
+    server.child.pid,
+    variant.redis ? redis : undefined,
+  );
 
 if (profiled !== undefined) {
   runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
   let headers;
   try {
-    const { file, rps } = await profileServer(
+    await printProfile(
+      profiled.name,
       async (nodeArgs) => {
         const started = await start(profiled, 'profile', nodeArgs);
         headers = started.headers;
@@ -260,102 +180,66 @@ if (profiled !== undefined) {
       },
       async (server) => (await load(profiled, server, headers, duration)).rps,
     );
-    console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
-    console.log(summarizeProfile(file));
   } finally {
-    if (profiled.redis) await unlinkKeys(`${run}*`);
-    redisClient?.disconnect();
+    if (profiled.redis) await redis.unlinkKeys(`${run}*`);
+    redis.disconnect();
   }
   process.exit(0);
 }
 
 runStep('bench:auth', 'npm', ['run', 'build', '--silent']);
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
-const redisVersion = /redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?';
-// Before the run and again before each variant (the other runs on this machine come and go): waits while
-// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
-const quiet = { waited: 0, times: 0, ranBeside: [] };
-async function waitQuiet() {
-  try {
-    const waited = await waitForQuiet({ name: 'bench:auth', seconds: Number(values['wait-others']) });
-    // A wait with nothing to wait for still takes a few ms.
-    if (waited >= 1) {
-      quiet.waited += waited;
-      quiet.times++;
-    }
-  } catch (err) {
-    quiet.ranBeside.push(err.message);
-  }
-}
-await waitQuiet();
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+const redisVersion = await redis.version();
+// Before the run and again before each variant: waits while another bench runner or a test run runs.
+const quiet = quietWaits('bench:auth', waitOthers);
+await quiet.wait();
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs, one per round
+let results; // variant name → runs, one per round
 let keysLeft = 0;
 try {
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-    for (const variant of order) {
-      await waitQuiet();
-      const { server, headers } = await start(variant, round);
-      try {
-        await load(variant, server, headers, 2);
-        const r = await load(variant, server, headers, duration);
-        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-        console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request, ` +
-            `CPU % server ${Math.round(r.shares?.server)} wrk ${Math.round(r.shares?.wrk)} others ${Math.round(r.shares?.other0)} / ${Math.round(r.shares?.other1)}, ` +
-            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-        );
-      } finally {
-        await stopServer(server);
-      }
+  results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+    await quiet.wait();
+    const { server, headers } = await start(variant, round);
+    try {
+      await load(variant, server, headers, 2);
+      const r = await load(variant, server, headers, duration);
+      console.log(runLine(round, variant.name, r, { pct: Math.round }));
+      return r;
+    } finally {
+      await stopServer(server);
     }
-  }
+  });
 } finally {
-  if (VARIANTS.some((v) => v.redis)) keysLeft = await unlinkKeys(`${run}*`);
-  redisClient?.disconnect();
+  if (VARIANTS.some((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
+  redis.disconnect();
 }
 console.log(`bench:auth: removed ${keysLeft} Redis keys under ${run}`);
 
 const base = results.get('without');
-const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
+// A share that could not be sampled reads NaN here, where the other runners write '?'.
+const pct = (x) => (x === undefined ? '?' : Math.round(x));
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
-  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
-  const cpu = medianOf(runs.map((r) => r.cpuUs));
-  const added = medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
-  const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
-  const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
-  const pct = (x) => (x === undefined ? '?' : Math.round(x));
-  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
+  const mid = middleRun(runs);
+  const without = variant.name === 'without';
   return (
-    `| ${variant.label} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
-    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median **${medianRatio}**)`} | ${mid.p50} | ${mid.p99} | ` +
-    `${fmt(cpu)}${variant.name === 'without' ? '' : ` (+${fmt(added)})`} | ${fmt(redisCpu)} | ${fmt(commands, 2)} | ` +
-    `${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ${most('other0')} / ${most('other1')} | ` +
-    `${runs.reduce((a, r) => a + r.non2xx, 0)} | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+    `| ${variant.label} | ${rpsPerRound(runs)} | ${without ? '1' : ratiosText(runs, base)} | ${mid.p50} | ${mid.p99} | ` +
+    `${fmt(medianBy(runs, 'cpuUs'))}${without ? '' : ` (+${fmt(addedOver(runs, base, 'cpuUs'))})`} | ${redisCells(variant, runs)} | ` +
+    sharesAndErrors(runs, mid, pct)
   );
 });
 
-const m = machineFacts();
 const report = [
   '# The cost of session() + requireAuth() on a GET route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, Redis ${redisVersion}, commit ${m.commit}.`,
+  machineLine(redisVersion),
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against `without` in the same round.',
-  `Load average before the run: ${load0}; the run took ${Math.round((Date.now() - started) / 1000)} s, of which it waited`,
-  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
+  ...waitLines(load0, started, quiet),
   `Command: \`node bench/auth.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
-  `(servers/weir-auth.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
-  `Redis ${shownRedis}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
+  ...setupLines('weir-auth.mjs', pin, { connections, duration }, ';'),
+  `Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end).`,
   '',
   'Every request is `GET /me` with the same two headers, `Cookie: weir_session=<43-character id>` and',
   '`Authorization: Bearer <HS256 JWT>`, from one login before the load; the answer is',

@@ -18,53 +18,30 @@
 //   npm run bench:idempotency                          (about 3 minutes; writes bench/RESULTS-idempotency.md)
 //   node bench/idempotency.mjs --rounds 1 --duration 5 --out /tmp/idempotency.md
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
+import { writeFileSync } from 'node:fs';
+import { runStep } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
+import { loadAverage, waitForQuiet } from './lib/machine.mjs';
 import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, get, runBounded, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
-import { medianOf } from './lib/stats.mjs';
+import { get, runBounded, send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { hideCredentials } from './lib/redis.mjs';
+import { luaScripts, requireWrk, rotatedRounds, routeCostCommandLine } from './lib/route-cost.mjs';
+import {
+  machineLine,
+  middleRun,
+  ratiosText,
+  rpsPerRound,
+  setupLines,
+  total,
+} from './lib/route-cost-report.mjs';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18183' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    'wait-others': { type: 'string', default: '600' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-idempotency.md') },
-    help: { type: 'boolean', short: 'h' },
-  },
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'idempotency',
+  port: '18183',
+  redisHelp: 'the Redis of the redis variants',
+  width: 18,
 });
-if (values.help) {
-  console.log(`node bench/idempotency.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N        alternating rounds (3)
-  --duration S      seconds of each measured wrk run (10)
-  --connections N   wrk connections (64)
-  --port N          the server's port on 127.0.0.1 (18183)
-  --redis URL       the Redis of the redis variants (redis://127.0.0.1:6379)
-  --wait-others S   longest wait for another bench runner or test run to end, then run anyway (600)
-  --out FILE        where the Markdown report goes (bench/RESULTS-idempotency.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 30) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…30 seconds, --connections ≥ 1');
-  process.exit(2);
-}
-if (!have('wrk')) {
-  console.error('bench:idempotency needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
+requireWrk('bench:idempotency');
 
 const VARIANTS = [
   { name: 'without', label: 'no idempotency()', cache: undefined, keys: 'unique' },
@@ -75,16 +52,12 @@ const VARIANTS = [
 ];
 const BODY = '{"item":"book","quantity":1}';
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-idempotency-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
-let scriptCount = 0;
+const writeScript = luaScripts('idempotency');
 
 /** A wrk script that POSTs BODY with a key per request (`unique`) or one of 100 (`repeated`), under `prefix`. */
 function script(keys, prefix) {
-  const file = join(scripts, `s${++scriptCount}.lua`);
   const key = keys === 'unique' ? 'counter' : '(counter % 100)';
-  writeFileSync(
-    file,
+  return writeScript(
     `local counter = 0
 request = function()
   counter = counter + 1
@@ -92,33 +65,16 @@ request = function()
 end
 `,
   );
-  return file;
 }
 
-/** One POST with a key; resolves to { status, replayed }. */
-function probe(key) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: HOST,
-        port,
-        path: '/orders',
-        method: 'POST',
-        agent: false,
-        timeout: 2000,
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          resolve({ status: res.statusCode, replayed: res.headers['idempotent-replayed'] === 'true' }),
-        );
-      },
-    );
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end(BODY);
+/** One POST of BODY with a key; resolves to { status, replayed }. */
+async function probe(key) {
+  const res = await send(port, '/orders', {
+    method: 'POST',
+    headers: { 'idempotency-key': key },
+    body: BODY,
   });
+  return { status: res.status, replayed: res.headers['idempotent-replayed'] === 'true' };
 }
 
 /** How many requests the server's overload limiter has shed so far. */
@@ -158,60 +114,49 @@ async function load(variant, prefix, seconds) {
 runStep('bench:idempotency', 'npm', ['run', 'build', '--silent']);
 let quiet = 'no other bench runner or test run was seen';
 try {
-  await waitForQuiet({ name: 'bench:idempotency', seconds: Number(values['wait-others']) });
+  await waitForQuiet({ name: 'bench:idempotency', seconds: waitOthers });
 } catch (err) {
   quiet = `it ran anyway, ${err.message}`;
 }
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs
-for (let round = 0; round < rounds; round++) {
-  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-  for (const variant of order) {
-    const server = await start(variant, round);
-    try {
-      await load(variant, `${run}-${round}-warm`, 2);
-      const before = await shedCount();
-      const r = await load(variant, `${run}-${round}-run`, duration);
-      r.shed = (await shedCount()) - before;
-      results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-      console.log(
-        `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, non-2xx ${r.non2xx} (shed ${r.shed}), socket errors ${r.socketErrors}`,
-      );
-    } finally {
-      await stopServer(server);
-    }
+const results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+  const server = await start(variant, round);
+  try {
+    await load(variant, `${run}-${round}-warm`, 2);
+    const before = await shedCount();
+    const r = await load(variant, `${run}-${round}-run`, duration);
+    r.shed = (await shedCount()) - before;
+    console.log(
+      `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, non-2xx ${r.non2xx} (shed ${r.shed}), socket errors ${r.socketErrors}`,
+    );
+    return r;
+  } finally {
+    await stopServer(server);
   }
-}
+});
 
 const base = results.get('without');
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratios = runs.map((r, i) => (r.rps / base[i].rps).toFixed(2));
-  const medianRatio = medianOf(runs.map((r, i) => r.rps / base[i].rps)).toFixed(2);
+  const mid = middleRun(runs);
   return (
-    `| ${variant.label} | ${variant.keys} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ` +
-    `${variant.name === 'without' ? '1' : `${ratios.join(', ')} (median ${medianRatio})`} | ${mid.p50} | ${mid.p99} | ` +
-    `${runs.reduce((a, r) => a + r.non2xx, 0)} (${runs.reduce((a, r) => a + r.shed, 0)} shed) | ${runs.reduce((a, r) => a + r.socketErrors, 0)} |`
+    `| ${variant.label} | ${variant.keys} | ${rpsPerRound(runs)} | ` +
+    `${variant.name === 'without' ? '1' : ratiosText(runs, base, false)} | ${mid.p50} | ${mid.p99} | ` +
+    `${total(runs, 'non2xx')} (${total(runs, 'shed')} shed) | ${total(runs, 'socketErrors')} |`
   );
 });
 
-const m = machineFacts();
 const report = [
   '# The cost of idempotency() on a POST route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}, commit ${m.commit}. The`,
+  `${machineLine()} The`,
   'machine is shared: other work ran beside the benchmark, so absolute figures move from round to round;',
   'compare the ratios, each taken against `without` in the same round.',
   `Load average before the run: ${load0} (${quiet}); the run took ${Math.round((Date.now() - started) / 1000)} s.`,
   `Command: \`node bench/idempotency.mjs --rounds ${rounds} --duration ${duration} --connections ${connections}\``,
-  `(servers/weir-idempotency.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up;`,
-  `Redis ${values.redis.replace(/\/\/[^@]*@/, '//***@')}, not pinned).`,
+  ...setupLines('weir-idempotency.mjs', pin, { connections, duration }, ';'),
+  `Redis ${hideCredentials(values.redis)}, not pinned).`,
   '',
   'Every request is `POST /orders` with a 28-byte JSON body and an `Idempotency-Key`: a new key per request',
   '(`unique`: each request claims its key in the cache, runs, and stores its response: one `add` and one',

@@ -31,18 +31,35 @@
 //   node bench/protection.mjs --profile headers-html --duration 10
 
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BENCH_DIR, HOST, have, runStep } from './lib/common.mjs';
-import { clockTicks, pinning, processTicks, statTicks } from './lib/cpu.mjs';
-import { machineFacts, waitForQuiet } from './lib/machine.mjs';
-import { wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, measureWrk, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
-import { profileServer, summarizeProfile } from './lib/profile.mjs';
-import { medianOf } from './lib/stats.mjs';
+import { writeFileSync } from 'node:fs';
+import { runStep } from './lib/common.mjs';
+import { pinning } from './lib/cpu.mjs';
+import { loadAverage, waitForQuiet } from './lib/machine.mjs';
+import { send, startServer, stopServer, wrkCommand } from './lib/processes.mjs';
+import { printProfile } from './lib/profile.mjs';
+import { hideCredentials, runnerRedis } from './lib/redis.mjs';
+import {
+  costOfRun,
+  luaScripts,
+  quietWaits,
+  requireWrk,
+  rotatedRounds,
+  routeCostCommandLine,
+} from './lib/route-cost.mjs';
+import {
+  addedOver,
+  fmt,
+  machineLine,
+  medianBy,
+  middleRun,
+  ratiosText,
+  redisCells,
+  rpsPerRound,
+  runLine,
+  setupLines,
+  sharesAndErrors,
+  waitLines,
+} from './lib/route-cost-report.mjs';
 
 // name, the report's label, the path, the baseline (in the same round), the groups of headers its
 // middleware writes (see WRITTEN), and whether it uses Redis.
@@ -64,42 +81,21 @@ const ALL = [
   redis,
 }));
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    port: { type: 'string', default: '18186' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    variants: { type: 'string' },
-    'wait-others': { type: 'string', default: '600' },
-    profile: { type: 'string' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS-protection.md') },
-    help: { type: 'boolean', short: 'h' },
+const names = ALL.map((v) => v.name).join(', ');
+const { values, rounds, duration, connections, port, waitOthers } = routeCostCommandLine({
+  script: 'protection',
+  port: '18186',
+  redisHelp: 'the Redis of rate-redis',
+  maxDuration: 60,
+  own: {
+    variants: { arg: 'A,B', help: `only these (${names}) and their baselines (all)`, after: 'redis' },
+    profile: {
+      arg: 'VARIANT',
+      help: 'profile one variant and print a summary; no report',
+      after: 'wait-others',
+    },
   },
 });
-const names = ALL.map((v) => v.name).join(', ');
-if (values.help) {
-  console.log(`node bench/protection.mjs [--rounds N] [--duration S] [--connections N] [--redis URL] [--out FILE]
-  --rounds N          alternating rounds (3)
-  --duration S        seconds of each measured wrk run (10)
-  --connections N     wrk connections (64)
-  --port N            the server's port on 127.0.0.1 (18186)
-  --redis URL         the Redis of rate-redis (redis://127.0.0.1:6379)
-  --variants A,B      only these (${names}) and their baselines (all)
-  --wait-others S     longest wait for another bench runner or test run to end, then run anyway (600)
-  --profile VARIANT   profile one variant and print a summary; no report
-  --out FILE          where the Markdown report goes (bench/RESULTS-protection.md)`);
-  process.exit(0);
-}
-const rounds = Number(values.rounds);
-const duration = Number(values.duration);
-const connections = Number(values.connections);
-const port = Number(values.port);
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 60) || !(connections >= 1)) {
-  console.error('--rounds must be 1…10, --duration 1…60 seconds, --connections ≥ 1');
-  process.exit(2);
-}
 const byName = new Map(ALL.map((v) => [v.name, v]));
 const chosen = (values.variants ?? values.profile ?? names).split(',').map((s) => s.trim());
 const unknown = chosen.filter((n) => !byName.has(n));
@@ -116,14 +112,9 @@ const want = (n) => {
 };
 for (const n of chosen) want(n);
 const VARIANTS = ALL.filter((v) => wanted.has(v.name));
-if (!have('wrk')) {
-  console.error('bench:protection needs wrk (apt-get install wrk)');
-  process.exit(1);
-}
-const shownRedis = values.redis.replace(/\/\/[^@]*@/, '//***@');
+requireWrk('bench:protection');
 
-const scripts = mkdtempSync(join(tmpdir(), 'weir-bench-protection-'));
-cleanupOnExit(() => rmSync(scripts, { recursive: true, force: true }));
+const writeScript = luaScripts('protection');
 const CLIENTS = 10_000;
 const ORIGIN = 'https://app.example.com';
 const client = (i) => `client-${String(i).padStart(4, '0')}`;
@@ -133,9 +124,7 @@ const client = (i) => `client-${String(i).padStart(4, '0')}`;
  * turn; per request, wrk's Lua only picks the next one.
  */
 function script(path) {
-  const file = join(scripts, `${path.slice(1)}.lua`);
-  writeFileSync(
-    file,
+  return writeScript(
     `local requests = {}
 local n = 0
 init = function(args)
@@ -148,65 +137,14 @@ request = function()
   return requests[n]
 end
 `,
+    `${path.slice(1)}.lua`,
   );
-  return file;
 }
 
-/** One GET to 127.0.0.1 without keep-alive: { status, headers, rawHeaders, body }. */
-function get(path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, agent: false, timeout: 2000, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        body += chunk;
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body }),
-      );
-    });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', reject);
-    req.end();
-  });
-}
+/** One GET to the server, without keep-alive: { status, headers, rawHeaders, body }. */
+const get = (path, headers) => send(port, path, { headers });
 
-/** The runner's own Redis connection (ioredis, from the root's node_modules), for INFO, SCAN and UNLINK. */
-let redisClient;
-async function redis() {
-  if (redisClient === undefined) {
-    const { Redis } = await import('ioredis');
-    redisClient = new Redis(values.redis, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 3000,
-    });
-    redisClient.on('error', () => {}); // a failed command rejects; the event alone must not crash the runner
-    await redisClient.connect();
-  }
-  return redisClient;
-}
-
-/** Redis's total_commands_processed (every client's, this runner's INFO included). */
-async function redisCommands() {
-  const info = await (await redis()).info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** Unlinks every key matching `pattern` (SCAN, bounded); resolves to how many there were. */
-async function unlinkKeys(pattern) {
-  const c = await redis();
-  let cursor = '0';
-  let seen = 0;
-  for (let i = 0; i < 100_000; i++) {
-    const [next, keys] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    seen += keys.length;
-    if (keys.length > 0) await c.unlink(...keys);
-    cursor = next;
-    if (cursor === '0') return seen;
-  }
-  throw new Error(`SCAN MATCH ${pattern} did not finish within 100,000 calls`);
-}
+const redis = runnerRedis(values.redis);
 
 const ITEMS =
   '[{"id":1,"name":"apple","price":120},{"id":2,"name":"pear","price":95},{"id":3,"name":"plum","price":60}]';
@@ -298,167 +236,90 @@ async function start(variant, round, nodeArgs = []) {
   }
 }
 
-/** utime and stime of process `pid` (all threads), in ticks: the CPU in its own code and in the kernel. */
-function userSys(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]), sys: Number(fields[12]) };
-  } catch {
-    return { user: Number.NaN, sys: Number.NaN };
-  }
-}
-
-/**
- * One wrk run, with the server's and redis-server's CPU and Redis's commands over it, per request, and
- * the CPU of the server, of wrk and of everything else on each core, in % of one core (sampled from 0.5 s
- * in, see measureWrk()): what else ran tells a slow variant from a starved one.
- */
-async function load(variant, server, seconds) {
-  const args = wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path));
-  const pid = server.child.pid;
-  const before = { server: userSys(pid), redis: processTicks('redis-server') };
-  const commands = variant.redis ? await redisCommands() : undefined;
-  const { text, cpu: shares } = await measureWrk(args, seconds, pid, {
-    core1: () => statTicks('cpu1')?.busy,
-  });
-  const after = userSys(pid);
-  const redisCpu = processTicks('redis-server') - before.redis;
-  const r = wrkFigures(text);
-  const per = (n) => (r.requests > 0 ? n / r.requests : Number.NaN);
-  return {
-    ...r,
-    cpuUs: per(((after.user + after.sys - before.server.user - before.server.sys) / clockTicks()) * 1e6),
-    userUs: per(((after.user - before.server.user) / clockTicks()) * 1e6),
-    redisCpuUs: variant.redis && redisCpu > 0 ? per((redisCpu / clockTicks()) * 1e6) : undefined,
-    redisCommands: variant.redis ? per((await redisCommands()) - commands) : undefined,
-    shares: shares && {
-      server: shares.server,
-      wrk: shares.wrk,
-      other0: shares.otherCore0,
-      other1: shares.core1 === undefined ? undefined : Math.max(0, shares.core1 - (shares.wrk ?? 0)),
-    },
-  };
-}
+/** One wrk run of `variant` with what its requests cost (see costOfRun()). */
+const load = (variant, server, seconds) =>
+  costOfRun(
+    wrkCommand(pin, { connections, port }, seconds, variant.path, script(variant.path)),
+    seconds,
+    server.child.pid,
+    variant.redis ? redis : undefined,
+  );
 
 if (values.profile !== undefined) {
   const profiled = byName.get(values.profile);
-  await waitForQuiet({ name: 'bench:protection', seconds: Number(values['wait-others']) });
+  await waitForQuiet({ name: 'bench:protection', seconds: waitOthers });
   runStep('bench:protection', 'npm', ['run', 'build', '--silent']);
   try {
-    const { file, rps } = await profileServer(
+    await printProfile(
+      profiled.name,
       async (nodeArgs) => (await start(profiled, 'profile', nodeArgs)).server,
       async (server) => (await load(profiled, server, duration)).rps,
     );
-    console.log(`${profiled.name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
-    console.log(summarizeProfile(file));
   } finally {
-    if (profiled.redis) await unlinkKeys(`${run}*`);
-    redisClient?.disconnect();
+    if (profiled.redis) await redis.unlinkKeys(`${run}*`);
+    redis.disconnect();
   }
   process.exit(0);
 }
 
 // Checked before the wait: a Redis that does not answer fails the run now, not after the first rounds.
-const redisVersion = uses((v) => v.redis)
-  ? (/redis_version:(\S+)/.exec(await (await redis()).info('server'))?.[1] ?? '?')
-  : undefined;
-// Before the run and again before each variant (the other runs on this machine come and go): waits while
-// another bench runner or a test run runs, --wait-others s at most each time, then goes ahead anyway.
-const quiet = { waited: 0, times: 0, ranBeside: [] };
-async function waitQuiet() {
-  try {
-    const waited = await waitForQuiet({ name: 'bench:protection', seconds: Number(values['wait-others']) });
-    // A wait with nothing to wait for still takes a few ms.
-    if (waited >= 1) {
-      quiet.waited += waited;
-      quiet.times++;
-    }
-  } catch (err) {
-    quiet.ranBeside.push(err.message);
-  }
-}
-await waitQuiet();
+const redisVersion = uses((v) => v.redis) ? await redis.version() : undefined;
+// Before the run and again before each variant: waits while another bench runner or a test run runs.
+const quiet = quietWaits('bench:protection', waitOthers);
+await quiet.wait();
 // Built after the wait: a build is CPU that another runner's measurement would feel.
 runStep('bench:protection', 'npm', ['run', 'build', '--silent']);
-const load0 = loadavg()
-  .map((n) => n.toFixed(2))
-  .join(', ');
+const load0 = loadAverage();
 const started = Date.now();
-const results = new Map(); // variant name → runs, one per round
+let results; // variant name → runs, one per round
 const sizes = new Map(); // variant name → bytes of one response
 let keysLeft = 0;
 try {
-  for (let round = 0; round < rounds; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
-    for (const variant of order) {
-      await waitQuiet();
-      const { server, bytes } = await start(variant, round);
-      sizes.set(variant.name, bytes);
-      try {
-        await load(variant, server, 2);
-        const r = await load(variant, server, duration);
-        results.set(variant.name, [...(results.get(variant.name) ?? []), r]);
-        const pct = (x) => (x === undefined ? '?' : Math.round(x));
-        console.log(
-          `round ${round + 1} ${variant.name}: ${Math.round(r.rps)} req/s, p99 ${r.p99}, ${r.cpuUs.toFixed(1)} µs CPU/request (user ${r.userUs.toFixed(1)}), ` +
-            `CPU % server ${pct(r.shares?.server)} wrk ${pct(r.shares?.wrk)} others ${pct(r.shares?.other0)} / ${pct(r.shares?.other1)}, ` +
-            `non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`,
-        );
-      } finally {
-        await stopServer(server);
-      }
+  results = await rotatedRounds(rounds, VARIANTS, async (variant, round) => {
+    await quiet.wait();
+    const { server, bytes } = await start(variant, round);
+    sizes.set(variant.name, bytes);
+    try {
+      await load(variant, server, 2);
+      const r = await load(variant, server, duration);
+      console.log(runLine(round, variant.name, r, { user: true }));
+      return r;
+    } finally {
+      await stopServer(server);
     }
-  }
+  });
 } finally {
-  if (uses((v) => v.redis)) keysLeft = await unlinkKeys(`${run}*`);
-  redisClient?.disconnect();
+  if (uses((v) => v.redis)) keysLeft = await redis.unlinkKeys(`${run}*`);
+  redis.disconnect();
 }
 if (uses((v) => v.redis)) console.log(`bench:protection: removed ${keysLeft} Redis keys under ${run}`);
 
-const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
-const pct = (x) => (x === undefined || Number.isNaN(x) ? '?' : Math.round(x));
+const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
 const rows = VARIANTS.map((variant) => {
   const runs = results.get(variant.name);
   const base = variant.base === undefined ? undefined : results.get(variant.base);
-  const rps = medianOf(runs.map((r) => r.rps));
-  const mid = runs.find((r) => r.rps === rps) ?? runs[Math.floor(runs.length / 2)];
-  const ratio = base && medianOf(runs.map((r, i) => r.rps / base[i].rps));
-  const ratios =
-    base &&
-    `${runs.map((r, i) => (r.rps / base[i].rps).toFixed(2)).join(', ')} (median **${ratio.toFixed(2)}**)`;
-  const cpu = medianOf(runs.map((r) => r.cpuUs));
-  const user = medianOf(runs.map((r) => r.userUs));
-  const added = base && medianOf(runs.map((r, i) => r.cpuUs - base[i].cpuUs));
-  const addedUser = base && medianOf(runs.map((r, i) => r.userUs - base[i].userUs));
-  const signed = (x) => `${x >= 0 ? '+' : ''}${fmt(x)}`;
-  const redisCpu = variant.redis ? medianOf(runs.map((r) => r.redisCpuUs ?? Number.NaN)) : undefined;
-  const commands = variant.redis ? medianOf(runs.map((r) => r.redisCommands)) : undefined;
-  const most = (key) => pct(Math.max(...runs.map((r) => r.shares?.[key] ?? Number.NaN)));
-  const sum = (key) => runs.reduce((a, r) => a + r[key], 0);
+  const mid = middleRun(runs);
+  const cpu = `${fmt(medianBy(runs, 'cpuUs'))} (${fmt(medianBy(runs, 'userUs'))})`;
+  const added =
+    base && `**${signed(addedOver(runs, base, 'cpuUs'))}** (${signed(addedOver(runs, base, 'userUs'))})`;
   return (
-    `| ${variant.label} | ${variant.base ?? '–'} | ${runs.map((r) => Math.round(r.rps)).join(', ')} | ${ratios ?? '1'} | ` +
-    `${mid.p50} | ${mid.p99} | ${fmt(cpu)} (${fmt(user)}) | ${added === undefined ? '–' : `**${signed(added)}** (${signed(addedUser)})`} | ` +
-    `${fmt(redisCpu)} | ${fmt(commands, 2)} | ${sizes.get(variant.name)} | ${pct(mid.shares?.server)} / ${pct(mid.shares?.wrk)} | ` +
-    `${most('other0')} / ${most('other1')} | ${sum('non2xx')} | ${sum('socketErrors')} |`
+    `| ${variant.label} | ${variant.base ?? '–'} | ${rpsPerRound(runs)} | ${base ? ratiosText(runs, base) : '1'} | ` +
+    `${mid.p50} | ${mid.p99} | ${cpu} | ${added ?? '–'} | ${redisCells(variant, runs)} | ${sizes.get(variant.name)} | ` +
+    sharesAndErrors(runs, mid)
   );
 });
 
-const m = machineFacts();
-const seconds = Math.round((Date.now() - started) / 1000);
 const report = [
   '# The cost of rateLimit(), securityHeaders() and cors() on a route',
   '',
-  `Machine: ${m.nproc} × ${m.cpuModel}, ${m.kernel}, Node ${m.node}, ${m.wrk}${redisVersion ? `, Redis ${redisVersion}` : ''}, commit ${m.commit}.`,
+  machineLine(redisVersion),
   'The machine is shared: other work may run beside the benchmark, so absolute figures move from round to',
   'round; compare the ratios, each taken against the baseline in the same round, and above all the added',
   'CPU per request.',
-  `Load average before the run: ${load0}; the run took ${seconds} s, of which it waited`,
-  `${Math.round(quiet.waited)} s (${quiet.times} times) for another bench runner or test run to end${quiet.ranBeside.length === 0 ? '' : `, and went ahead beside one ${quiet.ranBeside.length} times (${quiet.ranBeside.join('; ')})`}.`,
+  ...waitLines(load0, started, quiet),
   `Command: \`node bench/protection.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
-  `(servers/weir-protection.mjs from dist/, one process${pin.pinned ? ' pinned to core 0' : ''}; wrk -t1`,
-  `-c${connections}${pin.pinned ? ' pinned to core 1' : ''}, keep-alive, ${duration} s a run after a 2 s warm-up, ${rounds} rounds with`,
-  `the order of the variants rotated, each variant a fresh process${redisVersion ? `; Redis ${shownRedis}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end` : ''}).`,
+  ...setupLines('weir-protection.mjs', pin, { connections, duration }, `, ${rounds} rounds with`),
+  `the order of the variants rotated, each variant a fresh process${redisVersion ? `; Redis ${hideCredentials(values.redis)}, not pinned; its keys under a prefix of the run, ${keysLeft} removed at the end` : ''}).`,
   '',
   `Every request carries the same two headers, \`Origin: ${ORIGIN}\` and \`X-Client: client-NNNN\`, NNNN`,
   `going through ${CLIENTS.toLocaleString('en-US')} values in turn (wrk builds the ${CLIENTS.toLocaleString('en-US')} requests once). \`GET /items\` answers a JSON`,

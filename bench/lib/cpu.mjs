@@ -15,14 +15,32 @@ export function clockTicks() {
   return clkTck;
 }
 
+/** The fields after the name of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file (state first). */
+function statFields(path) {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file, in ticks. */
 export function ticks(path) {
   try {
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(path);
     return Number(fields[11]) + Number(fields[12]); // utime + stime
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * utime and stime of process `pid` (all threads), in ticks: { user, sys }, the CPU in its own code and in
+ * the kernel; NaNs where /proc has no such process.
+ */
+export function userSysTicks(pid) {
+  try {
+    const fields = statFields(`/proc/${pid}/stat`);
+    return { user: Number(fields[11]), sys: Number(fields[12]) };
+  } catch {
+    return { user: Number.NaN, sys: Number.NaN };
   }
 }
 

@@ -11,7 +11,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { output, ROOT, sleep } from './common.mjs';
 
@@ -46,6 +46,12 @@ export function machineFacts() {
     commit,
   };
 }
+
+/** The load averages over 1, 5 and 15 minutes, as a report gives them: `0.52, 0.61, 0.70`. */
+export const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(', ');
 
 /** The filesystem type and device of the folder `dir` (`ext4 on /dev/vda`), from df. */
 export function filesystemOf(dir) {

@@ -71,30 +71,39 @@ export function portAnswers(port) {
   });
 }
 
-/** One GET to 127.0.0.1, without keep-alive: { status, headers, body }. */
+/** One GET to 127.0.0.1, without keep-alive: { status, headers, rawHeaders, body }. */
 export function get(port, path, timeout = 2000) {
-  return send(port, path, { method: 'GET', timeout });
+  return send(port, path, { timeout });
 }
 
-/** One POST of JSON text `body` to 127.0.0.1, without keep-alive: { status, headers, body }. */
+/** One POST of JSON text `body` to 127.0.0.1, without keep-alive: { status, headers, rawHeaders, body }. */
 export function post(port, path, body, timeout = 5000) {
-  return send(port, path, { method: 'POST', timeout, body: Buffer.from(body) });
+  return send(port, path, { method: 'POST', timeout, body });
 }
 
-function send(port, path, { method, timeout, body }) {
-  const headers = body && { 'content-type': 'application/json', 'content-length': body.length };
+/**
+ * One request to 127.0.0.1, without keep-alive, with `headers` and, with a `body` (JSON text), its
+ * content-type and length: { status, headers, rawHeaders, body }.
+ */
+export function send(port, path, { method = 'GET', headers, body, timeout = 2000 } = {}) {
+  const data = body === undefined ? undefined : Buffer.from(body);
+  const head = data
+    ? { 'content-type': 'application/json', 'content-length': data.length, ...headers }
+    : headers;
   return new Promise((resolve, reject) => {
-    const req = request({ host: HOST, port, path, method, agent: false, timeout, headers }, (res) => {
+    const req = request({ host: HOST, port, path, method, agent: false, timeout, headers: head }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
         text += chunk;
       });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: text }),
+      );
     });
     req.once('timeout', () => req.destroy(new Error('timeout')));
     req.once('error', reject);
-    req.end(body);
+    req.end(data);
   });
 }
 

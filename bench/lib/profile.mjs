@@ -1,5 +1,5 @@
 // CPU profiles (node --cpu-prof) of a benchmark server under load, taken and summed up as text: for
-// bench/profile.mjs and bench/db.mjs --profile.
+// bench/profile.mjs and the --profile of bench/db.mjs, bench/auth.mjs and bench/protection.mjs.
 
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -95,4 +95,14 @@ export function summarizeProfile(file, { top = 25, own = (url) => url.startsWith
   list("weir's own functions by self time:", self, (k) => ownKeys.has(k));
   list("weir's own functions by total time (self + callees):", total, (k) => ownKeys.has(k));
   return lines.join('\n');
+}
+
+/**
+ * Profiles a server under load as profileServer() does (`start`, `load`), then prints its req/s under the
+ * profiler, after `name`, and where its time went (summarizeProfile()).
+ */
+export async function printProfile(name, start, load) {
+  const { file, rps } = await profileServer(start, load);
+  console.log(`${name}: ${Math.round(rps)} req/s under --cpu-prof\n`);
+  console.log(summarizeProfile(file));
 }
