@@ -5,10 +5,10 @@
  * A Redis that is down fails a check at once (no offline queue, a short command timeout): the limiter
  * then fails open or closed, as configured; it reconnects in the background.
  */
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import type { Redis as RedisClient } from 'ioredis';
 import { invalidOption, WeirError } from '../../errors.ts';
-import { loadPackage } from '../../internal/load-package.ts';
 import { redactUrl } from '../../internal/url.ts';
+import { strictRedisClient } from '../redis-client.ts';
 import type { RateDecision, RateLimitStore, RateParams } from './store.ts';
 
 /** Options of the Redis store. */
@@ -20,8 +20,6 @@ export interface RedisRateLimitStoreOptions {
   /** How long opening waits for a first connection before it goes on without one. @default 2000 */
   connectTimeoutMs?: number;
 }
-
-type RedisConstructor = new (url: string, options: RedisOptions) => RedisClient;
 
 interface RateClient extends RedisClient {
   weirRateCheck(
@@ -56,10 +54,6 @@ if ARGV[4] == '1' and cost > 0 then
 end
 return {'1', string.format('%.3f', nxt - now), '0'}`;
 
-function retryDelay(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times, 6), 2000);
-}
-
 function positive(name: string, value: number | undefined, fallback: number): number {
   const n = value ?? fallback;
   if (!Number.isSafeInteger(n) || n < 1)
@@ -91,19 +85,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     const commandTimeout = positive('commandTimeoutMs', options.commandTimeoutMs, 250);
     const connectTimeout = positive('connectTimeoutMs', options.connectTimeoutMs, 2000);
     const shown = redactUrl(url);
-    const Redis = await loadPackage<RedisConstructor>(
-      'ioredis',
+    const client = await strictRedisClient(
+      url,
+      { commandTimeout, connectTimeout },
       'The Redis rate limit store',
       (message, cause) => new WeirError('WEIR_ERR_INVALID_OPTION', message, { cause }),
     );
-    const client = new Redis(url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout,
-      connectTimeout,
-      retryStrategy: retryDelay,
-    });
     client.on('error', () => {
       // Each failed (re)connection: the checks report it, through the limiter's onStoreError.
     });

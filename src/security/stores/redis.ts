@@ -9,10 +9,10 @@
  * `{"expiresAt":E,"createdAt":C,"data":"…"}` (expiresAt first: the touch script relies on it), with a
  * Redis expiry at `expiresAt`.
  */
-import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import type { Redis as RedisClient } from 'ioredis';
 import { invalidOption } from '../../errors.ts';
-import { loadPackage } from '../../internal/load-package.ts';
 import { redactUrl } from '../../internal/url.ts';
+import { strictRedisClient } from '../redis-client.ts';
 import { checkRecord, checkTime, closedError, integerOption, sessionStoreError } from './errors.ts';
 import type { SessionRecord, SessionStore } from './store.ts';
 
@@ -25,8 +25,6 @@ export interface RedisSessionStoreOptions {
   /** How long opening waits for the first connection before it rejects. @default 2000 */
   connectTimeoutMs?: number;
 }
-
-type RedisConstructor = new (url: string, options: RedisOptions) => RedisClient;
 
 /** The client with the touch script defined on it. */
 interface SessionClient extends RedisClient {
@@ -51,10 +49,6 @@ return 1`;
 /** Escapes Redis glob characters, so a prefix matches only itself in SCAN. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-function retryDelay(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times, 6), 2000);
 }
 
 function encode(record: SessionRecord): string {
@@ -119,20 +113,12 @@ export class RedisSessionStore implements SessionStore {
     const commandTimeout = integerOption('Session store commandTimeoutMs', options.commandTimeoutMs, 1000, 1);
     const connectTimeout = integerOption('Session store connectTimeoutMs', options.connectTimeoutMs, 2000, 1);
     const shown = redactUrl(url);
-    const Redis = await loadPackage<RedisConstructor>(
-      'ioredis',
+    const client = await strictRedisClient(
+      url,
+      { commandTimeout, connectTimeout },
       'The Redis session store',
       (message, cause) => sessionStoreError(`the Redis session store at ${shown}`, 'start', message, cause),
     );
-    const client = new Redis(url, {
-      lazyConnect: true,
-      // A command while disconnected fails at once instead of waiting, queued, for Redis to return.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout,
-      connectTimeout,
-      retryStrategy: retryDelay,
-    });
     // ioredis emits 'error' on each failed (re)connection: kept as the reason, never unhandled.
     let lastError: unknown;
     client.on('error', (err: unknown) => {
