@@ -13,6 +13,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type BetterSqlite3 from 'better-sqlite3';
 import { type Releaser, Semaphore } from '../concurrency/lock.ts';
 import { linkedController, reasonOf } from '../concurrency/signal.ts';
@@ -59,18 +60,38 @@ export async function openSqlite(url: string, options: SqliteOptions = {}): Prom
   const Driver = await loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
   const path = sqlitePath(url);
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  let connection: BetterSqlite3.Database;
+  let connection: BetterSqlite3.Database | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
     connection = new Driver(path, { timeout: busyTimeoutMs });
-    if (path !== ':memory:') connection.pragma('journal_mode = WAL');
+    if (path !== ':memory:') await useWal(connection, busyTimeoutMs);
     // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
     connection.pragma('synchronous = NORMAL');
     connection.pragma('foreign_keys = ON');
   } catch (err) {
+    connection?.close(); // a file that opened but could not be set up leaves no descriptor behind
     throw openError(url, (err as Error).message, err);
   }
   return new SqliteDatabase(url, new SqliteState(connection, url, settings));
+}
+
+/**
+ * Switches the file to WAL (a no-op once it is: the mode is kept in the file). While the file is still
+ * in rollback mode, SQLite answers SQLITE_BUSY at once, without waiting in its busy handler, when another
+ * connection holds the write lock: several workers opening a new file at the same moment. So the switch
+ * is retried, backing off, within the busy timeout.
+ */
+async function useWal(connection: BetterSqlite3.Database, busyTimeoutMs: number): Promise<void> {
+  const until = performance.now() + busyTimeoutMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      connection.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() + wait > until) throw err;
+      await sleep(wait);
+    }
+  }
 }
 
 /** The SQLite engine behind `openDatabase('sqlite:…')`. */

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import Sqlite from 'better-sqlite3';
 import { openDatabase, type SqliteDatabase } from 'weir/db';
 import { spawnTs } from '../helpers/process.ts';
 import { runClientErrorSuite } from './client-errors.ts';
@@ -44,6 +45,55 @@ describe('SQLite specifics', () => {
       assert.deepEqual(await db.one`PRAGMA journal_mode`, { journal_mode: 'wal' });
     } finally {
       await db.close();
+    }
+  });
+
+  // A new file is in rollback mode until its first opener switches it to WAL. While another connection
+  // holds its write lock (another worker creating it at the same moment), SQLite refuses the switch at
+  // once instead of waiting: the open waits for the lock, within busyTimeoutMs.
+  function lockedNewFile(name: string): { path: string; holder: Sqlite.Database } {
+    const path = join(dir, name);
+    const holder = new Sqlite(path);
+    holder.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    assert.equal(holder.pragma('journal_mode', { simple: true }), 'delete');
+    holder.exec('BEGIN IMMEDIATE');
+    holder.exec('INSERT INTO t (id) VALUES (1)');
+    return { path, holder };
+  }
+
+  test('an open that meets another connection creating the file waits for its write lock, then is in WAL mode', async () => {
+    const { path, holder } = lockedNewFile('created-at-once.db');
+    const released = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        holder.exec('COMMIT');
+        resolve();
+      }, 150),
+    );
+    const started = performance.now();
+    const db = await openDatabase(`sqlite:${path}`);
+    try {
+      assert.ok(performance.now() - started >= 100, 'the open waited for the lock');
+      await released;
+      assert.deepEqual(await db.one`PRAGMA journal_mode`, { journal_mode: 'wal' });
+      assert.equal((await db.query`SELECT * FROM t`).length, 1);
+    } finally {
+      await db.close();
+      holder.close();
+    }
+  });
+
+  test('an open still locked out after busyTimeoutMs is refused with WEIR_ERR_DB_UNAVAILABLE saying so', async () => {
+    const { path, holder } = lockedNewFile('locked-out.db');
+    try {
+      const err = await openDatabase(`sqlite:${path}`, { busyTimeoutMs: 60 }).then(
+        () => assert.fail('expected the open to be refused'),
+        (e: { code?: string; message?: string }) => e,
+      );
+      assert.equal(err.code, 'WEIR_ERR_DB_UNAVAILABLE');
+      assert.match(err.message ?? '', /is unavailable: database is locked/);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
     }
   });
 
