@@ -102,6 +102,9 @@ export type AnyContext = Context<string, object, AnyInputs>;
 /** On a response made by `ctx.reply()`: the body as given, for the response schema's check. */
 export const kReplyBody = Symbol('weir.reply-body');
 
+/** Set on a route with response schemas: `reply()` leaves its body to the schemas' check and serialiser. */
+export const kDeferReply = Symbol('weir.defer-reply');
+
 /** Sets a validated request part (the route's schemas ran): what `ctx.params` … `ctx.body` then answer. */
 export const kSetInput = Symbol('weir.set-input');
 
@@ -135,6 +138,7 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   [kStatus] = 0;
   [kHeaders]: Record<string, string | number | string[]> | undefined = undefined;
+  [kDeferReply] = false;
   readonly [kRuntime]: AppRuntime;
 
   readonly #rawQuery: string;
@@ -365,7 +369,9 @@ export class Context<P extends string = string, S extends object = Record<never,
    */
   reply<K extends keyof Responses<I> & number>(status: K, body: Responses<I>[K]): Reply<K> {
     const response =
-      status === 204 || status === 304 ? new WeirResponse(undefined, status, {}) : json(body, status);
+      status === 204 || status === 304 || this[kDeferReply]
+        ? new WeirResponse(undefined, status, {})
+        : json(body, status);
     (response as unknown as Record<symbol, unknown>)[kReplyBody] = body;
     return response as unknown as Reply<K>;
   }

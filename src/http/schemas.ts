@@ -6,18 +6,24 @@
  */
 
 import { httpError } from '../errors.ts';
-import { type Logger, silentLogger } from '../internal/logger.ts';
+import type { Logger } from '../internal/logger.ts';
+import type { Serializer } from '../schema/serialize.ts';
+import { compileSerializer } from '../schema/serialize.ts';
+import type { StandardSchemaV1 } from '../schema/standard.ts';
 import type { RouteSchema } from '../schema/types.ts';
 import {
   checkSchemas,
   type InputPart,
   type PartResult,
+  safeMessage,
   type ValidationIssue,
   validatePart,
   validationError,
 } from '../schema/validate.ts';
-import { type Context, kReplyBody, kSetInput } from './context.ts';
-import { isWeirResponse } from './response.ts';
+import { type Context, kDeferReply, kReplyBody, kSetInput, kStatus } from './context.ts';
+import { isWeirResponse, WeirResponse } from './response.ts';
+
+const JSON_TYPE = 'application/json';
 
 type Run = (ctx: Context) => unknown;
 
@@ -55,21 +61,63 @@ function successStatus(responses: NonNullable<RouteSchema['response']>): number 
   return undefined;
 }
 
+interface ResponseEntry {
+  readonly schema: StandardSchemaV1;
+  /** The compiled serialiser of the schema's JSON Schema; `undefined`: `JSON.stringify`. */
+  readonly serialize: Serializer | undefined;
+}
+
+type Finish = (ctx: Context, value: unknown) => unknown;
+
 /**
- * Checks what the handler answered against `schema.response`: a `ctx.reply()` by its status, a plain
- * value as the success status's body. Other answers (streams, web Responses, helpers' responses) are not
- * checked. On a mismatch, `error` replaces the answer with a 500; `warn` logs once per status.
+ * What the handler answered, checked against `schema.response` and serialised: a `ctx.reply()` by its
+ * status, a plain value as the success status's body (or `ctx.status`'s, when set). What validated is
+ * what is sent (unknown keys the schema strips are gone, defaults filled), written by the status's
+ * compiled serialiser when it has one. Other answers (strings, streams, web Responses, helpers'
+ * responses) go out as they are. On a mismatch, `error` replaces the answer with a 500; `warn` logs once
+ * per status and sends the value as it was, through `JSON.stringify`.
  */
-function responseChecker(
+function responseStage(
   responses: NonNullable<RouteSchema['response']>,
   check: ResponseCheck,
   log: Logger,
   route: string,
-): (value: unknown) => unknown {
+): Finish {
   const success = successStatus(responses);
-  const warned = new Set<number>();
-  const verdict = (status: number, issues: ValidationIssue[], value: unknown): unknown => {
-    if (issues.length === 0) return value;
+  const entries = new Map<number, ResponseEntry>();
+  for (const [key, schema] of Object.entries(responses)) {
+    const status = Number(key);
+    const compiled = status === 204 || status === 304 ? { reason: 'no body' } : compileSerializer(schema);
+    if ('reason' in compiled && status !== 204 && status !== 304) {
+      log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
+    }
+    entries.set(status, { schema, serialize: 'serialize' in compiled ? compiled.serialize : undefined });
+  }
+  const warned = new Set<string>();
+  const warnOnce = (key: string, fields: object, message: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    log.warn({ route, ...fields }, message);
+  };
+  const respond = (status: number, body: unknown, serialize: Serializer | undefined): WeirResponse => {
+    if (status === 204 || status === 304) return new WeirResponse(undefined, status, {});
+    let text: string | undefined;
+    if (serialize !== undefined) {
+      try {
+        text = serialize(body);
+      } catch (err) {
+        // Only reachable with responseSchemas 'off' (an unchecked value the compiled writer refuses).
+        warnOnce(
+          `serialize ${status}`,
+          { status, reason: safeMessage((err as Error).message) },
+          'a response could not be written by its schema, JSON.stringify wrote it (logged once per status)',
+        );
+      }
+    }
+    text ??= jsonText(body);
+    return new WeirResponse(text, status, { 'content-type': JSON_TYPE });
+  };
+  const mismatch = (status: number, issues: ValidationIssue[]) => {
     const found = issues.slice(0, 20).map(({ path, message }) => ({ path, message }));
     if (check === 'error') {
       // The error handler logs it, issues included (its cause); the client learns only that it failed.
@@ -77,22 +125,26 @@ function responseChecker(
         cause: { route, status, issues: found },
       });
     }
-    if (!warned.has(status)) {
-      warned.add(status);
-      log.warn({ route, status, issues: found }, 'a response breaks its schema (logged once per status)');
-    }
-    return value;
+    warnOnce(
+      `check ${status}`,
+      { status, issues: found },
+      'a response breaks its schema (logged once per status)',
+    );
   };
-  return (value) => {
+  return (ctx, value) => {
+    ctx[kDeferReply] = false;
     let status: number | undefined;
     let body: unknown;
+    let reply = false;
     if (isWeirResponse(value)) {
       if (!(kReplyBody in value)) return value;
       status = value.status;
       body = (value as unknown as Record<symbol, unknown>)[kReplyBody];
+      reply = true;
     } else if (
-      value instanceof Response ||
       value === undefined ||
+      value === null ||
+      value instanceof Response ||
       (typeof value !== 'object' &&
         typeof value !== 'string' &&
         typeof value !== 'number' &&
@@ -100,15 +152,40 @@ function responseChecker(
     ) {
       return value;
     } else {
-      status = success;
+      status = ctx[kStatus] || success;
       body = value;
     }
-    const schema = status === undefined ? undefined : responses[status];
-    if (schema === undefined || status === undefined) return value;
-    const result = validatePart('body', schema, body);
-    const settleWith = (r: PartResult) => verdict(status, r.ok ? [] : r.issues, value);
-    return result instanceof Promise ? result.then(settleWith) : settleWith(result);
+    const entry = status === undefined ? undefined : entries.get(status);
+    if (status === undefined || entry === undefined) {
+      return reply ? respond((value as WeirResponse).status, body, undefined) : value;
+    }
+    // A string goes out as text, as from any route: checked, not serialised.
+    const text = typeof body === 'string' && !reply;
+    if (check === 'off') return text ? value : respond(status, body, entry.serialize);
+    const result = validatePart('body', entry.schema, body);
+    const settle = (r: PartResult): unknown => {
+      if (!r.ok) {
+        mismatch(status, r.issues);
+        return text ? value : respond(status, body, undefined);
+      }
+      return text ? value : respond(status, r.value, entry.serialize);
+    };
+    return result instanceof Promise ? result.then(settle) : settle(result);
   };
+}
+
+/** `JSON.stringify`, failing as the dispatcher does for a value without a JSON form. */
+function jsonText(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`The response cannot be serialised as JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (text === undefined) throw new TypeError(`The response is a ${typeof value}, which has no JSON form`);
+  return text;
 }
 
 /** Wraps `handler` with the checks `schema` declares; the handler itself unchanged when it declares none. */
@@ -125,16 +202,32 @@ export function withSchemas(
   if (schema === undefined) return handler;
   const early = (['params', 'query', 'headers'] as const).filter((part) => schema[part] !== undefined);
   const body = schema.body;
-  const verify =
-    schema.response === undefined || options.check === 'off'
+  const finish =
+    schema.response === undefined
       ? undefined
-      : responseChecker(schema.response, options.check, options.log, options.route);
+      : responseStage(schema.response, options.check, options.log, options.route);
   const run: Run =
-    verify === undefined
+    finish === undefined
       ? handler
       : (ctx) => {
-          const value = handler(ctx);
-          return value instanceof Promise ? value.then(verify) : verify(value);
+          // While the handler runs, ctx.reply() leaves the body to finish(), which checks and
+          // serialises it once; after, a reply (from middleware) is whole again.
+          ctx[kDeferReply] = true;
+          let value: unknown;
+          try {
+            value = handler(ctx);
+          } catch (err) {
+            ctx[kDeferReply] = false;
+            throw err;
+          }
+          if (!(value instanceof Promise)) return finish(ctx, value);
+          return value.then(
+            (v) => finish(ctx, v),
+            (err: unknown) => {
+              ctx[kDeferReply] = false;
+              throw err;
+            },
+          );
         };
   if (early.length === 0 && body === undefined) return run;
 

@@ -4,6 +4,15 @@
  * this module holds their types and the pieces a service may want on its own.
  * @module
  */
+
+export {
+  compileSerializer,
+  type JsonSchema,
+  jsonSchemaOf,
+  type Serializer,
+  type StandardJsonSchemaV1,
+  withJsonSchema,
+} from './serialize.ts';
 export { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
 export type { HandlerReturn, Reply, Responses, RouteInputs, RouteSchema } from './types.ts';
 export { formatPath, INPUT_PARTS, type InputPart, safeMessage, type ValidationIssue } from './validate.ts';

@@ -1,0 +1,152 @@
+/**
+ * Fast serialisation of responses, as fastify does it: a response schema with a JSON Schema form is
+ * compiled once, by fast-json-stringify, into a function that writes that shape's JSON without walking
+ * the value generically. The JSON Schema comes from the schema itself (Standard JSON Schema: zod 4,
+ * arktype; valibot through its official converter; {@link withJsonSchema} for any other library). A
+ * schema without one is serialised by `JSON.stringify`, as every other response.
+ *
+ * What is compiled says exactly what the validator lets through, so that the compiled function writes
+ * what `JSON.stringify` would write of a value the schema accepts: an object schema that does not forbid
+ * other keys keeps them (fast-json-stringify would otherwise drop them).
+ */
+import { createRequire } from 'node:module';
+import { invalidOption } from '../errors.ts';
+import { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
+
+/** Writes a value's JSON. */
+export type Serializer = (value: unknown) => string;
+
+/** A JSON Schema document (draft-07), as the converters produce it. */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * The Standard JSON Schema interface (https://standardschema.dev/json-schema, v1), copied as the spec
+ * invites: a schema that can describe itself as JSON Schema.
+ */
+export interface StandardJsonSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': StandardSchemaV1.Props<Input, Output> & {
+    readonly jsonSchema: {
+      readonly input: (options: { readonly target: string }) => JsonSchema;
+      readonly output: (options: { readonly target: string }) => JsonSchema;
+    };
+  };
+}
+
+const require = createRequire(import.meta.url);
+
+type Compile = (schema: JsonSchema, options?: Record<string, unknown>) => Serializer;
+let compile: Compile | undefined;
+
+/**
+ * Gives `schema` the JSON Schema `jsonSchema` (draft-07) for fast serialisation, for a library that
+ * cannot produce it itself (TypeBox schemas are JSON Schema already). `jsonSchema` must describe exactly
+ * the values `schema` accepts.
+ * @example response: { 200: withJsonSchema(Compile(User), User) }
+ */
+export function withJsonSchema<S extends StandardSchemaV1>(
+  schema: S,
+  jsonSchema: JsonSchema,
+): S & StandardJsonSchemaV1 {
+  if (!isStandardSchema(schema)) throw invalidOption('withJsonSchema() schema', 'a Standard Schema', schema);
+  if (typeof jsonSchema !== 'object' || jsonSchema === null || Array.isArray(jsonSchema)) {
+    throw invalidOption('withJsonSchema() jsonSchema', 'a JSON Schema object', jsonSchema);
+  }
+  const standard = schema['~standard'];
+  const describe = () => jsonSchema;
+  return {
+    ...schema,
+    '~standard': {
+      version: standard.version,
+      vendor: standard.vendor,
+      validate: (value: unknown) => standard.validate(value),
+      types: standard.types,
+      jsonSchema: { input: describe, output: describe },
+    },
+  } as S & StandardJsonSchemaV1;
+}
+
+/** The JSON Schema (draft-07) of what `schema` outputs, or why there is none. */
+export function jsonSchemaOf(schema: StandardSchemaV1): { schema: JsonSchema } | { reason: string } {
+  const standard = schema['~standard'] as Partial<StandardJsonSchemaV1['~standard']>;
+  try {
+    if (typeof standard.jsonSchema?.output === 'function') {
+      return { schema: standard.jsonSchema.output({ target: 'draft-07' }) };
+    }
+    if (standard.vendor === 'valibot') {
+      const { toJsonSchema } = require('@valibot/to-json-schema') as {
+        toJsonSchema: (schema: unknown, config: object) => JsonSchema;
+      };
+      return { schema: toJsonSchema(schema, { typeMode: 'output', target: 'draft-07', errorMode: 'throw' }) };
+    }
+  } catch (err) {
+    // A part with no JSON form (a date, a transform, a custom check): JSON.stringify serialises it.
+    return { reason: (err as Error).message };
+  }
+  return { reason: `${standard.vendor ?? 'this'} schema has no JSON Schema form (see withJsonSchema())` };
+}
+
+/**
+ * The compiled serialiser of what `schema` outputs, or why there is none (then responses are written by
+ * `JSON.stringify`).
+ */
+export function compileSerializer(schema: StandardSchemaV1): { serialize: Serializer } | { reason: string } {
+  const found = jsonSchemaOf(schema);
+  if ('reason' in found) return found;
+  try {
+    compile ??= require('fast-json-stringify') as Compile;
+    return { serialize: compile(faithful(found.schema) as JsonSchema) };
+  } catch (err) {
+    return { reason: `its JSON Schema cannot be compiled: ${(err as Error).message}` };
+  }
+}
+
+const PRIMITIVE = new Set(['string', 'number', 'integer', 'boolean', 'null']);
+
+/**
+ * A copy of `schema` that fast-json-stringify writes as `JSON.stringify` would: objects that do not
+ * forbid other keys keep them (`additionalProperties: true`), and a union of bare primitive types
+ * (`anyOf: [{ type: 'string' }, { type: 'null' }]`, a nullable) becomes a type list, which is written
+ * without running a validator per value.
+ */
+function faithful(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(faithful);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === '$schema') continue;
+    if (key === 'enum' || key === 'const' || key === 'default' || key === 'examples' || key === 'required') {
+      out[key] = value;
+    } else if (
+      key === 'properties' ||
+      key === 'patternProperties' ||
+      key === 'definitions' ||
+      key === '$defs'
+    ) {
+      out[key] = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([name, part]) => [name, faithful(part)]),
+      );
+    } else {
+      out[key] = faithful(value);
+    }
+  }
+  const types = out.anyOf;
+  if (
+    Array.isArray(types) &&
+    types.length > 1 &&
+    types.every(
+      (member) =>
+        typeof member === 'object' &&
+        member !== null &&
+        Object.keys(member).length === 1 &&
+        PRIMITIVE.has((member as { type?: unknown }).type as string),
+    )
+  ) {
+    delete out.anyOf;
+    out.type = types.map((member) => (member as { type: string }).type);
+  }
+  const isObject = out.type === 'object' || (out.properties !== undefined && out.type === undefined);
+  if (isObject && out.additionalProperties === undefined && out.patternProperties === undefined) {
+    out.additionalProperties = true;
+  }
+  return out;
+}
