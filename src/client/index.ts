@@ -1,0 +1,5 @@
+/**
+ * weir/client: a typed client of a weir app, over `fetch`.
+ * @module
+ */
+export {};
