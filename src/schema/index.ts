@@ -6,13 +6,13 @@
  */
 
 export {
-  compileSerializer,
   type JsonSchema,
+  type JsonSchemaRequest,
   jsonSchemaOf,
-  type Serializer,
   type StandardJsonSchemaV1,
   withJsonSchema,
-} from './serialize.ts';
+} from './json-schema.ts';
+export { compileSerializer, type Serializer } from './serialize.ts';
 export { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
 export type { HandlerReturn, Reply, Responses, RouteInputs, RouteSchema } from './types.ts';
 export { formatPath, INPUT_PARTS, type InputPart, safeMessage, type ValidationIssue } from './validate.ts';

@@ -10,87 +10,22 @@
  * other keys keeps them (fast-json-stringify would otherwise drop them).
  */
 import { createRequire } from 'node:module';
-import { invalidOption } from '../errors.ts';
-import { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
+import { type JsonSchema, jsonSchemaOf } from './json-schema.ts';
+import type { StandardSchemaV1 } from './standard.ts';
 
 /** Writes a value's JSON. */
 export type Serializer = (value: unknown) => string;
 
-/** A JSON Schema document (draft-07), as the converters produce it. */
-export type JsonSchema = Record<string, unknown>;
-
-/**
- * The Standard JSON Schema interface (https://standardschema.dev/json-schema, v1), copied as the spec
- * invites: a schema that can describe itself as JSON Schema.
- */
-export interface StandardJsonSchemaV1<Input = unknown, Output = Input> {
-  readonly '~standard': StandardSchemaV1.Props<Input, Output> & {
-    readonly jsonSchema: {
-      readonly input: (options: { readonly target: string }) => JsonSchema;
-      readonly output: (options: { readonly target: string }) => JsonSchema;
-    };
-  };
-}
-
 const require = createRequire(import.meta.url);
-
 type Compile = (schema: JsonSchema, options?: Record<string, unknown>) => Serializer;
 let compile: Compile | undefined;
-
-/**
- * Gives `schema` the JSON Schema `jsonSchema` (draft-07) for fast serialisation, for a library that
- * cannot produce it itself (TypeBox schemas are JSON Schema already). `jsonSchema` must describe exactly
- * the values `schema` accepts.
- * @example response: { 200: withJsonSchema(Compile(User), User) }
- */
-export function withJsonSchema<S extends StandardSchemaV1>(
-  schema: S,
-  jsonSchema: JsonSchema,
-): S & StandardJsonSchemaV1 {
-  if (!isStandardSchema(schema)) throw invalidOption('withJsonSchema() schema', 'a Standard Schema', schema);
-  if (typeof jsonSchema !== 'object' || jsonSchema === null || Array.isArray(jsonSchema)) {
-    throw invalidOption('withJsonSchema() jsonSchema', 'a JSON Schema object', jsonSchema);
-  }
-  const standard = schema['~standard'];
-  const describe = () => jsonSchema;
-  return {
-    ...schema,
-    '~standard': {
-      version: standard.version,
-      vendor: standard.vendor,
-      validate: (value: unknown) => standard.validate(value),
-      types: standard.types,
-      jsonSchema: { input: describe, output: describe },
-    },
-  } as S & StandardJsonSchemaV1;
-}
-
-/** The JSON Schema (draft-07) of what `schema` outputs, or why there is none. */
-export function jsonSchemaOf(schema: StandardSchemaV1): { schema: JsonSchema } | { reason: string } {
-  const standard = schema['~standard'] as Partial<StandardJsonSchemaV1['~standard']>;
-  try {
-    if (typeof standard.jsonSchema?.output === 'function') {
-      return { schema: standard.jsonSchema.output({ target: 'draft-07' }) };
-    }
-    if (standard.vendor === 'valibot') {
-      const { toJsonSchema } = require('@valibot/to-json-schema') as {
-        toJsonSchema: (schema: unknown, config: object) => JsonSchema;
-      };
-      return { schema: toJsonSchema(schema, { typeMode: 'output', target: 'draft-07', errorMode: 'throw' }) };
-    }
-  } catch (err) {
-    // A part with no JSON form (a date, a transform, a custom check): JSON.stringify serialises it.
-    return { reason: (err as Error).message };
-  }
-  return { reason: `${standard.vendor ?? 'this'} schema has no JSON Schema form (see withJsonSchema())` };
-}
 
 /**
  * The compiled serialiser of what `schema` outputs, or why there is none (then responses are written by
  * `JSON.stringify`).
  */
 export function compileSerializer(schema: StandardSchemaV1): { serialize: Serializer } | { reason: string } {
-  const found = jsonSchemaOf(schema);
+  const found = jsonSchemaOf(schema, { io: 'output', target: 'draft-07' });
   if ('reason' in found) return found;
   try {
     compile ??= require('fast-json-stringify') as Compile;
