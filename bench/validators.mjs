@@ -6,7 +6,7 @@
 // a valid body (an order: a customer, 3 items, a coupon) and an invalid one (3 issues). --rounds rounds,
 // the validators' order rotated, each a timed loop of --iterations after a warm-up of the same count;
 // reported: ns per validation, median over rounds, and ÷ the fastest. In-process on purpose: this is the
-// validator alone; the HTTP cost of a validated POST is measured against fastify in bench/schema.mjs.
+// validator alone; the HTTP cost of a validated POST is measured against fastify in bench/schemas.mjs.
 //
 //   node bench/validators.mjs                     (about 30 s; writes bench/RESULTS-validators.md)
 //   node bench/validators.mjs --rounds 1 --iterations 20000 --out /tmp/validators.md

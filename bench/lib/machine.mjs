@@ -62,7 +62,7 @@ export function filesystemOf(dir) {
 
 /** Other benchmark runners and test runs: a measurement waits while one of them runs. */
 const OTHER_RUNNERS =
-  /(^|\/)(bench\/(run|db|cache|compute|db-drivers|profile|startup|overload|idempotency|deadlines|auth|protection)\.mjs|scripts\/test\.mjs)$/;
+  /(^|\/)(bench\/(run|db|cache|compute|db-drivers|profile|startup|overload|idempotency|deadlines|auth|protection|schemas)\.mjs|scripts\/test\.mjs)$/;
 
 /** Node processes running another bench runner or the test suite, as "PID command". */
 function otherRuns() {

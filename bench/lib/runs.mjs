@@ -29,8 +29,9 @@ export function beginRun({ script, name, envPrefix, rawPrefix = `${script}-` }, 
 /**
  * The rounds of a run (`run` from beginRun()): per round the runner's servers in rotated order, recorded in
  * the order it resolves to. Per server: `beforeStart(server)`, `start(server)`, `check(server)`, then per
- * route of `routesOf(server)` (GET `pathOf(route)`) a discarded warm-up of --warmup s (none for 0) and a
- * measured run of --duration s with the CPU of the server, wrk and `moreCpu` sampled (see measureWrk()),
+ * route of `routesOf(server)` (GET `pathOf(route)`, or what the wrk Lua script `scriptOf(route)` sends
+ * there when it gives one) a discarded warm-up of --warmup s (none for 0) and a measured run of
+ * --duration s with the CPU of the server, wrk and `moreCpu` sampled (see measureWrk()),
  * each wrk output saved in the raw folder (r<round>-<server>-<route>-warmup.txt and …-<route>.txt), and
  * the server's peak RSS (VmHWM, in MiB) read as the measured run ends; then the server is stopped and
  * `afterStop(server, round, server process)` runs. `counters` ({ key, title, read(), change(server,
@@ -42,10 +43,10 @@ export function beginRun({ script, name, envPrefix, rawPrefix = `${script}-` }, 
 export async function runRounds(
   runner,
   { pin, rawDir },
-  { start, check, routesOf, pathOf, moreCpu, beforeStart, counters, record, afterStop },
+  { start, check, routesOf, pathOf, scriptOf, moreCpu, beforeStart, counters, record, afterStop },
 ) {
   const { opts } = runner;
-  const wrk = (route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route));
+  const wrk = (route, seconds) => wrkCommand(pin, opts, seconds, pathOf(route), scriptOf?.(route));
   return eachRound(runner, opts.servers, async (server, round) => {
     await beforeStart?.(server);
     const active = await start(server);

@@ -1,0 +1,54 @@
+// The schema benchmark's weir server (see bench/schemas.mjs), from the compiled build (run `npm run build`
+// at the repo root first): routes with valibot schemas, written as a user writes them. weir validates the
+// params and the body before the handler runs, and checks the answer against the response schema of its
+// status (on by default: NODE_ENV=production means 'warn', validate then send). The same routes and data
+// as servers/fastify-schemas.mjs (bench/schemas/data.mjs):
+//   POST /users             body UserIn, 201 User (id from a counter)
+//   GET /users/:id          params Id, 200 Profile (ten fields, an address, five tasks)
+//   GET /json-noschema/:id  params Id, the same Profile with no response schema: plain JSON.stringify
+import * as v from 'valibot';
+import { App } from '../../dist/index.js';
+import { createdUser, EMAIL_PATTERN, userOf } from '../schemas/data.mjs';
+
+const port = Number(process.env.PORT ?? 3000);
+
+const int = v.pipe(v.number(), v.integer());
+const UserIn = v.object({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  email: v.pipe(v.string(), v.regex(new RegExp(EMAIL_PATTERN))),
+  age: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(150)),
+  tags: v.pipe(v.array(v.pipe(v.string(), v.maxLength(32))), v.maxLength(8)),
+});
+const User = v.object({
+  id: int,
+  name: v.string(),
+  email: v.string(),
+  age: int,
+  tags: v.array(v.string()),
+  createdAt: v.string(),
+});
+// "7" arrives as the string "7": digits only, then a number.
+const Id = v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,9}$/), v.transform(Number), v.minValue(1)) });
+const Profile = v.object({
+  id: int,
+  username: v.string(),
+  name: v.string(),
+  email: v.string(),
+  age: int,
+  active: v.boolean(),
+  score: v.number(),
+  createdAt: v.string(),
+  address: v.object({ street: v.string(), city: v.string(), zip: v.string() }),
+  tasks: v.array(v.object({ id: int, title: v.string(), done: v.boolean() })),
+});
+
+const app = new App({ logger: false });
+let count = 0;
+app.post('/users', { schema: { body: UserIn, response: { 201: User } } }, (ctx) =>
+  ctx.reply(201, createdUser(++count, ctx.body)),
+);
+app.get('/users/:id', { schema: { params: Id, response: { 200: Profile } } }, (ctx) => userOf(ctx.params.id));
+app.get('/json-noschema/:id', { schema: { params: Id } }, (ctx) => userOf(ctx.params.id));
+
+await app.listen({ port, host: '127.0.0.1', signals: false });
+console.log(`weir listening on http://127.0.0.1:${port}`);
