@@ -29,6 +29,7 @@ import {
 } from 'weir/security';
 import { addAuthRoutes, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
+import { addApiDocs } from './docs.ts';
 import { JobStatusTable } from './job-status.ts';
 import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorker } from './jobs.ts';
 import { addReportRoute } from './report.ts';
@@ -177,10 +178,13 @@ export function createServiceApp(options: ServiceOptions): App {
   // runs degraded (loaders run) and the service still answers.
   // Neither is ever shed by the overload limiter: a probe that got a 503 under load would take the
   // instance out of rotation (or restart it) just when it is busiest.
-  app.get('/healthz', { shed: false }, () => ({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
+  app.get('/healthz', { shed: false, hidden: true }, () => ({
+    status: 'ok',
+    uptimeSeconds: Math.round(process.uptime()),
+  }));
   app.get(
     '/readyz',
-    { shed: false },
+    { shed: false, hidden: true },
     readiness(() => app.draining, {
       database: (signal) => db.with({ signal }).one`SELECT 1 AS ok`,
     }),
@@ -261,5 +265,6 @@ export function createServiceApp(options: ServiceOptions): App {
     return { slept: ms };
   });
 
+  addApiDocs(app);
   return app;
 }

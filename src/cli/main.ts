@@ -13,7 +13,7 @@
  *   weir --version | --help
  */
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -49,6 +49,7 @@ const USAGE = `Usage:
   weir worker ENTRY                        run only the job workers the App registers (app.worker()),
                                            no HTTP; SIGTERM stops them gracefully
   weir routes ENTRY                        list the routes of the App exported by ENTRY
+  weir openapi ENTRY [--out F]             print (or write to F) the OpenAPI 3.1 document of that App
   weir db migrate [--dir D] [--url U]      apply the SQL files in D/<engine>/ not applied yet
                                            (D defaults to ./migrations, U to DATABASE_URL,
                                            then sqlite:./data/weir.db)
@@ -151,7 +152,10 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
   if (command === 'dev' && entry !== undefined) {
     return devCommand(entry, { port: values.port, host: values.host }, io);
   }
-  if ((command !== 'serve' && command !== 'routes' && command !== 'worker') || entry === undefined) {
+  if (
+    (command !== 'serve' && command !== 'routes' && command !== 'openapi' && command !== 'worker') ||
+    entry === undefined
+  ) {
     io.err(`weir: unknown command or missing ENTRY: ${positionals.join(' ')}\n${USAGE}`);
     return 2;
   }
@@ -196,6 +200,13 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
       // The module's top-level code runs (a database it opens, migrations); its listen() binds nothing.
       const app = await loadApp(entry, startInspecting({ bind: false }));
       for (const route of app.routes()) io.out(route);
+      return 0;
+    }
+    if (command === 'openapi') {
+      const app = await loadApp(entry, startInspecting({ bind: false }));
+      const text = JSON.stringify(app.openapi(), null, 2);
+      if (values.out === undefined) io.out(text);
+      else writeFileSync(values.out, `${text}\n`);
       return 0;
     }
     const inspection = startInspecting({ bind: true });
@@ -310,6 +321,7 @@ function parse(argv: readonly string[]) {
       dir: { type: 'string' },
       workers: { type: 'string', short: 'w' },
       'pid-file': { type: 'string' },
+      out: { type: 'string' },
       'drain-timeout': { type: 'string' },
       scheduling: { type: 'string' },
       version: { type: 'boolean', short: 'v' },

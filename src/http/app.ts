@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { invalidOption, WeirError } from '../errors.ts';
 import { inspecting } from '../internal/inspect.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
+import { type OpenApiDocument, type OpenApiOptions, openapiDocument } from '../openapi/document.ts';
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
 import { overloadSettings } from '../overload/options.ts';
 import { Background, type SpawnOptions } from './background.ts';
@@ -234,6 +235,18 @@ export class App<S extends object = Record<never, never>> {
    */
   background<T>(fn: (signal: AbortSignal) => PromiseLike<T> | T, options?: SpawnOptions): Promise<T> {
     return this.#background.spawn(fn, options);
+  }
+
+  /**
+   * The app described as an OpenAPI 3.1 document: every route (mounted ones included, `hidden` ones
+   * left out) with its params, the JSON Schemas of its route schemas, its security and error answers.
+   * A schema with no JSON Schema form is left open, with one warning in the log.
+   */
+  openapi(options: OpenApiOptions = {}): OpenApiDocument {
+    const flat: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][] = [];
+    this.#flatten('', [], flat);
+    const routes = flat.map(([def, middleware]) => ({ ...def, middleware }));
+    return openapiDocument(routes, options, this.log);
   }
 
   /** The overload limiter's state and counters, or undefined when `overload: false`. */

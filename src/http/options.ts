@@ -93,6 +93,18 @@ export interface RouteOptions {
    * by status; the handler's `ctx` and its return are typed from them.
    */
   schema?: RouteSchema;
+  /** The operation's one-line summary in the OpenAPI document (`app.openapi()`). */
+  summary?: string;
+  /** The operation's description in the OpenAPI document (Markdown). */
+  description?: string;
+  /** Groups for the OpenAPI document and its docs page. */
+  tags?: readonly string[];
+  /** The operation's id in the OpenAPI document. @default the method and the path, as `getUsersById` */
+  operationId?: string;
+  /** Marks the operation deprecated in the OpenAPI document. */
+  deprecated?: boolean;
+  /** Leaves the route out of the OpenAPI document (health checks, the docs page itself). */
+  hidden?: boolean;
 }
 
 function checkLimit(name: string, value: number | undefined, min = 0): void {
@@ -122,7 +134,23 @@ export function checkRouteOptions(options: RouteOptions): void {
     throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
   }
   if (options.priority !== undefined) priorityOf(options.priority, 'route priority');
-  if (options.shed !== undefined && typeof options.shed !== 'boolean') {
-    throw invalidOption('route shed', 'a boolean', options.shed);
+  for (const key of ['shed', 'deprecated', 'hidden'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw invalidOption(`route ${key}`, 'a boolean', options[key]);
+    }
+  }
+  for (const key of ['summary', 'description', 'operationId'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'string') {
+      throw invalidOption(`route ${key}`, 'a string', options[key]);
+    }
+  }
+  if (options.operationId !== undefined && !/^[A-Za-z_][\w.-]{0,127}$/.test(options.operationId)) {
+    throw invalidOption('route operationId', 'letters, digits and _ . - (at most 128)', options.operationId);
+  }
+  if (
+    options.tags !== undefined &&
+    (!Array.isArray(options.tags) || options.tags.some((tag) => typeof tag !== 'string' || tag === ''))
+  ) {
+    throw invalidOption('route tags', 'a list of non-empty strings', options.tags);
   }
 }

@@ -7,6 +7,7 @@
 import { httpError, invalidOption } from '../errors.ts';
 import type { Guard } from '../http/compose.ts';
 import type { Context } from '../http/context.ts';
+import { describeMiddleware, type MiddlewareDescription, type SecurityScheme } from '../internal/describe.ts';
 import { type JwtOptions, jwtVerifier } from './jwt.ts';
 import { type AuthUser, sessionOf } from './session.ts';
 
@@ -144,48 +145,82 @@ export function requireAuth<U extends AuthUser = AuthUser>(
     error?: string,
   ) => httpError(code, message, undefined, { headers: { 'www-authenticate': challenges(ctx, error) } });
 
-  return async function requireAuth(ctx, next) {
-    let user: AuthUser | undefined;
-    const header = ctx.req.headers.authorization;
-    if (header !== undefined && verify !== undefined && /^bearer /i.test(header)) {
-      const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null;
-      const checked = match === null ? undefined : await verify(match[1] as string, ctx);
-      if (checked?.user === undefined) {
-        const expired = checked?.expired === true;
-        throw refuse(
-          ctx,
-          'WEIR_ERR_INVALID_TOKEN',
-          expired ? 'The bearer token has expired' : 'The bearer token is not valid',
-          `, error="invalid_token", error_description="${expired ? 'The token expired' : 'The token is not valid'}"`,
+  return describeMiddleware(
+    async function requireAuth(ctx: Context, next: () => Promise<void>) {
+      let user: AuthUser | undefined;
+      const header = ctx.req.headers.authorization;
+      if (header !== undefined && verify !== undefined && /^bearer /i.test(header)) {
+        const match = header.length <= MAX_TOKEN_LENGTH ? BEARER.exec(header) : null;
+        const checked = match === null ? undefined : await verify(match[1] as string, ctx);
+        if (checked?.user === undefined) {
+          const expired = checked?.expired === true;
+          throw refuse(
+            ctx,
+            'WEIR_ERR_INVALID_TOKEN',
+            expired ? 'The bearer token has expired' : 'The bearer token is not valid',
+            `, error="invalid_token", error_description="${expired ? 'The token expired' : 'The token is not valid'}"`,
+          );
+        }
+        user = checked.user;
+      } else if (useSession !== false) {
+        // With no bearer scheme either, a route session() does not wrap could never let anyone in: reading
+        // ctx.session makes that the WEIR_ERR_NO_SESSION it is, not a 401 with no challenge to answer.
+        const current = useSession === true || verify === undefined ? ctx.session : sessionOf(ctx);
+        user = userOf(current?.user);
+      }
+      if (user === undefined)
+        throw refuse(ctx, 'WEIR_ERR_UNAUTHENTICATED', 'Log in first: this route needs an authenticated user');
+      if (roles !== undefined && !roles.some((role) => holds(user.roles, role))) {
+        throw httpError('WEIR_ERR_FORBIDDEN', 'This route needs a role the user does not have', { roles });
+      }
+      if (scopes !== undefined && !scopes.every((scope) => holds(user.scopes, scope))) {
+        throw httpError(
+          'WEIR_ERR_FORBIDDEN',
+          'This route needs a scope the token does not grant',
+          { scopes },
+          verify === undefined
+            ? undefined
+            : {
+                headers: {
+                  'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+                },
+              },
         );
       }
-      user = checked.user;
-    } else if (useSession !== false) {
-      // With no bearer scheme either, a route session() does not wrap could never let anyone in: reading
-      // ctx.session makes that the WEIR_ERR_NO_SESSION it is, not a 401 with no challenge to answer.
-      const current = useSession === true || verify === undefined ? ctx.session : sessionOf(ctx);
-      user = userOf(current?.user);
-    }
-    if (user === undefined)
-      throw refuse(ctx, 'WEIR_ERR_UNAUTHENTICATED', 'Log in first: this route needs an authenticated user');
-    if (roles !== undefined && !roles.some((role) => holds(user.roles, role))) {
-      throw httpError('WEIR_ERR_FORBIDDEN', 'This route needs a role the user does not have', { roles });
-    }
-    if (scopes !== undefined && !scopes.every((scope) => holds(user.scopes, scope))) {
-      throw httpError(
-        'WEIR_ERR_FORBIDDEN',
-        'This route needs a scope the token does not grant',
-        { scopes },
-        verify === undefined
-          ? undefined
-          : {
-              headers: {
-                'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
-              },
-            },
-      );
-    }
-    (ctx.state as { user?: AuthUser }).user = user;
-    await next();
-  } as Guard<{ user: U }>;
+      (ctx.state as { user?: AuthUser }).user = user;
+      await next();
+    },
+    authDescription(
+      verify !== undefined && options.jwt !== undefined,
+      verify !== undefined,
+      useSession !== false,
+      [...(roles ?? []), ...(scopes ?? [])],
+    ),
+  ) as Guard<{ user: U }>;
+}
+
+/** What requireAuth() tells the OpenAPI document: the schemes it accepts (any one), 401 and 403. */
+function authDescription(
+  jwt: boolean,
+  bearer: boolean,
+  cookie: boolean,
+  roles: string[],
+): MiddlewareDescription {
+  const schemes: Record<string, SecurityScheme> = {};
+  const security: Record<string, string[]>[] = [];
+  if (bearer) {
+    schemes.bearerAuth = { type: 'http', scheme: 'bearer', ...(jwt && { bearerFormat: 'JWT' }) };
+    security.push({ bearerAuth: roles });
+  }
+  if (cookie) {
+    // session() names its cookie; this is the default name, for a document built without it.
+    schemes.sessionCookie = { type: 'apiKey', in: 'cookie', name: 'weir_session' };
+    security.push({ sessionCookie: roles });
+  }
+  const responses: Record<number, string> = {
+    401: 'Not authenticated (WEIR_ERR_UNAUTHENTICATED), or the bearer token is not valid (WEIR_ERR_INVALID_TOKEN)',
+  };
+  if (roles.length > 0)
+    responses[403] = 'The user lacks a role or scope the route needs (WEIR_ERR_FORBIDDEN)';
+  return { schemes, security, responses };
 }

@@ -9,6 +9,7 @@ import { httpError, WeirError } from '../errors.ts';
 import type { Middleware } from '../http/compose.ts';
 import { type AnyContext, Context } from '../http/context.ts';
 import type { CookieOptions } from '../http/cookies.ts';
+import { describeMiddleware } from '../internal/describe.ts';
 import { type SessionOptions, type SessionSettings, sessionSettings } from './session-options.ts';
 import type { SessionStore } from './stores/store.ts';
 
@@ -316,12 +317,16 @@ async function load(ctx: Context, store: SessionStore, settings: SessionSettings
  */
 export function session(options: SessionOptions = {}): Middleware {
   const settings = sessionSettings(options);
-  return async function session(ctx, next) {
-    const current = await load(ctx, settings.store(), settings);
-    (ctx.state as Record<symbol, Session>)[kSession] = current;
-    await next();
-    await current.commit(ctx, settings);
-  };
+  return describeMiddleware(
+    async function session(ctx: Context, next: () => Promise<void>) {
+      const current = await load(ctx, settings.store(), settings);
+      (ctx.state as Record<symbol, Session>)[kSession] = current;
+      await next();
+      await current.commit(ctx, settings);
+    },
+    // The cookie requireAuth() accepts, under the name the document gives it.
+    { schemes: { sessionCookie: { type: 'apiKey', in: 'cookie', name: settings.cookie.name } } },
+  );
 }
 
 /** The request's session when `session()` wraps the route, else `undefined`. */

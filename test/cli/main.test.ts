@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,22 @@ describe('weir CLI', () => {
     const c = capture();
     assert.equal(await run(['routes', entry], c.io), 0);
     assert.deepEqual(c.out, ['GET /', 'POST /items/:id']);
+  });
+
+  it('prints the OpenAPI document of an entry module, or writes it to --out', async () => {
+    const c = capture();
+    assert.equal(await run(['openapi', entry], c.io), 0);
+    const doc = JSON.parse(c.out.join('\n')) as { openapi: string; paths: Record<string, object> };
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(doc.paths), ['/', '/items/{id}']);
+    const dir = mkdtempSync(join(tmpdir(), 'weir-openapi-'));
+    const file = join(dir, 'openapi.json');
+    const quiet = capture();
+    assert.equal(await run(['openapi', entry, '--out', file], quiet.io), 0);
+    assert.deepEqual(quiet.out, []);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), doc);
+    const missing = capture();
+    assert.equal(await run(['openapi'], missing.io), 2);
   });
 
   it('routes on an entry that calls listen() at top level: prints its routes, binds nothing, and exits', async () => {

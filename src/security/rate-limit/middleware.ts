@@ -10,6 +10,7 @@ import { httpError, invalidOption } from '../../errors.ts';
 import type { Middleware } from '../../http/compose.ts';
 import type { AnyContext, Context } from '../../http/context.ts';
 import { headerOf } from '../../http/response-view.ts';
+import { describeMiddleware } from '../../internal/describe.ts';
 import {
   createRateLimiter,
   type RateLimiter,
@@ -103,13 +104,16 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     throw invalidOption('rateLimit() cost', 'a function (ctx) => number', cost);
   const headers = options.headers ?? true;
 
-  return async function rateLimit(ctx, next) {
-    const id = await key(ctx);
-    if (id !== undefined) {
-      const result = await limiter.take(id, cost === undefined ? 1 : cost(ctx));
-      if (headers && !result.degraded) rateLimitFields(ctx, result);
-      if (!result.allowed) throw refusal(result);
-    }
-    await next();
-  };
+  return describeMiddleware(
+    async function rateLimit(ctx: Context, next: () => Promise<void>) {
+      const id = await key(ctx);
+      if (id !== undefined) {
+        const result = await limiter.take(id, cost === undefined ? 1 : cost(ctx));
+        if (headers && !result.degraded) rateLimitFields(ctx, result);
+        if (!result.allowed) throw refusal(result);
+      }
+      await next();
+    },
+    { responses: { 429: 'Too many requests (WEIR_ERR_RATE_LIMITED); Retry-After says when to retry' } },
+  );
 }
