@@ -3,4 +3,4 @@
  * docs page for it.
  * @module
  */
-export {};
+export { type DocsPageOptions, docsPage } from './docs-page.ts';
