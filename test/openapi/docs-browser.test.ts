@@ -27,7 +27,10 @@ const OPERATIONS = [
   ['DELETE', '/orders/{id}'],
 ];
 
-const skip = await skipUnless(`Chromium at ${CHROMIUM}`, async () => accessSync(CHROMIUM, constants.X_OK));
+const skip = await skipUnless(`Chromium at ${CHROMIUM}`, async () => accessSync(CHROMIUM, constants.X_OK), {
+  missing: 'is not installed',
+  remedy: 'apt-get install chromium (or set WEIR_TEST_CHROMIUM to its path) to run these tests',
+});
 
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(png: Buffer): { width: number; height: number } {
