@@ -249,6 +249,10 @@ export const errorCodes = {
     status: 500,
     summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',
   },
+  WEIR_ERR_DOCS_RENDERER_MISSING: {
+    status: 500,
+    summary: 'docsPage() needs the swagger-ui-dist package, which is not installed or lacks a file.',
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 /** A code from {@link errorCodes}. */

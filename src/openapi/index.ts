@@ -3,6 +3,7 @@
  * schemas, and serves a docs page for it.
  * @module
  */
+export { type DocsPageOptions, docsPage } from './docs-page.ts';
 export {
   ERROR_SCHEMA,
   type OpenApiDocument,

@@ -14,14 +14,21 @@ const required = process.env.WEIR_REQUIRE_SERVICES === '1';
 
 /**
  * `false` when the service answers; otherwise the reason to skip (and a line on stderr), or a thrown
- * error when services are required.
+ * error when services are required. `wording` fits the reason to what is missing, such as a program.
  */
-export async function skipUnless(service: string, probe: () => Promise<unknown>): Promise<string | false> {
+export async function skipUnless(
+  service: string,
+  probe: () => Promise<unknown>,
+  wording: { missing: string; remedy: string } = {
+    missing: 'is not reachable',
+    remedy: 'start it to run these tests',
+  },
+): Promise<string | false> {
   try {
     await probe();
     return false;
   } catch (err) {
-    const reason = `${service} is not reachable (${(err as Error).message}); start it to run these tests`;
+    const reason = `${service} ${wording.missing} (${(err as Error).message}); ${wording.remedy}`;
     if (required) throw new Error(`WEIR_REQUIRE_SERVICES=1 but ${reason}`);
     process.stderr.write(`skipping: ${reason}\n`);
     return reason;
