@@ -1,8 +1,10 @@
 /**
  * The service describes itself: `GET /openapi.json`, the OpenAPI 3.1 document weir builds from the routes
- * and their schemas. It is built once, at start, so that a schema it cannot describe is logged then.
+ * and their schemas, built once, at start, so that a schema it cannot describe is logged then; and
+ * `GET /docs`, the page that renders it (swagger-ui, served from the app: it works offline).
  */
 import { type App, WeirResponse } from 'weir';
+import { docsPage } from 'weir/openapi';
 
 export function addApiDocs(app: App): void {
   let document: string | undefined;
@@ -19,6 +21,7 @@ export function addApiDocs(app: App): void {
   app.onStart(() => {
     document = build();
   });
+  app.route('/docs', docsPage({ specUrl: '/openapi.json', title: 'weir reference service' }));
   app.get('/openapi.json', { hidden: true, shed: false }, () => {
     document ??= build();
     return new WeirResponse(document, 200, { 'content-type': 'application/json' });

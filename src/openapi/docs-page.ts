@@ -206,7 +206,7 @@ export function docsPageFrom<S extends object>(from: string | URL, options: Docs
   const script = [...assets.keys()].find((path) => path.startsWith('/init.'))!;
   const docs = new App<S>({ logger: false, overload: false });
   // The page and its files are the first thing to shed when the app is overloaded.
-  const route = { priority: 'batch' } as const;
+  const route = { priority: 'batch', hidden: true } as const;
   let page: { path: string; body: string } | undefined;
   docs.get('/', route, (ctx) => {
     // The route is static, so ctx.path is the mount prefix itself: one page per app, rendered once.

@@ -18,6 +18,8 @@ describe('docs/openapi.md docs page', () => {
       assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable', link);
     }
     const spec = await inject(app, { url: '/openapi.json' });
-    assert.equal(spec.json<{ openapi: string }>().openapi, '3.1.0');
+    const doc = spec.json<{ openapi: string; paths: object }>();
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(doc.paths), ['/orders/{id}'], 'the page and its files are hidden');
   });
 });

@@ -49,7 +49,7 @@ describe('reference service: /openapi.json', () => {
     );
     for (const route of routes) {
       const [method, path] = route.split(' ') as [string, string];
-      if (hidden.has(route) || method === 'ALL' || method === 'HEAD') continue;
+      if (hidden.has(route) || path.startsWith('/docs') || method === 'ALL' || method === 'HEAD') continue;
       const key = `${method} ${path.replace(/\*$/, ':wildcard')}`;
       assert.ok(documented.has(key), `${route} is documented`);
     }
@@ -61,5 +61,12 @@ describe('reference service: /openapi.json', () => {
     assert.ok(doc.paths['/jobs']!.post!.requestBody, 'POST /jobs has its body schema');
     assert.deepEqual(doc.paths['/me']!.get!.security, [{ sessionCookie: [] }]);
     assert.ok(doc.components.securitySchemes?.bearerAuth, 'the bearer token of /api');
+  });
+
+  it('serves the docs page that renders it (the page itself is left out of the document)', async () => {
+    const page = await request(handle, { method: 'GET', path: '/docs' });
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<title>weir reference service<\/title>/);
+    assert.match(page.body, /data-spec-url="\/openapi.json"/);
   });
 });
