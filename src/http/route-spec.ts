@@ -93,11 +93,3 @@ export type RouteEntry<P extends string, M extends RouteMethod, Spec> = {
 export type PrefixedRoutes<Prefix extends string, R> = {
   readonly [K in keyof R as K extends string ? (K extends '/' ? Prefix : `${Prefix}${K}`) : never]: R[K];
 };
-
-declare const kRoutes: unique symbol;
-
-/**
- * The key of an app's route map on its type (`App<S, R>[RoutesKey]` is `R`). Types only: no such property
- * exists at run time.
- */
-export type RoutesKey = typeof kRoutes;

@@ -104,3 +104,25 @@ export async function refusals(): Promise<void> {
   // @ts-expect-error: a wrong query type
   await api.post('/api/users', { body: { name: 'a' }, headers: { 'x-tenant': 'a' }, query: { notify: {} } });
 }
+
+export async function styles(): Promise<void> {
+  // Statements compile as before and add nothing to the app's type.
+  const plain = new App();
+  plain.get('/a', () => 1);
+  expectType<Equal<RoutesOf<typeof plain>, Record<never, never>>>(true);
+  // all() answers every method; HEAD takes the paths of GET routes, with no body.
+  const every = new App().all('/any/:id', (ctx) => ({ id: ctx.params.id })).get('/g', () => ({ g: 1 }));
+  const client = createClient<typeof every>('/');
+  await client.patch('/any/:id', { params: { id: 1 }, body: { anything: true } });
+  await client.options('/any/:id', { params: { id: 1 } });
+  const head = await client.head('/g');
+  expectType<Equal<typeof head.data, undefined>>(true);
+  // @ts-expect-error: a wrong method (/g has only GET)
+  await client.post('/g');
+  // A chained app is still an App, and one app's routes are not another's.
+  const asApp: App = every;
+  void asApp;
+  // @ts-expect-error: the route maps differ
+  const other: typeof users = every;
+  void other;
+}
