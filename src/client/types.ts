@@ -30,7 +30,7 @@ export interface ClientResponse<Status extends number, Data> {
   /** The response's status. */
   readonly status: Status;
   /** True for a 2xx status. */
-  readonly ok: Status extends SuccessStatus ? true : false;
+  readonly ok: [Status] extends [SuccessStatus] ? true : false;
   /** The response's headers. */
   readonly headers: Headers;
   /**

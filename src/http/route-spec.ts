@@ -50,13 +50,16 @@ export type PlainRouteSpec<P extends string, T> = {
   readonly responses: PlainResponses<T>;
 };
 
+/** `T` without `undefined` and `void` (both extend `void`): what a handler returns when it returns a body. */
+type Filled<T> = T extends void ? never : T;
+
 /** What a handler's return value gives a caller: `send.ts`'s table, seen from the other side. */
 type PlainResponses<T> = unknown extends T
   ? { readonly '2XX': unknown }
-  : [Exclude<Awaited<T>, undefined | void>] extends [never]
+  : [Filled<Awaited<T>>] extends [never]
     ? { readonly 204: undefined }
     : undefined extends Awaited<T>
-      ? { readonly '2XX': Sent<Exclude<Awaited<T>, undefined | void>>; readonly 204: undefined }
+      ? { readonly '2XX': Sent<Filled<Awaited<T>>>; readonly 204: undefined }
       : { readonly '2XX': Sent<Awaited<T>> };
 
 /** A response object or stream may carry any body: `unknown`. A string is sent as text; the rest as JSON. */
