@@ -34,6 +34,17 @@ const users = new App()
   .delete('/users/:id', () => undefined)
   .post('/made', () => json({ made: true }, 201))
   .get('/a', { schema: { query: type({ n: 'string' }) } }, (ctx) => ({ n: ctx.query.n }))
+  .post(
+    '/ark/:id',
+    {
+      schema: {
+        params: type({ id: 'string.integer.parse' }),
+        body: type({ tags: 'string[]', 'note?': 'string' }),
+        response: { 200: type({ id: 'number', tags: 'string[]' }) },
+      },
+    },
+    (ctx) => ({ id: ctx.params.id, tags: ctx.body.tags }),
+  )
   .put('/v/:id', { schema: { body: v.object({ n: v.number() }) } }, async (ctx) => ({ n: ctx.body.n }));
 
 const app = new App().get('/', () => 'root').route('/api', users);
@@ -70,6 +81,10 @@ export async function calls(): Promise<void> {
   const put = await api.put('/api/v/:id', { params: { id: 'x' }, body: { n: 1 } });
   if (put.ok) expectType<Equal<typeof put.data, { n: number }>>(true);
   void arkt;
+  const ark = await api.post('/api/ark/:id', { params: { id: 3 }, body: { tags: ['a'] } });
+  if (ark.status === 200) expectType<Equal<typeof ark.data, { id: number; tags: string[] }>>(true);
+  // @ts-expect-error: arktype's body input: tags is a string array
+  await api.post('/api/ark/:id', { params: { id: 3 }, body: { tags: 'a' } });
   type R = RoutesOf<typeof app>;
   expectType<
     Equal<
@@ -82,6 +97,7 @@ export async function calls(): Promise<void> {
       | '/api/made'
       | '/api/a'
       | '/api/v/:id'
+      | '/api/ark/:id'
     >
   >(true);
 }
