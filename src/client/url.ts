@@ -45,13 +45,17 @@ function segment(route: string, name: string, value: unknown): string {
   if (text === '' || text === '.' || text === '..') {
     throw badParam(route, name, `cannot be ${JSON.stringify(text)}: it would change the path`);
   }
-  return encodeURIComponent(text);
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    throw badParam(route, name, 'has a lone surrogate, which has no UTF-8 form');
+  }
 }
 
 /**
  * Fills the params of `route` (`/users/:id`, `/files/*`, `/a/:b?`) from `params`.
  * @throws WeirError `WEIR_ERR_INVALID_OPTION` when a required param is missing, or one has a value that is
- *   not a string or a finite number, or that is empty, `.` or `..`.
+ *   not a string or a finite number, that is empty, `.` or `..`, or that has a lone surrogate.
  */
 export function fillPath(route: string, params: Readonly<Record<string, unknown>> | undefined): string {
   if (!route.includes(':') && !route.includes('*')) return route;

@@ -94,6 +94,10 @@ describe('createClient: paths and params', () => {
     await assert.rejects(untyped('/v1/echo/:name', { params: { name: Number.NaN } }), {
       code: 'WEIR_ERR_INVALID_OPTION',
     });
+    await assert.rejects(api.get('/v1/echo/:name', { params: { name: 'a\uD800' } }), {
+      code: 'WEIR_ERR_INVALID_OPTION',
+      message: /lone surrogate/,
+    });
     assert.equal(sent, before);
   });
 
