@@ -245,6 +245,18 @@ export const errorCodes = {
     status: 500,
     summary: "A broker resource the queue's name maps to exists and belongs to something else.",
   },
+  WEIR_ERR_CLIENT_NETWORK: {
+    status: 502,
+    summary: 'A call of weir/client got no response: the connection was refused, reset or failed.',
+  },
+  WEIR_ERR_CLIENT_TIMEOUT: {
+    status: 504,
+    summary: 'A call of weir/client had no complete response within its `timeoutMs`.',
+  },
+  WEIR_ERR_CLIENT_RESPONSE: {
+    status: 502,
+    summary: 'A response to weir/client says its body is JSON, and the body is not JSON.',
+  },
   WEIR_ERR_BENCH_ENGINE: {
     status: 500,
     summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',

@@ -82,6 +82,15 @@ export {
   text,
   WeirResponse,
 } from './http/response.ts';
+export type {
+  Jsonified,
+  PlainRouteSpec,
+  PrefixedRoutes,
+  RouteEntry,
+  RouteMethod,
+  RouteSpec,
+  SchemaRouteSpec,
+} from './http/route-spec.ts';
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
 export { type StaticOptions, serveStatic } from './http/static.ts';
 export type { Logger } from './internal/logger.ts';

@@ -18,6 +18,7 @@ import {
   WeirError,
 } from 'weir';
 import { type Cache, openCache } from 'weir/cache';
+import type { RoutesOf } from 'weir/client';
 import type { Database } from 'weir/db';
 import type { JobQueue } from 'weir/queue';
 import {
@@ -92,8 +93,26 @@ export interface ServiceOptions extends AppOptions {
   loginLimits?: { perAddress?: number; failuresPerAccount?: number };
 }
 
-/** Builds the reference service. */
-export function createServiceApp(options: ServiceOptions): App {
+/** A row of GET /users: never the password hash. */
+export interface UserRow {
+  id: number;
+  name: string;
+  email: string;
+  /** ISO 8601 text on SQLite, a `Date` on PostgreSQL: an ISO 8601 string once sent as JSON either way. */
+  createdAt: string | Date;
+}
+
+/**
+ * The service's routes that have schemas, with what they take and answer, for a typed client:
+ * `createClient<ServiceApi>(url)` (weir/client). POST /jobs and GET /jobs/:id answer 404 when the
+ * service runs without a queue.
+ */
+export type ServiceApi = RoutesOf<ReturnType<typeof createServiceApp>> &
+  RoutesOf<ReturnType<typeof addJobRoutes>> &
+  RoutesOf<ReturnType<typeof addReportRoute>>;
+
+/** Builds the reference service; its type carries the routes of {@link ServiceApi} that it adds itself. */
+export function createServiceApp(options: ServiceOptions) {
   const {
     db,
     cache: given,
@@ -212,59 +231,61 @@ export function createServiceApp(options: ServiceOptions): App {
   });
   addReportRoute(app, db);
 
-  // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on the
-  // database server and the rest never start.
-  app.post('/db', { schema: { body: LookupBody } }, (ctx) => {
-    return gather(
-      ctx.body.ids.map(
-        (id) => (signal: AbortSignal) =>
-          db.with({ signal })
-            .one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`,
+  // The routes below are one chain, so that the app's type carries them (see ServiceApi).
+  const typed = app
+    // Concurrent lookups: at most 16 in flight; if the client leaves, the running ones are cancelled on
+    // the database server and the rest never start.
+    .post('/db', { schema: { body: LookupBody } }, (ctx) => {
+      return gather(
+        ctx.body.ids.map(
+          (id) => (signal: AbortSignal) =>
+            db.with({ signal })
+              .one<World>`SELECT id, randomnumber AS "randomNumber" FROM world WHERE id = ${id}`,
+        ),
+        { limit: LIMITS.lookupConcurrency, signal: ctx.signal },
+      );
+    })
+
+    // A bounded page of users; the password hash never leaves the database.
+    .get('/users', { schema: { query: UsersQuery } }, async (ctx) => {
+      const { limit, offset } = ctx.query;
+      const users = await db.with(ctx).query<UserRow>`
+        SELECT id, name, email, created_at AS "createdAt" FROM users ORDER BY id LIMIT ${limit} OFFSET ${offset}`;
+      return { users, limit, offset };
+    })
+
+    // CPU-heavy work on the worker pool: /plaintext stays fast meanwhile; a full pool answers 503.
+    .get('/compute', { schema: { query: ComputeQuery } }, async (ctx) => {
+      const { n } = ctx.query;
+      const primes = await runInWorker(countPrimes, [n], { signal: ctx.signal });
+      return { n, primes };
+    })
+
+    // Computed once, kept 60 s in the cache (concurrent first requests share one computation), and
+    // marked so that browsers and a CDN keep it too and revalidate it with its ETag.
+    .get('/cached', cacheControl({ public: true, maxAgeSeconds: 60 }), etag(), (ctx) =>
+      cache().wrap(
+        'cached-example',
+        async ({ signal }) => ({
+          primesBelowOneMillion: await runInWorker(countPrimes, [1_000_000], { signal }),
+          computedAt: new Date().toISOString(),
+        }),
+        { ttl: 60_000, signal: ctx.signal },
       ),
-      { limit: LIMITS.lookupConcurrency, signal: ctx.signal },
-    );
-  });
+    )
 
-  // A bounded page of users; the password hash never leaves the database.
-  app.get('/users', { schema: { query: UsersQuery } }, async (ctx) => {
-    const { limit, offset } = ctx.query;
-    const users = await db.with(ctx).query`
-      SELECT id, name, email, created_at AS "createdAt" FROM users ORDER BY id LIMIT ${limit} OFFSET ${offset}`;
-    return { users, limit, offset };
-  });
-
-  // CPU-heavy work on the worker pool: /plaintext stays fast meanwhile; a full pool answers 503.
-  app.get('/compute', { schema: { query: ComputeQuery } }, async (ctx) => {
-    const { n } = ctx.query;
-    const primes = await runInWorker(countPrimes, [n], { signal: ctx.signal });
-    return { n, primes };
-  });
-
-  // Computed once, kept 60 s in the cache (concurrent first requests share one computation), and
-  // marked so that browsers and a CDN keep it too and revalidate it with its ETag.
-  app.get('/cached', cacheControl({ public: true, maxAgeSeconds: 60 }), etag(), (ctx) =>
-    cache().wrap(
-      'cached-example',
-      async ({ signal }) => ({
-        primesBelowOneMillion: await runInWorker(countPrimes, [1_000_000], { signal }),
-        computedAt: new Date().toISOString(),
-      }),
-      { ttl: 60_000, signal: ctx.signal },
-    ),
-  );
-
-  // Waits, and stops waiting the moment the client goes away.
-  app.get('/sleep', { schema: { query: SleepQuery } }, async (ctx) => {
-    const { ms } = ctx.query;
-    try {
-      await sleep(ms, { signal: ctx.signal });
-    } catch (err) {
-      ctx.log.info({ ms }, 'sleep cancelled: the client left');
-      throw err;
-    }
-    return { slept: ms };
-  });
+    // Waits, and stops waiting the moment the client goes away.
+    .get('/sleep', { schema: { query: SleepQuery } }, async (ctx) => {
+      const { ms } = ctx.query;
+      try {
+        await sleep(ms, { signal: ctx.signal });
+      } catch (err) {
+        ctx.log.info({ ms }, 'sleep cancelled: the client left');
+        throw err;
+      }
+      return { slept: ms };
+    });
 
   addApiDocs(app);
-  return app;
+  return typed;
 }

@@ -89,40 +89,41 @@ export function addJobRoutes(
   queue: () => JobQueue<WelcomeJob>,
   status: JobStatusTable,
   cache: () => Cache,
-): void {
+) {
   // Keys are kept in the app's cache: on Redis, every process and instance shares them. On memory:
   // under several workers (WEB_CONCURRENCY), each process keeps its own, which idempotency() refuses
   // unless told: here the queue is the second guard, since a retry sent to another process names the
   // same job id and queue key, and the queue adds nothing for a key it already has. What is lost there is
   // only the 409 and 422 across processes.
   const guard = idempotency({ cache, allowMemoryWithWorkers: true });
-  app.post('/jobs', { schema: { body: WelcomeBody } }, guard, async (ctx) => {
-    const job: WelcomeJob = ctx.body;
-    const key = idempotencyKey(ctx);
-    // The row first, so that the job's Location answers from the moment the client learns it; the
-    // worker may start the job before add() even resolves, and finds the row there.
-    const id = key === undefined ? randomUUID() : jobIdFor(key);
-    await status.queued(id, JOB_LIMITS.attempts);
-    try {
-      await queue().add(
-        { ...job, jobId: id },
-        { attempts: JOB_LIMITS.attempts, signal: ctx.signal, idempotencyKey: key },
-      );
-    } catch (err) {
-      // The client is told the job failed, so the row goes too.
-      await status.forget(id).catch((forgetError: unknown) => {
-        ctx.log.error({ err: forgetError, job: id }, 'the row of a job the queue refused was not removed');
-      });
-      throw queueFailure(err);
-    }
-    return json({ id }, { status: 202, headers: { location: `/jobs/${id}` } });
-  });
-
-  app.get('/jobs/:id', { schema: { params: JobParams } }, async (ctx) => {
-    const job = await status.get(ctx.params.id, ctx.signal);
-    if (job === undefined) throw HttpError.notFound('No job has this id', undefined, 'JOB_NOT_FOUND');
-    return job;
-  });
+  // One chain, so that the returned app's type carries both routes (the service's ServiceApi).
+  return app
+    .post('/jobs', { schema: { body: WelcomeBody } }, guard, async (ctx) => {
+      const job: WelcomeJob = ctx.body;
+      const key = idempotencyKey(ctx);
+      // The row first, so that the job's Location answers from the moment the client learns it; the
+      // worker may start the job before add() even resolves, and finds the row there.
+      const id = key === undefined ? randomUUID() : jobIdFor(key);
+      await status.queued(id, JOB_LIMITS.attempts);
+      try {
+        await queue().add(
+          { ...job, jobId: id },
+          { attempts: JOB_LIMITS.attempts, signal: ctx.signal, idempotencyKey: key },
+        );
+      } catch (err) {
+        // The client is told the job failed, so the row goes too.
+        await status.forget(id).catch((forgetError: unknown) => {
+          ctx.log.error({ err: forgetError, job: id }, 'the row of a job the queue refused was not removed');
+        });
+        throw queueFailure(err);
+      }
+      return json({ id }, { status: 202, headers: { location: `/jobs/${id}` } });
+    })
+    .get('/jobs/:id', { schema: { params: JobParams } }, async (ctx) => {
+      const job = await status.get(ctx.params.id, ctx.signal);
+      if (job === undefined) throw HttpError.notFound('No job has this id', undefined, 'JOB_NOT_FOUND');
+      return job;
+    });
 }
 
 /**

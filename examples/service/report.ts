@@ -16,8 +16,8 @@ export const REPORT = { deadlineMs: 1000, maxSeconds: 30, sqliteStepMs: 100 };
 /** `seconds`: an integer from 0 to 30 (default 5), else a 400 naming the field. */
 const ReportQuery = v.object({ seconds: intQuery(0, REPORT.maxSeconds, 5) });
 
-export function addReportRoute(app: App, db: Database): void {
-  app.get('/report', { timeoutMs: REPORT.deadlineMs, schema: { query: ReportQuery } }, async (ctx) => {
+export function addReportRoute(app: App, db: Database) {
+  return app.get('/report', { timeoutMs: REPORT.deadlineMs, schema: { query: ReportQuery } }, async (ctx) => {
     const { seconds } = ctx.query;
     // `db.with(ctx)`: every query runs under the request's signal and deadline.
     const q = db.with(ctx);

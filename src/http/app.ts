@@ -46,6 +46,7 @@ interface WorkerDef {
 
 export type { AppOptions, RouteOptions } from './options.ts';
 
+import type { PrefixedRoutes, RouteMethod } from './route-spec.ts';
 import type { AddRoute, Handler } from './route-types.ts';
 
 export type { AddRoute, Handler, SchemaHandler } from './route-types.ts';
@@ -71,24 +72,26 @@ function joinPath(prefix: string, path: string): string {
  * `inject()`); from then on it is frozen.
  *
  * @typeParam S the shape of `ctx.state`, shared by every middleware and handler of the app.
+ * @typeParam R the app's routes, for a typed client (see `route-spec.ts`): each method adder returns the
+ *   app typed with its route added, so a chain of them (`new App().get(…).post(…)`) carries them all.
  * @example
  * const app = new App();
  * app.get('/hello/:name', (ctx) => `Hello, ${ctx.params.name}`);
  * await app.listen({ port: 8080 });
  */
-export class App<S extends object = Record<never, never>> {
+export class App<S extends object = Record<never, never>, out R = Record<never, never>> {
   /** The app's logger. */
   readonly log: Logger;
 
-  readonly get: AddRoute<S, this>;
-  readonly post: AddRoute<S, this>;
-  readonly put: AddRoute<S, this>;
-  readonly patch: AddRoute<S, this>;
-  readonly delete: AddRoute<S, this>;
-  readonly head: AddRoute<S, this>;
-  readonly options: AddRoute<S, this>;
+  readonly get: AddRoute<S, R, 'get'>;
+  readonly post: AddRoute<S, R, 'post'>;
+  readonly put: AddRoute<S, R, 'put'>;
+  readonly patch: AddRoute<S, R, 'patch'>;
+  readonly delete: AddRoute<S, R, 'delete'>;
+  readonly head: AddRoute<S, R, 'head'>;
+  readonly options: AddRoute<S, R, 'options'>;
   /** Registers a route for every method. */
-  readonly all: AddRoute<S, this>;
+  readonly all: AddRoute<S, R, RouteMethod>;
 
   readonly #runtime: AppRuntime;
   readonly #routes: RouteDef[] = [];
@@ -129,8 +132,8 @@ export class App<S extends object = Record<never, never>> {
       trustDeadline: compileTrustDeadline(options.trustDeadline),
     };
     this.#background = new Background(this.log, options.background);
-    const adder = (method: string): AddRoute<S, this> =>
-      ((path: string, ...args: unknown[]) => this.#add(method, path, args)) as AddRoute<S, this>;
+    const adder = <M extends RouteMethod>(method: string) =>
+      ((path: string, ...args: unknown[]) => this.#add(method, path, args)) as unknown as AddRoute<S, R, M>;
     this.get = adder('GET');
     this.post = adder('POST');
     this.put = adder('PUT');
@@ -151,15 +154,21 @@ export class App<S extends object = Record<never, never>> {
     return this;
   }
 
-  /** Mounts `app`'s routes under `prefix`; this app's middleware wraps them, then `app`'s own. */
-  route(prefix: string, app: App<S>): this {
+  /**
+   * Mounts `app`'s routes under `prefix`; this app's middleware wraps them, then `app`'s own. Returns this
+   * app, its type carrying `app`'s routes under the prefix.
+   */
+  route<Prefix extends string, Sub>(
+    prefix: Prefix,
+    app: App<S, Sub>,
+  ): App<S, R & PrefixedRoutes<Prefix, Sub>> {
     this.#checkOpen('route()');
     if (typeof prefix !== 'string' || !/^(\/[^/]+)+$/.test(prefix)) {
       throw invalidOption('route() prefix', 'a path like "/api" (leading "/", no trailing "/")', prefix);
     }
     if (!(app instanceof App)) throw invalidOption('route() app', 'an App', app);
     this.#mounts.push({ prefix, app: app as unknown as App<object> });
-    return this;
+    return this as App<S, R & PrefixedRoutes<Prefix, Sub>>;
   }
 
   /** Runs `hook` before the app serves its first request; hooks run in registration order. */

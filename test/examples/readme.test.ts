@@ -7,7 +7,7 @@ import { shutdownWorkers } from 'weir';
 import { inject } from 'weir/testing';
 import { app as concurrencyApp, deliverAll, emails } from '../../examples/readme/concurrency.ts';
 import { app } from '../../examples/readme/tour.ts';
-import { request } from '../helpers/http.ts';
+import { request, serve } from '../helpers/http.ts';
 import { spawnTs } from '../helpers/process.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -25,6 +25,7 @@ describe('README', () => {
       'security.ts',
       'protection.ts',
       'schemas.ts',
+      'client.ts',
     ]) {
       const source = readFileSync(new URL(`../../examples/readme/${name}`, import.meta.url), 'utf8');
       assert.ok(readme.includes(source.trim()), `README does not show examples/readme/${name} as it is`);
@@ -333,6 +334,18 @@ describe('README', () => {
     assert.deepEqual((await inject(api, { url: '/users/1' })).json(), { id: 1, name: 'Ada' });
     assert.equal((await inject(api, { url: '/users/2' })).status, 404);
     assert.equal((await inject(api, { url: '/users/x' })).status, 400);
+  });
+
+  it('client: calls the app through its types, and reads each status', async () => {
+    const { app: api, userName } = await import('../../examples/readme/client.ts');
+    const handle = await serve(api);
+    try {
+      const base = `http://127.0.0.1:${handle.port}`;
+      assert.equal(await userName(base, 1), 'Ada');
+      assert.equal(await userName(base, 2), 'No such user');
+    } finally {
+      await handle.close();
+    }
   });
 
   it('deadlines: answers in full, skips the optional part for a hurried trusted caller, audits after', async () => {
