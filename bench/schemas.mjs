@@ -172,7 +172,7 @@ async function check(server) {
 /** Whether weir's build imports fast-json-stringify somewhere in dist/ (the fast serialiser is in). */
 function distLoadsFastJson() {
   const dist = join(ROOT, 'dist');
-  const imports = /(?:from\s*|import\s*\(\s*)['"]fast-json-stringify['"]/;
+  const imports = /(?:from\s*|import\s*\(\s*|require\s*\(\s*)['"]fast-json-stringify['"]/;
   return readdirSync(dist, { recursive: true })
     .filter((f) => f.endsWith('.js'))
     .some((f) => imports.test(readFileSync(join(dist, f), 'utf8')));

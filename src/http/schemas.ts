@@ -87,7 +87,11 @@ function responseStage(
   const entries = new Map<number, ResponseEntry>();
   for (const [key, schema] of Object.entries(responses)) {
     const status = Number(key);
-    const compiled = status === 204 || status === 304 ? { reason: 'no body' } : compileSerializer(schema);
+    // An unchecked value ('off') is written with declared keys only: never more than the schema names.
+    const compiled =
+      status === 204 || status === 304
+        ? { reason: 'no body' }
+        : compileSerializer(schema, { undeclared: check === 'off' ? 'drop' : 'keep' });
     if ('reason' in compiled && status !== 204 && status !== 304) {
       log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
     }
@@ -106,12 +110,11 @@ function responseStage(
       try {
         text = serialize(body);
       } catch (err) {
-        // Only reachable with responseSchemas 'off' (an unchecked value the compiled writer refuses).
-        warnOnce(
-          `serialize ${status}`,
-          { status, reason: safeMessage((err as Error).message) },
-          'a response could not be written by its schema, JSON.stringify wrote it (logged once per status)',
-        );
+        // Only reachable with responseSchemas 'off': an unchecked value the compiled writer refuses (a
+        // required key missing). Not written another way, which could send keys the schema leaves out.
+        throw httpError('WEIR_ERR_RESPONSE_SCHEMA', 'The response does not match its schema', undefined, {
+          cause: { route, status, reason: safeMessage((err as Error).message) },
+        });
       }
     }
     text ??= jsonText(body);
@@ -231,22 +234,40 @@ export function withSchemas(
         };
   if (early.length === 0 && body === undefined) return run;
 
-  return async function validated(ctx) {
+  const check = (ctx: Context, part: (typeof early)[number]) =>
+    validatePart(part, schema[part] as NonNullable<RouteSchema[typeof part]>, rawPart(ctx, part));
+  const withBody = async (ctx: Context): Promise<unknown> => {
     const issues: ValidationIssue[] = [];
-    for (const part of early) {
-      const result = validatePart(
-        part,
-        schema[part] as NonNullable<RouteSchema[typeof part]>,
-        rawPart(ctx, part),
-      );
-      settle(part, result instanceof Promise ? await result : result, ctx, issues);
+    const result = validatePart('body', body!, await readBody(ctx));
+    settle('body', result instanceof Promise ? await result : result, ctx, issues);
+    if (issues.length > 0) throw validationError(issues);
+    return run(ctx);
+  };
+  // A validator that answered with a promise: the rest of the parts are awaited in turn.
+  const afterAsync = async (
+    ctx: Context,
+    from: number,
+    pending: Promise<PartResult>,
+    issues: ValidationIssue[],
+  ): Promise<unknown> => {
+    settle(early[from]!, await pending, ctx, issues);
+    for (let i = from + 1; i < early.length; i++) {
+      const result = check(ctx, early[i]!);
+      settle(early[i]!, result instanceof Promise ? await result : result, ctx, issues);
     }
     if (issues.length > 0) throw validationError(issues);
-    if (body !== undefined) {
-      const result = validatePart('body', body, await readBody(ctx));
-      settle('body', result instanceof Promise ? await result : result, ctx, issues);
-      if (issues.length > 0) throw validationError(issues);
+    return body === undefined ? run(ctx) : withBody(ctx);
+  };
+
+  // Synchronous while the validators are (most are): a route without a body costs no promise here.
+  return function validated(ctx) {
+    const issues: ValidationIssue[] = [];
+    for (let i = 0; i < early.length; i++) {
+      const result = check(ctx, early[i]!);
+      if (result instanceof Promise) return afterAsync(ctx, i, result, issues);
+      settle(early[i]!, result, ctx, issues);
     }
-    return run(ctx);
+    if (issues.length > 0) throw validationError(issues);
+    return body === undefined ? run(ctx) : withBody(ctx);
   };
 }

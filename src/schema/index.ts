@@ -12,7 +12,7 @@ export {
   type StandardJsonSchemaV1,
   withJsonSchema,
 } from './json-schema.ts';
-export { compileSerializer, type Serializer } from './serialize.ts';
+export { compileSerializer, type Serializer, type SerializerOptions } from './serialize.ts';
 export { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
 export type { HandlerReturn, Reply, Responses, RouteInputs, RouteSchema } from './types.ts';
 export { formatPath, INPUT_PARTS, type InputPart, safeMessage, type ValidationIssue } from './validate.ts';

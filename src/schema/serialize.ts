@@ -20,16 +20,30 @@ const require = createRequire(import.meta.url);
 type Compile = (schema: JsonSchema, options?: Record<string, unknown>) => Serializer;
 let compile: Compile | undefined;
 
+/** Options of {@link compileSerializer}. */
+export interface SerializerOptions {
+  /**
+   * What becomes of keys an object schema does not declare and does not forbid. `'keep'` (for values the
+   * schema validated: its output already holds only what it lets through) writes them, so that the
+   * result is what `JSON.stringify` writes; `'drop'` (for values nobody validated) writes declared keys
+   * only, so that an unchecked value never sends more than the schema names. @default 'keep'
+   */
+  readonly undeclared?: 'keep' | 'drop';
+}
+
 /**
  * The compiled serialiser of what `schema` outputs, or why there is none (then responses are written by
  * `JSON.stringify`).
  */
-export function compileSerializer(schema: StandardSchemaV1): { serialize: Serializer } | { reason: string } {
+export function compileSerializer(
+  schema: StandardSchemaV1,
+  options: SerializerOptions = {},
+): { serialize: Serializer } | { reason: string } {
   const found = jsonSchemaOf(schema, { io: 'output', target: 'draft-07' });
   if ('reason' in found) return found;
   try {
     compile ??= require('fast-json-stringify') as Compile;
-    return { serialize: compile(faithful(found.schema) as JsonSchema) };
+    return { serialize: compile(faithful(found.schema, options.undeclared !== 'drop') as JsonSchema) };
   } catch (err) {
     return { reason: `its JSON Schema cannot be compiled: ${(err as Error).message}` };
   }
@@ -39,12 +53,12 @@ const PRIMITIVE = new Set(['string', 'number', 'integer', 'boolean', 'null']);
 
 /**
  * A copy of `schema` that fast-json-stringify writes as `JSON.stringify` would: objects that do not
- * forbid other keys keep them (`additionalProperties: true`), and a union of bare primitive types
+ * forbid other keys keep them (`additionalProperties: true`) when `keep` is set, and a union of bare primitive types
  * (`anyOf: [{ type: 'string' }, { type: 'null' }]`, a nullable) becomes a type list, which is written
  * without running a validator per value.
  */
-function faithful(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(faithful);
+function faithful(schema: unknown, keep: boolean): unknown {
+  if (Array.isArray(schema)) return schema.map((part) => faithful(part, keep));
   if (typeof schema !== 'object' || schema === null) return schema;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
@@ -58,10 +72,10 @@ function faithful(schema: unknown): unknown {
       key === '$defs'
     ) {
       out[key] = Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([name, part]) => [name, faithful(part)]),
+        Object.entries(value as Record<string, unknown>).map(([name, part]) => [name, faithful(part, keep)]),
       );
     } else {
-      out[key] = faithful(value);
+      out[key] = faithful(value, keep);
     }
   }
   const types = out.anyOf;
@@ -80,7 +94,7 @@ function faithful(schema: unknown): unknown {
     out.type = types.map((member) => (member as { type: string }).type);
   }
   const isObject = out.type === 'object' || (out.properties !== undefined && out.type === undefined);
-  if (isObject && out.additionalProperties === undefined && out.patternProperties === undefined) {
+  if (keep && isObject && out.additionalProperties === undefined && out.patternProperties === undefined) {
     out.additionalProperties = true;
   }
   return out;

@@ -234,6 +234,22 @@ describe('routes with response schemas', () => {
     assert.equal(failed.body, '{"late":true}');
   });
 
+  it('with responseSchemas off, write declared keys only: an unchecked value never sends more', async () => {
+    const app = new App({ responseSchemas: 'off' });
+    const row = { id: 7, email: 'a@example.com', passwordHash: 'scrypt$secret' };
+    for (const [path, User] of [
+      ['/valibot', v.looseObject({ id: v.number(), email: v.string() })],
+      ['/zod', z.object({ id: z.number(), email: z.string() })],
+      ['/arktype', type({ id: 'number', email: 'string' })],
+    ] as const) {
+      app.get(path, { schema: { response: { 200: User } } }, () => row);
+    }
+    for (const url of ['/valibot', '/zod', '/arktype']) {
+      // (arktype's JSON Schema lists keys in alphabetical order)
+      assert.deepEqual((await inject(app, { url })).json(), { id: 7, email: 'a@example.com' }, url);
+    }
+  });
+
   it('write a schema without a JSON form with JSON.stringify, as any route', async () => {
     const app = new App();
     app.get('/when', { schema: { response: { 200: z.object({ at: z.date() }) } } }, () => ({
