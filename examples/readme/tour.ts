@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import { App, HttpError, json, redirect } from 'weir';
 import { hashPassword, requireAuth, session, verifyPassword } from 'weir/security';
 
@@ -46,3 +47,18 @@ app.post('/notes', { bodyLimitBytes: 10 * 1024, timeoutMs: 2000 }, async (ctx) =
 });
 
 app.get('/old', () => redirect('/users/1', 301));
+
+// Schemas (any Standard Schema; valibot here): ctx.params typed from them, bad input a 400 naming each
+// issue, the answer written by its schema. Chained, the routes stay in the app's type for the typed
+// client, createClient<typeof api>(url) from weir/client; app.openapi() describes every route.
+const Book = v.object({ id: v.number(), title: v.string() });
+const read = {
+  params: v.object({ id: v.pipe(v.string(), v.digits(), v.transform(Number)) }),
+  response: { 200: Book },
+};
+export const api = new App().get('/books/:id', { schema: read }, (ctx) => ({
+  id: ctx.params.id,
+  title: 'Dune',
+}));
+app.route('/api', api);
+app.get('/openapi.json', () => app.openapi());
