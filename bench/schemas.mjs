@@ -1,24 +1,28 @@
 #!/usr/bin/env node
-// weir against fastify on routes with schemas: servers/weir-schemas.mjs (valibot schemas, weir from dist/)
-// and servers/fastify-schemas.mjs (the same rules as JSON Schemas: ajv for params and bodies,
-// fast-json-stringify for answers), each one process pinned to core 0, under wrk (one thread, keep-alive,
-// pinned to core 1) on three routes:
+// weir against fastify on routes with schemas, three servers:
+//   weir            servers/weir-schemas.mjs (valibot schemas, weir from dist/), production's default: each
+//                   answer checked against its response schema, then written;
+//   weir-unchecked  the same with RESPONSE_SCHEMAS=off (`responseSchemas: 'off'`): answers not checked, only
+//                   written by the compiled serialiser, which is what fastify does: the like-for-like one;
+//   fastify         servers/fastify-schemas.mjs (the same rules as JSON Schemas: ajv for params and bodies,
+//                   fast-json-stringify for answers, which it does not validate);
+// each one process pinned to core 0, under wrk (one thread, keep-alive, pinned to core 1) on three routes:
 //   create    POST /users with a JSON body (wrk's Lua script bench/schemas/post-users.lua): body validated,
-//             201 answer checked (weir) or serialised (fastify) by its schema;
+//             201 answer checked and written (weir) or written (weir-unchecked, fastify) by its schema;
 //   read      GET /users/7: params validated, a user of ten fields (an address, five tasks) as the 200 body;
-//   noschema  GET /json-noschema/7: the same user without a response schema, JSON.stringify in both.
+//   noschema  GET /json-noschema/7: the same user without a response schema, JSON.stringify in all.
 // Before loading a server the runner checks its answers: the valid requests answer byte for byte the
-// fixture of bench/schemas/data.mjs (so both servers answer the same bytes), and requests that break one
-// rule each answer 400 in both. Per server and route a discarded warm-up, then the measured run; --rounds
+// fixture of bench/schemas/data.mjs (so all servers answer the same bytes), and requests that break one
+// rule each answer 400 in all. Per server and route a discarded warm-up, then the measured run; --rounds
 // rounds with the servers' order rotated, a fresh process per server and round. Reported per route: req/s
-// per round and weir ÷ fastify in the same round with its median, p50/p99 of the median round, the
-// server's CPU per request (user + system, from /proc) and its peak RSS; and per server what a response
-// schema costs: read ÷ noschema in the same process. Raw wrk outputs and summary.json go to
-// bench/results/raw/schemas-<timestamp>/. Traffic goes to 127.0.0.1 only; every process is stopped by
-// PID; each wrk run is bounded in time.
+// per round, weir ÷ fastify and weir-unchecked ÷ fastify in the same round with their medians, p50/p99 of
+// the median round, the server's CPU per request (user + system, from /proc) and its peak RSS; and per
+// server what a response schema costs: read ÷ noschema in the same process. Raw wrk outputs and
+// summary.json go to bench/results/raw/schemas-<timestamp>/. Traffic goes to 127.0.0.1 only; every
+// process is stopped by PID; each wrk run is bounded in time.
 //
-//   npm run bench:schemas                       (about 5 minutes; writes bench/RESULTS-schemas.md)
-//   node bench/schemas.mjs --quick --out /tmp/schemas.md   (1 round of 3 s runs: about 40 s)
+//   npm run bench:schemas                       (about 8 minutes; writes bench/RESULTS-schemas.md)
+//   node bench/schemas.mjs --quick --out /tmp/schemas.md   (1 round of 3 s runs: about 45 s)
 //   node bench/schemas.mjs --routes read,noschema --rounds 5
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -53,7 +57,16 @@ import {
 import { createdUser, NEW_USER, userOf } from './schemas/data.mjs';
 import { cpuUs, fmtUs, writeReport } from './schemas/report.mjs';
 
-const SERVERS = ['weir', 'fastify'];
+/**
+ * The servers by the names of --servers: the file in servers/ and what it runs with besides PORT and
+ * NODE_ENV (weir's RESPONSE_SCHEMAS '' is weir's default, whatever the shell that runs this has set).
+ */
+const SERVER = {
+  weir: { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: '' } },
+  'weir-unchecked': { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: 'off' } },
+  fastify: { file: 'fastify-schemas.mjs', env: {} },
+};
+const SERVERS = Object.keys(SERVER);
 const ROUTE = {
   create: { path: '/users', script: join(BENCH_DIR, 'schemas', 'post-users.lua') },
   read: { path: '/users/7' },
@@ -88,7 +101,7 @@ const runner = {
         line: listLine('routes', `comma list of ${ROUTES.join(',')}`, 'all'),
       }),
       servers: option('<list>', '', undefined, list(SERVERS), {
-        line: listLine('servers', `comma list of ${SERVERS.join(',')} (ratios need both)`, 'both'),
+        line: listLine('servers', `comma list of ${SERVERS.join(',')}`, 'all (ratios need fastify)'),
       }),
       port: option('<n>', 'port the servers listen on (127.0.0.1)', '3160', int(1024, 65535)),
       'no-build': option('', 'skip `npm run build`: use the dist/ there', undefined, (value) => !value, {
@@ -105,7 +118,7 @@ const { flags, opts, fail } = runner;
 
 // ------------------------------------------------------------------------------------------------ checks
 
-/** Requests that break one rule each: both servers must refuse them with 400. */
+/** Requests that break one rule each: every server must refuse them with 400. */
 const INVALID = [
   ['GET', '/users/0'],
   ['GET', '/users/abc'],
@@ -219,8 +232,8 @@ async function main() {
     async start(server) {
       const active = await startServer({
         name: `${server} server`,
-        argv: [...pin.server, process.execPath, join('servers', `${server}-schemas.mjs`)],
-        env: { PORT: String(opts.port), NODE_ENV: 'production' },
+        argv: [...pin.server, process.execPath, join('servers', SERVER[server].file)],
+        env: { PORT: String(opts.port), NODE_ENV: 'production', ...SERVER[server].env },
         port: opts.port,
         probe: () => send(opts.port, '/json-noschema/1'),
       });
@@ -240,7 +253,7 @@ async function main() {
     record(server, route, r) {
       results[route][server].push(r);
       console.log(
-        `bench:schemas: round ${r.round} ${server.padEnd(7)} ${route.padEnd(8)} ${fmtInt(r.rps).padStart(8)} req/s  p99 ${fmtMs(r.p99)} ms  ${fmtUs(cpuUs(r))} µs CPU/req  server CPU ${fmtPct(r.cpu.server)}  other on core 0 ${fmtPct(r.cpu.otherCore0)}${r.socketErrors || r.non2xx ? `  (errors: ${r.socketErrorText} non-2xx ${r.non2xx})` : ''}`,
+        `bench:schemas: round ${r.round} ${server.padEnd(14)} ${route.padEnd(8)} ${fmtInt(r.rps).padStart(8)} req/s  p99 ${fmtMs(r.p99)} ms  ${fmtUs(cpuUs(r))} µs CPU/req  server CPU ${fmtPct(r.cpu.server)}  other on core 0 ${fmtPct(r.cpu.otherCore0)}${r.socketErrors || r.non2xx ? `  (errors: ${r.socketErrorText} non-2xx ${r.non2xx})` : ''}`,
       );
     },
   });

@@ -1,5 +1,6 @@
 // The report of bench/schemas.mjs (bench/RESULTS-schemas.md) from a run's summary: the machine and the
-// method, weir ÷ fastify per route, each route's figures, what the response schema costs, every run.
+// method, weir ÷ fastify and weir-unchecked ÷ fastify per route, each route's figures, what the response
+// schema costs, every run.
 
 import { relative } from 'node:path';
 import {
@@ -42,14 +43,18 @@ export const fmtUs = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 
 const same = (s) => s;
 
+/** The weir servers of the run, each compared with fastify when fastify ran too (none otherwise). */
+const weirsAgainstFastify = (servers) =>
+  servers.includes('fastify') ? servers.filter((s) => s !== 'fastify') : [];
+
 /** Writes the report of the run `summary` (its results: route → server → runs) with the options `opts`. */
 export function writeReport(summary, opts) {
   const md = markdown('bench:schemas');
   const runs = (route, server) => summary.results[route][server];
-  const ctx = { md, opts, summary, runs };
+  const ctx = { md, opts, summary, runs, weirs: weirsAgainstFastify(opts.servers) };
   ctx.medianCpu = (route, server, part) => median(runs(route, server).map((r) => cpuUs(r, part)));
   head(ctx);
-  if (['weir', 'fastify'].every((s) => opts.servers.includes(s))) ratios(ctx);
+  if (ctx.weirs.length > 0) ratios(ctx);
   for (const route of opts.routes) routeSection(ctx, route);
   if (opts.routes.includes('read') && opts.routes.includes('noschema')) schemaCost(ctx);
   everyRunAndCaveats(ctx);
@@ -74,17 +79,22 @@ function head({ md: { p, lines }, opts, summary }) {
         "weir's fast serialiser",
         facts.weirFastJson
           ? 'dist/ imports fast-json-stringify: response schemas compiled through their JSON Schema'
-          : 'not in this build (dist/ does not import fast-json-stringify): answers checked by valibot, then JSON.stringify',
+          : 'not in this build (dist/ does not import fast-json-stringify): answers checked by valibot (not in weir-unchecked), then JSON.stringify',
       ],
     ],
   });
   const wrkExample = (seconds) => wrkCommand(pin, opts, seconds, '<path>').join(' ');
-  const server = `${pin.server.join(' ')} node servers/<weir|fastify>-schemas.mjs`.trim();
+  const server = (file) => `${pin.server.join(' ')} node servers/${file}`.trim();
+  const started = {
+    weir: `PORT=${opts.port} NODE_ENV=production ${server('weir-schemas.mjs')}   # weir, in bench/`,
+    'weir-unchecked': `PORT=${opts.port} NODE_ENV=production RESPONSE_SCHEMAS=off ${server('weir-schemas.mjs')}   # weir-unchecked`,
+    fastify: `PORT=${opts.port} NODE_ENV=production ${server('fastify-schemas.mjs')}   # fastify`,
+  };
   lines([
-    'which ran, per server and route:',
+    'which ran, per server (one process each) and route:',
     '',
     '```sh',
-    `PORT=${opts.port} NODE_ENV=production ${server}   # one process, in bench/`,
+    ...opts.servers.map((s) => started[s]),
     opts.warmup > 0 && `${wrkExample(opts.warmup)}   # warm-up, discarded`,
     `${wrkExample(opts.duration)}   # measured (POST /users: -s schemas/post-users.lua)`,
     '```',
@@ -92,36 +102,46 @@ function head({ md: { p, lines }, opts, summary }) {
     '## Method',
     '',
     `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned: one core only)'}, \`NODE_ENV=production\`; wrk, **one thread, ${opts.connections} keep-alive connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}, over loopback to ${HOST}:${opts.port}.`,
-    "- weir: valibot schemas in the route options (`schema: { params, body, response }`); the body and params are validated before the handler, and the answer is checked against its status's response schema (production's default, `responseSchemas: 'warn'`). fastify 5: the same rules as JSON Schemas, validated by ajv with fastify's defaults, answers serialised by fast-json-stringify from `schema.response`; `server` set in the handlers. Both from bench/schemas/data.mjs: the POST body, the 201 user (id from a counter, a fixed `createdAt`) and the user of GET /users/:id (ten fields, an address, five tasks) built per request from the id.",
-    '- Before each server is loaded, its answers are checked: POST /users, GET /users/7 and GET /json-noschema/7 must answer the fixture byte for byte (the same bytes from both servers), and 13 requests that each break one rule (id `0` on both GET routes, `abc`, `1.5`; an empty or 65-character name, an email without @, age 151, 1.5 or −1, 9 tags, a tag of 33 characters, no email) must answer 400 from both.',
+    "- **weir**: valibot schemas in the route options (`schema: { params, body, response }`); the body and params are validated before the handler, and each answer is **checked** against its status's response schema, then written (production's default, `responseSchemas: 'warn'`). fastify does not check its answers: this is weir doing more work.",
+    "- **weir-unchecked**: the same server with `responseSchemas: 'off'` (`RESPONSE_SCHEMAS=off`): answers are not checked, only written by the response schema's compiled serialiser (declared keys only), which is **what fastify does** with `schema.response`: **the like-for-like comparison**. weir ÷ weir-unchecked is what checking each answer costs.",
+    "- **fastify** 5: the same rules as JSON Schemas, validated by ajv with fastify's defaults, answers serialised (not validated) by fast-json-stringify from `schema.response`; `server` set in the handlers. All from bench/schemas/data.mjs: the POST body, the 201 user (id from a counter, a fixed `createdAt`) and the user of GET /users/:id (ten fields, an address, five tasks) built per request from the id.",
+    '- Before each server is loaded, its answers are checked: POST /users, GET /users/7 and GET /json-noschema/7 must answer the fixture byte for byte (the same bytes from every server), and 13 requests that each break one rule (id `0` on both GET routes, `abc`, `1.5`; an empty or 65-character name, an email without @, age 151, 1.5 or −1, 9 tags, a tag of 33 characters, no email) must answer 400 from each.',
     `- Per server and route: a **${opts.warmup} s warm-up** (discarded), then a **${opts.duration} s measured run**; the routes in the order ${opts.routes.join(', ')}, all in one process, fresh per round. **${opts.rounds} round(s)**, the servers' order rotated (${roundsOrder(order, same)}).`,
-    "- Reported: req/s per round; **weir ÷ fastify in the same round** and its median; p50/p99 of the median round (by req/s); the server's **CPU per request** (its user + system time from `/proc/<pid>/stat` over the measured run ÷ the requests wrk counted, median over rounds; in brackets user time alone: JavaScript and what it calls, where validation and serialisation are); peak RSS (VmHWM) as the run ends; the bytes of one answer (status line, headers, body).",
+    "- Reported: req/s per round; **weir ÷ fastify** and **weir-unchecked ÷ fastify in the same round** and their medians (and per route weir ÷ weir-unchecked); p50/p99 of the median round (by req/s); the server's **CPU per request** (its user + system time from `/proc/<pid>/stat` over the measured run ÷ the requests wrk counted, median over rounds; in brackets user time alone: JavaScript and what it calls, where validation and serialisation are); peak RSS (VmHWM) as the run ends; the bytes of one answer (status line, headers, body).",
     '- **What the response schema costs**: GET /users/:id ÷ GET /json-noschema/:id in the same process and round (the same object, params validated alike; one has a response schema, the other does not), and the CPU per request it adds.',
     '',
   ]);
 }
 
-/** weir ÷ fastify per route: req/s round by round and its median, and each one's CPU per request. */
-function ratios({ md: { p, lines, table }, opts, runs, medianCpu }) {
-  const paired = (route) => pairedRatios(runs(route, 'weir'), runs(route, 'fastify'));
+/** Each weir ÷ fastify per route: req/s round by round and its median, and each one's CPU per request. */
+function ratios({ md: { p, lines, table }, opts, runs, medianCpu, weirs }) {
+  const paired = (route, s) => pairedRatios(runs(route, s), runs(route, 'fastify'));
   lines(['## Summary', '']);
   table(
     [
       ['route', (r) => ROUTE_LABEL[r], '---'],
-      ['weir req/s (median)', (r) => fmtInt(median(runs(r, 'weir').map((x) => x.rps)))],
-      ['fastify req/s (median)', (r) => fmtInt(median(runs(r, 'fastify').map((x) => x.rps)))],
-      ['weir ÷ fastify, per round', (r) => fmtRatios(paired(r))],
-      ['median', (r) => `**${fmtRatio(median(paired(r)))}**`],
-      ['weir CPU µs/req', (r) => fmtUs(medianCpu(r, 'weir'))],
-      ['fastify CPU µs/req', (r) => fmtUs(medianCpu(r, 'fastify'))],
+      ...opts.servers.map((s) => [
+        `${s} req/s (median)`,
+        (r) => fmtInt(median(runs(r, s).map((x) => x.rps))),
+      ]),
+      ...weirs.flatMap((s) => [
+        [`${s} ÷ fastify, per round`, (r) => fmtRatios(paired(r, s))],
+        ['median', (r) => `**${fmtRatio(median(paired(r, s)))}**`],
+      ]),
+      ...opts.servers.map((s) => [`${s} CPU µs/req`, (r) => fmtUs(medianCpu(r, s))]),
     ],
     opts.routes,
   );
   p();
+  if (weirs.length === 2)
+    lines([
+      'weir-unchecked ÷ fastify is the like-for-like comparison (neither checks its answers); weir ÷ fastify adds the check of each answer that weir makes by default.',
+      '',
+    ]);
 }
 
-/** One route: each server's figures, then weir ÷ fastify round by round, in req/s and CPU per request. */
-function routeSection({ md: { p, lines, table }, opts, summary, runs, medianCpu }, route) {
+/** One route: each server's figures, then each weir ÷ fastify round by round, in req/s and CPU per request. */
+function routeSection({ md: { p, lines, table }, opts, summary, runs, medianCpu, weirs }, route) {
   lines([`## ${ROUTE_LABEL[route]}`, '']);
   const med = (s) => medianRound(runs(route, s));
   table(
@@ -143,15 +163,26 @@ function routeSection({ md: { p, lines, table }, opts, summary, runs, medianCpu 
     opts.servers,
   );
   p();
-  if (!['weir', 'fastify'].every((s) => opts.servers.includes(s))) return;
-  const r = pairedRatios(runs(route, 'weir'), runs(route, 'fastify'));
-  const c = runs(route, 'weir').map(
-    (w) => cpuUs(w) / cpuUs(runs(route, 'fastify').find((x) => x.round === w.round)),
-  );
-  lines([
-    `weir ÷ fastify, req/s in the same round: ${fmtRatios(r)} (median **${fmtRatio(median(r))}**); CPU per request: ${fmtRatios(c)} (median ${fmtRatio(median(c))}).`,
-    '',
-  ]);
+  const against = (a, b, why = '') => {
+    const r = pairedRatios(runs(route, a), runs(route, b));
+    const c = runs(route, a).flatMap((x) => {
+      const y = runs(route, b).find((z) => z.round === x.round);
+      return y ? [cpuUs(x) / cpuUs(y)] : [];
+    });
+    lines([
+      `${a} ÷ ${b}${why}, req/s in the same round: ${fmtRatios(r)} (median **${fmtRatio(median(r))}**); CPU per request: ${fmtRatios(c)} (median ${fmtRatio(median(c))}).`,
+      '',
+    ]);
+  };
+  for (const s of weirs) against(s, 'fastify');
+  if (['weir', 'weir-unchecked'].every((s) => opts.servers.includes(s)))
+    against(
+      'weir',
+      'weir-unchecked',
+      route === 'noschema'
+        ? ' (no response schema here: the same work)'
+        : ' (what checking the answer costs)',
+    );
 }
 
 /** Per server: GET /users/:id over GET /json-noschema/:id in the same round, and the CPU it adds. */
@@ -180,7 +211,7 @@ function schemaCost({ md: { lines, table }, opts, runs }) {
   );
   lines([
     '',
-    'Above 1 (and a negative added CPU): the answer with its schema is cheaper than plain JSON.stringify, as fast-json-stringify makes it; below 1: the schema costs.',
+    'Above 1 (and a negative added CPU): the answer with its schema is cheaper than plain JSON.stringify, as fast-json-stringify makes it; below 1: the schema costs. weir checks the answer, then writes it; weir-unchecked and fastify only write it.',
     '',
   ]);
 }

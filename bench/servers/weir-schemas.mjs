@@ -1,8 +1,10 @@
 // The schema benchmark's weir server (see bench/schemas.mjs), from the compiled build (run `npm run build`
 // at the repo root first): routes with valibot schemas, written as a user writes them. weir validates the
 // params and the body before the handler runs, and checks the answer against the response schema of its
-// status (on by default: NODE_ENV=production means 'warn', validate then send). The same routes and data
-// as servers/fastify-schemas.mjs (bench/schemas/data.mjs):
+// status (on by default: NODE_ENV=production means 'warn', validate then send). RESPONSE_SCHEMAS sets the
+// App's `responseSchemas` ('error', 'warn' or 'off'; unset: weir's default): with 'off' the answer is not
+// checked, only written by the compiled serialiser, as fastify does (the runner's weir-unchecked). The same
+// routes and data as servers/fastify-schemas.mjs (bench/schemas/data.mjs):
 //   POST /users             body UserIn, 201 User (id from a counter)
 //   GET /users/:id          params Id, 200 Profile (ten fields, an address, five tasks)
 //   GET /json-noschema/:id  params Id, the same Profile with no response schema: plain JSON.stringify
@@ -11,6 +13,8 @@ import { App } from '../../dist/index.js';
 import { createdUser, EMAIL_PATTERN, userOf } from '../schemas/data.mjs';
 
 const port = Number(process.env.PORT ?? 3000);
+// A variable of this server, not of weir (which reads none of this name); the App refuses unknown values.
+const responseSchemas = process.env.RESPONSE_SCHEMAS || undefined;
 
 const int = v.pipe(v.number(), v.integer());
 const UserIn = v.object({
@@ -42,7 +46,7 @@ const Profile = v.object({
   tasks: v.array(v.object({ id: int, title: v.string(), done: v.boolean() })),
 });
 
-const app = new App({ logger: false });
+const app = new App({ logger: false, responseSchemas });
 let count = 0;
 app.post('/users', { schema: { body: UserIn, response: { 201: User } } }, (ctx) =>
   ctx.reply(201, createdUser(++count, ctx.body)),
@@ -51,4 +55,4 @@ app.get('/users/:id', { schema: { params: Id, response: { 200: Profile } } }, (c
 app.get('/json-noschema/:id', { schema: { params: Id } }, (ctx) => userOf(ctx.params.id));
 
 await app.listen({ port, host: '127.0.0.1', signals: false });
-console.log(`weir listening on http://127.0.0.1:${port}`);
+console.log(`weir listening on http://127.0.0.1:${port} (responseSchemas: ${responseSchemas ?? 'default'})`);
