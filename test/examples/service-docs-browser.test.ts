@@ -3,23 +3,19 @@
  * with no console error and no request to anywhere but the service.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { ServerHandle } from 'weir';
 import type { OpenApiDocument } from 'weir/openapi';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
+import { launchChromium, skipWithoutChromium } from '../helpers/browser.ts';
 import { serve } from '../helpers/http.ts';
-import { skipUnless } from '../helpers/services.ts';
 
-const CHROMIUM = process.env.WEIR_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const skip = await skipUnless(`Chromium at ${CHROMIUM}`, async () => accessSync(CHROMIUM, constants.X_OK), {
-  missing: 'is not installed',
-  remedy: 'apt-get install chromium (or set WEIR_TEST_CHROMIUM to its path) to run these tests',
-});
+const skip = await skipWithoutChromium();
 
 describe('reference service: /docs in Chromium', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'weir-service-docs-'));
@@ -29,12 +25,7 @@ describe('reference service: /docs in Chromium', { skip }, () => {
   before(async () => {
     const db = await openServiceDatabase(`sqlite:${join(dir, 'service.db')}`);
     handle = await serve(createServiceApp({ logger: false, db }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -4,17 +4,16 @@
  * without a console error and without a request to anywhere but the app.
  */
 import assert from 'node:assert/strict';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { App, json, type ServerHandle } from 'weir';
 import { docsPage } from 'weir/openapi';
 import { securityHeaders } from 'weir/security';
+import { launchChromium, skipWithoutChromium } from '../helpers/browser.ts';
 import { serve } from '../helpers/http.ts';
-import { skipUnless } from '../helpers/services.ts';
 
-const CHROMIUM = process.env.WEIR_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const TITLE = 'Orders <API> & "docs"';
 const VIEWPORT = { width: 1280, height: 900 };
 const spec = JSON.parse(
@@ -27,10 +26,7 @@ const OPERATIONS = [
   ['DELETE', '/orders/{id}'],
 ];
 
-const skip = await skipUnless(`Chromium at ${CHROMIUM}`, async () => accessSync(CHROMIUM, constants.X_OK), {
-  missing: 'is not installed',
-  remedy: 'apt-get install chromium (or set WEIR_TEST_CHROMIUM to its path) to run these tests',
-});
+const skip = await skipWithoutChromium();
 
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(png: Buffer): { width: number; height: number } {
@@ -48,12 +44,7 @@ describe('docs page in Chromium', { skip }, () => {
     app.get('/openapi.json', () => json(spec));
     app.route('/docs', docsPage({ specUrl: '/openapi.json', title: TITLE }));
     handle = await serve(app);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
