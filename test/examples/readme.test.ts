@@ -102,7 +102,9 @@ describe('README', () => {
     assert.equal((await inject(app, { method: 'POST', url: '/notes', body: 'short' })).status, 201);
     assert.deepEqual((await inject(app, { url: '/api/books/7' })).json(), { id: 7, title: 'Dune' });
     assert.equal((await inject(app, { url: '/api/books/x' })).status, 400);
-    const described = (await inject(app, { url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>();
+    const described = (await inject(app, { url: '/openapi.json' })).json<{
+      paths: Record<string, unknown>;
+    }>();
     assert.ok(described.paths['/api/books/{id}'], Object.keys(described.paths).join());
     const old = await inject(app, { url: '/old' });
     assert.equal(old.status, 301);

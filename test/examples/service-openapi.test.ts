@@ -12,8 +12,8 @@ import type { Database } from 'weir/db';
 import type { OpenApiDocument } from 'weir/openapi';
 import { openJobQueue } from 'weir/queue';
 import { createServiceApp } from '../../examples/service/app.ts';
-import type { WelcomeJob } from '../../examples/service/jobs.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
+import type { WelcomeJob } from '../../examples/service/jobs.ts';
 import { request, serve } from '../helpers/http.ts';
 import { assertValid } from '../helpers/openapi.ts';
 

@@ -220,7 +220,8 @@ describe('routes with response schemas', () => {
     const app = new App();
     app.use(async (ctx, next) => {
       await next();
-      if (ctx.query.late === '1') ctx.result = (ctx as AnyContext).reply(409 as never, { late: true } as never);
+      if (ctx.query.late === '1')
+        ctx.result = (ctx as AnyContext).reply(409 as never, { late: true } as never);
     });
     app.get('/r', { schema: { response: { 200: v.object({ id: v.number() }) } } }, () => ({ id: 1 }));
     app.get('/throws', { schema: { response: { 200: v.object({ id: v.number() }) } } }, () => {
