@@ -3,7 +3,6 @@ import { describe, it } from 'node:test';
 import { type } from 'arktype';
 import * as v from 'valibot';
 import { App } from 'weir';
-import type { OpenApiDocument } from 'weir/openapi';
 import { MemoryRateLimitStore, rateLimit, requireAuth, session } from 'weir/security';
 import { z } from 'zod';
 import { assertValid } from '../helpers/openapi.ts';

@@ -2,7 +2,7 @@
 import { type } from 'arktype';
 import * as v from 'valibot';
 import { App, json } from 'weir';
-import { type ClientResponse, createClient, type ErrorBody, type RoutesOf } from 'weir/client';
+import { createClient, type ErrorBody, type RoutesOf } from 'weir/client';
 import { z } from 'zod';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
