@@ -22,6 +22,7 @@ import {
 } from '../schema/validate.ts';
 import { type Context, kDeferReply, kReplyBody, kSetInput, kStatus } from './context.ts';
 import { isWeirResponse, WeirResponse } from './response.ts';
+import { jsonText } from './send.ts';
 
 const JSON_TYPE = 'application/json';
 
@@ -69,6 +70,9 @@ interface ResponseEntry {
 
 type Finish = (ctx: Context, value: unknown) => unknown;
 
+/** 204 and 304 answers carry no body: nothing to check or serialise. */
+const bodiless = (status: number) => status === 204 || status === 304;
+
 /**
  * What the handler answered, checked against `schema.response` and serialised: a `ctx.reply()` by its
  * status, a plain value as the success status's body (or `ctx.status`'s, when set). What validated is
@@ -88,14 +92,16 @@ function responseStage(
   for (const [key, schema] of Object.entries(responses)) {
     const status = Number(key);
     // An unchecked value ('off') is written with declared keys only: never more than the schema names.
-    const compiled =
-      status === 204 || status === 304
-        ? { reason: 'no body' }
-        : compileSerializer(schema, { undeclared: check === 'off' ? 'drop' : 'keep' });
-    if ('reason' in compiled && status !== 204 && status !== 304) {
-      log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
+    let serialize: Serializer | undefined;
+    if (!bodiless(status)) {
+      const compiled = compileSerializer(schema, { undeclared: check === 'off' ? 'drop' : 'keep' });
+      if ('reason' in compiled) {
+        log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
+      } else {
+        serialize = compiled.serialize;
+      }
     }
-    entries.set(status, { schema, serialize: 'serialize' in compiled ? compiled.serialize : undefined });
+    entries.set(status, { schema, serialize });
   }
   const warned = new Set<string>();
   const warnOnce = (key: string, fields: object, message: string) => {
@@ -104,7 +110,7 @@ function responseStage(
     log.warn({ route, ...fields }, message);
   };
   const respond = (status: number, body: unknown, serialize: Serializer | undefined): WeirResponse => {
-    if (status === 204 || status === 304) return new WeirResponse(undefined, status, {});
+    if (bodiless(status)) return new WeirResponse(undefined, status, {});
     let text: string | undefined;
     if (serialize !== undefined) {
       try {
@@ -177,29 +183,11 @@ function responseStage(
   };
 }
 
-/** `JSON.stringify`, failing as the dispatcher does for a value without a JSON form. */
-function jsonText(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw new TypeError(`The response cannot be serialised as JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (text === undefined) throw new TypeError(`The response is a ${typeof value}, which has no JSON form`);
-  return text;
-}
-
 /** Wraps `handler` with the checks `schema` declares; the handler itself unchanged when it declares none. */
 export function withSchemas(
   schema: RouteSchema | undefined,
   handler: Run,
-  options: { check: ResponseCheck; log: Logger; route: string } = {
-    check: 'off',
-    log: console as unknown as Logger,
-    route: '',
-  },
+  options: { check: ResponseCheck; log: Logger; route: string },
 ): Run {
   checkSchemas(schema);
   if (schema === undefined) return handler;

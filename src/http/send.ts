@@ -75,6 +75,14 @@ function sendObject(ctx: Context, value: object): void {
 }
 
 function sendJson(ctx: Context, value: unknown): void {
+  sendBuffered(ctx, ctx[kStatus] || 200, JSON_TYPE, jsonText(value));
+}
+
+/**
+ * `JSON.stringify(value)`, or a TypeError saying why the handler's answer has no JSON form (a BigInt, a
+ * cycle, a function).
+ */
+export function jsonText(value: unknown): string {
   let body: string | undefined;
   try {
     body = JSON.stringify(value);
@@ -89,7 +97,7 @@ function sendJson(ctx: Context, value: unknown): void {
   if (body === undefined) {
     throw new TypeError(`The handler returned a ${typeof value}, which has no JSON form`);
   }
-  sendBuffered(ctx, ctx[kStatus] || 200, JSON_TYPE, body);
+  return body;
 }
 
 /** The hot path: a body in memory, headers as one object literal of a fixed shape. */
