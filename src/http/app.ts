@@ -49,6 +49,9 @@ export type { AppOptions, RouteOptions } from './options.ts';
 import type { PrefixedRoutes, RouteMethod } from './route-spec.ts';
 import type { AddRoute, Handler } from './route-types.ts';
 
+/** A route with its path under every mount prefix, its whole middleware chain, and its apps' own. */
+type FlatRoute = [RouteDef, Middleware<object>[], readonly Middleware<object>[]];
+
 export type { AddRoute, Handler, SchemaHandler } from './route-types.ts';
 
 /** Runs at start (in order) or at stop (in reverse order). */
@@ -252,7 +255,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
    * A schema with no JSON Schema form is left open, with one warning in the log.
    */
   openapi(options: OpenApiOptions = {}): OpenApiDocument {
-    const flat: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][] = [];
+    const flat: FlatRoute[] = [];
     this.#flatten('', [], flat);
     const routes = flat.map(([def, middleware]) => ({ ...def, middleware }));
     return openapiDocument(routes, options, this.log);
@@ -368,11 +371,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     return [...own, ...this.#mounts.flatMap((m) => m.app.#collectHooks(kind))];
   }
 
-  #flatten(
-    prefix: string,
-    outer: readonly Middleware<object>[],
-    into: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][],
-  ): void {
+  #flatten(prefix: string, outer: readonly Middleware<object>[], into: FlatRoute[]): void {
     const chain = [...outer, ...this.#middleware];
     for (const def of this.#routes) {
       into.push([{ ...def, path: joinPath(prefix, def.path) }, [...chain, ...def.middleware], chain]);
@@ -382,7 +381,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
 
   #freeze(): Dispatcher {
     if (this.#dispatcher !== undefined) return this.#dispatcher;
-    const flat: [RouteDef, Middleware<object>[], readonly Middleware<object>[]][] = [];
+    const flat: FlatRoute[] = [];
     this.#flatten('', [], flat);
     const dispatcher = new Dispatcher(this.#runtime, this.#middleware, this.#admission);
     for (const [def, middleware, appMiddleware] of flat) {

@@ -88,24 +88,25 @@ export function openapiDocument(
   for (const route of routes) {
     if (route.options.hidden === true || !METHODS.has(route.method)) continue;
     const name = `${route.method} ${route.path}`;
+    const own = route.options;
+    const id = uniqueId(own.operationId ?? operationIdOf(route), operationIds);
     const describe = (part: string, schema: StandardSchemaV1, io: 'input' | 'output') => {
       const found = jsonSchemaOf(schema, { io, target: 'draft-2020-12', lenient: true });
       if ('reason' in found) {
         undescribed.push({ route: name, part, reason: found.reason });
         return undefined;
       }
-      return hoistDefinitions(found.schema, components.schemas, `${operationIdOf(route)}_${part}`);
+      return hoistDefinitions(found.schema, components.schemas, `${id}_${part}`);
     };
     const { template, names } = pathTemplate(route.path);
     const operation: JsonSchema = {};
-    const own = route.options;
     if (own.summary !== undefined) operation.summary = own.summary;
     if (own.description !== undefined) operation.description = own.description;
     if (own.tags !== undefined && own.tags.length > 0) {
       operation.tags = [...own.tags];
       for (const tag of own.tags) tags.add(tag);
     }
-    operation.operationId = uniqueId(own.operationId ?? operationIdOf(route), operationIds);
+    operation.operationId = id;
     if (own.deprecated === true) operation.deprecated = true;
 
     const schema = own.schema ?? {};
