@@ -41,6 +41,16 @@ if (!values.child) {
   process.exit();
 }
 
+// The order's fields but its note, as arktype writes them (the two arktype variants differ by the note).
+const arktypeOrder = {
+  customer: { id: 'number.integer > 0', email: 'string.email' },
+  items: type({ sku: '0 < string <= 32', quantity: '1 <= number.integer <= 100' })
+    .array()
+    .atLeastLength(1)
+    .atMostLength(50),
+  'coupon?': 'string <= 16',
+};
+
 const schemas = {
   zod: z.object({
     customer: z.object({ id: z.number().int().positive(), email: z.email() }),
@@ -69,25 +79,9 @@ const schemas = {
     coupon: v.optional(v.pipe(v.string(), v.maxLength(16))),
     note: v.optional(v.pipe(v.string(), v.maxLength(500)), ''),
   }),
-  arktype: type({
-    customer: { id: 'number.integer > 0', email: 'string.email' },
-    items: type({ sku: '0 < string <= 32', quantity: '1 <= number.integer <= 100' })
-      .array()
-      .atLeastLength(1)
-      .atMostLength(50),
-    'coupon?': 'string <= 16',
-    note: type('string <= 500').default(''),
-  }),
+  arktype: type({ ...arktypeOrder, note: type('string <= 500').default('') }),
   // The same without the note's default: in arktype a default makes the object a morph, a slower path.
-  'arktype, no default': type({
-    customer: { id: 'number.integer > 0', email: 'string.email' },
-    items: type({ sku: '0 < string <= 32', quantity: '1 <= number.integer <= 100' })
-      .array()
-      .atLeastLength(1)
-      .atMostLength(50),
-    'coupon?': 'string <= 16',
-    'note?': 'string <= 500',
-  }),
+  'arktype, no default': type({ ...arktypeOrder, 'note?': 'string <= 500' }),
 };
 
 const valid = {
