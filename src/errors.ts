@@ -408,10 +408,11 @@ export function isHttpError(value: unknown): value is HttpError {
 export function errorBody(
   code: string,
   message: string,
-  extra?: { details?: unknown; stack?: string },
+  extra?: { details?: unknown; stack?: string; requestId?: string },
 ): string {
   const error: Record<string, unknown> = { code, message };
   if (extra?.details !== undefined) error.details = extra.details;
+  if (extra?.requestId !== undefined) error.requestId = extra.requestId;
   if (extra?.stack !== undefined) error.stack = extra.stack;
   return JSON.stringify({ error });
 }

@@ -20,6 +20,7 @@ import { Dispatcher } from './dispatcher.ts';
 import { type AppOptions, checkAppOptions, checkRouteOptions, type RouteOptions } from './options.ts';
 import type { Admission } from './pipeline.ts';
 import { compileTrustProxy } from './proxy.ts';
+import { compileRequestIds } from './request-id.ts';
 import { withSchemas } from './schemas.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
@@ -133,6 +134,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
       limiter:
         options.overload === false ? undefined : new OverloadLimiter(overloadSettings(options.overload)),
       trustDeadline: compileTrustDeadline(options.trustDeadline),
+      requestIds: compileRequestIds(options.requestId),
     };
     this.#background = new Background(this.log, options.background);
     const adder = <M extends RouteMethod>(method: string) =>

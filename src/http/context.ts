@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { kEnforcesDeadline, timeLeft } from '../concurrency/deadline.ts';
 import type { TaskGroup } from '../concurrency/task-group.ts';
 import { type HttpError, httpError, invalidOption } from '../errors.ts';
-import type { Logger } from '../internal/logger.ts';
+import { childLogger, type Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import type { Reply, Responses } from '../schema/types.ts';
 import {
@@ -21,6 +21,7 @@ import { checkHeader, invalidHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { parseQuery } from './query.ts';
+import { type RequestIds, requestIdOf } from './request-id.ts';
 import { requestController, requestTasks } from './request-scope.ts';
 import { isWeirResponse, json, WeirResponse } from './response.ts';
 import { lastResort } from './send.ts';
@@ -41,6 +42,8 @@ export interface AppRuntime {
   readonly limiter: OverloadLimiter | undefined;
   /** The compiled `trustDeadline` option; `undefined` believes no deadline header. */
   readonly trustDeadline: DeadlineTrustFn | undefined;
+  /** The compiled `requestId` option. */
+  readonly requestIds: RequestIds;
 }
 
 /** Per-route settings a request needs. Internal. */
@@ -78,6 +81,7 @@ interface Lazy<S> {
   rateWatched: boolean;
   deadline: number | undefined;
   tasks: TaskGroup | undefined;
+  log: Logger | undefined;
   /** Validated headers and body, when the route's schemas declare them. */
   headers: unknown;
   body: unknown;
@@ -143,6 +147,7 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   readonly #rawQuery: string;
   readonly #route: RouteSettings;
+  #requestId: string | undefined = undefined;
   // Everything a plain request never touches lives in one object made on first use, so constructing a
   // Context initialises few fields (it is built once per request).
   #lazy: Lazy<S> | undefined = undefined;
@@ -220,6 +225,7 @@ export class Context<P extends string = string, S extends object = Record<never,
       rateWatched: false,
       deadline: undefined,
       tasks: undefined,
+      log: undefined,
       headers: undefined,
       body: undefined,
       hasBody: false,
@@ -340,9 +346,20 @@ export class Context<P extends string = string, S extends object = Record<never,
     return controller;
   }
 
-  /** The app's logger. */
+  /**
+   * The request's id: the incoming `X-Request-Id` when the app's `requestId.trust` believes the peer and
+   * the id is well-formed (1 to 128 characters of letters, digits and `._:/+=@-`), else a new one. It is
+   * echoed in the response's `X-Request-Id`, bound to `ctx.log`, put in 5xx error bodies, and kept with
+   * the jobs the request adds (`queue.add(data, ctx)`).
+   */
+  get requestId(): string {
+    return (this.#requestId ??= requestIdOf(this.req, this[kRuntime].requestIds));
+  }
+
+  /** The app's logger, with the request's id on every line (`requestId`); made on first use. */
   get log(): Logger {
-    return this[kRuntime].log;
+    const lazy = this.#bag();
+    return (lazy.log ??= childLogger(this[kRuntime].log, { requestId: this.requestId }));
   }
 
   /**

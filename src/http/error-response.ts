@@ -27,15 +27,14 @@ export function errorResponder(runtime: AppRuntime): ErrorResult {
     } catch (failure) {
       log(
         'error',
-        { err: failure, method: ctx.method, path: ctx.path },
+        { err: failure, method: ctx.method, path: ctx.path, requestId: ctx.requestId },
         'the error response could not be built',
       );
-      return new WeirResponse(INTERNAL, 500, { 'content-type': 'application/json' });
+      const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { requestId: ctx.requestId });
+      return new WeirResponse(body, 500, { 'content-type': 'application/json' });
     }
   };
 }
-
-const INTERNAL = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error');
 
 function respond(
   runtime: AppRuntime,
@@ -48,27 +47,35 @@ function respond(
   if (isHttpError(err)) {
     // The error object carries what the operator needs (a backend's detail, its cause); its
     // enumerable fields never hold request values or secrets.
+    const requestId = ctx.requestId;
     if (err.status === 503) {
-      log('warn', { err, method: ctx.method, path: ctx.path }, err.message);
+      log('warn', { err, method: ctx.method, path: ctx.path, requestId }, err.message);
     } else if (err.status >= 500) {
-      log('error', { err, method: ctx.method, path: ctx.path }, err.message);
+      log('error', { err, method: ctx.method, path: ctx.path, requestId }, err.message);
     } else {
-      log('debug', { code: err.code, method: ctx.method, path: ctx.path }, err.message);
+      log('debug', { code: err.code, method: ctx.method, path: ctx.path, requestId }, err.message);
     }
+    // A 5xx body names the request, so what a client reports can be found in the log.
+    const id = err.status >= 500 ? requestId : undefined;
     const body =
       err.status === 500 && err.code in errorCodes
-        ? errorBody(err.code, 'Internal Server Error')
-        : errorBody(err.code, err.message, { details: err.details });
+        ? errorBody(err.code, 'Internal Server Error', { requestId: id })
+        : errorBody(err.code, err.message, { details: err.details, requestId: id });
     return new WeirResponse(body, err.status, { 'content-type': 'application/json', ...err.headers });
   }
   if (ctx.res.destroyed) {
     // The client left; whatever the handler threw next (usually an AbortError) has no one to answer.
-    log('debug', { err, method: ctx.method, path: ctx.path }, 'request ended after the client left');
+    log(
+      'debug',
+      { err, method: ctx.method, path: ctx.path, requestId: ctx.requestId },
+      'request ended after the client left',
+    );
     return undefined;
   }
-  log('error', { err, method: ctx.method, path: ctx.path }, 'unhandled error in handler');
+  const requestId = ctx.requestId;
+  log('error', { err, method: ctx.method, path: ctx.path, requestId }, 'unhandled error in handler');
   const stack = runtime.exposeErrors && err instanceof Error ? err.stack : undefined;
-  const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack });
+  const body = errorBody('WEIR_ERR_INTERNAL', 'Internal Server Error', { stack, requestId });
   return new WeirResponse(body, 500, { 'content-type': 'application/json' });
 }
 

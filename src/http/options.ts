@@ -9,6 +9,7 @@ import type { RouteSchema } from '../schema/types.ts';
 import type { BackgroundOptions } from './background.ts';
 import type { TrustDeadline } from './deadline.ts';
 import type { TrustProxy } from './proxy.ts';
+import type { RequestIdOptions } from './request-id.ts';
 
 /** Options of an {@link App}. */
 export interface AppOptions {
@@ -66,6 +67,12 @@ export interface AppOptions {
    * else 'warn'
    */
   responseSchemas?: 'error' | 'warn' | 'off';
+  /**
+   * Each request's id (`ctx.requestId`): which header it is read from and echoed in, whose incoming ids
+   * to keep, how new ones are made. `false`: no header read or echoed. @default a new id per request,
+   * echoed in `X-Request-Id`; incoming ids are not kept
+   */
+  requestId?: RequestIdOptions | false;
 }
 
 /** Options of one route. */

@@ -108,9 +108,12 @@ function sendBuffered(ctx: Context, status: number, type: string, body: string |
     date: httpDate(),
     server: SERVER,
   };
+  const runtime = ctx[kRuntime];
+  const idHeader = runtime.requestIds.header;
+  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
-  if (ctx[kRuntime].draining) headers.connection = 'close';
+  if (runtime.draining) headers.connection = 'close';
   ctx.res.writeHead(status, headers);
   ctx.res.end(body);
 }
@@ -119,6 +122,8 @@ function sendEmpty(ctx: Context, status: number, extraHeaders: ResponseHeaders |
   const headers: Headers = { date: httpDate(), server: SERVER };
   // RFC 9110 §8.6: no Content-Length on 1xx, 204 and 304 responses.
   if (status !== 204 && status !== 304 && status >= 200) headers['content-length'] = 0;
+  const idHeader = ctx[kRuntime].requestIds.header;
+  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
   if (extraHeaders !== undefined) assignLowercase(headers, extraHeaders);
@@ -130,6 +135,8 @@ function sendEmpty(ctx: Context, status: number, extraHeaders: ResponseHeaders |
 function baseHeaders(ctx: Context, type: string | undefined): Headers {
   const headers: Headers = { date: httpDate(), server: SERVER };
   if (type !== undefined) headers['content-type'] = type;
+  const idHeader = ctx[kRuntime].requestIds.header;
+  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
   return headers;

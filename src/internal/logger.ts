@@ -6,6 +6,8 @@ export interface Logger {
   warn(obj: unknown, msg?: string): void;
   info(obj: unknown, msg?: string): void;
   debug(obj: unknown, msg?: string): void;
+  /** A logger whose lines all carry `bindings` (pino's `child`); without it weir merges them itself. */
+  child?(bindings: Record<string, unknown>): Logger;
 }
 
 const noop = (): void => {};
@@ -21,6 +23,30 @@ export function defaultLogger(name?: string): Logger {
   const level = process.env.LOG_LEVEL ?? 'info';
   if (process.env.WEIR_DEV === '1') return readableLogger(level, name);
   return pino({ level, ...(name === undefined ? {} : { name }) });
+}
+
+/**
+ * A logger whose every line carries `bindings`: the logger's own `child()` when it has one (pino), else a
+ * wrapper that merges them into each line's object (a line logged with a bare message gets them alone).
+ */
+export function childLogger(log: Logger, bindings: Record<string, unknown>): Logger {
+  if (log === silentLogger) return log;
+  if (typeof log.child === 'function') return log.child(bindings);
+  const merge =
+    (at: 'error' | 'warn' | 'info' | 'debug') =>
+    (obj: unknown, msg?: string): void => {
+      if (typeof obj === 'object' && obj !== null && !(obj instanceof Error))
+        log[at]({ ...bindings, ...obj }, msg);
+      else if (obj instanceof Error) log[at]({ ...bindings, err: obj }, msg);
+      else log[at](bindings, msg ?? (obj === undefined ? undefined : String(obj)));
+    };
+  return {
+    error: merge('error'),
+    warn: merge('warn'),
+    info: merge('info'),
+    debug: merge('debug'),
+    child: (more) => childLogger(log, { ...bindings, ...more }),
+  };
 }
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;

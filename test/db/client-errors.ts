@@ -210,7 +210,11 @@ export function runClientErrorSuite(
     test('bad SQL answers a generic 500; the log names the query site and the table, not the value', async () => {
       const res = await inject(app, { method: 'GET', url: '/lookup?k=hunter2' });
       assert.equal(res.status, 500);
-      assert.deepEqual(errorOf(res), { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' });
+      assert.deepEqual(errorOf(res), {
+        code: 'WEIR_ERR_INTERNAL',
+        message: 'Internal Server Error',
+        requestId: res.headers['x-request-id'],
+      });
       assertClean(res, ['hunter2', 'select', ...target.hidden]);
       const logged = log.entries.find((e) => e.level === 'error');
       assert.ok(logged !== undefined, 'the App logs the 500 at error');

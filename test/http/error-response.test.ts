@@ -67,7 +67,11 @@ describe('error responses', () => {
         const res = await request(handle, { path });
         assert.equal(res.status, 500, path);
         assert.deepEqual(JSON.parse(res.body), {
-          error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' },
+          error: {
+            code: 'WEIR_ERR_INTERNAL',
+            message: 'Internal Server Error',
+            requestId: res.headers['x-request-id'],
+          },
         });
       }
       assert.equal(logged.filter((m) => m === 'the error response could not be built').length, 6);

@@ -102,7 +102,11 @@ describe('middleware', () => {
     const async_ = await inject(app, { url: '/async' });
     assert.equal(async_.status, 500);
     assert.deepEqual(async_.json(), {
-      error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' },
+      error: {
+        code: 'WEIR_ERR_INTERNAL',
+        message: 'Internal Server Error',
+        requestId: async_.headers['x-request-id'],
+      },
     });
   });
 

@@ -168,7 +168,12 @@ describe('return value mapping', () => {
       {},
     );
     assert.equal(res.status, 500);
-    assert.deepEqual(res.json(), { error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error' } });
+    // The body names the request (its id, echoed in the header), nothing of the failure.
+    const requestId = res.headers['x-request-id'];
+    assert.match(String(requestId), /^[0-9a-f]{16}-[0-9a-z]+$/);
+    assert.deepEqual(res.json(), {
+      error: { code: 'WEIR_ERR_INTERNAL', message: 'Internal Server Error', requestId },
+    });
   });
 
   it('cuts the connection, logged, when a stream fails to start after its status line went out, instead of leaving it open', async () => {
