@@ -353,13 +353,15 @@ export class Context<P extends string = string, S extends object = Record<never,
    * the jobs the request adds (`queue.add(data, ctx)`).
    */
   get requestId(): string {
-    return (this.#requestId ??= requestIdOf(this.req, this[kRuntime].requestIds));
+    this.#requestId ??= requestIdOf(this.req, this[kRuntime].requestIds);
+    return this.#requestId;
   }
 
   /** The app's logger, with the request's id on every line (`requestId`); made on first use. */
   get log(): Logger {
     const lazy = this.#bag();
-    return (lazy.log ??= childLogger(this[kRuntime].log, { requestId: this.requestId }));
+    lazy.log ??= childLogger(this[kRuntime].log, { requestId: this.requestId });
+    return lazy.log;
   }
 
   /**
