@@ -24,6 +24,9 @@ import { compileRequestIds } from './request-id.ts';
 import { withSchemas } from './schemas.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
 
+/** The runtime of an App, for weir's own observers (weir/observability). Internal: not exported by the package. */
+export const kAppRuntime = Symbol('weir.app-runtime');
+
 /** A running background service: closing it stops it gracefully (running work finishes first). */
 export interface Closable {
   close(): Promise<void>;
@@ -261,6 +264,11 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     this.#flatten('', [], flat);
     const routes = flat.map(([def, middleware]) => ({ ...def, middleware }));
     return openapiDocument(routes, options, this.log);
+  }
+
+  /** @internal */
+  get [kAppRuntime](): AppRuntime {
+    return this.#runtime;
   }
 
   /** The overload limiter's state and counters, or undefined when `overload: false`. */

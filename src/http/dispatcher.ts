@@ -7,6 +7,7 @@ import { type Chain, compose, type ErrorResult, isThenable, type Middleware } fr
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
+import { observeRequest, requestChannel, UNMATCHED } from './observe.ts';
 import { type Admission, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
@@ -21,6 +22,8 @@ import { deliver } from './send.ts';
 
 /** A route ready to serve. */
 export interface Route {
+  /** The path pattern as registered (`/users/:id`), `(unmatched)` for the 404 route. */
+  readonly pattern: string;
   readonly run: Chain;
   readonly settings: RouteSettings;
   readonly timeoutMs: number | undefined;
@@ -76,7 +79,7 @@ export class Dispatcher {
     this.#middleware = middleware;
     this.#admission = admission;
     this.#errorResult = errorResponder(runtime);
-    this.#notFound = this.#makeRoute((ctx) => {
+    this.#notFound = this.#makeRoute(UNMATCHED, (ctx) => {
       throw httpError('WEIR_ERR_NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
     });
   }
@@ -90,7 +93,7 @@ export class Dispatcher {
     limits: RouteLimits,
     appMiddleware: readonly Middleware<object>[] = this.#middleware,
   ): void {
-    this.#router.add(method, path, this.#makeRoute(run, limits, middleware, appMiddleware));
+    this.#router.add(method, path, this.#makeRoute(path, run, limits, middleware, appMiddleware));
   }
 
   /** Ends registration. */
@@ -106,6 +109,7 @@ export class Dispatcher {
   }
 
   #makeRoute(
+    pattern: string,
     run: Chain,
     limits: RouteLimits = {},
     middleware = this.#middleware,
@@ -122,6 +126,7 @@ export class Dispatcher {
             graceMs: grace ?? this.#runtime.bodyRate.graceMs,
           };
     return {
+      pattern,
       run: compose(middleware, run, this.#errorResult),
       settings:
         limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined && bodyRate === undefined
@@ -158,6 +163,7 @@ export class Dispatcher {
       route =
         kind === 'OPTIONS'
           ? this.#makeRoute(
+              entry.pattern,
               (ctx) => {
                 ctx.set('allow', allow);
               },
@@ -166,6 +172,7 @@ export class Dispatcher {
               wrap,
             )
           : this.#makeRoute(
+              entry.pattern,
               (ctx) => {
                 throw httpError(
                   'WEIR_ERR_METHOD_NOT_ALLOWED',
@@ -185,11 +192,13 @@ export class Dispatcher {
 
   /** The Node request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // Observers time a request from its arrival; without them, no clock is read.
+    const arrived = requestChannel.hasSubscribers ? performance.now() : -1;
     const method = req.method ?? 'GET';
     let url = req.url ?? '/';
     const refused = checkRequest(req);
     if (refused !== undefined) {
-      this.#refuse(req, res, method, url, refused);
+      this.#refuse(req, res, method, url, refused, arrived);
       return;
     }
     if (this.#admission !== undefined && !runAdmission(this.#admission, req, res, this.#runtime)) return;
@@ -198,7 +207,7 @@ export class Dispatcher {
       if ('url' in target) {
         url = target.url;
       } else {
-        this.#refuse(req, res, method, url, 'error' in target ? target.error : this.#allowAll());
+        this.#refuse(req, res, method, url, 'error' in target ? target.error : this.#allowAll(), arrived);
         return;
       }
     }
@@ -215,16 +224,17 @@ export class Dispatcher {
     }
     const limiter = this.#runtime.limiter;
     if (limiter === undefined || route.priority < 0) {
-      this.#serve(req, res, method, path, q === -1 ? '' : url.slice(q + 1), params, route);
+      this.#serve(req, res, method, path, q === -1 ? '' : url.slice(q + 1), params, route, arrived);
     } else if (limiter.tryEnter()) {
-      this.#serveLimited(limiter, req, res, method, path, q === -1 ? '' : url.slice(q + 1), params, route);
+      const query = q === -1 ? '' : url.slice(q + 1);
+      this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived);
     } else {
       const query = q === -1 ? '' : url.slice(q + 1);
       limiter.wait({
         priority: route.priority,
         since: performance.now(),
         alive: () => req.socket?.destroyed !== true,
-        run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route),
+        run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived),
         shed: () => shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds),
       });
     }
@@ -244,10 +254,11 @@ export class Dispatcher {
     query: string,
     params: Record<string, string>,
     route: Route,
+    arrived: number,
   ): void {
     const started = performance.now();
     const inFlight = limiter.inFlight;
-    const pending = this.#serve(req, res, method, path, query, params, route);
+    const pending = this.#serve(req, res, method, path, query, params, route, arrived);
     if (pending === undefined) {
       giveBack(limiter, res, route, started, inFlight);
       return;
@@ -272,8 +283,10 @@ export class Dispatcher {
     query: string,
     params: Record<string, string>,
     route: Route,
+    arrived: number,
   ): PromiseLike<void> | undefined {
     const ctx = new Context(req, res, method, path, query, params, route.settings, this.#runtime);
+    if (arrived >= 0) observeRequest(ctx, route.pattern, arrived, this.#runtime);
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
       const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
@@ -305,10 +318,18 @@ export class Dispatcher {
    * Answers a request refused before routing (see protocol.ts) without running middleware: it never
    * named a resource of the app. `value` is an error, or the response to `OPTIONS *`.
    */
-  #refuse(req: IncomingMessage, res: ServerResponse, method: string, target: string, value: unknown): void {
+  #refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    target: string,
+    value: unknown,
+    arrived: number,
+  ): void {
     // A target that is not a path reaches the log JSON-escaped and cut at 64 characters.
     const path = target.charCodeAt(0) === 47 ? target.split('?', 1)[0]! : JSON.stringify(target.slice(0, 64));
     const ctx = new Context(req, res, method, path, '', EMPTY_PARAMS, NO_SETTINGS, this.#runtime);
+    if (arrived >= 0) observeRequest(ctx, UNMATCHED, arrived, this.#runtime);
     deliver(ctx, isHttpError(value) ? this.#errorResult(ctx, value) : value, this.#errorResult);
   }
 

@@ -1,0 +1,52 @@
+/**
+ * What the HTTP core tells observers: one message per request on the `weir:http.request` diagnostics
+ * channel once its response has closed (sent, or the client gone). weir/observability's access log and
+ * metrics subscribe to it; with no subscriber a request pays one `hasSubscribers` check and nothing else.
+ */
+import { channel } from 'node:diagnostics_channel';
+import type { AppRuntime, Context } from './context.ts';
+
+/** The route of a request no route matched (a 404, or one refused before routing). */
+export const UNMATCHED = '(unmatched)';
+
+/** A request whose response has closed. */
+export interface RequestRecord {
+  /** The request's context: its method, id (`requestId`), client address (`ip`), … */
+  readonly ctx: Context;
+  /** The route's pattern as registered (`/users/:id`), never the raw path; `(unmatched)` for none. */
+  readonly route: string;
+  /** The status sent; for a client that left first, the status that was set (200 if none). */
+  readonly status: number;
+  /** From the request's arrival (before any wait for an overload slot) to the response's close. */
+  readonly durationMs: number;
+  /** Bytes handed to the connection for this response: status line, headers and body. */
+  readonly bytes: number;
+  /** False when the connection closed before the whole response was handed over. */
+  readonly completed: boolean;
+  /** The app's runtime, which tells the apps of one process apart. Internal. */
+  readonly runtime: AppRuntime;
+}
+
+/** `weir:http.request`: a {@link RequestRecord} per request, when its response closes. */
+export const requestChannel = channel('weir:http.request');
+
+/** Publishes `ctx`'s record when its response closes. Call only while the channel has subscribers. */
+export function observeRequest(ctx: Context, route: string, arrived: number, runtime: AppRuntime): void {
+  const socket = ctx.req.socket;
+  const before = socket?.bytesWritten ?? 0;
+  // The peer's address is read from the OS once per connection; read it now, while the socket is open.
+  void socket?.remoteAddress;
+  const res = ctx.res;
+  res.once('close', () => {
+    const record: RequestRecord = {
+      ctx,
+      route,
+      status: res.statusCode,
+      durationMs: performance.now() - arrived,
+      bytes: socket === null ? 0 : socket.bytesWritten - before,
+      completed: res.writableFinished,
+      runtime,
+    };
+    requestChannel.publish(record);
+  });
+}
