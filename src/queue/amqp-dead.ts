@@ -8,6 +8,7 @@
  * trip, up to the length it had when the call began (jobs dead-lettered meanwhile wait for the next call).
  */
 import { H, type Message, type Model } from './amqp-driver.ts';
+import { storedRequestId } from './base.ts';
 import type { DeadJob } from './types.ts';
 
 /** The id of the job a dead message carries. */
@@ -30,6 +31,7 @@ export function deadJob<T>(msg: Message, queue: string, defaultMaxAttempts: numb
     // Jobs dead-lettered before the time was recorded have none: say so rather than guess.
     finishedAt: Number.isFinite(died) && died > 0 ? new Date(died) : undefined,
     lastError: error === undefined || error === null || error === '' ? undefined : String(error),
+    requestId: storedRequestId(h[H.requestId]),
   };
 }
 

@@ -64,6 +64,8 @@ export const H = {
   timeout: 'x-weir-timeout',
   /** When it was added, ms since the epoch. */
   created: 'x-weir-created',
+  /** The id of the request that added it, when it has one. */
+  requestId: 'x-weir-request-id',
   /** When it was dead-lettered, ms since the epoch. */
   died: 'x-weir-died',
   lastError: 'x-weir-last-error',

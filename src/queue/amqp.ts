@@ -24,7 +24,14 @@ import {
   type PublishOptions,
 } from './amqp-driver.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
+import {
+  BaseJobQueue,
+  driverMissing,
+  type JobQueueOptions,
+  storedRequestId,
+  storedTimeout,
+  unavailable,
+} from './base.ts';
 import { amqpNames } from './names.ts';
 import type { Delivery, Source } from './runner.ts';
 import type {
@@ -225,7 +232,10 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
   }
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
-    const { id, text, attempts, priority, delay, key, backoff, timeout } = this.prepareAdd(data, options);
+    const { id, text, attempts, priority, delay, key, backoff, timeout, requestId } = this.prepareAdd(
+      data,
+      options,
+    );
     const content = Buffer.from(text);
     if (key !== undefined) {
       const first = await this.#claimKey(key, id);
@@ -239,6 +249,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     };
     if (backoff !== undefined) headers[H.backoff] = JSON.stringify(backoff);
     if (timeout !== undefined) headers[H.timeout] = timeout;
+    if (requestId !== undefined) headers[H.requestId] = requestId;
     try {
       await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
         messageId: id,
@@ -360,6 +371,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         attempt,
         maxAttempts,
         createdAt: new Date(Number(h[H.created] ?? Date.now())),
+        requestId: storedRequestId(h[H.requestId]),
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       timeoutMs: storedTimeout(h[H.timeout], this.jobTimeout),

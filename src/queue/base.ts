@@ -8,6 +8,7 @@ import { reasonOf } from '../concurrency/signal.ts';
 import type { SqliteOptions } from '../db/sqlite.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
+import { isRequestId, MAX_REQUEST_ID_LENGTH } from '../internal/request-id.ts';
 import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
 import { type Source, startConsumer } from './runner.ts';
 import type {
@@ -83,6 +84,29 @@ export function checkDelay(value: unknown): number {
     throw invalidOption('add() delay', 'a number of ms ≥ 0', value);
   }
   return value;
+}
+
+/** `add()`'s `requestId`, checked: `undefined` (none) or a well-formed id. */
+export function checkRequestId(value: unknown): string | undefined {
+  if (value === undefined || isRequestId(value)) return value;
+  // A long value is shown cut: the message names it, it does not carry it.
+  const shown =
+    typeof value === 'string' && value.length > MAX_REQUEST_ID_LENGTH
+      ? `${value.slice(0, MAX_REQUEST_ID_LENGTH)}…`
+      : value;
+  throw invalidOption(
+    'add() requestId',
+    `1 to ${MAX_REQUEST_ID_LENGTH} letters, digits or "._:/+=@-" (pass a request's ctx, or its ctx.requestId)`,
+    shown,
+  );
+}
+
+/**
+ * A request id a backend read back (a broker's header, which anyone may publish): itself when well-formed,
+ * else `undefined`, so a foreign or broken value never reaches a handler or a log line.
+ */
+export function storedRequestId(value: unknown): string | undefined {
+  return isRequestId(value) ? value : undefined;
 }
 
 /** The job's data as JSON, within `max` bytes. */
@@ -177,6 +201,8 @@ export interface PreparedAdd {
   /** The job's own jobTimeoutMs, when it has one. */
   readonly timeout: number | undefined;
   readonly key: string | undefined;
+  /** The id of the request that adds the job, when it has one. */
+  readonly requestId: string | undefined;
 }
 
 export abstract class BaseJobQueue<T> implements JobQueue<T> {
@@ -235,6 +261,7 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
           ? undefined
           : checkDuration(options.jobTimeoutMs, 'add() jobTimeoutMs', MAX_TIMER_MS),
       key,
+      requestId: checkRequestId(options.requestId),
     };
   }
 

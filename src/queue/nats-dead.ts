@@ -4,6 +4,7 @@
  * and a read costs one round trip per dead job, whatever was deleted before it.
  */
 import type { Logger } from '../internal/logger.ts';
+import { storedRequestId } from './base.ts';
 import type { natsNames } from './names.ts';
 import {
   H,
@@ -31,6 +32,7 @@ export function deadJob<T>(msg: StoredMsg, queue: string, defaultMaxAttempts: nu
     // moved here later, which records the first time.
     finishedAt: msg.header.get(H.died) ? new Date(Number(msg.header.get(H.died))) : msg.time,
     lastError: msg.header.get(H.lastError) || undefined,
+    requestId: storedRequestId(msg.header.get(H.requestId)),
   };
 }
 

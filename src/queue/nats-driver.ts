@@ -77,6 +77,8 @@ export const H = {
   timeout: 'Weir-Timeout',
   /** When it was added, ms since the epoch. */
   created: 'Weir-Created',
+  /** The id of the request that added it, when it has one. */
+  requestId: 'Weir-Request-Id',
   /** Not to run before, ms since the epoch (`delay`). */
   notBefore: 'Weir-Not-Before',
   /** Deliveries that did not count as attempts: `attempt = deliveryCount − base`. */
@@ -89,4 +91,4 @@ export const H = {
 } as const;
 
 /** The headers that make a job what it is, copied whenever it is published again. */
-export const JOB_HEADERS = [H.id, H.maxAttempts, H.created, H.backoff, H.timeout] as const;
+export const JOB_HEADERS = [H.id, H.maxAttempts, H.created, H.backoff, H.timeout, H.requestId] as const;

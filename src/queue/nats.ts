@@ -11,7 +11,14 @@ import { WeirError } from '../errors.ts';
 import { loadPackage } from '../internal/load-package.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, driverMissing, type JobQueueOptions, storedTimeout, unavailable } from './base.ts';
+import {
+  BaseJobQueue,
+  driverMissing,
+  type JobQueueOptions,
+  storedRequestId,
+  storedTimeout,
+  unavailable,
+} from './base.ts';
 import { natsNames } from './names.ts';
 import { adoptLegacyDeadLetters, deadJob, deadMessages } from './nats-dead.ts';
 import {
@@ -151,13 +158,14 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
 
   async add(data: T, options: AddOptions = {}): Promise<Added> {
     // Priorities are checked, and ignored: JetStream has none.
-    const { id, text, attempts, delay, key, backoff, timeout } = this.prepareAdd(data, options);
+    const { id, text, attempts, delay, key, backoff, timeout, requestId } = this.prepareAdd(data, options);
     const h = this.#nats.headers();
     h.set(H.id, id);
     h.set(H.maxAttempts, String(attempts));
     h.set(H.created, String(Date.now()));
     if (backoff !== undefined) h.set(H.backoff, JSON.stringify(backoff));
     if (timeout !== undefined) h.set(H.timeout, String(timeout));
+    if (requestId !== undefined) h.set(H.requestId, requestId);
     if (delay > 0) {
       h.set(H.notBefore, String(Date.now() + delay));
       // The early delivery that waits out the delay is not an attempt.
@@ -205,6 +213,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     const data = decoder.decode(msg.data);
     const id = h?.get(H.id) || String(msg.seq);
     const maxAttempts = Number(h?.get(H.maxAttempts) || this.attempts);
+    const requestId = storedRequestId(h?.get(H.requestId));
     return {
       job: {
         id,
@@ -213,6 +222,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         attempt,
         maxAttempts,
         createdAt: new Date(Number(h?.get(H.created) || Date.now())),
+        requestId,
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       timeoutMs: storedTimeout(h?.get(H.timeout) || undefined, this.jobTimeout),
@@ -234,6 +244,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         if (backoffText) dead.set(H.backoff, backoffText);
         const timeoutText = h?.get(H.timeout);
         if (timeoutText) dead.set(H.timeout, timeoutText);
+        if (requestId !== undefined) dead.set(H.requestId, requestId);
         await this.#js.publish(this.#names.deadSubject(id), msg.data, { headers: dead, timeout: 5000 });
         await msg.ackAck();
       },

@@ -56,6 +56,16 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * What the queue's log lines say of a job: its queue, its id and, when it has one, the id of the request
+ * that added it, so that a request can be followed to its job's failures.
+ */
+function about(job: Job<unknown>): { queue: string; job: string; requestId?: string } {
+  return job.requestId === undefined
+    ? { queue: job.queue, job: job.id }
+    : { queue: job.queue, job: job.id, requestId: job.requestId };
+}
+
 export function startConsumer(
   source: Source,
   handler: JobHandler<unknown>,
@@ -81,12 +91,32 @@ export function startConsumer(
   /** Outcomes of timed-out jobs being recorded while their handlers still run: close() waits for them. */
   const recordings = new Set<Promise<void>>();
 
-  /** Records the failure of an attempt: retried after its backoff, or dead after its last. */
-  function fail(delivery: Delivery, message: string): Promise<void> {
+  /**
+   * Records the failure of an attempt: retried after its backoff (logged as a warning), or dead after its
+   * last (logged as an error).
+   */
+  async function fail(delivery: Delivery, err: unknown): Promise<void> {
     const { job } = delivery;
-    return job.attempt < job.maxAttempts
-      ? delivery.retry(message, backoffDelay(delivery.backoff, job.attempt))
-      : delivery.bury(message);
+    const { attempt, maxAttempts } = job;
+    if (attempt < maxAttempts) {
+      const retryInMs = backoffDelay(delivery.backoff, attempt);
+      await delivery.retry(messageOf(err), retryInMs);
+      log.warn(
+        { ...about(job), attempt, maxAttempts, retryInMs, err },
+        'job queue: a job attempt failed; it runs again after its backoff',
+      );
+    } else {
+      await bury(delivery, err);
+    }
+  }
+
+  async function bury(delivery: Delivery, err: unknown): Promise<void> {
+    const { job } = delivery;
+    await delivery.bury(messageOf(err));
+    log.error(
+      { ...about(job), attempt: job.attempt, maxAttempts: job.maxAttempts, err },
+      'job queue: a job failed its last attempt and is dead-lettered',
+    );
   }
 
   async function run(entry: RunningJob): Promise<void> {
@@ -94,7 +124,7 @@ export function startConsumer(
     const { job } = delivery;
     try {
       if (job.attempt > job.maxAttempts) {
-        await delivery.bury('its worker stopped during the last attempt (lease expired)');
+        await bury(delivery, new Error('its worker stopped during the last attempt (lease expired)'));
         return;
       }
       deadlines.start(entry, delivery.timeoutMs);
@@ -112,11 +142,11 @@ export function startConsumer(
       } else if (stopping && entry.aborted) {
         await delivery.release();
       } else {
-        await fail(delivery, messageOf(outcome.err));
+        await fail(delivery, outcome.err);
       }
     } catch (err) {
       // The queue could not record the outcome; the job's lease runs out and it is delivered again.
-      log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
+      log.error({ ...about(job), err }, 'job queue: could not record a job outcome');
     } finally {
       entry.finished();
       running.delete(delivery);
@@ -136,9 +166,9 @@ export function startConsumer(
     );
     entry.abort(reason);
     entry.watchAbort(ABORT_GRACE_MS, ignored);
-    const recording = fail(delivery, reason.message)
+    const recording = fail(delivery, reason)
       .catch((err: unknown) => {
-        log.error({ err, queue: job.queue, job: job.id }, 'job queue: could not record a job outcome');
+        log.error({ ...about(job), err }, 'job queue: could not record a job outcome');
       })
       .finally(() => recordings.delete(recording));
     recordings.add(recording);
@@ -147,7 +177,7 @@ export function startConsumer(
   function ignored(entry: RunningJob): void {
     const { job, timeoutMs } = entry.delivery;
     log.warn(
-      { queue: job.queue, job: job.id, attempt: job.attempt, jobTimeoutMs: timeoutMs },
+      { ...about(job), attempt: job.attempt, jobTimeoutMs: timeoutMs },
       'job queue: a handler ignored its abort signal past jobTimeoutMs; it keeps its concurrency slot until it returns, and its job may run again meanwhile',
     );
   }

@@ -22,6 +22,7 @@ export interface Row {
   result: string | null;
   created_at: number;
   finished_at: number | null;
+  request_id: string | null;
 }
 
 export const SCHEMA = `
@@ -44,7 +45,8 @@ export const SCHEMA = `
     last_error TEXT,
     result TEXT,
     created_at INTEGER NOT NULL,
-    finished_at INTEGER
+    finished_at INTEGER,
+    request_id TEXT
   );
   CREATE INDEX IF NOT EXISTS weir_jobs_ready ON weir_jobs (queue, state, run_at);
   -- The claim walks these in order and stops at its LIMIT: completed and dead rows are not in them,
@@ -56,8 +58,11 @@ export const SCHEMA = `
     ON weir_jobs (queue, idempotency_key) WHERE idempotency_key IS NOT NULL;
 `;
 
-/** Columns later than the first release of the table, added to a file that predates them. */
-const ADDED_COLUMNS = { timeout_ms: 'INTEGER' } as const;
+/**
+ * Columns later than the first release of the table, in the order they came, added to a file that
+ * predates them. Each is nullable: the rows already there read as having none.
+ */
+const ADDED_COLUMNS = { timeout_ms: 'INTEGER', request_id: 'TEXT' } as const;
 
 export async function addMissingColumns(db: Database): Promise<void> {
   const have = new Set(
@@ -96,5 +101,6 @@ export function info<T>(row: Row): JobInfo<T> {
     finishedAt: row.finished_at === null ? undefined : new Date(row.finished_at),
     lastError: row.last_error ?? undefined,
     result: row.result === null ? undefined : JSON.parse(row.result),
+    requestId: row.request_id ?? undefined,
   };
 }

@@ -96,9 +96,11 @@ export class SqliteJobQueue<T = unknown>
       key,
       backoff: own,
       timeout,
+      requestId,
     } = this.prepareAdd(data, options);
     const now = Date.now();
     const timeoutMs = timeout ?? null;
+    const request = requestId ?? null;
     const runAt = now + delay;
     const backoff = own === undefined ? null : JSON.stringify(own);
     const db = this.#db;
@@ -106,8 +108,10 @@ export class SqliteJobQueue<T = unknown>
     if (key === undefined) {
       await this.#write(
         (q) => q.exec`
-          INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, timeout_ms, created_at)
-          VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${timeoutMs}, ${now})`,
+          INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, timeout_ms,
+                                 created_at, request_id)
+          VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${timeoutMs},
+                  ${now}, ${request})`,
       );
       added = { id, duplicate: false };
     } else {
@@ -120,9 +124,9 @@ export class SqliteJobQueue<T = unknown>
         if (existing !== undefined) return { id: existing.id, duplicate: true };
         await tx.exec`
           INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, timeout_ms,
-                                 created_at, idempotency_key, idempotency_until)
+                                 created_at, request_id, idempotency_key, idempotency_until)
           VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${timeoutMs},
-                  ${now}, ${key}, ${now + this.idempotencyWindow})`;
+                  ${now}, ${request}, ${key}, ${now + this.idempotencyWindow})`;
         return { id, duplicate: false };
       });
     }
@@ -252,6 +256,7 @@ export class SqliteJobQueue<T = unknown>
         attempt: row.attempts,
         maxAttempts: row.max_attempts,
         createdAt: new Date(row.created_at),
+        requestId: row.request_id ?? undefined,
       },
       backoff: row.backoff === null ? this.backoff : (JSON.parse(row.backoff) as Backoff),
       timeoutMs: storedTimeout(row.timeout_ms, this.jobTimeout),

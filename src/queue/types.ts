@@ -53,6 +53,12 @@ export interface AddOptions extends SignalOptions {
    * @default the queue's `jobTimeoutMs` (5 minutes)
    */
   jobTimeoutMs?: number;
+  /**
+   * The id of the request that adds the job (pass `ctx`): kept with the job, on `job.requestId`, in the
+   * queue's log lines about it. 1 to 128 letters, digits and `._:/+=@-` (`isRequestId()`'s rule);
+   * another value is refused (`WEIR_ERR_INVALID_OPTION`). @default none
+   */
+  requestId?: string;
 }
 
 /** What `add()` answers. */
@@ -71,6 +77,8 @@ export interface Job<T = unknown> {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly createdAt: Date;
+  /** The id of the request that added it (`requestId` of `add()`), or `undefined` when it has none. */
+  readonly requestId: string | undefined;
 }
 
 /**
@@ -130,6 +138,8 @@ export interface JobInfo<T = unknown> {
   readonly lastError: string | undefined;
   /** What the handler resolved with (`completed`). */
   readonly result: unknown;
+  /** The id of the request that added it, or `undefined` when it has none. */
+  readonly requestId: string | undefined;
 }
 
 /** Jobs per state. */
@@ -148,6 +158,11 @@ export interface DeadJob<T = unknown> {
   readonly finishedAt: Date | undefined;
   /** The last attempt's error message. */
   readonly lastError: string | undefined;
+  /**
+   * The id of the request that added it, or `undefined` when it has none (or, on a broker, a message
+   * someone other than weir published carries none that is well-formed).
+   */
+  readonly requestId: string | undefined;
 }
 
 /** Options of {@link DeadLetters.dead}. */

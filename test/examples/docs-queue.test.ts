@@ -221,6 +221,7 @@ describe('docs/queue.md on SQLite', () => {
         attempt: 1,
         maxAttempts: 4,
         createdAt: new Date(),
+        requestId: undefined,
       };
       const signal = new AbortController().signal;
       await Promise.all([renderInvoice(job, { signal }), renderInvoice(job, { signal })]);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openJobQueue } from 'weir/queue';
+import { hasDeadLetters, openJobQueue } from 'weir/queue';
 import { delayBucket } from '../../src/queue/amqp.ts';
 import { amqpNames } from '../../src/queue/names.ts';
 import { AMQP_URL, amqpSkip, uniqueNamespace } from '../helpers/services.ts';
-import { amqpConsumers, amqpDepth, amqpQueue } from './brokers.ts';
+import { amqpConsumers, amqpDepth, amqpPublish, amqpQueue } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest, cuttableProxy } from './crash.ts';
 import { until } from './suite.ts';
@@ -96,6 +96,52 @@ describe('RabbitMQ job queue specifics', { skip }, () => {
       await queue.close();
     }
     assert.equal(await amqpDepth(delayQueue), undefined, 'destroy() removed the delay queue');
+  });
+
+  test('a message another producer published with a request id header that is not one is run and listed dead with none', async () => {
+    const name = uniqueNamespace('amqpforeign');
+    const queue = await openJobQueue<string>(name, { url: AMQP_URL, attempts: 1 });
+    const names = amqpNames(name);
+    const values: [string, unknown][] = [
+      ['too long', 'x'.repeat(300)],
+      ['a newline', 'req-1\nX-Injected: 1'],
+      ['CR/LF', 'req-1\r\n'],
+      ['empty', ''],
+      ['a space', 'req 1'],
+      ['non-ASCII', 'réq-1'],
+      ['a number', 42],
+      ['a boolean', true],
+      ['bytes', Buffer.from('req-bytes')],
+      ['a table', { id: 'req-1' }],
+      ['an array', ['req-1']],
+      ['well-formed', 'req-foreign-1'],
+    ];
+    try {
+      assert.ok(hasDeadLetters(queue));
+      await amqpPublish(
+        [names.main, names.dead].flatMap((target) =>
+          values.map(([label, value]) => ({
+            queue: target,
+            content: JSON.stringify(label),
+            headers: { 'x-weir-request-id': value },
+          })),
+        ),
+      );
+      const seen = new Map<string, string | undefined>();
+      const consumer = queue.process((job) => {
+        seen.set(job.data, job.requestId);
+      });
+      await until(() => seen.size === values.length, 5000, 'every foreign job ran');
+      await consumer.close();
+      const expected = new Map(values.map(([label]) => [label, undefined as string | undefined]));
+      expected.set('well-formed', 'req-foreign-1');
+      assert.deepEqual(seen, expected);
+      const dead = await queue.dead();
+      assert.deepEqual(new Map(dead.map((job) => [job.data, job.requestId])), expected);
+    } finally {
+      await destroy(queue);
+      await queue.close();
+    }
   });
 
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {

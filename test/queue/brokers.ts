@@ -46,6 +46,28 @@ export async function amqpQueue(queue: string, options: { durable: boolean } | '
   }
 }
 
+/**
+ * Publishes messages to RabbitMQ queues as another producer would, with the headers given (no weir header
+ * they do not set), on one connection, and waits for the broker's confirms.
+ */
+export async function amqpPublish(
+  messages: { queue: string; content: string; headers: Record<string, unknown> }[],
+): Promise<void> {
+  const connection = await amqp.connect(AMQP_URL, {});
+  try {
+    const channel = await connection.createConfirmChannel();
+    for (const { queue, content, headers } of messages) {
+      await new Promise<void>((resolve, reject) => {
+        channel.sendToQueue(queue, Buffer.from(content), { persistent: true, headers }, (err) =>
+          err === null || err === undefined ? resolve() : reject(err),
+        );
+      });
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
 /** Consumers of a RabbitMQ queue, or `undefined` when it does not exist. */
 export async function amqpConsumers(queue: string): Promise<number | undefined> {
   return (await checkAmqpQueue(queue))?.consumerCount;

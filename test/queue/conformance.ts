@@ -10,6 +10,7 @@ import { hasDeadLetters, type JobQueue, type OpenJobQueueOptions } from 'weir/qu
 import { uniqueNamespace } from '../helpers/services.ts';
 import { capabilityCases } from './conformance-capabilities.ts';
 import { leaseCases } from './conformance-leases.ts';
+import { requestIdCases } from './conformance-request-ids.ts';
 import { timeoutCases } from './conformance-timeouts.ts';
 import { type QueueTarget, type SuiteContext, until } from './suite.ts';
 
@@ -217,6 +218,7 @@ export function runQueueSuite(name: string, target: QueueTarget, options: { skip
     capabilityCases(suite);
     timeoutCases(suite);
     leaseCases(suite);
+    requestIdCases(suite);
 
     test('names map to queues of their own: "x", "x_DEAD", "x-dead" and "x_dead" share no job and no dead letter', async () => {
       const base = uniqueNamespace(name).replaceAll('-', '_');

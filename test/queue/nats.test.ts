@@ -6,6 +6,7 @@ import { NATS_URL, natsSkip, uniqueNamespace } from '../helpers/services.ts';
 import { natsBacklog, natsStreams, withJetStream } from './brokers.ts';
 import { runQueueSuite } from './conformance.ts';
 import { brokerAwayTest, connectionDropTest, consumerDropTest, crashTest } from './crash.ts';
+import { until } from './suite.ts';
 
 const skip = await natsSkip();
 
@@ -115,6 +116,50 @@ describe('NATS job queue specifics', { skip }, () => {
       await reopened.close();
     } finally {
       await withJetStream((jsm) => jsm.streams.delete(`WEIR_${name}_DEAD`).catch(() => false));
+    }
+  });
+
+  test('a message another producer published with a request id header that is not one is run and listed dead with none', async () => {
+    const name = uniqueNamespace('natsforeign').replaceAll('-', '_');
+    const queue = await openJobQueue<string>(name, { url: NATS_URL, attempts: 1 });
+    // NATS headers cannot hold CR or LF (they end a header line), so no value here has them.
+    const values: [string, string | undefined][] = [
+      ['too long', 'x'.repeat(300)],
+      ['a space', 'req 1'],
+      ['non-ASCII', 'réq-1'],
+      ['markup', '<script>alert(1)</script>'],
+      ['a quote', 'req"1'],
+      ['absent', undefined],
+      ['well-formed', 'req-foreign-1'],
+    ];
+    try {
+      assert.ok(hasDeadLetters(queue));
+      await withJetStream(async (_jsm, js) => {
+        for (const [n, [label, value]] of values.entries()) {
+          const h = headers();
+          if (value !== undefined) h.set('Weir-Request-Id', value);
+          const data = new TextEncoder().encode(JSON.stringify(label));
+          await js.publish(`weir.jobs.${name}`, data, { headers: h });
+          const dead = headers();
+          dead.set('Weir-Job-Id', `foreign-${n}`);
+          if (value !== undefined) dead.set('Weir-Request-Id', value);
+          await js.publish(`weir.dead.${name}.foreign-${n}`, data, { headers: dead });
+        }
+      });
+      const seen = new Map<string, string | undefined>();
+      const consumer = queue.process((job) => {
+        seen.set(job.data, job.requestId);
+      });
+      await until(() => seen.size === values.length, 5000, 'every foreign job ran');
+      await consumer.close();
+      const expected = new Map(values.map(([label]) => [label, undefined as string | undefined]));
+      expected.set('well-formed', 'req-foreign-1');
+      assert.deepEqual(seen, expected);
+      const dead = await queue.dead();
+      assert.deepEqual(new Map(dead.map((job) => [job.data, job.requestId])), expected);
+    } finally {
+      await destroy(queue);
+      await queue.close();
     }
   });
 

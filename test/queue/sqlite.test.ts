@@ -8,6 +8,7 @@ import { openDatabase } from 'weir/db';
 import { openJobQueue } from 'weir/queue';
 import { runQueueSuite } from './conformance.ts';
 import { crashTest } from './crash.ts';
+import { until } from './suite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-queue-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,6 +55,61 @@ describe('SQLite job queue specifics', () => {
     } finally {
       await queue.close();
     }
+  });
+
+  test('a queue file from before request ids gains its column on open: its jobs run and list with none, new ones keep theirs', async () => {
+    const file = join(dir, 'before-request-ids.db');
+    const old = await openDatabase(`sqlite:${file}`);
+    // The table and indexes exactly as the release before request ids made them.
+    await old.execScript(`
+      CREATE TABLE weir_jobs (
+        seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL, state TEXT NOT NULL,
+        data TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff TEXT, timeout_ms INTEGER,
+        lease_until INTEGER, lease_token TEXT, idempotency_key TEXT, idempotency_until INTEGER,
+        last_error TEXT, result TEXT, created_at INTEGER NOT NULL, finished_at INTEGER);
+      CREATE INDEX weir_jobs_ready ON weir_jobs (queue, state, run_at);
+      CREATE INDEX weir_jobs_claim ON weir_jobs (queue, priority DESC, run_at, seq)
+        WHERE state IN ('waiting', 'failed');
+      CREATE INDEX weir_jobs_leases ON weir_jobs (queue, lease_until) WHERE state = 'active';
+      CREATE UNIQUE INDEX weir_jobs_idempotency
+        ON weir_jobs (queue, idempotency_key) WHERE idempotency_key IS NOT NULL;
+      INSERT INTO weir_jobs (id, queue, state, data, run_at, max_attempts, timeout_ms, created_at)
+      VALUES ('old-waiting', 'emails', 'waiting', '{"to":"ada@example.com"}', 0, 3, 60000, 0);
+      INSERT INTO weir_jobs (id, queue, state, data, run_at, attempts, max_attempts, last_error, created_at, finished_at)
+      VALUES ('old-dead', 'emails', 'dead', '{"to":"bob@example.com"}', 0, 3, 3, 'smtp down', 0, 1);`);
+    await old.close();
+    const queue = await openJobQueue<{ to: string }>('emails', { url: `sqlite:${file}`, pollIntervalMs: 10 });
+    try {
+      const look = await openDatabase(`sqlite:${file}`);
+      const columns = await look.query<{ name: string }>`SELECT name FROM pragma_table_info('weir_jobs')`;
+      await look.close();
+      assert.equal(columns.at(-1)?.name, 'request_id', 'the column was added, last');
+      assert.equal((await queue.get('old-waiting'))?.requestId, undefined);
+      assert.deepEqual(
+        (await queue.dead()).map((job) => [job.id, job.requestId]),
+        [['old-dead', undefined]],
+      );
+      const seen: string[] = [];
+      const consumer = queue.process((job) => {
+        seen.push(`${job.id} ${job.data.to} ${job.requestId}`);
+      });
+      await until(async () => (await queue.get('old-waiting'))?.state === 'completed', 5000, 'old job ran');
+      const { id } = await queue.add({ to: 'c@example.com' }, { requestId: 'req-after-upgrade' });
+      await until(async () => (await queue.get(id))?.state === 'completed', 5000, 'new job ran');
+      await consumer.close();
+      assert.deepEqual(seen, [
+        'old-waiting ada@example.com undefined',
+        `${id} c@example.com req-after-upgrade`,
+      ]);
+      assert.equal((await queue.get(id))?.requestId, 'req-after-upgrade');
+      assert.equal(await queue.retryDead('old-dead'), 1, 'an old dead job is re-queued as before');
+    } finally {
+      await queue.close();
+    }
+    // Opened again (by a second process, or after a restart), the file is left as it is.
+    const again = await openJobQueue('emails', { url: `sqlite:${file}` });
+    await again.close();
   });
 
   test('crash test: 1,000 jobs, the worker is killed with SIGKILL midway, a new one finishes: none lost', async () => {

@@ -70,4 +70,16 @@ export async function capabilities(url: string): Promise<void> {
   await queue.add({ to: 'a' }, { jobTimeoutMs: 60_000 });
   // @ts-expect-error: jobTimeoutMs is a number of milliseconds
   await queue.add({ to: 'a' }, { jobTimeoutMs: '5m' });
+
+  // A request's ctx is add()'s options: its signal, deadline and request id come along.
+  new App().post('/emails', (ctx) => queue.add({ to: 'a' }, ctx));
+  await queue.add({ to: 'a' }, { requestId: 'req-1' });
+  // @ts-expect-error: a request id is a string
+  await queue.add({ to: 'a' }, { requestId: 42 });
+  new App().worker(queue, (job) => expectType<Equal<typeof job.requestId, string | undefined>>(true));
+  if (hasDeadLetters(queue)) {
+    const [dead] = await queue.dead();
+    expectType<Equal<NonNullable<typeof dead>['requestId'], string | undefined>>(true);
+  }
+  expectType<Equal<NonNullable<typeof info>['requestId'], string | undefined>>(true);
 }

@@ -30,8 +30,9 @@ async function renderPdf(orderId: string, signal: AbortSignal): Promise<string> 
   return `%PDF invoice for order ${orderId}`;
 }
 
-// job: id, queue, data, attempt (1 on the first run), maxAttempts, createdAt. The signal aborts past
-// jobTimeoutMs (reason WEIR_ERR_JOBS_TIMEOUT) and at shutdown past its deadline (WEIR_ERR_JOBS_CLOSED).
+// job: id, queue, data, attempt (1 on the first run), maxAttempts, createdAt, requestId (of the request
+// that added it, if any). The signal aborts past jobTimeoutMs (reason WEIR_ERR_JOBS_TIMEOUT) and at
+// shutdown past its deadline (WEIR_ERR_JOBS_CLOSED).
 export const renderInvoice: JobHandler<Order> = async (job, { signal }) => {
   // A throw (or a rejection) fails the attempt: the job runs again after its backoff.
   const pdf = await renderPdf(job.data.orderId, signal);
