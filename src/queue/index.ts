@@ -7,6 +7,7 @@
 export type { JobQueueOptions } from './base.ts';
 export { hasDeadLetters, hasJobStatus } from './capabilities.ts';
 export { DEFAULT_QUEUE_URL, type OpenJobQueueOptions, openJobQueue } from './open.ts';
+export { type JobOutcome, jobChannel } from './runner.ts';
 export type { SqliteJobQueue } from './sqlite.ts';
 export type {
   Added,

@@ -11,6 +11,7 @@
  * job may run again elsewhere, which at-least-once delivery allows.
  */
 
+import { channel } from 'node:diagnostics_channel';
 import { scopedController } from '../concurrency/signal.ts';
 import { sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
@@ -50,6 +51,17 @@ export interface Source {
  * anyway; past its jobTimeoutMs, before it is logged as ignoring its signal.
  */
 const ABORT_GRACE_MS = 1000;
+
+/** How an attempt ended, as the `weir:queue.job` channel reports it. */
+export type JobOutcome = 'completed' | 'retried' | 'dead' | 'timed-out' | 'released' | 'unrecorded';
+
+/**
+ * `weir:queue.job`: `{ type: 'start', queue }` when an attempt starts, and `{ type: 'end', queue, outcome,
+ * durationMs }` once its outcome is recorded (`timed-out`: past its jobTimeoutMs, retried or dead;
+ * `released`: given back at close; `unrecorded`: the backend could not record it). Published only while
+ * someone subscribes (weir/observability's metrics).
+ */
+export const jobChannel = channel('weir:queue.job');
 
 function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
@@ -95,7 +107,7 @@ export function startConsumer(
    * Records the failure of an attempt: retried after its backoff (logged as a warning), or dead after its
    * last (logged as an error).
    */
-  async function fail(delivery: Delivery, err: unknown): Promise<void> {
+  async function fail(delivery: Delivery, err: unknown): Promise<JobOutcome> {
     const { job } = delivery;
     const { attempt, maxAttempts } = job;
     if (attempt < maxAttempts) {
@@ -105,9 +117,10 @@ export function startConsumer(
         { ...about(job), attempt, maxAttempts, retryInMs, err },
         'job queue: a job attempt failed; it runs again after its backoff',
       );
-    } else {
-      await bury(delivery, err);
+      return 'retried';
     }
+    await bury(delivery, err);
+    return 'dead';
   }
 
   async function bury(delivery: Delivery, err: unknown): Promise<void> {
@@ -122,9 +135,13 @@ export function startConsumer(
   async function run(entry: RunningJob): Promise<void> {
     const { delivery } = entry;
     const { job } = delivery;
+    const started = jobChannel.hasSubscribers ? performance.now() : -1;
+    let recorded: JobOutcome = 'unrecorded';
+    if (started >= 0) jobChannel.publish({ type: 'start', queue: job.queue });
     try {
       if (job.attempt > job.maxAttempts) {
         await bury(delivery, new Error('its worker stopped during the last attempt (lease expired)'));
+        recorded = 'dead';
         return;
       }
       deadlines.start(entry, delivery.timeoutMs);
@@ -136,18 +153,31 @@ export function startConsumer(
       }
       entry.finished();
       // Past its deadline, or given back at close: the outcome was recorded then, or is not ours to record.
-      if (entry.state !== 'running') return;
+      if (entry.state !== 'running') {
+        recorded = entry.state === 'timed-out' ? 'timed-out' : 'released';
+        return;
+      }
       if (outcome.ok) {
         await delivery.complete(outcome.value);
+        recorded = 'completed';
       } else if (stopping && entry.aborted) {
         await delivery.release();
+        recorded = 'released';
       } else {
-        await fail(delivery, outcome.err);
+        recorded = await fail(delivery, outcome.err);
       }
     } catch (err) {
       // The queue could not record the outcome; the job's lease runs out and it is delivered again.
       log.error({ ...about(job), err }, 'job queue: could not record a job outcome');
     } finally {
+      if (started >= 0) {
+        jobChannel.publish({
+          type: 'end',
+          queue: job.queue,
+          outcome: recorded,
+          durationMs: performance.now() - started,
+        });
+      }
       entry.finished();
       running.delete(delivery);
       processed++;
@@ -166,7 +196,8 @@ export function startConsumer(
     );
     entry.abort(reason);
     entry.watchAbort(ABORT_GRACE_MS, ignored);
-    const recording = fail(delivery, reason)
+    const recording: Promise<void> = fail(delivery, reason)
+      .then(() => undefined)
       .catch((err: unknown) => {
         log.error({ ...about(job), err }, 'job queue: could not record a job outcome');
       })
