@@ -3,10 +3,12 @@
  * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY
  * and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
- * for comparison) and exports the App without serving it.
+ * for comparison; METRICS=off, METRICS_PORT, ACCESS_LOG and ACCESS_LOG_SAMPLE for what operators see) and
+ * exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import { openCache } from 'weir/cache';
+import { accessLog, metrics } from 'weir/observability';
 import { openJobQueue } from 'weir/queue';
 import { openRateLimitStore, openSessionStore } from 'weir/security';
 import { createServiceApp } from './app.ts';
@@ -51,6 +53,25 @@ export const app = createServiceApp({
     .filter(Boolean),
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
+// Prometheus metrics on /metrics, or with METRICS_PORT=9464 on a port of their own (not the app's);
+// METRICS=off for none.
+if (process.env.METRICS !== 'off') {
+  const port = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
+  metrics(app, {
+    ...(port === undefined ? {} : { path: false as const, port }),
+    caches: { main: cache },
+    queues: { [WELCOME_QUEUE]: queue },
+  });
+}
+// ACCESS_LOG=path/to/file (JSON lines) or ACCESS_LOG=on (the app's log); ACCESS_LOG_SAMPLE=0.1 keeps a
+// tenth of the lines (5xx always).
+if (process.env.ACCESS_LOG) {
+  const to = process.env.ACCESS_LOG === 'on' ? undefined : process.env.ACCESS_LOG;
+  const sample = process.env.ACCESS_LOG_SAMPLE ? Number(process.env.ACCESS_LOG_SAMPLE) : undefined;
+  const log = accessLog(app, { to, sample });
+  app.onStop(() => log.close());
+}
+
 /** What the service runs on, for its startup line (each `url` has its password redacted). */
 export const backends = {
   database: db.url,

@@ -108,7 +108,12 @@ export function addJobRoutes(
       try {
         await queue().add(
           { ...job, jobId: id },
-          { attempts: JOB_LIMITS.attempts, signal: ctx.signal, idempotencyKey: key },
+          {
+            attempts: JOB_LIMITS.attempts,
+            signal: ctx.signal,
+            requestId: ctx.requestId,
+            idempotencyKey: key,
+          },
         );
       } catch (err) {
         // The client is told the job failed, so the row goes too.
