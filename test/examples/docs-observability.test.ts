@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { sleep } from 'weir';
+import { parsePrometheus, sample } from '../helpers/prometheus.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'weir-docs-observe-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('docs/observability.md', () => {
+  it('serves metrics on their own port, logs requests to a file, and passes the request id to the job', async () => {
+    process.env.METRICS_PORT = '0';
+    process.env.ACCESS_LOG = join(dir, 'access.log');
+    process.env.QUEUE_URL = `sqlite:${join(dir, 'queue.db')}`;
+    const { app, exporter } = await import('../../examples/docs/observability/service.ts');
+    const handle = await app.listen({ port: 0, signals: false });
+    try {
+      const res = await fetch(`${handle.url}/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'from-the-internet' },
+        body: JSON.stringify({ email: 'ada@example.com' }),
+      });
+      assert.deepEqual(await res.json(), { welcome: 'ada@example.com' });
+      const id = res.headers.get('x-request-id');
+      assert.notEqual(id, 'from-the-internet', '127.0.0.1 is not a trusted peer');
+      let families = parsePrometheus(await (await fetch(exporter.url!)).text());
+      for (let i = 0; i < 100; i++) {
+        if (sample(families, 'weir_queue_attempts_total', { queue: 'emails', outcome: 'completed' }) === 1)
+          break;
+        await sleep(20);
+        families = parsePrometheus(await (await fetch(exporter.url!)).text());
+      }
+      assert.equal(
+        sample(families, 'weir_queue_attempts_total', { queue: 'emails', outcome: 'completed' }),
+        1,
+      );
+      assert.equal(sample(families, 'weir_http_requests_total', { route: '/signup', status: '200' }), 1);
+      assert.equal((await fetch(`${handle.url}/metrics`)).status, 404, 'not on the app’s port');
+    } finally {
+      await handle.close();
+    }
+    // A sample of 0.5 may skip the one line; the file exists and every line it has is well-formed.
+    const lines = readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean);
+    for (const line of lines) assert.equal((JSON.parse(line) as { route: string }).route, '/signup');
+  });
+});
