@@ -101,6 +101,20 @@ export interface Queryable {
   with(options: SignalOptions): Queryable;
 }
 
+/** A database's connections now. */
+export interface PoolStats {
+  /** `postgres` or `sqlite`. */
+  readonly driver: 'postgres' | 'sqlite';
+  /** Most connections the pool opens (SQLite: 1, the one connection). */
+  readonly max: number;
+  /** Connections open now, busy or idle. */
+  readonly open: number;
+  /** Connections running a query or a transaction now. */
+  readonly inUse: number;
+  /** Queries waiting for a connection now (bounded by maxWaiting). */
+  readonly waiting: number;
+}
+
 /**
  * A connected database: the query methods plus its lifecycle. Open one with `openDatabase(url)`.
  */
@@ -116,4 +130,11 @@ export interface Database extends Queryable {
    * reject with `WEIR_ERR_DB_CLOSED`. Calling it again returns the same promise.
    */
   close(): Promise<void>;
+  /**
+   * Its connections now, for metrics: synchronous and cheap, never throws. Once `close()` has resolved,
+   * `open`, `inUse` and `waiting` are 0 (`max` stays what it was opened with). On PostgreSQL, `inUse`
+   * counts every connection checked out of the pool (`db.pool`'s own too), and a query whose connection
+   * is still being opened counts as waiting.
+   */
+  poolStats(): PoolStats;
 }

@@ -6,7 +6,7 @@
  */
 import { needsBudget, withinBudget } from '../concurrency/deadline.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
-import type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
+import type { Database, Engine, ExecResult, PoolStats, Queryable, SqlValue } from './database.ts';
 import { type QueryOrigin, rowCountError } from './errors.ts';
 
 /** What a runner returns for one query. */
@@ -136,6 +136,8 @@ export interface EngineState {
   readonly outer: Runner;
   readonly closing: boolean;
   close(): Promise<void>;
+  /** The connections now; zeros but `max` once closed. Must not throw. */
+  stats(): PoolStats;
 }
 
 /** What every engine's `Database` shares: the URL, the query methods over its runner, the lifecycle. */
@@ -158,5 +160,9 @@ export abstract class EngineDatabase<S extends EngineState> extends Executor imp
 
   close(): Promise<void> {
     return this.state.close();
+  }
+
+  poolStats(): PoolStats {
+    return this.state.stats();
   }
 }

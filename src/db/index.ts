@@ -4,7 +4,7 @@
  * @module
  */
 
-export type { Database, Engine, ExecResult, Queryable, SqlValue } from './database.ts';
+export type { Database, Engine, ExecResult, PoolStats, Queryable, SqlValue } from './database.ts';
 export type {
   PostgresClient,
   PostgresNotification,
@@ -17,6 +17,7 @@ export type {
 } from './driver-types.ts';
 export { DatabaseError, QueryError } from './errors.ts';
 export { type MigrateOptions, type MigrateResult, migrate } from './migrations.ts';
+export { type AcquireRecord, acquireChannel } from './observe.ts';
 export { type DatabaseOptions, DEFAULT_DATABASE_URL, openDatabase } from './open.ts';
 export type { PostgresDatabase, PostgresOptions } from './postgres.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';

@@ -15,7 +15,8 @@
  * Guarantees: a connection is handed back exactly once, never while its query or a cancel request for it
  * is in flight (a late cancel would hit the next query); one that broke, or whose cancel timed out, is
  * destroyed instead of reused. Pooled connections asked for and not yet handed back are counted in
- * `#demand`: that bounds waiting (`max + maxWaiting`, then 503 at once) and lets close() wait for them.
+ * `#demand` (postgres-demand.ts): that bounds waiting (`max + maxWaiting`, then 503 at once), lets
+ * close() wait for them, and times each for the `weir:db.acquire` channel.
  * Connection-level trouble no caller sees (an idle connection that dies, an unreachable server, a cancel
  * that timed out) is logged once, at warn, naming host:port, never the password.
  */
@@ -23,11 +24,12 @@ import type * as Pg from 'pg';
 import { Lock, type Releaser } from '../concurrency/lock.ts';
 import { abortHook, noop, reasonOf } from '../concurrency/signal.ts';
 import type { Logger } from '../internal/logger.ts';
-import type { SqlValue } from './database.ts';
-import { attachRollbackFailure, closedError, type QueryOrigin, unavailable } from './errors.ts';
+import type { PoolStats, SqlValue } from './database.ts';
+import { attachRollbackFailure, closedError, type QueryOrigin } from './errors.ts';
 import { originOf, type Runner, type RunResult, templateText } from './executor.ts';
 import { hostOf } from './log.ts';
 import { cancelQuery, destroyConnection } from './postgres-cancel.ts';
+import { PoolDemand } from './postgres-demand.ts';
 import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
 
 type PgModule = typeof Pg;
@@ -80,11 +82,8 @@ export class PostgresState {
   readonly #url: string;
   readonly #host: string;
   readonly #settings: PostgresSettings;
-  readonly #capacity: number;
   readonly #log: Logger;
-  // Pooled connections asked for and not yet handed back: held ones plus waiting requests.
-  #demand = 0;
-  #idle: (() => void) | undefined;
+  readonly #demand: PoolDemand;
   readonly #prepared = new WeakMap<TemplateStringsArray, Prepared>();
   // Connections whose failure is logged already: one line per connection, however it goes on failing.
   readonly #reported = new WeakSet<Pg.ClientBase>();
@@ -99,8 +98,8 @@ export class PostgresState {
     this.#settings = settings;
     this.#url = settings.url;
     this.#host = hostOf(settings.url);
-    this.#capacity = settings.max + settings.maxWaiting;
     this.#log = settings.log;
+    this.#demand = new PoolDemand(pool, settings.url, settings.max, settings.maxWaiting);
     pool.on('connect', (client) => {
       // pg's pool listens for a connection's errors only while it is idle: one that fails while checked
       // out (a reset socket) would emit 'error' unheard and crash the process.
@@ -130,13 +129,11 @@ export class PostgresState {
   #refusal(signal: AbortSignal | undefined): unknown {
     if (this.closing) return closedError();
     if (signal?.aborted) return reasonOf(signal);
-    if (this.#demand >= this.#capacity) {
-      return unavailable(
-        this.#url,
-        `${this.#demand - this.#settings.max} queries already wait for a connection (maxWaiting)`,
-      );
-    }
-    return undefined;
+    return this.#demand.refusal();
+  }
+
+  stats(): PoolStats {
+    return this.#demand.stats();
   }
 
   /**
@@ -153,14 +150,17 @@ export class PostgresState {
     return new Promise<RunResult>((resolve, reject) => {
       let running: Client | undefined;
       let cancelled: Promise<boolean> | undefined;
+      const timer = held === undefined ? this.#demand.ask() : undefined;
       const unhook =
         signal === undefined
           ? noop
           : abortHook(signal, () => {
               reject(reasonOf(signal));
+              timer?.end(false);
               if (running !== undefined) cancelled = this.#cancel(running);
             });
       this.#take(held, signal, (takeError, client, handBack) => {
+        if (held === undefined) this.#demand.answered(timer, takeError);
         if (takeError !== undefined && takeError !== null) {
           unhook();
           reject(held === undefined ? this.#connectFailed(takeError, origin(source, values)) : takeError);
@@ -192,14 +192,16 @@ export class PostgresState {
     });
   }
 
-  /** A connection for one query: from the pool (counted in `#demand`), or the transaction's, in turn. */
+  /**
+   * A connection for one query: from the pool (the caller has counted the request in `#demand`), or the
+   * transaction's, in turn.
+   */
   #take(
     held: Held | undefined,
     signal: AbortSignal | undefined,
     onConnection: (error: unknown, client: Client, handBack: HandBack) => void,
   ): void {
     if (held === undefined) {
-      this.#demand++;
       // pg's callback hands the connection over as is: no wrapper per query on the hot path.
       this.pool.connect(onConnection as Parameters<Pg.Pool['connect']>[0] & object);
       return;
@@ -213,20 +215,16 @@ export class PostgresState {
   #handBack(held: Held | undefined, handBack: HandBack, broken: Error | undefined): void {
     if (held === undefined) {
       handBack(broken);
-      this.#settle();
+      this.#demand.settle();
       return;
     }
     if (broken !== undefined) held.broken ??= broken;
     handBack();
   }
 
-  #settle(): void {
-    if (--this.#demand === 0) this.#idle?.();
-  }
-
   /** A pooled connection could not be had: settles its demand; logs once per outage when unreachable. */
   #connectFailed(err: unknown, from: QueryOrigin | undefined): unknown {
-    this.#settle();
+    this.#demand.settle();
     const error = translate(err, this.#url, from);
     // A code means the server or the network said no (ECONNREFUSED, 28P01, 53300…); without one it is
     // pg's pool timing out on a busy pool, which is load, not an outage.
@@ -274,13 +272,7 @@ export class PostgresState {
   close(): Promise<void> {
     this.closing = true;
     // Running queries finish first: pg's pool would cut a connection that is still being opened.
-    this.#closed ??= (
-      this.#demand === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            this.#idle = resolve;
-          })
-    ).then(() => this.pool.end());
+    this.#closed ??= this.#demand.drained().then(() => this.pool.end());
     return this.#closed;
   }
 
@@ -320,8 +312,16 @@ export class PostgresState {
     const refused = this.#refusal(signal);
     if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      const unhook = signal === undefined ? noop : abortHook(signal, () => reject(reasonOf(signal)));
+      const timer = this.#demand.ask();
+      const unhook =
+        signal === undefined
+          ? noop
+          : abortHook(signal, () => {
+              reject(reasonOf(signal));
+              timer?.end(false);
+            });
       this.#take(undefined, undefined, (takeError, client, handBack) => {
+        this.#demand.answered(timer, takeError);
         unhook();
         if (takeError !== undefined && takeError !== null) reject(this.#connectFailed(takeError, undefined));
         else if (signal?.aborted) this.#handBack(undefined, handBack, undefined);

@@ -18,7 +18,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { type Releaser, Semaphore } from '../concurrency/lock.ts';
 import { linkedController, reasonOf } from '../concurrency/signal.ts';
 import type { Logger } from '../internal/logger.ts';
-import type { EngineOptions, SqlValue } from './database.ts';
+import type { EngineOptions, PoolStats, SqlValue } from './database.ts';
 import { loadDriver } from './driver.ts';
 import type { SqliteConnection } from './driver-types.ts';
 import {
@@ -35,6 +35,7 @@ import {
 } from './errors.ts';
 import { EngineDatabase, originOf, type Runner, type RunResult } from './executor.ts';
 import { type EngineSettings, engineSettings } from './log.ts';
+import { acquiredAtOnce, startAcquire } from './observe.ts';
 import { sqliteRefusal } from './refusals.ts';
 
 /** Options of a SQLite database. */
@@ -121,6 +122,9 @@ class SqliteState {
   readonly #maxWaiting: number;
   readonly #statements = new WeakMap<TemplateStringsArray, Statement>();
   readonly #turn: Semaphore;
+  // 1 while close() waits in the turn's line, last (nothing joins after it): it is no query, so stats()
+  // leaves it out of `waiting`.
+  #closeWaits = 0;
   #savepoints = 0;
 
   /** @internal */
@@ -136,9 +140,9 @@ class SqliteState {
       run: (strings, values, signal) => {
         if (this.closing) return Promise.reject(closedError());
         // The common case takes no turn: only a running transaction makes outside queries wait.
-        return this.#turn.available === 0
-          ? this.#runAfterTransaction(strings, values, signal)
-          : this.#run(strings, values, signal);
+        if (this.#turn.available === 0) return this.#runAfterTransaction(strings, values, signal);
+        if (signal?.aborted !== true) acquiredAtOnce('sqlite', true);
+        return this.#run(strings, values, signal);
       },
       script: async (sql, signal) => {
         using _turn = await this.turn(signal);
@@ -164,10 +168,15 @@ class SqliteState {
     if (this.closing) throw closedError();
     if (signal?.aborted) throw reasonOf(signal);
     const now = this.#turn.tryAcquire();
-    if (now !== undefined) return now;
+    if (now !== undefined) {
+      acquiredAtOnce('sqlite', true);
+      return now;
+    }
     if (this.#turn.waiting >= this.#maxWaiting) {
+      acquiredAtOnce('sqlite', false);
       throw unavailable(this.#url, `${this.#turn.waiting} queries already wait for the running transaction`);
     }
+    const acquire = startAcquire('sqlite');
     const { controller, dispose } = linkedController(signal);
     const timeoutMs = this.#acquireTimeoutMs;
     // setTimeout would fire at once for a delay past 2^31 - 1 ms: an unbounded wait sets no timer.
@@ -180,7 +189,12 @@ class SqliteState {
             );
           }, timeoutMs);
     try {
-      return await this.#turn.acquire({ signal: controller.signal });
+      const release = await this.#turn.acquire({ signal: controller.signal });
+      acquire?.end(true);
+      return release;
+    } catch (err) {
+      acquire?.end(false);
+      throw err;
     } finally {
       clearTimeout(timer);
       dispose();
@@ -189,11 +203,30 @@ class SqliteState {
 
   close(): Promise<void> {
     this.closing = true;
+    // A free turn is granted at once, without a place in the line.
+    if (this.#closed === undefined && this.#turn.available === 0) this.#closeWaits = 1;
     this.#closed ??= this.#turn.acquire().then((release) => {
+      this.#closeWaits = 0;
       this.connection.close();
       release();
     });
     return this.#closed;
+  }
+
+  /**
+   * The one connection now. Outside a transaction a query runs to its end within one call, so no one
+   * ever sees it in use: only a transaction (or a script) holding the turn does, and who waits for it.
+   */
+  stats(): PoolStats {
+    if (!this.connection.open) return { driver: 'sqlite', max: 1, open: 0, inUse: 0, waiting: 0 };
+    return {
+      driver: 'sqlite',
+      max: 1,
+      open: 1,
+      inUse: this.#turn.available === 0 ? 1 : 0,
+      // At 0 between close()'s grant and its callback, when the line is empty already.
+      waiting: Math.max(0, this.#turn.waiting - this.#closeWaits),
+    };
   }
 
   #run(
