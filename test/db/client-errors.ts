@@ -234,7 +234,11 @@ export function runClientErrorSuite(
           assert.equal(res.status, 503);
           assert.equal(res.headers['retry-after'], '1');
           assert.deepEqual(res.json(), {
-            error: { code: 'WEIR_ERR_DB_UNAVAILABLE', message: 'The database is unavailable' },
+            error: {
+              code: 'WEIR_ERR_DB_UNAVAILABLE',
+              message: 'The database is unavailable',
+              requestId: res.headers['x-request-id'],
+            },
           });
           assertClean(res, [...broken.hidden, ...target.hidden]);
         }

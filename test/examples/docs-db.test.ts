@@ -195,7 +195,11 @@ describe('docs/db.md', () => {
     loaded.push(logged);
     root.route('/api', logged.app);
     const res = await inject(root, { url: '/api/members/count' });
-    assert.equal(res.body, '{"error":{"code":"WEIR_ERR_INTERNAL","message":"Internal Server Error"}}');
+    const requestId = String(res.headers['x-request-id']);
+    assert.equal(
+      res.body,
+      `{"error":{"code":"WEIR_ERR_INTERNAL","message":"Internal Server Error","requestId":"${requestId}"}}`,
+    );
     const entry = log.entries.find((e) => e.level === 'error');
     const err = (entry?.obj as { err?: unknown } | undefined)?.err;
     assert.ok(err instanceof QueryError);

@@ -117,7 +117,10 @@ describe('docs/http.md', () => {
     assert.equal(down.headers['retry-after'], '120');
     const bug = await inject(errors, { url: '/bug' });
     assert.equal(bug.status, 500);
-    assert.equal(bug.body, '{"error":{"code":"WEIR_ERR_INTERNAL","message":"Internal Server Error"}}');
+    assert.equal(
+      bug.body,
+      `{"error":{"code":"WEIR_ERR_INTERNAL","message":"Internal Server Error","requestId":"${bug.headers['x-request-id']}"}}`,
+    );
   });
 
   it('bodies: valid JSON is read; hostile bodies get their 4xx', async () => {
