@@ -59,6 +59,7 @@ if (process.env.METRICS !== 'off') {
   const port = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
   metrics(app, {
     ...(port === undefined ? {} : { path: false as const, port }),
+    databases: { main: db },
     caches: { main: cache },
     queues: { [WELCOME_QUEUE]: queue },
   });

@@ -6,8 +6,12 @@
 import type { Registry } from 'prom-client';
 import type { Cache } from '../cache/cache.ts';
 import { workerStats } from '../concurrency/run-in-worker.ts';
+import { type AcquireRecord, acquireChannel } from '../db/observe.ts';
 import { jobChannel } from '../queue/runner.ts';
 import { Histogram2, KeyedCounter, pulled, type Sample } from './collectors.ts';
+
+/** The buckets of connection acquisitions, in seconds: 0 (at once) … 5 s. */
+const ACQUIRE_BUCKETS = [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 /** The buckets of job durations, in seconds: 10 ms … 10 min. */
 const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600];
@@ -127,7 +131,25 @@ export function sourceMetrics(registry: Registry, prefix: string, sources: Metri
     worker('worker_tasks_completed_total', 'runInWorker() tasks completed.', 'counter', 'completed');
   }
 
-  return [{ channel: String(jobChannel.name), listener: jobMetrics(registry, prefix) }];
+  return [
+    { channel: String(jobChannel.name), listener: jobMetrics(registry, prefix) },
+    { channel: String(acquireChannel.name), listener: acquireMetrics(registry, prefix) },
+  ];
+}
+
+/** Connection acquisitions by driver and outcome (acquired, refused), and how long each waited. */
+function acquireMetrics(registry: Registry, prefix: string): (message: unknown) => void {
+  const waits = new Histogram2(
+    registry,
+    `${prefix}db_acquire_seconds`,
+    'Time from asking for a database connection to getting it (acquired) or being refused (refused: maxWaiting full, acquireTimeoutMs, a deadline).',
+    ['driver', 'outcome'],
+    ACQUIRE_BUCKETS,
+  );
+  return (message) => {
+    const record = message as AcquireRecord;
+    waits.observe(record.driver, record.ok ? 'acquired' : 'refused', record.waitedMs / 1000);
+  };
 }
 
 /** Job attempts by queue: running now, finished by outcome, and their durations. */

@@ -16,6 +16,7 @@ export const app = new App({ requestId: { trust: ['10.0.0.0/8'] } });
 export const exporter = metrics(app, {
   path: false,
   port: Number(process.env.METRICS_PORT ?? 9464),
+  databases: { main: db },
   caches: { main: cache },
   queues: { emails },
 });
