@@ -20,7 +20,11 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { invalidOption, WeirError } from '../errors.ts';
 
-/** The primary's metrics endpoint (`PrimaryOptions.metrics`). */
+/**
+ * The primary's metrics endpoint (`PrimaryOptions.metrics`). A primary script of your own that uses it
+ * should not also build a prom-client `AggregatorRegistry`: prom-client's listener in the primary throws
+ * on answers to requests it did not send.
+ */
 export interface PrimaryMetricsOptions {
   /** The port of `GET /metrics`; `0` picks a free one (see `Primary.metricsUrl`). */
   port: number;
