@@ -3,6 +3,7 @@
  * rolling reload, graceful stop), and the worker side that reports readiness and drains on request.
  * `weir serve ENTRY --workers N` uses both; use them directly for a custom entry script.
  */
+export type { PrimaryMetricsOptions } from './primary-metrics.ts';
 export type { Primary, PrimaryOptions } from './supervisor.ts';
 export { startPrimary } from './supervisor.ts';
 export { attachWorker } from './worker.ts';

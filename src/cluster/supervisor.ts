@@ -14,12 +14,20 @@
  * - Rolling reload: for each worker in turn, a new one starts and the old one drains only once the new
  *   one listens, so the port always has ready workers. A new worker that exits before it is ready stops
  *   the reload; the old workers keep serving.
+ * - `metrics`: `GET /metrics` sums every worker's metrics; its port is bound before any fork, or the
+ *   start fails.
  * Every worker is in one state (`starting`, `ready`, `stopping`), changed only by {@link setState}.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { invalidOption } from '../errors.ts';
 import { isWorkerMessage, type PrimaryMessage } from './messages.ts';
 import { claimPidFile, releasePidFile } from './pid-file.ts';
+import {
+  checkPrimaryMetrics,
+  type PrimaryMetricsOptions,
+  type PrimaryMetricsServer,
+  servePrimaryMetrics,
+} from './primary-metrics.ts';
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
@@ -58,6 +66,13 @@ export interface PrimaryOptions {
   exitProcess?: boolean;
   /** Where the primary's lines go. @default a line on stdout */
   log?: (line: string) => void;
+  /**
+   * Serve `GET /metrics` on a port of the primary: the metrics of every worker's `metrics()`
+   * (weir/observability), summed, so one scrape covers the cluster. A worker that does not answer within
+   * `timeoutMs` makes the scrape a 503 naming it. prom-client is loaded only with this option.
+   * @throws `WEIR_ERR_INVALID_OPTION` for a port outside 0…65535 or a timeout that is not positive.
+   */
+  metrics?: PrimaryMetricsOptions;
 }
 
 /** A running primary. */
@@ -70,6 +85,11 @@ export interface Primary {
   readonly exited: Promise<number>;
   /** The pids of the workers running now. */
   pids(): number[];
+  /**
+   * The URL of the summed metrics (`http://127.0.0.1:9464/metrics`) once their port listens, also logged
+   * then; `undefined` before, and without the `metrics` option.
+   */
+  readonly metricsUrl: string | undefined;
 }
 
 type State = 'starting' | 'ready' | 'stopping';
@@ -111,6 +131,7 @@ const KILL_MARGIN_MS = 5000;
 export function startPrimary(options: PrimaryOptions): Primary {
   const count = options.workers;
   if (!Number.isInteger(count) || count < 1) throw invalidOption('workers', 'an integer ≥ 1', count);
+  if (options.metrics !== undefined) checkPrimaryMetrics(options.metrics);
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   const loopExits = options.crashLoopExits ?? 5;
@@ -129,13 +150,15 @@ export function startPrimary(options: PrimaryOptions): Primary {
   const slots: Slot[] = [];
   let stopping = false;
   let announced = false;
+  let metricsServer: PrimaryMetricsServer | undefined;
   let finish!: (code: number) => void;
   const exited = new Promise<number>((resolve) => {
     finish = (code) => {
       for (const slot of slots) clearTimeout(slot.restart);
       removeSignals();
+      const closed = metricsServer?.close() ?? Promise.resolve();
       if (options.pidFile !== undefined) releasePidFile(options.pidFile);
-      resolve(code);
+      resolve(closed.then(() => code));
       if (options.exitProcess ?? true) process.exit(code);
     };
   });
@@ -329,16 +352,39 @@ export function startPrimary(options: PrimaryOptions): Primary {
     process.on('SIGHUP', onHup);
   }
 
-  for (let id = 1; id <= count; id++) {
-    const slot: Slot = { id, exits: [] };
-    slots.push(slot);
-    fork(slot);
+  for (let id = 1; id <= count; id++) slots.push({ id, exits: [] });
+  const forkAll = (): void => {
+    for (const slot of slots) if (!stopping) fork(slot);
+  };
+  if (options.metrics === undefined) forkAll();
+  else {
+    // A worker still starting is not asked: it has counted nothing, and may not have called metrics() yet.
+    const targets = () =>
+      [...running].filter((m) => m.state !== 'starting').map((m) => ({ worker: m.worker, slot: m.slot.id }));
+    servePrimaryMetrics(options.metrics, targets).then(
+      (server) => {
+        metricsServer = server;
+        if (stopping) {
+          void server.close();
+          return;
+        }
+        log(`weir: metrics of every worker, summed, on ${server.url}`);
+        forkAll();
+      },
+      (err: Error) => {
+        log(`weir: cannot start: ${err.message}`);
+        if (!stopping) finish(1);
+      },
+    );
   }
   return {
     reload,
     stop,
     exited,
     pids: () => [...running].map(pid).filter((p) => p > 0),
+    get metricsUrl() {
+      return metricsServer?.url;
+    },
   };
 }
 

@@ -2,12 +2,14 @@
  * Prometheus metrics for an app: its requests and its overload limiter, the process (CPU, memory, heap,
  * GC, event-loop delay and utilisation), and the backends it is given (database pools, caches, job
  * queues, the worker-thread pool), served in the text format on `/metrics` of the app (never shed) and/or
- * on a port of their own.
+ * on a port of their own. In a cluster worker they are also the worker's answer to its primary, which
+ * sums every worker's metrics (`startPrimary({ metrics })` in weir/cluster).
  */
+import cluster from 'node:cluster';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 import { invalidOption, WeirError } from '../errors.ts';
 import { type App, kAppRuntime } from '../http/app.ts';
 import { requestChannel } from '../http/observe.ts';
@@ -36,7 +38,14 @@ export interface MetricsOptions extends MetricSources {
   processMetrics?: boolean;
   /** Upper bounds of the request duration histogram, in seconds. @default 1 ms … 10 s, 13 buckets */
   buckets?: readonly number[];
-  /** The registry to fill, for an app that has metrics of its own. @default a new one */
+  /**
+   * The registry to fill, for an app that has metrics of its own. @default a new one
+   *
+   * In a `node:cluster` worker it is also what the worker answers its primary's requests for metrics
+   * with (prom-client's `AggregatorRegistry.setRegistries`, set to the registries of this process's
+   * `metrics()` calls), so metrics registered in prom-client's global registry are summed across
+   * workers only when it is the one given here.
+   */
   registry?: Registry;
 }
 
@@ -163,10 +172,12 @@ export function metrics(app: App<object>, options: MetricsOptions = {}): Metrics
   }
 
   for (const { channel, listener } of subscriptions) subscribe(channel, listener);
+  if (cluster.isWorker) answerPrimary(registry);
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
       for (const { channel, listener } of subscriptions) unsubscribe(channel, listener);
+      if (cluster.isWorker) answerPrimary(registry, false);
       const open = server;
       server = undefined;
       if (open !== undefined) {
@@ -185,4 +196,21 @@ export function metrics(app: App<object>, options: MetricsOptions = {}): Metrics
     text,
     close,
   };
+}
+
+/** The registries of this worker's `metrics()` calls that are open: what it answers its primary with. */
+const answering = new Set<Registry>();
+
+/**
+ * Adds `registry` to (or removes it from) what this cluster worker answers its primary's requests for
+ * metrics with. prom-client answers them: its worker-side listener is added by the first
+ * `AggregatorRegistry` built in the process (`setRegistries` alone adds none) and reads the registries
+ * last given to `setRegistries`. It answers only `prom-client:getMetricsReq` messages; weir's own carry
+ * `weir: 1` and a type of their own, so neither mistakes the other's.
+ */
+function answerPrimary(registry: Registry, open = true): void {
+  if (open && answering.size === 0) new AggregatorRegistry();
+  if (open) answering.add(registry);
+  else answering.delete(registry);
+  AggregatorRegistry.setRegistries([...answering]);
 }
