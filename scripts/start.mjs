@@ -49,5 +49,13 @@ if (cluster.isWorker) {
     process.exit(1);
   }
   if (workers === undefined) await import(pathToFileURL(main).href);
-  else startPrimary({ workers, scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr' });
+  else
+    startPrimary({
+      workers,
+      scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr',
+      // The workers' metrics, summed, on a port of the primary's (see examples/service/entry.ts).
+      ...(process.env.METRICS === 'off'
+        ? {}
+        : { metrics: { port: Number(process.env.METRICS_PORT || 9464) } }),
+    });
 }

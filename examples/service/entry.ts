@@ -7,6 +7,7 @@
  * exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
+import cluster from 'node:cluster';
 import { openCache } from 'weir/cache';
 import { accessLog, metrics } from 'weir/observability';
 import { openJobQueue } from 'weir/queue';
@@ -54,11 +55,17 @@ export const app = createServiceApp({
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
 });
 // Prometheus metrics on /metrics, or with METRICS_PORT=9464 on a port of their own (not the app's);
-// METRICS=off for none.
+// METRICS=off for none. In a worker of several (WEB_CONCURRENCY), the primary serves them all, summed,
+// on METRICS_PORT: a worker serves none of its own, which a scrape through the shared port would mistake
+// for the whole service's.
 if (process.env.METRICS !== 'off') {
   const port = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
   metrics(app, {
-    ...(port === undefined ? {} : { path: false as const, port }),
+    ...(cluster.isWorker
+      ? { path: false as const }
+      : port === undefined
+        ? {}
+        : { path: false as const, port }),
     databases: { main: db },
     caches: { main: cache },
     queues: { [WELCOME_QUEUE]: queue },

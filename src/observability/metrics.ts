@@ -22,7 +22,8 @@ import { type MetricSources, sourceMetrics } from './sources.ts';
 export interface MetricsOptions extends MetricSources {
   /**
    * The app's route that serves the metrics (never shed by the overload limiter, left out of the
-   * OpenAPI document), or `false` for none (serve them on `port`). @default '/metrics'
+   * OpenAPI document), or `false` for none: serve them on `port`, or leave them to whoever reads
+   * `registry` (in a cluster worker, the primary's summed `/metrics`). @default '/metrics'
    */
   path?: string | false;
   /**
@@ -91,13 +92,6 @@ export function metrics(app: App<object>, options: MetricsOptions = {}): Metrics
   const port = options.port;
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw invalidOption('metrics port', 'an integer 0…65535', port);
-  }
-  if (path === false && port === undefined) {
-    throw invalidOption(
-      'metrics path',
-      'a path, or a port when false (the metrics would be served nowhere)',
-      path,
-    );
   }
   const registry = options.registry ?? new Registry();
   const runtime = app[kAppRuntime];

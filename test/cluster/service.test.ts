@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import { freePort, get } from '../helpers/cluster.ts';
 import { spawnNode } from '../helpers/process.ts';
+import { parsePrometheus, sample } from '../helpers/prometheus.ts';
 
 // The long load runs in CI (CI=true) or when asked for; the default run keeps it short.
 const long = process.env.CI === 'true' || process.env.CI === '1' || process.env.WEIR_LONG_TESTS === '1';
@@ -27,11 +28,13 @@ describe('npm start with WEB_CONCURRENCY=2 on SQLite (database and job queue sha
     timeout: (LOAD_SECONDS + 120) * 1000,
   }, async () => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const database = join(dataDir, 'weir.db');
     const service = spawnNode([START], {
       WEB_CONCURRENCY: '2',
       PORT: String(port),
       WEIR_BUILD_DIR: buildDir,
+      METRICS_PORT: String(metricsPort),
       DATABASE_URL: `sqlite:${database}`,
       QUEUE_URL: `sqlite:${join(dataDir, 'queue.db')}`,
     });
@@ -77,6 +80,11 @@ describe('npm start with WEB_CONCURRENCY=2 on SQLite (database and job queue sha
       agent.destroy();
       assert.ok(total > 64, `only ${total} requests`);
       assert.deepEqual([...statuses], [['200', total]]);
+      // The primary serves the workers' metrics, summed: every request counted once, whichever worker took it.
+      const scraped = parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+      assert.equal(sample(scraped, 'weir_http_requests_total', { route: '/updates', status: '200' }), total);
+      const own = await get(port, '/metrics');
+      assert.ok('status' in own && own.status === 404, 'no worker answers for the whole service');
 
       // Jobs enqueued through either worker run on one of them, once.
       const ids: string[] = [];

@@ -198,7 +198,6 @@ describe('metrics', () => {
       [{ buckets: [0.1, 0.05] }, /buckets/],
       [{ buckets: [] }, /buckets/],
       [{ path: 'metrics' }, /path/],
-      [{ path: false }, /path/],
       [{ port: 70000 }, /port/],
     ];
     for (const [options, named] of cases) {
