@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sleep } from 'weir';
-import { parsePrometheus, sample } from '../helpers/prometheus.ts';
 import { spawnTs } from '../helpers/process.ts';
+import { parsePrometheus, sample } from '../helpers/prometheus.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-service-observe-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
