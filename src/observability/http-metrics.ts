@@ -25,6 +25,8 @@ interface RouteSeries {
 
 // An error code reaches a label only in this form: bounded, and nothing a client wrote.
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+/** Distinct codes one route and method keep; past them, `OTHER` (codes made per request cannot grow the series). */
+const MAX_CODES = 32;
 
 function errorCode(error: unknown): string {
   const code = (error as { code?: unknown } | null | undefined)?.code;
@@ -70,7 +72,8 @@ export function httpMetrics(
     const status = record.status;
     series.statuses.set(status, (series.statuses.get(status) ?? 0) + 1);
     if (status >= 500) {
-      const code = errorCode(record.ctx.error);
+      let code = errorCode(record.ctx.error);
+      if (!series.errors.has(code) && series.errors.size >= MAX_CODES) code = 'OTHER';
       series.errors.set(code, (series.errors.get(code) ?? 0) + 1);
     }
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { App, sleep } from 'weir';
+import { App, HttpError, sleep } from 'weir';
 import { openCache } from 'weir/cache';
 import { metrics } from 'weir/observability';
 import { request, serve } from '../helpers/http.ts';
@@ -23,6 +23,16 @@ function histogram(text: string, name: string, labels: Record<string, string>) {
     count: count === undefined ? undefined : value(count),
     sum: sum === undefined ? undefined : value(sum),
   };
+}
+
+/** Runs `fn` with a GET helper against `app` served on an ephemeral port. */
+async function request404Free(app: App, fn: (get: (path: string) => Promise<unknown>) => Promise<void>) {
+  const handle = await serve(app);
+  try {
+    await fn((path) => request(handle, { path }));
+  } finally {
+    await handle.close();
+  }
 }
 
 describe('metrics', () => {
@@ -190,6 +200,27 @@ describe('metrics', () => {
       await hb.close();
       await cache.close();
     }
+  });
+
+  it('keeps error codes bounded: malformed ones are WEIR_ERR_INTERNAL, and past 32 per route, OTHER', async () => {
+    const app = new App({ logger: false });
+    const m = metrics(app);
+    app.get('/fail/:n', (ctx) => {
+      throw new HttpError(503, ctx.params.n === 'x' ? 'bad code"}' : `CODE_${ctx.params.n}`, 'no');
+    });
+    await request404Free(app, async (get) => {
+      await get('/fail/x');
+      for (let n = 0; n < 40; n++) await get(`/fail/${n}`);
+    });
+    const families = parsePrometheus(await m.text());
+    const codes = families.get('weir_http_request_errors_total')!.metrics.map((s) => s.labels!.code!);
+    assert.equal(codes.length, 33);
+    assert.equal(sample(families, 'weir_http_request_errors_total', { code: 'OTHER' }), 8);
+    assert.equal(
+      sample(families, 'weir_http_request_errors_total', { code: 'WEIR_ERR_INTERNAL' }),
+      undefined,
+    );
+    assert.ok(!codes.some((c) => c.includes('"')));
   });
 
   it('refuses malformed options, naming them', () => {
