@@ -1,7 +1,7 @@
 /**
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
- * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY
- * and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
+ * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY,
+ * TRUST_REQUEST_ID and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
  * for comparison; METRICS=off, METRICS_PORT, ACCESS_LOG and ACCESS_LOG_SAMPLE for what operators see) and
  * exports the App without serving it.
@@ -31,17 +31,34 @@ function trustProxy(value: string | undefined): number | string[] | undefined {
   return /^\d+$/.test(value.trim()) ? Number(value) : value.split(',').map((entry) => entry.trim());
 }
 
+/**
+ * TRUST_REQUEST_ID: `true`, `false`, or the addresses and CIDR ranges whose `X-Request-Id` to keep; unset,
+ * the proxies TRUST_PROXY lists by address (the balancer that sets X-Forwarded-For sets the id too).
+ */
+function trustRequestId(
+  value: string | undefined,
+  proxies: number | string[] | undefined,
+): boolean | string[] {
+  if (value !== undefined && value.trim() !== '') {
+    if (value.trim() === 'true' || value.trim() === 'false') return value.trim() === 'true';
+    return value.split(',').map((entry) => entry.trim());
+  }
+  return Array.isArray(proxies) ? proxies : false;
+}
+
 /** TRUST_DEADLINE: `true`, or a comma-separated list of caller addresses and CIDR ranges. */
 function trustDeadline(value: string | undefined): boolean | string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   return value.trim() === 'true' ? true : value.split(',').map((entry) => entry.trim());
 }
 
+const proxies = trustProxy(process.env.TRUST_PROXY);
 export const app = createServiceApp({
   db,
   cache,
   queue,
-  trustProxy: trustProxy(process.env.TRUST_PROXY),
+  trustProxy: proxies,
+  requestId: { trust: trustRequestId(process.env.TRUST_REQUEST_ID, proxies) },
   instanceId: process.env.INSTANCE_ID || undefined,
   trustDeadline: trustDeadline(process.env.TRUST_DEADLINE),
   deadlines: process.env.DEADLINES === 'on',

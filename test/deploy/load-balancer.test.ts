@@ -259,6 +259,12 @@ describe('deploy/: nginx and HAProxy in front of two instances', { skip }, () =>
       const kept = await get(port, '/json', { headers: { 'x-request-id': 'req-from-client-1' } });
       assert.equal(kept.headers['x-request-id'], 'req-from-client-1');
     }
+    // The instances keep the id of the balancer they trust (TRUST_PROXY's addresses): weir echoes it
+    // itself, so its logs and jobs carry the balancer's id.
+    const direct = await get((instances.a as { port: number }).port, '/json', {
+      headers: { 'x-request-id': 'from-the-balancer-2' },
+    });
+    assert.equal(direct.headers['x-request-id'], 'from-the-balancer-2');
   });
 
   it('a value cached through one instance is read through the other (Redis)', async () => {
