@@ -6,12 +6,8 @@ import { type OpenApiDocument, type OpenApiOptions, openapiDocument } from '../o
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
 import { overloadSettings } from '../overload/options.ts';
 import { Background, type SpawnOptions } from './background.ts';
-import {
-  DEFAULT_BODY_LIMIT_BYTES,
-  DEFAULT_BODY_RATE_GRACE_MS,
-  DEFAULT_MAX_JSON_DEPTH,
-  DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
-} from './body.ts';
+import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
+import { DEFAULT_BODY_RATE_GRACE_MS, DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND } from './body-rate.ts';
 import type { Chain, Middleware } from './compose.ts';
 import type { AppRuntime } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';

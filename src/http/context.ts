@@ -5,16 +5,8 @@ import { type HttpError, httpError, invalidOption } from '../errors.ts';
 import { childLogger, type Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import type { Reply, Responses } from '../schema/types.ts';
-import {
-  type BodyRate,
-  expectType,
-  isJsonType,
-  NO_BODY_RATE,
-  parseForm,
-  parseJson,
-  readBody,
-  watchBodyRate,
-} from './body.ts';
+import { collectBody, expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
+import { type BodyRate, NO_BODY_RATE, watchBodyRate } from './body-rate.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import type { DeadlineTrustFn } from './deadline.ts';
 import { checkHeader, invalidHeader } from './headers.ts';
@@ -111,6 +103,9 @@ export const kDeferReply = Symbol('weir.defer-reply');
 
 /** Sets a validated request part (the route's schemas ran): what `ctx.params` … `ctx.body` then answer. */
 export const kSetInput = Symbol('weir.set-input');
+
+/** Reads the body for a route's body schema: `json()` or `form()` with no promise chained per step. */
+export const kParseBody = Symbol('weir.parse-body');
 
 /**
  * One request and its response. Everything that costs something is computed on first use: the query,
@@ -437,6 +432,50 @@ export class Context<P extends string = string, S extends object = Record<never,
     }) as Promise<T>;
   }
 
+  /**
+   * @internal What `json()` or `form()` answers, for a route's body schema: the bytes collected and
+   * parsed by callbacks, so one promise settles with the value (the public methods chain one per step).
+   * `buffer()`, `json()`, `text()` and `form()` answer afterwards as if the public method had read it.
+   */
+  [kParseBody](kind: 'json' | 'form'): Promise<unknown> {
+    const lazy = this.#bag();
+    if (lazy.parsed !== undefined || lazy.raw !== undefined)
+      return kind === 'json' ? this.json() : this.form();
+    lazy.parsedAs = kind;
+    try {
+      if (kind === 'json') expectType(this.req, 'application/json', isJsonType);
+      else expectType(this.req, 'application/x-www-form-urlencoded', isFormType);
+    } catch (err) {
+      lazy.parsed = Promise.reject(err);
+      return lazy.parsed;
+    }
+    const maxDepth = this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth;
+    const rate = lazy.rateWatched ? NO_BODY_RATE : this.#bodyRate();
+    lazy.rateWatched = true;
+    let settleRaw: ((err: unknown, raw: Buffer | undefined) => void) | undefined;
+    lazy.raw = new Promise<Buffer>((resolve, reject) => {
+      settleRaw = (err, raw) => (err === undefined ? resolve(raw!) : reject(err));
+    });
+    lazy.parsed = new Promise((resolve, reject) => {
+      collectBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes, rate, (err, raw) => {
+        if (err !== undefined) {
+          // Read or not, nobody may ever ask for the bytes: their failure is the parse's, reported there.
+          lazy.raw!.catch(NOOP);
+          settleRaw!(err, undefined);
+          reject(err);
+          return;
+        }
+        settleRaw!(undefined, raw);
+        try {
+          resolve(kind === 'json' ? parseJson(raw!, maxDepth) : parseForm(raw!.toString('utf8')));
+        } catch (parseErr) {
+          reject(parseErr);
+        }
+      });
+    });
+    return lazy.parsed;
+  }
+
   /** The body as UTF-8 text, whatever its type. */
   text(): Promise<string> {
     return this.#parse('text', () => this.buffer().then((raw) => raw.toString('utf8'))) as Promise<string>;
@@ -445,11 +484,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   /** An `application/x-www-form-urlencoded` body; repeated names become lists. 415 for other types. */
   form(): Promise<Record<string, string | string[]>> {
     return this.#parse('form', () => {
-      expectType(
-        this.req,
-        'application/x-www-form-urlencoded',
-        (t) => t === 'application/x-www-form-urlencoded',
-      );
+      expectType(this.req, 'application/x-www-form-urlencoded', isFormType);
       return this.buffer().then((raw) => parseForm(raw.toString('utf8')));
     }) as Promise<Record<string, string | string[]>>;
   }
@@ -525,6 +560,9 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.cookie(name, '', { ...options, maxAgeSeconds: 0, expires: new Date(0) });
   }
 }
+
+const NOOP = (): void => {};
+const isFormType = (type: string): boolean => type === 'application/x-www-form-urlencoded';
 
 // `ctx.signal` aborts at `ctx.deadline` (deadline.ts arms the timer whenever it sets one): weir's functions
 // given `ctx` use its signal as it is, with no timer of their own. On the prototype: no cost per request.

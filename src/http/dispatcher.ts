@@ -258,11 +258,6 @@ export class Dispatcher {
   ): void {
     const started = performance.now();
     const inFlight = limiter.inFlight;
-    const pending = this.#serve(req, res, method, path, query, params, route, arrived);
-    if (pending === undefined) {
-      giveBack(limiter, res, route, started, inFlight);
-      return;
-    }
     let held = true;
     const release = (): void => {
       if (!held) return;
@@ -270,11 +265,19 @@ export class Dispatcher {
       res.off('close', release);
       giveBack(limiter, res, route, started, inFlight);
     };
-    res.once('close', release);
-    pending.then(release, release);
+    if (!this.#serve(req, res, method, path, query, params, route, arrived, release)) {
+      held = false;
+      giveBack(limiter, res, route, started, inFlight);
+      return;
+    }
+    // `on`, not `once`: release() removes it, and `once` would wrap it in two more objects per request.
+    if (held) res.on('close', release);
   }
 
-  /** Runs the route; returns a promise settled once its answer is handed to `deliver()` when it is async. */
+  /**
+   * Runs the route. True when its answer is asynchronous: `done`, when given, is then called once the
+   * answer has been handed to `deliver()` (never when this returns false).
+   */
   #serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -284,19 +287,20 @@ export class Dispatcher {
     params: Record<string, string>,
     route: Route,
     arrived: number,
-  ): PromiseLike<void> | undefined {
+    done?: () => void,
+  ): boolean {
     const ctx = new Context(req, res, method, path, query, params, route.settings, this.#runtime);
     if (arrived >= 0) observeRequest(ctx, route.pattern, arrived, this.#runtime);
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
       const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
-      return undefined;
+      return false;
     }
     if (
       (route.timeoutMs !== undefined || this.#runtime.trustDeadline !== undefined) &&
       !armDeadline(ctx, route.timeoutMs, this.#runtime, this.#errorResult)
     ) {
-      return undefined;
+      return false;
     }
     let result: unknown;
     try {
@@ -305,13 +309,21 @@ export class Dispatcher {
       result = this.#errorResult(ctx, err);
     }
     if (isThenable(result)) {
-      return result.then(
-        (value) => deliver(ctx, value, this.#errorResult),
-        (err: unknown) => deliver(ctx, this.#errorResult(ctx, err), this.#errorResult),
+      // deliver() never throws: `done` runs after it in the same callback, with no promise of its own.
+      result.then(
+        (value) => {
+          deliver(ctx, value, this.#errorResult);
+          done?.();
+        },
+        (err: unknown) => {
+          deliver(ctx, this.#errorResult(ctx, err), this.#errorResult);
+          done?.();
+        },
       );
+      return true;
     }
     deliver(ctx, result, this.#errorResult);
-    return undefined;
+    return false;
   }
 
   /**

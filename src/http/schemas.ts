@@ -20,7 +20,7 @@ import {
   validatePart,
   validationError,
 } from '../schema/validate.ts';
-import { type Context, kDeferReply, kReplyBody, kSetInput, kStatus } from './context.ts';
+import { type Context, kDeferReply, kParseBody, kReplyBody, kSetInput, kStatus } from './context.ts';
 import { isWeirResponse, WeirResponse } from './response.ts';
 import { jsonText } from './send.ts';
 
@@ -34,18 +34,23 @@ function rawPart(ctx: Context, part: Exclude<InputPart, 'body'>): unknown {
   return ctx.req.headers;
 }
 
-/** The request body for a body schema: a form when it says it is one, JSON otherwise; none as `undefined`. */
-async function readBody(ctx: Context): Promise<unknown> {
-  const type = ctx.req.headers['content-type'];
-  if (
-    type === undefined &&
-    (ctx.req.headers['content-length'] === '0' || ctx.req.headers['content-length'] === undefined) &&
-    ctx.req.headers['transfer-encoding'] === undefined
-  ) {
-    return undefined;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
+/**
+ * The request body for a body schema: a form when it says it is one, JSON otherwise; `undefined` for a
+ * request without a body (then nothing is read and no promise made).
+ */
+function readBody(ctx: Context): Promise<unknown> | undefined {
+  const headers = ctx.req.headers;
+  const type = headers['content-type'];
+  if (type === undefined) {
+    const length = headers['content-length'];
+    if ((length === '0' || length === undefined) && headers['transfer-encoding'] === undefined)
+      return undefined;
+  } else if (type !== JSON_TYPE && FORM_TYPE.test(type)) {
+    return ctx[kParseBody]('form');
   }
-  if (type !== undefined && /^application\/x-www-form-urlencoded\b/i.test(type)) return ctx.form();
-  return ctx.json();
+  return ctx[kParseBody]('json');
 }
 
 function settle(part: InputPart, result: PartResult, ctx: Context, issues: ValidationIssue[]): void {
@@ -140,6 +145,20 @@ function responseStage(
       'a response breaks its schema (logged once per status)',
     );
   };
+  // What a checked answer sends: `text`, a string the handler returned, as it is; else the JSON body.
+  const checked = (
+    r: PartResult,
+    status: number,
+    body: unknown,
+    text: unknown,
+    entry: ResponseEntry,
+  ): unknown => {
+    if (!r.ok) {
+      mismatch(status, r.issues);
+      return text ?? respond(status, body, undefined);
+    }
+    return text ?? respond(status, r.value, entry.serialize);
+  };
   return (ctx, value) => {
     ctx[kDeferReply] = false;
     let status: number | undefined;
@@ -172,14 +191,9 @@ function responseStage(
     const text = typeof body === 'string' && !reply;
     if (check === 'off') return text ? value : respond(status, body, entry.serialize);
     const result = validatePart('body', entry.schema, body);
-    const settle = (r: PartResult): unknown => {
-      if (!r.ok) {
-        mismatch(status, r.issues);
-        return text ? value : respond(status, body, undefined);
-      }
-      return text ? value : respond(status, r.value, entry.serialize);
-    };
-    return result instanceof Promise ? result.then(settle) : settle(result);
+    return result instanceof Promise
+      ? result.then((r) => checked(r, status, body, text ? value : undefined, entry))
+      : checked(result, status, body, text ? value : undefined, entry);
   };
 }
 
@@ -224,12 +238,19 @@ export function withSchemas(
 
   const check = (ctx: Context, part: (typeof early)[number]) =>
     validatePart(part, schema[part] as NonNullable<RouteSchema[typeof part]>, rawPart(ctx, part));
-  const withBody = async (ctx: Context): Promise<unknown> => {
-    const issues: ValidationIssue[] = [];
-    const result = validatePart('body', body!, await readBody(ctx));
-    settle('body', result instanceof Promise ? await result : result, ctx, issues);
-    if (issues.length > 0) throw validationError(issues);
+  const afterBody = (ctx: Context, result: PartResult): unknown => {
+    if (!result.ok) throw validationError(result.issues);
+    ctx[kSetInput]('body', result.value);
     return run(ctx);
+  };
+  const checkBody = (ctx: Context, value: unknown): unknown => {
+    const result = validatePart('body', body!, value);
+    return result instanceof Promise ? result.then((r) => afterBody(ctx, r)) : afterBody(ctx, result);
+  };
+  // One promise for the body (none without one), then the check and the handler in its callback.
+  const withBody = (ctx: Context): unknown => {
+    const pending = readBody(ctx);
+    return pending === undefined ? checkBody(ctx, undefined) : pending.then((value) => checkBody(ctx, value));
   };
   // A validator that answered with a promise: the rest of the parts are awaited in turn.
   const afterAsync = async (

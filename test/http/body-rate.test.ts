@@ -4,9 +4,13 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
+import * as v from 'valibot';
 import { App, type AppOptions, type ServerHandle, sleep } from 'weir';
 import { inject } from 'weir/testing';
-import { DEFAULT_BODY_RATE_GRACE_MS, DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND } from '../../src/http/body.ts';
+import {
+  DEFAULT_BODY_RATE_GRACE_MS,
+  DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND,
+} from '../../src/http/body-rate.ts';
 import { deferred, serve } from '../helpers/http.ts';
 import { within } from '../helpers/time.ts';
 
@@ -23,6 +27,9 @@ function rateApp(options: AppOptions = {}): App {
   });
   app.post('/text', async (ctx) => ({ bytes: (await ctx.text()).length }));
   app.post('/json', async (ctx) => ({ got: await ctx.json() }));
+  app.post('/checked', { schema: { body: v.object({ text: v.string() }) } }, (ctx) => ({
+    bytes: ctx.body.text.length,
+  }));
   app.post('/unchecked', { minBodyRateBytesPerSecond: 0 }, async (ctx) => ({
     bytes: (await ctx.text()).length,
   }));
@@ -147,6 +154,19 @@ describe('minimum body data rate', () => {
     });
   });
 
+  it('answers 408 to a body trickled into a route with a body schema, before the schema runs', async () => {
+    await withServer(rateApp(), async (handle) => {
+      const result = await trickle(
+        handle.port,
+        'POST /checked HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n',
+        { piece: 'x'.repeat(10), everyMs: 100, pieces: 10_000 },
+      );
+      assert.equal(statusOf(result.response), 408, result.response);
+      assert.equal(jsonOf(result.response).error?.code, 'WEIR_ERR_BODY_TOO_SLOW');
+      assert.equal(result.closed, true);
+    });
+  });
+
   it('serves a body sent at a healthy rate for longer than the grace period', async () => {
     // 200 bytes every 50 ms is 4,000 B/s, four times the minimum, for 2 s.
     await withServer(rateApp(), async (handle) => {
@@ -180,10 +200,15 @@ describe('minimum body data rate', () => {
     const timers = countRateTimers(t);
     const app = rateApp();
     await withServer(app, async (handle) => {
-      for (const body of ['{"a":1}', JSON.stringify({ list: Array.from({ length: 200 }, (_, i) => i) })]) {
+      const bodies: [string, string][] = [
+        ['/json', '{"a":1}'],
+        ['/json', JSON.stringify({ list: Array.from({ length: 200 }, (_, i) => i) })],
+        ['/checked', '{"text":"abc"}'],
+      ];
+      for (const [path, body] of bodies) {
         const result = await trickle(
           handle.port,
-          `POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
           { piece: '', everyMs: 1000, pieces: 0 },
         );
         assert.equal(statusOf(result.response), 200, result.response);

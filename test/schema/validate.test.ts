@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, it } from 'node:test';
 import { type } from 'arktype';
 import * as v from 'valibot';
@@ -130,6 +131,71 @@ describe('route schemas', () => {
       400,
       'a required body that is absent',
     );
+  });
+
+  it('leaves the body readable as bytes, text and JSON after the check, to the handler and its middleware', async () => {
+    const app = new App();
+    const seen: unknown[] = [];
+    app.use(async (ctx, next) => {
+      await next();
+      seen.push((await ctx.buffer()).length, await ctx.text(), await ctx.json().catch((err) => err.code));
+    });
+    const body = v.object({ name: v.string() });
+    app.post('/echo', { schema: { body } }, async (ctx) => ({
+      body: ctx.body,
+      json: await ctx.json(),
+      text: await ctx.text(),
+      bytes: (await ctx.buffer()).length,
+    }));
+    app.post(
+      '/first',
+      { schema: { body } },
+      async (ctx, next) => {
+        seen.push(await ctx.json());
+        return next();
+      },
+      (ctx) => ctx.body,
+    );
+    const sent = '{"name":"Ada","x":1}';
+    const echo = await inject(app, { method: 'POST', url: '/echo', body: JSON.parse(sent) });
+    assert.deepEqual(echo.json(), {
+      body: { name: 'Ada' },
+      json: { name: 'Ada', x: 1 },
+      text: sent,
+      bytes: 20,
+    });
+    assert.deepEqual(seen.splice(0), [20, sent, { name: 'Ada', x: 1 }]);
+    const first = await inject(app, { method: 'POST', url: '/first', body: { name: 'Bo', y: 2 } });
+    assert.deepEqual(first.json(), { name: 'Bo' });
+    assert.deepEqual(seen.splice(0), [{ name: 'Bo', y: 2 }, 19, '{"name":"Bo","y":2}', { name: 'Bo', y: 2 }]);
+    const malformed = await inject(app, {
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":',
+    });
+    assert.equal(malformed.status, 400);
+    assert.deepEqual(seen.splice(0), [8, '{"name":', 'WEIR_ERR_BODY_INVALID_JSON']);
+    const large = await inject(
+      new App({ bodyLimitBytes: 8 }).post('/echo', { schema: { body } }, (ctx) => ctx.body),
+      {
+        method: 'POST',
+        url: '/echo',
+        body: { name: 'too long for the limit' },
+      },
+    );
+    assert.equal(large.status, 413);
+  });
+
+  it("runs the handler of a route with a body schema in its middleware's async context", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const app = new App();
+    app.use((_ctx, next) => store.run('request', next));
+    app.post('/in', { schema: { body: v.object({ a: v.number() }) } }, () => ({
+      store: store.getStore() ?? null,
+    }));
+    const res = await inject(app, { method: 'POST', url: '/in', body: { a: 1 } });
+    assert.deepEqual(res.json(), { store: 'request' });
   });
 
   it('runs async checks on params, query and headers too, reporting every part that fails', async () => {
