@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,12 +193,50 @@ describe('access log', () => {
     assert.equal(summaries[0]?.level, 'warn');
   });
 
+  it('drops and counts lines past maxPendingBytes when the file does not keep up, and says so', async () => {
+    // A FIFO with no reader yet: nothing can be written until one opens it.
+    const fifo = join(dir, 'stalled.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const { lines, logger } = recorder();
+    const app = new App({ logger });
+    app.get('/', () => 'ok');
+    const log = accessLog(app, { to: fifo, maxPendingBytes: 4096, shedSummaryMs: 50 });
+    const handle = await serve(app);
+    let read = '';
+    try {
+      for (let i = 0; i < 100; i++) await request(handle, { path: '/' });
+      await sleep(1100); // the once-a-second flush hands the last lines over
+      assert.equal(log.written, 100);
+      assert.ok(log.dropped > 50 && log.dropped < 100, `dropped ${log.dropped}`);
+      await sleep(100);
+      const warned = lines.filter((l) => l.msg?.startsWith('access log lines dropped'));
+      assert.equal(
+        warned.reduce((n, l) => n + Number(l.obj.dropped), 0),
+        log.dropped,
+      );
+      assert.equal(warned[0]?.level, 'warn');
+    } finally {
+      await handle.close();
+      const reader = createReadStream(fifo, 'utf8');
+      reader.on('data', (chunk) => {
+        read += chunk;
+      });
+      await log.close();
+      await new Promise<void>((resolve) => reader.on('close', () => resolve()));
+    }
+    // What was not dropped arrives whole, line by line.
+    const kept = read.split('\n').filter(Boolean);
+    assert.equal(kept.length, 100 - log.dropped);
+    for (const line of kept) assert.equal((JSON.parse(line) as { route: string }).route, '/');
+  });
+
   it('refuses malformed options, naming them', () => {
     for (const [options, named] of [
       [{ sample: 2 }, /sample/],
       [{ sample: Number.NaN }, /sample/],
       [{ shedSummaryMs: 0 }, /shedSummaryMs/],
       [{ to: 42 }, /to/],
+      [{ maxPendingBytes: 10 }, /maxPendingBytes/],
     ] as const) {
       assert.throws(
         () => accessLog(new App({ logger: false }), options as AccessLogOptions),
