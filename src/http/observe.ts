@@ -37,7 +37,8 @@ export function observeRequest(ctx: Context, route: string, arrived: number, run
   // The peer's address is read from the OS once per connection; read it now, while the socket is open.
   void socket?.remoteAddress;
   const res = ctx.res;
-  res.once('close', () => {
+  // `on`, not `once`: a response closes once, and `once` would wrap the listener in two more objects.
+  res.on('close', () => {
     const record: RequestRecord = {
       ctx,
       route,
