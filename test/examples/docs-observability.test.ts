@@ -26,7 +26,7 @@ describe('docs/observability.md', () => {
       const id = res.headers.get('x-request-id');
       assert.notEqual(id, 'from-the-internet', '127.0.0.1 is not a trusted peer');
       let families = parsePrometheus(await (await fetch(exporter.url!)).text());
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 300; i++) {
         if (sample(families, 'weir_queue_attempts_total', { queue: 'emails', outcome: 'completed' }) === 1)
           break;
         await sleep(20);

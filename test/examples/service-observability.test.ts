@@ -35,7 +35,7 @@ describe('the reference service as operators see it', () => {
       assert.equal(job.status, 202);
       const jobRequest = job.headers.get('x-request-id');
       const location = job.headers.get('location');
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 500; i++) {
         const state = ((await (await fetch(`${url}${location}`)).json()) as { state: string }).state;
         if (state === 'completed') break;
         await sleep(20);

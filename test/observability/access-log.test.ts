@@ -167,7 +167,7 @@ describe('access log', () => {
       release = resolve;
     });
     await withApp(
-      { overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 200 } },
+      { overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 5000 } },
       { to: logger, shedSummaryMs: 50 },
       (app) =>
         app.get('/work', async () => {

@@ -50,11 +50,11 @@ describe('a request followed to its jobs', () => {
       const okId = String(ok.headers['x-request-id']);
       const badId = String(bad.headers['x-request-id']);
       assert.notEqual(okId, 'not-trusted');
-      for (let i = 0; i < 200 && seen.length < 2; i++) await sleep(10);
+      for (let i = 0; i < 1000 && seen.length < 2; i++) await sleep(10);
       assert.deepEqual(seen.sort(), [okId, badId].sort(), 'each job has its request’s id');
       // The handler's own line and the queue's line about the dead job both name the request.
       assert.ok(lines.some((l) => l.msg === 'queueing' && l.obj.requestId === badId));
-      for (let i = 0; i < 100 && !lines.some((l) => l.level === 'error'); i++) await sleep(10);
+      for (let i = 0; i < 500 && !lines.some((l) => l.level === 'error'); i++) await sleep(10);
       const dead = lines.find((l) => l.level === 'error' && /dead-lettered/.test(l.msg ?? ''));
       assert.equal(dead?.obj.requestId, badId);
       if (hasJobStatus(queue)) {

@@ -117,7 +117,7 @@ describe('metrics', () => {
   it('serves /metrics past a full limiter, and the limiter’s metrics move under a bounded load', async () => {
     const app = new App({
       logger: false,
-      overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 200 },
+      overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 5000 },
     });
     metrics(app);
     let release!: () => void;
