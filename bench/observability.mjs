@@ -11,15 +11,14 @@
 //   node bench/observability.mjs                      (SQLite in a temporary folder; writes nothing)
 //   node bench/observability.mjs --rounds 1 --duration 5 --out /tmp/observability.md
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clockTicks, pinning, ticks } from './lib/cpu.mjs';
+import { pinning } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
-import { startNpmService, wrkFigures } from './lib/npm-service.mjs';
-import { cleanupOnExit, get, runBounded, wrkCommand } from './lib/processes.mjs';
+import { loadWithCpu, startPinnedService } from './lib/npm-service.mjs';
+import { cleanupOnExit } from './lib/processes.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
@@ -61,30 +60,9 @@ const SHAPES = [
 ];
 const ROUTES = ['/plaintext', '/db'];
 
-async function start(shape) {
-  const service = startNpmService({ port, env: { ...databaseEnv, ...shape.env } });
-  try {
-    await service.waitFor(
-      async () => (await get(port, '/db').catch(() => undefined))?.status === 200,
-      120_000,
-    );
-  } catch (err) {
-    await service.stop();
-    throw new Error(`${shape.name} did not start: ${err.message}`);
-  }
-  if (pin.pinned) execFileSync('taskset', ['-a', '-cp', '0', String(service.child.pid)], { stdio: 'ignore' });
-  return service;
-}
-
-/** One wrk run, with the service's CPU over it: µs of CPU per request tells cost apart from a slow database. */
-async function load(path, seconds, pid) {
-  const args = wrkCommand(pin, { connections: 64, port }, seconds, path);
-  const before = ticks(`/proc/${pid}/stat`) ?? 0;
-  const { text } = await runBounded(args, seconds, 'wrk').done;
-  const cpuSeconds = ((ticks(`/proc/${pid}/stat`) ?? 0) - before) / clockTicks();
-  const figures = wrkFigures(text);
-  return { ...figures, cpuUsPerRequest: figures.requests > 0 ? (cpuSeconds * 1e6) / figures.requests : 0 };
-}
+const start = (shape) =>
+  startPinnedService({ port, env: { ...databaseEnv, ...shape.env }, pin, label: shape.name });
+const load = (path, seconds, pid) => loadWithCpu({ pin, port, path, seconds, pid });
 
 cleanupOnExit();
 const results = new Map(); // `${shape}|${path}` → runs, one per round
