@@ -1,0 +1,51 @@
+// Type-level tests of request ids and weir/observability: `tsc --noEmit` (run by `npm test`) fails if any
+// of these stops holding.
+import { App } from 'weir';
+import { openCache } from 'weir/cache';
+import { openDatabase } from 'weir/db';
+import { type AccessLine, accessLog, type Metrics, metrics } from 'weir/observability';
+import { openJobQueue } from 'weir/queue';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(_ok: T): void {}
+
+export async function requestIds(): Promise<void> {
+  const app = new App({ requestId: { header: 'request-id', trust: ['10.0.0.0/8'], generate: () => 'id' } });
+  new App({ requestId: false });
+  // @ts-expect-error: trust takes a boolean or addresses, not a hop count
+  new App({ requestId: { trust: 1 } });
+  app.get('/', (ctx) => {
+    expectType<Equal<typeof ctx.requestId, string>>(true);
+    ctx.log.info({ step: 1 }, 'logged with the request id');
+    return ctx.requestId;
+  });
+}
+
+export async function observability(): Promise<void> {
+  const app = new App();
+  const db = await openDatabase('sqlite::memory:');
+  const cache = await openCache('memory:');
+  const queue = await openJobQueue<{ to: string }>('emails');
+  // Any weir database, cache and queue is a source.
+  const m = metrics(app, { databases: { main: db }, caches: { main: cache }, queues: { emails: queue } });
+  expectType<Equal<typeof m, Metrics>>(true);
+  expectType<Equal<typeof m.url, string | undefined>>(true);
+  // @ts-expect-error: a database is something with poolStats()
+  metrics(app, { databases: { main: cache } });
+  const log = accessLog(app, { to: 'logs/access.log', sample: 0.1 });
+  expectType<Equal<typeof log.dropped, number>>(true);
+  // @ts-expect-error: sample is a share, a number
+  accessLog(app, { sample: '10%' });
+  const line: AccessLine = {
+    method: 'GET',
+    route: '/users/:id',
+    status: 200,
+    durationMs: 1.5,
+    bytes: 120,
+    ip: '127.0.0.1',
+    requestId: 'a-1',
+  };
+  expectType<Equal<typeof line.completed, false | undefined>>(true);
+  // Jobs carry the request id: a request's ctx is an add() option.
+  app.post('/send', async (ctx) => (await queue.add({ to: 'a@example.com' }, ctx)).id);
+}
