@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, type HttpError, httpError, isHttpError } from '../errors.ts';
 import type { AppRuntime } from './context.ts';
 import { httpDate } from './date.ts';
+import { requestIdOf } from './request-id.ts';
 import { lastResort, SERVER } from './send.ts';
 
 /**
@@ -76,7 +77,10 @@ export function shedRequest(
  */
 function writeShed(req: IncomingMessage, res: ServerResponse, runtime: AppRuntime, shed: HttpError): void {
   if (res.headersSent || res.destroyed) return;
-  const body = errorBody(shed.code, shed.message);
+  // Named like every other answer (a 5xx body carries the id), at the cost of a string concatenation.
+  const requestId = requestIdOf(req, runtime.requestIds);
+  const idHeader = runtime.requestIds.header;
+  const body = errorBody(shed.code, shed.message, { requestId });
   const hasBody =
     req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   try {
@@ -85,6 +89,7 @@ function writeShed(req: IncomingMessage, res: ServerResponse, runtime: AppRuntim
       'content-length': Buffer.byteLength(body),
       date: httpDate(),
       server: SERVER,
+      ...(idHeader === undefined ? undefined : { [idHeader]: requestId }),
       ...shed.headers,
       ...(hasBody || runtime.draining ? { connection: 'close' } : undefined),
     });

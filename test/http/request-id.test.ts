@@ -150,6 +150,39 @@ describe('request ids', () => {
     assert.match(String(bad.headers['x-request-id']), GENERATED, 'still echoed in the header');
   });
 
+  it('names shed requests too: the 503 the limiter answers carries the id in its header and body', async () => {
+    const app = new App({
+      logger: false,
+      overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 0, queueTimeoutMs: 5000 },
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    app.get('/work', async () => {
+      await gate;
+      return 'done';
+    });
+    const handle = await serve(app);
+    try {
+      const first = request(handle, { path: '/work' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const shed = await request(handle, { path: '/work' });
+      assert.equal(shed.status, 503);
+      const id = shed.headers['x-request-id'];
+      assert.match(String(id), GENERATED);
+      assert.equal(
+        (JSON.parse(shed.body) as { error: { code: string; requestId: string } }).error.requestId,
+        id,
+      );
+      release();
+      assert.equal((await first).status, 200);
+    } finally {
+      release();
+      await handle.close();
+    }
+  });
+
   it('binds the id to ctx.log: a pino child, or merged into each line of a logger without child()', async () => {
     const { logger, lines } = pinoLines();
     const plain: { obj: unknown; msg: string | undefined }[] = [];
