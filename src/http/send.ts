@@ -108,12 +108,10 @@ function sendBuffered(ctx: Context, status: number, type: string, body: string |
     date: httpDate(),
     server: SERVER,
   };
-  const runtime = ctx[kRuntime];
-  const idHeader = runtime.requestIds.header;
-  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
+  addRequestId(ctx, headers);
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
-  if (runtime.draining) headers.connection = 'close';
+  if (ctx[kRuntime].draining) headers.connection = 'close';
   ctx.res.writeHead(status, headers);
   ctx.res.end(body);
 }
@@ -122,8 +120,7 @@ function sendEmpty(ctx: Context, status: number, extraHeaders: ResponseHeaders |
   const headers: Headers = { date: httpDate(), server: SERVER };
   // RFC 9110 §8.6: no Content-Length on 1xx, 204 and 304 responses.
   if (status !== 204 && status !== 304 && status >= 200) headers['content-length'] = 0;
-  const idHeader = ctx[kRuntime].requestIds.header;
-  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
+  addRequestId(ctx, headers);
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
   if (extraHeaders !== undefined) assignLowercase(headers, extraHeaders);
@@ -132,11 +129,16 @@ function sendEmpty(ctx: Context, status: number, extraHeaders: ResponseHeaders |
   ctx.res.end();
 }
 
+/** The request's id, in the header the app echoes it in (none with `requestId: { header: false }`). */
+function addRequestId(ctx: Context, headers: Headers): void {
+  const name = ctx[kRuntime].requestIds.header;
+  if (name !== undefined) headers[name] = ctx.requestId;
+}
+
 function baseHeaders(ctx: Context, type: string | undefined): Headers {
   const headers: Headers = { date: httpDate(), server: SERVER };
   if (type !== undefined) headers['content-type'] = type;
-  const idHeader = ctx[kRuntime].requestIds.header;
-  if (idHeader !== undefined) headers[idHeader] = ctx.requestId;
+  addRequestId(ctx, headers);
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
   return headers;

@@ -81,31 +81,32 @@ export function httpMetrics(
   const each = (visit: (series: RouteSeries) => void): void => {
     for (const byMethod of routes.values()) for (const series of byMethod.values()) visit(series);
   };
-  pulled(
-    registry,
-    `${prefix}http_requests_total`,
+  /** A counter of each series' `counts` (statuses or error codes), under the label `label`. */
+  const countsBy = (
+    name: string,
+    help: string,
+    label: string,
+    counts: (s: RouteSeries) => Map<unknown, number>,
+  ) =>
+    pulled(registry, `${prefix}${name}`, help, 'counter', () => {
+      const out: Sample[] = [];
+      each((s) => {
+        for (const [key, value] of counts(s))
+          out.push({ labels: { ...s.labels, [label]: String(key) }, value });
+      });
+      return out;
+    });
+  countsBy(
+    'http_requests_total',
     'Responses by route pattern, method and status.',
-    'counter',
-    () => {
-      const out: Sample[] = [];
-      each((s) => {
-        for (const [status, value] of s.statuses) out.push({ labels: { ...s.labels, status }, value });
-      });
-      return out;
-    },
+    'status',
+    (s) => s.statuses,
   );
-  pulled(
-    registry,
-    `${prefix}http_request_errors_total`,
+  countsBy(
+    'http_request_errors_total',
     'Responses of 500 and above by route pattern, method and error code.',
-    'counter',
-    () => {
-      const out: Sample[] = [];
-      each((s) => {
-        for (const [code, value] of s.errors) out.push({ labels: { ...s.labels, code }, value });
-      });
-      return out;
-    },
+    'code',
+    (s) => s.errors,
   );
   const durations = `${prefix}http_request_duration_seconds`;
   pulled(

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { App, type AppOptions, HttpError } from 'weir';
 import { inject } from 'weir/testing';
-import { request, serve } from '../helpers/http.ts';
+import { deferred, request, serve } from '../helpers/http.ts';
 
 const GENERATED = /^[0-9a-f]{16}-[0-9a-z]+$/;
 
@@ -155,10 +155,7 @@ describe('request ids', () => {
       logger: false,
       overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 0, queueTimeoutMs: 5000 },
     });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: gate, resolve: release } = deferred();
     app.get('/work', async () => {
       await gate;
       return 'done';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { App, type AppOptions, sleep } from 'weir';
 import { type AccessLogOptions, accessLog } from 'weir/observability';
-import { request, serve } from '../helpers/http.ts';
+import { deferred, request, serve } from '../helpers/http.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-access-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -162,10 +162,7 @@ describe('access log', () => {
 
   it('counts shed requests in one line per interval instead of a line each', async () => {
     const { lines, logger } = recorder();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: gate, resolve: release } = deferred();
     await withApp(
       { overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 5000 } },
       { to: logger, shedSummaryMs: 50 },

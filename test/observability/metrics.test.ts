@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { App, HttpError, sleep } from 'weir';
 import { openCache } from 'weir/cache';
 import { metrics } from 'weir/observability';
-import { request, serve } from '../helpers/http.ts';
+import { deferred, request, serve } from '../helpers/http.ts';
 import { parsePrometheus, sample } from '../helpers/prometheus.ts';
 
 /** The `_bucket`, `_sum` and `_count` lines of a histogram series whose labels include `labels`. */
@@ -120,10 +120,7 @@ describe('metrics', () => {
       overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 1, queueTimeoutMs: 5000 },
     });
     metrics(app);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: gate, resolve: release } = deferred();
     app.get('/work', async () => {
       await gate;
       return 'done';
