@@ -49,13 +49,20 @@ if (cluster.isWorker) {
     process.exit(1);
   }
   if (workers === undefined) await import(pathToFileURL(main).href);
-  else
-    startPrimary({
-      workers,
-      scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr',
-      // The workers' metrics, summed, on a port of the primary's (see examples/service/entry.ts).
-      ...(process.env.METRICS === 'off'
-        ? {}
-        : { metrics: { port: Number(process.env.METRICS_PORT || 9464) } }),
-    });
+  else {
+    try {
+      startPrimary({
+        workers,
+        scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr',
+        // The workers' metrics, summed, on a port of the primary's (see examples/service/entry.ts).
+        ...(process.env.METRICS === 'off'
+          ? {}
+          : { metrics: { port: Number(process.env.METRICS_PORT || 9464) } }),
+      });
+    } catch (err) {
+      // A malformed METRICS_PORT, say: one line, as for WEB_CONCURRENCY above.
+      process.stderr.write(`weir: cannot start: ${err.message}\n`);
+      process.exit(1);
+    }
+  }
 }

@@ -214,6 +214,20 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       bad.stderr,
       /^weir: cannot start: listen port must be an integer 0…65535, received NaN \(number\) \[WEIR_ERR_INVALID_OPTION\] \(check PORT/,
     );
+    // A malformed METRICS_PORT, in one process and under a primary: the same one line.
+    const envs: Record<string, string>[] = [
+      { METRICS_PORT: 'abc' },
+      { METRICS_PORT: 'abc', WEB_CONCURRENCY: '2' },
+    ];
+    for (const env of envs) {
+      const metricsPort = await failedStart(env);
+      assert.equal(metricsPort.code, 1, JSON.stringify(env));
+      assert.equal(metricsPort.stderr.trim().split('\n').length, 1, metricsPort.stderr);
+      assert.match(
+        metricsPort.stderr,
+        /^weir: cannot start: metrics.port must be an integer 0…65535, received NaN/,
+      );
+    }
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     try {
