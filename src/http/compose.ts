@@ -35,6 +35,17 @@ export type ErrorResult = (ctx: Context, err: unknown) => unknown;
 /** A route's chain as one function: returns the value to send, or a promise of it. */
 export type Chain = (ctx: Context) => unknown;
 
+/** Called once with what to send, or with what was thrown (`failed`). */
+export type Done = (failed: boolean, value: unknown) => void;
+
+/**
+ * A chain's other form, on a chain that reads a body before its handler (a body schema): the answer
+ * goes to `done`, so a request whose steps are all synchronous callbacks makes no promise. Only the
+ * chain of a route without middleware keeps it (middleware awaits `next()`).
+ */
+export const kCallbackChain = Symbol('weir.callback-chain');
+export type CallbackChain = (ctx: Context, done: Done) => void;
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'

@@ -1,11 +1,10 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { kEnforcesDeadline, timeLeft } from '../concurrency/deadline.ts';
 import type { TaskGroup } from '../concurrency/task-group.ts';
-import { type HttpError, httpError, invalidOption } from '../errors.ts';
+import { type HttpError, invalidOption } from '../errors.ts';
 import { childLogger, type Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import type { Reply, Responses } from '../schema/types.ts';
-import { collectBody, expectType, isJsonType, parseForm, parseJson, readBody } from './body.ts';
 import { type BodyRate, NO_BODY_RATE, watchBodyRate } from './body-rate.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import type { DeadlineTrustFn } from './deadline.ts';
@@ -13,6 +12,7 @@ import { checkHeader, invalidHeader } from './headers.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { parseQuery } from './query.ts';
+import { RequestBody } from './request-body.ts';
 import { type RequestIds, requestIdOf } from './request-id.ts';
 import { requestController, requestTasks } from './request-scope.ts';
 import { isWeirResponse, json, WeirResponse } from './response.ts';
@@ -65,9 +65,7 @@ interface Lazy<S> {
   cookies: Readonly<Record<string, string | undefined>> | undefined;
   state: S | undefined;
   abort: AbortController | undefined;
-  raw: Promise<Buffer> | undefined;
-  parsed: Promise<unknown> | undefined;
-  parsedAs: string;
+  reader: RequestBody | undefined;
   client: ForwardedClient | undefined;
   /** The body's rate is watched (by `buffer()` or for `body`): one watch per request. */
   rateWatched: boolean;
@@ -105,7 +103,7 @@ export const kDeferReply = Symbol('weir.defer-reply');
 export const kSetInput = Symbol('weir.set-input');
 
 /** Reads the body for a route's body schema: `json()` or `form()` with no promise chained per step. */
-export const kParseBody = Symbol('weir.parse-body');
+export const kReadBody = Symbol('weir.read-body');
 
 /**
  * One request and its response. Everything that costs something is computed on first use: the query,
@@ -213,9 +211,7 @@ export class Context<P extends string = string, S extends object = Record<never,
       cookies: undefined,
       state: undefined,
       abort: undefined,
-      raw: undefined,
-      parsed: undefined,
-      parsedAs: '',
+      reader: undefined,
       client: undefined,
       rateWatched: false,
       deadline: undefined,
@@ -409,13 +405,7 @@ export class Context<P extends string = string, S extends object = Record<never,
 
   /** The body as bytes, within the route's size limit and minimum data rate. */
   buffer(): Promise<Buffer> {
-    const lazy = this.#bag();
-    if (lazy.raw === undefined) {
-      const rate = lazy.rateWatched ? NO_BODY_RATE : this.#bodyRate();
-      lazy.rateWatched = true;
-      lazy.raw = readBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes, rate);
-    }
-    return lazy.raw;
+    return this.#reader().buffer();
   }
 
   /**
@@ -425,87 +415,41 @@ export class Context<P extends string = string, S extends object = Record<never,
    * The type parameter is an assertion, not a check: validate what you did not produce.
    */
   json<T = unknown>(): Promise<T> {
-    return this.#parse('json', () => {
-      expectType(this.req, 'application/json', isJsonType);
-      const maxDepth = this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth;
-      return this.buffer().then((raw) => parseJson(raw, maxDepth));
-    }) as Promise<T>;
+    return this.#reader().json() as Promise<T>;
   }
 
   /**
-   * @internal What `json()` or `form()` answers, for a route's body schema: the bytes collected and
-   * parsed by callbacks, so one promise settles with the value (the public methods chain one per step).
-   * `buffer()`, `json()`, `text()` and `form()` answer afterwards as if the public method had read it.
+   * @internal What `json()` or `form()` answers, for a route's body schema, by callbacks: `done` gets the
+   * value or the error, and no promise is made. `buffer()`, `json()`, `text()` and `form()` answer
+   * afterwards as if the public method had read it.
    */
-  [kParseBody](kind: 'json' | 'form'): Promise<unknown> {
-    const lazy = this.#bag();
-    if (lazy.parsed !== undefined || lazy.raw !== undefined)
-      return kind === 'json' ? this.json() : this.form();
-    lazy.parsedAs = kind;
-    try {
-      if (kind === 'json') expectType(this.req, 'application/json', isJsonType);
-      else expectType(this.req, 'application/x-www-form-urlencoded', isFormType);
-    } catch (err) {
-      lazy.parsed = Promise.reject(err);
-      return lazy.parsed;
-    }
-    const maxDepth = this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth;
-    const rate = lazy.rateWatched ? NO_BODY_RATE : this.#bodyRate();
-    lazy.rateWatched = true;
-    let settleRaw: ((err: unknown, raw: Buffer | undefined) => void) | undefined;
-    lazy.raw = new Promise<Buffer>((resolve, reject) => {
-      settleRaw = (err, raw) => (err === undefined ? resolve(raw!) : reject(err));
-    });
-    lazy.parsed = new Promise((resolve, reject) => {
-      collectBody(this.req, this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes, rate, (err, raw) => {
-        if (err !== undefined) {
-          // Read or not, nobody may ever ask for the bytes: their failure is the parse's, reported there.
-          lazy.raw!.catch(NOOP);
-          settleRaw!(err, undefined);
-          reject(err);
-          return;
-        }
-        settleRaw!(undefined, raw);
-        try {
-          resolve(kind === 'json' ? parseJson(raw!, maxDepth) : parseForm(raw!.toString('utf8')));
-        } catch (parseErr) {
-          reject(parseErr);
-        }
-      });
-    });
-    return lazy.parsed;
+  [kReadBody](kind: 'json' | 'form', done: (err: unknown, value: unknown) => void): void {
+    this.#reader().read(kind, done);
   }
 
   /** The body as UTF-8 text, whatever its type. */
   text(): Promise<string> {
-    return this.#parse('text', () => this.buffer().then((raw) => raw.toString('utf8'))) as Promise<string>;
+    return this.#reader().text();
   }
 
   /** An `application/x-www-form-urlencoded` body; repeated names become lists. 415 for other types. */
   form(): Promise<Record<string, string | string[]>> {
-    return this.#parse('form', () => {
-      expectType(this.req, 'application/x-www-form-urlencoded', isFormType);
-      return this.buffer().then((raw) => parseForm(raw.toString('utf8')));
-    }) as Promise<Record<string, string | string[]>>;
+    return this.#reader().form();
   }
 
-  #parse(kind: string, parse: () => Promise<unknown>): Promise<unknown> {
+  #reader(): RequestBody {
     const lazy = this.#bag();
-    if (lazy.parsed !== undefined) {
-      if (lazy.parsedAs === kind) return lazy.parsed;
-      const first = lazy.parsedAs;
-      return this.buffer().then((raw) => {
-        if (kind === 'text') return raw.toString('utf8');
-        throw httpError('WEIR_ERR_BODY_CONSUMED', `The body was already read as ${first}, not ${kind}`);
-      });
-    }
-    lazy.parsedAs = kind;
-    try {
-      lazy.parsed = parse();
-    } catch (err) {
-      lazy.parsed = Promise.reject(err);
-    }
-    return lazy.parsed;
+    lazy.reader ??= new RequestBody(
+      this.req,
+      this.#route.bodyLimitBytes ?? this[kRuntime].bodyLimitBytes,
+      this.#route.maxJsonDepth ?? this[kRuntime].maxJsonDepth,
+      () => {
+        if (lazy.rateWatched) return NO_BODY_RATE;
+        lazy.rateWatched = true;
+        return this.#bodyRate();
+      },
+    );
+    return lazy.reader;
   }
 
   /**
@@ -560,9 +504,6 @@ export class Context<P extends string = string, S extends object = Record<never,
     return this.cookie(name, '', { ...options, maxAgeSeconds: 0, expires: new Date(0) });
   }
 }
-
-const NOOP = (): void => {};
-const isFormType = (type: string): boolean => type === 'application/x-www-form-urlencoded';
 
 // `ctx.signal` aborts at `ctx.deadline` (deadline.ts arms the timer whenever it sets one): weir's functions
 // given `ctx` use its signal as it is, with no timer of their own. On the prototype: no cost per request.

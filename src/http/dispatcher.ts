@@ -3,7 +3,15 @@ import { httpError, isHttpError } from '../errors.ts';
 import { RouteLatency } from '../overload/limit.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import { type Priority, priorityOf } from '../overload/options.ts';
-import { type Chain, compose, type ErrorResult, isThenable, type Middleware } from './compose.ts';
+import {
+  type CallbackChain,
+  type Chain,
+  compose,
+  type ErrorResult,
+  isThenable,
+  kCallbackChain,
+  type Middleware,
+} from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
@@ -25,6 +33,8 @@ export interface Route {
   /** The path pattern as registered (`/users/:id`), `(unmatched)` for the 404 route. */
   readonly pattern: string;
   readonly run: Chain;
+  /** The chain's callback form, when it has one (see compose.ts). */
+  readonly callback: CallbackChain | undefined;
   readonly settings: RouteSettings;
   readonly timeoutMs: number | undefined;
   /** Its class under overload (see weir/overload); `-1`: never limited nor shed. */
@@ -125,9 +135,11 @@ export class Dispatcher {
             minBytesPerSecond: rate ?? this.#runtime.bodyRate.minBytesPerSecond,
             graceMs: grace ?? this.#runtime.bodyRate.graceMs,
           };
+    const chain = compose(middleware, run, this.#errorResult);
     return {
       pattern,
-      run: compose(middleware, run, this.#errorResult),
+      run: chain,
+      callback: (chain as { [kCallbackChain]?: CallbackChain })[kCallbackChain],
       settings:
         limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined && bodyRate === undefined
           ? NO_SETTINGS
@@ -275,8 +287,9 @@ export class Dispatcher {
   }
 
   /**
-   * Runs the route. True when its answer is asynchronous: `done`, when given, is then called once the
-   * answer has been handed to `deliver()` (never when this returns false).
+   * Runs the route. True when its answer may be asynchronous: `done`, when given, is then called once
+   * the answer has been handed to `deliver()`, possibly before this returns (never when this returns
+   * false).
    */
   #serve(
     req: IncomingMessage,
@@ -301,6 +314,20 @@ export class Dispatcher {
       !armDeadline(ctx, route.timeoutMs, this.#runtime, this.#errorResult)
     ) {
       return false;
+    }
+    const callback = route.callback;
+    if (callback !== undefined) {
+      // deliver() never throws; `done` may run before this returns (a refusal decided from the head).
+      const answer = (failed: boolean, value: unknown): void => {
+        deliver(ctx, failed ? this.#errorResult(ctx, value) : value, this.#errorResult);
+        done?.();
+      };
+      try {
+        callback(ctx, answer);
+      } catch (err) {
+        answer(true, err);
+      }
+      return true;
     }
     let result: unknown;
     try {

@@ -20,7 +20,8 @@ import {
   validatePart,
   validationError,
 } from '../schema/validate.ts';
-import { type Context, kDeferReply, kParseBody, kReplyBody, kSetInput, kStatus } from './context.ts';
+import { type CallbackChain, type Done, isThenable, kCallbackChain } from './compose.ts';
+import { type Context, kDeferReply, kReadBody, kReplyBody, kSetInput, kStatus } from './context.ts';
 import { isWeirResponse, WeirResponse } from './response.ts';
 import { jsonText } from './send.ts';
 
@@ -37,20 +38,35 @@ function rawPart(ctx: Context, part: Exclude<InputPart, 'body'>): unknown {
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
 
 /**
- * The request body for a body schema: a form when it says it is one, JSON otherwise; `undefined` for a
- * request without a body (then nothing is read and no promise made).
+ * Reads the request body for a body schema and hands it to `done`: a form when it says it is one, JSON
+ * otherwise; `undefined` at once for a request without a body (then nothing is read).
  */
-function readBody(ctx: Context): Promise<unknown> | undefined {
+function readBody(ctx: Context, done: (err: unknown, value: unknown) => void): void {
   const headers = ctx.req.headers;
   const type = headers['content-type'];
   if (type === undefined) {
     const length = headers['content-length'];
-    if ((length === '0' || length === undefined) && headers['transfer-encoding'] === undefined)
-      return undefined;
+    if ((length === '0' || length === undefined) && headers['transfer-encoding'] === undefined) {
+      done(undefined, undefined);
+      return;
+    }
   } else if (type !== JSON_TYPE && FORM_TYPE.test(type)) {
-    return ctx[kParseBody]('form');
+    ctx[kReadBody]('form', done);
+    return;
   }
-  return ctx[kParseBody]('json');
+  ctx[kReadBody]('json', done);
+}
+
+/** Hands `value`, or the promise's outcome, to `done`. */
+function settleInto(value: unknown, done: Done): void {
+  if (isThenable(value)) {
+    value.then(
+      (v) => done(false, v),
+      (err: unknown) => done(true, err),
+    );
+  } else {
+    done(false, value);
+  }
 }
 
 function settle(part: InputPart, result: PartResult, ctx: Context, issues: ValidationIssue[]): void {
@@ -247,11 +263,28 @@ export function withSchemas(
     const result = validatePart('body', body!, value);
     return result instanceof Promise ? result.then((r) => afterBody(ctx, r)) : afterBody(ctx, result);
   };
-  // One promise for the body (none without one), then the check and the handler in its callback.
-  const withBody = (ctx: Context): unknown => {
-    const pending = readBody(ctx);
-    return pending === undefined ? checkBody(ctx, undefined) : pending.then((value) => checkBody(ctx, value));
+  // The body read by callbacks, then the check and the handler in the callback that has it.
+  const bodyThen = (ctx: Context, done: Done): void => {
+    readBody(ctx, (err, value) => {
+      if (err !== undefined) {
+        done(true, err);
+        return;
+      }
+      let result: unknown;
+      try {
+        result = checkBody(ctx, value);
+      } catch (thrown) {
+        done(true, thrown);
+        return;
+      }
+      settleInto(result, done);
+    });
   };
+  // Behind middleware, which awaits the chain: one promise.
+  const withBody = (ctx: Context): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      bodyThen(ctx, (failed, value) => (failed ? reject(value) : resolve(value))),
+    );
   // A validator that answered with a promise: the rest of the parts are awaited in turn.
   const afterAsync = async (
     ctx: Context,
@@ -269,7 +302,7 @@ export function withSchemas(
   };
 
   // Synchronous while the validators are (most are): a route without a body costs no promise here.
-  return function validated(ctx) {
+  function validated(ctx: Context): unknown {
     const issues: ValidationIssue[] = [];
     for (let i = 0; i < early.length; i++) {
       const result = check(ctx, early[i]!);
@@ -278,5 +311,21 @@ export function withSchemas(
     }
     if (issues.length > 0) throw validationError(issues);
     return body === undefined ? run(ctx) : withBody(ctx);
+  }
+  if (body === undefined) return validated;
+  // A route with a body and no middleware answers through `done`, with no promise of weir's own.
+  const callback: CallbackChain = (ctx, done) => {
+    const issues: ValidationIssue[] = [];
+    for (let i = 0; i < early.length; i++) {
+      const result = check(ctx, early[i]!);
+      if (result instanceof Promise) {
+        settleInto(afterAsync(ctx, i, result, issues), done);
+        return;
+      }
+      settle(early[i]!, result, ctx, issues);
+    }
+    if (issues.length > 0) done(true, validationError(issues));
+    else bodyThen(ctx, done);
   };
+  return Object.assign(validated, { [kCallbackChain]: callback });
 }

@@ -187,6 +187,53 @@ describe('route schemas', () => {
     assert.equal(large.status, 413);
   });
 
+  it('answers a body route without middleware through callbacks: the body stays readable, every refusal is answered and gives its slot back', async () => {
+    const app = new App({ bodyLimitBytes: 64 });
+    const body = v.object({ name: v.string() });
+    app.post('/echo', { schema: { body } }, async (ctx) => ({
+      body: ctx.body,
+      json: await ctx.json(),
+      text: await ctx.text(),
+      bytes: (await ctx.buffer()).length,
+      form: await ctx.form().catch((err) => err.code),
+    }));
+    app.post('/sync', { schema: { body, params: v.object({}) } }, (ctx) => ctx.reply(201, ctx.body));
+    app.post('/throws', { schema: { body } }, () => {
+      throw new Error('handler failed');
+    });
+    const sent = '{"name":"Ada","x":1}';
+    const echo = await inject(app, { method: 'POST', url: '/echo', body: JSON.parse(sent) });
+    assert.deepEqual(echo.json(), {
+      body: { name: 'Ada' },
+      json: { name: 'Ada', x: 1 },
+      text: sent,
+      bytes: 20,
+      form: 'WEIR_ERR_BODY_CONSUMED',
+    });
+    const created = await inject(app, { method: 'POST', url: '/sync', body: { name: 'Bo' } });
+    assert.equal(created.status, 201);
+    assert.deepEqual(created.json(), { name: 'Bo' });
+    const refusals: [string, Record<string, string>, string, number, string][] = [
+      ['/sync', { 'content-type': 'text/plain' }, 'x', 415, 'WEIR_ERR_BODY_UNSUPPORTED_TYPE'],
+      ['/sync', { 'content-type': 'application/json' }, '{"name":', 400, 'WEIR_ERR_BODY_INVALID_JSON'],
+      ['/sync', { 'content-type': 'application/json' }, '{"name":1}', 400, 'WEIR_ERR_VALIDATION'],
+      [
+        '/sync',
+        { 'content-type': 'application/json' },
+        `{"name":"${'x'.repeat(80)}"}`,
+        413,
+        'WEIR_ERR_BODY_TOO_LARGE',
+      ],
+      ['/throws', { 'content-type': 'application/json' }, '{"name":"Cy"}', 500, 'WEIR_ERR_INTERNAL'],
+    ];
+    for (const [url, headers, payload, status, code] of refusals) {
+      const res = await inject(app, { method: 'POST', url, headers, body: payload });
+      assert.equal(res.status, status, `${url} ${payload.slice(0, 12)}`);
+      assert.equal((res.json() as ErrorBody).error.code, code);
+    }
+    assert.equal(app.overloadStats()?.inFlight, 0, 'every answered request gave its slot back');
+  });
+
   it("runs the handler of a route with a body schema in its middleware's async context", async () => {
     const store = new AsyncLocalStorage<string>();
     const app = new App();
