@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { type } from 'arktype';
 import * as v from 'valibot';
@@ -232,6 +234,42 @@ describe('route schemas', () => {
       assert.equal((res.json() as ErrorBody).error.code, code);
     }
     assert.equal(app.overloadStats()?.inFlight, 0, 'every answered request gave its slot back');
+  });
+
+  it('runs the handler of a body route in the async context its request came in, over a real socket', async () => {
+    const store = new AsyncLocalStorage<string>();
+    const app = new App();
+    const body = v.object({ a: v.number() });
+    app.post('/bare', { schema: { body } }, () => ({ store: store.getStore() ?? null }));
+    app.post(
+      '/wrapped',
+      { schema: { body } },
+      (_ctx, next) => store.run('middleware', next),
+      () => ({ store: store.getStore() ?? null }),
+    );
+    // The body arrives in a later packet, so its events cannot share the request's tick.
+    const server = createServer((req, res) => store.run('server', () => app.handler(req, res)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const post = (path: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        const req = request({ port, host: '127.0.0.1', path, method: 'POST' }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(JSON.parse(text)));
+        });
+        req.on('error', reject);
+        req.setHeader('content-type', 'application/json');
+        req.setHeader('content-length', '7');
+        req.flushHeaders();
+        setTimeout(() => req.end('{"a":1}'), 20);
+      });
+    try {
+      assert.deepEqual(await post('/bare'), { store: 'server' });
+      assert.deepEqual(await post('/wrapped'), { store: 'middleware' });
+    } finally {
+      server.close();
+    }
   });
 
   it("runs the handler of a route with a body schema in its middleware's async context", async () => {
