@@ -92,6 +92,14 @@ export type {
   SchemaRouteSpec,
 } from './http/route-spec.ts';
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
+export {
+  type SseCloseReason,
+  type SseEvent,
+  type SseOptions,
+  type SseSource,
+  type SseStream,
+  sse,
+} from './http/sse.ts';
 export { type StaticOptions, serveStatic } from './http/static.ts';
 export type { Logger } from './internal/logger.ts';
 export type { OverloadStats } from './overload/limiter.ts';
