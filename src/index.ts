@@ -93,6 +93,7 @@ export type {
 } from './http/route-spec.ts';
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
 export {
+  lastEventId,
   type SseCloseReason,
   type SseEvent,
   type SseOptions,

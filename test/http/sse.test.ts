@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
-import { App, type Logger, type ServerHandle, type SseStream, sse } from 'weir';
+import { App, type Logger, lastEventId, type ServerHandle, type SseStream, sse } from 'weir';
 import { inject } from 'weir/testing';
 import { deferred, serve } from '../helpers/http.ts';
 import { openStream, parseEvents } from '../helpers/sse.ts';
@@ -139,13 +139,20 @@ describe('sse()', () => {
   });
 
   it('delivers Last-Event-ID to the source, and treats a hostile one as absent', async () => {
-    const echo = (): App =>
-      new App({ logger: false }).get('/events', (ctx) =>
+    const echo = (): App => {
+      const app = new App({ logger: false });
+      app.get('/events', (ctx) =>
         sse(ctx, (stream) => {
           stream.send(JSON.stringify(stream.lastEventId ?? null));
           stream.close();
         }),
       );
+      async function* after(id: string | undefined) {
+        yield JSON.stringify(id ?? null);
+      }
+      app.get('/pull', (ctx) => sse(ctx, after(lastEventId(ctx))));
+      return app;
+    };
     const idOf = (body: string) => JSON.parse(parseEvents(body).events[0]!.data) as string | null;
     await withServer(echo(), async (handle) => {
       const reader = await openStream(handle.port, '/events', { 'last-event-id': 'evt-41' });
@@ -154,12 +161,17 @@ describe('sse()', () => {
       const long = await openStream(handle.port, '/events', { 'last-event-id': 'a'.repeat(1025) });
       await long.until(() => long.outcome === 'end', 'the stream ends');
       assert.equal(idOf(long.text), null);
+      const pulled = await openStream(handle.port, '/pull', { 'last-event-id': 'evt-42' });
+      await pulled.until(() => pulled.outcome === 'end', 'the stream ends');
+      assert.equal(idOf(pulled.text), 'evt-42');
     });
     // A socket cannot carry CR or LF in a header, nor Node's parser take 100 kB of one: inject() can.
     const app = echo();
     for (const hostile of ['a\r\nevent: x', 'a\nb', 'a\rb', 'a\0b', 'x'.repeat(100_000)]) {
-      const res = await inject(app, { url: '/events', headers: { 'last-event-id': hostile } });
-      assert.equal(idOf(res.body), null, JSON.stringify(hostile.slice(0, 20)));
+      for (const url of ['/events', '/pull']) {
+        const res = await inject(app, { url, headers: { 'last-event-id': hostile } });
+        assert.equal(idOf(res.body), null, `${url} ${JSON.stringify(hostile.slice(0, 20))}`);
+      }
     }
     const ok = await inject(app, { url: '/events', headers: { 'last-event-id': 'b'.repeat(1024) } });
     assert.equal(idOf(ok.body), 'b'.repeat(1024));
