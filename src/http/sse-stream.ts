@@ -53,7 +53,7 @@ const REASONS: Record<SseCloseReason, string> = {
 export class EventStream implements SseStream {
   readonly lastEventId: string | undefined;
   readonly #ctx: AnyContext;
-  readonly #push: ((stream: SseStream) => void | PromiseLike<void>) | undefined;
+  readonly #push: ((stream: SseStream) => unknown) | undefined;
   readonly #iterator: AsyncIterator<SseEvent | string> | undefined;
   readonly #settings: Settings;
   readonly #controller = new AbortController();
@@ -132,7 +132,8 @@ export class EventStream implements SseStream {
   /** Writes `text`; false when the client was dropped for it (or is gone). */
   #write(text: string): boolean {
     const res = this.#ctx.res;
-    if (res.destroyed) {
+    // Gone, or ended by the server (the drain's deadline): 'close' is on its way.
+    if (res.destroyed || res.writableEnded) {
       this.#finish('client');
       return false;
     }
@@ -150,16 +151,16 @@ export class EventStream implements SseStream {
     return true;
   }
 
-  #runPush(push: (stream: SseStream) => void | PromiseLike<void>): void {
-    let result: void | PromiseLike<void>;
+  #runPush(push: (stream: SseStream) => unknown): void {
+    let result: unknown;
     try {
       result = push(this);
     } catch (err) {
       this.#fail(err);
       return;
     }
-    if (typeof (result as PromiseLike<void> | undefined)?.then === 'function') {
-      (result as PromiseLike<void>).then(undefined, (err: unknown) => this.#fail(err));
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.#fail(err));
     }
   }
 
@@ -196,7 +197,7 @@ export class EventStream implements SseStream {
     if (res.writableNeedDrain) {
       res.once('drain', this.#resume);
     } else if (++this.#burst >= BURST) {
-      // The kernel may keep taking what a fast client reads: let other work run between bursts.
+      // Small events may not fill the response's buffer for a long while: let other work run meanwhile.
       this.#burst = 0;
       setImmediate(this.#resume);
     } else {

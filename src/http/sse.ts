@@ -58,10 +58,10 @@ export interface SseStream {
 /**
  * What feeds an SSE response: an async iterable, pulled as the client reads (its iterator's `return()`
  * is called when the stream closes first), or a push function, called once when the response starts.
- * The function's own return does not end the stream; `close()` does. A source that throws ends the
- * stream by cutting the connection, and is logged.
+ * The function's return does not end the stream (`close()` does); a promise it returns is watched for a
+ * rejection. A source that throws or rejects ends the stream by cutting the connection, and is logged.
  */
-export type SseSource = AsyncIterable<SseEvent | string> | ((stream: SseStream) => void | PromiseLike<void>);
+export type SseSource = AsyncIterable<SseEvent | string> | ((stream: SseStream) => unknown);
 
 /**
  * Why a stream closed: `end` (the source finished, or `close()`), `client` (the client left), `slow` (it
