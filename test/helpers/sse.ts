@@ -1,4 +1,9 @@
+import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { App, Logger, ServerHandle } from 'weir';
+import { serve } from './http.ts';
 
 /** An event as a browser's EventSource dispatches it. */
 export interface ParsedEvent {
@@ -119,4 +124,48 @@ export function openStream(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A line a test's logger received. */
+export type Line = { level: string; obj: Record<string, unknown>; msg: string | undefined };
+
+/** A logger that keeps every line, for asserting what was logged. */
+export function captureLog(): { logger: Logger; lines: Line[] } {
+  const lines: Line[] = [];
+  const at = (level: string) => (obj: unknown, msg?: string) =>
+    lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { logger: { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') }, lines };
+}
+
+/** Runs `run` against `app` listening on an ephemeral port, then closes it. */
+export async function withServer(app: App, run: (handle: ServerHandle) => Promise<void>): Promise<void> {
+  const handle = await serve(app);
+  try {
+    await run(handle);
+  } finally {
+    await handle.close({ timeoutMs: 1000 });
+  }
+}
+
+/** A raw connection that sends a GET and then reads nothing: its kernel buffer fills, then the server's. */
+export async function neverReading(port: number, path: string): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause();
+  socket.on('error', () => {});
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  return socket;
+}
+
+/** Polls `value()` every 25 ms until it stops changing for 8 polls (at most 400 polls). */
+export async function settled(value: () => number): Promise<number> {
+  let last = -1;
+  let same = 0;
+  for (let i = 0; i < 400 && same < 8; i++) {
+    const now = value();
+    same = now === last ? same + 1 : 0;
+    last = now;
+    await sleep(25);
+  }
+  return last;
 }
