@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { App, HttpError } from 'weir';
+import { openCache } from 'weir/cache';
 import { type Database, openDatabase } from 'weir/db';
 import { type Tracing, tracing } from 'weir/observability';
 import { type JobQueue, openJobQueue } from 'weir/queue';
@@ -358,6 +359,62 @@ describe('tracing: the trace context a job carries', () => {
       await app.stop();
       await traced.close();
       await queue.close();
+    }
+  });
+});
+
+describe('tracing: cache calls', () => {
+  it('makes a span per call with hit or miss, and nests what a loader does under its wrap()', async () => {
+    const cache = await openCache('memory:', { namespace: 'pages' });
+    const db = await openDatabase('sqlite::memory:');
+    const app = new App({ logger: false });
+    app.get('/page', async (ctx) => {
+      const first = await cache.get('page:1', ctx);
+      const loaded = await cache.wrap('page:1', async () => (await db.one<{ n: number }>`SELECT 1 AS n`).n);
+      const again = await cache.wrap('page:1', async () => 2);
+      await cache.set('other', { secret: 'value' });
+      const many = await cache.getMany(['page:1', 'nope', 'other']);
+      return { first: first ?? null, loaded, again, found: many.filter((v) => v !== undefined).length };
+    });
+    const traced = await tracing(app);
+    try {
+      exporter.reset();
+      assert.deepEqual((await inject(app, { url: '/page' })).json(), {
+        first: null,
+        loaded: 1,
+        again: 1,
+        found: 2,
+      });
+      const all = spans();
+      const server = only(all, 'GET /page');
+      const calls = all.filter((s) => s.name.startsWith('cache '));
+      assert.deepEqual(
+        calls.map((s) => [s.name, s.attributes['weir.cache.hit']]),
+        [
+          ['cache get', false],
+          ['cache wrap', false],
+          ['cache wrap', true],
+          ['cache set', undefined],
+          ['cache getMany', undefined],
+        ],
+      );
+      for (const call of calls) {
+        assert.ok(isChild(call, server));
+        assert.equal(call.kind, SpanKind.INTERNAL, 'an in-process cache is no remote call');
+        assert.equal(call.attributes['weir.cache.backend'], 'memory');
+        assert.equal(call.attributes['weir.cache.namespace'], 'pages');
+      }
+      assert.deepEqual(
+        [calls[4]!.attributes['weir.cache.keys'], calls[4]!.attributes['weir.cache.hits']],
+        [3, 2],
+      );
+      assert.ok(isChild(only(all, 'SELECT'), calls[1]!), 'the loader’s query nests under its wrap()');
+      const text = JSON.stringify(calls.map((s) => s.attributes));
+      assert.ok(!text.includes('page:1') && !text.includes('secret'), 'no key or value reaches a span');
+    } finally {
+      await traced.close();
+      await cache.close();
+      await db.close();
     }
   });
 });
