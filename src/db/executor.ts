@@ -87,9 +87,12 @@ export class Executor implements Queryable {
    * (on PostgreSQL, on the server) when either fires while it runs.
    */
   #run(strings: TemplateStringsArray, values: SqlValue[]): Promise<RunResult> {
-    const run = () => this.#within((signal) => this.#runner.run(strings, values, signal));
-    if (this.#target === undefined || !queryChannel.start.hasSubscribers) return run();
-    return this.#traced('query', textOf(strings), run);
+    if (this.#target !== undefined && queryChannel.start.hasSubscribers) {
+      return this.#traced('query', textOf(strings), () =>
+        this.#within((signal) => this.#runner.run(strings, values, signal)),
+      );
+    }
+    return this.#within((signal) => this.#runner.run(strings, values, signal));
   }
 
   /** Publishes `work` on the `weir:db.query` channel. */
@@ -139,9 +142,10 @@ export class Executor implements Queryable {
   }
 
   execScript(sql: string): Promise<void> {
-    const run = () => this.#within((signal) => this.#runner.script(sql, signal));
-    if (this.#target === undefined || !queryChannel.start.hasSubscribers) return run();
-    return this.#traced('script', sql, run);
+    if (this.#target !== undefined && queryChannel.start.hasSubscribers) {
+      return this.#traced('script', sql, () => this.#within((signal) => this.#runner.script(sql, signal)));
+    }
+    return this.#within((signal) => this.#runner.script(sql, signal));
   }
 
   /**

@@ -6,10 +6,10 @@
  * `end` when the operation threw before it could return a promise.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { CacheRecord } from '../../cache/observe.ts';
-import type { QueryRecord, QueryTarget } from '../../db/observe.ts';
+import { type CacheRecord, cacheChannel } from '../../cache/observe.ts';
+import { type QueryRecord, type QueryTarget, queryChannel } from '../../db/observe.ts';
 import type { TraceCarrier, TraceGetter } from '../../internal/trace.ts';
-import type { AddRecord, ProcessRecord } from '../../queue/observe.ts';
+import { type AddRecord, addChannel, type ProcessRecord, processChannel } from '../../queue/observe.ts';
 import type { Api, Attributes, Context, Span, TextMapGetter, TextMapSetter, Tracer } from './api.ts';
 import { recordError, suppressKey } from './api.ts';
 
@@ -43,6 +43,19 @@ const jobGetter: TextMapGetter<TraceGetter> = {
   get: (read, key) => read(key),
 };
 
+/** A channel, by its name. */
+interface Named {
+  readonly name: string | symbol;
+}
+
+/** The channels of a tracing channel that spans are made and ended on. */
+interface Channels {
+  readonly start: Named;
+  readonly end: Named;
+  readonly error: Named;
+  readonly asyncEnd: Named;
+}
+
 /** The first keyword of a statement: its operation (`SELECT`, `INSERT`, `WITH` …). */
 const KEYWORD = /^\s*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/;
 
@@ -52,7 +65,7 @@ export class BackendSpans {
   readonly #suppress: symbol;
   readonly #traced = new WeakMap<object, Traced>();
   readonly #targets = new WeakMap<QueryTarget, Attributes>();
-  readonly #subscriptions: [string, (message: unknown) => void][] = [];
+  readonly #subscriptions: [string | symbol, (message: unknown) => void][] = [];
 
   constructor(api: Api, settings: BackendSettings) {
     this.#api = api;
@@ -62,25 +75,25 @@ export class BackendSpans {
 
   /** Subscribes to the backends' channels. */
   install(): void {
-    if (this.#settings.db) this.#on('weir:db.query', this.#query);
-    if (this.#settings.cache) this.#on('weir:cache.call', this.#cache);
+    if (this.#settings.db) this.#on(queryChannel, this.#query);
+    if (this.#settings.cache) this.#on(cacheChannel, this.#cache);
     if (this.#settings.jobs) {
-      this.#on('weir:queue.add', this.#add);
-      this.#on('weir:queue.process', this.#process);
+      this.#on(addChannel, this.#add);
+      this.#on(processChannel, this.#process);
     }
   }
 
-  /** Subscribes to the tracing channel `name`: `start` makes the span, the others end it. */
-  #on(name: string, start: (record: never) => void): void {
-    const listeners: [string, (message: unknown) => void][] = [
-      [`tracing:${name}:start`, start as (message: unknown) => void],
-      [`tracing:${name}:end`, this.#endSync],
-      [`tracing:${name}:error`, this.#error],
-      [`tracing:${name}:asyncEnd`, this.#end],
+  /** Subscribes to a tracing channel: `start` makes the span, the others end it. */
+  #on(channels: Channels, start: (record: never) => void): void {
+    const listeners: [Named, (message: unknown) => void][] = [
+      [channels.start, start as (message: unknown) => void],
+      [channels.end, this.#endSync],
+      [channels.error, this.#error],
+      [channels.asyncEnd, this.#end],
     ];
     for (const [channel, listener] of listeners) {
-      subscribe(channel, listener);
-      this.#subscriptions.push([channel, listener]);
+      subscribe(channel.name, listener);
+      this.#subscriptions.push([channel.name, listener]);
     }
   }
 
@@ -123,7 +136,8 @@ export class BackendSpans {
       this.#begin(record, 'db', 'transaction', api.SpanKind.INTERNAL, attributes, parent);
       return;
     }
-    const keyword = KEYWORD.exec(record.sql)?.[1]?.toUpperCase();
+    // A script's keyword is looked for in its first 2,048 characters: past a longer comment, none.
+    const keyword = KEYWORD.exec(record.sql.slice(0, 2048))?.[1]?.toUpperCase();
     if (keyword !== undefined) attributes['db.operation.name'] = keyword;
     const max = this.#settings.maxQueryTextLength;
     if (max > 0) {

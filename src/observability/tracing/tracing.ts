@@ -77,8 +77,9 @@ let shared: { backends: BackendSpans; fetch: FetchSpans | undefined; holders: nu
  * Traces `app` with OpenTelemetry: a SERVER span per request (`GET /users/:id`), and, beneath it, a span
  * per database query, cache call, job added and `fetch()` made while it runs; a CONSUMER span per job
  * attempt, whose parent is the span that added the job. Attributes follow OpenTelemetry's semantic
- * conventions (HTTP, database, messaging). Call it once per app, before the app starts; register an
- * OpenTelemetry SDK (tracer provider, context manager, propagator) first, or the spans go nowhere.
+ * conventions (HTTP, database, messaging). Call it once per app, before the app starts, on the app that
+ * listens (a mounted app's requests are its parent's); register an OpenTelemetry SDK (tracer provider,
+ * context manager, propagator) first, or the spans go nowhere. It is closed when the app stops.
  *
  * @throws WEIR_ERR_TRACING_API_MISSING when `@opentelemetry/api` is not installed;
  *   WEIR_ERR_INVALID_OPTION for a bad option, or a second call for one app.
