@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { App } from 'weir';
+import { openCache } from 'weir/cache';
 import { openDatabase } from 'weir/db';
 import { tracing } from 'weir/observability';
 import { type JobQueue, openJobQueue } from 'weir/queue';
@@ -14,6 +15,8 @@ import {
   NATS_URL,
   natsSkip,
   postgresSkip,
+  REDIS_URL,
+  redisSkip,
   uniqueNamespace,
 } from '../helpers/services.ts';
 import { exporter, isChild, only, parentOf, spans, waitFor } from '../helpers/tracing.ts';
@@ -253,4 +256,36 @@ describe('tracing: NATS', async () => {
       }),
     ),
   );
+});
+
+describe('tracing: Redis', async () => {
+  const skip = await redisSkip();
+  it('makes client spans of cache calls, naming the backend and namespace, never a key', {
+    skip,
+  }, async () => {
+    const namespace = uniqueNamespace('tracing');
+    const cache = await openCache(REDIS_URL, { namespace });
+    const app = new App({ logger: false });
+    app.get('/n', async () => cache.wrap('user:42', () => 42));
+    const traced = await tracing(app);
+    try {
+      exporter.reset();
+      assert.equal((await inject(app, { url: '/n' })).body, '42');
+      assert.equal((await inject(app, { url: '/n' })).body, '42');
+      const wraps = spans().filter((s) => s.name === 'cache wrap');
+      assert.deepEqual(
+        wraps.map((s) => [s.kind, s.attributes['weir.cache.backend'], s.attributes['weir.cache.hit']]),
+        [
+          [SpanKind.CLIENT, 'redis', false],
+          [SpanKind.CLIENT, 'redis', true],
+        ],
+      );
+      assert.equal(wraps[0]!.attributes['weir.cache.namespace'], namespace);
+      assert.ok(!JSON.stringify(wraps.map((s) => s.attributes)).includes('user:42'));
+    } finally {
+      await traced.close();
+      await cache.clear();
+      await cache.close();
+    }
+  });
 });
