@@ -261,6 +261,10 @@ export const errorCodes = {
     status: 500,
     summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',
   },
+  WEIR_ERR_TRACING_API_MISSING: {
+    status: 500,
+    summary: 'tracing() needs the @opentelemetry/api package, which is not installed.',
+  },
   WEIR_ERR_DOCS_RENDERER_MISSING: {
     status: 500,
     summary: 'docsPage() needs the swagger-ui-dist package, which is not installed or lacks a file.',

@@ -50,7 +50,7 @@ describe('architecture', () => {
     for (const [, path] of sources()) {
       const text = readFileSync(join(src, path), 'utf8');
       const eager =
-        /^import\s+(?!type\b)[^;]*from\s+'(pg|ioredis|amqplib|@nats-io\/[\w-]+|better-sqlite3|piscina)'/m.exec(
+        /^import\s+(?!type\b)[^;]*from\s+'(pg|ioredis|amqplib|@nats-io\/[\w-]+|better-sqlite3|piscina|@opentelemetry\/[\w-]+)'/m.exec(
           text,
         );
       assert.equal(eager, null, `${path} loads ${eager?.[1]} eagerly`);

@@ -10,9 +10,11 @@ import { reasonOf } from '../concurrency/signal.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts';
+import { runInside } from '../internal/trace.ts';
 import type { Cache, CacheStats, CoreOptions, Loader, SetOptions, WrapOptions } from './cache.ts';
 import { type Codec, json, MISS, SerializerCodec } from './codec.ts';
 import { checkDuration, checkLife, entryOf, fresh, withinStale } from './life.ts';
+import { type CacheRecord, cacheChannel, traceCall } from './observe.ts';
 import { type FlightHost, SingleFlight } from './single-flight.ts';
 import type { CacheStatus, Entry, Store } from './store.ts';
 
@@ -151,8 +153,13 @@ export class StoreCache implements Cache {
     }
   }
 
-  async get<T = unknown>(key: string, options?: SignalOptions): Promise<T | undefined> {
-    if (needsBudget(options)) return withinBudget(options, (signal) => this.get<T>(key, { signal }));
+  get<T = unknown>(key: string, options?: SignalOptions): Promise<T | undefined> {
+    if (!cacheChannel.start.hasSubscribers) return this.#get<T>(key, options);
+    return traceCall(this, 'get', () => this.#get<T>(key, options));
+  }
+
+  async #get<T>(key: string, options?: SignalOptions): Promise<T | undefined> {
+    if (needsBudget(options)) return withinBudget(options, (signal) => this.#get<T>(key, { signal }));
     const full = this.#key(key);
     throwIfAborted(options?.signal);
     const entry = await this.#read(full);
@@ -170,8 +177,13 @@ export class StoreCache implements Cache {
   }
 
   getMany<T = unknown>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]> {
+    if (!cacheChannel.start.hasSubscribers) return this.#getMany<T>(keys, options);
+    return traceCall(this, 'getMany', () => this.#getMany<T>(keys, options));
+  }
+
+  #getMany<T>(keys: readonly string[], options?: SignalOptions): Promise<(T | undefined)[]> {
     if (needsBudget(options)) {
-      return withinBudget(options, (signal) => this.getMany<T>(keys, { signal }));
+      return withinBudget(options, (signal) => this.#getMany<T>(keys, { signal }));
     }
     let full: readonly string[];
     try {
@@ -230,13 +242,23 @@ export class StoreCache implements Cache {
     return values;
   }
 
-  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+  set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    if (!cacheChannel.start.hasSubscribers) return this.#set(key, value, options);
+    return traceCall(this, 'set', () => this.#set(key, value, options));
+  }
+
+  async #set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     const full = this.#key(key);
     if (value === undefined) throw invalidOption('cache.set() value', 'a value other than undefined', value);
     await this.#write(full, value, options);
   }
 
-  async add(key: string, value: unknown, options?: Pick<SetOptions, 'ttl'>): Promise<boolean> {
+  add(key: string, value: unknown, options?: Pick<SetOptions, 'ttl'>): Promise<boolean> {
+    if (!cacheChannel.start.hasSubscribers) return this.#add(key, value, options);
+    return traceCall(this, 'add', () => this.#add(key, value, options));
+  }
+
+  async #add(key: string, value: unknown, options?: Pick<SetOptions, 'ttl'>): Promise<boolean> {
     const full = this.#key(key);
     if (value === undefined) throw invalidOption('cache.add() value', 'a value other than undefined', value);
     const encoded = this.#codec.encode(value);
@@ -258,7 +280,12 @@ export class StoreCache implements Cache {
     }
   }
 
-  async delete(key: string): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    if (!cacheChannel.start.hasSubscribers) return this.#delete(key);
+    return traceCall(this, 'delete', () => this.#delete(key));
+  }
+
+  async #delete(key: string): Promise<boolean> {
     const full = this.#key(key);
     try {
       return await this.#store.delete(full);
@@ -268,7 +295,12 @@ export class StoreCache implements Cache {
     }
   }
 
-  async clear(sub?: string): Promise<void> {
+  clear(sub?: string): Promise<void> {
+    if (!cacheChannel.start.hasSubscribers) return this.#clear(sub);
+    return traceCall(this, 'clear', () => this.#clear(sub));
+  }
+
+  async #clear(sub?: string): Promise<void> {
     this.#ensureOpen();
     const prefix = sub === undefined ? this.#prefix : `${this.#key(sub)}:`;
     try {
@@ -279,9 +311,24 @@ export class StoreCache implements Cache {
   }
 
   wrap<T>(key: string, loader: Loader<T>, options?: WrapOptions): Promise<T> {
+    if (!cacheChannel.start.hasSubscribers) return this.#wrap(key, loader, options, undefined);
+    // Traced, the loader runs with the call's span active: what it does nests under it.
+    const record: CacheRecord = { cache: this, operation: 'wrap' };
+    return cacheChannel.tracePromise(
+      () => runInside(record, () => this.#wrap(key, loader, options, record)),
+      record,
+    );
+  }
+
+  #wrap<T>(
+    key: string,
+    loader: Loader<T>,
+    options: WrapOptions | undefined,
+    record: CacheRecord | undefined,
+  ): Promise<T> {
     if (needsBudget(options)) {
       return withinBudget(options, (signal) =>
-        this.wrap(key, loader, { ...options, signal, deadline: undefined }),
+        this.#wrap(key, loader, { ...options, signal, deadline: undefined }, record),
       );
     }
     let full: string;
@@ -302,41 +349,53 @@ export class StoreCache implements Cache {
     }
     if (found instanceof Promise) {
       return found.then(
-        (entry) => this.#answer(full, entry, loader, options),
+        (entry) => this.#answer(full, entry, loader, options, record),
         (err: unknown) => {
           this.#fail('read', err);
-          return this.#answer(full, undefined, loader, options);
+          return this.#answer(full, undefined, loader, options, record);
         },
       );
     }
     // An in-process store answered at once: a hit costs this one promise.
     try {
-      return this.#answer(full, found, loader, options);
+      return this.#answer(full, found, loader, options, record);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   /** `wrap()` once the store has answered: the fresh value, the stale one while it refreshes, or a load. */
-  #answer<T>(full: string, entry: Entry | undefined, loader: Loader<T>, options?: WrapOptions): Promise<T> {
+  #answer<T>(
+    full: string,
+    entry: Entry | undefined,
+    loader: Loader<T>,
+    options: WrapOptions | undefined,
+    record: CacheRecord | undefined,
+  ): Promise<T> {
     if (entry !== undefined) {
       const now = Date.now();
       if (fresh(entry, now)) {
         const value = this.#codec.valueOf(entry);
         if (value !== MISS) {
           this.#stats.hits++;
+          if (record !== undefined) record.hit = true;
           return Promise.resolve(value as T);
         }
       } else if ((options?.staleWhileRevalidate ?? 0) > 0 && withinStale(entry, now)) {
         const value = this.#codec.valueOf(entry);
         if (value !== MISS) {
           this.#stats.stale++;
+          if (record !== undefined) {
+            record.hit = true;
+            record.stale = true;
+          }
           this.#flights.refresh(full, loader, options);
           return Promise.resolve(value as T);
         }
       }
     }
     this.#stats.misses++;
+    if (record !== undefined) record.hit = false;
     const signal = options?.signal;
     throwIfAborted(signal);
     return this.#flights.join(full, loader, options, signal) as Promise<T>;

@@ -6,8 +6,10 @@
  */
 import { needsBudget, withinBudget } from '../concurrency/deadline.ts';
 import type { SignalOptions } from '../concurrency/sleep.ts';
+import { runInside } from '../internal/trace.ts';
 import type { Database, Engine, ExecResult, PoolStats, Queryable, SqlValue } from './database.ts';
 import { type QueryOrigin, rowCountError } from './errors.ts';
+import { type QueryRecord, type QueryTarget, queryChannel } from './observe.ts';
 
 /** What a runner returns for one query. */
 export interface RunResult {
@@ -49,6 +51,18 @@ export function templateText(strings: TemplateStringsArray): string {
   return text;
 }
 
+// A traced query names its SQL text: made once per call site, like its stack.
+const texts = new WeakMap<TemplateStringsArray, string>();
+
+function textOf(strings: TemplateStringsArray): string {
+  let text = texts.get(strings);
+  if (text === undefined) {
+    text = templateText(strings);
+    texts.set(strings, text);
+  }
+  return text;
+}
+
 export function originOf(strings: TemplateStringsArray, values: readonly unknown[]): QueryOrigin {
   return { sql: templateText(strings), params: values, stack: callerStack(strings) };
 }
@@ -57,12 +71,15 @@ export class Executor implements Queryable {
   readonly #runner: Runner;
   readonly #signal: AbortSignal | undefined;
   readonly #deadline: number | undefined;
+  /** What traces name the database by; `undefined`: never traced (a job queue's own file). */
+  readonly #target: QueryTarget | undefined;
 
   /** `deadline`: one `signal` does not enforce by itself (see `with()`). */
-  constructor(runner: Runner, signal?: AbortSignal, deadline?: number) {
+  constructor(runner: Runner, signal?: AbortSignal, deadline?: number, target?: QueryTarget) {
     this.#runner = runner;
     this.#signal = signal;
     this.#deadline = deadline;
+    this.#target = target;
   }
 
   /**
@@ -70,7 +87,18 @@ export class Executor implements Queryable {
    * (on PostgreSQL, on the server) when either fires while it runs.
    */
   #run(strings: TemplateStringsArray, values: SqlValue[]): Promise<RunResult> {
+    if (this.#target !== undefined && queryChannel.start.hasSubscribers) {
+      return this.#traced('query', textOf(strings), () =>
+        this.#within((signal) => this.#runner.run(strings, values, signal)),
+      );
+    }
     return this.#within((signal) => this.#runner.run(strings, values, signal));
+  }
+
+  /** Publishes `work` on the `weir:db.query` channel. */
+  #traced<T>(operation: QueryRecord['operation'], sql: string, work: () => Promise<T>): Promise<T> {
+    const record: QueryRecord = { target: this.#target!, operation, sql };
+    return queryChannel.tracePromise(work, record);
   }
 
   /** `work` under the view's signal, and under its deadline when the signal does not enforce it already. */
@@ -114,20 +142,39 @@ export class Executor implements Queryable {
   }
 
   execScript(sql: string): Promise<void> {
+    if (this.#target !== undefined && queryChannel.start.hasSubscribers) {
+      return this.#traced('script', sql, () => this.#within((signal) => this.#runner.script(sql, signal)));
+    }
     return this.#within((signal) => this.#runner.script(sql, signal));
   }
 
-  /** The transaction runs under the view's signal and deadline; its queries too (rolled back at either). */
+  /**
+   * The transaction runs under the view's signal and deadline; its queries too (rolled back at either).
+   * Traced, its function runs with the transaction's span active, so its queries nest under it.
+   */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.#within((signal) =>
-      this.#runner.transaction((runner) => fn(new Executor(runner, signal)), signal),
-    );
+    const target = this.#target;
+    const run = (record?: QueryRecord) =>
+      this.#within((signal) =>
+        this.#runner.transaction((runner) => {
+          const tx = new Executor(runner, signal, undefined, target);
+          return runInside(record, () => fn(tx));
+        }, signal),
+      );
+    if (target === undefined || !queryChannel.start.hasSubscribers) return run();
+    const record: QueryRecord = { target, operation: 'transaction', sql: '' };
+    return queryChannel.tracePromise(() => run(record), record);
   }
 
   /** A view whose queries run under `options.signal` and `options.deadline` (pass a request's `ctx`). */
   with(options: SignalOptions): Queryable {
     // A deadline the signal enforces already (a request's: `db.with(ctx)`) needs nothing per query.
-    return new Executor(this.#runner, options.signal, needsBudget(options) ? options.deadline : undefined);
+    return new Executor(
+      this.#runner,
+      options.signal,
+      needsBudget(options) ? options.deadline : undefined,
+      this.#target,
+    );
   }
 }
 
@@ -148,8 +195,9 @@ export abstract class EngineDatabase<S extends EngineState> extends Executor imp
   /** The engine's state, for the subclass's own accessors (`pool`, `connection`). */
   protected readonly state: S;
 
-  constructor(url: string, state: S) {
-    super(state.outer);
+  /** `target`: how traces name it; `undefined` keeps its queries out of traces (a job queue's own file). */
+  constructor(url: string, state: S, target: QueryTarget | undefined) {
+    super(state.outer, undefined, undefined, target);
     this.url = url;
     this.state = state;
   }

@@ -1,14 +1,15 @@
 /**
  * What a database tells observers: one message per connection acquisition on the `weir:db.acquire`
- * diagnostics channel. weir/observability's metrics subscribe to it; with no subscriber, an acquisition
- * pays one `hasSubscribers` check and reads no clock.
+ * diagnostics channel, and each query, script and transaction on the `weir:db.query` tracing channel.
+ * weir/observability's metrics and tracing subscribe to them; with no subscriber, an acquisition pays one
+ * `hasSubscribers` check and reads no clock, and so does a query.
  *
  * An acquisition is a query, script or transaction made outside a transaction asking for a connection:
  * PostgreSQL, a pooled one; SQLite, the one connection (at once, unless a transaction holds it). Queries
  * inside a transaction use its connection and acquire none. A query on a closed database, or whose signal
  * has fired already, asks for nothing and publishes nothing.
  */
-import { channel } from 'node:diagnostics_channel';
+import { channel, tracingChannel } from 'node:diagnostics_channel';
 import type { Engine } from './database.ts';
 
 /** One connection acquisition: got, or refused. */
@@ -58,3 +59,32 @@ export class AcquireTimer {
 export function startAcquire(driver: Engine): AcquireTimer | undefined {
   return acquireChannel.hasSubscribers ? new AcquireTimer(driver) : undefined;
 }
+
+/** The database a query goes to, as a trace names it: made once per database. */
+export interface QueryTarget {
+  /** `postgres` or `sqlite`. */
+  readonly engine: Engine;
+  /** PostgreSQL: the database's name; SQLite: the file's path (`:memory:` for none). */
+  readonly namespace: string;
+  /** PostgreSQL: the server's host and port, as the URL names them (never its user or password). */
+  readonly host?: string;
+  readonly port?: number;
+}
+
+/**
+ * One traced operation: the context object of the `weir:db.query` tracing channel (`start`, `end`,
+ * `asyncStart`, `asyncEnd`, `error`, as `tracePromise()` publishes them).
+ */
+export interface QueryRecord {
+  readonly target: QueryTarget;
+  /** `query`: one tagged-template query; `script`: `execScript()`; `transaction`: a transaction's function. */
+  readonly operation: 'query' | 'script' | 'transaction';
+  /** The SQL with `$1`, `$2`… where values go (never a value); a script's text; `''` for a transaction. */
+  readonly sql: string;
+  /** Set when it failed. */
+  error?: unknown;
+  result?: unknown;
+}
+
+/** `weir:db.query`: a {@link QueryRecord} per query, script and transaction of a database opened by weir. */
+export const queryChannel = tracingChannel<unknown, QueryRecord>('weir:db.query');

@@ -16,6 +16,7 @@ import type { PostgresPool } from './driver-types.ts';
 import { openError } from './errors.ts';
 import { EngineDatabase } from './executor.ts';
 import { engineSettings } from './log.ts';
+import type { QueryTarget } from './observe.ts';
 import { IntegerOverflow } from './postgres-errors.ts';
 import { PostgresState } from './postgres-state.ts';
 
@@ -78,7 +79,22 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     await pool.end().catch(() => {});
     throw openError(shown, (err as Error).message, err);
   }
-  return new PostgresDatabase(shown, state);
+  return new PostgresDatabase(shown, state, postgresTarget(url));
+}
+
+/** How traces name the database: its name, host and port (the URL's; libpq's defaults when it has none). */
+function postgresTarget(url: string): QueryTarget {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // A connection string pg reads and URL does not (it connected): named by the defaults.
+  }
+  const host = parsed?.searchParams.get('host') || decodeURIComponent(parsed?.hostname ?? '') || 'localhost';
+  const port = Number(parsed?.searchParams.get('port') || parsed?.port || 5432);
+  const name =
+    decodeURIComponent(parsed?.pathname.slice(1) ?? '') || decodeURIComponent(parsed?.username ?? '');
+  return { engine: 'postgres', namespace: name, host, port: Number.isInteger(port) ? port : 5432 };
 }
 
 /**

@@ -55,8 +55,15 @@ export function sqlitePath(url: string): string {
   return path === '' ? ':memory:' : decodeURIComponent(path);
 }
 
-/** Opens a SQLite database file (creating it and its folder when missing). */
-export async function openSqlite(url: string, options: SqliteOptions = {}): Promise<SqliteDatabase> {
+/**
+ * Opens a SQLite database file (creating it and its folder when missing). `traced: false` keeps its
+ * queries off the `weir:db.query` channel: the job queue's own file, polled while idle, is no one's query.
+ */
+export async function openSqlite(
+  url: string,
+  options: SqliteOptions = {},
+  traced = true,
+): Promise<SqliteDatabase> {
   const settings = engineSettings(options);
   const Driver = await loadDriver<typeof BetterSqlite3>('better-sqlite3', 'sqlite');
   const path = sqlitePath(url);
@@ -73,7 +80,8 @@ export async function openSqlite(url: string, options: SqliteOptions = {}): Prom
     connection?.close(); // a file that opened but could not be set up leaves no descriptor behind
     throw openError(url, (err as Error).message, err);
   }
-  return new SqliteDatabase(url, new SqliteState(connection, url, settings));
+  const target = traced ? { engine: 'sqlite' as const, namespace: path } : undefined;
+  return new SqliteDatabase(url, new SqliteState(connection, url, settings), target);
 }
 
 /**

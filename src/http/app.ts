@@ -135,6 +135,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
         options.overload === false ? undefined : new OverloadLimiter(overloadSettings(options.overload)),
       trustDeadline: compileTrustDeadline(options.trustDeadline),
       requestIds: compileRequestIds(options.requestId),
+      tracer: undefined,
     };
     this.#background = new Background(this.log, options.background);
     const adder = <M extends RouteMethod>(method: string) =>

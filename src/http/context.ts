@@ -9,6 +9,7 @@ import { type BodyRate, NO_BODY_RATE, watchBodyRate } from './body-rate.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import type { DeadlineTrustFn } from './deadline.ts';
 import { checkHeader, invalidHeader } from './headers.ts';
+import type { RequestTracer } from './observe.ts';
 import type { PathParams } from './params.ts';
 import { type ForwardedClient, forwardedClient, forwardedProtocol, type TrustFn } from './proxy.ts';
 import { parseQuery } from './query.ts';
@@ -41,6 +42,8 @@ export interface AppRuntime {
   readonly trustDeadline: DeadlineTrustFn | undefined;
   /** The compiled `requestId` option. */
   readonly requestIds: RequestIds;
+  /** Set while weir/observability's `tracing()` traces the app's requests. */
+  tracer: RequestTracer | undefined;
 }
 
 /** Per-route settings a request needs. Internal. */
@@ -356,7 +359,14 @@ export class Context<P extends string = string, S extends object = Record<never,
   /** The app's logger, with the request's id on every line (`requestId`); made on first use. */
   get log(): Logger {
     const lazy = this.#bag();
-    lazy.log ??= childLogger(this[kRuntime].log, { requestId: this.requestId });
+    if (lazy.log === undefined) {
+      const runtime = this[kRuntime];
+      const traced = runtime.tracer?.logFields(this as unknown as Context);
+      lazy.log = childLogger(
+        runtime.log,
+        traced === undefined ? { requestId: this.requestId } : { requestId: this.requestId, ...traced },
+      );
+    }
     return lazy.log;
   }
 

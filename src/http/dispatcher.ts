@@ -304,6 +304,8 @@ export class Dispatcher {
   ): boolean {
     const ctx = new Context(req, res, method, path, query, params, route.settings, this.#runtime);
     if (arrived >= 0) observeRequest(ctx, route.pattern, arrived, this.#runtime);
+    const tracer = this.#runtime.tracer;
+    if (tracer !== undefined) tracer.start(ctx, route.pattern, arrived);
     if (params !== EMPTY_PARAMS && !decodeParams(params)) {
       const malformed = httpError('WEIR_ERR_BAD_REQUEST', 'Malformed percent-encoding in the path');
       deliver(ctx, this.#errorResult(ctx, malformed), this.#errorResult);
@@ -331,7 +333,7 @@ export class Dispatcher {
     }
     let result: unknown;
     try {
-      result = route.run(ctx);
+      result = tracer === undefined ? route.run(ctx) : tracer.run(ctx, route.run);
     } catch (err) {
       result = this.#errorResult(ctx, err);
     }
@@ -369,6 +371,7 @@ export class Dispatcher {
     const path = target.charCodeAt(0) === 47 ? target.split('?', 1)[0]! : JSON.stringify(target.slice(0, 64));
     const ctx = new Context(req, res, method, path, '', EMPTY_PARAMS, NO_SETTINGS, this.#runtime);
     if (arrived >= 0) observeRequest(ctx, UNMATCHED, arrived, this.#runtime);
+    this.#runtime.tracer?.start(ctx, UNMATCHED, arrived);
     deliver(ctx, isHttpError(value) ? this.#errorResult(ctx, value) : value, this.#errorResult);
   }
 

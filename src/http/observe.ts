@@ -2,8 +2,13 @@
  * What the HTTP core tells observers: one message per request on the `weir:http.request` diagnostics
  * channel once its response has closed (sent, or the client gone). weir/observability's access log and
  * metrics subscribe to it; with no subscriber a request pays one `hasSubscribers` check and nothing else.
+ *
+ * A tracer (weir/observability's `tracing()`) also installs a {@link RequestTracer} on the app's runtime:
+ * told of each request as its context is made, it runs the route's chain with the request's span
+ * active. Without one, a request pays one `undefined` check.
  */
 import { channel } from 'node:diagnostics_channel';
+import type { Chain } from './compose.ts';
 import type { AppRuntime, Context } from './context.ts';
 
 /** The route of a request no route matched (a 404, or one refused before routing). */
@@ -50,4 +55,17 @@ export function observeRequest(ctx: Context, route: string, arrived: number, run
     };
     requestChannel.publish(record);
   });
+}
+
+/** What a tracer installs on an app's runtime (`runtime.tracer`). Internal. */
+export interface RequestTracer {
+  /**
+   * A request's context was made (routed, or refused before routing): `route` is its pattern or
+   * `(unmatched)`, `arrived` when it arrived (`performance.now()`). Its end comes on `weir:http.request`.
+   */
+  start(ctx: Context, route: string, arrived: number): void;
+  /** Runs the route's chain for `ctx`, with the request's span as the active context. */
+  run(ctx: Context, chain: Chain): unknown;
+  /** What `ctx.log` binds besides the request id (the trace and span ids); `undefined` for nothing. */
+  logFields(ctx: Context): Record<string, string> | undefined;
 }

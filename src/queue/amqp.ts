@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { loadPackage } from '../internal/load-package.ts';
 import type { Logger } from '../internal/logger.ts';
+import { traceValue } from '../internal/trace.ts';
 import { pushedSource } from './amqp-consumer.ts';
 import { deadId, deadJob, peekDead, takeDead } from './amqp-dead.ts';
 import {
@@ -28,21 +29,14 @@ import {
   BaseJobQueue,
   driverMissing,
   type JobQueueOptions,
+  type PreparedAdd,
   storedRequestId,
   storedTimeout,
   unavailable,
 } from './base.ts';
 import { amqpNames } from './names.ts';
 import type { Delivery, Source } from './runner.ts';
-import type {
-  Added,
-  AddOptions,
-  DeadJob,
-  DeadLetters,
-  DeadListOptions,
-  JobQueue,
-  ProcessOptions,
-} from './types.ts';
+import type { Added, DeadJob, DeadLetters, DeadListOptions, JobQueue, ProcessOptions } from './types.ts';
 
 /**
  * How long a publish waits for a channel: while the broker is away, making one waits for the connection
@@ -231,11 +225,8 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     });
   }
 
-  async add(data: T, options: AddOptions = {}): Promise<Added> {
-    const { id, text, attempts, priority, delay, key, backoff, timeout, requestId } = this.prepareAdd(
-      data,
-      options,
-    );
+  protected async enqueue(job: PreparedAdd): Promise<Added> {
+    const { id, text, attempts, priority, delay, key, backoff, timeout, requestId, trace } = job;
     const content = Buffer.from(text);
     if (key !== undefined) {
       const first = await this.#claimKey(key, id);
@@ -250,6 +241,8 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     if (backoff !== undefined) headers[H.backoff] = JSON.stringify(backoff);
     if (timeout !== undefined) headers[H.timeout] = timeout;
     if (requestId !== undefined) headers[H.requestId] = requestId;
+    // The trace context as headers of their own (`traceparent` …), where other tracers look for it too.
+    if (trace !== undefined) for (const [name, value] of trace) headers[name] = value;
     try {
       await this.#send(delay > 0 ? (channel) => this.#delayQueue(channel, delay) : this.#queue, content, {
         messageId: id,
@@ -375,6 +368,7 @@ export class AmqpJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       timeoutMs: storedTimeout(h[H.timeout], this.jobTimeout),
+      trace: () => (field) => traceValue(h[field]),
       complete: async () => ack(),
       retry: async (error, delayMs) => {
         await republish((c) => this.#delayQueue(c, delayMs), {

@@ -9,7 +9,9 @@ import type { SqliteOptions } from '../db/sqlite.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import { isRequestId, MAX_REQUEST_ID_LENGTH } from '../internal/request-id.ts';
+import { traceEntries } from '../internal/trace.ts';
 import { type Backoff, DEFAULT_BACKOFF, settleBackoff } from './backoff.ts';
+import { type AddRecord, addChannel, MESSAGING_SYSTEM } from './observe.ts';
 import { type Source, startConsumer } from './runner.ts';
 import type {
   Added,
@@ -203,6 +205,8 @@ export interface PreparedAdd {
   readonly key: string | undefined;
   /** The id of the request that adds the job, when it has one. */
   readonly requestId: string | undefined;
+  /** The trace context the job carries (`traceparent` …), while a tracer listens and the add is traced. */
+  trace: [string, string][] | undefined;
 }
 
 export abstract class BaseJobQueue<T> implements JobQueue<T> {
@@ -262,10 +266,31 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
           : checkDuration(options.jobTimeoutMs, 'add() jobTimeoutMs', MAX_TIMER_MS),
       key,
       requestId: checkRequestId(options.requestId),
+      trace: undefined,
     };
   }
 
-  abstract add(data: T, options?: AddOptions): Promise<Added>;
+  /**
+   * Stores a job durably, then resolves (a commit, a publisher confirm, a stream ack). Traced, the
+   * tracer's span is the `start` of the `weir:queue.add` channel, and the job carries its context.
+   */
+  async add(data: T, options: AddOptions = {}): Promise<Added> {
+    const prepared = this.prepareAdd(data, options);
+    if (!addChannel.start.hasSubscribers) return this.enqueue(prepared);
+    const record: AddRecord = {
+      system: MESSAGING_SYSTEM[this.backend],
+      queue: this.name,
+      id: prepared.id,
+      carrier: {},
+    };
+    return addChannel.tracePromise(() => {
+      prepared.trace = traceEntries(record.carrier);
+      return this.enqueue(prepared);
+    }, record);
+  }
+
+  /** Stores the job `add()` checked. */
+  protected abstract enqueue(job: PreparedAdd): Promise<Added>;
 
   /** Where this backend's consumers take their jobs from. */
   protected abstract source(options: ProcessOptions): Source;
@@ -281,6 +306,7 @@ export abstract class BaseJobQueue<T> implements JobQueue<T> {
       options,
       this.log,
       (c) => this.#consumers.delete(c),
+      MESSAGING_SYSTEM[this.backend],
     );
     this.#consumers.add(consumer);
     return consumer;

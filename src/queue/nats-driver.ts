@@ -90,5 +90,20 @@ export const H = {
   died: 'Weir-Died',
 } as const;
 
+/**
+ * The trace context fields copied with a job when it is published again (given back, dead-lettered,
+ * re-queued): W3C Trace Context and Baggage. Those of another propagator travel with the job when it is
+ * added and run, but not across a copy.
+ */
+export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
+
 /** The headers that make a job what it is, copied whenever it is published again. */
-export const JOB_HEADERS = [H.id, H.maxAttempts, H.created, H.backoff, H.timeout, H.requestId] as const;
+export const JOB_HEADERS = [
+  H.id,
+  H.maxAttempts,
+  H.created,
+  H.backoff,
+  H.timeout,
+  H.requestId,
+  ...TRACE_HEADERS,
+] as const;

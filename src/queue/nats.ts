@@ -10,11 +10,13 @@
 import { WeirError } from '../errors.ts';
 import { loadPackage } from '../internal/load-package.ts';
 import type { Logger } from '../internal/logger.ts';
+import { traceValue } from '../internal/trace.ts';
 import type { Backoff } from './backoff.ts';
 import {
   BaseJobQueue,
   driverMissing,
   type JobQueueOptions,
+  type PreparedAdd,
   storedRequestId,
   storedTimeout,
   unavailable,
@@ -31,11 +33,12 @@ import {
   type NatsJetStream,
   type NatsTransport,
   type StoredMsg,
+  TRACE_HEADERS,
 } from './nats-driver.ts';
 import { pulledSource } from './nats-source.ts';
 import { declareStream } from './nats-streams.ts';
 import type { Delivery, Source } from './runner.ts';
-import type { Added, AddOptions, DeadJob, DeadLetters, DeadListOptions, JobQueue } from './types.ts';
+import type { Added, DeadJob, DeadLetters, DeadListOptions, JobQueue } from './types.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -156,9 +159,9 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     }
   }
 
-  async add(data: T, options: AddOptions = {}): Promise<Added> {
+  protected async enqueue(job: PreparedAdd): Promise<Added> {
     // Priorities are checked, and ignored: JetStream has none.
-    const { id, text, attempts, delay, key, backoff, timeout, requestId } = this.prepareAdd(data, options);
+    const { id, text, attempts, delay, key, backoff, timeout, requestId, trace } = job;
     const h = this.#nats.headers();
     h.set(H.id, id);
     h.set(H.maxAttempts, String(attempts));
@@ -166,6 +169,8 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
     if (backoff !== undefined) h.set(H.backoff, JSON.stringify(backoff));
     if (timeout !== undefined) h.set(H.timeout, String(timeout));
     if (requestId !== undefined) h.set(H.requestId, requestId);
+    // The trace context as headers of their own (`traceparent` …), where other tracers look for it too.
+    if (trace !== undefined) for (const [name, value] of trace) h.set(name, value);
     if (delay > 0) {
       h.set(H.notBefore, String(Date.now() + delay));
       // The early delivery that waits out the delay is not an attempt.
@@ -226,6 +231,7 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
       },
       backoff: backoffText ? (JSON.parse(backoffText) as Backoff) : this.backoff,
       timeoutMs: storedTimeout(h?.get(H.timeout) || undefined, this.jobTimeout),
+      trace: () => (h === undefined ? undefined : (field) => traceValue(h.get(field))),
       complete: async () => {
         // A plain ack: an ack that is lost means the job runs again, which at-least-once allows, and
         // waiting for the server's reply to each one halved the throughput.
@@ -245,6 +251,10 @@ export class NatsJobQueue<T = unknown> extends BaseJobQueue<T> implements JobQue
         const timeoutText = h?.get(H.timeout);
         if (timeoutText) dead.set(H.timeout, timeoutText);
         if (requestId !== undefined) dead.set(H.requestId, requestId);
+        for (const name of TRACE_HEADERS) {
+          const value = h?.get(name);
+          if (value) dead.set(name, value);
+        }
         await this.#js.publish(this.#names.deadSubject(id), msg.data, { headers: dead, timeout: 5000 });
         await msg.ackAck();
       },

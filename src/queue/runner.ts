@@ -17,7 +17,9 @@ import { sleep } from '../concurrency/sleep.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import { pressure } from '../internal/pressure.ts';
+import { runInside, type TraceGetter } from '../internal/trace.ts';
 import { type Backoff, backoffDelay } from './backoff.ts';
+import { type MessagingSystem, type ProcessRecord, processChannel } from './observe.ts';
 import { Deadlines, JobContext, RunningJob } from './running-job.ts';
 import type { Consumer, Job, JobHandler, ProcessOptions } from './types.ts';
 
@@ -34,6 +36,8 @@ export interface Delivery {
   bury(error: string): Promise<void>;
   /** Gives the job back, unrun: this attempt does not count. */
   release(): Promise<void>;
+  /** The trace context the job carries, read only while a tracer listens; absent: none. */
+  readonly trace?: () => TraceGetter | undefined;
 }
 
 export interface Source {
@@ -84,6 +88,7 @@ export function startConsumer(
   options: ProcessOptions,
   log: Logger,
   onClosed: (consumer: Consumer) => void,
+  system: MessagingSystem,
 ): Consumer {
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -137,6 +142,7 @@ export function startConsumer(
     const { job } = delivery;
     const started = jobChannel.hasSubscribers ? performance.now() : -1;
     let recorded: JobOutcome = 'unrecorded';
+    let traced: ProcessRecord | undefined;
     if (started >= 0) jobChannel.publish({ type: 'start', queue: job.queue });
     try {
       if (job.attempt > job.maxAttempts) {
@@ -145,12 +151,20 @@ export function startConsumer(
         return;
       }
       deadlines.start(entry, delivery.timeoutMs);
+      traced = processChannel.start.hasSubscribers
+        ? { system, queue: job.queue, job, context: delivery.trace?.() }
+        : undefined;
       let outcome: { ok: true; value: unknown } | { ok: false; err: unknown };
       try {
-        outcome = { ok: true, value: await handler(job, new JobContext(entry)) };
+        outcome = { ok: true, value: await attempt(job, entry, traced) };
       } catch (err) {
         outcome = { ok: false, err };
+        if (traced !== undefined) {
+          traced.error = err;
+          processChannel.error.publish(traced);
+        }
       }
+      if (traced !== undefined) processChannel.asyncStart.publish(traced);
       entry.finished();
       // Past its deadline, or given back at close: the outcome was recorded then, or is not ours to record.
       if (entry.state !== 'running') {
@@ -170,6 +184,10 @@ export function startConsumer(
       // The queue could not record the outcome; the job's lease runs out and it is delivered again.
       log.error({ ...about(job), err }, 'job queue: could not record a job outcome');
     } finally {
+      if (traced !== undefined) {
+        traced.outcome = recorded;
+        processChannel.asyncEnd.publish(traced);
+      }
       if (started >= 0) {
         jobChannel.publish({
           type: 'end',
@@ -182,6 +200,17 @@ export function startConsumer(
       running.delete(delivery);
       processed++;
       slotFreed?.();
+    }
+  }
+
+  /** Calls the handler; traced, inside the attempt's span, with `start` and `end` published around. */
+  function attempt(job: Job<unknown>, entry: RunningJob, traced: ProcessRecord | undefined): unknown {
+    if (traced === undefined) return handler(job, new JobContext(entry));
+    processChannel.start.publish(traced);
+    try {
+      return runInside(traced, () => handler(job, new JobContext(entry)));
+    } finally {
+      processChannel.end.publish(traced);
     }
   }
 

@@ -23,6 +23,8 @@ export interface Row {
   created_at: number;
   finished_at: number | null;
   request_id: string | null;
+  /** The trace context the job carries: a JSON object of propagator fields (`traceparent` …). */
+  trace_context: string | null;
 }
 
 export const SCHEMA = `
@@ -46,7 +48,8 @@ export const SCHEMA = `
     result TEXT,
     created_at INTEGER NOT NULL,
     finished_at INTEGER,
-    request_id TEXT
+    request_id TEXT,
+    trace_context TEXT
   );
   CREATE INDEX IF NOT EXISTS weir_jobs_ready ON weir_jobs (queue, state, run_at);
   -- The claim walks these in order and stops at its LIMIT: completed and dead rows are not in them,
@@ -62,7 +65,7 @@ export const SCHEMA = `
  * Columns later than the first release of the table, in the order they came, added to a file that
  * predates them. Each is nullable: the rows already there read as having none.
  */
-const ADDED_COLUMNS = { timeout_ms: 'INTEGER', request_id: 'TEXT' } as const;
+const ADDED_COLUMNS = { timeout_ms: 'INTEGER', request_id: 'TEXT', trace_context: 'TEXT' } as const;
 
 export async function addMissingColumns(db: Database): Promise<void> {
   const have = new Set(

@@ -10,13 +10,13 @@ import { abortHook, reasonOf } from '../concurrency/signal.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { openSqlite } from '../db/sqlite.ts';
 import type { Logger } from '../internal/logger.ts';
+import { jsonTraceGetter } from '../internal/trace.ts';
 import type { Backoff } from './backoff.ts';
-import { BaseJobQueue, type JobQueueOptions, storedTimeout } from './base.ts';
+import { BaseJobQueue, type JobQueueOptions, type PreparedAdd, storedTimeout } from './base.ts';
 import type { Delivery, Source } from './runner.ts';
 import { addMissingColumns, info, type Row, resultText, SCHEMA } from './sqlite-schema.ts';
 import type {
   Added,
-  AddOptions,
   DeadLetters,
   DeadListOptions,
   JobCounts,
@@ -73,7 +73,7 @@ export class SqliteJobQueue<T = unknown>
     options: JobQueueOptions,
     log: Logger,
   ): Promise<SqliteJobQueue<T>> {
-    const db = await openSqlite(url, options);
+    const db = await openSqlite(url, options, false);
     try {
       await db.execScript(
         `${SCHEMA}; PRAGMA synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'};`,
@@ -86,21 +86,12 @@ export class SqliteJobQueue<T = unknown>
     return new SqliteJobQueue<T>(name, shown, db, options, log);
   }
 
-  async add(data: T, options: AddOptions = {}): Promise<Added> {
-    const {
-      id,
-      text,
-      attempts,
-      priority,
-      delay,
-      key,
-      backoff: own,
-      timeout,
-      requestId,
-    } = this.prepareAdd(data, options);
+  protected async enqueue(job: PreparedAdd): Promise<Added> {
+    const { id, text, attempts, priority, delay, key, backoff: own, timeout, requestId, trace } = job;
     const now = Date.now();
     const timeoutMs = timeout ?? null;
     const request = requestId ?? null;
+    const context = trace === undefined ? null : JSON.stringify(Object.fromEntries(trace));
     const runAt = now + delay;
     const backoff = own === undefined ? null : JSON.stringify(own);
     const db = this.#db;
@@ -109,9 +100,9 @@ export class SqliteJobQueue<T = unknown>
       await this.#write(
         (q) => q.exec`
           INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, timeout_ms,
-                                 created_at, request_id)
+                                 created_at, request_id, trace_context)
           VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${timeoutMs},
-                  ${now}, ${request})`,
+                  ${now}, ${request}, ${context})`,
       );
       added = { id, duplicate: false };
     } else {
@@ -124,9 +115,9 @@ export class SqliteJobQueue<T = unknown>
         if (existing !== undefined) return { id: existing.id, duplicate: true };
         await tx.exec`
           INSERT INTO weir_jobs (id, queue, state, data, priority, run_at, max_attempts, backoff, timeout_ms,
-                                 created_at, request_id, idempotency_key, idempotency_until)
+                                 created_at, request_id, trace_context, idempotency_key, idempotency_until)
           VALUES (${id}, ${this.name}, 'waiting', ${text}, ${priority}, ${runAt}, ${attempts}, ${backoff}, ${timeoutMs},
-                  ${now}, ${request}, ${key}, ${now + this.idempotencyWindow})`;
+                  ${now}, ${request}, ${context}, ${key}, ${now + this.idempotencyWindow})`;
         return { id, duplicate: false };
       });
     }
@@ -260,6 +251,7 @@ export class SqliteJobQueue<T = unknown>
       },
       backoff: row.backoff === null ? this.backoff : (JSON.parse(row.backoff) as Backoff),
       timeoutMs: storedTimeout(row.timeout_ms, this.jobTimeout),
+      trace: () => jsonTraceGetter(row.trace_context),
       complete: async (result) => {
         const text = resultText(result);
         const at = Date.now();

@@ -47,4 +47,35 @@ describe('docs/observability.md', () => {
       assert.ok(['/signup', '(unmatched)'].includes((JSON.parse(line) as { route: string }).route), line);
     }
   });
+
+  it('traces a request, its query and its job with OpenTelemetry', async () => {
+    process.env.QUEUE_URL = `sqlite:${join(dir, 'traced-queue.db')}`;
+    const { app, exporter } = await import('../../examples/docs/observability/tracing.ts');
+    const handle = await app.listen({ port: 0, signals: false });
+    try {
+      assert.equal((await fetch(`${handle.url}/healthz`)).status, 200);
+      const res = await fetch(`${handle.url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sku: 'tea' }),
+      });
+      assert.deepEqual(await res.json(), { id: 1 });
+      for (let i = 0; i < 300 && !exporter.getFinishedSpans().some((s) => s.name === 'process emails'); i++) {
+        await sleep(20);
+      }
+    } finally {
+      await handle.close();
+    }
+    const spans = exporter.getFinishedSpans();
+    const byName = (name: string) => spans.find((s) => s.name === name);
+    const order = byName('POST /orders');
+    const send = byName('send emails');
+    const process_ = byName('process emails');
+    assert.ok(order && send && process_, spans.map((s) => s.name).join(', '));
+    assert.equal(byName('INSERT')?.parentSpanContext?.spanId, order.spanContext().spanId);
+    assert.equal(send.parentSpanContext?.spanId, order.spanContext().spanId);
+    assert.equal(process_.parentSpanContext?.spanId, send.spanContext().spanId);
+    assert.equal(byName('SELECT')?.parentSpanContext?.spanId, process_.spanContext().spanId);
+    assert.equal(byName('GET /healthz'), undefined, 'ignored');
+  });
 });

@@ -84,7 +84,11 @@ describe('SQLite job queue specifics', () => {
       const look = await openDatabase(`sqlite:${file}`);
       const columns = await look.query<{ name: string }>`SELECT name FROM pragma_table_info('weir_jobs')`;
       await look.close();
-      assert.equal(columns.at(-1)?.name, 'request_id', 'the column was added, last');
+      assert.deepEqual(
+        columns.slice(-2).map((c) => c.name),
+        ['request_id', 'trace_context'],
+        'the columns were added, last, in the order they came',
+      );
       assert.equal((await queue.get('old-waiting'))?.requestId, undefined);
       assert.deepEqual(
         (await queue.dead()).map((job) => [job.id, job.requestId]),

@@ -3,7 +3,15 @@
 import { App } from 'weir';
 import { openCache } from 'weir/cache';
 import { openDatabase } from 'weir/db';
-import { type AccessLine, accessLog, type Metrics, metrics } from 'weir/observability';
+import {
+  type AccessLine,
+  accessLog,
+  type Metrics,
+  metrics,
+  type Tracing,
+  type TracingOptions,
+  tracing,
+} from 'weir/observability';
 import { openJobQueue } from 'weir/queue';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -48,4 +56,27 @@ export async function observability(): Promise<void> {
   expectType<Equal<typeof line.completed, false | undefined>>(true);
   // Jobs carry the request id: a request's ctx is an add() option.
   app.post('/send', async (ctx) => (await queue.add({ to: 'a@example.com' }, ctx)).id);
+}
+
+export async function tracingTypes(): Promise<void> {
+  const { trace } = await import('@opentelemetry/api');
+  const app = new App();
+  // An OpenTelemetry Tracer is what `tracer` takes, though weir's types do not name the package.
+  const handle = await tracing(app, {
+    tracer: trace.getTracer('shop'),
+    trust: ['10.0.0.0/8'],
+    ignore: ['/healthz'],
+    spans: { cache: false },
+    maxQueryTextLength: 512,
+  });
+  expectType<Equal<typeof handle, Tracing>>(true);
+  expectType<Equal<ReturnType<Tracing['close']>, Promise<void>>>(true);
+  const options: TracingOptions = { trust: true };
+  await tracing(app, options);
+  // @ts-expect-error: trust takes a boolean or addresses, not a hop count
+  await tracing(app, { trust: 1 });
+  // @ts-expect-error: a tracer is something with startSpan()
+  await tracing(app, { tracer: {} });
+  // @ts-expect-error: spans are switched on and off, not configured
+  await tracing(app, { spans: { db: 'yes' } });
 }
