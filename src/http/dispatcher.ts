@@ -325,7 +325,8 @@ export class Dispatcher {
         done?.();
       };
       try {
-        callback(ctx, answer);
+        if (tracer === undefined) callback(ctx, answer);
+        else tracer.run(ctx, (c) => callback(c, answer));
       } catch (err) {
         answer(true, err);
       }

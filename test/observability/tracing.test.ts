@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import * as v from 'valibot';
 import { App, HttpError } from 'weir';
 import { openCache } from 'weir/cache';
 import { type Database, openDatabase } from 'weir/db';
@@ -46,6 +49,12 @@ describe('tracing: a request that queries the database and adds a job', () => {
       const added = await queue.add({ id }, ctx);
       return { name: user.name, job: added.id };
     });
+    // A body schema and no middleware: weir reads the body by callbacks, and the handler must still run
+    // under the request's span.
+    app.post('/users/:id/rename', { schema: { body: v.object({ name: v.string() }) } }, async (ctx) => {
+      await db.with(ctx).exec`UPDATE users SET name = ${ctx.body.name} WHERE id = ${Number(ctx.params.id)}`;
+      return { renamed: true };
+    });
     app.worker(queue, async (job) => {
       await db.one`SELECT name FROM users WHERE id = ${job.data.id}`;
       handled.push(job.data.id);
@@ -62,6 +71,27 @@ describe('tracing: a request that queries the database and adds a job', () => {
   });
 
   afterEach(() => exporter.reset());
+
+  it('nests the queries of a body-schema route under its server span, over a real socket', async () => {
+    const server = createServer(app.handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/users/7/rename`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'ada' }),
+      });
+      assert.deepEqual(await res.json(), { renamed: true });
+      const all = await waitFor((s) => s.some((x) => x.name === 'POST /users/:id/rename'));
+      const request = only(all, 'POST /users/:id/rename');
+      const update = all.find((x) => x.name.startsWith('UPDATE'));
+      assert.ok(update !== undefined, 'the query has a span');
+      assert.ok(isChild(update, request), 'the query nests under the request');
+    } finally {
+      server.close();
+    }
+  });
 
   it('makes a server span, database spans beneath it, a send span, and a process span whose parent is the send span', async () => {
     const res = await inject(app, {
