@@ -92,6 +92,15 @@ export type {
   SchemaRouteSpec,
 } from './http/route-spec.ts';
 export type { CloseOptions, ListenOptions, ServerHandle } from './http/server.ts';
+export {
+  lastEventId,
+  type SseCloseReason,
+  type SseEvent,
+  type SseOptions,
+  type SseSource,
+  type SseStream,
+  sse,
+} from './http/sse.ts';
 export { type StaticOptions, serveStatic } from './http/static.ts';
 export type { Logger } from './internal/logger.ts';
 export type { OverloadStats } from './overload/limiter.ts';

@@ -130,6 +130,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
       },
       trustProxy: compileTrustProxy(options.trustProxy),
       draining: false,
+      streams: new Set(),
       limiter:
         options.overload === false ? undefined : new OverloadLimiter(overloadSettings(options.overload)),
       trustDeadline: compileTrustDeadline(options.trustDeadline),

@@ -136,7 +136,8 @@ export function inFlight(sockets: Set<Socket>): number {
  * connection gets an answer, then reconnects elsewhere. An idle connection is closed only once it has
  * received no byte for a whole sweep ({@link DRAIN_QUIET_MS}): Node's `closeIdleConnections()`, which
  * `server.close()` calls, closes a connection the moment its response went out, which cuts the request a
- * client is sending on it at that moment. At the deadline each request still running has its `ctx.signal`
+ * client is sending on it at that moment. Event streams (`sse()`), which would run until the deadline,
+ * end cleanly at once. At the deadline each request still running has its `ctx.signal`
  * aborted with `WEIR_ERR_SHUTTING_DOWN` and, when no status line has gone out yet, is answered 503 with
  * that code; a response already under way is cut. Then every connection still open is closed.
  */
@@ -147,6 +148,8 @@ export function drain(
   timeoutMs: number,
 ): Promise<void> {
   runtime.draining = true;
+  // Streams that would run until the deadline end now: their clients reconnect to a server that stays.
+  for (const end of runtime.streams) end();
   runtime.log.info({ inFlight: inFlight(sockets), timeoutMs }, 'stopping: draining in-flight requests');
   return new Promise<void>((resolve) => {
     // net's close, not http's: stop accepting without Node closing every idle connection at once.

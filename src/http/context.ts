@@ -30,6 +30,11 @@ export interface AppRuntime {
   readonly trustProxy: TrustFn | undefined;
   /** True while a server of the app drains: responses then carry `Connection: close`. */
   draining: boolean;
+  /**
+   * The open responses that run until closed (`sse()`), each as the function that ends it: a drain calls
+   * them all at once rather than waiting for them until its deadline.
+   */
+  readonly streams: Set<() => void>;
   /** The overload limiter, unless the app turned it off. */
   readonly limiter: OverloadLimiter | undefined;
   /** The compiled `trustDeadline` option; `undefined` believes no deadline header. */

@@ -7,6 +7,7 @@ import { type Context, kHeaders, kRuntime, kStatus } from './context.ts';
 import { httpDate } from './date.ts';
 import { dropInvalidHeaders, findInvalidHeader, invalidHeader } from './headers.ts';
 import { isWeirResponse, type ResponseBody, type ResponseHeaders, type WeirResponse } from './response.ts';
+import { kStart, SseBody } from './sse.ts';
 
 /**
  * Turns what a handler returned into the HTTP response: one `writeHead` and one `end` for a body that is
@@ -17,6 +18,7 @@ import { isWeirResponse, type ResponseBody, type ResponseHeaders, type WeirRespo
  * | `string`              | 200         | text/plain; charset=utf-8    |
  * | `Uint8Array`/`Buffer` | 200         | application/octet-stream     |
  * | Readable/ReadableStream | 200       | application/octet-stream, chunked |
+ * | `sse()`               | 200         | text/event-stream, written event by event |
  * | `WeirResponse`        | its own     | its own                      |
  * | web `Response`        | its own     | its own                      |
  * | `undefined`           | 204         | none                         |
@@ -303,6 +305,11 @@ function sendStream(
     if (body instanceof Readable) body.destroy();
     else void body.cancel();
     res.end();
+    return;
+  }
+  if (body instanceof SseBody) {
+    // Written by the stream itself, event by event, to bound what a slow client can make weir hold.
+    body[kStart](ctx[kRuntime]);
     return;
   }
   const source = body instanceof Readable ? body : Readable.fromWeb(body);
