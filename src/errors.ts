@@ -265,6 +265,14 @@ export const errorCodes = {
     status: 500,
     summary: 'tracing() needs the @opentelemetry/api package, which is not installed.',
   },
+  WEIR_ERR_DASHBOARD_UNGUARDED: {
+    status: 500,
+    summary: 'dashboard() was called without a guard while NODE_ENV is production.',
+  },
+  WEIR_ERR_DASHBOARD_FULL: {
+    status: 503,
+    summary: "The dashboard's event stream has maxClients pages watching already.",
+  },
   WEIR_ERR_DOCS_RENDERER_MISSING: {
     status: 500,
     summary: 'docsPage() needs the swagger-ui-dist package, which is not installed or lacks a file.',

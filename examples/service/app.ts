@@ -20,6 +20,7 @@ import {
 import { type Cache, openCache } from 'weir/cache';
 import type { RoutesOf } from 'weir/client';
 import type { Database } from 'weir/db';
+import { dashboard } from 'weir/observability';
 import type { JobQueue } from 'weir/queue';
 import {
   MemoryRateLimitStore,
@@ -28,7 +29,7 @@ import {
   type SessionStore,
   securityHeaders,
 } from 'weir/security';
-import { addAuthRoutes, tokenSecret } from './auth.ts';
+import { addAuthRoutes, loggedIn, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
 import { addApiDocs } from './docs.ts';
 import { JobStatusTable } from './job-status.ts';
@@ -91,6 +92,13 @@ export interface ServiceOptions extends AppOptions {
    * @default { perAddress: 10, failuresPerAccount: 10 }
    */
   loginLimits?: { perAddress?: number; failuresPerAccount?: number };
+  /**
+   * Serve the live dashboard at /_dashboard (DASHBOARD=off for none): the requests, the overload
+   * limiter, the database pool, the cache and the job queue, over Server-Sent Events. Open to anyone who
+   * reaches the service in development; with NODE_ENV=production, only to a logged-in user (a session
+   * from POST /login). @default false
+   */
+  dashboard?: boolean;
 }
 
 /** A row of GET /users: never the password hash. */
@@ -125,6 +133,7 @@ export function createServiceApp(options: ServiceOptions) {
     corsOrigins = [],
     rateLimits = new MemoryRateLimitStore(),
     loginLimits,
+    dashboard: withDashboard = false,
     ...appOptions
   } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
@@ -230,6 +239,15 @@ export function createServiceApp(options: ServiceOptions) {
     loginLimits,
   });
   addReportRoute(app, db);
+  if (withDashboard) {
+    dashboard(app, {
+      guard: process.env.NODE_ENV === 'production' ? loggedIn(() => sessions as SessionStore) : undefined,
+      databases: { main: db },
+      // The cache may be opened at start: read through the accessor.
+      caches: { main: { stats: () => cache().stats() } },
+      queues: queue === undefined ? {} : { [queue.name]: queue },
+    });
+  }
 
   // The routes below are one chain, so that the app's type carries them (see ServiceApi).
   const typed = app

@@ -10,7 +10,7 @@
  * Sessions live in the service's database by default, so every process and every restart sees them.
  */
 import { randomBytes } from 'node:crypto';
-import { App, type Context, HttpError } from 'weir';
+import { App, type Context, HttpError, type Middleware } from 'weir';
 import type { Database } from 'weir/db';
 import {
   type AuthUser,
@@ -130,6 +130,14 @@ export async function tokenSecret(db: Database, given: string | undefined): Prom
     ON CONFLICT (name) DO NOTHING`;
   const row = await db.one<{ value: string }>`SELECT value FROM service_secrets WHERE name = 'jwt'`;
   return row.value;
+}
+
+/**
+ * Lets through only a logged-in user of the service (a session from POST /login): the guard of pages for
+ * its operators, such as the dashboard in production.
+ */
+export function loggedIn(store: () => SessionStore): Middleware[] {
+  return [session({ store, ttlMs: AUTH.sessionTtlMs }), requireAuth<ServiceUser>()];
 }
 
 /** Where the routes above look for what they need; the store and secret are opened at start. */

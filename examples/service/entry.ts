@@ -3,7 +3,8 @@
  * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY,
  * TRUST_REQUEST_ID and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
- * for comparison; METRICS=off, METRICS_PORT, ACCESS_LOG and ACCESS_LOG_SAMPLE for what operators see) and
+ * for comparison; METRICS=off, METRICS_PORT, ACCESS_LOG, ACCESS_LOG_SAMPLE and DASHBOARD=off for what
+ * operators see) and
  * exports the App without serving it.
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
@@ -70,6 +71,9 @@ export const app = createServiceApp({
     .map((origin) => origin.trim())
     .filter(Boolean),
   ...(process.env.OVERLOAD === 'off' ? { overload: false as const } : {}),
+  // The live dashboard on /_dashboard, with the same sources as the metrics below; in production, for
+  // logged-in users only. With several workers, each serves its own (the page names its process).
+  dashboard: process.env.DASHBOARD !== 'off',
 });
 // Prometheus metrics on /metrics, or with METRICS_PORT=9464 on a port of their own (not the app's);
 // METRICS=off for none. In a worker of several (WEB_CONCURRENCY), the primary serves them all, summed,

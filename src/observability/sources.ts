@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Cache } from '../cache/cache.ts';
 import { workerStats } from '../concurrency/run-in-worker.ts';
 import { type AcquireRecord, acquireChannel } from '../db/observe.ts';
+import { invalidOption } from '../errors.ts';
 import { jobChannel } from '../queue/runner.ts';
 import { Histogram2, KeyedCounter, pulled, type Sample } from './collectors.ts';
 
@@ -50,14 +51,68 @@ export interface MetricSources {
   workers?: boolean;
 }
 
+/** The entries of one kind of source, each with its name (none when the kind is not given). */
+export function named<T>(record: Readonly<Record<string, T>> | undefined): [string, T][] {
+  return record === undefined ? [] : Object.entries(record);
+}
+
+/**
+ * Every queue's job counts by state, on backends that keep them. A queue whose backend counts nothing is
+ * left out, and so is one whose count fails this time (a dropped connection): the others still report.
+ */
+export async function readQueueCounts(
+  queues: readonly [string, QueueSource][],
+): Promise<[string, Record<string, number>][]> {
+  const read = await Promise.all(
+    queues.map(async ([name, q]): Promise<[string, Record<string, number>] | undefined> => {
+      if (typeof q.counts !== 'function') return undefined;
+      try {
+        return [name, await q.counts()];
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return read.filter((entry) => entry !== undefined);
+}
+
+/**
+ * Checks the sources an observer is given: each database has `poolStats()`, each cache `stats()`, each
+ * queue a `name`, so a wrong object fails at start-up rather than on the first read.
+ * @throws WEIR_ERR_INVALID_OPTION naming the source at fault.
+ */
+export function checkSources(sources: MetricSources, owner: string): void {
+  const check = (kind: keyof MetricSources, member: string, isOk: (value: unknown) => boolean) => {
+    const record = sources[kind];
+    if (record === undefined) return;
+    if (typeof record !== 'object' || record === null) {
+      throw invalidOption(`${owner} ${kind}`, 'an object of named sources', record);
+    }
+    for (const [name, value] of Object.entries(record)) {
+      if (!isOk(value)) throw invalidOption(`${owner} ${kind}.${name}`, `an object with ${member}`, value);
+    }
+  };
+  const method = (key: string) => (value: unknown) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Record<string, unknown>)[key] === 'function';
+  check('databases', 'poolStats()', method('poolStats'));
+  check('caches', 'stats()', method('stats'));
+  check(
+    'queues',
+    'a name',
+    (value) => typeof value === 'object' && value !== null && typeof (value as QueueSource).name === 'string',
+  );
+  if (sources.workers !== undefined && typeof sources.workers !== 'boolean') {
+    throw invalidOption(`${owner} workers`, 'a boolean', sources.workers);
+  }
+}
+
 /**
  * Registers the metrics of `sources` in `registry`, and of the job attempts this process runs (from the
  * `weir:queue.job` channel); returns the subscriptions to hold.
  */
 export function sourceMetrics(registry: Registry, prefix: string, sources: MetricSources): Subscription[] {
-  const named = <T>(record: Readonly<Record<string, T>> | undefined): [string, T][] =>
-    record === undefined ? [] : Object.entries(record);
-
   const databases = named(sources.databases);
   if (databases.length > 0) {
     const pool = (name: string, help: string, field: 'max' | 'open' | 'inUse' | 'waiting'): void =>
@@ -104,13 +159,9 @@ export function sourceMetrics(registry: Registry, prefix: string, sources: Metri
       'gauge',
       async () => {
         const out: Sample[] = [];
-        await Promise.all(
-          queues.map(async ([queue, q]) => {
-            if (typeof q.counts !== 'function') return;
-            for (const [state, value] of Object.entries(await q.counts()))
-              out.push({ labels: { queue, state }, value });
-          }),
-        );
+        for (const [queue, counts] of await readQueueCounts(queues)) {
+          for (const [state, value] of Object.entries(counts)) out.push({ labels: { queue, state }, value });
+        }
         return out;
       },
     );

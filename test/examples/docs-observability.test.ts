@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sleep } from 'weir';
+import { openEventStream } from '../helpers/event-stream.ts';
 import { parsePrometheus, sample } from '../helpers/prometheus.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-docs-observe-'));
@@ -77,5 +78,49 @@ describe('docs/observability.md', () => {
     assert.equal(process_.parentSpanContext?.spanId, send.spanContext().spanId);
     assert.equal(byName('SELECT')?.parentSpanContext?.spanId, process_.spanContext().spanId);
     assert.equal(byName('GET /healthz'), undefined, 'ignored');
+  });
+
+  it('serves the dashboard only to logged-in users with the ops role', async () => {
+    process.env.QUEUE_URL = `sqlite:${join(dir, 'dashboard-queue.db')}`;
+    const { app, sessions, live } = await import('../../examples/docs/observability/dashboard.ts');
+    // The example's app logs users in elsewhere; this stands in for its login.
+    app.post('/test-login', sessions, async (ctx) => {
+      await ctx.session.logIn({ id: 1, roles: ctx.query.role === 'ops' ? ['ops'] : ['member'] });
+      return { ok: true };
+    });
+    const handle = await app.listen({ port: 0, signals: false });
+    try {
+      const login = async (role: string) => {
+        const res = await fetch(`${handle.url}/test-login?role=${role}`, { method: 'POST' });
+        return String(res.headers.get('set-cookie')).split(';')[0]!;
+      };
+      assert.equal((await fetch(`${handle.url}/_dashboard`)).status, 401);
+      const member = await login('member');
+      assert.equal((await fetch(`${handle.url}/_dashboard`, { headers: { cookie: member } })).status, 403);
+      const ops = await login('ops');
+      const page = await fetch(`${handle.url}/_dashboard`, { headers: { cookie: ops } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<main id="dashboard"/);
+      const stream = await openEventStream(handle.port, '/_dashboard/events', { cookie: ops });
+      try {
+        assert.equal(stream.status, 200);
+        assert.equal((await stream.next()).type, 'history');
+        const event = await stream.next(5000);
+        assert.equal(event.type, 'sample');
+        const tick = JSON.parse(event.data) as {
+          databases: Record<string, unknown>;
+          caches: Record<string, unknown>;
+          queues: Record<string, { waiting?: number }>;
+        };
+        assert.deepEqual(Object.keys(tick.databases), ['main']);
+        assert.deepEqual(Object.keys(tick.caches), ['main']);
+        assert.equal(tick.queues.emails?.waiting, 0);
+        assert.equal(live.clients, 1);
+      } finally {
+        stream.close();
+      }
+    } finally {
+      await handle.close();
+    }
   });
 });

@@ -6,6 +6,9 @@ import { openDatabase } from 'weir/db';
 import {
   type AccessLine,
   accessLog,
+  type Dashboard,
+  type DashboardSample,
+  dashboard,
   type Metrics,
   metrics,
   type Tracing,
@@ -13,6 +16,7 @@ import {
   tracing,
 } from 'weir/observability';
 import { openJobQueue } from 'weir/queue';
+import { openSessionStore, requireAuth, session } from 'weir/security';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function expectType<T extends true>(_ok: T): void {}
@@ -79,4 +83,31 @@ export async function tracingTypes(): Promise<void> {
   await tracing(app, { tracer: {} });
   // @ts-expect-error: spans are switched on and off, not configured
   await tracing(app, { spans: { db: 'yes' } });
+}
+
+export async function liveDashboard(): Promise<void> {
+  const app = new App();
+  const db = await openDatabase('sqlite::memory:');
+  const cache = await openCache('memory:');
+  const store = await openSessionStore(db);
+  const d = dashboard(app, {
+    guard: [session({ store }), requireAuth({ roles: ['ops'] })],
+    databases: { main: db },
+    caches: { main: cache },
+    intervalMs: 1000,
+  });
+  expectType<Equal<typeof d, Dashboard>>(true);
+  expectType<Equal<typeof d.clients, number>>(true);
+  expectType<Equal<ReturnType<typeof d.history>, DashboardSample[]>>(true);
+  dashboard(app, { guard: requireAuth() });
+  dashboard(app, { guard: false });
+  // @ts-expect-error: a guard is middleware (or a list of it), or false; true would mean nothing
+  dashboard(app, { guard: true });
+  // @ts-expect-error: a cache is something with stats()
+  dashboard(app, { caches: { main: db } });
+  const sample = d.history()[0];
+  if (sample !== undefined) {
+    expectType<Equal<typeof sample.p99Ms, number | null>>(true);
+    expectType<Equal<typeof sample.limiter, DashboardSample['limiter']>>(true);
+  }
 }
