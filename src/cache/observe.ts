@@ -28,7 +28,7 @@ export interface CacheRecord {
 }
 
 /** `weir:cache.call`: a {@link CacheRecord} per call of a cache's methods. */
-export const cacheChannel = tracingChannel<unknown, CacheRecord>('weir:cache.call');
+export const cacheChannel = tracingChannel<object, CacheRecord>('weir:cache.call');
 
 /** Runs `work` as the traced call `operation` of `cache`. Call only while the channel has subscribers. */
 export function traceCall<T>(cache: Cache, operation: CacheOperation, work: () => Promise<T>): Promise<T> {

@@ -87,4 +87,4 @@ export interface QueryRecord {
 }
 
 /** `weir:db.query`: a {@link QueryRecord} per query, script and transaction of a database opened by weir. */
-export const queryChannel = tracingChannel<unknown, QueryRecord>('weir:db.query');
+export const queryChannel = tracingChannel<object, QueryRecord>('weir:db.query');

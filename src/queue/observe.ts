@@ -52,7 +52,7 @@ export interface ProcessRecord {
 }
 
 /** `weir:queue.add`: an {@link AddRecord} per job added. */
-export const addChannel = tracingChannel<unknown, AddRecord>('weir:queue.add');
+export const addChannel = tracingChannel<object, AddRecord>('weir:queue.add');
 
 /** `weir:queue.process`: a {@link ProcessRecord} per attempt of a job. */
-export const processChannel = tracingChannel<unknown, ProcessRecord>('weir:queue.process');
+export const processChannel = tracingChannel<object, ProcessRecord>('weir:queue.process');
