@@ -3,13 +3,9 @@
  * no script: the page must open from a file, offline, as it was written.
  */
 
-/** Text safe in HTML and SVG content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
-}
+import { escapeHtml } from '../internal/html.ts';
+
+export { escapeHtml };
 
 /** A number with at most two decimals, for coordinates. */
 export const n2 = (n: number): string => (Number.isFinite(n) ? String(Math.round(n * 100) / 100) : '0');

@@ -17,6 +17,7 @@ import { App } from '../http/app.ts';
 import { etagMatches } from '../http/caching.ts';
 import type { Context } from '../http/context.ts';
 import { html, WeirResponse } from '../http/response.ts';
+import { escapeHtml } from '../internal/html.ts';
 
 /** Options of {@link docsPage}. */
 export interface DocsPageOptions {
@@ -70,19 +71,6 @@ const INIT_SCRIPT = `'use strict';
   });
 })();
 `;
-
-const ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escapes text for an HTML element or a quoted attribute. */
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
-}
 
 function rendererMissing(detail: string, cause?: unknown): WeirError {
   return new WeirError(

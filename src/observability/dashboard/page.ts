@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { etagMatches } from '../../http/caching.ts';
 import type { Context } from '../../http/context.ts';
 import { html, WeirResponse } from '../../http/response.ts';
+import { escapeHtml } from '../../internal/html.ts';
 import { DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './client.ts';
 
 /** One file the page loads, under the dashboard's path. */
@@ -103,18 +104,6 @@ export async function sendAsset(ctx: Context<string, object>, asset: Asset): Pro
   headers['content-type'] = asset.type;
   headers['content-length'] = body.length;
   return new WeirResponse(ctx.method === 'HEAD' ? undefined : body, 200, headers);
-}
-
-const ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 
 /**
