@@ -45,8 +45,8 @@ interface Call {
   readonly canRepeat: boolean;
   readonly endsAt: number;
   readonly signal: AbortSignal;
-  /** The reason the call's own `totalMs` timer aborts with (a timeout the breaker counts). */
-  readonly expired: unknown;
+  /** Whether `reason` is the one the call's own `totalMs` timer aborted with (a timeout the breaker counts). */
+  readonly expired: (reason: unknown) => boolean;
 }
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -159,15 +159,19 @@ class UndiciHttpClient implements HttpClient {
     const caller = budget(scope);
     const { controller, dispose } = linkedController(caller.signal);
     const start = Date.now();
-    const expired = upstreamError(
-      'WEIR_ERR_UPSTREAM_TIMEOUT',
-      `The upstream did not answer within totalMs (${timeouts.totalMs})`,
-      target.origin,
-    );
+    // Made when the timer fires, not per call: an error captures a stack, which costs more than a call.
+    let expired: unknown;
     const timer =
       timeouts.totalMs > MAX_TIMER
         ? undefined
-        : setTimeout(() => controller.abort(expired), timeouts.totalMs);
+        : setTimeout(() => {
+            expired = upstreamError(
+              'WEIR_ERR_UPSTREAM_TIMEOUT',
+              `The upstream did not answer within totalMs (${timeouts.totalMs})`,
+              target.origin,
+            );
+            controller.abort(expired);
+          }, timeouts.totalMs);
     try {
       if (controller.signal.aborted) throw reasonOf(controller.signal);
       const call: Call = {
@@ -180,7 +184,7 @@ class UndiciHttpClient implements HttpClient {
         canRepeat: repeatable(upper, headers),
         endsAt: Math.min(start + timeouts.totalMs, scope?.deadline ?? Number.POSITIVE_INFINITY),
         signal: controller.signal,
-        expired,
+        expired: (reason) => reason !== undefined && reason === expired,
       };
       for (let n = 1; ; n++) {
         const result = await this.#attempt(call, n);
@@ -237,7 +241,7 @@ class UndiciHttpClient implements HttpClient {
     } catch (err) {
       if (call.signal.aborted) {
         const reason = reasonOf(call.signal);
-        outcome = reason === call.expired ? 'failure' : 'ignored';
+        outcome = call.expired(reason) ? 'failure' : 'ignored';
         throw reason;
       }
       if (isHttpError(err)) throw err;
