@@ -257,6 +257,28 @@ export const errorCodes = {
     status: 502,
     summary: 'A response to weir/client says its body is JSON, and the body is not JSON.',
   },
+  WEIR_ERR_UPSTREAM_TIMEOUT: {
+    status: 504,
+    summary:
+      'A call of weir/http-client had no complete response in time (connect, headers, body or total timeout), or the upstream answered 504.',
+  },
+  WEIR_ERR_UPSTREAM_UNAVAILABLE: {
+    status: 502,
+    summary:
+      'A call of weir/http-client found the upstream refusing or resetting connections, answering 502 or 503, or behind an open circuit breaker.',
+  },
+  WEIR_ERR_UPSTREAM_STATUS: {
+    status: 502,
+    summary: 'A JSON call of weir/http-client got a status that is not 2xx (`details.status` says which).',
+  },
+  WEIR_ERR_UPSTREAM_TOO_LARGE: {
+    status: 502,
+    summary: "A response to weir/http-client has a body larger than the client's `maxBodyBytes`.",
+  },
+  WEIR_ERR_UPSTREAM_INVALID: {
+    status: 502,
+    summary: 'A JSON call of weir/http-client got a body that is not JSON, or that breaks its schema.',
+  },
   WEIR_ERR_BENCH_ENGINE: {
     status: 500,
     summary: 'weir bench has no load generator (wrk, autocannon), or the one it ran failed.',

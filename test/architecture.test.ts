@@ -57,6 +57,14 @@ describe('architecture', () => {
     }
   });
 
+  it('only weir/http-client imports undici (an app that makes no client never loads it)', () => {
+    const importers = sources()
+      .filter(([, , specifiers]) => specifiers.some((s) => s === 'undici' || s.startsWith('undici/')))
+      .map(([folder, path]) => [folder, path]);
+    assert.ok(importers.length > 0);
+    for (const [folder, path] of importers) assert.equal(folder, 'http-client', `${path} imports undici`);
+  });
+
   it('no test or testing helper installs a process-level uncaughtException or unhandledRejection handler (it would hide a crash)', () => {
     const walk = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

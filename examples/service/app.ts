@@ -29,6 +29,7 @@ import {
   type SessionStore,
   securityHeaders,
 } from 'weir/security';
+import { addAggregateRoute } from './aggregate.ts';
 import { addAuthRoutes, loggedIn, tokenSecret } from './auth.ts';
 import { countPrimes } from './compute.ts';
 import { addApiDocs } from './docs.ts';
@@ -239,6 +240,7 @@ export function createServiceApp(options: ServiceOptions) {
     loginLimits,
   });
   addReportRoute(app, db);
+  addAggregateRoute(app);
   if (withDashboard) {
     dashboard(app, {
       guard: process.env.NODE_ENV === 'production' ? loggedIn(() => sessions as SessionStore) : undefined,
