@@ -58,7 +58,12 @@ describe('http-client: retries', { timeout: 20_000 }, () => {
       res.writeHead(502);
       res.end();
     });
-    client = createHttpClient({ baseUrl: server.url, retry: { attempts: 1000, baseMs: 40, maxMs: 40 } });
+    // No breaker: with full jitter, 20 or more attempts can fit in 300 ms, and the breaker would open.
+    client = createHttpClient({
+      baseUrl: server.url,
+      retry: { attempts: 1000, baseMs: 40, maxMs: 40 },
+      breaker: false,
+    });
     const ctx = { signal: new AbortController().signal, deadline: Date.now() + 300 };
     // Backoffs of up to 40 ms: a few retries fit before the deadline, then the last answer stands.
     await assert.rejects(client.getJson('/', { ctx }), {
