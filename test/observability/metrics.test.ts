@@ -105,10 +105,20 @@ describe('metrics', () => {
     const app = new App({ logger: false });
     const m = metrics(app);
     await app.ready();
+    // The CPU counters count from when metrics() was called: spend some (20 ms at most), so that they
+    // cannot read 0 as they did when the scrape came within a millisecond.
+    const until = performance.now() + 20;
+    while (performance.now() < until) {
+      // busy on purpose
+    }
     const families = parsePrometheus(await m.text());
-    assert.ok((sample(families, 'nodejs_heap_size_used_bytes') ?? 0) > 1_000_000);
-    assert.ok((sample(families, 'process_cpu_user_seconds_total') ?? -1) > 0);
-    assert.ok(families.has('nodejs_eventloop_lag_p99_seconds'));
+    // Every assert.ok has its message: without one, Node builds it by parsing this file, which took
+    // 70 s under tsx when one failed.
+    const heap = sample(families, 'nodejs_heap_size_used_bytes') ?? 0;
+    assert.ok(heap > 1_000_000, `heap ${heap}`);
+    const cpu = sample(families, 'process_cpu_seconds_total') ?? -1;
+    assert.ok(cpu > 0, `CPU ${cpu} s`);
+    assert.ok(families.has('nodejs_eventloop_lag_p99_seconds'), 'the event-loop lag family');
     const elu = sample(families, 'weir_event_loop_utilization');
     assert.ok(elu !== undefined && elu >= 0 && elu <= 1, `utilisation ${elu}`);
     await app.stop();
