@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** A TypeScript program run the way `npm start` runs the service, with its stdout collected. */
 export interface TsProcess {
@@ -64,4 +65,30 @@ export function spawnNode(
       }
     },
   };
+}
+
+/**
+ * Runs the app `fixture` (under tsx, with weir's sources) with test/fixtures/imports/record.mjs, which
+ * writes to a log each module it resolves whose name matches `match` (the fixture writes its own marks
+ * there too), and returns the log's lines once it has exited 0.
+ */
+export async function recordImports(fixture: URL, log: string, match?: string): Promise<string[]> {
+  const child = spawnNode(
+    [
+      '--conditions=weir-source',
+      '--import',
+      'tsx',
+      '--import',
+      new URL('../fixtures/imports/record.mjs', import.meta.url).pathname,
+      fixture.pathname,
+    ],
+    {
+      WEIR_IMPORT_LOG: log,
+      LOG_LEVEL: 'silent',
+      ...(match === undefined ? undefined : { WEIR_IMPORT_MATCH: match }),
+    },
+  );
+  const code = await child.exited();
+  if (code !== 0) throw new Error(`${fixture.pathname} exited ${code}`);
+  return readFileSync(log, 'utf8').trim().split('\n');
 }
