@@ -130,7 +130,9 @@ describe('tracing: PostgreSQL', async () => {
         'db.operation.name': 'SELECT',
         'db.query.text': 'SELECT $1::int + 1 AS n',
       });
-      assert.ok(!JSON.stringify(query.attributes).includes('41'));
+      // The fresh database's random name may itself hold "41": look everywhere else.
+      const { 'db.namespace': _name, ...rest } = query.attributes;
+      assert.ok(!JSON.stringify(rest).includes('41'), 'the bound value reached a span attribute');
     } finally {
       await traced.close();
       await db.close();
