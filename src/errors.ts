@@ -57,6 +57,30 @@ export const errorCodes = {
   WEIR_ERR_BODY_EMPTY: { status: 400, summary: 'A JSON body was expected, but the request has none.' },
   WEIR_ERR_BODY_ABORTED: { status: 400, summary: 'The client stopped sending the body before it ended.' },
   WEIR_ERR_BODY_CONSUMED: { status: 500, summary: 'The request body was already read in another form.' },
+  WEIR_ERR_UPLOAD_TOO_LARGE: {
+    status: 413,
+    summary:
+      'A multipart upload passes a size limit: a file (`maxFileBytes`), a field value, a field name or the whole body (`maxTotalBytes`).',
+  },
+  WEIR_ERR_UPLOAD_TOO_MANY: {
+    status: 413,
+    summary: 'A multipart upload has more files, fields or parts than `maxFiles`, `maxFields` or `maxParts`.',
+  },
+  WEIR_ERR_UPLOAD_TYPE: {
+    status: 415,
+    summary:
+      "An uploaded file's first bytes are not of an allowed type, or are not the type its Content-Type claims.",
+  },
+  WEIR_ERR_UPLOAD_MALFORMED: {
+    status: 400,
+    summary:
+      'A multipart body has no boundary, ends before its closing boundary, or has a part that cannot be read.',
+  },
+  WEIR_ERR_UPLOAD_NO_SPACE: {
+    status: 507,
+    summary:
+      "Storing an upload would leave less free disk than `minFreeBytes`, or pass the upload folder's quota.",
+  },
   WEIR_ERR_FORBIDDEN_PATH: { status: 403, summary: 'A static file path tries to leave its folder.' },
   WEIR_ERR_RANGE_NOT_SATISFIABLE: {
     status: 416,

@@ -1,0 +1,117 @@
+import { request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+
+/** A 1×1 PNG: what file-type recognises as image/png. */
+export const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  'base64',
+);
+/** The start of a PDF, padded. */
+export const PDF = Buffer.concat([
+  Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n'),
+  Buffer.alloc(512, 0x20),
+]);
+
+export const BOUNDARY = 'weir-test-boundary-7MA4YWxkTrZu0gW';
+
+export interface PartSpec {
+  /** The field name (`undefined`: a Content-Disposition without one; `null`: no Content-Disposition). */
+  name?: string | null;
+  filename?: string;
+  type?: string;
+  body: string | Buffer;
+  /** Raw header lines instead of the ones built from the fields above. */
+  headers?: string[];
+}
+
+/** A multipart/form-data body of `parts`, with its closing boundary unless `close` is false. */
+export function formBody(parts: readonly PartSpec[], { boundary = BOUNDARY, close = true } = {}): Buffer {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    let lines = part.headers;
+    if (lines === undefined) {
+      lines = [];
+      if (part.name !== null) {
+        let disposition = 'form-data';
+        if (part.name !== undefined) disposition += `; name="${part.name}"`;
+        if (part.filename !== undefined) disposition += `; filename="${part.filename}"`;
+        lines.push(`Content-Disposition: ${disposition}`);
+      }
+      if (part.type !== undefined) lines.push(`Content-Type: ${part.type}`);
+    }
+    chunks.push(Buffer.from(`--${boundary}\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+    chunks.push(typeof part.body === 'string' ? Buffer.from(part.body) : part.body);
+    chunks.push(Buffer.from('\r\n'));
+  }
+  if (close) chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: { error?: { code: string; message: string; details?: Record<string, unknown> } } & Record<
+    string,
+    unknown
+  >;
+}
+
+/**
+ * POSTs `body` with node:http (Content-Length set unless `chunked`), as multipart/form-data with
+ * {@link BOUNDARY} unless `contentType` says otherwise. Resolves with the answer, even when the server
+ * closes the connection before the whole body was sent.
+ */
+export function post(
+  port: number,
+  path: string,
+  body: Buffer,
+  { contentType = `multipart/form-data; boundary=${BOUNDARY}`, chunked = false } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { 'content-type': contentType };
+    if (!chunked) headers['content-length'] = body.length;
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: 'POST', path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json = {};
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+        res.on('error', reject);
+      },
+    );
+    // The server may answer and close before the whole body is written (a limit passed): that is the
+    // answer under test, not a failure.
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET') reject(err);
+    });
+    if (chunked) {
+      // Several chunks, so the body streams.
+      for (let i = 0; i < body.length; i += 64 * 1024) req.write(body.subarray(i, i + 64 * 1024));
+      req.end();
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+/** Opens a raw connection and writes a request head for a multipart POST of `length` bytes. */
+export function openUpload(port: number, path: string, length: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${BOUNDARY}\r\n` +
+          `Content-Length: ${length}\r\n\r\n`,
+      );
+      resolve(socket);
+    });
+    socket.on('error', reject);
+  });
+}

@@ -1,0 +1,381 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { App, type ServerHandle } from 'weir';
+import { type MultipartOptions, multipart } from 'weir/upload';
+import { serve } from '../helpers/http.ts';
+import { BOUNDARY, formBody, PDF, PNG, post } from '../helpers/multipart.ts';
+
+/** Each route echoes what multipart() yielded: fields whole, files as their size, type and first bytes. */
+function echoApp(): App {
+  const app = new App({ logger: false });
+  const route = (path: string, options: MultipartOptions) =>
+    app.post(path, async (ctx) => {
+      const parts: unknown[] = [];
+      for await (const part of multipart(ctx, options)) {
+        if (part.type === 'field') {
+          parts.push({ field: part.name, value: part.value });
+          continue;
+        }
+        const chunks: Buffer[] = [];
+        for await (const chunk of part.stream) chunks.push(chunk as Buffer);
+        const bytes = Buffer.concat(chunks);
+        parts.push({
+          file: part.name,
+          filename: part.filename,
+          type: part.contentType,
+          verified: part.verified,
+          declared: part.declaredType,
+          extension: part.extension,
+          size: bytes.length,
+          sum: bytes.reduce((a, b) => (a + b) % 65536, 0),
+        });
+      }
+      return { parts };
+    });
+  route('/echo', {});
+  route('/small', {
+    maxFileBytes: 1000,
+    maxTotalBytes: 20_000,
+    maxFiles: 2,
+    maxFields: 3,
+    maxFieldBytes: 100,
+    maxFieldNameBytes: 20,
+    maxParts: 6,
+  });
+  route('/typed', { allow: ['image/png', 'image/jpeg', 'application/pdf', 'text/plain', 'text/csv'] });
+  route('/images', { allow: ['image/*'] });
+  // Reads one file's first bytes, then leaves the loop: the rest of the body is not read.
+  app.post('/first', async (ctx) => {
+    for await (const part of multipart(ctx)) {
+      if (part.type === 'file') return { name: part.name };
+    }
+    return { name: null };
+  });
+  return app;
+}
+
+const sum = (bytes: Buffer) => bytes.reduce((a, b) => (a + b) % 65536, 0);
+
+describe('multipart()', () => {
+  let handle: ServerHandle;
+  before(async () => {
+    handle = await serve(echoApp());
+  });
+  after(async () => {
+    await handle.close({ timeoutMs: 1000 });
+  });
+
+  it('yields fields whole and files as streams, in the order they were sent', async () => {
+    const big = Buffer.alloc(300_000, 7);
+    const res = await post(
+      handle.port,
+      '/echo',
+      formBody([
+        { name: 'title', body: 'Holidays ☀' },
+        { name: 'photo', filename: 'a.png', type: 'image/png', body: PNG },
+        { name: 'raw', filename: 'big.bin', type: 'application/octet-stream', body: big },
+        { name: 'title', body: 'again' },
+      ]),
+    );
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json.parts, [
+      { field: 'title', value: 'Holidays ☀' },
+      {
+        file: 'photo',
+        filename: 'a.png',
+        type: 'image/png',
+        verified: false,
+        declared: 'image/png',
+        extension: 'bin',
+        size: PNG.length,
+        sum: sum(PNG),
+      },
+      {
+        file: 'raw',
+        filename: 'big.bin',
+        type: 'application/octet-stream',
+        verified: false,
+        declared: 'application/octet-stream',
+        extension: 'bin',
+        size: big.length,
+        sum: sum(big),
+      },
+      { field: 'title', value: 'again' },
+    ]);
+  });
+
+  it('reads a chunked body, and a boundary given in quotes', async () => {
+    const body = formBody([
+      { name: 'f', filename: 'x.txt', type: 'text/plain', body: Buffer.alloc(200_000, 65) },
+    ]);
+    const chunked = await post(handle.port, '/echo', body, { chunked: true });
+    assert.equal(chunked.status, 200, chunked.text);
+    assert.equal((chunked.json.parts as { size: number }[])[0]?.size, 200_000);
+    const quoted = await post(handle.port, '/echo', formBody([{ name: 'a', body: 'b' }]), {
+      contentType: `multipart/form-data; boundary="${BOUNDARY}"`,
+    });
+    assert.equal(quoted.status, 200, quoted.text);
+    assert.deepEqual(quoted.json.parts, [{ field: 'a', value: 'b' }]);
+  });
+
+  it('accepts every limit at its bound', async () => {
+    const res = await post(
+      handle.port,
+      '/small',
+      formBody([
+        { name: 'a'.repeat(20), body: 'x'.repeat(100) },
+        { name: 'b', body: '' },
+        { name: 'c', body: 'c' },
+        { name: 'f1', filename: 'one', type: 'application/octet-stream', body: Buffer.alloc(1000) },
+        { name: 'f2', filename: 'two', type: 'application/octet-stream', body: Buffer.alloc(1000) },
+      ]),
+    );
+    assert.equal(res.status, 200, res.text);
+    assert.equal((res.json.parts as unknown[]).length, 5);
+  });
+
+  const refusals: [string, Buffer, number, string, Record<string, unknown>][] = [
+    [
+      'a file one byte over maxFileBytes',
+      formBody([{ name: 'doc', filename: 'a', type: 'application/octet-stream', body: Buffer.alloc(1001) }]),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_LARGE',
+      { limit: 'maxFileBytes', limitBytes: 1000, field: 'doc' },
+    ],
+    [
+      'a body over maxTotalBytes (by its Content-Length)',
+      formBody([{ name: 'f', filename: 'a', body: Buffer.alloc(30_000) }]),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_LARGE',
+      { limit: 'maxTotalBytes', limitBytes: 20_000 },
+    ],
+    [
+      'maxFiles + 1 files',
+      formBody([1, 2, 3].map((i) => ({ name: `f${i}`, filename: `${i}`, body: 'x' }))),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_MANY',
+      { limit: 'maxFiles', max: 2 },
+    ],
+    [
+      'maxFields + 1 fields',
+      formBody([1, 2, 3, 4].map((i) => ({ name: `n${i}`, body: 'v' }))),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_MANY',
+      { limit: 'maxFields', max: 3 },
+    ],
+    [
+      'a field value over maxFieldBytes',
+      formBody([{ name: 'bio', body: 'x'.repeat(101) }]),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_LARGE',
+      { limit: 'maxFieldBytes', limitBytes: 100, field: 'bio' },
+    ],
+    [
+      'a field name over maxFieldNameBytes',
+      formBody([{ name: 'n'.repeat(21), body: 'v' }]),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_LARGE',
+      { limit: 'maxFieldNameBytes', limitBytes: 20 },
+    ],
+    [
+      'parts with headers only and no Content-Disposition, past maxParts',
+      formBody(Array.from({ length: 7 }, () => ({ name: null, type: 'text/plain', body: '' }))),
+      413,
+      'WEIR_ERR_UPLOAD_TOO_MANY',
+      { limit: 'maxParts', max: 6 },
+    ],
+    [
+      'a body that ends before its closing boundary',
+      formBody([{ name: 'f', filename: 'a', body: 'half a file' }], { close: false }),
+      400,
+      'WEIR_ERR_UPLOAD_MALFORMED',
+      {},
+    ],
+  ];
+  for (const [what, body, status, code, details] of refusals) {
+    it(`refuses ${what} with ${status} ${code}, and closes the connection`, async () => {
+      const res = await post(handle.port, '/small', body);
+      assert.equal(res.status, status, res.text);
+      assert.equal(res.json.error?.code, code);
+      for (const [key, value] of Object.entries(details))
+        assert.equal(res.json.error?.details?.[key], value, key);
+      assert.equal(res.headers.connection, 'close');
+    });
+  }
+
+  it('refuses a body over maxTotalBytes sent chunked, as soon as it passes', async () => {
+    const body = formBody([{ name: 'f', filename: 'a', body: Buffer.alloc(30_000) }]);
+    const res = await post(handle.port, '/small', body, { chunked: true });
+    assert.equal(res.status, 413, res.text);
+    assert.deepEqual(res.json.error?.details, { limit: 'maxTotalBytes', limitBytes: 20_000 });
+  });
+
+  it('refuses thousands of tiny fields at the default limit of 100, without reading them all', async () => {
+    const body = formBody(Array.from({ length: 5000 }, (_, i) => ({ name: `f${i}`, body: 'x' })));
+    const res = await post(handle.port, '/echo', body);
+    assert.equal(res.status, 413, res.text);
+    assert.deepEqual(res.json.error?.details, { limit: 'maxFields', max: 100 });
+  });
+
+  it('refuses a huge field value at the default 64 KiB', async () => {
+    const res = await post(handle.port, '/echo', formBody([{ name: 'note', body: 'y'.repeat(5_000_000) }]));
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json.error?.details?.limit, 'maxFieldBytes');
+  });
+
+  it('never shows a hostile field name or file name in the error body', async () => {
+    const name = `<script>alert(1)</script>${'z'.repeat(30)}`;
+    const res = await post(
+      handle.port,
+      '/small',
+      formBody([{ name: 'x', filename: `../../${name}`, body: Buffer.alloc(5000) }]),
+    );
+    assert.equal(res.status, 413);
+    const quoted = await post(handle.port, '/small', formBody([{ name: `${name}"`, body: 'z'.repeat(200) }]));
+    assert.equal(quoted.status, 413);
+    for (const text of [res.text, quoted.text]) assert.doesNotMatch(text, /script|zzzz|\.\.\//, text);
+  });
+
+  for (const [what, contentType, status, code] of [
+    ['a multipart type without a boundary', 'multipart/form-data', 400, 'WEIR_ERR_UPLOAD_MALFORMED'],
+    ['another type', 'application/json', 415, 'WEIR_ERR_BODY_UNSUPPORTED_TYPE'],
+    ['no type', '', 415, 'WEIR_ERR_BODY_UNSUPPORTED_TYPE'],
+    [
+      'a boundary that is not the body’s',
+      'multipart/form-data; boundary=other',
+      400,
+      'WEIR_ERR_UPLOAD_MALFORMED',
+    ],
+  ] as const) {
+    it(`answers ${status} to ${what}`, async () => {
+      const res = await post(handle.port, '/echo', formBody([{ name: 'a', body: 'b' }]), { contentType });
+      assert.equal(res.status, status, res.text);
+      assert.equal(res.json.error?.code, code);
+    });
+  }
+
+  it('leaves the loop early without reading on, and closes the connection', async () => {
+    const res = await post(
+      handle.port,
+      '/first',
+      formBody([
+        { name: 'first', filename: 'a', body: Buffer.alloc(2_000_000) },
+        { name: 'late', body: 'x' },
+      ]),
+    );
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { name: 'first' });
+    assert.equal(res.headers.connection, 'close');
+  });
+});
+
+describe('multipart({ allow }): the type comes from the first bytes', () => {
+  let handle: ServerHandle;
+  before(async () => {
+    handle = await serve(echoApp());
+  });
+  after(async () => {
+    await handle.close({ timeoutMs: 1000 });
+  });
+
+  const file = (name: string, type: string, body: string | Buffer, filename = 'f') =>
+    formBody([{ name, filename, type, body }]);
+
+  it('accepts what the content shows and the client declared, whatever the file name says', async () => {
+    const res = await post(
+      handle.port,
+      '/typed',
+      formBody([
+        { name: 'png', filename: 'evil.html', type: 'image/png', body: PNG },
+        { name: 'pdf', filename: 'doc.pdf', type: 'application/octet-stream', body: PDF },
+        { name: 'notes', filename: 'n.txt', type: 'text/plain', body: 'just some text\nover lines é\n' },
+      ]),
+    );
+    assert.equal(res.status, 200, res.text);
+    const parts = res.json.parts as Record<string, unknown>[];
+    assert.deepEqual(
+      parts.map((p) => [p.type, p.verified, p.extension, p.filename, p.size]),
+      [
+        ['image/png', true, 'png', 'evil.html', PNG.length],
+        ['application/pdf', true, 'pdf', 'doc.pdf', PDF.length],
+        ['text/plain', true, 'txt', 'n.txt', 29],
+      ],
+    );
+    assert.equal(parts[0]?.sum, sum(PNG), 'the bytes held back for the check reach the reader');
+  });
+
+  const forged: [string, Buffer, Record<string, unknown>][] = [
+    [
+      'an HTML page declared as image/png',
+      file('photo', 'image/png', '<!DOCTYPE html><html><script>alert(document.cookie)</script></html>'),
+      { declared: 'image/png', field: 'photo' },
+    ],
+    ['a script declared as image/jpeg', file('p', 'image/jpeg', 'alert(1)//'), { declared: 'image/jpeg' }],
+    [
+      'a PDF declared as image/png',
+      file('p', 'image/png', PDF),
+      { detected: 'application/pdf', declared: 'image/png' },
+    ],
+    [
+      'a PNG declared as text/plain',
+      file('p', 'text/plain', PNG),
+      { detected: 'image/png', declared: 'text/plain' },
+    ],
+    [
+      'HTML declared as text/plain',
+      file('p', 'text/plain', '  <html><body>hi</body></html>'),
+      { declared: 'text/plain' },
+    ],
+    [
+      'a script inside CSV',
+      file('p', 'text/csv', 'a,b\n1,<script src=//x></script>\n'),
+      { declared: 'text/csv' },
+    ],
+    ['binary declared as text/plain', file('p', 'text/plain', Buffer.from([0x41, 0x00, 0x42])), {}],
+    ['text in a type not on the list', file('p', 'text/html', '<p>hi</p>'), { declared: 'text/html' }],
+    [
+      'a nested multipart part',
+      file(
+        'p',
+        'multipart/mixed; boundary=inner',
+        '--inner\r\nContent-Type: image/png\r\n\r\nx\r\n--inner--',
+      ),
+      { declared: 'multipart/mixed' },
+    ],
+    ['an empty file declared as image/png', file('p', 'image/png', ''), {}],
+  ];
+  for (const [what, body, details] of forged) {
+    it(`refuses ${what} with 415 WEIR_ERR_UPLOAD_TYPE`, async () => {
+      const res = await post(handle.port, '/typed', body);
+      assert.equal(res.status, 415, res.text);
+      assert.equal(res.json.error?.code, 'WEIR_ERR_UPLOAD_TYPE');
+      for (const [key, value] of Object.entries(details))
+        assert.equal(res.json.error?.details?.[key], value, key);
+      assert.doesNotMatch(res.text, /script|alert|html>|inner/, 'the content is never echoed');
+    });
+  }
+
+  it('matches wildcards, and refuses a PDF on an images-only route', async () => {
+    assert.equal((await post(handle.port, '/images', file('p', 'image/png', PNG))).status, 200);
+    const pdf = await post(handle.port, '/images', file('p', 'application/pdf', PDF));
+    assert.equal(pdf.status, 415);
+    assert.equal(pdf.json.error?.details?.detected, 'application/pdf');
+  });
+
+  it('does not show a declared type that is not a plain media type', async () => {
+    const res = await post(handle.port, '/typed', file('p', 'image/<b>png', 'x'));
+    assert.equal(res.status, 415);
+    assert.equal(res.json.error?.details?.declared, undefined);
+    assert.doesNotMatch(res.text, /<b>/);
+  });
+});
+
+describe('multipart() options', () => {
+  it('are checked when called, not when the body is read', () => {
+    const ctx = {} as Parameters<typeof multipart>[0];
+    assert.throws(() => multipart(ctx, { maxFiles: -1 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+    assert.throws(() => multipart(ctx, { maxFileBytes: 1.5 }), { code: 'WEIR_ERR_INVALID_OPTION' });
+    assert.throws(() => multipart(ctx, { allow: ['png'] }), { code: 'WEIR_ERR_INVALID_OPTION' });
+    assert.throws(() => multipart(ctx, { allow: ['image/png;x'] }), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
+});
