@@ -39,7 +39,8 @@ export function formBody(parts: readonly PartSpec[], { boundary = BOUNDARY, clos
       }
       if (part.type !== undefined) lines.push(`Content-Type: ${part.type}`);
     }
-    chunks.push(Buffer.from(`--${boundary}\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1'));
+    // UTF-8 header values, as browsers send them.
+    chunks.push(Buffer.from(`--${boundary}\r\n${lines.join('\r\n')}\r\n\r\n`));
     chunks.push(typeof part.body === 'string' ? Buffer.from(part.body) : part.body);
     chunks.push(Buffer.from('\r\n'));
   }
