@@ -65,6 +65,16 @@ describe('architecture', () => {
     for (const [folder, path] of importers) assert.equal(folder, 'http-client', `${path} imports undici`);
   });
 
+  it('only weir/upload uses @fastify/busboy and file-type, and loads file-type only when a type is checked', () => {
+    const users = sources().filter(([, path]) =>
+      /'(@fastify\/busboy|file-type)'/.test(readFileSync(join(src, path), 'utf8')),
+    );
+    assert.ok(users.length >= 2, 'the multipart parser and the type check are found');
+    for (const [folder, path] of users) assert.equal(folder, 'upload', `${path} uses a multipart package`);
+    for (const [, path, specifiers] of users)
+      assert.ok(!specifiers.includes('file-type'), `${path} imports file-type`);
+  });
+
   it('no test or testing helper installs a process-level uncaughtException or unhandledRejection handler (it would hide a crash)', () => {
     const walk = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { App, type AppOptions, type ServerHandle } from 'weir';
+import { App, type AppOptions } from 'weir';
 import { createUploadQuota, type SaveUploadsOptions, saveUploads, type UploadQuota } from 'weir/upload';
 import { serve } from '../helpers/http.ts';
 import { BOUNDARY, formBody, openUpload, PDF, PNG, post } from '../helpers/multipart.ts';
