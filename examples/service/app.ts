@@ -38,6 +38,7 @@ import { addJobRoutes, JOB_LIMITS, sweepJobStatus, type WelcomeJob, welcomeWorke
 import { addReportRoute } from './report.ts';
 import { ComputeQuery, LIMITS, LookupBody, SleepQuery, UsersQuery } from './schemas.ts';
 import { addTechEmpowerRoutes, type World } from './techempower.ts';
+import { addUploadRoute, type UploadSettings } from './uploads.ts';
 
 const publicDir = fileURLToPath(new URL('./public', import.meta.url));
 
@@ -100,6 +101,11 @@ export interface ServiceOptions extends AppOptions {
    * from POST /login). @default false
    */
   dashboard?: boolean;
+  /**
+   * Where POST /upload stores images and PDFs, and the quota of that folder (UPLOAD_DIR,
+   * UPLOAD_QUOTA_BYTES). @default none: without it, POST /upload answers 404
+   */
+  uploads?: UploadSettings;
 }
 
 /** A row of GET /users: never the password hash. */
@@ -135,6 +141,7 @@ export function createServiceApp(options: ServiceOptions) {
     rateLimits = new MemoryRateLimitStore(),
     loginLimits,
     dashboard: withDashboard = false,
+    uploads,
     ...appOptions
   } = options;
   if (instanceId !== undefined && !/^[\w.-]{1,64}$/.test(instanceId)) {
@@ -241,6 +248,7 @@ export function createServiceApp(options: ServiceOptions) {
   });
   addReportRoute(app, db);
   addAggregateRoute(app);
+  if (uploads !== undefined) addUploadRoute(app, uploads);
   if (withDashboard) {
     dashboard(app, {
       guard: process.env.NODE_ENV === 'production' ? loggedIn(() => sessions as SessionStore) : undefined,

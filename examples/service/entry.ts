@@ -2,6 +2,7 @@
  * The reference service as an ENTRY for the `weir` command: opens what it needs from the environment
  * (DATABASE_URL, CACHE_URL, QUEUE_URL; SESSION_URL, RATE_LIMIT_URL, JWT_SECRET, CORS_ORIGINS; TRUST_PROXY,
  * TRUST_REQUEST_ID and INSTANCE_ID when it runs behind a load balancer; TRUST_DEADLINE for callers whose deadline headers to believe;
+ * UPLOAD_DIR and UPLOAD_QUOTA_BYTES for POST /upload;
  * OVERLOAD=off to turn the overload limiter off and DEADLINES=on to serve /db and /queries under deadlines,
  * for comparison; METRICS=off, METRICS_PORT, ACCESS_LOG, ACCESS_LOG_SAMPLE and DASHBOARD=off for what
  * operators see) and
@@ -9,6 +10,7 @@
  * `weir worker examples/service/entry.ts` runs its welcome-email worker alone (`npm run worker`).
  */
 import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { openCache } from 'weir/cache';
 import { accessLog, metrics } from 'weir/observability';
 import { openJobQueue } from 'weir/queue';
@@ -53,6 +55,13 @@ function trustDeadline(value: string | undefined): boolean | string[] | undefine
   return value.trim() === 'true' ? true : value.split(',').map((entry) => entry.trim());
 }
 
+/** WEB_CONCURRENCY as a count of processes: an integer, or `auto` for one per CPU. */
+function workerShares(value: string | undefined): number {
+  if (value?.trim() === 'auto') return availableParallelism();
+  const count = Number(value);
+  return Number.isSafeInteger(count) && count >= 1 ? count : 1;
+}
+
 const proxies = trustProxy(process.env.TRUST_PROXY);
 export const app = createServiceApp({
   db,
@@ -74,6 +83,13 @@ export const app = createServiceApp({
   // The live dashboard on /_dashboard, with the same sources as the metrics below; in production, for
   // logged-in users only. With several workers, each serves its own (the page names its process).
   dashboard: process.env.DASHBOARD !== 'off',
+  // POST /upload: images and PDFs into UPLOAD_DIR, within UPLOAD_QUOTA_BYTES, shared out between the
+  // worker processes (WEB_CONCURRENCY) so that together they keep within it.
+  uploads: {
+    dir: process.env.UPLOAD_DIR || './data/uploads',
+    quotaBytes: process.env.UPLOAD_QUOTA_BYTES ? Number(process.env.UPLOAD_QUOTA_BYTES) : undefined,
+    shares: cluster.isWorker ? workerShares(process.env.WEB_CONCURRENCY) : 1,
+  },
 });
 // Prometheus metrics on /metrics, or with METRICS_PORT=9464 on a port of their own (not the app's);
 // METRICS=off for none. In a worker of several (WEB_CONCURRENCY), the primary serves them all, summed,

@@ -115,13 +115,27 @@ export class UploadQuota {
   }
 }
 
+/** Options of {@link createUploadQuota}. */
+export interface UploadQuotaOptions {
+  /** The most bytes the folder may hold. */
+  maxBytes: number;
+  /**
+   * How many processes share the folder (`weir serve --workers N`): each gets an equal share of the bytes
+   * still free when it starts, so that together they cannot pass `maxBytes`. @default 1
+   */
+  shares?: number;
+}
+
 /**
  * A {@link UploadQuota} of `maxBytes` for `dir`, starting from the bytes of the files it holds now (one
- * level, no subfolders).
- * @throws WEIR_ERR_INVALID_OPTION for a bad `maxBytes`.
+ * level, no subfolders; a missing folder holds none).
+ * @throws WEIR_ERR_INVALID_OPTION for a bad `maxBytes` or `shares`.
  */
-export async function createUploadQuota(dir: string, options: { maxBytes: number }): Promise<UploadQuota> {
+export async function createUploadQuota(dir: string, options: UploadQuotaOptions): Promise<UploadQuota> {
   checkQuotaBytes(options.maxBytes);
+  const shares = options.shares ?? 1;
+  if (!Number.isSafeInteger(shares) || shares < 1)
+    throw invalidOption('quota shares', 'an integer ≥ 1', shares);
   let used = 0;
   const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
@@ -131,7 +145,8 @@ export async function createUploadQuota(dir: string, options: { maxBytes: number
     if (!entry.isFile()) continue;
     used += (await stat(join(dir, entry.name)).catch(() => ({ size: 0 }))).size;
   }
-  return new UploadQuota(options.maxBytes, used);
+  const free = Math.max(0, options.maxBytes - used);
+  return new UploadQuota(used + Math.floor(free / shares), used);
 }
 
 function checkQuotaBytes(maxBytes: number): void {

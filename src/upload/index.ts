@@ -7,6 +7,7 @@ export {
   createUploadQuota,
   DEFAULT_MIN_FREE_BYTES,
   UploadQuota,
+  type UploadQuotaOptions,
 } from './disk.ts';
 export {
   DEFAULT_MAX_FIELD_BYTES,
