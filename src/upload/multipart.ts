@@ -205,6 +205,8 @@ async function* parts(
   checkHead(req, limits);
   const parser = openParser(req, limits);
   const ready: Part[] = [];
+  /** File parts of an input left empty (an empty file name): skipped when they hold no bytes either. */
+  const blank = new WeakSet<FilePart>();
   let failure: HttpError | undefined;
   let finished = false;
   let current: UploadStream | undefined;
@@ -243,14 +245,16 @@ async function* parts(
       source.resume();
       return;
     }
-    const stream = new UploadStream(source, allowed === undefined ? 0 : SNIFF_BYTES);
+    // A file input left empty comes as a part with an empty file name and no bytes: its first byte (or
+    // the head the type check reads) tells, and such a part is skipped.
+    const stream = new UploadStream(source, allowed === undefined ? (filename === '' ? 1 : 0) : SNIFF_BYTES);
     // The error reaches the handler through its reads and through the iteration; a stream nobody reads
     // yet must not turn it into an uncaught exception.
     stream.on('error', NOOP);
     source.on('limit', () => fail(tooLarge('maxFileBytes', limits.maxFileBytes, name)));
     source.on('error', (err) => fail(malformed('a file part ends before its boundary', err)));
     current = stream;
-    ready.push({
+    const part: FilePart = {
       type: 'file',
       name,
       filename: cleanFilename(filename),
@@ -259,7 +263,9 @@ async function* parts(
       declaredType: declared,
       extension: 'bin',
       stream,
-    });
+    };
+    if (filename === '') blank.add(part);
+    ready.push(part);
     notify();
   });
   parser.on('filesLimit', () => fail(tooMany('maxFiles', limits.maxFiles)));
@@ -333,7 +339,17 @@ async function* parts(
         continue;
       }
       const stream = part.stream as UploadStream;
-      const checked = allowed === undefined ? part : await check(part, stream, allowed);
+      let checked = part;
+      if (allowed !== undefined || blank.has(part)) {
+        const head = await stream.head();
+        if (head.length === 0 && blank.has(part)) {
+          stream.release();
+          stream.resume();
+          continue;
+        }
+        if (allowed !== undefined) checked = await check(part, head, allowed);
+        stream.release();
+      }
       yield checked;
       // The handler asked for the next part: a file it left unread is drained, so the parser goes on.
       if (stream.readableFlowing === null && !stream.destroyed) stream.resume();
@@ -349,9 +365,7 @@ async function* parts(
   }
 }
 
-async function check(part: FilePart, stream: UploadStream, allowed: AllowList): Promise<FilePart> {
-  const head = await stream.head();
+async function check(part: FilePart, head: Buffer, allowed: AllowList): Promise<FilePart> {
   const sniffed = await sniffType(head, part.declaredType, allowed, shownField(part.name));
-  stream.release();
   return { ...part, contentType: sniffed.type, verified: true, extension: sniffed.ext };
 }

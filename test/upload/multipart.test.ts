@@ -104,6 +104,30 @@ describe('multipart()', () => {
     ]);
   });
 
+  it('skips a file input left empty (no file name, no bytes), and keeps a nameless file that has bytes', async () => {
+    for (const path of ['/echo', '/typed']) {
+      const res = await post(
+        handle.port,
+        path,
+        formBody([
+          { name: 'empty', filename: '', type: 'application/octet-stream', body: '' },
+          { name: 'nameless', filename: '', type: 'image/png', body: PNG },
+          { name: 'dots', filename: '..', type: 'image/png', body: PNG },
+        ]),
+      );
+      assert.equal(res.status, 200, res.text);
+      const parts = res.json.parts as { file: string; filename: string; size: number }[];
+      assert.deepEqual(
+        parts.map((p) => [p.file, p.filename, p.size]),
+        [
+          ['nameless', '', PNG.length],
+          ['dots', '', PNG.length],
+        ],
+        path,
+      );
+    }
+  });
+
   it('reads a chunked body, and a boundary given in quotes', async () => {
     const body = formBody([
       { name: 'f', filename: 'x.txt', type: 'text/plain', body: Buffer.alloc(200_000, 65) },
