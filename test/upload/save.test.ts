@@ -361,6 +361,71 @@ describe('saveUploads()', () => {
     }
   });
 
+  it('leaves no file and no open descriptor after 30 concurrent uploads that fail in three ways', async (t) => {
+    if (!existsSync('/proc/self/fd')) {
+      t.skip('needs /proc/self/fd (Linux)');
+      return;
+    }
+    const dir = fresh('concurrent');
+    const { app } = uploadApp(dir, { maxFileBytes: 200_000 });
+    const handle = await serve(app);
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    try {
+      // One upload first, so that what is opened once (file-type, the folder) is open before counting.
+      await post(
+        handle.port,
+        '/upload',
+        formBody([{ name: 'a', filename: 'a.png', type: 'image/png', body: PNG }]),
+      );
+      for (const name of list(dir)) rmSync(join(dir, name));
+      const baseline = openFds();
+      const pdf = Buffer.concat([PDF, Buffer.alloc(100_000)]);
+      const aborted = async () => {
+        const socket = await openUpload(handle.port, '/upload', 10_000_000);
+        socket.on('error', () => {});
+        socket.write(
+          `--${BOUNDARY}\r\nContent-Disposition: form-data; name="b"; filename="b.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+        );
+        socket.write(pdf);
+        await sleep(50);
+        socket.destroy();
+      };
+      const statuses = await Promise.all([
+        ...Array.from({ length: 10 }, () => aborted().then(() => 0)),
+        ...Array.from({ length: 10 }, () =>
+          post(
+            handle.port,
+            '/upload',
+            formBody([{ name: 'a', filename: 'a.png', type: 'image/png', body: '<script>' }]),
+          ).then((r) => r.status),
+        ),
+        ...Array.from({ length: 10 }, () =>
+          post(
+            handle.port,
+            '/upload',
+            formBody([
+              { name: 'a', filename: 'a.pdf', type: 'application/pdf', body: pdf },
+              { name: 'b', filename: 'b.pdf', type: 'application/pdf', body: Buffer.concat([pdf, pdf]) },
+            ]),
+          ).then((r) => r.status),
+        ),
+      ]);
+      assert.deepEqual(statuses.filter((s) => s !== 0).sort(), [
+        ...Array(10).fill(413),
+        ...Array(10).fill(415),
+      ]);
+      assert.deepEqual(await emptied(dir), []);
+      let open = openFds();
+      for (let i = 0; i < 100 && open > baseline; i++) {
+        await sleep(20);
+        open = openFds();
+      }
+      assert.ok(open <= baseline, `descriptors open: ${open}, before: ${baseline}`);
+    } finally {
+      await handle.close({ timeoutMs: 1000 });
+    }
+  });
+
   it('checks its options when called', () => {
     const ctx = {} as Parameters<typeof saveUploads>[0];
     assert.throws(() => saveUploads(ctx, { dir: '' }), { code: 'WEIR_ERR_INVALID_OPTION' });
