@@ -278,6 +278,36 @@ describe('multipart()', () => {
     });
   }
 
+  it('survives part headers past their limits (16 lines, 16 KiB): cut, never buffered on', async () => {
+    const res = await post(
+      handle.port,
+      '/echo',
+      formBody([
+        {
+          headers: ['Content-Disposition: form-data; name="long"', `X-Pad: ${'p'.repeat(100_000)}`],
+          body: 'a',
+        },
+        {
+          headers: [
+            'Content-Disposition: form-data; name="many"',
+            ...Array.from({ length: 1000 }, (_, i) => `X-${i}: v`),
+          ],
+          body: 'b',
+        },
+        {
+          headers: [`X-Pad: ${'q'.repeat(20_000)}`, 'Content-Disposition: form-data; name="late"'],
+          body: 'c',
+        },
+      ]),
+    );
+    assert.equal(res.status, 200, res.text);
+    // The first two keep their disposition (it comes first); the third loses it past 16 KiB and is skipped.
+    assert.deepEqual(res.json.parts, [
+      { field: 'long', value: 'a' },
+      { field: 'many', value: 'b' },
+    ]);
+  });
+
   it('leaves the loop early without reading on, and closes the connection', async () => {
     const res = await post(
       handle.port,
