@@ -10,7 +10,7 @@
  */
 import { basename } from 'node:path';
 import { type App, json } from 'weir';
-import { createUploadQuota, saveUploads, type UploadQuota } from 'weir/upload';
+import { createUploadQuota, removeStaleUploads, saveUploads, type UploadQuota } from 'weir/upload';
 
 export const UPLOADS = {
   allow: ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf'],
@@ -49,6 +49,9 @@ export interface UploadedFile {
 export function addUploadRoute(app: App, settings: UploadSettings): void {
   let quota: UploadQuota | undefined;
   app.onStart(async () => {
+    // What a process stopped mid-upload (a crash) left: temporary files not written to for an hour.
+    const stale = await removeStaleUploads(settings.dir);
+    if (stale > 0) app.log.info({ stale }, 'removed the temporary files of interrupted uploads');
     quota = await createUploadQuota(settings.dir, {
       maxBytes: settings.quotaBytes ?? DEFAULT_UPLOAD_QUOTA_BYTES,
       shares: settings.shares,

@@ -6,6 +6,7 @@
 export {
   createUploadQuota,
   DEFAULT_MIN_FREE_BYTES,
+  removeStaleUploads,
   UploadQuota,
   type UploadQuotaOptions,
 } from './disk.ts';

@@ -7,6 +7,7 @@ import {
   readFileSync,
   rmSync,
   statfsSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,13 @@ import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App, type AppOptions } from 'weir';
-import { createUploadQuota, type SaveUploadsOptions, saveUploads, type UploadQuota } from 'weir/upload';
+import {
+  createUploadQuota,
+  removeStaleUploads,
+  type SaveUploadsOptions,
+  saveUploads,
+  type UploadQuota,
+} from 'weir/upload';
 import { serve } from '../helpers/http.ts';
 import { BOUNDARY, formBody, openUpload, PDF, PNG, post } from '../helpers/multipart.ts';
 
@@ -424,6 +431,20 @@ describe('saveUploads()', () => {
     } finally {
       await handle.close({ timeoutMs: 1000 });
     }
+  });
+
+  it('removeStaleUploads() removes only the temporary files of interrupted uploads, once they are old', async () => {
+    const dir = fresh('stale');
+    mkdirSync(dir);
+    const old = '.0b5c4c1e-2f6a-4d3b-9a51-6f0e1d2c3b4a.part';
+    const recent = '.7d1e2f3a-4b5c-4d6e-8f70-112233445566.part';
+    for (const name of [old, recent, 'kept.png', '.other.part']) writeFileSync(join(dir, name), 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    for (const name of [old, 'kept.png', '.other.part'])
+      utimesSync(join(dir, name), twoHoursAgo, twoHoursAgo);
+    assert.equal(await removeStaleUploads(dir), 1);
+    assert.deepEqual(readdirSync(dir).sort(), [recent, '.other.part', 'kept.png'].sort());
+    assert.equal(await removeStaleUploads(join(dir, 'missing')), 0);
   });
 
   it('checks its options when called', () => {
