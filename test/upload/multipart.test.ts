@@ -424,6 +424,40 @@ describe('multipart({ allow }): the type comes from the first bytes', () => {
   });
 });
 
+describe('multipart() and the app’s bodyLimitBytes', () => {
+  it('bounds a multipart body by maxTotalBytes, not by bodyLimitBytes (which bounds bodies held in memory)', async () => {
+    const app = new App({ logger: false, bodyLimitBytes: 1024 });
+    app.post('/upload', async (ctx) => {
+      let bytes = 0;
+      for await (const part of multipart(ctx, { maxTotalBytes: 300_000 })) {
+        if (part.type === 'file') for await (const chunk of part.stream) bytes += (chunk as Buffer).length;
+      }
+      return { bytes };
+    });
+    app.post('/json', async (ctx) => ctx.json());
+    const handle = await serve(app);
+    try {
+      const file = formBody([{ name: 'f', filename: 'a', body: Buffer.alloc(200_000) }]);
+      const ok = await post(handle.port, '/upload', file);
+      assert.equal(ok.status, 200, ok.text);
+      assert.deepEqual(ok.json, { bytes: 200_000 });
+      const json = await post(handle.port, '/json', Buffer.from(JSON.stringify({ a: 'x'.repeat(2000) })), {
+        contentType: 'application/json',
+      });
+      assert.equal(json.status, 413, 'the app limit still holds for JSON');
+      const big = await post(
+        handle.port,
+        '/upload',
+        formBody([{ name: 'f', filename: 'a', body: Buffer.alloc(400_000) }]),
+      );
+      assert.equal(big.status, 413);
+      assert.equal(big.json.error?.details?.limit, 'maxTotalBytes');
+    } finally {
+      await handle.close({ timeoutMs: 1000 });
+    }
+  });
+});
+
 describe('multipart() options', () => {
   it('are checked when called, not when the body is read', () => {
     const ctx = {} as Parameters<typeof multipart>[0];
