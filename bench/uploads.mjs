@@ -187,7 +187,7 @@ const lines = [
   '',
   'Caveats: a 2-CPU virtual machine, with the client in the runner process and the server in another, unpinned;',
   'files go through the page cache (no fsync). Between runs of 5 rounds the ratio of saveUploads() to the raw pipe',
-  'moved between 0.52 and 0.86: read the ratio as "within 2x of a bare pipe", not to the percent. The peak RSS of',
+  'moved between 0.80 and 1.14 (between 0.52 and 0.86 with busboy's 16 KiB buffers): read it to the tenth, not the percent. The peak RSS of',
   'one upload through saveUploads() was 121, 128 and 130 MiB for 50, 200 and 800 MB (`--rssMb`): what grows is',
   "Node's own buffers and heap, as for the raw pipe, not the upload.",
   '',
