@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { invalidOption } from '../errors.ts';
 import type { AnyContext } from '../http/context.ts';
 import { DEFAULT_MIN_FREE_BYTES, FreeSpaceGuard, noSpace, type UploadQuota } from './disk.ts';
+import { DEFAULT_MAX_TOTAL_BYTES } from './limits.ts';
 import { type FilePart, type MultipartOptions, multipart, type Part } from './multipart.ts';
 
 /**
@@ -81,13 +82,9 @@ export function saveUploads(ctx: AnyContext, options: SaveUploadsOptions): Promi
     throw invalidOption('minFreeBytes', 'a non-negative integer', minFreeBytes);
   }
   const parts = multipart(ctx, options);
-  return save(
-    ctx,
-    parts,
-    resolve(options.dir),
-    new FreeSpaceGuard(resolve(options.dir), minFreeBytes),
-    options.quota,
-  );
+  const dir = resolve(options.dir);
+  const maxTotalBytes = options.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES;
+  return save(ctx, parts, dir, new FreeSpaceGuard(dir, minFreeBytes), options.quota, maxTotalBytes);
 }
 
 interface Pending extends SavedFile {
@@ -100,6 +97,7 @@ async function save(
   dir: string,
   guard: FreeSpaceGuard,
   quota: UploadQuota | undefined,
+  maxTotalBytes: number,
 ): Promise<SavedUploads> {
   const written: string[] = [];
   const reserved = { bytes: 0 };
@@ -107,8 +105,11 @@ async function save(
   const pending: Pending[] = [];
   try {
     await mkdir(dir, { recursive: true });
+    // Before the first byte is written, the body's Content-Length counts as about to be (up to
+    // maxTotalBytes: a longer body is refused with 413 before its first part).
     const declared = Number(ctx.req.headers['content-length']);
-    await guard.check(Number.isSafeInteger(declared) ? declared : 0);
+    const expected = Number.isSafeInteger(declared) ? Math.min(declared, maxTotalBytes) : 0;
+    let looked = false;
     for await (const part of parts) {
       if (part.type === 'field') {
         const previous = fields[part.name];
@@ -116,6 +117,10 @@ async function save(
         else if (typeof previous === 'string') fields[part.name] = [previous, part.value];
         else previous.push(part.value);
         continue;
+      }
+      if (!looked) {
+        looked = true;
+        await guard.check(expected);
       }
       const id = randomUUID();
       const temp = join(dir, `.${id}.part`);
