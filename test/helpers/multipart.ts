@@ -1,5 +1,9 @@
+import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { App, type AppOptions } from 'weir';
+import { type SaveUploadsOptions, saveUploads } from 'weir/upload';
 
 /** A 1×1 PNG: what file-type recognises as image/png. */
 export const PNG = Buffer.from(
@@ -115,4 +119,62 @@ export function openUpload(port: number, path: string, length: number): Promise<
     });
     socket.on('error', reject);
   });
+}
+
+/** The types the upload tests allow. */
+export const ALLOW = ['image/png', 'image/jpeg', 'application/pdf'];
+/** The name saveUploads() stores a file under. */
+export const UUID_NAME =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.(png|pdf|jpg|bin)$/;
+
+/** The names in `dir`; none while it does not exist. */
+export function list(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+/** The bytes free on the file system of `dir`. */
+export function freeBytes(dir: string): number {
+  const fs = statfsSync(dir);
+  return fs.bavail * fs.bsize;
+}
+
+/** Polls `dir` (at most 2 s) until it is empty; resolves with what it still holds. */
+export async function emptied(dir: string): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    if (list(dir).length === 0) return [];
+    await sleep(20);
+  }
+  return list(dir);
+}
+
+/** An app whose POST /upload saves into `dir` with `options`; `saved` is what the last call ended with. */
+export function uploadApp(
+  dir: string,
+  options: Partial<SaveUploadsOptions> = {},
+  appOptions: AppOptions = {},
+) {
+  const outcome: { saved?: unknown; error?: unknown } = {};
+  const app = new App({ logger: false, ...appOptions });
+  app.post('/upload', async (ctx) => {
+    try {
+      const result = await saveUploads(ctx, { dir, allow: ALLOW, ...options });
+      outcome.saved = result;
+      ctx.status(201);
+      return result;
+    } catch (err) {
+      outcome.error = err;
+      throw err;
+    }
+  });
+  return { app, outcome };
+}
+
+/** Polls `dir` (at most 2 s) until it holds only `keep`; resolves with what it holds. */
+export async function emptiedBut(dir: string, keep: string[]): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    const names = readdirSync(dir).sort();
+    if (names.join() === keep.join()) return names;
+    await sleep(20);
+  }
+  return readdirSync(dir).sort();
 }

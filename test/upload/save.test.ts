@@ -1,69 +1,23 @@
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statfsSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { App, type AppOptions } from 'weir';
-import {
-  createUploadQuota,
-  removeStaleUploads,
-  type SaveUploadsOptions,
-  saveUploads,
-  type UploadQuota,
-} from 'weir/upload';
+import { type SaveUploadsOptions, saveUploads } from 'weir/upload';
 import { serve } from '../helpers/http.ts';
-import { BOUNDARY, formBody, openUpload, PDF, PNG, post } from '../helpers/multipart.ts';
-
-const ALLOW = ['image/png', 'image/jpeg', 'application/pdf'];
-const UUID_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.(png|pdf|jpg|bin)$/;
-
-/** The names in `dir`; none while it does not exist. */
-function list(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir) : [];
-}
-
-function freeBytes(dir: string): number {
-  const fs = statfsSync(dir);
-  return fs.bavail * fs.bsize;
-}
-
-/** Polls `dir` (at most 2 s) until it is empty; resolves with what it still holds. */
-async function emptied(dir: string): Promise<string[]> {
-  for (let i = 0; i < 100; i++) {
-    if (list(dir).length === 0) return [];
-    await sleep(20);
-  }
-  return list(dir);
-}
-
-/** An app whose POST /upload saves into `dir` with `options`; `saved` is what the last call ended with. */
-function uploadApp(dir: string, options: Partial<SaveUploadsOptions> = {}, appOptions: AppOptions = {}) {
-  const outcome: { saved?: unknown; error?: unknown } = {};
-  const app = new App({ logger: false, ...appOptions });
-  app.post('/upload', async (ctx) => {
-    try {
-      const result = await saveUploads(ctx, { dir, allow: ALLOW, ...options });
-      outcome.saved = result;
-      ctx.status(201);
-      return result;
-    } catch (err) {
-      outcome.error = err;
-      throw err;
-    }
-  });
-  return { app, outcome };
-}
+import {
+  BOUNDARY,
+  emptied,
+  formBody,
+  list,
+  openUpload,
+  PDF,
+  PNG,
+  post,
+  UUID_NAME,
+  uploadApp,
+} from '../helpers/multipart.ts';
 
 describe('saveUploads()', () => {
   let root: string;
@@ -286,88 +240,6 @@ describe('saveUploads()', () => {
     }
   });
 
-  it('refuses with 507 before writing when the disk would keep less than minFreeBytes', async () => {
-    const dir = fresh('full-before');
-    const minFreeBytes = freeBytes(root) + 1024 ** 3;
-    const { app } = uploadApp(dir, { minFreeBytes });
-    const handle = await serve(app);
-    try {
-      const res = await post(
-        handle.port,
-        '/upload',
-        formBody([{ name: 'a', filename: 'a.png', type: 'image/png', body: PNG }]),
-      );
-      assert.equal(res.status, 507, res.text);
-      assert.equal(res.json.error?.code, 'WEIR_ERR_UPLOAD_NO_SPACE');
-      assert.deepEqual(res.json.error?.details, { limit: 'minFreeBytes', limitBytes: minFreeBytes });
-      assert.doesNotMatch(res.text, new RegExp(root.replaceAll('/', '\\/')), 'the path is never shown');
-      assert.deepEqual(readdirSync(dir), []);
-    } finally {
-      await handle.close({ timeoutMs: 1000 });
-    }
-  });
-
-  it('refuses with 507 while writing when the free space runs below minFreeBytes, and removes the file', async () => {
-    const dir = fresh('full-during');
-    // Room for 2 MiB more at the start: a chunked 8 MiB file (no Content-Length to refuse it by) passes
-    // the first look, then runs short as it is written.
-    const { app } = uploadApp(dir, {
-      minFreeBytes: freeBytes(root) - 2 * 1024 * 1024,
-      maxFileBytes: 16 * 1024 * 1024,
-    });
-    const handle = await serve(app);
-    try {
-      const body = formBody([
-        {
-          name: 'a',
-          filename: 'a.pdf',
-          type: 'application/pdf',
-          body: Buffer.concat([PDF, Buffer.alloc(8 * 1024 * 1024)]),
-        },
-      ]);
-      const res = await post(handle.port, '/upload', body, { chunked: true });
-      assert.equal(res.status, 507, res.text);
-      assert.equal(res.json.error?.details?.limit, 'minFreeBytes');
-      assert.deepEqual(await emptied(dir), []);
-    } finally {
-      await handle.close({ timeoutMs: 1000 });
-    }
-  });
-
-  it('keeps a folder within its quota, counting what it held before and giving back what failed', async () => {
-    const dir = fresh('quota');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'earlier.bin'), Buffer.alloc(60_000));
-    const quota: UploadQuota = await createUploadQuota(dir, { maxBytes: 100_000 });
-    assert.equal(quota.usedBytes, 60_000);
-    const { app } = uploadApp(dir, { quota });
-    const handle = await serve(app);
-    try {
-      const pdf = (size: number) => Buffer.concat([PDF, Buffer.alloc(size - PDF.length)]);
-      const refused = await post(
-        handle.port,
-        '/upload',
-        formBody([
-          { name: 'a', filename: 'a.pdf', type: 'application/pdf', body: pdf(30_000) },
-          { name: 'b', filename: 'b.pdf', type: 'application/pdf', body: pdf(20_000) },
-        ]),
-      );
-      assert.equal(refused.status, 507, refused.text);
-      assert.deepEqual(refused.json.error?.details, { limit: 'quotaBytes', limitBytes: 100_000 });
-      assert.deepEqual(await emptiedBut(dir, ['earlier.bin']), ['earlier.bin']);
-      assert.equal(quota.usedBytes, 60_000, 'the failed upload gave its bytes back');
-      const fits = await post(
-        handle.port,
-        '/upload',
-        formBody([{ name: 'a', filename: 'a.pdf', type: 'application/pdf', body: pdf(40_000) }]),
-      );
-      assert.equal(fits.status, 201, fits.text);
-      assert.equal(quota.usedBytes, 100_000);
-    } finally {
-      await handle.close({ timeoutMs: 1000 });
-    }
-  });
-
   it('leaves no file and no open descriptor after 30 concurrent uploads that fail in three ways', async (t) => {
     if (!existsSync('/proc/self/fd')) {
       t.skip('needs /proc/self/fd (Linux)');
@@ -433,20 +305,6 @@ describe('saveUploads()', () => {
     }
   });
 
-  it('removeStaleUploads() removes only the temporary files of interrupted uploads, once they are old', async () => {
-    const dir = fresh('stale');
-    mkdirSync(dir);
-    const old = '.0b5c4c1e-2f6a-4d3b-9a51-6f0e1d2c3b4a.part';
-    const recent = '.7d1e2f3a-4b5c-4d6e-8f70-112233445566.part';
-    for (const name of [old, recent, 'kept.png', '.other.part']) writeFileSync(join(dir, name), 'x');
-    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
-    for (const name of [old, 'kept.png', '.other.part'])
-      utimesSync(join(dir, name), twoHoursAgo, twoHoursAgo);
-    assert.equal(await removeStaleUploads(dir), 1);
-    assert.deepEqual(readdirSync(dir).sort(), [recent, '.other.part', 'kept.png'].sort());
-    assert.equal(await removeStaleUploads(join(dir, 'missing')), 0);
-  });
-
   it('checks its options when called', () => {
     const ctx = {} as Parameters<typeof saveUploads>[0];
     assert.throws(() => saveUploads(ctx, { dir: '' }), { code: 'WEIR_ERR_INVALID_OPTION' });
@@ -456,13 +314,3 @@ describe('saveUploads()', () => {
     assert.throws(() => saveUploads(ctx, { dir: 'x', allow: ['nope'] }), { code: 'WEIR_ERR_INVALID_OPTION' });
   });
 });
-
-/** Polls `dir` (at most 2 s) until it holds only `keep`; resolves with what it holds. */
-async function emptiedBut(dir: string, keep: string[]): Promise<string[]> {
-  for (let i = 0; i < 100; i++) {
-    const names = readdirSync(dir).sort();
-    if (names.join() === keep.join()) return names;
-    await sleep(20);
-  }
-  return readdirSync(dir).sort();
-}
