@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App, type AppOptions } from 'weir';
-import { type SaveUploadsOptions, saveUploads } from 'weir/upload';
+import { type MultipartOptions, multipart, type SaveUploadsOptions, saveUploads } from 'weir/upload';
 
 /** A 1×1 PNG: what file-type recognises as image/png. */
 export const PNG = Buffer.from(
@@ -178,3 +178,55 @@ export async function emptiedBut(dir: string, keep: string[]): Promise<string[]>
   }
   return readdirSync(dir).sort();
 }
+
+/** Each route echoes what multipart() yielded: fields whole, files as their size, type and first bytes. */
+export function echoApp(): App {
+  const app = new App({ logger: false });
+  const route = (path: string, options: MultipartOptions) =>
+    app.post(path, async (ctx) => {
+      const parts: unknown[] = [];
+      for await (const part of multipart(ctx, options)) {
+        if (part.type === 'field') {
+          parts.push({ field: part.name, value: part.value });
+          continue;
+        }
+        const chunks: Buffer[] = [];
+        for await (const chunk of part.stream) chunks.push(chunk as Buffer);
+        const bytes = Buffer.concat(chunks);
+        parts.push({
+          file: part.name,
+          filename: part.filename,
+          type: part.contentType,
+          verified: part.verified,
+          declared: part.declaredType,
+          extension: part.extension,
+          size: bytes.length,
+          sum: bytes.reduce((a, b) => (a + b) % 65536, 0),
+        });
+      }
+      return { parts };
+    });
+  route('/echo', {});
+  route('/small', {
+    maxFileBytes: 1000,
+    maxTotalBytes: 20_000,
+    maxFiles: 2,
+    maxFields: 3,
+    maxFieldBytes: 100,
+    maxFieldNameBytes: 20,
+    maxParts: 6,
+  });
+  route('/typed', { allow: ['image/png', 'image/jpeg', 'application/pdf', 'text/plain', 'text/csv'] });
+  route('/images', { allow: ['image/*'] });
+  // Reads one file's first bytes, then leaves the loop: the rest of the body is not read.
+  app.post('/first', async (ctx) => {
+    for await (const part of multipart(ctx)) {
+      if (part.type === 'file') return { name: part.name };
+    }
+    return { name: null };
+  });
+  return app;
+}
+
+/** A checksum of bytes, to compare what was sent with what a handler read. */
+export const sum = (bytes: Buffer): number => bytes.reduce((a, b) => (a + b) % 65536, 0);
