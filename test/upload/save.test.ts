@@ -208,37 +208,44 @@ describe('saveUploads()', () => {
     }
   });
 
-  it('cuts a client that stops sending mid-file (the minimum data rate), and removes its file', async () => {
-    const dir = fresh('stall');
-    const { app, outcome } = uploadApp(dir, {}, { minBodyRateBytesPerSecond: 1000, bodyRateGraceMs: 300 });
-    const handle = await serve(app);
-    try {
-      const socket = await openUpload(handle.port, '/upload', 1_000_000);
-      const answer: Buffer[] = [];
-      socket.on('data', (c: Buffer) => answer.push(c));
-      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.on('error', () => {});
-      socket.write(
-        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="b"; filename="b.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
-      );
-      socket.write(PDF);
-      socket.write(Buffer.alloc(5000));
-      // Then a byte every 200 ms: a trickle far under the minimum.
-      for (let i = 0; i < 40 && answer.length === 0; i++) {
-        await sleep(200);
-        if (!socket.destroyed) socket.write('x');
+  for (const [mode, every] of [
+    ['sends a byte every 200 ms', 200],
+    ['stops sending', 0],
+  ] as const) {
+    it(`cuts a client that ${mode} mid-file (the minimum data rate), and removes its file`, async () => {
+      const dir = fresh(`slow-${every}`);
+      const { app, outcome } = uploadApp(dir, {}, { minBodyRateBytesPerSecond: 1000, bodyRateGraceMs: 300 });
+      const handle = await serve(app);
+      try {
+        const socket = await openUpload(handle.port, '/upload', 1_000_000);
+        const answer: Buffer[] = [];
+        socket.on('data', (c: Buffer) => answer.push(c));
+        const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+        socket.on('error', () => {});
+        socket.write(
+          `--${BOUNDARY}\r\nContent-Disposition: form-data; name="b"; filename="b.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+        );
+        socket.write(PDF);
+        socket.write(Buffer.alloc(5000));
+        for (let i = 0; i < 100 && list(dir).length === 0; i++) await sleep(20);
+        assert.equal(list(dir).length, 1, 'the file was being written');
+        // Then nothing, or a byte now and then: far under the minimum either way.
+        for (let i = 0; i < 40 && answer.length === 0; i++) {
+          await sleep(200);
+          if (every > 0 && !socket.destroyed) socket.write('x');
+        }
+        await Promise.race([closed, sleep(3000)]);
+        assert.match(Buffer.concat(answer).toString('latin1'), /^HTTP\/1\.1 408 /);
+        assert.equal(socket.destroyed || socket.readableEnded, true, 'the server closed the connection');
+        assert.deepEqual(await emptied(dir), []);
+        for (let i = 0; i < 100 && outcome.error === undefined; i++) await sleep(20);
+        assert.equal((outcome.error as { code?: string }).code, 'WEIR_ERR_BODY_TOO_SLOW');
+        socket.destroy();
+      } finally {
+        await handle.close({ timeoutMs: 1000 });
       }
-      await Promise.race([closed, sleep(3000)]);
-      assert.match(Buffer.concat(answer).toString('latin1'), /^HTTP\/1\.1 408 /);
-      assert.equal(socket.destroyed || socket.readableEnded, true, 'the server closed the connection');
-      assert.deepEqual(await emptied(dir), []);
-      for (let i = 0; i < 100 && outcome.error === undefined; i++) await sleep(20);
-      assert.equal((outcome.error as { code?: string }).code, 'WEIR_ERR_BODY_TOO_SLOW');
-      socket.destroy();
-    } finally {
-      await handle.close({ timeoutMs: 1000 });
-    }
-  });
+    });
+  }
 
   it('leaves no file and no open descriptor after 30 concurrent uploads that fail in three ways', async (t) => {
     if (!existsSync('/proc/self/fd')) {
