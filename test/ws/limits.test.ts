@@ -96,6 +96,8 @@ describe('WebSocket limits', () => {
     const raw = await rawUpgrade(handle.port, '/ping');
     const closes = () => record.events.filter((e) => e.type === 'close' && e.path === '/ping');
     await waitFor(() => closes().length > 0, 'the silent peer to be cut');
+    raw.resume();
+    await new Promise((r) => raw.once('close', r));
     await new Promise((r) => setTimeout(r, 200));
     record.stop();
     assert.equal(live.ws.readyState, live.ws.OPEN, 'the peer that answers pings is still open');

@@ -226,6 +226,7 @@ describe('app.ws()', () => {
     assert.throws(() => app.ws('/x', { origins: 'anywhere' as 'any' }, () => {}), {
       code: 'WEIR_ERR_INVALID_OPTION',
     });
+    // @ts-expect-error: a route needs a handler
     assert.throws(() => app.ws('/x', {}), { code: 'WEIR_ERR_INVALID_OPTION' });
   });
 });
