@@ -25,8 +25,11 @@ import type { WsCloseReason, WsData, WsMessage, WsSocket } from './types.ts';
  */
 export const wsChannel = channel('weir:ws');
 
-/** Sends `bytes` as one frame, unframed once for many sockets (rooms' broadcast). Internal. */
-export const kSendShared = Symbol('weir.ws.send-shared');
+/**
+ * Sends `bytes`, encoded once for many sockets, as one frame (rooms' broadcast). Internal; registered
+ * (`Symbol.for`) so that a hub and sockets from two copies of weir still work together.
+ */
+export const kSendShared = Symbol.for('weir.ws.send-shared');
 
 const DONE: IteratorResult<WsMessage> = Object.freeze({ value: undefined, done: true });
 
