@@ -108,6 +108,24 @@ describe('WebSocket limits', () => {
     live.ws.close(1000);
   });
 
+  it("an open socket outlives the server's request, header and keep-alive timeouts", async () => {
+    const app = new App({ logger: false });
+    app.ws('/long', () => {});
+    const handle = await app.listen({
+      port: 0,
+      signals: false,
+      requestTimeoutMs: 200,
+      headersTimeoutMs: 100,
+      keepAliveTimeoutMs: 100,
+    });
+    handles.push(handle);
+    const client = await open(`${handle.url.replace('http', 'ws')}/long`);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(client.ws.readyState, client.ws.OPEN, 'still open after six request timeouts');
+    client.ws.close(1000);
+    assert.equal((await client.closed()).code, 1000);
+  });
+
   it('a drain closes every socket with 1001 at once, even one that never answers, without waiting for its deadline', async () => {
     const sockets = new Set<WsSocket>();
     const app = new App({ logger: false });
