@@ -13,7 +13,6 @@
  *   `signal` aborts, a pending read ends, the drain forgets the socket, `weir:ws` hears of it.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { WebSocket as WsWebSocket } from 'ws';
 import type { AppRuntime, Context } from '../http/context.ts';
 import type { WsRoute } from '../http/ws-route.ts';
 import type { WsCloseReason, WsData, WsMessage, WsSocket } from './types.ts';
@@ -33,11 +32,31 @@ export const kSendShared = Symbol.for('weir.ws.send-shared');
 
 const DONE: IteratorResult<WsMessage> = Object.freeze({ value: undefined, done: true });
 
+/**
+ * What a socket uses of `ws`'s WebSocket, spelt out so that weir's published types need no `@types/ws`
+ * (`ws` ships none).
+ */
+export interface WsPeer {
+  readonly bufferedAmount: number;
+  readonly isPaused: boolean;
+  readonly protocol: string;
+  send(data: string | Uint8Array, options: { binary: boolean }): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+  pause(): void;
+  resume(): void;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], binary: boolean) => void): this;
+  on(event: 'pong', listener: () => void): this;
+  on(event: 'error', listener: (err: Error & { code?: string }) => void): this;
+  once(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+}
+
 export class ServerSocket<P extends string = string, S extends object = Record<never, never>>
   implements WsSocket<P, S>
 {
   readonly ctx: Context<P, S>;
-  readonly #ws: WsWebSocket;
+  readonly #ws: WsPeer;
   readonly #route: WsRoute;
   readonly #runtime: AppRuntime;
   readonly #queue: WsMessage[] = [];
@@ -48,7 +67,7 @@ export class ServerSocket<P extends string = string, S extends object = Record<n
   #done = false;
   #reason: WsCloseReason | undefined;
 
-  constructor(ws: WsWebSocket, ctx: Context<P, S>, route: WsRoute, runtime: AppRuntime) {
+  constructor(ws: WsPeer, ctx: Context<P, S>, route: WsRoute, runtime: AppRuntime) {
     this.ctx = ctx;
     this.#ws = ws;
     this.#route = route;
