@@ -43,6 +43,8 @@ const NO_SETTINGS: RouteSettings = {
 };
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** Bytes a client may send before the handshake's answer (it should send none); past it, cut. */
+const EARLY_BYTES = 64 * 1024;
 
 function onSocketError(this: Duplex): void {
   this.destroy();
@@ -130,6 +132,26 @@ export function upgradeListener(
       deliver(ctx, routes.errorResult(ctx, err), routes.errorResult);
       ctx.abort(err);
     }, route.settings.handshakeTimeoutMs);
+    // The socket is read during the middleware, so that a client that leaves is seen (the timer goes,
+    // ctx.signal aborts with the response). A client sends nothing before the 101 (RFC 6455 §4.1); what
+    // one sends anyway is kept for the socket, up to EARLY_BYTES.
+    const early: Buffer[] = [];
+    let earlyBytes = head.length;
+    const onData = (chunk: Buffer): void => {
+      earlyBytes += chunk.length;
+      if (earlyBytes > EARLY_BYTES) socket.destroy();
+      else early.push(chunk);
+    };
+    const onEnd = (): void => {
+      socket.destroy();
+    };
+    const gone = (): void => {
+      settled = true;
+      clearTimeout(timer);
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', gone);
     const settle = (value: unknown): void => {
       if (settled) {
         discard(value);
@@ -137,6 +159,11 @@ export function upgradeListener(
       }
       settled = true;
       clearTimeout(timer);
+      socket.off('close', gone);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      // Read again by ws once it has its listeners (accept.ts).
+      socket.pause();
       if (value !== route) {
         deliver(ctx, value, routes.errorResult);
         return;
@@ -146,7 +173,15 @@ export function upgradeListener(
       socket.off('error', onSocketError);
       accepting ??= import('../ws/accept.ts').then((m) => m.accept);
       accepting.then(
-        (accept) => accept(route, ctx, req, socket, head, runtime),
+        (accept) =>
+          accept(
+            route,
+            ctx,
+            req,
+            socket,
+            early.length === 0 ? head : Buffer.concat([head, ...early]),
+            runtime,
+          ),
         (err: unknown) => {
           runtime.log.error({ err }, 'the WebSocket module failed to load');
           socket.destroy();

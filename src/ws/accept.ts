@@ -67,6 +67,8 @@ export function accept(
       opened = true;
       new ServerSocket(ws, ctx, route, runtime).run();
     });
+    // upgrade.ts paused the socket; ws has its listeners now (handleUpgrade is synchronous).
+    if (opened) socket.resume();
   } finally {
     // ws emits 'headers' synchronously within handleUpgrade.
     if (extra.length > 0) server.off('headers', onHeaders);

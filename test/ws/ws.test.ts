@@ -147,6 +147,76 @@ describe('app.ws()', () => {
     assert.ok(Date.now() - started < 2000, `refused after ${Date.now() - started} ms`);
   });
 
+  it("aborts the upgrade's ctx.signal when the client leaves during the middleware, and makes no socket", async () => {
+    let aborted = false;
+    let handled = false;
+    const app = new App({ logger: false });
+    app.ws(
+      '/wait',
+      async (ctx, next) => {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        aborted = true;
+        await next();
+      },
+      () => {
+        handled = true;
+      },
+    );
+    const { port } = await start(app);
+    const socket = connect({ host: '127.0.0.1', port }, () =>
+      socket.write(
+        `GET /wait HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await waitFor(() => aborted, 'the signal to abort', 2000);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(handled, false, 'no socket was made for a client that left');
+  });
+
+  it('keeps a frame the client sent right behind its handshake while the middleware ran', async () => {
+    const app = new App({ logger: false });
+    app.ws(
+      '/early',
+      async (_ctx, next) => {
+        await new Promise((r) => setTimeout(r, 50));
+        await next();
+      },
+      async (socket) => {
+        for await (const message of socket) socket.send(`echo ${String(message)}`);
+      },
+    );
+    const { port } = await start(app);
+    // A masked text frame "hi" (mask 0: the payload as it is), sent with the handshake.
+    const frame = Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.write(
+          Buffer.concat([
+            Buffer.from(
+              'GET /early HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            ),
+            frame,
+          ]),
+        );
+      });
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if (got.endsWith('echo hi')) {
+          socket.destroy();
+          resolve(got);
+        }
+      });
+      socket.on('error', reject);
+      socket.setTimeout(3000, () => reject(new Error(`no echo: ${JSON.stringify(got)}`)));
+    });
+    assert.match(text, /^HTTP\/1\.1 101 /);
+  });
+
   it('closes with 1009 a message over maxMessageBytes, and with 1011 when the handler throws', async () => {
     const record = recordWs();
     const app = new App({ logger: false });
@@ -165,10 +235,12 @@ describe('app.ws()', () => {
     const broken = await open(`${ws}/broken`);
     broken.ws.send('go');
     assert.deepEqual(await broken.closed(), { code: 1011, reason: 'Internal error' });
-    await waitFor(() => record.events.filter((e) => e.type === 'close').length === 2, 'two closes');
+    const closes = () =>
+      record.events.filter((e) => e.type === 'close' && (e.path === '/small' || e.path === '/broken'));
+    await waitFor(() => closes().length === 2, 'two closes');
     record.stop();
     assert.deepEqual(
-      record.events.filter((e) => e.type === 'close').map((e) => [e.path, e.reason]),
+      closes().map((e) => [e.path, e.reason]),
       [
         ['/small', 'too-large'],
         ['/broken', 'error'],
