@@ -18,14 +18,8 @@ import type { Admission } from './pipeline.ts';
 import { compileTrustProxy } from './proxy.ts';
 import { compileRequestIds } from './request-id.ts';
 import { withSchemas } from './schemas.ts';
-import {
-  dormantHandle,
-  type ListenOptions,
-  listen,
-  type ServerHandle,
-  type UpgradeListener,
-} from './server.ts';
-import { upgradeListener } from './upgrade.ts';
+import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
+import { type UpgradeListener, upgradeListener } from './upgrade.ts';
 import { type AddWsRoute, wsRouteArgs } from './ws-route.ts';
 
 /** The runtime of an App, for weir's own observers (weir/observability). Internal: not exported by the package. */
@@ -165,14 +159,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     this.all = adder('*');
     this.ws = ((path: string, ...args: unknown[]) => {
       this.#checkOpen('ws()');
-      const { middleware, last } = wsRouteArgs(path, args);
-      this.#routes.push({
-        method: 'WS',
-        path,
-        options: {},
-        middleware: middleware as Middleware<object>[],
-        handler: last,
-      });
+      this.#routes.push({ method: 'WS', path, options: {}, ...wsRouteArgs(path, args) });
       return this;
     }) as unknown as AddWsRoute<S, R>;
   }
@@ -364,7 +351,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     return this.#freeze().handle;
   }
 
-  /** The server's `upgrade` listener: undefined for an app with no WebSocket routes (none is installed). */
+  /** @internal The server's `upgrade` listener; undefined for an app with no WebSocket routes. */
   get upgrade(): UpgradeListener | undefined {
     const dispatcher = this.#freeze();
     if (!dispatcher.hasWebSockets) return undefined;

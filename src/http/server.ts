@@ -13,16 +13,13 @@ import {
 } from './connections.ts';
 import type { AppRuntime } from './context.ts';
 
-/** The server's `upgrade` listener (WebSocket handshakes), see upgrade.ts. */
-export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
 /** What `listen()` needs of an app. */
 interface Listenable {
   ready(): Promise<void>;
   stop(): Promise<void>;
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Installed only when defined: without a listener Node serves an upgrade request as a plain one. */
-  readonly upgrade?: UpgradeListener | undefined;
+  readonly upgrade?: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 }
 
 /**

@@ -24,6 +24,9 @@ import { checkRequest, readTarget } from './protocol.ts';
 import { deliver, discard } from './send.ts';
 import type { WsRoute, WsSettings } from './ws-route.ts';
 
+/** The server's `upgrade` listener. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 /** What the listener needs of the dispatcher. */
 export interface UpgradeRoutes {
   /** The WebSocket route of `path` and its params; undefined when the path has none. */
@@ -51,10 +54,7 @@ function onSocketError(this: Duplex): void {
 }
 
 /** The `upgrade` listener of an app's server. */
-export function upgradeListener(
-  routes: UpgradeRoutes,
-  runtime: AppRuntime,
-): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): UpgradeListener {
   return (req, socket, head) => {
     socket.on('error', onSocketError);
     const res = new ServerResponse(req);

@@ -139,9 +139,12 @@ export const kWsRoute = Symbol('weir.ws-route');
 
 /**
  * Reads `app.ws()`'s arguments (options first when given, then middleware, then the handler) into the
- * route's middleware and its last step, which returns the route.
+ * route's middleware and its handler (its chain's last step), which returns the route.
  */
-export function wsRouteArgs(path: string, args: unknown[]): { middleware: unknown[]; last: () => WsRoute } {
+export function wsRouteArgs(
+  path: string,
+  args: unknown[],
+): { middleware: Middleware<object>[]; handler: () => WsRoute } {
   const options =
     typeof args[0] === 'object' && args[0] !== null && !Array.isArray(args[0])
       ? (args.shift() as WsRouteOptions)
@@ -151,8 +154,8 @@ export function wsRouteArgs(path: string, args: unknown[]): { middleware: unknow
     throw invalidOption(`WebSocket route ${path}`, 'given middleware functions and a handler function', args);
   }
   const route = new WsRoute(settings, args.pop() as WsHandler);
-  const last = Object.assign(() => route, { [kWsRoute]: route });
-  return { middleware: args, last };
+  const handler = Object.assign(() => route, { [kWsRoute]: route });
+  return { middleware: args as Middleware<object>[], handler };
 }
 
 /** The overloads of `app.ws()`: the handler typed by the path, the app's state and the guards before it. */
