@@ -28,6 +28,9 @@ describe('app.ws()', () => {
     client.ws.send(Buffer.from([0, 1, 255]));
     await client.until(3);
     assert.deepEqual(client.messages, ['joined café', 'hello', Buffer.from([0, 1, 255])]);
+    const malformed = await refusal(`${ws}/echo/%E0%A4%A`);
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.code, 'WEIR_ERR_BAD_REQUEST');
     client.ws.close(1000, 'bye');
     assert.deepEqual(await client.closed(), { code: 1000, reason: 'bye' });
   });
