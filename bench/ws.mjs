@@ -17,7 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HOST, ROOT } from './lib/common.mjs';
-import { pinning } from './lib/cpu.mjs';
+import { clockTicks, pinning, ticks } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { cleanupOnExit, reap, spawnTracked, startServer, stopServer } from './lib/processes.mjs';
 import { medianOf } from './lib/stats.mjs';
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     clients: { type: 'string', default: '64' },
     fanout: { type: 'string', default: '1000' },
-    messages: { type: 'string', default: '100' },
+    messages: { type: 'string', default: '200' },
     port: { type: 'string', default: '18291' },
     out: { type: 'string' },
     server: { type: 'string' },
@@ -44,7 +44,7 @@ if (values.help) {
   --duration S    measured seconds of each echo run, after a 1 s warm-up (5)
   --clients C     echo sockets, each with one message in flight (64)
   --fanout F      sockets in the broadcast room (1000)
-  --messages M    broadcasts per broadcast run (100)
+  --messages M    broadcasts per broadcast run (200)
   --port N        the server's port on 127.0.0.1 (18291)
   --out FILE      also write the Markdown report to FILE`);
   process.exit(0);
@@ -149,12 +149,14 @@ async function runLoad(kind) {
     const warmUntil = performance.now() + 1000;
     const endAt = warmUntil + duration * 1000;
     let counted = 0;
+    let total = 0;
     await Promise.all(
       sockets.map(
         (socket) =>
           new Promise((resolve) => {
             socket.on('message', () => {
               const now = performance.now();
+              total++;
               if (now >= warmUntil) counted++;
               if (now < endAt) socket.send(message);
               else resolve();
@@ -164,7 +166,7 @@ async function runLoad(kind) {
       ),
     );
     for (const socket of sockets) socket.terminate();
-    console.log(JSON.stringify({ rate: counted / duration }));
+    console.log(JSON.stringify({ rate: counted / duration, total }));
     return;
   }
   // broadcast: connect in batches (the server's accept queue), then one warm-up run and one measured.
@@ -221,6 +223,8 @@ async function runLoad(kind) {
 async function main() {
   const pin = pinning();
   cleanupOnExit();
+  const cpuNs = new Map(SERVERS.map((s) => [s, []]));
+  const echoCpuUs = new Map(SERVERS.map((s) => [s, []]));
   const results = {
     echo: new Map(SERVERS.map((s) => [s, []])),
     broadcast: new Map(SERVERS.map((s) => [s, []])),
@@ -249,6 +253,9 @@ async function main() {
         cwd: ROOT,
       });
       try {
+        // One socket first, so that what weir loads on its first upgrade (ws) is not counted.
+        const { default: WebSocket } = await import('ws');
+        (await connect(WebSocket, `${base}/echo`)).terminate();
         for (const kind of ['echo', 'broadcast']) {
           const argv = [
             ...pin.wrk,
@@ -257,6 +264,7 @@ async function main() {
             ...['--load', kind, '--port', String(port), '--duration', String(duration)],
             ...['--clients', String(clients), '--fanout', String(fanout), '--messages', String(messages)],
           ];
+          const before = ticks(`/proc/${server.child.pid}/stat`);
           const load = spawnTracked(argv, { cwd: ROOT });
           const timer = setTimeout(() => load.child.kill('SIGKILL'), (duration + 90) * 1000);
           const { code } = await load.exited;
@@ -271,6 +279,9 @@ async function main() {
           );
           results[kind].get(name)[round] = r.rate;
           if (kind === 'broadcast') cpuNs.get(name)[round] = r.cpuNs;
+          else
+            echoCpuUs.get(name)[round] =
+              (((ticks(`/proc/${server.child.pid}/stat`) - before) / clockTicks()) * 1e6) / r.total;
           console.log(
             `round ${round + 1} ${name} ${kind}: ${Math.round(r.rate)} messages/s${kind === 'broadcast' ? `, server CPU ${r.cpuNs.toFixed(0)} ns per delivery` : ''}`,
           );
@@ -304,7 +315,18 @@ async function main() {
     '| --- | --- | ---: | ---: |',
     ...['echo', 'broadcast'].flatMap((kind) => SERVERS.map((name) => row(kind, name))),
     '',
-    "The server's own CPU time for a broadcast (process.cpuUsage() around the loop that hands the 100 broadcasts",
+    "The server process's CPU time per echoed message (/proc ticks over the whole echo run, warm-up included,",
+    '÷ every message echoed): less moved by other work on the machine than messages/s.',
+    '',
+    '| server | µs per echo per round | ÷ ws (median) |',
+    '| --- | ---: | ---: |',
+    ...SERVERS.map((name) => {
+      const runs = echoCpuUs.get(name);
+      const ratios = runs.map((r, i) => r / echoCpuUs.get('ws')[i]);
+      return `| ${name} | ${runs.map((r) => r.toFixed(1)).join(', ')} | **${medianOf(ratios).toFixed(2)}** |`;
+    }),
+    '',
+    "The server's own CPU time for a broadcast (process.cpuUsage() around the loop that hands the broadcasts",
     'to every socket: framing and the write to the kernel, the part of a broadcast the load process cannot skew),',
     'per delivery:',
     '',

@@ -31,6 +31,8 @@ export const wsChannel = channel('weir:ws');
 export const kSendShared = Symbol.for('weir.ws.send-shared');
 
 const DONE: IteratorResult<WsMessage> = Object.freeze({ value: undefined, done: true });
+const TEXT = Object.freeze({ binary: false });
+const BINARY = Object.freeze({ binary: true });
 
 /**
  * What a socket uses of `ws`'s WebSocket, spelt out so that weir's published types need no `@types/ws`
@@ -106,14 +108,17 @@ export class ServerSocket<P extends string = string, S extends object = Record<n
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
       throw new TypeError(`send() takes a string or a Uint8Array, not ${typeof data}`);
     }
-    this.#ws.send(data, { binary: typeof data !== 'string' });
+    // A string is encoded here: ws would write it as a string, and a write of mixed strings and buffers
+    // takes Node's slow writev path (measured: about a third more CPU per echoed message).
+    if (typeof data === 'string') this.#ws.send(Buffer.from(data), TEXT);
+    else this.#ws.send(data, BINARY);
     this.#checkBuffer();
     return true;
   }
 
   [kSendShared](bytes: Buffer, text: boolean): boolean {
     if (this.closed) return false;
-    this.#ws.send(bytes, { binary: !text });
+    this.#ws.send(bytes, text ? TEXT : BINARY);
     this.#checkBuffer();
     return true;
   }
