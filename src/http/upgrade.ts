@@ -34,6 +34,8 @@ export interface UpgradeRoutes {
     path: string,
   ): { run: (ctx: Context) => unknown; params: Record<string, string>; ws: WsRoute } | undefined;
   readonly errorResult: ErrorResult;
+  /** The app's request listener. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 type Accept = typeof import('../ws/accept.ts').accept;
@@ -68,6 +70,14 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
       const ctx = new Context(req, res, method, path, '', params, NO_SETTINGS, runtime);
       deliver(ctx, routes.errorResult(ctx, err), routes.errorResult);
     };
+    // Another protocol (h2c), on any path: served as the plain request it also is, as Node does without
+    // an upgrade listener (the client cannot insist, RFC 9110 §7.8), when it has no body to read.
+    const h = req.headers;
+    const other = h.upgrade?.toLowerCase() !== 'websocket';
+    if (other && h['content-length'] === undefined && h['transfer-encoding'] === undefined) {
+      routes.handle(req, res);
+      return;
+    }
     const refused = checkRequest(req);
     if (refused !== undefined) return refuse('/', EMPTY_PARAMS, refused);
     if (url.charCodeAt(0) !== 47 /* "/" */) {

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { App, HttpError } from 'weir';
 import { requireAuth, session } from 'weir/security';
-import { serve } from '../helpers/http.ts';
+import { request, serve } from '../helpers/http.ts';
 import { open, recordWs, refusal, waitFor } from '../helpers/ws.ts';
 
 const handles: { close(o?: { timeoutMs: number }): Promise<void> }[] = [];
@@ -63,6 +63,16 @@ describe('app.ws()', () => {
     await both.until(1);
     assert.deepEqual(both.messages, ['socket']);
     both.ws.close();
+    // Another protocol's upgrade is served as the plain request it also is.
+    const h2c = await request(
+      { port: Number(new URL(url).port) },
+      {
+        path: '/api/both',
+        headers: { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': '' },
+      },
+    );
+    assert.equal(h2c.status, 200);
+    assert.equal(h2c.body, 'plain GET');
     const missing = await refusal(`${ws}/api/nowhere`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'WEIR_ERR_NOT_FOUND');
