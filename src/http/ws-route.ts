@@ -3,7 +3,7 @@
  * value its chain ends with, which tells upgrade.ts that every middleware let the upgrade through. Loads
  * nothing of `ws`: an app's first accepted upgrade does (src/ws/accept.ts).
  */
-import { invalidOption } from '../errors.ts';
+import { httpError, invalidOption } from '../errors.ts';
 import type { WsHandler } from '../ws/types.ts';
 import type { App } from './app.ts';
 import type { Middleware, Provides } from './compose.ts';
@@ -144,7 +144,7 @@ export const kWsRoute = Symbol('weir.ws-route');
 export function wsRouteArgs(
   path: string,
   args: unknown[],
-): { middleware: Middleware<object>[]; handler: () => WsRoute } {
+): { middleware: Middleware<object>[]; handler: (ctx: Context) => WsRoute } {
   const options =
     typeof args[0] === 'object' && args[0] !== null && !Array.isArray(args[0])
       ? (args.shift() as WsRouteOptions)
@@ -154,7 +154,15 @@ export function wsRouteArgs(
     throw invalidOption(`WebSocket route ${path}`, 'given middleware functions and a handler function', args);
   }
   const route = new WsRoute(settings, args.pop() as WsHandler);
-  const handler = Object.assign(() => route, { [kWsRoute]: route });
+  // Only upgrade.ts runs this chain; were a plain request ever routed to it (Node's parser refuses a
+  // `WS` method), it would get 426, never the route.
+  const last = (ctx: Context): WsRoute => {
+    if (ctx.req.headers.upgrade === undefined) {
+      throw httpError('WEIR_ERR_UPGRADE_REQUIRED', `${ctx.path} is a WebSocket endpoint`);
+    }
+    return route;
+  };
+  const handler = Object.assign(last, { [kWsRoute]: route });
   return { middleware: args as Middleware<object>[], handler };
 }
 
