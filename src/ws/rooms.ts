@@ -226,6 +226,13 @@ export async function rooms(options: RoomsOptions = {}): Promise<Hub> {
   ) {
     throw invalidOption('rooms() maxRoomsPerSocket', 'a positive integer', options.maxRoomsPerSocket);
   }
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix.length > 128)) {
+    throw invalidOption('rooms() prefix', 'a string of at most 128 characters', options.prefix);
+  }
+  const timeout = options.connectTimeoutMs;
+  if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout < 1 || timeout > 2_147_483_647)) {
+    throw invalidOption('rooms() connectTimeoutMs', 'a positive integer number of ms', timeout);
+  }
   if (url === 'memory:') return new RoomHub(url, options);
   if (!/^rediss?:\/\//.test(url)) {
     throw roomsError(

@@ -70,6 +70,33 @@ describe('rooms (memory:)', () => {
     await hub.close();
   });
 
+  it('bounds the rooms of one socket at maxRoomsPerSocket, and checks its options', async () => {
+    const hub = await rooms({ maxRoomsPerSocket: 2 });
+    const app = new App({ logger: false });
+    const outcomes: string[] = [];
+    app.ws('/many', (socket) => {
+      for (const room of ['a', 'b', 'a', 'c']) {
+        try {
+          hub.join(socket, room);
+          outcomes.push(`joined ${room}`);
+        } catch (err) {
+          outcomes.push(`${(err as { code: string }).code} ${room}`);
+        }
+      }
+      socket.close(1000);
+    });
+    const handle = await serve(app);
+    handles.push(handle);
+    const client = await open(`${handle.url.replace('http', 'ws')}/many`);
+    await client.closed();
+    assert.deepEqual(outcomes, ['joined a', 'joined b', 'joined a', 'WEIR_ERR_INVALID_OPTION c']);
+    await waitFor(() => hub.size('a') === 0 && hub.size('b') === 0, 'the closed socket to leave');
+    await hub.close();
+    for (const bad of [{ maxRoomsPerSocket: 0 }, { prefix: 'x'.repeat(129) }, { connectTimeoutMs: -1 }]) {
+      await assert.rejects(rooms(bad), { code: 'WEIR_ERR_INVALID_OPTION' });
+    }
+  });
+
   it('refuses an unknown scheme with one line, and a Redis that cannot be reached', async () => {
     await assert.rejects(rooms({ url: 'nats://user:secret@127.0.0.1' }), (err: Error & { code: string }) => {
       assert.equal(err.code, 'WEIR_ERR_WS_ROOMS_URL');
