@@ -99,6 +99,38 @@ export const errorCodes = {
     status: 503,
     summary: '`app.background()` was called past `maxTasks` running tasks, or while the app stops.',
   },
+  WEIR_ERR_UPGRADE_REQUIRED: {
+    status: 426,
+    summary: 'A plain request reached a WebSocket-only path: it must ask for `Upgrade: websocket`.',
+  },
+  WEIR_ERR_WS_HANDSHAKE: {
+    status: 400,
+    summary: 'A WebSocket upgrade request has a missing or malformed Sec-WebSocket-Key or -Version.',
+  },
+  WEIR_ERR_WS_ORIGIN: {
+    status: 403,
+    summary: "A WebSocket upgrade came from an Origin the route's `origins` option does not allow.",
+  },
+  WEIR_ERR_WS_FULL: {
+    status: 503,
+    summary: 'A WebSocket route already holds its `maxConnections` sockets.',
+  },
+  WEIR_ERR_WS_HANDSHAKE_TIMEOUT: {
+    status: 408,
+    summary: "The upgrade's middleware did not finish within the route's `handshakeTimeoutMs`.",
+  },
+  WEIR_ERR_WS_ROOMS_URL: {
+    status: 500,
+    summary: '`rooms()` was given a URL whose scheme it does not know (memory:, redis://, rediss://).',
+  },
+  WEIR_ERR_WS_ROOMS_DRIVER_MISSING: {
+    status: 500,
+    summary: '`rooms()` with a redis:// URL needs the `ioredis` package, which is not installed.',
+  },
+  WEIR_ERR_WS_ROOMS_UNAVAILABLE: {
+    status: 503,
+    summary: "The rooms hub's Redis could not be reached when it opened, or refused a broadcast.",
+  },
   WEIR_ERR_PASSWORD_TOO_LONG: { status: 400, summary: 'A password is longer than 1,024 UTF-8 bytes.' },
   WEIR_ERR_PASSWORD_BUSY: {
     status: 503,

@@ -238,6 +238,12 @@ export function createServiceApp(options: ServiceOptions) {
   const pageHeaders = securityHeaders();
   app.get('/static/*', pageHeaders, serveStatic(publicDir));
 
+  // A WebSocket echo, used by the page /static/ws.html: small messages, a small send buffer (a client
+  // that stops reading is closed with 1013), same-origin pages only (the default).
+  app.ws('/ws', { maxMessageBytes: 64 * 1024, maxBufferedBytes: 256 * 1024 }, async (socket) => {
+    for await (const message of socket) socket.send(message);
+  });
+
   addTechEmpowerRoutes(app, db, cache, { deadlines, pageHeaders });
   addAuthRoutes(app, db, {
     store: () => sessions as SessionStore,

@@ -19,6 +19,8 @@ import { compileTrustProxy } from './proxy.ts';
 import { compileRequestIds } from './request-id.ts';
 import { withSchemas } from './schemas.ts';
 import { dormantHandle, type ListenOptions, listen, type ServerHandle } from './server.ts';
+import { type UpgradeListener, upgradeListener } from './upgrade.ts';
+import { type AddWsRoute, wsRouteArgs } from './ws-route.ts';
 
 /** The runtime of an App, for weir's own observers (weir/observability). Internal: not exported by the package. */
 export const kAppRuntime = Symbol('weir.app-runtime');
@@ -95,6 +97,12 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
   readonly options: AddRoute<S, R, 'options'>;
   /** Registers a route for every method. */
   readonly all: AddRoute<S, R, RouteMethod>;
+  /**
+   * Registers a WebSocket route: `app.ws(path, [options], ...middleware, handler)`. The upgrade request
+   * runs the app's middleware and the route's (auth, sessions) before the handshake; see docs/websockets.md.
+   * @example app.ws('/echo', async (socket) => { for await (const m of socket) socket.send(m); });
+   */
+  readonly ws: AddWsRoute<S, R>;
 
   readonly #runtime: AppRuntime;
   readonly #routes: RouteDef[] = [];
@@ -106,6 +114,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
   #admission: Admission | undefined;
   /** Set when the app freezes (listen, inject, handler, routes): from then on nothing can be added. */
   #dispatcher: Dispatcher | undefined;
+  #upgrade: UpgradeListener | undefined;
   #ready: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   readonly #workers: WorkerDef[] = [];
@@ -148,6 +157,11 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     this.head = adder('HEAD');
     this.options = adder('OPTIONS');
     this.all = adder('*');
+    this.ws = ((path: string, ...args: unknown[]) => {
+      this.#checkOpen('ws()');
+      this.#routes.push({ method: 'WS', path, options: {}, ...wsRouteArgs(path, args) });
+      return this;
+    }) as unknown as AddWsRoute<S, R>;
   }
 
   /** Adds middleware that wraps every route of this app (and of apps mounted on it), in `use()` order. */
@@ -260,7 +274,9 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
   openapi(options: OpenApiOptions = {}): OpenApiDocument {
     const flat: FlatRoute[] = [];
     this.#flatten('', [], flat);
-    const routes = flat.map(([def, middleware]) => ({ ...def, middleware }));
+    const routes = flat
+      .filter(([def]) => def.method !== 'WS')
+      .map(([def, middleware]) => ({ ...def, middleware }));
     return openapiDocument(routes, options, this.log);
   }
 
@@ -335,7 +351,15 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     return this.#freeze().handle;
   }
 
-  /** Every route as `METHOD path`, after mounting. */
+  /** @internal The server's `upgrade` listener; undefined for an app with no WebSocket routes. */
+  get upgrade(): UpgradeListener | undefined {
+    const dispatcher = this.#freeze();
+    if (!dispatcher.hasWebSockets) return undefined;
+    this.#upgrade ??= upgradeListener(dispatcher, this.#runtime);
+    return this.#upgrade;
+  }
+
+  /** Every route as `METHOD path` (`WS path` for a WebSocket route), after mounting. */
   routes(): string[] {
     return this.#freeze().routes();
   }

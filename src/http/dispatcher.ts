@@ -21,6 +21,7 @@ import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
 import { type PathEntry, Router } from './router.ts';
 import { deliver } from './send.ts';
+import { kWsRoute, type WsRoute } from './ws-route.ts';
 
 /**
  * The frozen side of an App: the routes, each with its middleware composed once, and the request
@@ -69,6 +70,29 @@ const NO_SETTINGS: RouteSettings = {
   bodyRate: undefined,
 };
 
+/** The answers of a path to a method it has no route for, given the path's `Allow`. */
+const FALLBACKS: Record<'OPTIONS' | '405' | '426', (allow: string) => Chain> = {
+  OPTIONS: (allow) => (ctx) => {
+    ctx.set('allow', allow);
+  },
+  '405': (allow) => (ctx) => {
+    throw httpError('WEIR_ERR_METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`, undefined, {
+      headers: { allow },
+    });
+  },
+  // A WebSocket route's path, asked without an upgrade (RFC 9110 §15.5.22: 426 names the protocol).
+  '426': () => (ctx) => {
+    throw httpError(
+      'WEIR_ERR_UPGRADE_REQUIRED',
+      `${ctx.path} is a WebSocket endpoint: connect with Upgrade: websocket`,
+      undefined,
+      {
+        headers: { upgrade: 'websocket' },
+      },
+    );
+  },
+};
+
 export class Dispatcher {
   readonly #router = new Router<Route>();
   readonly #fallbacks = new Map<PathEntry<Route>, Map<string, Route>>();
@@ -77,6 +101,8 @@ export class Dispatcher {
   readonly #runtime: AppRuntime;
   readonly #errorResult: ErrorResult;
   readonly #notFound: Route;
+  /** The WebSocket routes (method `WS` in the router) and their settings; see upgrade.ts. */
+  readonly #ws = new Map<Route, WsRoute>();
   #allowAllHeader: string | undefined;
 
   /** `middleware` is the app's own, which also wraps the 404, 405 and automatic OPTIONS answers. */
@@ -103,7 +129,28 @@ export class Dispatcher {
     limits: RouteLimits,
     appMiddleware: readonly Middleware<object>[] = this.#middleware,
   ): void {
-    this.#router.add(method, path, this.#makeRoute(path, run, limits, middleware, appMiddleware));
+    const route = this.#makeRoute(path, run, limits, middleware, appMiddleware);
+    const ws = (run as { [kWsRoute]?: WsRoute })[kWsRoute];
+    if (ws !== undefined) this.#ws.set(route, ws);
+    this.#router.add(method, path, route);
+  }
+
+  /** True when the app has WebSocket routes: its server then listens for upgrades. */
+  get hasWebSockets(): boolean {
+    return this.#ws.size > 0;
+  }
+
+  /** Turns a thrown value into the response to send (for upgrade.ts). */
+  get errorResult(): ErrorResult {
+    return this.#errorResult;
+  }
+
+  /** The WebSocket route of `path`, its chain and its params; undefined when the path has none. */
+  wsRoute(path: string): { run: Chain; params: Record<string, string>; ws: WsRoute } | undefined {
+    const match = this.#router.find(path);
+    const route = match?.entry.methods.get('WS');
+    const ws = route === undefined ? undefined : this.#ws.get(route);
+    return ws === undefined ? undefined : { run: route!.run, params: match!.params, ws };
   }
 
   /** Ends registration. */
@@ -164,7 +211,12 @@ export class Dispatcher {
       cache = new Map();
       this.#fallbacks.set(entry, cache);
     }
-    const kind = method === 'OPTIONS' ? 'OPTIONS' : '405';
+    const kind =
+      method === 'OPTIONS'
+        ? 'OPTIONS'
+        : (method === 'GET' || method === 'HEAD') && methods.has('WS')
+          ? '426'
+          : '405';
     let route = cache.get(kind);
     if (route === undefined) {
       const allow = entry.allow;
@@ -172,31 +224,7 @@ export class Dispatcher {
       // when every route on the path comes from one app; else the root app's.
       const owners = new Set([...methods.values()].map((r) => r.appMiddleware));
       const wrap = owners.size === 1 ? ([...owners][0] as readonly Middleware<object>[]) : this.#middleware;
-      route =
-        kind === 'OPTIONS'
-          ? this.#makeRoute(
-              entry.pattern,
-              (ctx) => {
-                ctx.set('allow', allow);
-              },
-              {},
-              wrap,
-              wrap,
-            )
-          : this.#makeRoute(
-              entry.pattern,
-              (ctx) => {
-                throw httpError(
-                  'WEIR_ERR_METHOD_NOT_ALLOWED',
-                  `${ctx.method} is not allowed on ${ctx.path}`,
-                  undefined,
-                  { headers: { allow } },
-                );
-              },
-              {},
-              wrap,
-              wrap,
-            );
+      route = this.#makeRoute(entry.pattern, FALLBACKS[kind](allow), {}, wrap, wrap);
       cache.set(kind, route);
     }
     return route;

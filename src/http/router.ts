@@ -102,7 +102,8 @@ export class Router<R> {
   /** Computes the `Allow` headers; call once after the last `add`. */
   seal(): void {
     for (const entry of this.#entries) {
-      const methods = [...entry.methods.keys()];
+      // `WS` (a WebSocket route) is no HTTP method: a plain GET there is answered 426.
+      const methods = [...entry.methods.keys()].filter((m) => m !== 'WS');
       const allow = new Set(
         methods.includes('*') ? ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] : methods,
       );

@@ -1,5 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { invalidOption, WeirError } from '../errors.ts';
 import {
   defaultMaxConnections,
@@ -17,6 +18,8 @@ interface Listenable {
   ready(): Promise<void>;
   stop(): Promise<void>;
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Installed only when defined: without a listener Node serves an upgrade request as a plain one. */
+  readonly upgrade?: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 }
 
 /**
@@ -160,6 +163,8 @@ export async function listen(
   server.maxConnections = maxConnections;
   server.on('clientError', onClientError);
   server.on('connect', onConnect);
+  const upgrade = app.upgrade;
+  if (upgrade !== undefined) server.on('upgrade', upgrade);
   let dropped = 0;
   let dropLogged = 0;
   server.on('drop', () => {
