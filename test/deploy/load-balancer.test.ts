@@ -2,8 +2,8 @@
  * deploy/nginx.conf and deploy/haproxy.cfg, run as they are (only their ports and file paths rewritten)
  * on loopback in front of two reference-service instances started as `npm start` starts them, sharing
  * PostgreSQL, Redis and RabbitMQ: requests spread over both, a value cached or a job enqueued through one
- * is seen through the other, and `kill -9` of one instance under load fails no GET through either
- * balancer. nginx and HAProxy are Debian packages that .ci/run installs; this file installs nothing.
+ * is seen through the other, WebSockets and uploads pass through, and `kill -9` of one instance under load
+ * fails no GET through either balancer. nginx and HAProxy are Debian packages that .ci/run installs; this file installs nothing.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { formBody, PNG, post } from '../helpers/multipart.ts';
 import { spawnNode, type TsProcess } from '../helpers/process.ts';
 import {
   AMQP_URL,
@@ -25,6 +26,7 @@ import {
   skipUnless,
 } from '../helpers/services.ts';
 import { within } from '../helpers/time.ts';
+import { type Client, open } from '../helpers/ws.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -144,6 +146,7 @@ describe('deploy/: nginx and HAProxy in front of two instances', { skip }, () =>
       DATABASE_URL: (database as { url: string }).url,
       CACHE_URL: REDIS_URL.replace(/^redis:/, 'tiered+redis:'),
       QUEUE_URL: AMQP_URL,
+      UPLOAD_DIR: join(dir, `uploads-${id}`),
     });
     instances[id] = { service, port: 0 };
     const [, port] = await service.waitFor(/"url":"http:\/\/127\.0\.0\.1:(\d+)"/);
@@ -293,6 +296,49 @@ describe('deploy/: nginx and HAProxy in front of two instances', { skip }, () =>
       const reply = await get(b.port, location);
       return JSON.parse(reply.body).state === 'completed' ? true : undefined;
     });
+  });
+
+  it('passes WebSocket upgrades through, the Origin check seeing the Host the browser used', async () => {
+    for (const [name, port] of [
+      ['nginx', nginxPort],
+      ['HAProxy', haproxyPort],
+    ] as const) {
+      const client: Client = await open(`ws://127.0.0.1:${port}/ws`, { origin: `http://127.0.0.1:${port}` });
+      try {
+        client.ws.send(`hello through ${name}`);
+        await client.until(1);
+        assert.deepEqual(client.messages, [`hello through ${name}`]);
+      } finally {
+        client.ws.close();
+      }
+      // A page from another site may not open one: weir refuses it, the balancer passes the 403 on.
+      const foreign = await open(`ws://127.0.0.1:${port}/ws`, { origin: 'https://evil.example' }).then(
+        (c) => {
+          c.ws.close();
+          return 'opened';
+        },
+        (err: { status?: number }) => err.status,
+      );
+      assert.equal(foreign, 403, `a foreign Origin through ${name}`);
+    }
+  });
+
+  it('streams an upload of several MiB through to weir, which stores it', async () => {
+    // Past nginx's default 1 MiB body limit, within the reference service's 10 MiB a file.
+    const image = Buffer.concat([PNG, Buffer.alloc(3 * 1024 * 1024, 7)]);
+    for (const [name, port] of [
+      ['nginx', nginxPort],
+      ['HAProxy', haproxyPort],
+    ] as const) {
+      const res = await post(
+        port,
+        '/upload',
+        formBody([{ name: 'photo', filename: 'big.png', type: 'image/png', body: image }]),
+      );
+      assert.equal(res.status, 201, `through ${name}: ${res.text}`);
+      const [file] = res.json.files as { size: number; type: string }[];
+      assert.deepEqual([file?.size, file?.type], [image.length, 'image/png'], `through ${name}`);
+    }
   });
 
   it('kill -9 of one instance under load: every GET through nginx and HAProxy still succeeds', async () => {
