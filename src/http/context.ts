@@ -473,6 +473,7 @@ export class Context<P extends string = string, S extends object = Record<never,
         lazy.rateWatched = true;
         return this.#bodyRate();
       },
+      this.#route.decompressBodies ?? this[kRuntime].decompressBodies,
     );
     return lazy.reader;
   }
