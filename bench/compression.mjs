@@ -110,11 +110,6 @@ async function measure(s, path, encoding) {
 }
 
 cleanupOnExit();
-const lines = [];
-const log = (line) => {
-  console.log(line);
-  lines.push(line);
-};
 
 // 1. The hot path, before and after.
 const HOT = ['/plaintext', '/json'];
