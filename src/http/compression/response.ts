@@ -185,3 +185,22 @@ export function plannedEncoding(
     length ?? (declared === undefined ? undefined : Number(declared)),
   );
 }
+
+/**
+ * The ETag of the variant a 200 with `headers` and a body of `length` bytes would be sent as to this
+ * request, and whether that response varies on `Accept-Encoding`: what a handler that answers
+ * `If-None-Match` itself compares with, and puts on its 304.
+ */
+export function variantEtag(
+  ctx: Context,
+  tag: string,
+  headers: Headers,
+  length: number | undefined,
+): { tag: string; varies: boolean } {
+  const settings = ctx[kRuntime].compression;
+  const encoding = settings === undefined ? undefined : planEncoding(ctx, settings, 200, headers, length);
+  return {
+    tag: typeof encoding === 'string' ? variantTag(tag, encoding) : tag,
+    varies: encoding !== undefined,
+  };
+}
