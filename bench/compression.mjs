@@ -5,12 +5,13 @@
 //     temporary folder): compression must cost them nothing.
 //  2. A 10 KiB text and a 10 KiB JSON response (serialised per request), the client sending
 //     Accept-Encoding: br, gzip or none: req/s, the server's CPU µs per request, and bytes per response.
-// The server (bench/servers/weir-compression.mjs, on src/ through tsx for both trees) is pinned to core 0,
-// wrk (one thread, 64 keep-alive connections) to core 1; the CPU is read from /proc/<pid>/stat. Each round
-// runs every variant, the order rotated round by round, --duration s each after a 2 s warm-up.
+// The servers (bench/servers/weir-compression.mjs, on src/ through tsx for both trees) are pinned to core
+// 0, wrk (one thread, 64 keep-alive connections) to core 1; the CPU is read from /proc/<pid>/stat. Part 1
+// keeps both trees' servers up and alternates them A B B A; part 2 keeps one server up and rotates the
+// encodings round by round; every run lasts --duration s after a 2 s warm-up.
 // Every process is stopped by PID; traffic goes to 127.0.0.1 only; each wrk run is bounded in time.
 //
-//   node bench/compression.mjs --rounds 4 --duration 5 --out bench/RESULTS-compression.md
+//   node bench/compression.mjs --hot-rounds 10 --rounds 4 --duration 5 --out bench/RESULTS-compression.md
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -21,12 +22,14 @@ import { HOST, ROOT } from './lib/common.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { cleanupOnExit, get, send, startServer, stopServer } from './lib/processes.mjs';
-import { costOfRun, requireWrk, rotatedRounds } from './lib/route-cost.mjs';
+import { costOfRun, requireWrk } from './lib/route-cost.mjs';
 import { medianOf } from './lib/stats.mjs';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '4' },
+    'hot-rounds': { type: 'string', default: '8' },
+    only: { type: 'string' },
     duration: { type: 'string', default: '5' },
     port: { type: 'string', default: '18191' },
     base: { type: 'string', default: 'HEAD' },
@@ -36,7 +39,9 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(`node bench/compression.mjs [--rounds N] [--duration S] [--base REF] [--out FILE]
-  --rounds N     rounds, each variant once per round, the order rotated (4)
+  --rounds N     rounds of the 10 KiB part, each variant once per round, the order rotated (4)
+  --hot-rounds N rounds of the hot-path part, A B B A (8)
+  --only PART    run only 'hot' or 'big'
   --duration S   seconds of each measured wrk run (5)
   --base REF     the commit to compare the hot path with: the one before compression (HEAD's history is
                  searched for it when REF is HEAD)
@@ -45,10 +50,15 @@ if (values.help) {
   process.exit(0);
 }
 const rounds = Number(values.rounds);
+const hotRounds = Number(values['hot-rounds']);
 const duration = Number(values.duration);
 const port = Number(values.port);
-if (!(rounds >= 1 && rounds <= 10) || !(duration >= 1 && duration <= 60)) {
-  console.error('--rounds must be 1…10 and --duration 1…60 seconds');
+if (
+  !(rounds >= 1 && rounds <= 10) ||
+  !(hotRounds >= 1 && hotRounds <= 40) ||
+  !(duration >= 1 && duration <= 60)
+) {
+  console.error('--rounds must be 1…10, --hot-rounds 1…40 and --duration 1…60 seconds');
   process.exit(2);
 }
 requireWrk('compression.mjs');
@@ -72,7 +82,7 @@ const server = (name, tree, env = {}) => ({ name, tree, env });
 const head = server('this tree', ROOT);
 const before = server(`before (${base.slice(0, 7)})`, baseTree);
 
-async function start(variant) {
+async function start(variant, on = port) {
   const s = await startServer({
     name: `weir ${variant.name}`,
     argv: [
@@ -82,18 +92,19 @@ async function start(variant) {
       'tsx',
       join(ROOT, 'bench/servers/weir-compression.mjs'),
     ],
-    env: { PORT: String(port), WEIR_SRC: variant.tree, ...variant.env },
-    port,
+    env: { PORT: String(on), WEIR_SRC: variant.tree, ...variant.env },
+    port: on,
     probe: async () => {
-      if ((await get(port, '/plaintext')).status !== 200) throw new Error('not yet');
+      if ((await get(on, '/plaintext')).status !== 200) throw new Error('not yet');
     },
     cwd: ROOT,
   });
   if (pin.pinned) execFileSync('taskset', ['-a', '-cp', '0', String(s.child.pid)], { stdio: 'ignore' });
+  s.port = on;
   return s;
 }
 
-const wrk = (path, seconds, encoding) => [
+const wrk = (path, seconds, encoding, on) => [
   ...pin.wrk,
   'wrk',
   '-t1',
@@ -101,99 +112,132 @@ const wrk = (path, seconds, encoding) => [
   `-d${seconds}s`,
   '--latency',
   ...(encoding === 'none' ? [] : ['-H', `Accept-Encoding: ${encoding}`]),
-  `http://${HOST}:${port}${path}`,
+  `http://${HOST}:${on}${path}`,
 ];
 
 async function measure(s, path, encoding) {
-  await costOfRun(wrk(path, 2, encoding), 2, s.child.pid);
-  return costOfRun(wrk(path, duration, encoding), duration, s.child.pid);
+  await costOfRun(wrk(path, 2, encoding, s.port), 2, s.child.pid);
+  return costOfRun(wrk(path, duration, encoding, s.port), duration, s.child.pid);
 }
 
-cleanupOnExit();
-
-// 1. The hot path, before and after.
 const HOT = ['/plaintext', '/json'];
-const hot = await rotatedRounds(rounds, [before, head], async (variant, round) => {
-  const s = await start(variant);
-  try {
-    const out = {};
-    for (const path of HOT) {
-      out[path] = await measure(s, path, 'none');
-      console.log(
-        `round ${round + 1} ${variant.name} ${path}: ${Math.round(out[path].rps)} req/s, ${out[path].cpuUs.toFixed(1)} µs CPU/request`,
-      );
-    }
-    return out;
-  } finally {
-    await stopServer(s);
-  }
-});
-
-// 2. 10 KiB responses by Accept-Encoding, on this tree.
 const BIG = ['/text-10k', '/json-10k'];
 const ENCODINGS = ['none', 'gzip', 'br'];
-const variants = ENCODINGS.map((encoding) => ({ name: encoding, encoding }));
-const sizes = {};
-const big = await rotatedRounds(rounds, variants, async (variant, round) => {
-  const s = await start(head);
-  try {
-    const out = {};
-    for (const path of BIG) {
-      const headers = variant.encoding === 'none' ? {} : { 'accept-encoding': variant.encoding };
-      const res = await send(port, path, { headers });
-      sizes[`${path}|${variant.encoding}`] = Number(res.headers['content-length']);
-      out[path] = await measure(s, path, variant.encoding);
-      console.log(
-        `round ${round + 1} ${path} Accept-Encoding ${variant.encoding}: ${Math.round(out[path].rps)} req/s, ${out[path].cpuUs.toFixed(1)} µs CPU/request`,
-      );
-    }
-    return out;
-  } finally {
-    await stopServer(s);
-  }
-});
-
-const med = (runs, path, key) => medianOf(runs.map((r) => r[path][key]));
-const ratio = (a, b) => (a / b).toFixed(2);
+const med = (values) => medianOf(values);
 const report = [];
 report.push('# Response compression', '');
 report.push(
-  `\`node bench/compression.mjs --rounds ${rounds} --duration ${duration}\` — ${new Date().toISOString().slice(0, 10)}. ` +
-    'Server pinned to core 0, wrk (1 thread, 64 connections, keep-alive) to core 1; CPU from /proc/<pid>/stat. ' +
-    `Medians of ${rounds} rounds, the order of the variants rotated each round, ${duration} s runs after a 2 s warm-up.`,
+  `\`node bench/compression.mjs ${process.argv.slice(2).join(' ')}\` — ${new Date().toISOString().slice(0, 10)}. ` +
+    'Servers pinned to core 0, wrk (1 thread, 64 connections, keep-alive) to core 1; CPU from /proc/<pid>/stat. ' +
+    `${duration} s runs, each after a 2 s warm-up. Other test and bench runs shared this 2-core machine, so ` +
+    'req/s swings by ±30 % between runs: read the CPU µs per request, and the ratios of runs taken seconds apart.',
   '',
 );
 report.push(`Machine: ${JSON.stringify(machineFacts())}`, '');
-report.push('## The hot path: small responses, no Accept-Encoding', '');
-report.push(
-  `This tree against ${before.name}, the commit before compression. Both run src/ through tsx.`,
-  '',
-  '| route | req/s before | req/s after | ratio | CPU µs/req before | after | ratio | per round (after ÷ before, CPU) |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-);
-const hb = hot.get(before.name);
-const ha = hot.get(head.name);
-for (const path of HOT) {
-  const perRound = ha.map((r, i) => (r[path].cpuUs / hb[i][path].cpuUs).toFixed(2)).join(', ');
+
+// 1. The hot path, before and after: both servers up at once (one idle while the other is loaded), their
+// runs alternating A B B A, so each pair of runs is seconds apart and shares the machine's mood.
+async function runHot() {
+  const servers = new Map([
+    [before.name, await start(before, port + 1)],
+    [head.name, await start(head, port + 2)],
+  ]);
+  const runs = new Map([
+    [before.name, []],
+    [head.name, []],
+  ]);
+  try {
+    for (let round = 0; round < hotRounds; round++) {
+      const order = round % 2 === 0 ? [before, head] : [head, before];
+      for (const variant of order) {
+        const out = {};
+        for (const path of HOT) {
+          out[path] = await measure(servers.get(variant.name), path, 'none');
+          console.log(
+            `hot round ${round + 1} ${variant.name} ${path}: ${Math.round(out[path].rps)} req/s, ${out[path].cpuUs.toFixed(1)} µs CPU/request`,
+          );
+        }
+        runs.get(variant.name)[round] = out;
+      }
+    }
+  } finally {
+    for (const s of servers.values()) await stopServer(s);
+  }
+  const b = runs.get(before.name);
+  const a = runs.get(head.name);
+  report.push('## The hot path: small responses, no Accept-Encoding', '');
   report.push(
-    `| ${path} | ${Math.round(med(hb, path, 'rps'))} | ${Math.round(med(ha, path, 'rps'))} | ${ratio(med(ha, path, 'rps'), med(hb, path, 'rps'))} | ${med(hb, path, 'cpuUs').toFixed(1)} | ${med(ha, path, 'cpuUs').toFixed(1)} | ${ratio(med(ha, path, 'cpuUs'), med(hb, path, 'cpuUs'))} | ${perRound} |`,
+    `This tree against ${before.name}, the commit before compression, both running src/ through tsx, both up at ` +
+      `once; ${hotRounds} rounds, the order A B then B A. The ratios are medians of the ${hotRounds} per-round ` +
+      'ratios (after ÷ before, runs seconds apart).',
+    '',
+    '| route | req/s before | req/s after | ratio | CPU µs/req before | after | ratio | CPU ratio per round |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   );
-}
-report.push('', '## 10 KiB responses by Accept-Encoding', '');
-report.push(
-  '| route | Accept-Encoding | bytes sent | req/s | ÷ none | CPU µs/req | ÷ none |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
-);
-for (const path of BIG) {
-  const none = big.get('none');
-  for (const encoding of ENCODINGS) {
-    const runs = big.get(encoding);
+  for (const path of HOT) {
+    const cpu = a.map((r, i) => r[path].cpuUs / b[i][path].cpuUs);
+    const rps = a.map((r, i) => r[path].rps / b[i][path].rps);
     report.push(
-      `| ${path} | ${encoding} | ${sizes[`${path}|${encoding}`]} | ${Math.round(med(runs, path, 'rps'))} | ${ratio(med(runs, path, 'rps'), med(none, path, 'rps'))} | ${med(runs, path, 'cpuUs').toFixed(1)} | ${ratio(med(runs, path, 'cpuUs'), med(none, path, 'cpuUs'))} |`,
+      `| ${path} | ${Math.round(med(b.map((r) => r[path].rps)))} | ${Math.round(med(a.map((r) => r[path].rps)))} | ${med(rps).toFixed(2)} | ${med(b.map((r) => r[path].cpuUs)).toFixed(1)} | ${med(a.map((r) => r[path].cpuUs)).toFixed(1)} | ${med(cpu).toFixed(2)} | ${cpu.map((x) => x.toFixed(2)).join(', ')} |`,
     );
   }
+  report.push('');
 }
-report.push('');
+
+// 2. 10 KiB responses by Accept-Encoding, on this tree: one server, the encodings rotated round by round.
+async function runBig() {
+  const s = await start(head);
+  const runs = new Map(ENCODINGS.map((e) => [e, []]));
+  const sizes = {};
+  try {
+    for (const encoding of ENCODINGS) {
+      for (const path of BIG) {
+        const headers = encoding === 'none' ? {} : { 'accept-encoding': encoding };
+        const res = await send(port, path, { headers });
+        sizes[`${path}|${encoding}`] = Number(res.headers['content-length']);
+      }
+    }
+    for (let round = 0; round < rounds; round++) {
+      const order = ENCODINGS.map((_, i) => ENCODINGS[(i + round) % ENCODINGS.length]);
+      for (const encoding of order) {
+        const out = {};
+        for (const path of BIG) {
+          out[path] = await measure(s, path, encoding);
+          console.log(
+            `round ${round + 1} ${path} Accept-Encoding ${encoding}: ${Math.round(out[path].rps)} req/s, ${out[path].cpuUs.toFixed(1)} µs CPU/request`,
+          );
+        }
+        runs.get(encoding)[round] = out;
+      }
+    }
+  } finally {
+    await stopServer(s);
+  }
+  report.push('## 10 KiB responses by Accept-Encoding', '');
+  report.push(
+    `This tree, default settings (brotli quality 3, gzip level 6). ${rounds} rounds, the order of the encodings ` +
+      'rotated each round; the ratios are medians of per-round ratios to `none`. The JSON is serialised per request.',
+    '',
+    '| route | Accept-Encoding | bytes sent | req/s | ÷ none | CPU µs/req | ÷ none |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const none = runs.get('none');
+  for (const path of BIG) {
+    for (const encoding of ENCODINGS) {
+      const r = runs.get(encoding);
+      const rps = r.map((x, i) => x[path].rps / none[i][path].rps);
+      const cpu = r.map((x, i) => x[path].cpuUs / none[i][path].cpuUs);
+      report.push(
+        `| ${path} | ${encoding} | ${sizes[`${path}|${encoding}`]} | ${Math.round(med(r.map((x) => x[path].rps)))} | ${med(rps).toFixed(2)} | ${med(r.map((x) => x[path].cpuUs)).toFixed(1)} | ${med(cpu).toFixed(2)} |`,
+      );
+    }
+  }
+  report.push('');
+}
+
+cleanupOnExit();
+if (values.only !== 'big') await runHot();
+if (values.only !== 'hot') await runBig();
 const text = report.join('\n');
 console.log(`\n${text}`);
 if (values.out) writeFileSync(values.out, `${text}\n`);
