@@ -5,6 +5,7 @@
 //     temporary folder): compression must cost them nothing.
 //  2. A 10 KiB text and a 10 KiB JSON response (serialised per request), the client sending
 //     Accept-Encoding: br, gzip or none: req/s, the server's CPU µs per request, and bytes per response.
+//  3. Each brotli quality and gzip level on the same two bodies, in process: bytes and µs per call.
 // The servers (bench/servers/weir-compression.mjs, on src/ through tsx for both trees) are pinned to core
 // 0, wrk (one thread, 64 keep-alive connections) to core 1; the CPU is read from /proc/<pid>/stat. Part 1
 // keeps both trees' servers up and alternates them A B B A; part 2 keeps one server up and rotates the
@@ -18,7 +19,9 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { HOST, ROOT } from './lib/common.mjs';
+import { ROWS, TEXT_10K } from './lib/compression-bodies.mjs';
 import { pinning } from './lib/cpu.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { cleanupOnExit, get, send, startServer, stopServer } from './lib/processes.mjs';
@@ -41,7 +44,7 @@ if (values.help) {
   console.log(`node bench/compression.mjs [--rounds N] [--duration S] [--base REF] [--out FILE]
   --rounds N     rounds of the 10 KiB part, each variant once per round, the order rotated (4)
   --hot-rounds N rounds of the hot-path part, A B B A (8)
-  --only PART    run only 'hot' or 'big'
+  --only PART    run only 'hot', 'big' or 'levels'
   --duration S   seconds of each measured wrk run (5)
   --base REF     the commit to compare the hot path with: the one before compression (HEAD's history is
                  searched for it when REF is HEAD)
@@ -235,9 +238,57 @@ async function runBig() {
   report.push('');
 }
 
+// 3. The levels, in this process: what each brotli quality and gzip level costs one 10 KiB body, by the
+// same synchronous call weir makes for bodies up to 64 KiB (and the thread-pool call it makes above).
+function runLevels() {
+  const bodies = [
+    ['text', Buffer.from(TEXT_10K)],
+    ['json', Buffer.from(JSON.stringify({ rows: ROWS }))],
+  ];
+  const settings = [
+    ...[1, 2, 3, 4, 5, 6, 11].map((q) => [
+      `brotli ${q}`,
+      (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: q } }),
+    ]),
+    ...[1, 4, 6, 9].map((l) => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
+  ];
+  // Batches interleaved across the settings, and the fastest batch kept: on a shared machine the other
+  // processes only ever add time, so the minimum is the closest to the cost itself.
+  const best = new Map();
+  for (let batch = 0; batch < 9; batch++) {
+    for (const [name, compress] of settings) {
+      for (const [body, bytes] of bodies) {
+        const n = name === 'brotli 11' ? 5 : 100;
+        if (batch === 0) for (let i = 0; i < 10; i++) compress(bytes);
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) compress(bytes);
+        const us = Number(process.hrtime.bigint() - t) / 1e3 / n;
+        const key = `${name}|${body}`;
+        best.set(key, Math.min(best.get(key) ?? Number.POSITIVE_INFINITY, us));
+      }
+    }
+  }
+  report.push('## Brotli qualities and gzip levels on the same bodies', '');
+  report.push(
+    'One synchronous call per body, as weir makes it for bodies up to 64 KiB, in the runner: the fastest of 9 ' +
+      'batches interleaved across the settings. How the defaults were chosen.',
+    '',
+    '| setting | text bytes | text µs | json bytes | json µs |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const [name, compress] of settings) {
+    const cells = bodies.map(
+      ([body, bytes]) => `${compress(bytes).length} | ${best.get(`${name}|${body}`).toFixed(0)}`,
+    );
+    report.push(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  report.push('');
+}
+
 cleanupOnExit();
-if (values.only !== 'big') await runHot();
-if (values.only !== 'hot') await runBig();
+if (values.only === undefined || values.only === 'hot') await runHot();
+if (values.only === undefined || values.only === 'big') await runBig();
+if (values.only === undefined || values.only === 'levels') runLevels();
 const text = report.join('\n');
 console.log(`\n${text}`);
 if (values.out) writeFileSync(values.out, `${text}\n`);

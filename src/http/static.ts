@@ -1,6 +1,7 @@
 import { constants, realpathSync } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { httpError, invalidOption } from '../errors.ts';
 import { etagMatches, ifRangeMatches } from './caching.ts';
 import { negotiateEncoding } from './compression/negotiate.ts';
@@ -280,6 +281,7 @@ async function respond(
   };
   // The tag If-None-Match must name: that of the variant this request gets, compressed here or in send.
   let variant = etag;
+  let planned: Encoding | null | undefined;
   if (encoding !== undefined) {
     etag = variantTag(etag, encoding);
     variant = etag;
@@ -288,7 +290,7 @@ async function respond(
     headers.vary = 'accept-encoding';
   } else {
     const settings = (ctx as Context)[kRuntime].compression;
-    const planned =
+    planned =
       settings === undefined
         ? undefined
         : planEncoding(
@@ -346,6 +348,11 @@ async function respond(
   headers['content-length'] = size === 0 ? 0 : end - start + 1;
   if (ctx.method === 'HEAD' || size === 0) {
     await handle.close();
+    // A GET would be compressed in send: an empty stream goes the same way, which for a HEAD sends the
+    // headers of the compressed GET (its coding and tag, no length) and nothing else.
+    if (status === 200 && typeof planned === 'string') {
+      return new WeirResponse(Readable.from([]), status, headers);
+    }
     return new WeirResponse(undefined, status, headers);
   }
   return new WeirResponse(handle.createReadStream({ start, end }), status, headers);

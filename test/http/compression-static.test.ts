@@ -102,6 +102,29 @@ describe('serveStatic and compression', () => {
     assert.equal(stale.status, 200, "identity's tag does not revalidate the brotli variant");
   });
 
+  it('answers HEAD with the headers of the compressed GET: coding, variant ETag, Vary, no length', async () => {
+    const get = await inject(app, { url: '/plain/app.js', headers: { 'accept-encoding': 'gzip' } });
+    const head = await inject(app, {
+      method: 'HEAD',
+      url: '/plain/app.js',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-encoding'], 'gzip');
+    assert.equal(head.headers.etag, get.headers.etag);
+    assert.equal(head.headers.vary, 'accept-encoding');
+    assert.equal(head.headers['content-length'], undefined);
+    assert.equal(head.headers['transfer-encoding'], undefined);
+    assert.equal(head.rawBody.length, 0);
+    const sibling = await inject(app, {
+      method: 'HEAD',
+      url: '/static/app.js',
+      headers: { 'accept-encoding': 'br' },
+    });
+    assert.equal(sibling.headers['content-encoding'], 'br');
+    assert.equal(Number(sibling.headers['content-length']), brotliCompressSync(SCRIPT).length);
+  });
+
   it('never looks for a sibling of a type not worth compressing, nor compresses it', async () => {
     const res = await inject(app, { url: '/static/photo.png', headers: { 'accept-encoding': 'br' } });
     assert.equal(res.headers['content-encoding'], undefined);

@@ -17,8 +17,8 @@ export interface CompressionOptions {
   thresholdBytes?: number;
   /**
    * Brotli quality, 0–11. The default suits responses made per request: on 10 KiB of text or JSON,
-   * quality 3 compresses to within 5 % of gzip level 6's size in about 55 % of its CPU time; 4 costs
-   * nearly twice as much as 3 for no smaller a body, and 11 (brotli's own default) about 100 times as much.
+   * quality 3 compresses to within 5 % of gzip level 6's size in 40–75 % of its CPU time; 4 costs two to
+   * three times what 3 does for no smaller a body, and 11 (brotli's own default) over 100 times as much.
    * @default 3
    */
   brotliQuality?: number;
@@ -26,7 +26,7 @@ export interface CompressionOptions {
   gzipLevel?: number;
   /**
    * The encodings offered, most preferred first: at equal q-values the first wins. Brotli comes first by
-   * default because at the default levels it costs about half the CPU of gzip for the same size.
+   * default because at the default levels it costs less CPU than gzip for about the same size.
    * @default ['br', 'gzip']
    */
   encodings?: readonly Encoding[];
