@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { describe, it } from 'node:test';
 import { brotliCompressSync, constants, createBrotliCompress, deflateSync, gzipSync } from 'node:zlib';
@@ -140,6 +141,27 @@ describe('decompressBodies', () => {
     assert.equal(on.status, 200);
     assert.deepEqual(on.json(), payload);
     assert.throws(() => new App({ decompressBodies: 'yes' as never }), { code: 'WEIR_ERR_INVALID_OPTION' });
+  });
+
+  it('reads a large body sent in chunks, the inflater pacing the request, and refuses a compressed body past the limit', {
+    timeout: 30_000,
+  }, async () => {
+    const app = new App({ logger: false, decompressBodies: true, bodyLimitBytes: 4 * 1024 * 1024 });
+    app.post('/text', async (ctx) => ({ length: (await ctx.text()).length }));
+    const handle = await serve(app);
+    try {
+      const words = Array.from({ length: 300_000 }, (_, i) => `w${(i * 7919) % 10_007}`).join(' ');
+      const ok = await postRaw(handle.port, gzipSync(words, { level: 1 }), 'gzip');
+      assert.equal(ok.status, 200, ok.body);
+      assert.deepEqual(JSON.parse(ok.body), { length: words.length });
+      // Random bytes do not compress: more than the limit arrives before a byte of it could inflate past it.
+      const noise = gzipSync(randomBytes(5 * 1024 * 1024), { level: 1 });
+      const refused = await postRaw(handle.port, noise, 'gzip');
+      assert.equal(refused.status, 413);
+      assert.match(JSON.parse(refused.body).error.message, /compressed bytes/);
+    } finally {
+      await handle.close();
+    }
   });
 
   for (const [name, make] of [

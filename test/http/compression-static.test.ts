@@ -21,6 +21,10 @@ before(() => {
   writeFileSync(join(root, 'public', 'style.css'), STYLE);
   writeFileSync(join(root, 'public', 'style.css.gz'), gzipSync(STYLE));
   writeFileSync(join(root, 'public', 'photo.png'), Buffer.alloc(20_000, 1));
+  // A folder where a sibling would be: passed over for the .gz beside it.
+  writeFileSync(join(root, 'public', 'odd.css'), STYLE);
+  mkdirSync(join(root, 'public', 'odd.css.br'));
+  writeFileSync(join(root, 'public', 'odd.css.gz'), gzipSync(STYLE));
   writeFileSync(join(root, 'public', 'photo.png.br'), 'not served');
   // A sibling outside the folder, reached only by a symlink: never served.
   writeFileSync(join(root, 'outside.br'), 'secret');
@@ -50,6 +54,9 @@ describe('serveStatic and compression', () => {
     const css = await inject(app, { url: '/static/style.css', headers: { 'accept-encoding': 'br, gzip' } });
     assert.equal(css.headers['content-encoding'], 'gzip');
     assert.equal(gunzipSync(css.rawBody).toString(), STYLE);
+    const odd = await inject(app, { url: '/static/odd.css', headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(odd.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(odd.rawBody).toString(), STYLE);
   });
 
   it("answers 304 for the sibling's ETag, and 200 when the client's encoding changed", async () => {

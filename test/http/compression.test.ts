@@ -6,6 +6,7 @@ import { brotliDecompressSync, createGunzip, gunzipSync } from 'node:zlib';
 import { App, etag, sse, stream, text } from 'weir';
 import { inject } from 'weir/testing';
 import { negotiateEncoding } from '../../src/http/compression/negotiate.ts';
+import { isCompressible, variantTag, varyWithEncoding } from '../../src/http/compression/settings.ts';
 import { serve } from '../helpers/http.ts';
 
 const BIG = 'Hello, World! '.repeat(800); // 11,200 bytes of text
@@ -76,6 +77,51 @@ describe('Accept-Encoding negotiation', () => {
   });
 });
 
+describe('compression rules', () => {
+  it('compresses text, JSON, XML, JavaScript and SVG, never images, archives, fonts already packed or SSE', () => {
+    for (const type of [
+      'text/plain; charset=utf-8',
+      'TEXT/HTML',
+      'application/json',
+      'application/problem+json',
+      'application/atom+xml',
+      'application/javascript',
+      'image/svg+xml',
+      'application/wasm',
+    ]) {
+      assert.ok(isCompressible(type), type);
+    }
+    for (const type of [
+      'image/png',
+      'image/webp',
+      'video/mp4',
+      'application/zip',
+      'application/gzip',
+      'font/woff2',
+      'application/octet-stream',
+      'text/event-stream',
+      'text/event-stream; charset=utf-8',
+      '',
+    ]) {
+      assert.ok(!isCompressible(type), type);
+    }
+  });
+
+  it('merges accept-encoding into Vary once, and leaves Vary: * alone', () => {
+    assert.equal(varyWithEncoding(undefined), 'accept-encoding');
+    assert.equal(varyWithEncoding('Origin'), 'Origin, accept-encoding');
+    assert.equal(varyWithEncoding('Origin, Accept-Encoding'), 'Origin, Accept-Encoding');
+    assert.equal(varyWithEncoding(['Origin', 'Cookie']), 'Origin, Cookie, accept-encoding');
+    assert.equal(varyWithEncoding('*'), '*');
+  });
+
+  it('suffixes strong, weak and unquoted tags', () => {
+    assert.equal(variantTag('"abc"', 'br'), '"abc-br"');
+    assert.equal(variantTag('W/"abc"', 'gzip'), 'W/"abc-gzip"');
+    assert.equal(variantTag('abc', 'br'), 'abc-br');
+  });
+});
+
 describe('response compression', () => {
   const app = quietApp();
   app.get('/text', () => BIG);
@@ -104,6 +150,9 @@ describe('response compression', () => {
     return BIG;
   });
   app.get('/huge', () => 'x'.repeat(300_000) + BIG); // above the synchronous bound: the thread pool
+  // A header writeHead refuses, set past ctx.set()'s check: on the synchronous and the thread-pool paths.
+  app.get('/bad-small', () => text(BIG, { headers: { 'x-bad': 'line\nbreak' } }));
+  app.get('/bad-huge', () => text('x'.repeat(300_000), { headers: { 'x-bad': 'line\nbreak' } }));
   app.get('/events', (ctx) =>
     sse(
       ctx,
@@ -156,6 +205,17 @@ describe('response compression', () => {
     assert.equal(res.headers['content-encoding'], undefined);
     assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
     assert.ok(res.body.includes(BIG), `the event is sent as it is: ${res.body.slice(0, 80)}`);
+  });
+
+  it('answers 500, never a crash, when a compressed response has a header that cannot be sent', async () => {
+    const small = await inject(app, { url: '/bad-small', headers: { 'accept-encoding': 'br' } });
+    assert.equal(small.status, 500);
+    assert.equal(small.json<{ error: { code: string } }>().error.code, 'WEIR_ERR_INVALID_HEADER');
+    // Past 64 KiB the body is compressed on the thread pool: the failure comes after send() returned.
+    const huge = await inject(app, { url: '/bad-huge', headers: { 'accept-encoding': 'br' } });
+    assert.equal(huge.status, 500);
+    assert.equal(huge.headers['x-bad'], undefined);
+    assert.equal(huge.headers.connection, 'close');
   });
 
   it('adds accept-encoding to a Vary the handler set', async () => {
@@ -219,6 +279,14 @@ describe('compression and ETags', () => {
     ctx.set('etag', '"v1"');
     return BIG;
   });
+  app.get('/own-json', (ctx) => {
+    ctx.set('etag', '"j1"');
+    return { text: BIG };
+  });
+  app.get('/own-bytes', (ctx) => {
+    ctx.set('etag', '"b1"');
+    return Buffer.from(BIG);
+  });
 
   it('gives each compressed variant its own ETag, and 304s only the variant named', async () => {
     const identity = await inject(app, { url: '/text' });
@@ -267,6 +335,18 @@ describe('compression and ETags', () => {
     const plain = await inject(app, { url: '/own', headers: { 'if-none-match': '"v1"' } });
     assert.equal(plain.status, 304);
     assert.equal(plain.headers.etag, '"v1"');
+    // JSON compresses (its variant's tag answers); bytes (application/octet-stream) never do.
+    const json = await inject(app, {
+      url: '/own-json',
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': '"j1-gzip"' },
+    });
+    assert.equal(json.status, 304);
+    const bytes = await inject(app, {
+      url: '/own-bytes',
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': '"b1"' },
+    });
+    assert.equal(bytes.status, 304);
+    assert.equal(bytes.headers.vary, undefined);
   });
 });
 
