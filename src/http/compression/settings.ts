@@ -93,6 +93,17 @@ export function compileCompression(
  * images, audio, video, archives, `woff2`, `application/octet-stream` are compressed already or unknown.
  */
 export function isCompressible(contentType: string): boolean {
+  // An app sends few distinct types, each a constant: answered from here, with no string made.
+  const known = compressibleTypes.get(contentType);
+  if (known !== undefined) return known;
+  const answer = judgeType(contentType);
+  if (compressibleTypes.size < 256) compressibleTypes.set(contentType, answer);
+  return answer;
+}
+
+const compressibleTypes = new Map<string, boolean>();
+
+function judgeType(contentType: string): boolean {
   const semi = contentType.indexOf(';');
   const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
   if (type.startsWith('text/')) return type !== 'text/event-stream';
