@@ -78,7 +78,10 @@ const base =
     : git('rev-parse', values.base);
 const baseTree = mkdtempSync(join(tmpdir(), 'weir-bench-compression-base-'));
 cleanupOnExit(() => rmSync(baseTree, { recursive: true, force: true }));
-execFileSync('sh', ['-c', `git archive ${base} src | tar -x -C ${baseTree}`], { cwd: ROOT });
+// With its package.json and tsconfig.json: tsx then compiles both trees the same way (as ESM, for ES2022).
+execFileSync('sh', ['-c', `git archive ${base} src package.json tsconfig.json | tar -x -C ${baseTree}`], {
+  cwd: ROOT,
+});
 symlinkSync(join(ROOT, 'node_modules'), join(baseTree, 'node_modules'));
 
 const server = (name, tree, env = {}) => ({ name, tree, env });
