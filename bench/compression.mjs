@@ -141,12 +141,30 @@ report.push(
 );
 report.push(`Machine: ${JSON.stringify(machineFacts())}`, '');
 
-// 1. The hot path, before and after: both servers up at once (one idle while the other is loaded), their
-// runs alternating A B B A, so each pair of runs is seconds apart and shares the machine's mood.
+// 1. The hot path, before and after: both trees in one server process (bench/servers/weir-compression-
+// pair.mjs), on two ports, their runs alternating A B B A: each pair of runs is seconds apart, and the two
+// share the process's heap, JIT, core and the machine's mood, so what differs is their code.
 async function runHot() {
+  const pair = await startServer({
+    name: 'weir pair',
+    argv: [
+      ...pin.server,
+      process.execPath,
+      '--import',
+      'tsx',
+      join(ROOT, 'bench/servers/weir-compression-pair.mjs'),
+    ],
+    env: { PORT: String(port + 1), WEIR_SRC_A: before.tree, WEIR_SRC_B: head.tree },
+    port: port + 2,
+    probe: async () => {
+      if ((await get(port + 2, '/plaintext')).status !== 200) throw new Error('not yet');
+    },
+    cwd: ROOT,
+  });
+  if (pin.pinned) execFileSync('taskset', ['-a', '-cp', '0', String(pair.child.pid)], { stdio: 'ignore' });
   const servers = new Map([
-    [before.name, await start(before, port + 1)],
-    [head.name, await start(head, port + 2)],
+    [before.name, { child: pair.child, port: port + 1 }],
+    [head.name, { child: pair.child, port: port + 2 }],
   ]);
   const runs = new Map([
     [before.name, []],
@@ -167,14 +185,14 @@ async function runHot() {
       }
     }
   } finally {
-    for (const s of servers.values()) await stopServer(s);
+    await stopServer(pair);
   }
   const b = runs.get(before.name);
   const a = runs.get(head.name);
   report.push('## The hot path: small responses, no Accept-Encoding', '');
   report.push(
-    `This tree against ${before.name}, the commit before compression, both running src/ through tsx, both up at ` +
-      `once; ${hotRounds} rounds, the order A B then B A. The ratios are medians of the ${hotRounds} per-round ` +
+    `This tree against ${before.name}, the commit before compression, both running src/ through tsx in one ` +
+      `process on two ports; ${hotRounds} rounds, the order A B then B A. The ratios are medians of the ${hotRounds} per-round ` +
       'ratios (after ÷ before, runs seconds apart).',
     '',
     '| route | req/s before | req/s after | ratio | CPU µs/req before | after | ratio | CPU ratio per round |',
