@@ -56,6 +56,10 @@ export const errorCodes = {
   },
   WEIR_ERR_BODY_EMPTY: { status: 400, summary: 'A JSON body was expected, but the request has none.' },
   WEIR_ERR_BODY_ABORTED: { status: 400, summary: 'The client stopped sending the body before it ended.' },
+  WEIR_ERR_BODY_BAD_ENCODING: {
+    status: 400,
+    summary: 'A compressed request body (gzip, deflate, br) is corrupt or truncated.',
+  },
   WEIR_ERR_BODY_CONSUMED: { status: 500, summary: 'The request body was already read in another form.' },
   WEIR_ERR_UPLOAD_TOO_LARGE: {
     status: 413,

@@ -58,6 +58,7 @@ export {
   formatCacheControl,
 } from './http/caching.ts';
 export type { Guard, Middleware, Next, Provides } from './http/compose.ts';
+export type { CompressionOptions, Encoding } from './http/compression/settings.ts';
 export { type AnyContext, Context } from './http/context.ts';
 export type { CookieOptions } from './http/cookies.ts';
 export type { TrustDeadline } from './http/deadline.ts';

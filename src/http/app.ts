@@ -9,6 +9,7 @@ import { Background, type SpawnOptions } from './background.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import { DEFAULT_BODY_RATE_GRACE_MS, DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND } from './body-rate.ts';
 import type { Chain, Middleware } from './compose.ts';
+import { compileCompression } from './compression/settings.ts';
 import type { AppRuntime } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { compileTrustDeadline } from './deadline.ts';
@@ -145,6 +146,8 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
       trustDeadline: compileTrustDeadline(options.trustDeadline),
       requestIds: compileRequestIds(options.requestId),
       tracer: undefined,
+      compression: compileCompression(options.compression),
+      decompressBodies: options.decompressBodies ?? false,
     };
     this.#background = new Background(this.log, options.background);
     const adder = <M extends RouteMethod>(method: string) =>

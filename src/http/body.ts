@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import secureJson from 'secure-json-parse';
 import { type HttpError, httpError } from '../errors.ts';
 import { type BodyRate, NO_BODY_RATE, watchBodyRate } from './body-rate.ts';
+import { collectDecompressed, requestDecompressor } from './compression/request.ts';
 
 /**
  * Request body reading. The size limit is enforced twice: against `Content-Length` before a byte is read,
@@ -28,6 +29,23 @@ function tooLarge(limitBytes: number, received: string): HttpError {
   );
 }
 
+/** The error of a request stream that failed (`err`) or closed before its body ended. */
+function aborted(err: Error | undefined): HttpError {
+  return err === undefined
+    ? httpError(
+        'WEIR_ERR_BODY_ABORTED',
+        'The client closed the connection before the body ended',
+        undefined,
+        {
+          headers: CLOSE,
+        },
+      )
+    : httpError('WEIR_ERR_BODY_ABORTED', 'The request body could not be read', undefined, {
+        cause: err,
+        headers: CLOSE,
+      });
+}
+
 /** Called once: with the whole body, or with the error that ended its reading. */
 export type BodyCallback = (err: HttpError | undefined, body: Buffer | undefined) => void;
 
@@ -35,9 +53,14 @@ export type BodyCallback = (err: HttpError | undefined, body: Buffer | undefined
  * Reads the whole body into one buffer, refusing more than `limitBytes` (413) and a body slower than
  * `rate` (408).
  */
-export function readBody(req: IncomingMessage, limitBytes: number, rate = NO_BODY_RATE): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  limitBytes: number,
+  rate = NO_BODY_RATE,
+  decompress = false,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    collectBody(req, limitBytes, rate, (err, body) => {
+    collectBody(req, limitBytes, rate, decompress, (err, body) => {
       if (err === undefined) resolve(body!);
       else reject(err);
     });
@@ -46,12 +69,14 @@ export function readBody(req: IncomingMessage, limitBytes: number, rate = NO_BOD
 
 /**
  * {@link readBody} with a callback, which may be called before this returns (a refusal decided from the
- * head, a body that has already ended): the form for callers that chain no promise of their own.
+ * head, a body that has already ended): the form for callers that chain no promise of their own. With
+ * `decompress`, a gzip, deflate or br body is decompressed, the limit holding for what it inflates to.
  */
 export function collectBody(
   req: IncomingMessage,
   limitBytes: number,
   rate: BodyRate,
+  decompress: boolean,
   done: BodyCallback,
 ): void {
   const declared = req.headers['content-length'];
@@ -61,10 +86,29 @@ export function collectBody(
   }
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding !== 'identity') {
+    const inflate = decompress ? requestDecompressor(encoding) : undefined;
+    if (inflate !== undefined) {
+      let stopRate = (): void => {};
+      const cancel = collectDecompressed(
+        req,
+        inflate,
+        limitBytes,
+        (received) => tooLarge(limitBytes, received),
+        aborted,
+        (err, body) => {
+          stopRate();
+          done(err, body);
+        },
+      );
+      stopRate = watchBodyRate(req, rate, cancel);
+      return;
+    }
     done(
       httpError(
         'WEIR_ERR_BODY_UNSUPPORTED_TYPE',
-        `Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`,
+        decompress
+          ? `Content-Encoding ${JSON.stringify(encoding)} is not supported; send gzip, deflate, br or no encoding`
+          : `Content-Encoding ${JSON.stringify(encoding)} is not supported; send the body uncompressed`,
         undefined,
         { headers: CLOSE },
       ),
@@ -101,27 +145,11 @@ export function collectBody(
   };
   const onError = (err: Error): void => {
     cleanup();
-    done(
-      httpError('WEIR_ERR_BODY_ABORTED', 'The request body could not be read', undefined, {
-        cause: err,
-        headers: CLOSE,
-      }),
-      undefined,
-    );
+    done(aborted(err), undefined);
   };
   const onClose = (): void => {
     cleanup();
-    done(
-      httpError(
-        'WEIR_ERR_BODY_ABORTED',
-        'The client closed the connection before the body ended',
-        undefined,
-        {
-          headers: CLOSE,
-        },
-      ),
-      undefined,
-    );
+    done(aborted(undefined), undefined);
   };
   const stopRate = watchBodyRate(req, rate, (err) => {
     cleanup();

@@ -5,6 +5,8 @@
 import { hash } from 'node:crypto';
 import { invalidOption } from '../errors.ts';
 import type { Middleware } from './compose.ts';
+import { plannedEncoding } from './compression/response.ts';
+import { variantTag, varyWithEncoding } from './compression/settings.ts';
 import { isWeirResponse, type ResponseHeaders, WeirResponse } from './response.ts';
 import { bufferedBody, headerOf } from './response-view.ts';
 
@@ -84,10 +86,11 @@ export function etag(options: EtagOptions = {}): Middleware {
     if (ctx.statusCode !== 200) return undefined;
     let result = ctx.result;
     let tag = headerOf(ctx, result, 'etag');
+    let size: number | undefined;
     if (tag === undefined) {
       const found = bufferedBody(result);
       if (found === undefined) return undefined;
-      const size = typeof found.body === 'string' ? Buffer.byteLength(found.body) : found.body.byteLength;
+      size = typeof found.body === 'string' ? Buffer.byteLength(found.body) : found.body.byteLength;
       if (size > maxBytes) return undefined;
       tag = `W/"${size.toString(16)}-${hash('sha1', found.body, 'base64url').slice(0, 27)}"`;
       ctx.set('etag', tag);
@@ -98,12 +101,23 @@ export function etag(options: EtagOptions = {}): Middleware {
       }
     }
     const ifNoneMatch = ctx.headers['if-none-match'];
-    if (typeof tag !== 'string' || ifNoneMatch === undefined || !etagMatches(ifNoneMatch, tag)) return result;
-    const headers: ResponseHeaders = { etag: tag };
+    if (typeof tag !== 'string' || ifNoneMatch === undefined) return result;
+    // The tag of the variant this request would get: a brotli copy's tag answers only a brotli request.
+    if (size === undefined) {
+      const found = bufferedBody(result);
+      if (found !== undefined) {
+        size = typeof found.body === 'string' ? Buffer.byteLength(found.body) : found.body.byteLength;
+      }
+    }
+    const encoding = plannedEncoding(ctx, result, size);
+    const sent = typeof encoding === 'string' ? variantTag(tag, encoding) : tag;
+    if (!etagMatches(ifNoneMatch, sent)) return result;
+    const headers: ResponseHeaders = { etag: sent };
     for (const name of KEPT_ON_304) {
       const value = isWeirResponse(result) ? headerOf(ctx, result, name) : undefined;
       if (value !== undefined) headers[name] = value;
     }
+    if (encoding !== undefined) headers.vary = varyWithEncoding(headerOf(ctx, result, 'vary'));
     return new WeirResponse(undefined, 304, headers);
   };
 }

@@ -6,6 +6,7 @@ import { childLogger, type Logger } from '../internal/logger.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import type { Reply, Responses } from '../schema/types.ts';
 import { type BodyRate, NO_BODY_RATE, watchBodyRate } from './body-rate.ts';
+import type { CompressionSettings } from './compression/settings.ts';
 import { type CookieOptions, parseCookies, serializeCookie, unsignCookie } from './cookies.ts';
 import type { DeadlineTrustFn } from './deadline.ts';
 import { checkHeader, invalidHeader } from './headers.ts';
@@ -44,6 +45,10 @@ export interface AppRuntime {
   readonly requestIds: RequestIds;
   /** Set while weir/observability's `tracing()` traces the app's requests. */
   tracer: RequestTracer | undefined;
+  /** The compiled `compression` option; `undefined` when the app turned it off. */
+  readonly compression: CompressionSettings | undefined;
+  /** The app's `decompressBodies` option. */
+  readonly decompressBodies: boolean;
 }
 
 /** Per-route settings a request needs. Internal. */
@@ -52,6 +57,8 @@ export interface RouteSettings {
   readonly maxJsonDepth: number | undefined;
   /** The route's minimum body rate, merged with the app's when the route sets either part. */
   readonly bodyRate: BodyRate | undefined;
+  /** The route's `decompressBodies`, when it sets one. */
+  readonly decompressBodies?: boolean | undefined;
 }
 
 // Response state is read by send.ts, so it lives on symbol keys rather than #fields; the symbols are
@@ -66,6 +73,8 @@ export const kRuntime = Symbol('weir.runtime');
 export const kAbort = Symbol('weir.abort');
 /** Sets a request's deadline (see deadline.ts, which also arms its timer). */
 export const kSetDeadline = Symbol('weir.setDeadline');
+/** Set by `ctx.noCompression()`: the response is sent uncompressed. */
+export const kNoCompression = Symbol('weir.no-compression');
 
 /** Per-request state that is created only when asked for. */
 interface Lazy<S> {
@@ -144,6 +153,7 @@ export class Context<P extends string = string, S extends object = Record<never,
   [kStatus] = 0;
   [kHeaders]: Record<string, string | number | string[]> | undefined = undefined;
   [kDeferReply] = false;
+  [kNoCompression] = false;
   readonly [kRuntime]: AppRuntime;
 
   readonly #rawQuery: string;
@@ -463,6 +473,7 @@ export class Context<P extends string = string, S extends object = Record<never,
         lazy.rateWatched = true;
         return this.#bodyRate();
       },
+      this.#route.decompressBodies ?? this[kRuntime].decompressBodies,
     );
     return lazy.reader;
   }
@@ -501,6 +512,17 @@ export class Context<P extends string = string, S extends object = Record<never,
     if (key === '__proto__') throw invalidHeader(name);
     this[kHeaders] ??= {};
     this[kHeaders][key] = value;
+    return this;
+  }
+
+  /**
+   * Sends this response uncompressed, whatever its type and size. For responses that carry a secret
+   * (a CSRF token, a session-bound value) beside text the request chose (a search term echoed back): an
+   * attacker who can make a victim's browser send many such requests can read the secret from the
+   * compressed sizes (BREACH). Chainable.
+   */
+  noCompression(): this {
+    this[kNoCompression] = true;
     return this;
   }
 

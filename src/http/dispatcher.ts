@@ -59,6 +59,8 @@ export interface RouteLimits {
   readonly priority?: Priority;
   /** `false`: the overload limiter neither counts nor sheds this route (health checks, metrics). */
   readonly shed?: boolean;
+  /** Overrides the app's `decompressBodies`. */
+  readonly decompressBodies?: boolean;
 }
 
 const NORMAL = priorityOf('normal');
@@ -68,6 +70,7 @@ const NO_SETTINGS: RouteSettings = {
   bodyLimitBytes: undefined,
   maxJsonDepth: undefined,
   bodyRate: undefined,
+  decompressBodies: undefined,
 };
 
 /** The answers of a path to a method it has no route for, given the path's `Allow`. */
@@ -188,9 +191,17 @@ export class Dispatcher {
       run: chain,
       callback: (chain as { [kCallbackChain]?: CallbackChain })[kCallbackChain],
       settings:
-        limits.bodyLimitBytes === undefined && limits.maxJsonDepth === undefined && bodyRate === undefined
+        limits.bodyLimitBytes === undefined &&
+        limits.maxJsonDepth === undefined &&
+        bodyRate === undefined &&
+        limits.decompressBodies === undefined
           ? NO_SETTINGS
-          : { bodyLimitBytes: limits.bodyLimitBytes, maxJsonDepth: limits.maxJsonDepth, bodyRate },
+          : {
+              bodyLimitBytes: limits.bodyLimitBytes,
+              maxJsonDepth: limits.maxJsonDepth,
+              bodyRate,
+              decompressBodies: limits.decompressBodies,
+            },
       timeoutMs: limits.timeoutMs,
       priority:
         limits.shed === false ? -1 : limits.priority === undefined ? NORMAL : priorityOf(limits.priority),

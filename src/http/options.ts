@@ -7,6 +7,7 @@ import type { Logger } from '../internal/logger.ts';
 import { type OverloadOptions, type Priority, priorityOf } from '../overload/options.ts';
 import type { RouteSchema } from '../schema/types.ts';
 import type { BackgroundOptions } from './background.ts';
+import type { CompressionOptions } from './compression/settings.ts';
 import type { TrustDeadline } from './deadline.ts';
 import type { TrustProxy } from './proxy.ts';
 import type { RequestIdOptions } from './request-id.ts';
@@ -73,6 +74,21 @@ export interface AppOptions {
    * echoed in `X-Request-Id`; incoming ids are not kept
    */
   requestId?: RequestIdOptions | false;
+  /**
+   * Response compression: bodies of text, JSON, XML, JavaScript and SVG of at least `thresholdBytes` are
+   * sent with brotli or gzip when the request's `Accept-Encoding` takes them, with
+   * `Vary: Accept-Encoding` and an ETag of their own. `false` turns it off: when a proxy in front of the
+   * app compresses, or to leave the CPU to the handlers. See docs/compression.md (and BREACH there).
+   * @default on, with the defaults of {@link CompressionOptions}
+   */
+  compression?: CompressionOptions | false;
+  /**
+   * Accept request bodies sent with `Content-Encoding: gzip`, `deflate` or `br`: `ctx.json()`, `text()`,
+   * `form()` and `buffer()` decompress them as they arrive, holding the *decompressed* size to
+   * `bodyLimitBytes` (413 as soon as it passes, however small the compressed body). Corrupt data answers
+   * 400. When off, a compressed body answers 415. @default false
+   */
+  decompressBodies?: boolean;
 }
 
 /** Options of one route. */
@@ -85,6 +101,8 @@ export interface RouteOptions {
   minBodyRateBytesPerSecond?: number;
   /** Overrides the app's `bodyRateGraceMs` for this route. */
   bodyRateGraceMs?: number;
+  /** Overrides the app's `decompressBodies` for this route. */
+  decompressBodies?: boolean;
   /**
    * A deadline for the whole response: when it passes, `ctx.signal` aborts and the client gets 503
    * `WEIR_ERR_REQUEST_TIMEOUT` (unless the response has started). Off by default.
@@ -129,6 +147,9 @@ export function checkAppOptions(options: AppOptions): void {
   checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
   checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
   checkLimit('bodyRateGraceMs', options.bodyRateGraceMs);
+  if (options.decompressBodies !== undefined && typeof options.decompressBodies !== 'boolean') {
+    throw invalidOption('decompressBodies', 'a boolean', options.decompressBodies);
+  }
 }
 
 /** Checks a route's options. @throws `WEIR_ERR_INVALID_OPTION` naming the first bad one. */
@@ -141,7 +162,7 @@ export function checkRouteOptions(options: RouteOptions): void {
     throw invalidOption('route timeoutMs', 'a positive number of milliseconds', options.timeoutMs);
   }
   if (options.priority !== undefined) priorityOf(options.priority, 'route priority');
-  for (const key of ['shed', 'deprecated', 'hidden'] as const) {
+  for (const key of ['shed', 'deprecated', 'hidden', 'decompressBodies'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') {
       throw invalidOption(`route ${key}`, 'a boolean', options[key]);
     }

@@ -27,6 +27,8 @@ export class RequestBody {
   readonly #maxDepth: number;
   /** The rate to hold the body to, taken once (the raw stream may already be watched). */
   readonly #takeRate: () => BodyRate;
+  /** Decompress a gzip, deflate or br body (`decompressBodies`). */
+  readonly #decompress: boolean;
   #raw: Promise<Buffer> | undefined;
   #parsed: Promise<unknown> | undefined;
   #parsedAs = '';
@@ -37,8 +39,15 @@ export class RequestBody {
   #error: unknown;
   #waiters: (() => void)[] | undefined;
 
-  constructor(req: IncomingMessage, limitBytes: number, maxDepth: number, takeRate: () => BodyRate) {
+  constructor(
+    req: IncomingMessage,
+    limitBytes: number,
+    maxDepth: number,
+    takeRate: () => BodyRate,
+    decompress = false,
+  ) {
     this.#req = req;
+    this.#decompress = decompress;
     this.#limitBytes = limitBytes;
     this.#maxDepth = maxDepth;
     this.#takeRate = takeRate;
@@ -49,7 +58,7 @@ export class RequestBody {
     if (this.#raw === undefined) {
       this.#raw =
         this.#state === UNREAD
-          ? readBody(this.#req, this.#limitBytes, this.#takeRate())
+          ? readBody(this.#req, this.#limitBytes, this.#takeRate(), this.#decompress)
           : this.#after((resolve, reject) =>
               this.#bytes === undefined ? reject(this.#error) : resolve(this.#bytes as never),
             );
@@ -102,7 +111,7 @@ export class RequestBody {
       return;
     }
     this.#state = READING;
-    collectBody(this.#req, this.#limitBytes, this.#takeRate(), (err, raw) => {
+    collectBody(this.#req, this.#limitBytes, this.#takeRate(), this.#decompress, (err, raw) => {
       if (err === undefined) {
         this.#bytes = raw;
         try {

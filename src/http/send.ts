@@ -3,6 +3,7 @@ import { pipeline, Readable } from 'node:stream';
 import { ReadableStream } from 'node:stream/web';
 import { errorBody } from '../errors.ts';
 import type { ErrorResult } from './compose.ts';
+import { sendCompressed, streamCompressor } from './compression/response.ts';
 import { type Context, kHeaders, kRuntime, kStatus } from './context.ts';
 import { httpDate } from './date.ts';
 import { dropInvalidHeaders, findInvalidHeader, invalidHeader } from './headers.ts';
@@ -104,16 +105,27 @@ export function jsonText(value: unknown): string {
 
 /** The hot path: a body in memory, headers as one object literal of a fixed shape. */
 function sendBuffered(ctx: Context, status: number, type: string, body: string | Uint8Array): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   const headers: Headers = {
     'content-type': type,
-    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    'content-length': length,
     date: httpDate(),
     server: SERVER,
   };
   addRequestId(ctx, headers);
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
-  if (ctx[kRuntime].draining) headers.connection = 'close';
+  const runtime = ctx[kRuntime];
+  if (runtime.draining) headers.connection = 'close';
+  // The length first: a body below the threshold (the common small response) pays one comparison.
+  const compression = runtime.compression;
+  if (
+    compression !== undefined &&
+    length >= compression.thresholdBytes &&
+    sendCompressed(ctx, compression, status, headers, body, length)
+  ) {
+    return;
+  }
   ctx.res.writeHead(status, headers);
   ctx.res.end(body);
 }
@@ -166,8 +178,18 @@ function sendWeirResponse(ctx: Context, response: WeirResponse): void {
   const headers = baseHeaders(ctx, undefined);
   assignLowercase(headers, response.headers);
   if (typeof body === 'string' || body instanceof Uint8Array) {
-    headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-    if (ctx[kRuntime].draining) headers.connection = 'close';
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    headers['content-length'] = length;
+    const runtime = ctx[kRuntime];
+    if (runtime.draining) headers.connection = 'close';
+    const compression = runtime.compression;
+    if (
+      compression !== undefined &&
+      length >= compression.thresholdBytes &&
+      sendCompressed(ctx, compression, response.status, headers, body, length)
+    ) {
+      return;
+    }
     ctx.res.writeHead(response.status, headers);
     ctx.res.end(body);
   } else {
@@ -299,7 +321,13 @@ function sendStream(
   body: Readable | ReadableStream<Uint8Array>,
 ): void {
   const res = ctx.res;
-  if (ctx[kRuntime].draining) headers.connection = 'close';
+  const runtime = ctx[kRuntime];
+  if (runtime.draining) headers.connection = 'close';
+  // An SSE stream is written event by event by itself, and is never compressed (text/event-stream).
+  const compressor =
+    runtime.compression === undefined || body instanceof SseBody
+      ? undefined
+      : streamCompressor(ctx, runtime.compression, status, headers);
   res.writeHead(status, headers);
   if (ctx.method === 'HEAD' || status === 204 || status === 304) {
     if (body instanceof Readable) body.destroy();
@@ -313,12 +341,14 @@ function sendStream(
     return;
   }
   const source = body instanceof Readable ? body : Readable.fromWeb(body);
-  pipeline(source, res, (err) => {
+  const done = (err: Error | null | undefined): void => {
     // The status line is gone already: the only honest signal left is to cut the connection, so the
     // client sees a truncated chunked body rather than a complete-looking one.
     if (err !== undefined && err !== null && !res.destroyed) {
       ctx.log.error({ err, method: ctx.method, path: ctx.path }, 'response stream failed');
       res.destroy(err);
     }
-  });
+  };
+  if (compressor === undefined) pipeline(source, res, done);
+  else pipeline(source, compressor, res, done);
 }

@@ -1,9 +1,13 @@
 import { constants, realpathSync } from 'node:fs';
 import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { httpError, invalidOption } from '../errors.ts';
 import { etagMatches, ifRangeMatches } from './caching.ts';
-import type { Context } from './context.ts';
+import { negotiateEncoding } from './compression/negotiate.ts';
+import { planEncoding } from './compression/response.ts';
+import { type Encoding, isCompressible, variantTag } from './compression/settings.ts';
+import { type Context, kRuntime } from './context.ts';
 import { redirect, WeirResponse } from './response.ts';
 
 /** Options of {@link serveStatic}. */
@@ -19,6 +23,13 @@ export interface StaticOptions {
   immutable?: (relativePath: string) => boolean;
   /** Serve names starting with a dot. @default false (answers 404) */
   dotfiles?: boolean;
+  /**
+   * Serve `app.js.br` or `app.js.gz`, when it lies beside `app.js` and the request's `Accept-Encoding`
+   * takes it, in place of compressing `app.js` on each request: with `app.js`'s type, its own ETag and
+   * `Vary: Accept-Encoding`. A `Range` request always gets `app.js` itself. Only for types worth
+   * compressing (text, JSON, JavaScript, SVG…). @default true
+   */
+  precompressed?: boolean;
 }
 
 const YEAR = 'public, max-age=31536000, immutable';
@@ -109,6 +120,10 @@ export function serveStatic(
   const index = options.index ?? 'index.html';
   const isImmutable = options.immutable ?? defaultImmutable;
   const dotfiles = options.dotfiles ?? false;
+  const precompressed = options.precompressed ?? true;
+  if (typeof precompressed !== 'boolean') {
+    throw invalidOption('serveStatic precompressed', 'a boolean', precompressed);
+  }
 
   return async function serveStaticFile(ctx: Context<string, object>): Promise<WeirResponse> {
     const contentType = await contentTypes();
@@ -139,13 +154,16 @@ export function serveStatic(
       await file.handle.close();
       notFound(ctx);
     }
+    const type = contentType(extname(served)) || 'application/octet-stream';
+    const sibling = precompressed ? await siblingFor(ctx, rootReal, file.path, type) : undefined;
+    if (sibling !== undefined) {
+      await file.handle.close();
+      return respond(ctx, sibling, type, isImmutable(served) ? YEAR : `public, max-age=${maxAge}`);
+    }
     return respond(
-      contentType,
       ctx,
-      file.handle,
-      stat.size,
-      stat.mtime,
-      served,
+      { handle: file.handle, size: stat.size, mtime: stat.mtime, encoding: undefined },
+      type,
       isImmutable(served) ? YEAR : `public, max-age=${maxAge}`,
     );
   };
@@ -207,16 +225,51 @@ function contentTypes(): Promise<(extension: string) => string | false> {
   return mimeTypes;
 }
 
-async function respond(
-  contentType: (extension: string) => string | false,
+/** A file to send: the one asked for, or its precompressed sibling (`encoding` says which). */
+interface Served {
+  readonly handle: FileHandle;
+  readonly size: number;
+  readonly mtime: Date;
+  readonly encoding: Encoding | undefined;
+}
+
+const SIBLINGS: Record<Encoding, string> = { br: '.br', gzip: '.gz' };
+
+/**
+ * The precompressed sibling of `path` the request takes, opened, when there is one: the encoding the
+ * client prefers first, then the other. None for a `Range` request or a type not worth compressing.
+ */
+async function siblingFor(
   ctx: Context<string, object>,
-  handle: FileHandle,
-  size: number,
-  mtime: Date,
-  served: string,
+  rootReal: string,
+  path: string,
+  type: string,
+): Promise<Served | undefined> {
+  const accept = ctx.headers['accept-encoding'];
+  if (accept === undefined || ctx.headers.range !== undefined || !isCompressible(type)) return undefined;
+  let offered: Encoding[] = ['br', 'gzip'];
+  for (let i = 0; i < 2; i++) {
+    const encoding = negotiateEncoding(accept, offered);
+    if (encoding === undefined) return undefined;
+    const file = await openInside(rootReal, path + SIBLINGS[encoding]);
+    if (file !== undefined) {
+      const stat = await file.handle.stat();
+      if (stat.isFile()) return { handle: file.handle, size: stat.size, mtime: stat.mtime, encoding };
+      await file.handle.close();
+    }
+    offered = offered.filter((e) => e !== encoding);
+  }
+  return undefined;
+}
+
+async function respond(
+  ctx: Context<string, object>,
+  file: Served,
+  type: string,
   cacheControl: string,
 ): Promise<WeirResponse> {
-  const etag = `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`;
+  const { handle, size, mtime, encoding } = file;
+  let etag = `W/"${size.toString(16)}-${Math.floor(mtime.getTime()).toString(16)}"`;
   const now = Date.now();
   // RFC 9110 §8.8.2.1: a modification time in the future is sent as the time of the response.
   const lastModified = (mtime.getTime() > now ? new Date(now) : mtime).toUTCString();
@@ -226,18 +279,43 @@ async function respond(
     'cache-control': cacheControl,
     'accept-ranges': 'bytes',
   };
+  // The tag If-None-Match must name: that of the variant this request gets, compressed here or in send.
+  let variant = etag;
+  let planned: Encoding | null | undefined;
+  if (encoding !== undefined) {
+    etag = variantTag(etag, encoding);
+    variant = etag;
+    headers.etag = etag;
+    headers['content-encoding'] = encoding;
+    headers.vary = 'accept-encoding';
+  } else {
+    const settings = (ctx as Context)[kRuntime].compression;
+    planned =
+      settings === undefined
+        ? undefined
+        : planEncoding(
+            ctx as Context,
+            settings,
+            200,
+            { 'content-type': type, 'cache-control': cacheControl },
+            size,
+          );
+    // A type worth compressing varies on Accept-Encoding, by a sibling or by compression in send.
+    if (isCompressible(type)) headers.vary = 'accept-encoding';
+    if (typeof planned === 'string') variant = variantTag(etag, planned);
+  }
   const ifNoneMatch = ctx.headers['if-none-match'];
   const ifModifiedSince = ctx.headers['if-modified-since'];
   const notModified =
     ifNoneMatch !== undefined
-      ? etagMatches(ifNoneMatch, etag)
+      ? etagMatches(ifNoneMatch, variant)
       : ifModifiedSince !== undefined &&
         Math.floor(mtime.getTime() / 1000) <= Date.parse(ifModifiedSince) / 1000;
   if (notModified) {
     await handle.close();
-    return new WeirResponse(undefined, 304, headers);
+    return new WeirResponse(undefined, 304, { ...headers, etag: variant });
   }
-  headers['content-type'] = contentType(extname(served)) || 'application/octet-stream';
+  headers['content-type'] = type;
   let start = 0;
   let end = size - 1;
   let status = 200;
@@ -270,6 +348,11 @@ async function respond(
   headers['content-length'] = size === 0 ? 0 : end - start + 1;
   if (ctx.method === 'HEAD' || size === 0) {
     await handle.close();
+    // A GET would be compressed in send: an empty stream goes the same way, which for a HEAD sends the
+    // headers of the compressed GET (its coding and tag, no length) and nothing else.
+    if (status === 200 && typeof planned === 'string') {
+      return new WeirResponse(Readable.from([]), status, headers);
+    }
     return new WeirResponse(undefined, status, headers);
   }
   return new WeirResponse(handle.createReadStream({ start, end }), status, headers);

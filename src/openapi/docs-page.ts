@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { invalidOption, WeirError } from '../errors.ts';
 import { App } from '../http/app.ts';
 import { etagMatches } from '../http/caching.ts';
+import { variantEtag } from '../http/compression/response.ts';
 import type { Context } from '../http/context.ts';
 import { html, WeirResponse } from '../http/response.ts';
 import { escapeHtml } from '../internal/html.ts';
@@ -136,11 +137,24 @@ function checkOptions(options: DocsPageOptions): { specUrl: string; title: strin
 async function sendAsset(ctx: Context<string, object>, asset: Asset): Promise<WeirResponse> {
   const headers: Record<string, string | number> = { etag: asset.etag, 'cache-control': YEAR };
   const ifNoneMatch = ctx.headers['if-none-match'];
-  if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, asset.etag)) {
-    return new WeirResponse(undefined, 304, headers);
+  const source = asset.source;
+  if (ifNoneMatch !== undefined) {
+    // Compressed, the file goes out with its variant's tag: that is the one a client sends back.
+    const variant = variantEtag(
+      ctx as Context,
+      asset.etag,
+      { 'content-type': asset.type, 'cache-control': YEAR },
+      Buffer.isBuffer(source) ? source.length : source.size,
+    );
+    if (etagMatches(ifNoneMatch, variant.tag)) {
+      return new WeirResponse(undefined, 304, {
+        ...headers,
+        etag: variant.tag,
+        ...(variant.varies ? { vary: 'accept-encoding' } : {}),
+      });
+    }
   }
   headers['content-type'] = asset.type;
-  const source = asset.source;
   if (Buffer.isBuffer(source)) {
     headers['content-length'] = source.length;
     return new WeirResponse(ctx.method === 'HEAD' ? undefined : source, 200, headers);

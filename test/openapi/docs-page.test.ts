@@ -111,6 +111,20 @@ describe('docsPage()', () => {
     assert.equal(head.headers['content-length'], first.headers['content-length']);
   });
 
+  it('sends its scripts compressed, and answers 304 for the variant a request would get', async () => {
+    const url = `/docs/${version}/swagger-ui-bundle.js`;
+    const br = await inject(app, { url, headers: { 'accept-encoding': 'br' } });
+    assert.equal(br.headers['content-encoding'], 'br');
+    const tag = String(br.headers.etag);
+    assert.match(tag, /-br"$/);
+    const again = await inject(app, { url, headers: { 'accept-encoding': 'br', 'if-none-match': tag } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers.etag, tag);
+    assert.equal(again.headers.vary, 'accept-encoding');
+    const identity = await inject(app, { url, headers: { 'if-none-match': tag } });
+    assert.equal(identity.status, 200, 'the brotli tag does not revalidate the identity file');
+  });
+
   it('answers 404 for every other file of the package, and for another version', async () => {
     for (const name of [
       'package.json',
