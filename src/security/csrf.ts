@@ -31,24 +31,48 @@ export interface CsrfOptions {
 
 const TOKEN_KEY = 'csrf';
 const ORIGIN = /^https?:\/\/[^/?#\s]+$/;
+/** The session's secret: 32 random bytes, base64url. */
 const TOKEN_SHAPE = /^[\w-]{43}$/;
+/** What {@link csrfToken} hands out: a fresh 32-byte mask, then the secret XOR the mask, base64url. */
+const MASKED_SHAPE = /^[\w-]{86}$/;
+const TOKEN_BYTES = 32;
 
 /**
- * The session's CSRF token (made on first use), for forms (`<input type="hidden" name="_csrf">`) and
- * scripts (`X-CSRF-Token`) in browsers that send neither `Sec-Fetch-Site` nor `Origin`.
+ * A CSRF token for this response, for forms (`<input type="hidden" name="_csrf">`) and scripts
+ * (`X-CSRF-Token`) in browsers that send neither `Sec-Fetch-Site` nor `Origin`. The secret behind it is
+ * kept in the session (made on first use); each call returns it under a new random mask, so the bytes on
+ * the page differ on every response and a compressed page cannot leak them to a BREACH attacker, who
+ * guesses a secret by how the size of responses mixing it with reflected text changes. Any token handed
+ * out during the session is accepted.
  * @throws WeirError `WEIR_ERR_NO_SESSION` on a route without `session()`.
  */
 export function csrfToken(ctx: AnyContext): string {
-  const current = ctx.session.get(TOKEN_KEY);
-  if (typeof current === 'string' && TOKEN_SHAPE.test(current)) return current;
-  const token = randomBytes(32).toString('base64url');
-  ctx.session.set(TOKEN_KEY, token);
-  return token;
+  let secret = ctx.session.get(TOKEN_KEY);
+  if (typeof secret !== 'string' || !TOKEN_SHAPE.test(secret)) {
+    secret = randomBytes(TOKEN_BYTES).toString('base64url');
+    ctx.session.set(TOKEN_KEY, secret);
+  }
+  const plain = Buffer.from(secret as string, 'base64url');
+  const masked = randomBytes(2 * TOKEN_BYTES);
+  for (let i = 0; i < TOKEN_BYTES; i++) masked[TOKEN_BYTES + i] = masked[i]! ^ plain[i]!;
+  return masked.toString('base64url');
 }
 
+/** Whether `given` (a masked token, or the bare secret of an older page) carries the session's secret. */
 function sameToken(given: unknown, expected: unknown): boolean {
-  if (typeof given !== 'string' || typeof expected !== 'string' || !TOKEN_SHAPE.test(given)) return false;
-  return expected.length === given.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  if (typeof given !== 'string' || typeof expected !== 'string' || !TOKEN_SHAPE.test(expected)) return false;
+  const secret = Buffer.from(expected, 'base64url');
+  let plain: Buffer;
+  if (MASKED_SHAPE.test(given)) {
+    const masked = Buffer.from(given, 'base64url');
+    plain = Buffer.alloc(TOKEN_BYTES);
+    for (let i = 0; i < TOKEN_BYTES; i++) plain[i] = masked[i]! ^ masked[TOKEN_BYTES + i]!;
+  } else if (TOKEN_SHAPE.test(given)) {
+    plain = Buffer.from(given, 'base64url');
+  } else {
+    return false;
+  }
+  return plain.length === secret.length && timingSafeEqual(plain, secret);
 }
 
 function refuse(reason: 'cross-site' | 'origin' | 'token'): Error {

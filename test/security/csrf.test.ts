@@ -84,6 +84,28 @@ describe('csrf()', () => {
     assert.equal((await post(lenient, { cookie })).status, 200);
   });
 
+  it('hands out the session token under a new mask on every response (BREACH), and accepts each', async () => {
+    const app = build();
+    const { cookie, token } = await sessionCookie(app);
+    const again = (await inject(app, { url: '/form', headers: { cookie } })).json<{ token: string }>().token;
+    assert.notEqual(again, token, 'the same bytes on two pages');
+    assert.match(again, /^[\w-]{86}$/);
+    // Unmasked, both are the one secret the session keeps; a page rendered before masking (the bare
+    // secret) is accepted too.
+    const unmask = (t: string) => {
+      const b = Buffer.from(t, 'base64url');
+      return Buffer.from(b.subarray(0, 32).map((x, i) => x ^ (b[32 + i] as number))).toString('base64url');
+    };
+    assert.equal(unmask(again), unmask(token));
+    for (const given of [token, again, unmask(token)]) {
+      assert.equal((await post(app, { cookie, 'x-csrf-token': given })).status, 200, given);
+    }
+    // A mask changed without the masked half is no good.
+    const b = Buffer.from(token, 'base64url');
+    b[0] = (b[0] as number) ^ 1;
+    assert.equal((await post(app, { cookie, 'x-csrf-token': b.toString('base64url') })).status, 403);
+  });
+
   it('lets through safe methods and requests without cookies, which carry no ambient credential', async () => {
     const app = build();
     assert.equal(
