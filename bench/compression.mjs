@@ -135,7 +135,7 @@ report.push('# Response compression', '');
 report.push(
   `\`node bench/compression.mjs ${process.argv.slice(2).join(' ')}\` — ${new Date().toISOString().slice(0, 10)}. ` +
     'Servers pinned to core 0, wrk (1 thread, 64 connections, keep-alive) to core 1; CPU from /proc/<pid>/stat. ' +
-    `${duration} s runs, each after a 2 s warm-up. Other test and bench runs shared this 2-core machine, so ` +
+    `${duration} s runs, each after a 2 s warm-up. On this 2-core machine ` +
     'req/s swings by ±30 % between runs: read the CPU µs per request, and the ratios of runs taken seconds apart.',
   '',
 );
