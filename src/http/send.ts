@@ -115,6 +115,17 @@ function sendBuffered(ctx: Context, status: number, type: string, body: string |
   addRequestId(ctx, headers);
   const extra = ctx[kHeaders];
   if (extra !== undefined) Object.assign(headers, extra);
+  endBuffered(ctx, status, headers, body, length);
+}
+
+/** Writes a body in memory of `length` bytes with `headers`, compressed when it should be. */
+function endBuffered(
+  ctx: Context,
+  status: number,
+  headers: Headers,
+  body: string | Uint8Array,
+  length: number,
+): void {
   const runtime = ctx[kRuntime];
   if (runtime.draining) headers.connection = 'close';
   // The length first: a body below the threshold (the common small response) pays one comparison.
@@ -180,18 +191,7 @@ function sendWeirResponse(ctx: Context, response: WeirResponse): void {
   if (typeof body === 'string' || body instanceof Uint8Array) {
     const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     headers['content-length'] = length;
-    const runtime = ctx[kRuntime];
-    if (runtime.draining) headers.connection = 'close';
-    const compression = runtime.compression;
-    if (
-      compression !== undefined &&
-      length >= compression.thresholdBytes &&
-      sendCompressed(ctx, compression, response.status, headers, body, length)
-    ) {
-      return;
-    }
-    ctx.res.writeHead(response.status, headers);
-    ctx.res.end(body);
+    endBuffered(ctx, response.status, headers, body, length);
   } else {
     sendStream(ctx, response.status, headers, body);
   }
