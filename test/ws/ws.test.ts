@@ -230,6 +230,51 @@ describe('app.ws()', () => {
     assert.match(text, /^HTTP\/1\.1 101 /);
   });
 
+  it('cuts a client that sends more than 64 KiB before the handshake is answered, and keeps serving', async () => {
+    const app = new App({ logger: false });
+    let handled = 0;
+    app.ws(
+      '/early',
+      async (_ctx, next) => {
+        await new Promise((r) => setTimeout(r, 300));
+        await next();
+      },
+      async (socket) => {
+        handled++;
+        for await (const message of socket) socket.send(message);
+      },
+    );
+    const { port, ws } = await start(app);
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.write(
+          'GET /early HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
+        // 80 KiB while the middleware still runs: past what weir keeps for the socket.
+        for (let i = 0; i < 10; i++) socket.write(Buffer.alloc(8 * 1024, 0x81));
+      });
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+      socket.setTimeout(3000, () => {
+        socket.destroy();
+        resolve('still open');
+      });
+    });
+    assert.equal(outcome, '', 'the connection is cut without a 101');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(handled, 0, 'no socket was made for it');
+    const client = await open(`${ws}/early`);
+    client.ws.send('still here');
+    await client.until(1);
+    assert.deepEqual(client.messages, ['still here']);
+    client.ws.close();
+  });
+
   it('closes with 1009 a message over maxMessageBytes, and with 1011 when the handler throws', async () => {
     const record = recordWs();
     const app = new App({ logger: false });
