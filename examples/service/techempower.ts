@@ -74,7 +74,9 @@ function writeWorlds(db: Database, worlds: World[]): Promise<unknown> {
 /** How long a World row stays in the cache for /cached-queries. */
 export const WORLD_TTL_MS = 60_000;
 
-const worldKey = (id: number): string => `world:${id}`;
+// Every row's key made once: a lookup by a string the cache has seen hashes nothing and compares pointers.
+const worldKeys = Array.from({ length: WORLD_SIZE + 1 }, (_, id) => `world:${id}`);
+const worldKey = (id: number): string => worldKeys[id] ?? `world:${id}`;
 
 /** Adds GET /db, /queries, /fortunes, /updates and /cached-queries (through `cache()`). */
 export function addTechEmpowerRoutes(
