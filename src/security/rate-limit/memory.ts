@@ -1,8 +1,10 @@
 /**
- * Rate-limit state in this process: one number per key in an LRU bounded by `maxKeys`, each entry
- * dropped once its allowance is whole again (it then carries no information).
+ * Rate-limit state in this process: one number per key in a `Map` bounded by `maxKeys`, kept in the order
+ * keys were last seen (each check moves its key to the back, so the front is the least recently seen and
+ * goes first when the map is full). An entry whose allowance is whole again carries no information: it
+ * is dropped when next read. The map grows with the clients seen, from nothing: an LRU library sized
+ * for `maxKeys` allocated its arrays up front (4 MiB and ~12 ms at start for the default).
  */
-import { LRUCache } from 'lru-cache';
 import { invalidOption } from '../../errors.ts';
 import { gcra, type RateDecision, type RateLimitStore, type RateParams } from './store.ts';
 
@@ -18,20 +20,31 @@ export interface MemoryRateLimitStoreOptions {
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly backend = 'memory';
   readonly url = 'memory:';
-  readonly #tats: LRUCache<string, number>;
+  readonly #tats = new Map<string, number>();
+  readonly #maxKeys: number;
 
   constructor(options: MemoryRateLimitStoreOptions = {}) {
     const max = options.maxKeys ?? 100_000;
     if (!Number.isSafeInteger(max) || max < 1)
       throw invalidOption('Rate limit store maxKeys', 'an integer ≥ 1', max);
-    this.#tats = new LRUCache({ max });
+    this.#maxKeys = max;
   }
 
   check(key: string, params: RateParams): Promise<RateDecision> {
     const now = Date.now();
-    const current = this.#tats.get(key);
+    const tats = this.#tats;
+    let current = tats.get(key);
+    if (current !== undefined) {
+      tats.delete(key);
+      if (current <= now) current = undefined;
+    }
     const { decision, tat } = gcra(current, now, params);
-    if (tat !== current && tat !== undefined) this.#tats.set(key, tat, { ttl: Math.ceil(tat - now) });
+    // `tat` is the key's state after this check (unchanged when refused): kept, at the back, while it says more
+    // than "whole again".
+    if (tat !== undefined && tat > now) {
+      tats.set(key, tat);
+      if (tats.size > this.#maxKeys) tats.delete(tats.keys().next().value as string);
+    }
     return Promise.resolve(decision);
   }
 
