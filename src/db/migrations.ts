@@ -81,9 +81,25 @@ async function migrationFiles(folder: string): Promise<string[]> {
       },
     );
   }
-  return names
-    .filter((name) => FILE_NAME.test(name))
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return inNameOrder(names.filter((name) => FILE_NAME.test(name)));
+}
+
+/**
+ * Names in the order of `localeCompare(b, 'en', { numeric: true })` (`2_x.sql` before `10_y.sql`). When
+ * every name starts with its own number (`0001_init.sql`), that order is the numbers' and no collator is
+ * built: making one costs ~10 ms of a start, and `localeCompare` with a locale made one per comparison.
+ */
+export function inNameOrder(names: string[]): string[] {
+  const numbers = names.map((name) => /^(\d{1,15})[_.-]/.exec(name)?.[1]);
+  const distinct = new Set(numbers.map(Number));
+  if (numbers.every((n) => n !== undefined) && distinct.size === names.length) {
+    return names
+      .map((name, i) => ({ name, n: Number(numbers[i]) }))
+      .sort((a, b) => a.n - b.n)
+      .map((entry) => entry.name);
+  }
+  const { compare } = new Intl.Collator('en', { numeric: true });
+  return names.sort(compare);
 }
 
 /** Inside one transaction: lock, record table, check, apply, record. True when it applied the file. */
