@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { Busboy, type BusboyFileStream, type BusboyInstance } from '@fastify/busboy';
+import type { BusboyFileStream, BusboyInstance } from '@fastify/busboy';
 import { type HttpError, httpError, isHttpError } from '../errors.ts';
 import type { AnyContext } from '../http/context.ts';
 import { UploadStream } from './file-stream.ts';
@@ -171,9 +172,16 @@ function checkHead(req: IncomingMessage, limits: ResolvedLimits): void {
   }
 }
 
+const require = createRequire(import.meta.url);
+/** The parser, loaded by the first multipart body: an app that takes none never reads its files. */
+let Busboy: typeof import('@fastify/busboy').Busboy | undefined;
+
 function openParser(req: IncomingMessage, limits: ResolvedLimits): BusboyInstance {
+  // Outside the try: a parser that cannot load is weir's fault, not the request's (a 500, not a 400).
+  Busboy ??= (require('@fastify/busboy') as typeof import('@fastify/busboy')).Busboy;
+  const parse = Busboy;
   try {
-    return Busboy({
+    return parse({
       headers: req.headers as { 'content-type': string },
       // weir cleans the name itself (cleanFilename), and a part is a file when it has a file name.
       preservePath: true,
