@@ -8,8 +8,9 @@
 import cluster from 'node:cluster';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { invalidOption, WeirError } from '../errors.ts';
 import { type App, kAppRuntime } from '../http/app.ts';
 import { requestChannel } from '../http/observe.ts';
@@ -17,6 +18,13 @@ import { WeirResponse } from '../http/response.ts';
 import { pulled } from './collectors.ts';
 import { DURATION_BUCKETS, httpMetrics } from './http-metrics.ts';
 import { type MetricSources, sourceMetrics } from './sources.ts';
+
+const require = createRequire(import.meta.url);
+/**
+ * prom-client, loaded by the first metrics() call: importing weir/observability for its access log or
+ * dashboard loads neither it nor what it requires (@opentelemetry/api, for its exemplars).
+ */
+const promClient = (): typeof import('prom-client') => require('prom-client') as typeof import('prom-client');
 
 /** Options of {@link metrics}. */
 export interface MetricsOptions extends MetricSources {
@@ -93,12 +101,13 @@ export function metrics(app: App<object>, options: MetricsOptions = {}): Metrics
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw invalidOption('metrics port', 'an integer 0…65535', port);
   }
-  const registry = options.registry ?? new Registry();
+  const prom = promClient();
+  const registry = options.registry ?? new prom.Registry();
   const runtime = app[kAppRuntime];
 
   const onRequest = httpMetrics(registry, prefix, runtime, buckets);
   if (options.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
+    prom.collectDefaultMetrics({ register: registry });
     let mark = performance.eventLoopUtilization();
     pulled(
       registry,
@@ -203,6 +212,7 @@ const answering = new Set<Registry>();
  * `weir: 1` and a type of their own, so neither mistakes the other's.
  */
 function answerPrimary(registry: Registry, open = true): void {
+  const { AggregatorRegistry } = promClient();
   if (open && answering.size === 0) new AggregatorRegistry();
   if (open) answering.add(registry);
   else answering.delete(registry);
