@@ -433,7 +433,8 @@ function giveBack(
   inFlight: number,
 ): void {
   const status = res.statusCode;
-  limiter.release(performance.now() - started, route.latency, inFlight, status === 503 || status === 504);
+  const now = performance.now();
+  limiter.release(now - started, route.latency, inFlight, status === 503 || status === 504, now);
 }
 
 /** Decodes percent-encoded params in place; false when one is malformed. */

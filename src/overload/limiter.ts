@@ -121,11 +121,17 @@ export class OverloadLimiter {
   /**
    * A request that held a slot has its response (its handler returned; a streamed body may still be
    * going out, at the client's pace) or its client left: `latencyMs` from its start, judged against
-   * `route`; `failed` when it ended as a sign of overload (a 503 or 504 of its own, a timeout).
+   * `route`; `failed` when it ended as a sign of overload (a 503 or 504 of its own, a timeout); `now`, the
+   * caller's `performance.now()` when it has just read it.
    */
-  release(latencyMs: number, route: RouteLatency, inFlightAtStart: number, failed: boolean): void {
+  release(
+    latencyMs: number,
+    route: RouteLatency,
+    inFlightAtStart: number,
+    failed: boolean,
+    now = performance.now(),
+  ): void {
     this.#inFlight--;
-    const now = performance.now();
     const updated = failed
       ? this.#limit.drop(now)
       : this.#limit.sample(latencyMs, route, inFlightAtStart, now, this.#queue.size > 0);
