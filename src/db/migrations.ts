@@ -86,10 +86,12 @@ async function migrationFiles(folder: string): Promise<string[]> {
 
 /**
  * Names in the order of `localeCompare(b, 'en', { numeric: true })` (`2_x.sql` before `10_y.sql`). When
- * every name starts with its own number (`0001_init.sql`), that order is the numbers' and no collator is
- * built: making one costs ~10 ms of a start, and `localeCompare` with a locale made one per comparison.
+ * every name starts with its own number (`0001_init.sql`), that order is the numbers' (and one name needs
+ * no order), and no collator is built: making one costs ~10 ms of a start, and `localeCompare` with a
+ * locale made one per comparison.
  */
 export function inNameOrder(names: string[]): string[] {
+  if (names.length < 2) return names;
   const numbers = names.map((name) => /^(\d{1,15})[_.-]/.exec(name)?.[1]);
   const distinct = new Set(numbers.map(Number));
   if (numbers.every((n) => n !== undefined) && distinct.size === names.length) {
