@@ -242,20 +242,23 @@ describe('startPrimary({ metrics })', () => {
     });
   });
 
-  it('loads prom-client only in a primary given the option', () => {
+  it('loads prom-client only in a primary given the option, or in metrics()', () => {
     const script = `
       import { createRequire } from 'node:module';
       const loaded = () => Object.keys(createRequire(process.cwd() + '/').cache).some((k) => k.includes('/prom-client/'));
       await import('weir/cluster');
       const cluster = loaded();
-      await import('weir/observability');
-      process.stdout.write(JSON.stringify([cluster, loaded()]));`;
+      const { metrics } = await import('weir/observability');
+      const observability = loaded();
+      const { App } = await import('weir');
+      metrics(new App({ logger: false }), { processMetrics: false });
+      process.stdout.write(JSON.stringify([cluster, observability, loaded()]));`;
     const run = spawnSync(
       process.execPath,
       ['--conditions=weir-source', '--import', 'tsx', '--input-type=module', '-e', script],
       { cwd: root, encoding: 'utf8' },
     );
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), [false, true]);
+    assert.deepEqual(JSON.parse(run.stdout), [false, false, true]);
   });
 });
