@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, isHttpError } from '../errors.ts';
 import { RouteLatency } from '../overload/limit.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
-import { type Priority, priorityOf } from '../overload/options.ts';
+import { priorityOf } from '../overload/options.ts';
 import {
   type CallbackChain,
   type Chain,
@@ -15,10 +15,12 @@ import {
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
+import { FALLBACKS, fallbackKind } from './fallbacks.ts';
 import { observeRequest, requestChannel, UNMATCHED } from './observe.ts';
 import { type Admission, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { WeirResponse } from './response.ts';
+import type { Route, RouteLimits } from './route.ts';
 import { type PathEntry, Router } from './router.ts';
 import { deliver } from './send.ts';
 import { kWsRoute, type WsRoute } from './ws-route.ts';
@@ -29,40 +31,6 @@ import { kWsRoute, type WsRoute } from './ws-route.ts';
  * the route's chain, one `deliver()`.
  */
 
-/** A route ready to serve. */
-export interface Route {
-  /** The path pattern as registered (`/users/:id`), `(unmatched)` for the 404 route. */
-  readonly pattern: string;
-  readonly run: Chain;
-  /** The chain's callback form, when it has one (see compose.ts). */
-  readonly callback: CallbackChain | undefined;
-  readonly settings: RouteSettings;
-  readonly timeoutMs: number | undefined;
-  /** Its class under overload (see weir/overload); `-1`: never limited nor shed. */
-  readonly priority: number;
-  /** Its no-load latency, which the overload limiter judges its latency by. */
-  readonly latency: RouteLatency;
-  /**
-   * The middleware of the app that owns the route (and of the apps it is mounted in), without the
-   * route's own: what wraps the automatic OPTIONS and 405 answers on its path.
-   */
-  readonly appMiddleware: readonly Middleware<object>[];
-}
-
-/** Per-route options the dispatcher needs. */
-export interface RouteLimits {
-  readonly bodyLimitBytes?: number;
-  readonly maxJsonDepth?: number;
-  readonly minBodyRateBytesPerSecond?: number;
-  readonly bodyRateGraceMs?: number;
-  readonly timeoutMs?: number;
-  readonly priority?: Priority;
-  /** `false`: the overload limiter neither counts nor sheds this route (health checks, metrics). */
-  readonly shed?: boolean;
-  /** Overrides the app's `decompressBodies`. */
-  readonly decompressBodies?: boolean;
-}
-
 const NORMAL = priorityOf('normal');
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
@@ -71,29 +39,6 @@ const NO_SETTINGS: RouteSettings = {
   maxJsonDepth: undefined,
   bodyRate: undefined,
   decompressBodies: undefined,
-};
-
-/** The answers of a path to a method it has no route for, given the path's `Allow`. */
-const FALLBACKS: Record<'OPTIONS' | '405' | '426', (allow: string) => Chain> = {
-  OPTIONS: (allow) => (ctx) => {
-    ctx.set('allow', allow);
-  },
-  '405': (allow) => (ctx) => {
-    throw httpError('WEIR_ERR_METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}`, undefined, {
-      headers: { allow },
-    });
-  },
-  // A WebSocket route's path, asked without an upgrade (RFC 9110 §15.5.22: 426 names the protocol).
-  '426': () => (ctx) => {
-    throw httpError(
-      'WEIR_ERR_UPGRADE_REQUIRED',
-      `${ctx.path} is a WebSocket endpoint: connect with Upgrade: websocket`,
-      undefined,
-      {
-        headers: { upgrade: 'websocket' },
-      },
-    );
-  },
 };
 
 export class Dispatcher {
@@ -222,12 +167,7 @@ export class Dispatcher {
       cache = new Map();
       this.#fallbacks.set(entry, cache);
     }
-    const kind =
-      method === 'OPTIONS'
-        ? 'OPTIONS'
-        : (method === 'GET' || method === 'HEAD') && methods.has('WS')
-          ? '426'
-          : '405';
+    const kind = fallbackKind(method, methods);
     let route = cache.get(kind);
     if (route === undefined) {
       const allow = entry.allow;
