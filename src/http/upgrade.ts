@@ -3,8 +3,8 @@
  * ordinary request path never sees it. Per upgrade request:
  *
  * 1. the protocol checks, the drain, the route lookup (404 for a path with no WebSocket route), the
- *    handshake headers (400), the route's `origins` (403) and `maxConnections` (503), with no
- *    middleware run;
+ *    handshake headers (400), the route's `origins` (403), `maxConnections` (503) and, while the overload
+ *    limiter sheds, the limiter's own 503 with `Retry-After`, with no middleware run;
  * 2. the route's chain (the app's middleware, then the route's own) with a Context whose response is
  *    written on the upgrade's socket: middleware that throws or answers (a 401 from `requireAuth()`, a
  *    redirect) sends that answer as any route would, and the connection closes;
@@ -18,8 +18,10 @@ import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, httpError, type WeirError } from '../errors.ts';
+import { pressure } from '../internal/pressure.ts';
 import type { ErrorResult } from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import { shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { deliver, discard } from './send.ts';
 import type { WsRoute, WsSettings } from './ws-route.ts';
@@ -131,6 +133,13 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
         params,
         refusal('WEIR_ERR_WS_FULL', `The WebSocket route ${path} is full; connect again later`),
       );
+    }
+    // While the overload limiter sheds requests (and the second after), a new socket, which would go on
+    // making work, is turned away as fast and as honestly as a shed request: its 503 and Retry-After, no
+    // middleware run. Sockets already open are kept.
+    const limiter = runtime.limiter;
+    if (limiter !== undefined && pressure.raised) {
+      return shedRequest(req, res, runtime, limiter.settings.retryAfterSeconds);
     }
     let settled = false;
     const timer = setTimeout(() => {

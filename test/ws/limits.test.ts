@@ -1,14 +1,16 @@
 /**
  * The bounds of a socket: a client that never reads (memory bounded, then closed 1013), a handler
  * slower than its client (the connection stops being read), a peer that answers no ping (cut), and
- * the drain (1001 to every socket at once, without holding shutdown for its deadline).
+ * the drain (1001 to every socket at once, without holding shutdown for its deadline), and overload (no
+ * new socket while the limiter sheds).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { App } from 'weir';
 import type { WsSocket } from 'weir/ws';
-import { serve } from '../helpers/http.ts';
-import { open, rawUpgrade, recordWs, waitFor } from '../helpers/ws.ts';
+import { pressure } from '../../src/internal/pressure.ts';
+import { request, serve } from '../helpers/http.ts';
+import { open, rawUpgrade, recordWs, refusal, waitFor } from '../helpers/ws.ts';
 
 const handles: { close(o?: { timeoutMs: number }): Promise<void> }[] = [];
 after(() => Promise.all(handles.map((h) => h.close({ timeoutMs: 1000 }))));
@@ -148,5 +150,59 @@ describe('WebSocket limits', () => {
     raw.resume();
     await new Promise((r) => raw.once('close', r));
     await waitFor(() => sockets.size === 0, 'every socket signal to abort', 1000);
+  });
+  it('while the overload limiter sheds, a new socket gets its 503 and Retry-After (no middleware run); open ones stay, and new ones are let in once it is calm', async () => {
+    const app = new App({
+      logger: false,
+      overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, maxQueue: 0, queueTimeoutMs: 300 },
+    });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let holding = 0;
+    app.get('/hold', async () => {
+      holding++;
+      await held;
+      return 'held';
+    });
+    app.get('/other', () => 'other');
+    let middlewareRan = 0;
+    app.ws(
+      '/live',
+      async (_ctx, next) => {
+        middlewareRan++;
+        await next();
+      },
+      (socket) => socket.send('hi'),
+    );
+    const handle = await serve(app);
+    handles.push(handle);
+    const url = `ws://127.0.0.1:${handle.port}/live`;
+    const before = await open(url);
+    await before.until(1);
+    assert.equal(middlewareRan, 1);
+
+    // The only slot held, a second request is shed: the limiter sheds.
+    const held1 = request(handle, { path: '/hold' });
+    await waitFor(() => holding === 1, 'the holding request to run');
+    assert.equal((await request(handle, { path: '/other' })).status, 503);
+    assert.equal(pressure.raised, true);
+
+    const refused = await refusal(url);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'WEIR_ERR_OVERLOADED');
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(middlewareRan, 1, 'no middleware ran for the refused upgrade');
+    assert.equal(before.ws.readyState, before.ws.OPEN, 'the socket opened before stays open');
+
+    release();
+    assert.equal((await held1).status, 200);
+    await pressure.calm();
+    const afterwards = await open(url);
+    await afterwards.until(1);
+    assert.equal(middlewareRan, 2);
+    before.ws.close(1000);
+    afterwards.ws.close(1000);
   });
 });
