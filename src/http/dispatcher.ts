@@ -94,11 +94,15 @@ export class Dispatcher {
   }
 
   /** The WebSocket route of `path`, its chain and its params; undefined when the path has none. */
-  wsRoute(path: string): { run: Chain; params: Record<string, string>; ws: WsRoute } | undefined {
+  wsRoute(
+    path: string,
+  ): { run: Chain; params: Record<string, string>; ws: WsRoute; pattern: string } | undefined {
     const match = this.#router.find(path);
     const route = match?.entry.methods.get('WS');
     const ws = route === undefined ? undefined : this.#ws.get(route);
-    return ws === undefined ? undefined : { run: route!.run, params: match!.params, ws };
+    return ws === undefined
+      ? undefined
+      : { run: route!.run, params: match!.params, ws, pattern: route!.pattern };
   }
 
   /** Ends registration. */

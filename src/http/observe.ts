@@ -44,17 +44,31 @@ export function observeRequest(ctx: Context, route: string, arrived: number, run
   const res = ctx.res;
   // `on`, not `once`: a response closes once, and `once` would wrap the listener in two more objects.
   res.on('close', () => {
-    const record: RequestRecord = {
-      ctx,
-      route,
-      status: res.statusCode,
-      durationMs: performance.now() - arrived,
-      bytes: socket === null ? 0 : socket.bytesWritten - before,
-      completed: res.writableFinished,
-      runtime,
-    };
-    requestChannel.publish(record);
+    const bytes = socket === null ? 0 : socket.bytesWritten - before;
+    publishRequest(ctx, route, res.statusCode, arrived, bytes, res.writableFinished, runtime);
   });
+}
+
+/** Publishes one request's record (see {@link observeRequest}; an accepted WebSocket upgrade's 101). */
+export function publishRequest(
+  ctx: Context,
+  route: string,
+  status: number,
+  arrived: number,
+  bytes: number,
+  completed: boolean,
+  runtime: AppRuntime,
+): void {
+  const record: RequestRecord = {
+    ctx,
+    route,
+    status,
+    durationMs: performance.now() - arrived,
+    bytes,
+    completed,
+    runtime,
+  };
+  requestChannel.publish(record);
 }
 
 /** What a tracer installs on an app's runtime (`runtime.tracer`). Internal. */

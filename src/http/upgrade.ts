@@ -19,13 +19,17 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, httpError, type WeirError } from '../errors.ts';
 import { pressure } from '../internal/pressure.ts';
+import { priorityOf } from '../overload/options.ts';
 import type { ErrorResult } from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import { observeRequest, publishRequest, requestChannel, UNMATCHED } from './observe.ts';
 import { shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
 import { deliver, discard } from './send.ts';
 import type { WsRoute, WsSettings } from './ws-route.ts';
 
+/** The class a WebSocket upgrade is counted in when it is refused under overload. */
+const NORMAL = priorityOf('normal');
 /** The server's `upgrade` listener. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -34,7 +38,9 @@ export interface UpgradeRoutes {
   /** The WebSocket route of `path` and its params; undefined when the path has none. */
   wsRoute(
     path: string,
-  ): { run: (ctx: Context) => unknown; params: Record<string, string>; ws: WsRoute } | undefined;
+  ):
+    | { run: (ctx: Context) => unknown; params: Record<string, string>; ws: WsRoute; pattern: string }
+    | undefined;
   readonly errorResult: ErrorResult;
   /** The app's request listener. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -60,6 +66,8 @@ function onSocketError(this: Duplex): void {
 /** The `upgrade` listener of an app's server. */
 export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): UpgradeListener {
   return (req, socket, head) => {
+    // Observers (the access log, metrics) time an upgrade from its arrival, as any request.
+    const arrived = requestChannel.hasSubscribers ? performance.now() : -1;
     socket.on('error', onSocketError);
     const res = new ServerResponse(req);
     res.assignSocket(socket as Socket);
@@ -68,8 +76,14 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
     res.once('finish', () => (socket as Socket).destroySoon());
     const method = req.method ?? 'GET';
     let url = req.url ?? '/';
-    const refuse = (path: string, params: Record<string, string>, err: WeirError): void => {
+    const refuse = (
+      path: string,
+      params: Record<string, string>,
+      err: WeirError,
+      pattern = UNMATCHED,
+    ): void => {
       const ctx = new Context(req, res, method, path, '', params, NO_SETTINGS, runtime);
+      if (arrived >= 0) observeRequest(ctx, pattern, arrived, runtime);
       deliver(ctx, routes.errorResult(ctx, err), routes.errorResult);
     };
     // Another protocol (h2c), on any path: served as the plain request it also is, as Node does without
@@ -126,12 +140,13 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
     );
     const route = found.ws;
     const problem = handshakeProblem(req, method, route.settings, ctx);
-    if (problem !== undefined) return refuse(path, params, problem);
+    if (problem !== undefined) return refuse(path, params, problem, found.pattern);
     if (route.open >= route.settings.maxConnections) {
       return refuse(
         path,
         params,
         refusal('WEIR_ERR_WS_FULL', `The WebSocket route ${path} is full; connect again later`),
+        found.pattern,
       );
     }
     // While the overload limiter sheds requests (and the second after), a new socket, which would go on
@@ -139,8 +154,13 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
     // middleware run. Sockets already open are kept.
     const limiter = runtime.limiter;
     if (limiter !== undefined && pressure.raised) {
+      limiter.refused(NORMAL);
       return shedRequest(req, res, runtime, limiter.settings.retryAfterSeconds);
     }
+    // Its record comes when its answer's connection closes (a refusal, the timeout), or as a 101 once the
+    // socket is open (its response is then detached and never closes).
+    const before = (socket as Socket).bytesWritten ?? 0;
+    if (arrived >= 0) observeRequest(ctx, found.pattern, arrived, runtime);
     let settled = false;
     const timer = setTimeout(() => {
       settled = true;
@@ -192,15 +212,20 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
       socket.off('error', onSocketError);
       accepting ??= import('../ws/accept.ts').then((m) => m.accept);
       accepting.then(
-        (accept) =>
-          accept(
+        (accept) => {
+          const opened = accept(
             route,
             ctx,
             req,
             socket,
             early.length === 0 ? head : Buffer.concat([head, ...early]),
             runtime,
-          ),
+          );
+          if (opened && arrived >= 0) {
+            const bytes = ((socket as Socket).bytesWritten ?? 0) - before;
+            publishRequest(ctx, found.pattern, 101, arrived, bytes, true, runtime);
+          }
+        },
         (err: unknown) => {
           runtime.log.error({ err }, 'the WebSocket module failed to load');
           socket.destroy();

@@ -68,7 +68,7 @@ export class OverloadLimiter {
   #waited = 0;
   #shed = {
     total: 0,
-    byReason: { 'queue-full': 0, 'queue-timeout': 0 },
+    byReason: { 'queue-full': 0, 'queue-timeout': 0, shedding: 0 },
     byPriority: {} as Record<string, number>,
   };
   #loopDelayMs = 0;
@@ -145,6 +145,17 @@ export class OverloadLimiter {
       });
     }
     if (this.#queue.size > 0) this.#pump();
+  }
+
+  /**
+   * Counts a request turned away without waiting because the limiter sheds (a new WebSocket), as
+   * `shedding` at `priority`, in the counters and on `weir:overload`. It does not prolong the shedding:
+   * a client that keeps retrying cannot keep the limiter in that state.
+   */
+  refused(priority: number): void {
+    const now = performance.now();
+    const entrant: Entrant = { priority, since: now, alive: () => true, run: () => {}, shed: () => {} };
+    this.#turnAway(entrant, 'shedding', now, false);
   }
 
   stats(): OverloadStats {

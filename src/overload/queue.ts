@@ -15,8 +15,11 @@ export interface Waiter {
   alive(): boolean;
 }
 
-/** Why a waiting request was turned away. */
-export type ShedReason = 'queue-full' | 'queue-timeout';
+/**
+ * Why a request was turned away: it waited too long, the queue was full, or it was a new WebSocket
+ * refused while the limiter shed requests (`shedding`; it never waits).
+ */
+export type ShedReason = 'queue-full' | 'queue-timeout' | 'shedding';
 
 export class WaitQueue<W extends Waiter> {
   /** Lines by priority, highest first. */

@@ -41,7 +41,10 @@ function headerLines(ctx: Context): string[] {
   return lines;
 }
 
-/** Completes the handshake of an upgrade every middleware let through, then runs the route's handler. */
+/**
+ * Completes the handshake of an upgrade every middleware let through, then runs the route's handler.
+ * True when the socket opened (ws answered 101); false when it was gone or ws refused the handshake.
+ */
 export function accept(
   route: WsRoute,
   ctx: Context,
@@ -49,8 +52,8 @@ export function accept(
   socket: Duplex,
   head: Buffer,
   runtime: AppRuntime,
-): void {
-  if (socket.destroyed) return;
+): boolean {
+  if (socket.destroyed) return false;
   const server = serverOf(route);
   const extra = headerLines(ctx);
   const onHeaders = (headers: string[], request: IncomingMessage): void => {
@@ -73,4 +76,5 @@ export function accept(
     // ws emits 'headers' synchronously within handleUpgrade.
     if (extra.length > 0) server.off('headers', onHeaders);
   }
+  return opened;
 }

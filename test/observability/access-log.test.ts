@@ -5,9 +5,10 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { App, type AppOptions, sleep } from 'weir';
+import { App, type AppOptions, HttpError, sleep } from 'weir';
 import { type AccessLogOptions, accessLog } from 'weir/observability';
 import { deferred, request, serve } from '../helpers/http.ts';
+import { open, refusal, waitFor } from '../helpers/ws.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weir-access-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +48,54 @@ async function withApp(
 }
 
 describe('access log', () => {
+  it('logs WebSocket upgrades: 101 for an accepted socket, the status of a refused one, by route pattern', async () => {
+    const file = join(dir, 'ws.log');
+    let opened = 0;
+    await withApp(
+      {},
+      { to: file },
+      (app) => {
+        app.ws(
+          '/rooms/:room',
+          async (ctx, next) => {
+            if (ctx.query.token !== 'ok') throw new HttpError(401, 'WEIR_ERR_UNAUTHORIZED', 'No token');
+            await next();
+          },
+          (socket) => {
+            opened++;
+            socket.send('hi');
+          },
+        );
+      },
+      async ({ port }) => {
+        const client = await open(`ws://127.0.0.1:${port}/rooms/secret-room?token=ok`);
+        await client.until(1);
+        assert.equal((await refusal(`ws://127.0.0.1:${port}/rooms/other`)).status, 401);
+        assert.equal((await refusal(`ws://127.0.0.1:${port}/nowhere`)).status, 404);
+        const foreign = await refusal(`ws://127.0.0.1:${port}/rooms/x?token=ok`, {
+          headers: { origin: 'https://evil.example' },
+        });
+        assert.equal(foreign.status, 403);
+        client.ws.close(1000);
+        await waitFor(
+          () => readFileSync(file, 'utf8').split('\n').filter(Boolean).length === 4,
+          'four lines',
+        );
+      },
+    );
+    assert.equal(opened, 1);
+    const lines = readLines(file);
+    assert.deepEqual(lines.map((l) => [l.method, l.route, l.status, l.completed]).sort(), [
+      ['GET', '(unmatched)', 404, undefined],
+      ['GET', '/rooms/:room', 101, undefined],
+      ['GET', '/rooms/:room', 401, undefined],
+      ['GET', '/rooms/:room', 403, undefined],
+    ]);
+    const accepted = lines.find((l) => l.status === 101)!;
+    assert.ok((accepted.bytes as number) > 100, `the 101's bytes: ${accepted.bytes}`);
+    assert.ok(!JSON.stringify(lines).includes('secret-room'), 'no raw path in the log');
+  });
+
   it('writes one JSON line per request to a file: route pattern, status, duration, bytes, ip, request id', async () => {
     const file = join(dir, 'nested', 'access.log');
     const ids: string[] = [];

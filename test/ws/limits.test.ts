@@ -194,6 +194,7 @@ describe('WebSocket limits', () => {
     assert.equal(refused.body.error.code, 'WEIR_ERR_OVERLOADED');
     assert.equal(refused.headers['retry-after'], '1');
     assert.equal(middlewareRan, 1, 'no middleware ran for the refused upgrade');
+    assert.equal(app.overloadStats()!.shed.byReason.shedding, 1, 'counted as shed while shedding');
     assert.equal(before.ws.readyState, before.ws.OPEN, 'the socket opened before stays open');
 
     release();
