@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, isHttpError } from '../errors.ts';
 import { RouteLatency } from '../overload/limit.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
-import { priorityOf } from '../overload/options.ts';
+import { NORMAL_PRIORITY, priorityOf } from '../overload/options.ts';
 import {
   type CallbackChain,
   type Chain,
@@ -30,8 +30,6 @@ import { kWsRoute, type WsRoute } from './ws-route.ts';
  * listener. Per request: the protocol checks, admission when installed, one router lookup, one Context,
  * the route's chain, one `deliver()`.
  */
-
-const NORMAL = priorityOf('normal');
 
 const EMPTY_PARAMS: Record<string, string> = Object.freeze(Object.create(null));
 const NO_SETTINGS: RouteSettings = {
@@ -153,7 +151,11 @@ export class Dispatcher {
             },
       timeoutMs: limits.timeoutMs,
       priority:
-        limits.shed === false ? -1 : limits.priority === undefined ? NORMAL : priorityOf(limits.priority),
+        limits.shed === false
+          ? -1
+          : limits.priority === undefined
+            ? NORMAL_PRIORITY
+            : priorityOf(limits.priority),
       latency: new RouteLatency(),
       appMiddleware,
     };

@@ -18,8 +18,7 @@ import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ErrorCode, httpError, type WeirError } from '../errors.ts';
-import { pressure } from '../internal/pressure.ts';
-import { priorityOf } from '../overload/options.ts';
+import { NORMAL_PRIORITY } from '../overload/options.ts';
 import type { ErrorResult } from './compose.ts';
 import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { observeRequest, publishRequest, requestChannel, UNMATCHED } from './observe.ts';
@@ -28,8 +27,6 @@ import { checkRequest, readTarget } from './protocol.ts';
 import { deliver, discard } from './send.ts';
 import type { WsRoute, WsSettings } from './ws-route.ts';
 
-/** The class a WebSocket upgrade is counted in when it is refused under overload. */
-const NORMAL = priorityOf('normal');
 /** The server's `upgrade` listener. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -149,12 +146,12 @@ export function upgradeListener(routes: UpgradeRoutes, runtime: AppRuntime): Upg
         found.pattern,
       );
     }
-    // While the overload limiter sheds requests (and the second after), a new socket, which would go on
-    // making work, is turned away as fast and as honestly as a shed request: its 503 and Retry-After, no
-    // middleware run. Sockets already open are kept.
+    // While the app's overload limiter sheds requests (and the second after), a new socket, which would
+    // go on making work, is turned away as fast and as honestly as a shed request: its 503 and
+    // Retry-After, no middleware run, counted at the default class. Sockets already open are kept.
     const limiter = runtime.limiter;
-    if (limiter !== undefined && pressure.raised) {
-      limiter.refused(NORMAL);
+    if (limiter?.shedding === true) {
+      limiter.refused(NORMAL_PRIORITY);
       return shedRequest(req, res, runtime, limiter.settings.retryAfterSeconds);
     }
     // Its record comes when its answer's connection closes (a refusal, the timeout), or as a 101 once the

@@ -153,9 +153,12 @@ export class OverloadLimiter {
    * a client that keeps retrying cannot keep the limiter in that state.
    */
   refused(priority: number): void {
-    const now = performance.now();
-    const entrant: Entrant = { priority, since: now, alive: () => true, run: () => {}, shed: () => {} };
-    this.#turnAway(entrant, 'shedding', now, false);
+    this.#count('shedding', priority, 0);
+  }
+
+  /** True while the limiter sheds requests, and for a second after the last (when consumers yield too). */
+  get shedding(): boolean {
+    return this.#calm !== undefined;
   }
 
   stats(): OverloadStats {
@@ -164,7 +167,7 @@ export class OverloadLimiter {
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       lifo: this.#queue.lifo,
-      shedding: this.#calm !== undefined,
+      shedding: this.shedding,
       admitted: this.#admitted,
       waited: this.#waited,
       shed: {
@@ -239,16 +242,21 @@ export class OverloadLimiter {
   }
 
   #turnAway(e: Entrant, reason: ShedReason, now: number, raise = true): void {
+    this.#count(reason, e.priority, now - e.since);
+    if (raise) this.#raise(now);
+    e.shed(reason);
+  }
+
+  /** Counts one request turned away, and tells `weir:overload`. */
+  #count(reason: ShedReason, priority: number, waitedMs: number): void {
     const shed = this.#shed;
     shed.total++;
     shed.byReason[reason]++;
-    const name = priorityName(e.priority);
+    const name = priorityName(priority);
     shed.byPriority[name] = (shed.byPriority[name] ?? 0) + 1;
     if (overloadChannel.hasSubscribers) {
-      overloadChannel.publish({ type: 'shed', reason, priority: name, waitedMs: now - e.since });
+      overloadChannel.publish({ type: 'shed', reason, priority: name, waitedMs });
     }
-    if (raise) this.#raise(now);
-    e.shed(reason);
   }
 
   #raise(now: number): void {

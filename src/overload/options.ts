@@ -5,6 +5,9 @@ export type Priority = 'critical' | 'normal' | 'batch' | number;
 
 const NAMED: Record<string, number> = { critical: 300, normal: 200, batch: 100 };
 
+/** The number of the default class, `normal`. */
+export const NORMAL_PRIORITY = NAMED.normal as number;
+
 /** The number of `priority`. @throws `WEIR_ERR_INVALID_OPTION` when it is neither a name nor 0…1000. */
 export function priorityOf(priority: Priority, name = 'priority'): number {
   if (typeof priority === 'string' && NAMED[priority] !== undefined) return NAMED[priority];

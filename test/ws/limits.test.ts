@@ -187,6 +187,7 @@ describe('WebSocket limits', () => {
     const held1 = request(handle, { path: '/hold' });
     await waitFor(() => holding === 1, 'the holding request to run');
     assert.equal((await request(handle, { path: '/other' })).status, 503);
+    const shedAt = Date.now();
     assert.equal(pressure.raised, true);
 
     const refused = await refusal(url);
@@ -199,8 +200,24 @@ describe('WebSocket limits', () => {
 
     release();
     assert.equal((await held1).status, 200);
-    await pressure.calm();
-    const afterwards = await open(url);
+    // A client retrying every 50 ms is refused until the limiter calms (a second after its last shed of a
+    // request), and its own refusals do not keep it shedding. Bounded: 100 attempts.
+    let afterwards: Awaited<ReturnType<typeof open>> | undefined;
+    let retries = 0;
+    for (let i = 0; i < 100 && afterwards === undefined; i++) {
+      try {
+        afterwards = await open(url);
+      } catch (err) {
+        assert.equal((err as { status?: number }).status, 503);
+        retries++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    assert.ok(afterwards !== undefined, `let in again (after ${retries} refusals)`);
+    const calmAfter = Date.now() - shedAt;
+    assert.ok(retries >= 3, `refused while shedding: ${retries}`);
+    assert.ok(calmAfter < 3000, `calm ${calmAfter} ms after the last shed request, despite the retries`);
+    assert.equal(app.overloadStats()!.shed.byReason.shedding, 1 + retries);
     await afterwards.until(1);
     assert.equal(middlewareRan, 2);
     before.ws.close(1000);
