@@ -179,9 +179,8 @@ let Busboy: typeof import('@fastify/busboy').Busboy | undefined;
 function openParser(req: IncomingMessage, limits: ResolvedLimits): BusboyInstance {
   // Outside the try: a parser that cannot load is weir's fault, not the request's (a 500, not a 400).
   Busboy ??= (require('@fastify/busboy') as typeof import('@fastify/busboy')).Busboy;
-  const parse = Busboy;
   try {
-    return parse({
+    return Busboy({
       headers: req.headers as { 'content-type': string },
       // weir cleans the name itself (cleanFilename), and a part is a file when it has a file name.
       preservePath: true,
