@@ -16,6 +16,7 @@ import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
 import { FALLBACKS, fallbackKind } from './fallbacks.ts';
+import { answered, giveBack, idleClient } from './limited.ts';
 import { observeRequest, requestChannel, UNMATCHED } from './observe.ts';
 import { type Admission, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
@@ -227,12 +228,17 @@ export class Dispatcher {
       this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived);
     } else {
       const query = q === -1 ? '' : url.slice(q + 1);
+      const since = performance.now();
       limiter.wait({
         priority: route.priority,
-        since: performance.now(),
+        idle: idleClient(req.socket, since, limiter.settings.idleClientMs),
+        since,
         alive: () => req.socket?.destroyed !== true,
         run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived),
-        shed: () => shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds),
+        shed: () => {
+          answered(req.socket, performance.now());
+          shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds);
+        },
       });
     }
   };
@@ -260,11 +266,11 @@ export class Dispatcher {
       if (!held) return;
       held = false;
       res.off('close', release);
-      giveBack(limiter, res, route, started, inFlight);
+      giveBack(limiter, req.socket, res, route, started, inFlight);
     };
     if (!this.#serve(req, res, method, path, query, params, route, arrived, release)) {
       held = false;
-      giveBack(limiter, res, route, started, inFlight);
+      giveBack(limiter, req.socket, res, route, started, inFlight);
       return;
     }
     // `on`, not `once`: release() removes it, and `once` would wrap it in two more objects per request.
@@ -368,19 +374,6 @@ export class Dispatcher {
     ].join(', ');
     return new WeirResponse(undefined, 204, { allow: this.#allowAllHeader });
   }
-}
-
-/** Gives a request's slot back: its latency, and whether it ended as a sign of overload (503, 504). */
-function giveBack(
-  limiter: OverloadLimiter,
-  res: ServerResponse,
-  route: Route,
-  started: number,
-  inFlight: number,
-): void {
-  const status = res.statusCode;
-  const now = performance.now();
-  limiter.release(now - started, route.latency, inFlight, status === 503 || status === 504, now);
 }
 
 /** Decodes percent-encoded params in place; false when one is malformed. */

@@ -49,6 +49,13 @@ export interface OverloadOptions {
    * queue has emptied. @default 300
    */
   lifoAfterMs?: number;
+  /**
+   * A waiting request whose client was idle at least this long since its previous answer on the same
+   * connection (or that opened a new one) is served ahead of the requests of its class sent right after
+   * an answer: under overload a light or a new client is not queued behind clients that loop back-to-back
+   * (ms; 0 treats every request alike). @default 50
+   */
+  idleClientMs?: number;
   /** A mean event-loop delay above this (ms, per half second) shrinks the limit. @default 100 */
   maxEventLoopDelayMs?: number;
   /** `Retry-After` of a shed request, in seconds. @default 1 */
@@ -67,6 +74,7 @@ const DEFAULTS: OverloadSettings = {
   maxQueue: 10_000,
   queueTimeoutMs: 1000,
   lifoAfterMs: 300,
+  idleClientMs: 50,
   maxEventLoopDelayMs: 100,
   retryAfterSeconds: 1,
 };
@@ -81,7 +89,7 @@ export function overloadSettings(options: OverloadOptions = {}): OverloadSetting
     const value = options[key];
     if (value === undefined) continue;
     const integer = key === 'initialLimit' || key === 'minLimit' || key === 'maxLimit' || key === 'maxQueue';
-    const min = key === 'maxQueue' || key === 'latencyFloorMs' ? 0 : key === 'tolerance' ? 1 : 1;
+    const min = key === 'maxQueue' || key === 'latencyFloorMs' || key === 'idleClientMs' ? 0 : 1;
     if (
       typeof value !== 'number' ||
       !Number.isFinite(value) ||

@@ -1,15 +1,22 @@
 /**
  * Where requests over the concurrency limit wait: one line per priority class, highest class served
- * first. A line is served first-in first-out while the wait is short, and last-in first-out once the
+ * first, and within a class two lines: requests of clients that were idle (a new connection, or one whose
+ * previous answer went out a while ago) ahead of requests sent right after an answer on their connection.
+ * Under overload, clients that loop back-to-back are what fills the queue; a light client, or a new one,
+ * is not made to wait behind them (as fq_codel serves sparse flows ahead of bulk ones).
+ * A line is served first-in first-out while the wait is short, and last-in first-out once the
  * oldest waiting request has waited `lifoAfterMs` (a standing queue: the server is overloaded, and the
- * newest requests are the ones whose clients are still there); it turns back once the queue is empty. Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the
- * lowest class is turned away to make room, unless the newcomer's class is lower still.
+ * newest requests are the ones whose clients are still there); it turns back once the queue is empty.
+ * Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the lowest line
+ * is turned away to make room, unless the newcomer's line is lower still.
  */
 import { Fifo } from '../internal/fifo.ts';
 
 /** A request waiting for a slot. */
 export interface Waiter {
   readonly priority: number;
+  /** True when its client was idle before sending it: it waits ahead of its class's other requests. */
+  readonly idle?: boolean;
   readonly since: number;
   /** False once its client has gone: it is dropped without an answer. */
   alive(): boolean;
@@ -22,8 +29,8 @@ export interface Waiter {
 export type ShedReason = 'queue-full' | 'queue-timeout' | 'shedding';
 
 export class WaitQueue<W extends Waiter> {
-  /** Lines by priority, highest first. */
-  readonly #lines: { priority: number; line: Fifo<W> }[] = [];
+  /** Lines by rank (the class, then idle clients first; see rankOf()), highest first. */
+  readonly #lines: { rank: number; line: Fifo<W> }[] = [];
   #size = 0;
   #lifo = false;
   readonly #max: number;
@@ -50,18 +57,19 @@ export class WaitQueue<W extends Waiter> {
    * the queue is full), or undefined.
    */
   push(w: W): W | undefined {
+    const rank = rankOf(w);
     if (this.#size >= this.#max) {
       const lowest = this.#lines.at(-1);
-      if (lowest === undefined || lowest.priority > w.priority) return w;
-      if (lowest.priority === w.priority && this.#max === 0) return w;
+      if (lowest === undefined || lowest.rank > rank) return w;
+      if (lowest.rank === rank && this.#max === 0) return w;
       const evicted = lowest.line.shift();
       this.#size--;
       if (lowest.line.length === 0) this.#lines.pop();
-      this.#lineOf(w.priority).push(w);
+      this.#lineOf(rank).push(w);
       this.#size++;
       return evicted;
     }
-    this.#lineOf(w.priority).push(w);
+    this.#lineOf(rank).push(w);
     this.#size++;
     return undefined;
   }
@@ -125,13 +133,18 @@ export class WaitQueue<W extends Waiter> {
     else if (this.#lifo && this.#size === 0) this.#lifo = false;
   }
 
-  #lineOf(priority: number): Fifo<W> {
+  #lineOf(rank: number): Fifo<W> {
     const lines = this.#lines;
     let i = 0;
-    while (i < lines.length && lines[i]!.priority > priority) i++;
-    if (i < lines.length && lines[i]!.priority === priority) return lines[i]!.line;
+    while (i < lines.length && lines[i]!.rank > rank) i++;
+    if (i < lines.length && lines[i]!.rank === rank) return lines[i]!.line;
     const line = new Fifo<W>();
-    lines.splice(i, 0, { priority, line });
+    lines.splice(i, 0, { rank, line });
     return line;
   }
+}
+
+/** A waiter's line: classes are integers, so an idle client's line sits between its class and the next. */
+function rankOf(w: Waiter): number {
+  return w.idle === true ? w.priority * 2 + 1 : w.priority * 2;
 }

@@ -102,8 +102,8 @@ describe('the adaptive limit', () => {
   });
 });
 
-function waiter(priority: number, since: number, alive = true): Waiter & { id: string } {
-  return { id: `${priority}@${since}`, priority, since, alive: () => alive };
+function waiter(priority: number, since: number, alive = true, idle = false): Waiter & { id: string } {
+  return { id: `${priority}@${since}${idle ? ' idle' : ''}`, priority, idle, since, alive: () => alive };
 }
 
 describe('the wait queue', () => {
@@ -161,6 +161,33 @@ describe('the wait queue', () => {
     assert.equal(q.push(batch), batch);
     assert.deepEqual([q.next(5)?.id, q.next(5)?.id], ['300@2', '200@1']);
   });
+
+  it("serves an idle client's request ahead of its class's back-to-back ones, never ahead of a higher class", () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
+    for (const w of [
+      waiter(200, 0),
+      waiter(200, 1),
+      waiter(100, 2, true, true),
+      waiter(200, 3, true, true),
+      waiter(300, 4),
+      waiter(200, 5, true, true),
+    ])
+      q.push(w);
+    assert.deepEqual(
+      Array.from({ length: 6 }, () => q.next(10)?.id),
+      ['300@4', '200@3 idle', '200@5 idle', '200@0', '200@1', '100@2 idle'],
+    );
+  });
+
+  it("when full, turns away a back-to-back request to make room for an idle client's of the same class", () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(2, 1000, 300);
+    q.push(waiter(200, 0, true, true));
+    q.push(waiter(200, 1));
+    assert.equal(q.push(waiter(200, 2, true, true))?.id, '200@1');
+    const looping = waiter(200, 3);
+    assert.equal(q.push(looping), looping, 'the newcomer is in the lowest line: it goes itself');
+    assert.deepEqual([q.next(5)?.id, q.next(5)?.id], ['200@0 idle', '200@2 idle']);
+  });
 });
 
 describe('overload options', () => {
@@ -171,6 +198,7 @@ describe('overload options', () => {
       { tolerance: 0.5 },
       { queueTimeoutMs: Number.NaN },
       { initialLimit: 1.5 },
+      { idleClientMs: -1 },
     ]) {
       assert.throws(
         () => overloadSettings(bad),

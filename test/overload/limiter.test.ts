@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -126,6 +127,47 @@ describe('the overload limiter on a real server', () => {
       await handle.close();
     }
   });
+
+  for (const [idleClientMs, expected] of [
+    [60_000, ['critical a0', 'critical b1', 'critical a1']],
+    [0, ['critical a0', 'critical a1', 'critical b1']],
+  ] as const) {
+    it(`${idleClientMs === 0 ? 'with idleClientMs: 0, serves in arrival order' : "serves a new connection's request ahead of one sent on a connection right after its answer"} (idleClientMs ${idleClientMs})`, async () => {
+      const t = pinned({ idleClientMs, queueTimeoutMs: 5000 });
+      const handle = await serve(t.app);
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const onAgent = (path: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port: handle.port, path, agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        const sockets = new Set<unknown>();
+        agent.on('free', (socket) => sockets.add(socket));
+        assert.equal(await onAgent('/critical/a0'), 200);
+        const holding = (await hold(handle, t.entered)).response;
+        // The same kept-alive connection, its previous answer within idleClientMs: it loops.
+        const a1 = onAgent('/critical/a1');
+        for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 1; i++) await sleep(5);
+        // A new connection, queued after it.
+        const b1 = request(handle, { path: '/critical/b1' });
+        for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 2; i++) await sleep(5);
+        assert.equal(t.app.overloadStats()!.queued, 2);
+        t.held.open();
+        assert.deepEqual([(await holding).status, await a1, (await b1).status], [200, 200, 200]);
+        assert.deepEqual(t.order, expected);
+        assert.equal(sockets.size, 1, 'a0 and a1 went on one connection');
+      } finally {
+        t.held.open();
+        agent.destroy();
+        await handle.close();
+      }
+    });
+  }
 
   it('never queues or sheds a route marked shed: false, and answers a new connection at once while the slot is held', async () => {
     const t = pinned({ maxQueue: 0 });
