@@ -16,10 +16,12 @@ interface Marked {
 }
 
 /**
- * True when the client of a request that must wait was idle for `idleMs` (or the connection is new).
- * The connection then counts as busy until its answer: a request pipelined behind it is not idle.
+ * True when the client of a request that must wait was idle for `idleMs` (or the connection is new);
+ * always false with `idleMs` 0. The connection then counts as busy until its answer: a request pipelined
+ * behind it is not idle.
  */
 export function idleClient(socket: Socket, now: number, idleMs: number): boolean {
+  if (idleMs === 0) return false;
   const marked = socket as Marked;
   const last = marked[kAnsweredAt];
   marked[kAnsweredAt] = Number.POSITIVE_INFINITY;
