@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App, type ServerHandle } from 'weir';
 import { pressure } from '../../src/internal/pressure.ts';
-import { type RawResponse, request, serve } from '../helpers/http.ts';
+import { type RawResponse, raw, request, serve } from '../helpers/http.ts';
 import { spawnNode } from '../helpers/process.ts';
 
 /** A gate a handler waits on, opened by the test. */
@@ -168,6 +168,31 @@ describe('the overload limiter on a real server', () => {
       }
     });
   }
+
+  it('does not count a request pipelined behind another on its connection as an idle client', async () => {
+    const t = pinned({ queueTimeoutMs: 5000 });
+    const handle = await serve(t.app);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      // Two requests in one write on a new connection: the first is a new client's, the second is not.
+      const pipelined = raw(
+        handle.port,
+        'GET /critical/p1 HTTP/1.1\r\nhost: x\r\n\r\nGET /critical/p2 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
+      );
+      for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 2; i++) await sleep(5);
+      const b1 = request(handle, { path: '/critical/b1' });
+      for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 3; i++) await sleep(5);
+      assert.equal(t.app.overloadStats()!.queued, 3);
+      t.held.open();
+      assert.equal((await holding).status, 200);
+      assert.equal((await b1).status, 200);
+      assert.equal((await pipelined).match(/HTTP\/1\.1 200 /g)?.length, 2);
+      assert.deepEqual(t.order, ['critical p1', 'critical b1', 'critical p2']);
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
 
   it('never queues or sheds a route marked shed: false, and answers a new connection at once while the slot is held', async () => {
     const t = pinned({ maxQueue: 0 });
