@@ -17,13 +17,17 @@ import { serve } from '../helpers/http.ts';
 
 type ErrorBody = { error: { code: string; details?: unknown } };
 
-/** Waits (a bounded number of turns) until `done()` holds. */
-async function until(done: () => boolean | Promise<boolean>, what: string): Promise<void> {
+/** Waits (a bounded number of turns) until `done()` holds; `seen()` says what there was instead. */
+async function until(
+  done: () => boolean | Promise<boolean>,
+  what: string,
+  seen: () => string = () => '',
+): Promise<void> {
   for (let i = 0; i < 3000; i++) {
     if (await done()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  assert.fail(`gave up waiting until ${what}`);
+  assert.fail(`gave up waiting until ${what}${seen()}`);
 }
 
 /** Sends a GET on a real socket, then destroys the socket once `started()` holds: a client that leaves. */
@@ -102,7 +106,14 @@ describe('docs/concurrency.md', () => {
     const first = await upstreamSlots.acquire();
     const second = await upstreamSlots.acquire();
     const waiting = Array.from({ length: 50 }, () => inject(limits, { url: '/price/apple' }));
-    await until(() => upstreamSlots.waiting === 50, '50 requests wait');
+    const statuses: number[] = [];
+    for (const res of waiting) void res.then((r) => statuses.push(r.status));
+    await until(
+      () => upstreamSlots.waiting === 50,
+      '50 requests wait',
+      () =>
+        `: ${upstreamSlots.waiting} wait; answered early: ${JSON.stringify(statuses)}; overload ${JSON.stringify(limits.overloadStats())}`,
+    );
     const refused = await inject(limits, { url: '/price/apple' });
     assert.equal(refused.status, 503);
     assert.equal(refused.headers['retry-after'], '1');
