@@ -60,6 +60,12 @@ async function hold(
   return { response };
 }
 
+/** Waits (at most a second) until `n` requests wait for a slot of `app`'s limiter. */
+async function queued(app: App, n: number): Promise<void> {
+  for (let i = 0; i < 200 && app.overloadStats()!.queued < n; i++) await sleep(5);
+  assert.equal(app.overloadStats()!.queued, n);
+}
+
 describe('the overload limiter on a real server', () => {
   it('sheds a request that waited queueTimeoutMs with a fast 503, without running its handler or reading its body', async () => {
     const t = pinned();
@@ -152,11 +158,10 @@ describe('the overload limiter on a real server', () => {
         const holding = (await hold(handle, t.entered)).response;
         // The same kept-alive connection, its previous answer within idleClientMs: it loops.
         const a1 = onAgent('/critical/a1');
-        for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 1; i++) await sleep(5);
+        await queued(t.app, 1);
         // A new connection, queued after it.
         const b1 = request(handle, { path: '/critical/b1' });
-        for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 2; i++) await sleep(5);
-        assert.equal(t.app.overloadStats()!.queued, 2);
+        await queued(t.app, 2);
         t.held.open();
         assert.deepEqual([(await holding).status, await a1, (await b1).status], [200, 200, 200]);
         assert.deepEqual(t.order, expected);
@@ -179,10 +184,9 @@ describe('the overload limiter on a real server', () => {
         handle.port,
         'GET /critical/p1 HTTP/1.1\r\nhost: x\r\n\r\nGET /critical/p2 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n',
       );
-      for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 2; i++) await sleep(5);
+      await queued(t.app, 2);
       const b1 = request(handle, { path: '/critical/b1' });
-      for (let i = 0; i < 200 && t.app.overloadStats()!.queued < 3; i++) await sleep(5);
-      assert.equal(t.app.overloadStats()!.queued, 3);
+      await queued(t.app, 3);
       t.held.open();
       assert.equal((await holding).status, 200);
       assert.equal((await b1).status, 200);
