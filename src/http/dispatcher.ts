@@ -235,8 +235,8 @@ export class Dispatcher {
         since,
         alive: () => req.socket?.destroyed !== true,
         run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived),
-        shed: () => {
-          answered(req.socket, performance.now());
+        shed: (_reason, now) => {
+          answered(req.socket, now);
           shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds);
         },
       });

@@ -29,8 +29,8 @@ export function idleClient(socket: Socket, now: number, idleMs: number): boolean
 }
 
 /** Notes that `socket` had an answer (or a shed) at `now`. */
-export function answered(socket: Socket | null, now: number): void {
-  if (socket !== null) (socket as Marked)[kAnsweredAt] = now;
+export function answered(socket: Socket, now: number): void {
+  (socket as Marked)[kAnsweredAt] = now;
 }
 
 /** Gives a request's slot back: its latency, and whether it ended as a sign of overload (503, 504). */

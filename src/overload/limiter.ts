@@ -17,10 +17,13 @@ import { AdaptiveLimit, type RouteLatency } from './limit.ts';
 import { type OverloadSettings, priorityName } from './options.ts';
 import { type ShedReason, type Waiter, WaitQueue } from './queue.ts';
 
-/** A request that waits for a slot: `run` when it gets one, `shed` when it is turned away. */
+/**
+ * A request that waits for a slot: `run` when it gets one, `shed` when it is turned away (`now`, the
+ * limiter's `performance.now()` at that moment).
+ */
 export interface Entrant extends Waiter {
   run(): void;
-  shed(reason: ShedReason): void;
+  shed(reason: ShedReason, now: number): void;
 }
 
 /** What {@link OverloadLimiter.stats} reports. */
@@ -244,7 +247,7 @@ export class OverloadLimiter {
   #turnAway(e: Entrant, reason: ShedReason, now: number, raise = true): void {
     this.#count(reason, e.priority, now - e.since);
     if (raise) this.#raise(now);
-    e.shed(reason);
+    e.shed(reason, now);
   }
 
   /** Counts one request turned away, and tells `weir:overload`. */

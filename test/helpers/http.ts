@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { App, ServerHandle } from 'weir';
 
@@ -21,7 +21,8 @@ export function request(
     path?: string;
     headers?: Record<string, string>;
     body?: string | Buffer;
-    agent?: false;
+    /** Keeps the connection for the next request with the same agent; a new connection by default. */
+    agent?: Agent;
   },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
@@ -32,7 +33,7 @@ export function request(
         method: options.method ?? 'GET',
         path: options.path ?? '/',
         headers: options.headers,
-        agent: false,
+        agent: options.agent ?? false,
       },
       (res) => {
         const chunks: Buffer[] = [];
