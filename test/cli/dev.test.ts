@@ -9,8 +9,8 @@ import { request } from '../helpers/http.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Polls GET / until it answers `body`, for at most `withinMs`. */
-async function until(port: number, body: string, withinMs: number): Promise<void> {
+/** Polls GET / until it answers `body`, for at most `withinMs`; a failure shows what `weir dev` printed. */
+async function until(port: number, body: string, withinMs: number, output: () => string): Promise<void> {
   const deadline = Date.now() + withinMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -22,7 +22,9 @@ async function until(port: number, body: string, withinMs: number): Promise<void
     }
     await sleep(100);
   }
-  assert.fail(`GET / did not answer ${body} within ${withinMs} ms (last: ${last})`);
+  assert.fail(
+    `GET / did not answer ${body} within ${withinMs} ms (last: ${last}); weir dev printed:\n${output()}`,
+  );
 }
 
 /** Waits (at most 15 s) until the output matches `pattern`. */
@@ -44,7 +46,8 @@ describe('weir dev', () => {
       join(project, 'app.ts'),
       "import { App } from 'weir';\nimport { word } from './src/word.ts';\nconst app = new App();\napp.get('/', () => word);\nexport default app;\n",
     );
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    // Below the kernel's ephemeral range (32768 and up here), where a client socket could already hold it.
+    const port = 20000 + Math.floor(Math.random() * 12000);
     const child = spawn(
       process.execPath,
       [
@@ -68,15 +71,15 @@ describe('weir dev', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      await until(port, 'v1', 30_000);
+      await until(port, 'v1', 30_000, () => output);
       writeFileSync(word, "export const word = 'v2';\n");
-      await until(port, 'v2', 15_000);
+      await until(port, 'v2', 15_000, () => output);
       await seen(() => output, /GET \/ 200 [\d.]+ ms/);
       writeFileSync(word, "export const word = 'v3' +;\n");
       await seen(() => output, /weir dev: \S+word\.ts:1:\d+: /);
       assert.match(output, /weir dev: \S+src\/word\.ts:1:\d+: Unexpected ";"\n/);
       writeFileSync(word, "export const word = 'v3';\n");
-      await until(port, 'v3', 15_000);
+      await until(port, 'v3', 15_000, () => output);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       await assert.rejects(request({ port }, { path: '/' }), /ECONNREFUSED/);
