@@ -3,7 +3,7 @@
 // npm command) to the first 200 of GET /db, on SQLite, and the same for `node scripts/start.mjs` alone, which
 // is what npm runs, so that the difference is npm's own share. Three cases:
 //   cold    an empty data folder (the service creates and seeds its database) and an empty
-//           WEIR_BUILD_DIR (scripts/start.mjs transpiles the service first);
+//           WEIR_BUILD_DIR (scripts/start.mjs bundles the service first);
 //   build   an existing build, no data;
 //   steady  an existing build and data folder: every start after the first.
 // Each case --runs times for each command, the commands' order alternating run by run; median and max, and

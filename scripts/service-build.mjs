@@ -1,9 +1,9 @@
-// The reference service compiled to JavaScript (for `npm start`): examples/service/*.ts transpiled file by
-// file, beside symlinks to its migrations/ and public/ folders, in .build/service/<hash>/ (WEIR_BUILD_DIR
-// instead of .build when set, for tests), where the hash
-// covers every source file's path, size and time. A build is made in a folder of its own and renamed into
-// place, so starts that race each other never see half of one. weir's own imports resolve to dist/ (the
-// package's exports, without the weir-source condition), which must be at least as new as src/.
+// The reference service compiled to JavaScript (for `npm start`): examples/service bundled with weir's
+// dist/ by esbuild into .build/service/<hash>/ (WEIR_BUILD_DIR instead of .build when set, for tests),
+// beside symlinks to its migrations/ and public/ folders. The hash covers every source file's path, size
+// and time, and the dist/ build it holds. A build is made in a folder of its own and renamed into place,
+// so starts that race each other never see half of one. weir comes from dist/ (the package's exports,
+// without the weir-source condition), which must be at least as new as src/.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -17,9 +17,10 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Builds that are not the current one and older than this are removed. */
 const KEEP_OLD_MS = 24 * 60 * 60 * 1000;
@@ -79,10 +80,67 @@ export function serviceBuild({ root }) {
   const hash = createHash('sha256');
   for (const { path, stat } of files)
     hash.update(`${relative(source, path)}\0${stat.size}\0${stat.mtimeMs}\n`);
+  // The bundle holds weir's dist/ as it was, and names its files by absolute path: a new dist/ (each
+  // build replaces every file) or a checkout that moved is a new build.
+  const distIndex = join(root, 'dist', 'index.js');
+  if (existsSync(distIndex)) hash.update(`${root}\0${statSync(distIndex).mtimeMs}\n`);
   const base = join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'service');
   const out = join(base, hash.digest('hex').slice(0, 16));
   const main = join(out, 'main.js');
   return { main, ready: existsSync(main) && !distStale(root), source, files, base, out };
+}
+
+/** Packages the bundle leaves out: any but weir, which is bundled from dist/ (see {@link bundle}). */
+const WEIR = /^weir(\/|$)/;
+
+/**
+ * Bundles the service from `entry` with weir's dist/ into `outdir` (main.js, and a chunk per dynamic
+ * import): a start then reads a handful of files instead of some two hundred modules, each resolved and
+ * loaded on its own (Node 20 has no compile cache, and ES module loading is per file on every version).
+ * Other packages stay imports, resolved at run time as before: native ones (better-sqlite3), drivers weir
+ * loads only when their URL is used, and packages that find files of their own. weir's code that finds
+ * files beside its own (its SQL migrations, its worker's entry, `createRequire`) gets its file's own URL
+ * for `import.meta.url`; the service's own `import.meta.url` is the bundle's, beside which its folders are
+ * linked.
+ */
+async function bundle(build, entry, outdir, root) {
+  const dist = `${join(root, 'dist')}/`;
+  try {
+    await build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outdir,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20', // the oldest Node weir supports: a build serves every line
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'weir-service',
+          setup(b) {
+            b.onResolve({ filter: /^[^./]/ }, (args) =>
+              WEIR.test(args.path) ? undefined : { external: true },
+            );
+            b.onLoad({ filter: /\.js$/ }, async (args) => {
+              if (!args.path.startsWith(dist)) return undefined;
+              const text = await readFile(args.path, 'utf8');
+              return {
+                contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+                loader: 'js',
+              };
+            });
+          },
+        },
+      ],
+    });
+  } catch (err) {
+    const first = err.errors?.[0];
+    if (first === undefined) throw err;
+    const where = first.location ? `${first.location.file}:${first.location.line}: ` : '';
+    throw new Error(`the service does not compile: ${where}${first.text}`);
+  }
 }
 
 /**
@@ -92,11 +150,12 @@ export function serviceBuild({ root }) {
 export async function ensureServiceBuild({ root, buildWeir }) {
   if (distStale(root))
     await underLock(join(root, '.build', 'dist.lock'), () => distStale(root) && buildWeir());
-  const { main, source, files, base, out } = serviceBuild({ root });
+  const { main, source, base, out } = serviceBuild({ root });
   if (existsSync(main)) return main;
 
-  const ts = createRequire(join(root, 'package.json'))('typescript');
-  // The builds' own package scope: ES modules, and `weir` resolving to this checkout wherever they are.
+  const { build } = createRequire(join(root, 'package.json'))('esbuild');
+  // The builds' own package scope: ES modules, and the packages the bundle leaves out (below) resolving
+  // to the checkout's copies wherever the builds are.
   mkdirSync(join(base, 'node_modules'), { recursive: true });
   writeFileSync(join(base, 'package.json'), '{ "private": true, "type": "module" }\n');
   const link = (target, name) => {
@@ -108,36 +167,21 @@ export async function ensureServiceBuild({ root, buildWeir }) {
     }
   };
   link(root, 'weir');
-  // The service's own imports besides weir (valibot for its schemas) are weir's dependencies: each
-  // resolves to the checkout's copy, so a build outside it (WEIR_BUILD_DIR) finds them too.
-  const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  for (const name of Object.keys(dependencies)) {
+  // Every package weir or the service may import at run time (a driver weir loads when its URL is used,
+  // valibot for the service's schemas) is one of weir's dependencies, optional or not.
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  for (const name of Object.keys({
+    ...pkg.dependencies,
+    ...pkg.optionalDependencies,
+    ...pkg.peerDependencies,
+  })) {
     const target = join(root, 'node_modules', name);
     if (existsSync(target)) link(target, name);
   }
   const staging = join(base, `.staging-${process.pid}-${Date.now()}`);
   mkdirSync(staging, { recursive: true });
   try {
-    for (const { path } of files) {
-      const rel = relative(source, path);
-      if (!path.endsWith('.ts') || rel.includes('/')) continue; // folders are linked below
-      const { outputText, diagnostics } = ts.transpileModule(readFileSync(path, 'utf8'), {
-        fileName: path,
-        reportDiagnostics: true,
-        compilerOptions: {
-          target: ts.ScriptTarget.ES2022,
-          module: ts.ModuleKind.ESNext,
-          verbatimModuleSyntax: true,
-          rewriteRelativeImportExtensions: true,
-          sourceMap: false,
-        },
-      });
-      if (diagnostics?.length) {
-        const text = ts.flattenDiagnosticMessageText(diagnostics[0].messageText, '\n');
-        throw new Error(`examples/service/${rel} does not compile: ${text}`);
-      }
-      writeFileSync(join(staging, rel.replace(/\.ts$/, '.js')), outputText);
-    }
+    await bundle(build, join(source, 'main.ts'), staging, root);
     for (const entry of readdirSync(source, { withFileTypes: true })) {
       if (entry.isDirectory() && !entry.name.startsWith('.')) {
         symlinkSync(join(source, entry.name), join(staging, entry.name), 'dir');
@@ -163,7 +207,7 @@ export async function ensureServiceBuild({ root, buildWeir }) {
 }
 
 // `node scripts/service-build.mjs`: builds what is missing (npm start runs it in a process of its own, so
-// that the compiler never stays loaded in the service) and prints the path of main.js.
+// that the bundler never stays loaded in the service) and prints the path of main.js.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   try {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: the reference service as it runs in production, compiled to JavaScript, with no TypeScript
 // loader or compiler in the process. weir itself runs from dist/ (built by `npm ci`'s prepare step, and
-// rebuilt when src/ changed since); examples/service is transpiled into .build/service/<hash of its
-// sources>/ the first time those sources are seen (by scripts/service-build.mjs, in a process of its own),
-// and then reused, so a start only reads the files' sizes and times. On Node 22.1 and later, compiled code
+// rebuilt when src/ changed since); examples/service is bundled with it into .build/service/<hash of its
+// sources and of dist/>/ the first time those are seen (by scripts/service-build.mjs, in a process of its
+// own), and then reused, so a start only reads the files' sizes and times. On Node 22.1 and later, compiled code
 // is cached in .build/compile-cache/ as well. For development, `npx weir dev examples/service/main.ts`
 // restarts on change.
 // WEB_CONCURRENCY=N (or `auto`, one per CPU) runs it in N worker processes sharing the port, under a

@@ -20,7 +20,7 @@ export const SERVICE_BUILD =
 export const NPM_START_ARGV = [join(ROOT, 'scripts', 'start.mjs')];
 /** How a server started as `npm start` was run, for the reports: see prepareNpmStart(). */
 export const NPM_START_BUILD =
-  'the reference service started as `npm start` starts it: `node scripts/start.mjs` in the repo root (npm itself left out), which runs weir from dist/ and the service transpiled once into .build/service/<hash of its sources>/ (WEIR_BUILD_DIR if set)';
+  'the reference service started as `npm start` starts it: `node scripts/start.mjs` in the repo root (npm itself left out), which runs weir from dist/ and the service bundled with it once into .build/service/<hash of its sources and dist/>/ (WEIR_BUILD_DIR if set)';
 /** Rows of the `world` table; ids are 1…WORLD_SIZE. */
 export const WORLD_SIZE = 10_000;
 

@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ServerHandle } from 'weir';
 import { createServiceApp } from '../../examples/service/app.ts';
 import { openServiceDatabase } from '../../examples/service/database.ts';
@@ -339,12 +348,57 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       assert.ok(
         files.includes('main.js') && files.includes('migrations') && !files.some((f) => f.endsWith('.ts')),
       );
+      // One bundle: the service's files and weir's dist/ are in main.js and a few chunks, not a file each.
+      const scripts = files.filter((f) => f.endsWith('.js'));
+      assert.ok(!files.includes('app.js') && scripts.length < 20, `bundled: ${scripts.join(', ')}`);
       const made = statSync(join(build, 'main.js')).mtimeMs;
       await run(['a']);
       assert.deepEqual(builds(), [builds()[0]]);
       assert.equal(statSync(join(build, 'main.js')).mtimeMs, made, 'the second start reused the build');
     } finally {
       rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+  it('bundles again when the sources or dist/ change; a source that does not compile stops the start, naming its line', async () => {
+    const { ensureServiceBuild, serviceBuild } = await import('../../scripts/service-build.mjs');
+    // A checkout of its own: a one-file service, a dist/ newer than src/, the real node_modules.
+    const root = mkdtempSync(join(tmpdir(), 'weir-root-'));
+    const builds = mkdtempSync(join(tmpdir(), 'weir-build-'));
+    const previous = process.env.WEIR_BUILD_DIR;
+    process.env.WEIR_BUILD_DIR = builds;
+    try {
+      for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, 'src', 'index.ts'), '');
+      writeFileSync(join(root, 'dist', 'index.js'), '');
+      writeFileSync(join(root, 'package.json'), '{ "name": "weir", "type": "module" }\n');
+      symlinkSync(
+        fileURLToPath(new URL('../../node_modules', import.meta.url)),
+        join(root, 'node_modules'),
+        'dir',
+      );
+      const main = join(root, 'examples', 'service', 'main.ts');
+      writeFileSync(main, 'export const answer: number = 42;\n');
+      const buildWeir = () => assert.fail('dist/ is not older than src/');
+
+      const first = await ensureServiceBuild({ root, buildWeir });
+      assert.equal((await import(pathToFileURL(first).href)).answer, 42);
+      assert.equal(serviceBuild({ root }).ready, true);
+      // A new dist/ (npm run build replaces every file): a new bundle, with the weir it holds.
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(root, 'dist', 'index.js'), later, later);
+      assert.notEqual(serviceBuild({ root }).main, first);
+      assert.equal(serviceBuild({ root }).ready, false);
+
+      writeFileSync(main, 'export const answer: number = ;\n');
+      await assert.rejects(
+        ensureServiceBuild({ root, buildWeir }),
+        /^Error: the service does not compile: examples\/service\/main\.ts:1: Unexpected ";"/,
+      );
+    } finally {
+      if (previous === undefined) delete process.env.WEIR_BUILD_DIR;
+      else process.env.WEIR_BUILD_DIR = previous;
+      rmSync(root, { recursive: true, force: true });
+      rmSync(builds, { recursive: true, force: true });
     }
   });
 });
