@@ -52,7 +52,7 @@ export const SERVERS = {
   ),
   'weir-start': {
     ...service(
-      'the reference service started exactly as `npm start`: `node scripts/start.mjs` from the repo root (examples/service transpiled once into .build/service/<hash>/, weir from dist/)',
+      'the reference service started exactly as `npm start`: `node scripts/start.mjs` from the repo root (examples/service bundled once with weir from dist/ into .build/service/<hash>/)',
     ),
     label: 'weir npm start',
     argv: [join(ROOT, 'scripts', 'start.mjs')],
