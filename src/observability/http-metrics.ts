@@ -144,6 +144,19 @@ export function httpMetrics(
     pulled(registry, `${prefix}overload_admitted_total`, 'Requests the limiter let run.', 'counter', () => [
       { labels: {}, value: limiter.stats().admitted },
     ]);
+    pulled(
+      registry,
+      `${prefix}overload_waited_total`,
+      'Requests that waited for a slot and got one, by whether their client was idle (served ahead) or looping.',
+      'counter',
+      () => {
+        const { waited, waitedIdle } = limiter.stats();
+        return [
+          { labels: { client: 'idle' }, value: waitedIdle },
+          { labels: { client: 'looping' }, value: waited - waitedIdle },
+        ];
+      },
+    );
   }
   return onRequest;
 }

@@ -38,6 +38,11 @@ export interface OverloadStats {
   admitted: number;
   /** Requests that waited for a slot and got one. */
   waited: number;
+  /**
+   * Of `waited`, those whose client was idle (a new connection, or one quiet for `idleClientMs`): they
+   * waited in the line ahead of clients that loop back-to-back.
+   */
+  waitedIdle: number;
   shed: { total: number; byReason: Record<ShedReason, number>; byPriority: Record<string, number> };
   /** Mean event-loop delay over the last half second, in ms. */
   eventLoopDelayMs: number;
@@ -69,6 +74,7 @@ export class OverloadLimiter {
   #closed = false;
   #admitted = 0;
   #waited = 0;
+  #waitedIdle = 0;
   #shed = {
     total: 0,
     byReason: { 'queue-full': 0, 'queue-timeout': 0, shedding: 0 },
@@ -173,6 +179,7 @@ export class OverloadLimiter {
       shedding: this.shedding,
       admitted: this.#admitted,
       waited: this.#waited,
+      waitedIdle: this.#waitedIdle,
       shed: {
         total: this.#shed.total,
         byReason: { ...this.#shed.byReason },
@@ -223,6 +230,7 @@ export class OverloadLimiter {
         this.#inFlight++;
         this.#admitted++;
         this.#waited++;
+        if (e.idle) this.#waitedIdle++;
         e.run();
       }
     } finally {

@@ -152,6 +152,9 @@ describe('metrics', () => {
       assert.equal(sample(after, 'weir_http_in_flight'), 0);
       assert.equal(sample(after, 'weir_overload_queued'), 0);
       assert.equal(sample(after, 'weir_http_requests_total', { route: '/work', status: '200' }), 2);
+      // The one that waited came on a connection of its own: an idle client's.
+      assert.equal(sample(after, 'weir_overload_waited_total', { client: 'idle' }), 1);
+      assert.equal(sample(after, 'weir_overload_waited_total', { client: 'looping' }), 0);
     } finally {
       release();
       await handle.close();

@@ -157,6 +157,8 @@ describe('the overload limiter on a real server', () => {
         assert.deepEqual([(await holding).status, (await a1).status, (await b1).status], [200, 200, 200]);
         assert.deepEqual(t.order, expected);
         assert.equal(sockets.size, 1, 'a0 and a1 went on one connection');
+        const { waited, waitedIdle } = t.app.overloadStats()!;
+        assert.deepEqual({ waited, waitedIdle }, { waited: 2, waitedIdle: idleClientMs === 0 ? 0 : 1 });
       } finally {
         t.held.open();
         agent.destroy();
@@ -183,6 +185,8 @@ describe('the overload limiter on a real server', () => {
       assert.equal((await b1).status, 200);
       assert.equal((await pipelined).match(/HTTP\/1\.1 200 /g)?.length, 2);
       assert.deepEqual(t.order, ['critical p1', 'critical b1', 'critical p2']);
+      const { waited, waitedIdle } = t.app.overloadStats()!;
+      assert.deepEqual({ waited, waitedIdle }, { waited: 3, waitedIdle: 2 });
     } finally {
       t.held.open();
       await handle.close();
