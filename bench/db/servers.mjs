@@ -65,6 +65,14 @@ export const SERVERS = {
     path: 'weir',
     what: "[servers/weir-db.mjs](servers/weir-db.mjs): a weir `App` (default options) with the service's four routes and nothing else, from dist/; no signal on the queries, as in the service",
   },
+  'weir-app-nolimit': {
+    label: 'weir-app, no limiter',
+    argv: script('weir-db.mjs'),
+    env: { WEIR_OVERLOAD: 'off' },
+    engine: 'postgres',
+    path: 'weir',
+    what: 'servers/weir-db.mjs with `WEIR_OVERLOAD=off`: the same App with `overload: false`',
+  },
   'weir-cancel': {
     label: 'weir-cancel',
     argv: script('weir-db.mjs'),

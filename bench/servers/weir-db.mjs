@@ -49,7 +49,7 @@ function fortunesPage(fortunes) {
 }
 
 // The service's App: default options (its logger at LOG_LEVEL, no middleware).
-const app = new App();
+const app = new App(process.env.WEIR_OVERLOAD === 'off' ? { overload: false } : {});
 app.onStop(() => db.close());
 
 app.get('/db', (ctx) => readWorld(on(ctx), randomId()));
