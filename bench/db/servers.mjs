@@ -73,6 +73,14 @@ export const SERVERS = {
     path: 'weir',
     what: 'servers/weir-db.mjs with `WEIR_OVERLOAD=off`: the same App with `overload: false`',
   },
+  'weir-signal': {
+    label: 'weir-signal',
+    argv: script('weir-db.mjs'),
+    env: { WEIR_DB_CANCEL: 'signal' },
+    engine: 'postgres',
+    path: 'weir',
+    what: 'servers/weir-db.mjs with `WEIR_DB_CANCEL=signal`: each request makes `ctx.signal` (aborted when its response closes), no query gets it: what the signal alone costs',
+  },
   'weir-cancel': {
     label: 'weir-cancel',
     argv: script('weir-db.mjs'),

@@ -3,6 +3,8 @@
 // at the repo root first), on DATABASE_URL with DB_POOL connections.
 //
 //   WEIR_DB_CANCEL unset  the routes as the reference service has them: no signal on the point lookups
+//   WEIR_DB_CANCEL=signal ctx.signal is made (read once per request) but no query gets it: what the request's
+//                         AbortSignal alone costs (a Node 20 AbortSignal takes ~5.8 µs to make, Node 24's 0.4 µs)
 //   WEIR_DB_CANCEL=1      every query gets the request's signal, as the service's POST /db does: gather()
 //                         under ctx.signal hands each lookup its signal (db.with({ signal })), the single
 //                         queries run on db.with(ctx); a client that leaves cancels what still runs
@@ -37,7 +39,13 @@ const readWorlds = cancel
   : (_ctx, count) => gather(Array.from({ length: count }, () => () => readWorld(db, randomId())));
 
 /** What a single query runs on: the database, or a view of it under the request's signal. */
-const on = cancel ? (ctx) => db.with(ctx) : () => db;
+const signalOnly = process.env.WEIR_DB_CANCEL === 'signal';
+/** Makes the request's signal (as any code that reads it does) and answers the database itself. */
+function madeSignal(ctx) {
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  return db;
+}
+const on = cancel ? (ctx) => db.with(ctx) : signalOnly ? madeSignal : () => db;
 
 const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
