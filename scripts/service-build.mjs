@@ -11,6 +11,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -19,7 +20,7 @@ import {
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Builds that are not the current one and older than this are removed. */
@@ -104,7 +105,8 @@ const WEIR = /^weir(\/|$)/;
  * linked.
  */
 async function bundle(build, entry, outdir, root) {
-  const dist = `${join(root, 'dist')}/`;
+  // esbuild hands over real paths: a checkout reached through a symbolic link must still match.
+  const dist = join(realpathSync(root), 'dist') + sep;
   try {
     await build({
       absWorkingDir: root,

@@ -4,6 +4,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  realpathSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -369,16 +370,29 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
     try {
       for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
       writeFileSync(join(root, 'src', 'index.ts'), '');
-      writeFileSync(join(root, 'dist', 'index.js'), '');
-      writeFileSync(join(root, 'package.json'), '{ "name": "weir", "type": "module" }\n');
+      // weir's code that finds files beside its own reads import.meta.url: in the bundle, still its own.
+      writeFileSync(join(root, 'dist', 'index.js'), 'export const where = import.meta.url;\n');
+      writeFileSync(
+        join(root, 'package.json'),
+        '{ "name": "weir", "type": "module", "exports": { ".": "./dist/index.js" } }\n',
+      );
       symlinkSync(
         fileURLToPath(new URL('../../node_modules', import.meta.url)),
         join(root, 'node_modules'),
         'dir',
       );
       const main = join(root, 'examples', 'service', 'main.ts');
-      writeFileSync(main, 'export const answer: number = 42;\n');
+      writeFileSync(main, "export { where } from 'weir';\nexport const answer: number = 42;\n");
       const buildWeir = () => assert.fail('dist/ is not older than src/');
+
+      // Reached through a symbolic link, as a checkout under a linked folder is.
+      const linked = `${root}-link`;
+      symlinkSync(root, linked, 'dir');
+      const built = await ensureServiceBuild({ root: linked, buildWeir });
+      const module = await import(pathToFileURL(built).href);
+      assert.equal(module.answer, 42);
+      assert.equal(module.where, pathToFileURL(join(realpathSync(root), 'dist', 'index.js')).href);
+      rmSync(linked);
 
       const first = await ensureServiceBuild({ root, buildWeir });
       assert.equal((await import(pathToFileURL(first).href)).answer, 42);
