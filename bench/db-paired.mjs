@@ -15,7 +15,6 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { pathOfRoute } from './db/report.mjs';
 import { PATHS, SERVERS } from './db/servers.mjs';
 import {
@@ -30,14 +29,14 @@ import {
   loadAverage,
   machineFacts,
   measureWrk,
+  medianOf,
   option,
   outOption,
   parseWrk,
   pgQuery,
   pinning,
+  prepareNpmStart,
   prepareServiceDatabase,
-  ROOT,
-  runStep,
   startTfbServer,
   stopServer,
   string,
@@ -111,7 +110,8 @@ async function pairRun(pin, ports, route, seconds, first) {
     (port) => () =>
       measureWrk(wrkCommand(pin, { connections: opts.connections, port }, seconds, pathOf(route)), seconds),
   );
-  const started = first === 0 ? [runs[0](), runs[1]()] : [runs[1](), runs[0]()].reverse();
+  const started = [];
+  for (const i of first === 0 ? [0, 1] : [1, 0]) started[i] = runs[i]();
   const texts = (await Promise.all(started)).map((r) => r.text);
   try {
     // 2xx answers a second: wrk's req/s counts every answer, and a 503 must not count as served.
@@ -136,17 +136,14 @@ async function check(label, port, route) {
 }
 
 async function main() {
-  cleanupOnExit(() => {});
+  cleanupOnExit();
   const pin = pinning();
   if (!pin.pinned) fail('two cores are needed: both servers on one, both load generators on the other');
-  // weir as `npm start` runs it: dist/ built, then the service bundled with it, once.
-  runStep(runner.name, 'npm', ['run', 'build', '--silent']);
-  const { ensureServiceBuild } = await import(pathToFileURL(join(ROOT, 'scripts', 'service-build.mjs')).href);
-  const main = await ensureServiceBuild({ root: ROOT, buildWeir: () => fail('dist/ is older than src/') });
-  console.log(`${runner.name}: \`npm start\`'s build of the service: ${relative(ROOT, main)}`);
-  const postgres = await prepareServiceDatabase({ ...runner, opts: { ...opts } }, () =>
-    start('weir-start', opts.port, pin),
-  );
+  // weir as `npm start` runs it (dist/ and the service bundled with it, once); the other weir servers
+  // import the same dist/.
+  await prepareNpmStart(runner);
+  const postgres = await prepareServiceDatabase(runner, () => start('weir-start', opts.port, pin));
+  const ports = [opts.port, opts.port + 1];
   const facts = { ...machineFacts(), postgres, load: loadAverage(), date: new Date().toISOString() };
   const results = [];
   const began = Date.now();
@@ -157,7 +154,6 @@ async function main() {
       try {
         await check(SERVERS[a].label ?? a, opts.port, route);
         await check(SERVERS[b].label ?? b, opts.port + 1, route);
-        const ports = [opts.port, opts.port + 1];
         const warm = opts.warmup > 0 ? await pairRun(pin, ports, route, opts.warmup, 0) : undefined;
         const pairs = [];
         let lost = 0;
@@ -204,7 +200,7 @@ function report(facts, results) {
   const rows = results.map(({ a, b, route, pairs, lost, warmBad }) => {
     const ratios = pairs.map((p) => p.ratio);
     const { median, low, high } = bootstrapMedian(ratios, { seed: `${a}:${b}:${route}` });
-    const med = (key) => fmtInt([...pairs.map((p) => p[key])].sort((x, y) => x - y)[pairs.length >> 1]);
+    const med = (key) => fmtInt(medianOf(pairs.map((p) => p[key])));
     const bad = (key) => pairs.reduce((sum, p) => sum + p[key], 0);
     return {
       a,
