@@ -168,8 +168,7 @@ export async function ensureServiceBuild({ root, buildWeir }) {
       if (err.code !== 'EEXIST') throw err;
     }
   };
-  link(root, 'weir');
-  // Every package weir or the service may import at run time (a driver weir loads when its URL is used,
+  // weir itself is in the bundle. Every package weir or the service may import at run time (a driver weir loads when its URL is used,
   // valibot for the service's schemas) is one of weir's dependencies, optional or not.
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   for (const name of Object.keys({
