@@ -9,7 +9,17 @@ describe('docs/overload.md', () => {
     assert.deepEqual((await inject(app, { method: 'POST', url: '/checkout' })).json(), { ok: true });
     assert.deepEqual((await inject(app, { url: '/reports/7' })).json(), { report: '7' });
     const stats = (await inject(app, { url: '/overload-stats' })).json<Record<string, unknown>>();
-    for (const key of ['limit', 'inFlight', 'queued', 'lifo', 'shedding', 'admitted', 'shed']) {
+    for (const key of [
+      'limit',
+      'inFlight',
+      'queued',
+      'lifo',
+      'shedding',
+      'admitted',
+      'waited',
+      'waitedIdle',
+      'shed',
+    ]) {
       assert.ok(key in stats, `overloadStats() has ${key}`);
     }
     assert.equal(stats.shedding, false);
