@@ -155,7 +155,15 @@ export async function ensureServiceBuild({ root, buildWeir }) {
   const { main, source, base, out } = serviceBuild({ root });
   if (existsSync(main)) return main;
 
-  const { build } = createRequire(join(root, 'package.json'))('esbuild');
+  let build;
+  try {
+    ({ build } = createRequire(join(root, 'package.json'))('esbuild'));
+  } catch (err) {
+    if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'esbuild, which bundles the service, is not installed: run `npm ci` (with dev dependencies)',
+    );
+  }
   // The builds' own package scope: ES modules, and the packages the bundle leaves out (below) resolving
   // to the checkout's copies wherever the builds are.
   mkdirSync(join(base, 'node_modules'), { recursive: true });

@@ -360,6 +360,37 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       rmSync(fresh, { recursive: true, force: true });
     }
   });
+  it('says in one line what to install when esbuild is missing', async () => {
+    const { ensureServiceBuild } = await import('../../scripts/service-build.mjs');
+    // A checkout with no node_modules, as after `npm ci --omit=dev` without dev dependencies.
+    const root = mkdtempSync(join(tmpdir(), 'weir-root-'));
+    const builds = mkdtempSync(join(tmpdir(), 'weir-build-'));
+    const previous = process.env.WEIR_BUILD_DIR;
+    process.env.WEIR_BUILD_DIR = builds;
+    try {
+      for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, 'src', 'index.ts'), '');
+      writeFileSync(join(root, 'dist', 'index.js'), '');
+      writeFileSync(join(root, 'package.json'), '{ "name": "weir", "type": "module" }\n');
+      writeFileSync(join(root, 'examples', 'service', 'main.ts'), 'export {};\n');
+      await assert.rejects(
+        ensureServiceBuild({ root, buildWeir: () => assert.fail('dist/ is not older than src/') }),
+        (err: Error) => {
+          assert.equal(
+            err.message,
+            'esbuild, which bundles the service, is not installed: run `npm ci` (with dev dependencies)',
+          );
+          return true;
+        },
+      );
+    } finally {
+      if (previous === undefined) delete process.env.WEIR_BUILD_DIR;
+      else process.env.WEIR_BUILD_DIR = previous;
+      rmSync(root, { recursive: true, force: true });
+      rmSync(builds, { recursive: true, force: true });
+    }
+  });
+
   it('bundles again when the sources or dist/ change; a source that does not compile stops the start, naming its line', async () => {
     const { ensureServiceBuild, serviceBuild } = await import('../../scripts/service-build.mjs');
     // A checkout of its own: a one-file service, a dist/ newer than src/, the real node_modules.
