@@ -45,8 +45,9 @@ export interface OverloadOptions {
   /** The longest a request waits for a slot before it is shed (ms). @default 1000 */
   queueTimeoutMs?: number;
   /**
-   * Once the oldest waiting request has waited this long, the newest are served first (ms), until the
-   * queue has emptied. @default 300
+   * Once the oldest waiting request has waited this long and serving the backlog in order would take as
+   * long, the newest are served first (ms), until the queue has emptied or the backlog could be served in
+   * order within half of this. @default 300
    */
   lifoAfterMs?: number;
   /**

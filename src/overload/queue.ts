@@ -5,8 +5,13 @@
  * Under overload, clients that loop back-to-back are what fills the queue; a light client, or a new one,
  * is not made to wait behind them (as fq_codel serves sparse flows ahead of bulk ones).
  * A line is served first-in first-out while the wait is short, and last-in first-out once the
- * oldest waiting request has waited `lifoAfterMs` (a standing queue: the server is overloaded, and the
- * newest requests are the ones whose clients are still there); it turns back once the queue is empty.
+ * oldest waiting request has waited `lifoAfterMs` and the backlog would take that long to serve in order
+ * (a standing queue: the server is overloaded, and the newest requests are the ones whose clients are
+ * still there); it turns back once the queue is empty, or once the backlog could be served in order
+ * within half of `lifoAfterMs`. The time to serve the backlog is its size over the rate at which
+ * waiting requests were served lately: a wait that stands only because a closed set of clients (64
+ * connections, say) keeps more requests than the limit in flight drains in a few tens of ms and stays
+ * first-in first-out, where newest-first would leave the oldest of them to wait out `timeoutMs`.
  * Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the lowest line
  * is turned away to make room, unless the newcomer's line is lower still.
  */
@@ -28,11 +33,18 @@ export interface Waiter {
  */
 export type ShedReason = 'queue-full' | 'queue-timeout' | 'shedding';
 
+/** The rate at which waiting requests are served is measured over windows of this length (ms). */
+const RATE_WINDOW_MS = 100;
+
 export class WaitQueue<W extends Waiter> {
   /** Lines by rank (the class, then idle clients first; see rankOf()), highest first. */
   readonly #lines: { rank: number; line: Fifo<W> }[] = [];
   #size = 0;
   #lifo = false;
+  /** Waiting requests served per ms lately (a moving average over windows), or -1 before any window. */
+  #rate = -1;
+  #windowStart = Number.NaN;
+  #windowServed = 0;
   readonly #max: number;
   readonly #timeoutMs: number;
   readonly #lifoAfterMs: number;
@@ -69,9 +81,19 @@ export class WaitQueue<W extends Waiter> {
       this.#size++;
       return evicted;
     }
+    // A backlog that starts now is timed from now: the time the queue stood empty served nothing.
+    if (this.#size === 0 && this.#windowServed === 0) this.#windowStart = w.since;
     this.#lineOf(rank).push(w);
     this.#size++;
     return undefined;
+  }
+
+  /**
+   * How long serving the whole backlog in order would take at the recent rate (ms); `Infinity` while
+   * that rate is unknown or nil.
+   */
+  get drainMs(): number {
+    return this.#rate > 0 ? this.#size / this.#rate : Number.POSITIVE_INFINITY;
   }
 
   /** The next waiter to run (highest class; FIFO or LIFO as the wait says), or undefined. */
@@ -83,7 +105,10 @@ export class WaitQueue<W extends Waiter> {
       if (first.line.length === 0) this.#lines.shift();
       if (w === undefined) continue;
       this.#size--;
-      if (w.alive()) return w;
+      if (w.alive()) {
+        this.#windowServed++;
+        return w;
+      }
     }
     return undefined;
   }
@@ -122,15 +147,37 @@ export class WaitQueue<W extends Waiter> {
   }
 
   #mode(now: number): void {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const { line } of this.#lines) {
-      const head = line.first();
-      if (head !== undefined && head.since < oldest) oldest = head.since;
+    this.#measure(now);
+    if (this.#size === 0) {
+      this.#lifo = false;
+      return;
     }
-    if (!this.#lifo && now - oldest >= this.#lifoAfterMs) this.#lifo = true;
-    // Back to first-in first-out only once the backlog is gone: going back while it stands (right after
-    // its oldest expired) would make everyone wait again, in waves.
-    else if (this.#lifo && this.#size === 0) this.#lifo = false;
+    if (!this.#lifo) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const { line } of this.#lines) {
+        const head = line.first();
+        if (head !== undefined && head.since < oldest) oldest = head.since;
+      }
+      if (now - oldest >= this.#lifoAfterMs && this.drainMs >= this.#lifoAfterMs) this.#lifo = true;
+    } else if (this.drainMs < this.#lifoAfterMs / 2) {
+      // Back to first-in first-out while a backlog stands only when it is short: going back while it is
+      // long (right after its oldest expired) would make everyone wait again, in waves.
+      this.#lifo = false;
+    }
+  }
+
+  /** Closes the rate's window once it is `RATE_WINDOW_MS` long (a window that served none counts as 0). */
+  #measure(now: number): void {
+    const elapsed = now - this.#windowStart;
+    if (Number.isNaN(elapsed)) {
+      this.#windowStart = now;
+      return;
+    }
+    if (elapsed < RATE_WINDOW_MS) return;
+    const rate = this.#windowServed / elapsed;
+    this.#rate = this.#rate < 0 ? rate : (this.#rate + rate) / 2;
+    this.#windowStart = now;
+    this.#windowServed = 0;
   }
 
   #lineOf(rank: number): Fifo<W> {

@@ -138,6 +138,52 @@ describe('the wait queue', () => {
     assert.equal(fresh.next(1100)?.id, '200@1000');
   });
 
+  /**
+   * A closed set of `clients` against a server that serves `perMs` waiting requests a ms once it starts,
+   * `stallMs` in (a pause: a GC, a neighbour on the core); each client sends again as soon as it has its
+   * answer, or its 503. Returns the requests that waited out the timeout, the longest wait of a served
+   * one after `settleMs`, and whether the queue ended newest-first.
+   */
+  function closedLoop(clients: number, perMs: number, stallMs: number, untilMs: number, settleMs = 0) {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100_000, 1000, 300);
+    for (let c = 0; c < clients; c++) q.push(waiter(200, 0));
+    let expired = 0;
+    let longest = 0;
+    let credit = 0;
+    for (let now = stallMs; now <= untilMs; now++) {
+      for (const w of q.expire(now).expired) {
+        expired++;
+        q.push(waiter(200, now));
+        assert.ok(w.since <= now - 1000);
+      }
+      for (credit += perMs; credit >= 1; credit--) {
+        const w = q.next(now);
+        if (w === undefined) break;
+        if (now >= settleMs) longest = Math.max(longest, now - w.since);
+        q.push(waiter(200, now));
+      }
+    }
+    return { expired, longest, lifo: q.lifo };
+  }
+
+  it('turns back to first-in first-out while a short backlog stands: a closed set of clients is not left to time out', () => {
+    // 60 clients, 0.5 served a ms: in order, each waits 120 ms. A 400 ms stall makes the oldest wait
+    // past lifoAfterMs, so the queue serves newest first until the rate is known again; it must then go
+    // back to serving in order, and nobody waits out the 1 s timeout (newest-first until the queue
+    // empties, which a closed set of clients never lets happen, starved the oldest until they did).
+    const run = closedLoop(60, 0.5, 400, 5000, 2000);
+    assert.equal(run.expired, 0);
+    assert.equal(run.lifo, false);
+    assert.ok(run.longest <= 200, `served waits settle near 120 ms (longest ${run.longest} ms)`);
+  });
+
+  it('stays newest-first while the backlog would take longer than lifoAfterMs to serve in order', () => {
+    // 2,000 clients, 3 served a ms: in order, each would wait ~670 ms. Newest first, and the oldest time out.
+    const run = closedLoop(2000, 3, 0, 5000, 2000);
+    assert.equal(run.lifo, true);
+    assert.ok(run.expired > 0);
+  });
+
   it('expires what waited timeoutMs, drops the unanswerable, and says when the next expires', () => {
     const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
     q.push(waiter(200, 0));
