@@ -1,7 +1,7 @@
 // The reference service compiled to JavaScript (for `npm start`): examples/service bundled with weir's
 // dist/ by esbuild into .build/service/<hash>/ (WEIR_BUILD_DIR instead of .build when set, for tests),
 // beside symlinks to its migrations/ and public/ folders. The hash covers every source file's path, size
-// and time, and the dist/ build it holds. A build is made in a folder of its own and renamed into place,
+// and time, the dist/ build it holds, and this script (a changed way of bundling is a new build). A build is made in a folder of its own and renamed into place,
 // so starts that race each other never see half of one. weir comes from dist/ (the package's exports,
 // without the weir-source condition), which must be at least as new as src/.
 import { spawnSync } from 'node:child_process';
@@ -85,6 +85,8 @@ export function serviceBuild({ root }) {
   // build replaces every file) or a checkout that moved is a new build.
   const distIndex = join(root, 'dist', 'index.js');
   if (existsSync(distIndex)) hash.update(`${root}\0${statSync(distIndex).mtimeMs}\n`);
+  const self = statSync(fileURLToPath(import.meta.url));
+  hash.update(`${self.size}\0${self.mtimeMs}\n`);
   const base = join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'service');
   const out = join(base, hash.digest('hex').slice(0, 16));
   const main = join(out, 'main.js');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -433,6 +434,15 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       utimesSync(join(root, 'dist', 'index.js'), later, later);
       assert.notEqual(serviceBuild({ root }).main, first);
       assert.equal(serviceBuild({ root }).ready, false);
+      // A changed build script (another way of bundling, from a weir update) is a new build too.
+      mkdirSync(join(root, 'scripts'));
+      const script = join(root, 'scripts', 'service-build.mjs');
+      copyFileSync(fileURLToPath(new URL('../../scripts/service-build.mjs', import.meta.url)), script);
+      const copy = await import(pathToFileURL(script).href);
+      const current = copy.serviceBuild({ root }).main;
+      const edited = new Date(Date.now() + 120_000);
+      utimesSync(script, edited, edited);
+      assert.notEqual(copy.serviceBuild({ root }).main, current);
 
       writeFileSync(main, 'export const answer: number = ;\n');
       await assert.rejects(
