@@ -46,8 +46,8 @@ export interface OverloadOptions {
   queueTimeoutMs?: number;
   /**
    * Once the oldest waiting request has waited this long and serving the backlog in order would take as
-   * long, the newest are served first (ms), until the queue has emptied or the backlog could be served in
-   * order within half of this. @default 300
+   * long, the newest are served first (ms), until the queue has emptied or the backlog could have been
+   * served in order within half of this for 100 ms. @default 300
    */
   lifoAfterMs?: number;
   /**

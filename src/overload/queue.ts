@@ -7,9 +7,10 @@
  * A line is served first-in first-out while the wait is short, and last-in first-out once the
  * oldest waiting request has waited `lifoAfterMs` and the backlog would take that long to serve in order
  * (a standing queue: the server is overloaded, and the newest requests are the ones whose clients are
- * still there); it turns back once the queue is empty, or once the backlog could be served in order
- * within half of `lifoAfterMs`. The time to serve the backlog is its size over the rate at which
- * waiting requests were served lately: a wait that stands only because a closed set of clients (64
+ * still there); it turns back once the queue is empty, or once the backlog could have been served in
+ * order within half of `lifoAfterMs` for a whole 100 ms window. The time to serve the backlog is its
+ * size over the rate at which waiting requests were served lately: a wait that stands only because a
+ * closed set of clients (64
  * connections, say) keeps more requests than the limit in flight drains in a few tens of ms and stays
  * first-in first-out, where newest-first would leave the oldest of them to wait out `timeoutMs`.
  * Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the lowest line
@@ -45,6 +46,8 @@ export class WaitQueue<W extends Waiter> {
   #rate = -1;
   #windowStart = Number.NaN;
   #windowServed = 0;
+  /** Since when the backlog has been short enough to serve in order (NaN: it is not). */
+  #shortSince = Number.NaN;
   readonly #max: number;
   readonly #timeoutMs: number;
   readonly #lifoAfterMs: number;
@@ -150,6 +153,7 @@ export class WaitQueue<W extends Waiter> {
     this.#measure(now);
     if (this.#size === 0) {
       this.#lifo = false;
+      this.#shortSince = Number.NaN;
       return;
     }
     if (!this.#lifo) {
@@ -159,10 +163,16 @@ export class WaitQueue<W extends Waiter> {
         if (head !== undefined && head.since < oldest) oldest = head.since;
       }
       if (now - oldest >= this.#lifoAfterMs && this.drainMs >= this.#lifoAfterMs) this.#lifo = true;
-    } else if (this.drainMs < this.#lifoAfterMs / 2) {
-      // Back to first-in first-out while a backlog stands only when it is short: going back while it is
-      // long (right after its oldest expired) would make everyone wait again, in waves.
+    } else if (this.drainMs >= this.#lifoAfterMs / 2) {
+      this.#shortSince = Number.NaN;
+    } else if (Number.isNaN(this.#shortSince)) {
+      this.#shortSince = now;
+    } else if (now - this.#shortSince >= RATE_WINDOW_MS) {
+      // Back to first-in first-out while a backlog stands only when it has stayed short for a window:
+      // going back while it is long, or in the moment a cohort has just expired and its clients have not
+      // sent again yet, would make everyone wait again, in waves.
       this.#lifo = false;
+      this.#shortSince = Number.NaN;
     }
   }
 
