@@ -1,9 +1,10 @@
 // The reference service compiled to JavaScript (for `npm start`): examples/service bundled with weir's
 // dist/ by esbuild into .build/service/<hash>/ (WEIR_BUILD_DIR instead of .build when set, for tests),
 // beside symlinks to its migrations/ and public/ folders. The hash covers every source file's path, size
-// and time, the dist/ build it holds, and this script (a changed way of bundling is a new build). A build is made in a folder of its own and renamed into place,
-// so starts that race each other never see half of one. weir comes from dist/ (the package's exports,
-// without the weir-source condition), which must be at least as new as src/.
+// and time, the dist/ build it holds, and this script (a changed way of bundling is a new build). A build
+// is made in a folder of its own and renamed into place, so starts that race each other never see half
+// of one. weir comes from dist/ (the package's exports, without the weir-source condition), which must be
+// at least as new as src/.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -178,8 +179,9 @@ export async function ensureServiceBuild({ root, buildWeir }) {
       if (err.code !== 'EEXIST') throw err;
     }
   };
-  // weir itself is in the bundle. Every package weir or the service may import at run time (a driver weir loads when its URL is used,
-  // valibot for the service's schemas) is one of weir's dependencies, optional or not.
+  // weir itself is in the bundle. Every package weir or the service may import at run time (a driver
+  // weir loads when its URL is used, valibot for the service's schemas) is one of weir's dependencies,
+  // optional or not.
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   for (const name of Object.keys({
     ...pkg.dependencies,

@@ -10,9 +10,9 @@
  * still there); it turns back once the queue is empty, or once the backlog could have been served in
  * order within half of `lifoAfterMs` for a whole 100 ms window. The time to serve the backlog is its
  * size over the rate at which waiting requests were served lately: a wait that stands only because a
- * closed set of clients (64
- * connections, say) keeps more requests than the limit in flight drains in a few tens of ms and stays
- * first-in first-out, where newest-first would leave the oldest of them to wait out `timeoutMs`.
+ * closed set of clients (64 connections, say) keeps more requests than the limit in flight drains in a
+ * few tens of ms and stays first-in first-out, where newest-first would leave the oldest of them to wait
+ * out `timeoutMs`.
  * Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the lowest line
  * is turned away to make room, unless the newcomer's line is lower still.
  */
@@ -91,14 +91,6 @@ export class WaitQueue<W extends Waiter> {
     return undefined;
   }
 
-  /**
-   * How long serving the whole backlog in order would take at the recent rate (ms); `Infinity` while
-   * that rate is unknown or nil.
-   */
-  get drainMs(): number {
-    return this.#rate > 0 ? this.#size / this.#rate : Number.POSITIVE_INFINITY;
-  }
-
   /** The next waiter to run (highest class; FIFO or LIFO as the wait says), or undefined. */
   next(now: number): W | undefined {
     this.#mode(now);
@@ -162,8 +154,8 @@ export class WaitQueue<W extends Waiter> {
         const head = line.first();
         if (head !== undefined && head.since < oldest) oldest = head.since;
       }
-      if (now - oldest >= this.#lifoAfterMs && this.drainMs >= this.#lifoAfterMs) this.#lifo = true;
-    } else if (this.drainMs >= this.#lifoAfterMs / 2) {
+      if (now - oldest >= this.#lifoAfterMs && this.#drainMs() >= this.#lifoAfterMs) this.#lifo = true;
+    } else if (this.#drainMs() >= this.#lifoAfterMs / 2) {
       this.#shortSince = Number.NaN;
     } else if (Number.isNaN(this.#shortSince)) {
       this.#shortSince = now;
@@ -174,6 +166,14 @@ export class WaitQueue<W extends Waiter> {
       this.#lifo = false;
       this.#shortSince = Number.NaN;
     }
+  }
+
+  /**
+   * How long serving the whole backlog in order would take at the recent rate (ms); `Infinity` while
+   * that rate is unknown or nil.
+   */
+  #drainMs(): number {
+    return this.#rate > 0 ? this.#size / this.#rate : Number.POSITIVE_INFINITY;
   }
 
   /** Closes the rate's window once it is `RATE_WINDOW_MS` long (a window that served none counts as 0). */
