@@ -164,6 +164,27 @@ describe('reference service over a real socket', () => {
   });
 });
 
+/**
+ * Runs `fn` on a scratch checkout (src/, dist/ with an index newer than src/, examples/service/) whose
+ * builds go to a scratch WEIR_BUILD_DIR; both are removed after, and WEIR_BUILD_DIR is restored.
+ */
+async function inScratchCheckout(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'weir-root-'));
+  const builds = mkdtempSync(join(tmpdir(), 'weir-build-'));
+  const previous = process.env.WEIR_BUILD_DIR;
+  process.env.WEIR_BUILD_DIR = builds;
+  try {
+    for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
+    writeFileSync(join(root, 'src', 'index.ts'), '');
+    await fn(root);
+  } finally {
+    if (previous === undefined) delete process.env.WEIR_BUILD_DIR;
+    else process.env.WEIR_BUILD_DIR = previous;
+    rmSync(root, { recursive: true, force: true });
+    rmSync(builds, { recursive: true, force: true });
+  }
+}
+
 describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', () => {
   // Builds of its own, so that these starts neither use nor disturb the checkout's .build/.
   const buildDir = mkdtempSync(join(tmpdir(), 'weir-build-'));
@@ -364,13 +385,7 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
   it('says in one line what to install when esbuild is missing', async () => {
     const { ensureServiceBuild } = await import('../../scripts/service-build.mjs');
     // A checkout with no node_modules, as after `npm ci --omit=dev` without dev dependencies.
-    const root = mkdtempSync(join(tmpdir(), 'weir-root-'));
-    const builds = mkdtempSync(join(tmpdir(), 'weir-build-'));
-    const previous = process.env.WEIR_BUILD_DIR;
-    process.env.WEIR_BUILD_DIR = builds;
-    try {
-      for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
-      writeFileSync(join(root, 'src', 'index.ts'), '');
+    await inScratchCheckout(async (root) => {
       writeFileSync(join(root, 'dist', 'index.js'), '');
       writeFileSync(join(root, 'package.json'), '{ "name": "weir", "type": "module" }\n');
       writeFileSync(join(root, 'examples', 'service', 'main.ts'), 'export {};\n');
@@ -384,24 +399,13 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
           return true;
         },
       );
-    } finally {
-      if (previous === undefined) delete process.env.WEIR_BUILD_DIR;
-      else process.env.WEIR_BUILD_DIR = previous;
-      rmSync(root, { recursive: true, force: true });
-      rmSync(builds, { recursive: true, force: true });
-    }
+    });
   });
 
   it('bundles again when the sources or dist/ change; a source that does not compile stops the start, naming its line', async () => {
     const { ensureServiceBuild, serviceBuild } = await import('../../scripts/service-build.mjs');
     // A checkout of its own: a one-file service, a dist/ newer than src/, the real node_modules.
-    const root = mkdtempSync(join(tmpdir(), 'weir-root-'));
-    const builds = mkdtempSync(join(tmpdir(), 'weir-build-'));
-    const previous = process.env.WEIR_BUILD_DIR;
-    process.env.WEIR_BUILD_DIR = builds;
-    try {
-      for (const dir of ['src', 'dist', 'examples/service']) mkdirSync(join(root, dir), { recursive: true });
-      writeFileSync(join(root, 'src', 'index.ts'), '');
+    await inScratchCheckout(async (root) => {
       // weir's code that finds files beside its own reads import.meta.url: in the bundle, still its own.
       writeFileSync(join(root, 'dist', 'index.js'), 'export const where = import.meta.url;\n');
       writeFileSync(
@@ -449,11 +453,6 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
         ensureServiceBuild({ root, buildWeir }),
         /^Error: the service does not compile: examples\/service\/main\.ts:1: Unexpected ";"/,
       );
-    } finally {
-      if (previous === undefined) delete process.env.WEIR_BUILD_DIR;
-      else process.env.WEIR_BUILD_DIR = previous;
-      rmSync(root, { recursive: true, force: true });
-      rmSync(builds, { recursive: true, force: true });
-    }
+    });
   });
 });
