@@ -216,7 +216,7 @@ function notes(p, lines, { results, opts }) {
     `- The probers run on core 1 beside wrk, at ${opts.rate} requests a second each: their own latency adds a few ms at most.`,
     "- **fastify + under-pressure** (`servers/overload-fastify.mjs --under-pressure`): `maxEventLoopDelay: 50` ms, nothing else. under-pressure compares the mean event-loop delay of each 1 s sample with it; in a trial with this route that mean stayed at 5–12 ms at 64 connections and rose to 10–140 ms (mostly 40–80) at 2,000, so 50 ms separates them. The README's example value, 1000 ms, is never reached by this route (that row would be fastify again). `maxEventLoopUtilization` is left off: by default it is the utilisation since start-up, and per interval a saturated but healthy server is near 1.0 already at 64 connections.",
     '- **weir (OVERLOAD=off)**: the service with its adaptive limit turned off. A build of weir without the limit ignores `OVERLOAD`, and then both weir rows measure the same server.',
-    `- One round${opts.rounds > 1 ? ' each' : ''}: the machine is shared, so a single run's numbers move with what else runs; compare ratios more than absolute figures.`,
+    `- ${opts.rounds > 1 ? `${opts.rounds} rounds, each server once a round` : 'One round'}: the machine is shared, so a single run's numbers move with what else runs; compare ratios more than absolute figures.`,
   ]);
   p();
 }

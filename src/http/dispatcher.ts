@@ -16,7 +16,7 @@ import { type AppRuntime, Context, type RouteSettings } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
 import { FALLBACKS, fallbackKind } from './fallbacks.ts';
-import { answered, giveBack, idleClient } from './limited.ts';
+import { answered, clientState, giveBack } from './limited.ts';
 import { observeRequest, requestChannel, UNMATCHED } from './observe.ts';
 import { type Admission, runAdmission, shedRequest } from './pipeline.ts';
 import { checkRequest, readTarget } from './protocol.ts';
@@ -229,14 +229,16 @@ export class Dispatcher {
     } else {
       const query = q === -1 ? '' : url.slice(q + 1);
       const since = performance.now();
+      const client = clientState(req.socket, since, limiter.settings.idleClientMs);
       limiter.wait({
         priority: route.priority,
-        idle: idleClient(req.socket, since, limiter.settings.idleClientMs),
+        idle: client === 'idle',
+        retry: client === 'retry',
         since,
         alive: () => req.socket?.destroyed !== true,
         run: () => this.#serveLimited(limiter, req, res, method, path, query, params, route, arrived),
         shed: (_reason, now) => {
-          answered(req.socket, now);
+          answered(req.socket, now, true);
           shedRequest(req, res, this.#runtime, limiter.settings.retryAfterSeconds);
         },
       });

@@ -38,6 +38,11 @@ export class Fifo<T> {
     return this.#head === this.#items.length ? undefined : this.#items[this.#head];
   }
 
+  /** The last item pushed, left in the line. */
+  last(): T | undefined {
+    return this.#head === this.#items.length ? undefined : this.#items[this.#items.length - 1];
+  }
+
   /** The last item pushed, removed from the line (last-in first-out); `undefined` when it is empty. */
   pop(): T | undefined {
     if (this.#head === this.#items.length) return undefined;

@@ -147,13 +147,14 @@ export function httpMetrics(
     pulled(
       registry,
       `${prefix}overload_waited_total`,
-      'Requests that waited for a slot and got one, by whether their client was idle (served ahead) or looping.',
+      'Requests that waited for a slot and got one, by whether their client was idle (served ahead), looping, or retrying at once after a 503 (served behind).',
       'counter',
       () => {
-        const { waited, waitedIdle } = limiter.stats();
+        const { waited, waitedIdle, waitedRetry } = limiter.stats();
         return [
           { labels: { client: 'idle' }, value: waitedIdle },
-          { labels: { client: 'looping' }, value: waited - waitedIdle },
+          { labels: { client: 'looping' }, value: waited - waitedIdle - waitedRetry },
+          { labels: { client: 'retry' }, value: waitedRetry },
         ];
       },
     );

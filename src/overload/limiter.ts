@@ -7,8 +7,9 @@
  * (latency, status), the event loop's delay, the clock. Outputs: run or shed each request, exactly once;
  * the process's pressure state (internal/pressure.ts) raised while shedding and lowered `CALM_AFTER_MS`
  * after the last shed; events on the `weir:overload` diagnostics channel; {@link OverloadLimiter.stats}.
- * Timers: one for the queue's next expiry (only while requests wait), one for the event loop's delay
- * and one for the pressure state (only while raised); all unref'd, all cleared by `close()`.
+ * Timers: one for the queue's next expiry (only while requests wait), one for the stale requests the
+ * queue holds back (see queue.ts), one for the event loop's delay and one for the pressure state (only
+ * while raised); all unref'd, all cleared by `close()`.
  */
 import { channel } from 'node:diagnostics_channel';
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -43,6 +44,11 @@ export interface OverloadStats {
    * waited in the line ahead of clients that loop back-to-back.
    */
   waitedIdle: number;
+  /**
+   * Of `waited`, those sent right after a 503 on their connection (a retry that ignored `Retry-After`):
+   * they waited behind the others.
+   */
+  waitedRetry: number;
   shed: { total: number; byReason: Record<ShedReason, number>; byPriority: Record<string, number> };
   /** Mean event-loop delay over the last half second, in ms. */
   eventLoopDelayMs: number;
@@ -65,6 +71,8 @@ export class OverloadLimiter {
   #inFlight = 0;
   #pumping = false;
   #expiry: NodeJS.Timeout | undefined;
+  /** Serves stale requests the queue holds back, if nothing has arrived by then. */
+  #held: NodeJS.Timeout | undefined;
   #loop: NodeJS.Timeout | undefined;
   #delay: IntervalHistogram | undefined;
   #elu = performance.eventLoopUtilization();
@@ -75,6 +83,7 @@ export class OverloadLimiter {
   #admitted = 0;
   #waited = 0;
   #waitedIdle = 0;
+  #waitedRetry = 0;
   #shed = {
     total: 0,
     byReason: { 'queue-full': 0, 'queue-timeout': 0, shedding: 0 },
@@ -92,7 +101,11 @@ export class OverloadLimiter {
       mark = now;
       return utilization;
     });
-    this.#queue = new WaitQueue(settings.maxQueue, settings.queueTimeoutMs, settings.lifoAfterMs);
+    this.#queue = new WaitQueue(settings.maxQueue, settings.queueTimeoutMs, settings.lifoAfterMs, {
+      staleAfterMs: settings.staleAfterMs,
+      // A client that retried at once after a 503 waits as long again as `Retry-After` told it to.
+      retryTimeoutMs: settings.queueTimeoutMs + settings.retryAfterSeconds * 1000,
+    });
   }
 
   get limit(): number {
@@ -180,6 +193,7 @@ export class OverloadLimiter {
       admitted: this.#admitted,
       waited: this.#waited,
       waitedIdle: this.#waitedIdle,
+      waitedRetry: this.#waitedRetry,
       shed: {
         total: this.#shed.total,
         byReason: { ...this.#shed.byReason },
@@ -197,8 +211,9 @@ export class OverloadLimiter {
     clearInterval(this.#loop);
     clearTimeout(this.#calm);
     clearTimeout(this.#probeTimer);
+    clearTimeout(this.#held);
     this.#delay?.disable();
-    this.#expiry = this.#loop = this.#calm = undefined;
+    this.#expiry = this.#loop = this.#calm = this.#held = undefined;
     if (pressure.raised) pressure.set(false);
     const now = performance.now();
     for (const e of this.#queue.drain()) this.#turnAway(e, 'queue-timeout', now, false);
@@ -220,22 +235,41 @@ export class OverloadLimiter {
     this.#probeTimer.unref();
   }
 
-  #pump(): void {
+  #pump(lull = false): void {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       while (this.#inFlight < this.#limit.limit && this.#queue.size > 0) {
-        const e = this.#queue.next(performance.now());
+        const e = this.#queue.next(performance.now(), lull);
         if (e === undefined) break;
         this.#inFlight++;
         this.#admitted++;
         this.#waited++;
         if (e.idle) this.#waitedIdle++;
+        else if (e.retry) this.#waitedRetry++;
         e.run();
       }
     } finally {
       this.#pumping = false;
     }
+    const heldUntil = this.#queue.heldUntil;
+    if (!Number.isNaN(heldUntil) && this.#held === undefined && !this.#closed) this.#hold(heldUntil);
+  }
+
+  /**
+   * The queue holds stale requests back while requests keep arriving: at `until`, once the loop has
+   * polled for new ones (a check-phase callback runs right after the poll), they are served if none came.
+   */
+  #hold(until: number): void {
+    this.#held = setTimeout(
+      () =>
+        setImmediate(() => {
+          this.#held = undefined;
+          if (!this.#closed) this.#pump(true);
+        }),
+      Math.max(1, until - performance.now()),
+    );
+    this.#held.unref();
   }
 
   #armExpiry(at: number): void {

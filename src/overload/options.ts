@@ -45,11 +45,18 @@ export interface OverloadOptions {
   /** The longest a request waits for a slot before it is shed (ms). @default 1000 */
   queueTimeoutMs?: number;
   /**
-   * Once the oldest waiting request has waited this long and serving the backlog in order would take as
-   * long, the newest are served first (ms), until the queue has emptied or the backlog could have been
-   * served in order within half of this for 100 ms. @default 300
+   * Once serving the waiting backlog in order would take this long (ms) and its oldest request is stale
+   * (`staleAfterMs`), the newest are served first, until the queue has emptied or the backlog could have
+   * been served in order within half of this for 100 ms. @default 300
    */
   lifoAfterMs?: number;
+  /**
+   * A request that has waited this long is stale (ms): while the newest are served first, it is served
+   * only when no fresher request of its class waits and none has arrived for 10 ms (the load has passed);
+   * the slot is left for a request that arrives instead, so that served requests' waits stay under this.
+   * @default 50
+   */
+  staleAfterMs?: number;
   /**
    * A waiting request whose client was idle at least this long since its previous answer on the same
    * connection (or that opened a new one) is served ahead of the requests of its class sent right after
@@ -59,7 +66,11 @@ export interface OverloadOptions {
   idleClientMs?: number;
   /** A mean event-loop delay above this (ms, per half second) shrinks the limit. @default 100 */
   maxEventLoopDelayMs?: number;
-  /** `Retry-After` of a shed request, in seconds. @default 1 */
+  /**
+   * `Retry-After` of a shed request, in seconds. A client that sends its next request on the connection
+   * within `idleClientMs` of the 503 (ignoring it) waits behind its class's other requests, for up to
+   * `queueTimeoutMs` plus this. @default 1
+   */
   retryAfterSeconds?: number;
 }
 
@@ -75,6 +86,7 @@ const DEFAULTS: OverloadSettings = {
   maxQueue: 10_000,
   queueTimeoutMs: 1000,
   lifoAfterMs: 300,
+  staleAfterMs: 50,
   idleClientMs: 50,
   maxEventLoopDelayMs: 100,
   retryAfterSeconds: 1,

@@ -1,19 +1,24 @@
 /**
  * Where requests over the concurrency limit wait: one line per priority class, highest class served
- * first, and within a class two lines: requests of clients that were idle (a new connection, or one whose
- * previous answer went out a while ago) ahead of requests sent right after an answer on their connection.
+ * first, and within a class three lines: requests of clients that were idle (a new connection, or one
+ * whose previous answer went out a while ago), ahead of requests sent right after an answer on their
+ * connection, ahead of requests sent right after a 503 (retries that ignored its `Retry-After`).
  * Under overload, clients that loop back-to-back are what fills the queue; a light client, or a new one,
- * is not made to wait behind them (as fq_codel serves sparse flows ahead of bulk ones).
- * A line is served first-in first-out while the wait is short, and last-in first-out once the
- * oldest waiting request has waited `lifoAfterMs` and the backlog would take that long to serve in order
- * (a standing queue: the server is overloaded, and the newest requests are the ones whose clients are
- * still there); it turns back once the queue is empty, or once the backlog could have been served in
- * order within half of `lifoAfterMs` for a whole 100 ms window. The time to serve the backlog is its
- * size over the rate at which waiting requests were served lately: a wait that stands only because a
- * closed set of clients (64 connections, say) keeps more requests than the limit in flight drains in a
- * few tens of ms and stays first-in first-out, where newest-first would leave the oldest of them to wait
- * out `timeoutMs`.
- * Nothing waits longer than `timeoutMs`; when the queue is full, the oldest request of the lowest line
+ * is not made to wait behind them (as fq_codel serves sparse flows ahead of bulk ones), and a client
+ * that retries at once waits behind those that did not, for `retryTimeoutMs` (longer than `timeoutMs`
+ * with the limiter's settings): each turn of a retry storm then costs the server a 503 less often.
+ * A line is served first-in first-out while the wait is short, and last-in first-out once its oldest
+ * request is stale (has waited `staleAfterMs`, or `lifoAfterMs` if shorter) and the backlog would take
+ * `lifoAfterMs` to serve in order (a standing queue: the server is overloaded, and the newest requests
+ * are the ones whose clients are still there); it turns back once the queue is empty, or once the
+ * backlog could have been served in order within half of `lifoAfterMs` for a whole 100 ms window. The
+ * time to serve the backlog is its size over the rate at which waiting requests were served lately: a
+ * wait that stands only because a closed set of clients (64 connections, say) keeps more requests than
+ * the limit in flight drains in a few tens of ms and stays first-in first-out, where newest-first would
+ * leave the oldest of them to wait out `timeoutMs`.
+ * While newest-first, a stale request is served only when no fresher one of its class waits and none
+ * has arrived for a moment (see #freshest()): otherwise it waits for that, or for its timeout.
+ * Nothing waits longer than `timeoutMs` (`retryTimeoutMs` for a retry); when the queue is full, the oldest request of the lowest line
  * is turned away to make room, unless the newcomer's line is lower still.
  */
 import { Fifo } from '../internal/fifo.ts';
@@ -23,6 +28,11 @@ export interface Waiter {
   readonly priority: number;
   /** True when its client was idle before sending it: it waits ahead of its class's other requests. */
   readonly idle?: boolean;
+  /**
+   * True when its client sent it right after a 503 (a retry that ignored `Retry-After`): it waits behind
+   * its class's other requests, and longer (see {@link WaitQueueOptions.retryTimeoutMs}).
+   */
+  readonly retry?: boolean;
   readonly since: number;
   /** False once its client has gone: it is dropped without an answer. */
   alive(): boolean;
@@ -36,10 +46,15 @@ export type ShedReason = 'queue-full' | 'queue-timeout' | 'shedding';
 
 /** The rate at which waiting requests are served is measured over windows of this length (ms). */
 const RATE_WINDOW_MS = 100;
+/**
+ * While newest-first, a stale request is held back only while requests keep arriving: once none has
+ * arrived for this long (ms), the load has passed and a free slot serves the stale ones too.
+ */
+const ARRIVALS_LAPSE_MS = 10;
 
 export class WaitQueue<W extends Waiter> {
-  /** Lines by rank (the class, then idle clients first; see rankOf()), highest first. */
-  readonly #lines: { rank: number; line: Fifo<W> }[] = [];
+  /** Lines by rank (the class, then idle clients first, retries last; see rankOf()), highest first. */
+  readonly #lines: { rank: number; line: Fifo<W>; timeoutMs: number }[] = [];
   #size = 0;
   #lifo = false;
   /** Waiting requests served per ms lately (a moving average over windows), or -1 before any window. */
@@ -48,14 +63,24 @@ export class WaitQueue<W extends Waiter> {
   #windowServed = 0;
   /** Since when the backlog has been short enough to serve in order (NaN: it is not). */
   #shortSince = Number.NaN;
+  /** When the newest request arrived. */
+  #lastArrival = Number.NEGATIVE_INFINITY;
+  /** The last arrival before a lull in arrivals (NaN: none since). */
+  #lullAfter = Number.NaN;
+  /** Until when stale requests are held back (NaN: they are not). */
+  #heldUntil = Number.NaN;
   readonly #max: number;
   readonly #timeoutMs: number;
   readonly #lifoAfterMs: number;
+  readonly #staleAfterMs: number;
+  readonly #retryTimeoutMs: number;
 
-  constructor(max: number, timeoutMs: number, lifoAfterMs: number) {
+  constructor(max: number, timeoutMs: number, lifoAfterMs: number, options: WaitQueueOptions = {}) {
     this.#max = max;
     this.#timeoutMs = timeoutMs;
     this.#lifoAfterMs = lifoAfterMs;
+    this.#staleAfterMs = options.staleAfterMs ?? Number.POSITIVE_INFINITY;
+    this.#retryTimeoutMs = options.retryTimeoutMs ?? timeoutMs;
   }
 
   get size(): number {
@@ -68,11 +93,20 @@ export class WaitQueue<W extends Waiter> {
   }
 
   /**
+   * When {@link next} last found only stale requests to serve while requests kept arriving: the time
+   * it would serve them if none arrives before (NaN otherwise).
+   */
+  get heldUntil(): number {
+    return this.#heldUntil;
+  }
+
+  /**
    * Adds `w`. Returns the waiter turned away to make room (`w` itself when its class is the lowest and
    * the queue is full), or undefined.
    */
   push(w: W): W | undefined {
     const rank = rankOf(w);
+    if (w.since > this.#lastArrival) this.#lastArrival = w.since;
     if (this.#size >= this.#max) {
       const lowest = this.#lines.at(-1);
       if (lowest === undefined || lowest.rank > rank) return w;
@@ -91,21 +125,57 @@ export class WaitQueue<W extends Waiter> {
     return undefined;
   }
 
-  /** The next waiter to run (highest class; FIFO or LIFO as the wait says), or undefined. */
-  next(now: number): W | undefined {
+  /**
+   * The next waiter to run (highest class; FIFO or LIFO as the wait says), or undefined: the queue is
+   * empty, or it holds only stale requests back ({@link heldUntil}). `lull`: the caller has just polled
+   * for new requests (so a stretch of other work is not taken for a lapse in arrivals); only then are
+   * stale requests served while newest-first.
+   */
+  next(now: number, lull = false): W | undefined {
     this.#mode(now);
+    this.#heldUntil = Number.NaN;
     while (this.#lines.length > 0) {
-      const first = this.#lines[0]!;
-      const w = this.#lifo ? first.line.pop() : first.line.shift();
-      if (first.line.length === 0) this.#lines.shift();
+      const i = this.#lifo ? this.#freshest(now, lull) : 0;
+      if (i < 0) return undefined;
+      const at = this.#lines[i]!;
+      const w = this.#lifo ? at.line.pop() : at.line.shift();
+      if (at.line.length === 0) this.#lines.splice(i, 1);
       if (w === undefined) continue;
       this.#size--;
+      if (this.#size === 0) this.#emptied();
       if (w.alive()) {
         this.#windowServed++;
         return w;
       }
     }
     return undefined;
+  }
+
+  /**
+   * Newest-first: the line to serve from, of the highest class's, the first whose newest request has
+   * waited less than `staleAfterMs` (the requests under a newest are older). With none, the first line
+   * in a `lull` (no request has arrived for `ARRIVALS_LAPSE_MS`), and until the next arrival; otherwise
+   * -1: the stale requests are held back. Their clients have waited too long for a served answer to be
+   * worth more than a fresh client's, and a slot left free is taken within moments by a request that
+   * arrives (in a closed loop a served client sends again at once). Served waits then stay under
+   * `staleAfterMs`, where newest-first alone lets a request sink under newer ones (a closed loop puts
+   * one back on top for every one served, so how long it stays under them has a long tail) and be
+   * served, now and then, after most of `timeoutMs`.
+   */
+  #freshest(now: number, lull: boolean): number {
+    const lines = this.#lines;
+    const top = classOf(lines[0]!.rank);
+    for (let i = 0; i < lines.length && classOf(lines[i]!.rank) === top; i++) {
+      const newest = lines[i]!.line.last();
+      if (newest !== undefined && now - newest.since < this.#staleAfterMs) return i;
+    }
+    if ((lull || this.#lullAfter === this.#lastArrival) && now - this.#lastArrival >= ARRIVALS_LAPSE_MS) {
+      // Until a request arrives, the stale ones are served as slots free up.
+      this.#lullAfter = this.#lastArrival;
+      return 0;
+    }
+    this.#heldUntil = this.#lastArrival + ARRIVALS_LAPSE_MS;
+    return -1;
   }
 
   /**
@@ -116,16 +186,16 @@ export class WaitQueue<W extends Waiter> {
     const expired: W[] = [];
     let nextAt = Number.POSITIVE_INFINITY;
     for (let i = this.#lines.length - 1; i >= 0; i--) {
-      const { line } = this.#lines[i]!;
+      const { line, timeoutMs } = this.#lines[i]!;
       for (let w = line.first(); w !== undefined; w = line.first()) {
-        if (w.alive() && now - w.since < this.#timeoutMs) break;
+        if (w.alive() && now - w.since < timeoutMs) break;
         line.shift();
         this.#size--;
         if (w.alive()) expired.push(w);
       }
       const head = line.first();
       if (head === undefined) this.#lines.splice(i, 1);
-      else if (head.since + this.#timeoutMs < nextAt) nextAt = head.since + this.#timeoutMs;
+      else if (head.since + timeoutMs < nextAt) nextAt = head.since + timeoutMs;
     }
     this.#mode(now);
     return { expired, nextAt };
@@ -144,8 +214,7 @@ export class WaitQueue<W extends Waiter> {
   #mode(now: number): void {
     this.#measure(now);
     if (this.#size === 0) {
-      this.#lifo = false;
-      this.#shortSince = Number.NaN;
+      this.#emptied();
       return;
     }
     if (!this.#lifo) {
@@ -154,7 +223,10 @@ export class WaitQueue<W extends Waiter> {
         const head = line.first();
         if (head !== undefined && head.since < oldest) oldest = head.since;
       }
-      if (now - oldest >= this.#lifoAfterMs && this.#drainMs() >= this.#lifoAfterMs) this.#lifo = true;
+      const waited = now - oldest;
+      if (waited >= this.#staleAfterMs || waited >= this.#lifoAfterMs) {
+        if (this.#drainMs() >= this.#lifoAfterMs) this.#lifo = true;
+      }
     } else if (this.#drainMs() >= this.#lifoAfterMs / 2) {
       this.#shortSince = Number.NaN;
     } else if (Number.isNaN(this.#shortSince)) {
@@ -166,6 +238,12 @@ export class WaitQueue<W extends Waiter> {
       this.#lifo = false;
       this.#shortSince = Number.NaN;
     }
+  }
+
+  /** The queue has emptied: the overload, if any, has passed. */
+  #emptied(): void {
+    this.#lifo = false;
+    this.#shortSince = Number.NaN;
   }
 
   /**
@@ -196,12 +274,28 @@ export class WaitQueue<W extends Waiter> {
     while (i < lines.length && lines[i]!.rank > rank) i++;
     if (i < lines.length && lines[i]!.rank === rank) return lines[i]!.line;
     const line = new Fifo<W>();
-    lines.splice(i, 0, { rank, line });
+    const timeoutMs = rank % 3 === 0 ? this.#retryTimeoutMs : this.#timeoutMs;
+    lines.splice(i, 0, { rank, line, timeoutMs });
     return line;
   }
 }
 
-/** A waiter's line: classes are integers, so an idle client's line sits between its class and the next. */
+/** The optional behaviours of a {@link WaitQueue}. */
+export interface WaitQueueOptions {
+  /** While newest-first, a request that has waited this long is held back (ms; default: never). */
+  staleAfterMs?: number;
+  /** How long a {@link Waiter.retry} waits before it is turned away (ms; default: the timeout). */
+  retryTimeoutMs?: number;
+}
+
+/**
+ * A waiter's line: three to a class (classes are integers, priorities ≥ 0), retries lowest, then the
+ * requests sent right after an answer, then idle clients'.
+ */
 function rankOf(w: Waiter): number {
-  return w.idle === true ? w.priority * 2 + 1 : w.priority * 2;
+  return w.priority * 3 + (w.idle === true ? 2 : w.retry === true ? 0 : 1);
+}
+
+function classOf(rank: number): number {
+  return Math.floor(rank / 3);
 }

@@ -18,6 +18,7 @@ describe('docs/overload.md', () => {
       'admitted',
       'waited',
       'waitedIdle',
+      'waitedRetry',
       'shed',
     ]) {
       assert.ok(key in stats, `overloadStats() has ${key}`);

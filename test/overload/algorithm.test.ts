@@ -102,8 +102,15 @@ describe('the adaptive limit', () => {
   });
 });
 
-function waiter(priority: number, since: number, alive = true, idle = false): Waiter & { id: string } {
-  return { id: `${priority}@${since}${idle ? ' idle' : ''}`, priority, idle, since, alive: () => alive };
+function waiter(
+  priority: number,
+  since: number,
+  alive = true,
+  idle = false,
+  retry = false,
+): Waiter & { id: string } {
+  const id = `${priority}@${since}${idle ? ' idle' : ''}${retry ? ' retry' : ''}`;
+  return { id, priority, idle, retry, since, alive: () => alive };
 }
 
 describe('the wait queue', () => {
@@ -128,10 +135,10 @@ describe('the wait queue', () => {
     // The backlog stands: still LIFO until the queue is empty, then FIFO again.
     assert.equal(q.next(420)?.id, '200@30');
     assert.equal(q.next(420)?.id, '200@20');
-    assert.equal(q.next(420)?.id, '200@10');
     assert.equal(q.lifo, true);
+    assert.equal(q.next(420)?.id, '200@10');
+    assert.equal(q.lifo, false, 'it turned back as it emptied');
     assert.equal(q.next(420), undefined);
-    assert.equal(q.lifo, false);
     const fresh = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300);
     fresh.push(waiter(200, 1000));
     fresh.push(waiter(200, 1001));
@@ -144,8 +151,15 @@ describe('the wait queue', () => {
    * answer, or its 503. Returns the requests that waited out the timeout, the longest wait of a served
    * one after `settleMs`, and whether the queue ended newest-first.
    */
-  function closedLoop(clients: number, perMs: number, stallMs: number, untilMs: number, settleMs = 0) {
-    const q = new WaitQueue<ReturnType<typeof waiter>>(100_000, 1000, 300);
+  function closedLoop(
+    clients: number,
+    perMs: number,
+    stallMs: number,
+    untilMs: number,
+    settleMs = 0,
+    staleAfterMs = Number.POSITIVE_INFINITY,
+  ) {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100_000, 1000, 300, { staleAfterMs });
     for (let c = 0; c < clients; c++) q.push(waiter(200, 0));
     let expired = 0;
     let longest = 0;
@@ -157,7 +171,8 @@ describe('the wait queue', () => {
         assert.ok(w.since <= now - 1000);
       }
       for (credit += perMs; credit >= 1; credit--) {
-        const w = q.next(now);
+        // As the limiter runs it: stale requests are served once none has arrived for a moment.
+        const w = q.next(now, true);
         if (w === undefined) break;
         if (now >= settleMs) longest = Math.max(longest, now - w.since);
         q.push(waiter(200, now));
@@ -185,6 +200,49 @@ describe('the wait queue', () => {
     // Nor does it turn first-in first-out for a moment when a cohort expires at once and the backlog
     // dips before their clients send again: that would serve requests that waited most of a second.
     assert.ok(run.longest < 500, `served waits stay short (longest ${run.longest} ms)`);
+  });
+
+  it('while newest-first, never serves a stale request while fresher ones arrive: served waits stay under staleAfterMs', () => {
+    // The same 2,000 clients from their first request (the rate not yet known): newest-first once the
+    // oldest has waited staleAfterMs (100 ms), not lifoAfterMs, and a request that sank under newer ones
+    // for 100 ms is left to its timeout rather than served (without staleAfterMs: hundreds of ms).
+    const run = closedLoop(2000, 3, 0, 5000, 0, 100);
+    assert.equal(run.lifo, true);
+    assert.ok(run.expired > 0);
+    assert.ok(run.longest <= 100, `served waits stay under 100 ms (longest ${run.longest} ms)`);
+    assert.ok(closedLoop(2000, 3, 0, 5000).longest > 250, 'without it, served waits reach lifoAfterMs');
+    // A closed set of 60 clients, whose backlog drains quickly, is still served in order.
+    const small = closedLoop(60, 0.5, 400, 5000, 2000, 100);
+    assert.equal(small.expired, 0);
+    assert.equal(small.lifo, false);
+  });
+
+  it('holds stale requests back while requests keep arriving, and serves them in a lull until the next arrives', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300, { staleAfterMs: 100 });
+    for (let t = 0; t < 5; t++) q.push(waiter(200, t));
+    // The oldest has waited 150 ms and the rate is unknown: newest first, but the newest is stale too.
+    assert.equal(q.next(150), undefined);
+    assert.equal(q.lifo, true);
+    assert.equal(q.heldUntil, 14, 'held until 10 ms after the last arrival');
+    q.push(waiter(200, 150));
+    assert.equal(q.next(151)?.id, '200@150', 'a fresh arrival is served');
+    assert.ok(Number.isNaN(q.heldUntil));
+    assert.equal(q.next(152), undefined);
+    assert.equal(q.heldUntil, 160);
+    assert.equal(q.next(155, true), undefined, 'not a lull: a request arrived 5 ms ago');
+    assert.equal(q.next(161, true)?.id, '200@4', 'a lull: the newest stale one');
+    assert.equal(q.next(162)?.id, '200@3', 'and the next, until a request arrives');
+    q.push(waiter(200, 170));
+    assert.equal(q.next(171)?.id, '200@170');
+    assert.equal(q.next(172), undefined, 'held again');
+    assert.equal(q.size, 3);
+    // Never ahead of a higher class: a stale critical request is held, not passed by a fresh normal one.
+    const classes = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300, { staleAfterMs: 100 });
+    classes.push(waiter(300, 0));
+    classes.push(waiter(200, 145));
+    assert.equal(classes.next(150), undefined);
+    assert.equal(classes.next(160, true)?.id, '300@0');
+    assert.equal(classes.next(161)?.id, '200@145');
   });
 
   it('expires what waited timeoutMs, drops the unanswerable, and says when the next expires', () => {
@@ -228,6 +286,35 @@ describe('the wait queue', () => {
     );
   });
 
+  it('serves a retry sent right after a 503 behind its class, ahead of lower classes, and lets it wait retryTimeoutMs', () => {
+    const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300, { retryTimeoutMs: 2000 });
+    q.push(waiter(200, 0, true, false, true));
+    q.push(waiter(200, 1));
+    q.push(waiter(100, 2));
+    q.push(waiter(200, 3, true, true));
+    assert.deepEqual(
+      [q.next(5)?.id, q.next(5)?.id, q.next(5)?.id, q.next(5)?.id],
+      ['200@3 idle', '200@1', '200@0 retry', '100@2'],
+    );
+    q.push(waiter(200, 10, true, false, true));
+    q.push(waiter(200, 20));
+    const first = q.expire(1500);
+    assert.deepEqual(
+      first.expired.map((w) => w.id),
+      ['200@20'],
+    );
+    assert.equal(first.nextAt, 2010, 'the retry expires at 2,000 ms');
+    assert.deepEqual(
+      q.expire(2010).expired.map((w) => w.id),
+      ['200@10 retry'],
+    );
+    // When full, a retry is the first turned away to make room.
+    const full = new WaitQueue<ReturnType<typeof waiter>>(2, 1000, 300);
+    full.push(waiter(200, 0));
+    full.push(waiter(200, 1, true, false, true));
+    assert.equal(full.push(waiter(200, 2))?.id, '200@1 retry');
+  });
+
   it("when full, turns away a back-to-back request to make room for an idle client's of the same class", () => {
     const q = new WaitQueue<ReturnType<typeof waiter>>(2, 1000, 300);
     q.push(waiter(200, 0, true, true));
@@ -248,6 +335,7 @@ describe('overload options', () => {
       { queueTimeoutMs: Number.NaN },
       { initialLimit: 1.5 },
       { idleClientMs: -1 },
+      { staleAfterMs: 0 },
     ]) {
       assert.throws(
         () => overloadSettings(bad),

@@ -18,11 +18,22 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
-/** An app whose limit is pinned to one slot (min = max = 1), with a route that holds it until told. */
+/**
+ * An app whose limit is pinned to one slot (min = max = 1), with a route that holds it until told.
+ * Requests are served in order for 300 ms (not the default 100) unless `overload` says otherwise: the
+ * tests of the order must not turn newest-first on a slow machine.
+ */
 function pinned(overload: Record<string, number> = {}) {
   const app = new App({
     logger: false,
-    overload: { minLimit: 1, maxLimit: 1, initialLimit: 1, queueTimeoutMs: 300, ...overload },
+    overload: {
+      minLimit: 1,
+      maxLimit: 1,
+      initialLimit: 1,
+      queueTimeoutMs: 300,
+      staleAfterMs: 300,
+      ...overload,
+    },
   });
   const held = gate();
   let entered = 0;
@@ -108,6 +119,33 @@ describe('the overload limiter on a real server', () => {
     }
   });
 
+  it('serves the requests that went stale while newest-first once no more arrive, instead of leaving them to time out', async () => {
+    const t = pinned({ staleAfterMs: 20, lifoAfterMs: 30, queueTimeoutMs: 5000 });
+    const handle = await serve(t.app);
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      const waiting = [1, 2, 3, 4, 5].map((id) => request(handle, { path: `/critical/${id}` }));
+      await queued(t.app, 5);
+      await sleep(100);
+      const started = Date.now();
+      t.held.open();
+      const statuses = await Promise.all([holding, ...waiting]);
+      const took = Date.now() - started;
+      assert.deepEqual(
+        statuses.map((r) => r.status),
+        [200, 200, 200, 200, 200, 200],
+      );
+      // All stale and nothing arriving: served as the slot frees up (newest first), not at the timeout.
+      assert.equal(t.app.overloadStats()!.lifo, false, 'the queue turned back once empty');
+      assert.ok(took < 2000, `served within ${took} ms of the slot freeing up`);
+      assert.equal(t.order.length, 5);
+      assert.equal(t.app.overloadStats()!.shed.total, 0);
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
+
   it('gives a freed slot to the highest class waiting, and turns batch away first when the queue is full', async () => {
     const t = pinned({ maxQueue: 3, queueTimeoutMs: 5000 });
     const handle = await serve(t.app);
@@ -166,6 +204,44 @@ describe('the overload limiter on a real server', () => {
       }
     });
   }
+
+  it('lets a client that retries at once after a 503, ignoring Retry-After, wait that long again before its next 503', async () => {
+    const t = pinned({ queueTimeoutMs: 200, retryAfterSeconds: 1 });
+    const handle = await serve(t.app);
+    const socket = connect(handle.port, '127.0.0.1');
+    try {
+      const holding = (await hold(handle, t.entered)).response;
+      let received = '';
+      socket.on('data', (c) => {
+        received += c;
+      });
+      /** Sends GET /critical/<id> on the kept-alive connection; resolves with the ms until its 503. */
+      const shedAfter = async (id: string): Promise<number> => {
+        const before = received.length;
+        const started = Date.now();
+        socket.write(`GET /critical/${id} HTTP/1.1\r\nhost: x\r\n\r\n`);
+        for (let i = 0; i < 400 && !received.slice(before).includes('"code":"WEIR_ERR_OVERLOADED"'); i++)
+          await sleep(5);
+        assert.match(received.slice(before), /^HTTP\/1\.1 503 /);
+        return Date.now() - started;
+      };
+      const first = await shedAfter('r1');
+      const retried = await shedAfter('r2');
+      assert.ok(first >= 150 && first < 900, `the first waited queueTimeoutMs (${first} ms)`);
+      assert.ok(retried >= 1100, `the immediate retry waited queueTimeoutMs + Retry-After (${retried} ms)`);
+      // A client that waited before retrying is an idle client again: queueTimeoutMs.
+      await sleep(80);
+      const patient = await shedAfter('r3');
+      assert.ok(patient < 900, `a retry after idleClientMs waited queueTimeoutMs (${patient} ms)`);
+      t.held.open();
+      assert.equal((await holding).status, 200);
+      assert.deepEqual(t.order, []);
+    } finally {
+      socket.destroy();
+      t.held.open();
+      await handle.close();
+    }
+  });
 
   it('does not count a request pipelined behind another on its connection as an idle client', async () => {
     const t = pinned({ queueTimeoutMs: 5000 });
