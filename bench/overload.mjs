@@ -4,6 +4,8 @@
 //   weir        the reference service as `npm start` runs it (node scripts/start.mjs; SQLite files in a
 //               temporary folder, CACHE_URL=memory:), its adaptive concurrency limit on (the default);
 //   weir-off    the same with OVERLOAD=off (the limit turned off);
+//   weir-workers  the same in the multi-process mode, WEB_CONCURRENCY=2: the primary accepts connections
+//               and hands them to two workers in turn; all three pinned to core 0;
 //   fastify     fastify 5 (servers/overload-fastify.mjs);
 //   fastify-up  the same with @fastify/under-pressure (servers/overload-fastify.mjs --under-pressure);
 //   node        raw node:http (servers/overload-node.mjs).
@@ -17,7 +19,7 @@
 // × at 64, and the p99 of 2xx answers at 2,000 ≤ 5 × at 64 for wrk and for each prober.
 // Every process is stopped by PID; traffic goes to 127.0.0.1 only; every run is bounded in time.
 //
-//   npm run bench:overload                                  (about 7 minutes with the defaults)
+//   npm run bench:overload                                  (about 8 minutes with the defaults)
 //   node bench/overload.mjs --duration 5 --servers node,weir --out /tmp/overload.md
 //
 // See bench/README.md.
@@ -90,7 +92,7 @@ let data;
 /** How server `key` is started: its argv after node, its working folder and its environment. */
 function serverCommand(key) {
   const base = { PORT: String(opts.port), HOST, NODE_ENV: 'production' };
-  if (key === 'weir' || key === 'weir-off')
+  if (key === 'weir' || key === 'weir-off' || key === 'weir-workers')
     return {
       args: NPM_START_ARGV,
       cwd: ROOT,
@@ -101,6 +103,7 @@ function serverCommand(key) {
         DATABASE_URL: `sqlite:${join(data, 'weir.db')}`,
         QUEUE_URL: `sqlite:${join(data, 'queue.db')}`,
         ...(key === 'weir-off' ? { OVERLOAD: 'off' } : {}),
+        ...(key === 'weir-workers' ? { WEB_CONCURRENCY: '2' } : {}),
       },
     };
   const file = join(BENCH_DIR, 'servers', key === 'node' ? 'overload-node.mjs' : 'overload-fastify.mjs');

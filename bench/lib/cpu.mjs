@@ -44,6 +44,25 @@ export function userSysTicks(pid) {
   }
 }
 
+/**
+ * utime + stime of process `pid` and of its descendants alive now (a primary and its workers), in ticks;
+ * undefined when `pid` is gone.
+ */
+export function treeTicks(pid) {
+  const own = ticks(`/proc/${pid}/stat`);
+  if (own === undefined) return undefined;
+  let sum = own;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      for (const child of children === '' ? [] : children.split(' ')) sum += treeTicks(child) ?? 0;
+    }
+  } catch {
+    // gone, or no children file (a kernel without it counts the process alone)
+  }
+  return sum;
+}
+
 /** Busy and steal ticks of one line of /proc/stat: 'cpu' (all cores) or 'cpu0', 'cpu1', … */
 export function statTicks(cpu) {
   try {
@@ -106,7 +125,7 @@ export function cpuWindow(first, last) {
 export function cpuSample(serverPid, wrkPid, more) {
   const s = {
     at: performance.now(),
-    server: ticks(`/proc/${serverPid}/stat`),
+    server: treeTicks(serverPid),
     wrk: ticks(`/proc/${wrkPid}/stat`),
     core0: statTicks('cpu0'),
   };
