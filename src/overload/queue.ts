@@ -18,8 +18,9 @@
  * leave the oldest of them to wait out `timeoutMs`.
  * While newest-first, a stale request is served only when no fresher one of its class waits and none
  * has arrived for a moment (see #freshest()): otherwise it waits for that, or for its timeout.
- * Nothing waits longer than `timeoutMs` (`retryTimeoutMs` for a retry); when the queue is full, the oldest request of the lowest line
- * is turned away to make room, unless the newcomer's line is lower still.
+ * Nothing waits longer than `timeoutMs` (`retryTimeoutMs` for a retry); when the queue is full, the
+ * oldest request of the lowest line is turned away to make room, unless the newcomer's line is lower
+ * still.
  */
 import { Fifo } from '../internal/fifo.ts';
 
@@ -73,6 +74,8 @@ export class WaitQueue<W extends Waiter> {
   readonly #timeoutMs: number;
   readonly #lifoAfterMs: number;
   readonly #staleAfterMs: number;
+  /** How long the oldest request must have waited for newest-first (the shorter of the two). */
+  readonly #lifoWaitMs: number;
   readonly #retryTimeoutMs: number;
 
   constructor(max: number, timeoutMs: number, lifoAfterMs: number, options: WaitQueueOptions = {}) {
@@ -80,6 +83,7 @@ export class WaitQueue<W extends Waiter> {
     this.#timeoutMs = timeoutMs;
     this.#lifoAfterMs = lifoAfterMs;
     this.#staleAfterMs = options.staleAfterMs ?? Number.POSITIVE_INFINITY;
+    this.#lifoWaitMs = Math.min(this.#staleAfterMs, lifoAfterMs);
     this.#retryTimeoutMs = options.retryTimeoutMs ?? timeoutMs;
   }
 
@@ -223,10 +227,7 @@ export class WaitQueue<W extends Waiter> {
         const head = line.first();
         if (head !== undefined && head.since < oldest) oldest = head.since;
       }
-      const waited = now - oldest;
-      if (waited >= this.#staleAfterMs || waited >= this.#lifoAfterMs) {
-        if (this.#drainMs() >= this.#lifoAfterMs) this.#lifo = true;
-      }
+      if (now - oldest >= this.#lifoWaitMs && this.#drainMs() >= this.#lifoAfterMs) this.#lifo = true;
     } else if (this.#drainMs() >= this.#lifoAfterMs / 2) {
       this.#shortSince = Number.NaN;
     } else if (Number.isNaN(this.#shortSince)) {
@@ -274,7 +275,7 @@ export class WaitQueue<W extends Waiter> {
     while (i < lines.length && lines[i]!.rank > rank) i++;
     if (i < lines.length && lines[i]!.rank === rank) return lines[i]!.line;
     const line = new Fifo<W>();
-    const timeoutMs = rank % 3 === 0 ? this.#retryTimeoutMs : this.#timeoutMs;
+    const timeoutMs = rank % LINES === RETRY_LINE ? this.#retryTimeoutMs : this.#timeoutMs;
     lines.splice(i, 0, { rank, line, timeoutMs });
     return line;
   }
@@ -289,13 +290,18 @@ export interface WaitQueueOptions {
 }
 
 /**
- * A waiter's line: three to a class (classes are integers, priorities ≥ 0), retries lowest, then the
+ * A waiter's line: `LINES` to a class (classes are integers, priorities ≥ 0), retries lowest, then the
  * requests sent right after an answer, then idle clients'.
  */
+const LINES = 3;
+const RETRY_LINE = 0;
+const BUSY_LINE = 1;
+const IDLE_LINE = 2;
+
 function rankOf(w: Waiter): number {
-  return w.priority * 3 + (w.idle === true ? 2 : w.retry === true ? 0 : 1);
+  return w.priority * LINES + (w.idle === true ? IDLE_LINE : w.retry === true ? RETRY_LINE : BUSY_LINE);
 }
 
 function classOf(rank: number): number {
-  return Math.floor(rank / 3);
+  return Math.floor(rank / LINES);
 }
