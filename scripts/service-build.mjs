@@ -94,18 +94,45 @@ export function serviceBuild({ root }) {
   return { main, ready: existsSync(main) && !distStale(root), source, files, base, out };
 }
 
-/** Packages the bundle leaves out: any but weir, which is bundled from dist/ (see {@link bundle}). */
+/** weir itself, bundled from dist/ (see {@link bundle}). */
 const WEIR = /^weir(\/|$)/;
+
+/**
+ * Packages bundled with weir because a start loads them: plain JavaScript that finds no files of its own.
+ * Loaded from node_modules, each is tens of files resolved and read one by one (prom-client with
+ * @opentelemetry/api, some eighty: ~50 ms on a slow disk; one bundled file, ~20 ms). What they import is
+ * bundled with them.
+ */
+const INLINE = new Set([
+  'pino',
+  'prom-client',
+  'valibot',
+  '@valibot/to-json-schema',
+  'cookie',
+  'lru-cache',
+  'secure-json-parse',
+]);
+
+/** `pino` of `pino/file`, `@valibot/to-json-schema` of itself. */
+const packageName = (specifier) => specifier.split('/', specifier.startsWith('@') ? 2 : 1).join('/');
+
+/**
+ * weir's way to load a package lazily from an ES module (`const require = createRequire(import.meta.url)`,
+ * then `require('prom-client')` where it is first needed) becomes a plain `require()` in the bundle, which
+ * esbuild bundles (evaluated where it was, still lazily) or, for a package left out, turns into a call of
+ * the `require` each output file defines (see the banner below).
+ */
+const LAZY_REQUIRE = /^const require = createRequire\(import\.meta\.url\);$/m;
 
 /**
  * Bundles the service from `entry` with weir's dist/ into `outdir` (main.js, and a chunk per dynamic
  * import): a start then reads a handful of files instead of some two hundred modules, each resolved and
  * loaded on its own (Node 20 has no compile cache, and ES module loading is per file on every version).
- * Other packages stay imports, resolved at run time as before: native ones (better-sqlite3), drivers weir
- * loads only when their URL is used, and packages that find files of their own. weir's code that finds
- * files beside its own (its SQL migrations, its worker's entry, `createRequire`) gets its file's own URL
- * for `import.meta.url`; the service's own `import.meta.url` is the bundle's, beside which its folders are
- * linked.
+ * The packages of {@link INLINE} are bundled too; others stay imports, resolved at run time as before:
+ * native ones (better-sqlite3), drivers weir loads only when their URL is used, and packages that find
+ * files of their own. weir's code that finds files beside its own (its SQL migrations, its worker's entry,
+ * `createRequire`) gets its file's own URL for `import.meta.url`; the service's own `import.meta.url` is
+ * the bundle's, beside which its folders are linked.
  */
 async function bundle(build, entry, outdir, root) {
   // esbuild hands over real paths: a checkout reached through a symbolic link must still match.
@@ -119,18 +146,26 @@ async function bundle(build, entry, outdir, root) {
       splitting: true,
       format: 'esm',
       platform: 'node',
+      // A `require()` of a package left out, or of Node's own modules from a bundled CommonJS package.
+      banner: {
+        js: "import { createRequire as __weirCreateRequire } from 'node:module';\nconst require = __weirCreateRequire(import.meta.url);",
+      },
       target: 'node20', // the oldest Node weir supports: a build serves every line
       logLevel: 'silent',
       plugins: [
         {
           name: 'weir-service',
           setup(b) {
-            b.onResolve({ filter: /^[^./]/ }, (args) =>
-              WEIR.test(args.path) ? undefined : { external: true },
-            );
+            b.onResolve({ filter: /^[^./]/ }, (args) => {
+              if (args.path.startsWith('node:')) return { external: true };
+              if (WEIR.test(args.path) || INLINE.has(packageName(args.path))) return undefined;
+              // What a bundled package imports is bundled with it.
+              if (args.importer.includes(`${sep}node_modules${sep}`)) return undefined;
+              return { external: true };
+            });
             b.onLoad({ filter: /\.js$/ }, async (args) => {
               if (!args.path.startsWith(dist)) return undefined;
-              const text = await readFile(args.path, 'utf8');
+              const text = (await readFile(args.path, 'utf8')).replace(LAZY_REQUIRE, '');
               return {
                 contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
                 loader: 'js',

@@ -5,6 +5,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   realpathSync,
   rmSync,
   statSync,
@@ -358,6 +359,10 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
           const [, url] = await service.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
           const res = await request({ port: Number(new URL(url!).port) }, { path: '/json' });
           assert.equal(res.body, '{"message":"Hello, World!"}');
+          // prom-client (and @opentelemetry/api, which its process metrics require) from the bundle.
+          const metrics = await request({ port: Number(new URL(url!).port) }, { path: '/metrics' });
+          assert.equal(metrics.status, 200);
+          assert.match(metrics.body, /^process_cpu_user_seconds_total \d/m);
           service.child.kill('SIGTERM');
           assert.equal(await service.exited(), 0);
         }
@@ -374,6 +379,16 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       // One bundle: the service's files and weir's dist/ are in main.js and a few chunks, not a file each.
       const scripts = files.filter((f) => f.endsWith('.js'));
       assert.ok(!files.includes('app.js') && scripts.length < 20, `bundled: ${scripts.join(', ')}`);
+      // The packages every start loads are in the bundle too, not imports read from node_modules.
+      for (const script of scripts) {
+        const text = readFileSync(join(build, script), 'utf8');
+        const imported = /(?:from |import\(|require\()"(pino|prom-client|valibot|cookie)["/]/.exec(text);
+        assert.equal(imported?.[0], undefined, `${script} imports a package it should bundle`);
+      }
+      assert.ok(
+        scripts.some((f) => readFileSync(join(build, f), 'utf8').includes('node_modules/prom-client/')),
+        'prom-client is bundled',
+      );
       const made = statSync(join(build, 'main.js')).mtimeMs;
       await run(['a']);
       assert.deepEqual(builds(), [builds()[0]]);
