@@ -5,12 +5,12 @@ import { defaultLogger, type Logger, silentLogger } from '../internal/logger.ts'
 import { type OpenApiDocument, type OpenApiOptions, openapiDocument } from '../openapi/document.ts';
 import { OverloadLimiter, type OverloadStats } from '../overload/limiter.ts';
 import { overloadSettings } from '../overload/options.ts';
+import type { AppRuntime } from './app-runtime.ts';
 import { Background, type SpawnOptions } from './background.ts';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from './body.ts';
 import { DEFAULT_BODY_RATE_GRACE_MS, DEFAULT_MIN_BODY_RATE_BYTES_PER_SECOND } from './body-rate.ts';
 import type { Chain, Middleware } from './compose.ts';
 import { compileCompression } from './compression/settings.ts';
-import type { AppRuntime } from './context.ts';
 import { normalizeSecrets } from './cookies.ts';
 import { compileTrustDeadline } from './deadline.ts';
 import { Dispatcher } from './dispatcher.ts';

@@ -3,8 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { errorBody, httpError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
-import type { AppRuntime } from './context.ts';
-import { kAbort } from './context.ts';
+import type { AppRuntime } from './app-runtime.ts';
+import { kAbort } from './app-runtime.ts';
 import { httpDate } from './date.ts';
 import { lastResort, SERVER } from './send.ts';
 

@@ -9,8 +9,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import { type HttpError, httpError, invalidOption } from '../errors.ts';
+import { type AppRuntime, kSetDeadline } from './app-runtime.ts';
 import type { ErrorResult } from './compose.ts';
-import { type AppRuntime, type Context, kSetDeadline } from './context.ts';
+import type { Context } from './context.ts';
 import { compileTrustProxy } from './proxy.ts';
 import { deliver } from './send.ts';
 

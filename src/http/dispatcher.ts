@@ -3,6 +3,7 @@ import { httpError, isHttpError } from '../errors.ts';
 import { RouteLatency } from '../overload/limit.ts';
 import type { OverloadLimiter } from '../overload/limiter.ts';
 import { NORMAL_PRIORITY, priorityOf } from '../overload/options.ts';
+import type { AppRuntime, RouteSettings } from './app-runtime.ts';
 import {
   type CallbackChain,
   type Chain,
@@ -12,7 +13,7 @@ import {
   kCallbackChain,
   type Middleware,
 } from './compose.ts';
-import { type AppRuntime, Context, type RouteSettings } from './context.ts';
+import { Context } from './context.ts';
 import { armDeadline } from './deadline.ts';
 import { errorResponder } from './error-response.ts';
 import { FALLBACKS, fallbackKind } from './fallbacks.ts';

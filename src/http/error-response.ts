@@ -1,6 +1,7 @@
 import { errorBody, errorCodes, isHttpError } from '../errors.ts';
+import type { AppRuntime } from './app-runtime.ts';
 import type { ErrorResult } from './compose.ts';
-import type { AppRuntime, Context } from './context.ts';
+import type { Context } from './context.ts';
 import { WeirResponse } from './response.ts';
 
 /**

@@ -8,8 +8,9 @@
  * active. Without one, a request pays one `undefined` check.
  */
 import { channel } from 'node:diagnostics_channel';
+import type { AppRuntime } from './app-runtime.ts';
 import type { Chain } from './compose.ts';
-import type { AppRuntime, Context } from './context.ts';
+import type { Context } from './context.ts';
 
 /** The route of a request no route matched (a 404, or one refused before routing). */
 export const UNMATCHED = '(unmatched)';

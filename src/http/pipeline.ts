@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, type HttpError, httpError, isHttpError } from '../errors.ts';
-import type { AppRuntime } from './context.ts';
+import type { AppRuntime } from './app-runtime.ts';
 import { httpDate } from './date.ts';
 import { requestIdOf } from './request-id.ts';
 import { lastResort, SERVER } from './send.ts';

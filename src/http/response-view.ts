@@ -2,7 +2,9 @@
  * Middleware that reads the response after `await next()` (`etag()`, `idempotency()`) sees it here as
  * `send()` will write it: its status, its headers and, when the body is in memory, its bytes.
  */
-import { type Context, kHeaders } from './context.ts';
+
+import { kHeaders } from './app-runtime.ts';
+import type { Context } from './context.ts';
 import { isWeirResponse, type ResponseHeaders } from './response.ts';
 
 /** The body that `send()` would write for `result`, and its content type, when it is in memory. */

@@ -1,8 +1,8 @@
 /** What the dispatcher keeps per route, and the per-route options it reads. */
 import type { RouteLatency } from '../overload/limit.ts';
 import type { Priority } from '../overload/options.ts';
+import type { RouteSettings } from './app-runtime.ts';
 import type { CallbackChain, Chain, Middleware } from './compose.ts';
-import type { RouteSettings } from './context.ts';
 
 /** A route ready to serve. */
 export interface Route {

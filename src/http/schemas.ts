@@ -20,8 +20,9 @@ import {
   validatePart,
   validationError,
 } from '../schema/validate.ts';
+import { kDeferReply, kReadBody, kReplyBody, kSetInput, kStatus } from './app-runtime.ts';
 import { type CallbackChain, type Done, isThenable, kCallbackChain } from './compose.ts';
-import { type Context, kDeferReply, kReadBody, kReplyBody, kSetInput, kStatus } from './context.ts';
+import type { Context } from './context.ts';
 import { isWeirResponse, WeirResponse } from './response.ts';
 import { jsonText } from './send.ts';
 

@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { invalidOption, WeirError } from '../errors.ts';
+import type { AppRuntime } from './app-runtime.ts';
 import {
   defaultMaxConnections,
   drain,
@@ -11,7 +12,6 @@ import {
   trackResponses,
   trackSockets,
 } from './connections.ts';
-import type { AppRuntime } from './context.ts';
 
 /** What `listen()` needs of an app. */
 interface Listenable {

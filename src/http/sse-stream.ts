@@ -15,7 +15,8 @@
  *   iterator's `return()` is called, the drain forgets the stream.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { AnyContext, AppRuntime } from './context.ts';
+import type { AppRuntime } from './app-runtime.ts';
+import type { AnyContext } from './context.ts';
 import type { SseCloseReason, SseSource, SseStream } from './sse.ts';
 import { formatEvent, lastEventIdOf, type SseEvent } from './sse-format.ts';
 

@@ -5,7 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { invalidOption } from '../errors.ts';
-import type { AnyContext, AppRuntime } from './context.ts';
+import type { AppRuntime } from './app-runtime.ts';
+import type { AnyContext } from './context.ts';
 import { WeirResponse } from './response.ts';
 import { lastEventIdOf, type SseEvent } from './sse-format.ts';
 import { EventStream, type Settings } from './sse-stream.ts';

@@ -3,11 +3,12 @@ import { type FileHandle, open, realpath } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { httpError, invalidOption } from '../errors.ts';
+import { kRuntime } from './app-runtime.ts';
 import { etagMatches, ifRangeMatches } from './caching.ts';
 import { negotiateEncoding } from './compression/negotiate.ts';
 import { planEncoding } from './compression/response.ts';
 import { type Encoding, isCompressible, variantTag } from './compression/settings.ts';
-import { type Context, kRuntime } from './context.ts';
+import type { Context } from './context.ts';
 import { redirect, WeirResponse } from './response.ts';
 
 /** Options of {@link serveStatic}. */

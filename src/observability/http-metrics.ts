@@ -4,7 +4,7 @@
  * overload limiter when Prometheus scrapes.
  */
 import type { Registry } from 'prom-client';
-import type { AppRuntime } from '../http/context.ts';
+import type { AppRuntime } from '../http/app-runtime.ts';
 import type { RequestRecord } from '../http/observe.ts';
 import { bucketOf, histogramSamples, pulled, type Sample } from './collectors.ts';
 

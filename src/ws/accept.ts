@@ -5,8 +5,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { AppRuntime, Context } from '../http/context.ts';
-import { kHeaders } from '../http/context.ts';
+import type { AppRuntime } from '../http/app-runtime.ts';
+import { kHeaders } from '../http/app-runtime.ts';
+import type { Context } from '../http/context.ts';
 import type { WsRoute } from '../http/ws-route.ts';
 import { ServerSocket } from './socket.ts';
 

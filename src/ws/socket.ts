@@ -13,7 +13,8 @@
  *   `signal` aborts, a pending read ends, the drain forgets the socket, `weir:ws` hears of it.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { AppRuntime, Context } from '../http/context.ts';
+import type { AppRuntime } from '../http/app-runtime.ts';
+import type { Context } from '../http/context.ts';
 import type { WsRoute } from '../http/ws-route.ts';
 import type { WsCloseReason, WsData, WsMessage, WsSocket } from './types.ts';
 

@@ -15,7 +15,8 @@ import {
   gzip,
   gzipSync,
 } from 'node:zlib';
-import { type Context, kNoCompression, kRuntime } from '../context.ts';
+import { kNoCompression, kRuntime } from '../app-runtime.ts';
+import type { Context } from '../context.ts';
 import { isWeirResponse } from '../response.ts';
 import { headerOf } from '../response-view.ts';
 import { lastResort } from '../send.ts';

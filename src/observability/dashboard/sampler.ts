@@ -12,7 +12,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { workerStats } from '../../concurrency/run-in-worker.ts';
-import type { AppRuntime } from '../../http/context.ts';
+import type { AppRuntime } from '../../http/app-runtime.ts';
 import { type RequestRecord, requestChannel } from '../../http/observe.ts';
 import type { Logger } from '../../internal/logger.ts';
 import { type MetricSources, named, readQueueCounts } from '../sources.ts';

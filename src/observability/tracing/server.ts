@@ -6,8 +6,9 @@
  * queries, cache calls, jobs and fetches it makes are its children.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { AppRuntime } from '../../http/app-runtime.ts';
 import type { Chain } from '../../http/compose.ts';
-import type { AppRuntime, Context as RequestContext } from '../../http/context.ts';
+import type { Context as RequestContext } from '../../http/context.ts';
 import { type RequestRecord, type RequestTracer, UNMATCHED } from '../../http/observe.ts';
 import type { Api, Attributes, Context, Span, TextMapGetter } from './api.ts';
 import { recordError, suppressKey } from './api.ts';
