@@ -86,6 +86,14 @@ export function serviceBuild({ root }) {
   // build replaces every file) or a checkout that moved is a new build.
   const distIndex = join(root, 'dist', 'index.js');
   if (existsSync(distIndex)) hash.update(`${root}\0${statSync(distIndex).mtimeMs}\n`);
+  // It also holds the packages of INLINE and what they import, as installed: a new install (`npm ci`, an
+  // update: npm rewrites its record of node_modules) is a new build, so an upgraded package is not left
+  // out of the service until its sources change.
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(installed)) {
+    const stat = statSync(installed);
+    hash.update(`${stat.size}\0${stat.mtimeMs}\n`);
+  }
   const self = statSync(fileURLToPath(import.meta.url));
   hash.update(`${self.size}\0${self.mtimeMs}\n`);
   const base = join(process.env.WEIR_BUILD_DIR || join(root, '.build'), 'service');

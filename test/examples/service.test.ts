@@ -397,6 +397,20 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       rmSync(fresh, { recursive: true, force: true });
     }
   });
+  it('bundles again after a new install of the packages it holds (npm rewrites node_modules/.package-lock.json)', async () => {
+    const { serviceBuild } = await import('../../scripts/service-build.mjs');
+    await inScratchCheckout(async (root) => {
+      mkdirSync(join(root, 'node_modules'));
+      const installed = join(root, 'node_modules', '.package-lock.json');
+      writeFileSync(installed, '{ "packages": { "node_modules/pino": { "version": "10.0.0" } } }\n');
+      const before = serviceBuild({ root }).main;
+      assert.equal(serviceBuild({ root }).main, before, 'the same install, the same build');
+      writeFileSync(installed, '{ "packages": { "node_modules/pino": { "version": "10.0.1" } } }\n');
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(installed, later, later);
+      assert.notEqual(serviceBuild({ root }).main, before);
+    });
+  });
   it('says in one line what to install when esbuild is missing', async () => {
     const { ensureServiceBuild } = await import('../../scripts/service-build.mjs');
     // A checkout with no node_modules, as after `npm ci --omit=dev` without dev dependencies.
