@@ -336,6 +336,8 @@ describe('overload options', () => {
       { initialLimit: 1.5 },
       { idleClientMs: -1 },
       { staleAfterMs: 0 },
+      { staleAfterMs: '50' as unknown as number },
+      { staleAfterMs: Number.POSITIVE_INFINITY },
     ]) {
       assert.throws(
         () => overloadSettings(bad),

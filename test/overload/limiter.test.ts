@@ -20,7 +20,7 @@ function gate(): { wait: Promise<void>; open: () => void } {
 
 /**
  * An app whose limit is pinned to one slot (min = max = 1), with a route that holds it until told.
- * Requests are served in order for 300 ms (not the default 100) unless `overload` says otherwise: the
+ * Requests are served in order for 300 ms (not the default 50) unless `overload` says otherwise: the
  * tests of the order must not turn newest-first on a slow machine.
  */
 function pinned(overload: Record<string, number> = {}) {
