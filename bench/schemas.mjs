@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// weir against fastify on routes with schemas, three servers:
+// weir against fastify on routes with schemas, four servers:
 //   weir            servers/weir-schemas.mjs (valibot schemas, weir from dist/), production's default: each
 //                   answer checked against its response schema, then written;
 //   weir-unchecked  the same with RESPONSE_SCHEMAS=off (`responseSchemas: 'off'`): answers not checked, only
 //                   written by the compiled serialiser, which is what fastify does: the like-for-like one;
+//   weir-typebox    the same with VALIDATOR=typebox: the rules as TypeBox schemas through weir/schema/typebox
+//                   (ajv's compiled code), answers checked as weir's are by default;
 //   fastify         servers/fastify-schemas.mjs (the same rules as JSON Schemas: ajv for params and bodies,
 //                   fast-json-stringify for answers, which it does not validate);
 // each one process pinned to core 0, under wrk (one thread, keep-alive, pinned to core 1) on three routes:
@@ -62,8 +64,9 @@ import { cpuUs, fmtUs, writeReport } from './schemas/report.mjs';
  * NODE_ENV (weir's RESPONSE_SCHEMAS '' is weir's default, whatever the shell that runs this has set).
  */
 const SERVER = {
-  weir: { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: '' } },
-  'weir-unchecked': { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: 'off' } },
+  weir: { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: '', VALIDATOR: '' } },
+  'weir-unchecked': { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: 'off', VALIDATOR: '' } },
+  'weir-typebox': { file: 'weir-schemas.mjs', env: { RESPONSE_SCHEMAS: '', VALIDATOR: 'typebox' } },
   fastify: { file: 'fastify-schemas.mjs', env: {} },
 };
 const SERVERS = Object.keys(SERVER);

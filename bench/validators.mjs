@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 
 // What a route schema's validation costs per request body, for each Standard Schema library weir
-// supports (zod 4, valibot, arktype), to choose the one the docs recommend. One process pinned to one
+// supports (zod 4, valibot, arktype) and for TypeBox through weir/schema/typebox (ajv's compiled code; from
+// dist/, so `npm run build` first), to choose the one the docs recommend. One process pinned to one
 // core runs each validator over the same bodies through its Standard Schema `validate` (what weir calls):
 // a valid body (an order: a customer, 3 items, a coupon) and an invalid one (3 issues). --rounds rounds,
 // the validators' order rotated, each a timed loop of --iterations after a warm-up of the same count;
@@ -13,12 +14,16 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type } from 'arktype';
+import Type from 'typebox';
 import * as v from 'valibot';
 import { z } from 'zod';
 import { machineFacts } from './lib/machine.mjs';
 import { medianOf } from './lib/stats.mjs';
+
+const { typebox } = await import('../dist/schema/typebox.js');
 
 const { values } = parseArgs({
   options: {
@@ -82,6 +87,22 @@ const schemas = {
   arktype: type({ ...arktypeOrder, note: type('string <= 500').default('') }),
   // The same without the note's default: in arktype a default makes the object a morph, a slower path.
   'arktype, no default': type({ ...arktypeOrder, 'note?': 'string <= 500' }),
+  // weir's adapter validates on a copy of the top level and fills the note in place (ajv's useDefaults):
+  // from the second pass over a body on, its note is there already (one key less to fill).
+  'typebox, weir/schema/typebox': typebox(
+    Type.Object({
+      customer: Type.Object({ id: Type.Integer({ minimum: 1 }), email: Type.String({ format: 'email' }) }),
+      items: Type.Array(
+        Type.Object({
+          sku: Type.String({ minLength: 1, maxLength: 32 }),
+          quantity: Type.Integer({ minimum: 1, maximum: 100 }),
+        }),
+        { minItems: 1, maxItems: 50 },
+      ),
+      coupon: Type.Optional(Type.String({ maxLength: 16 })),
+      note: Type.Optional(Type.String({ maxLength: 500, default: '' })),
+    }),
+  ),
 };
 
 const valid = {
@@ -147,14 +168,24 @@ const fastest = {
   valid: Math.min(...names.map((n) => medians[n].valid)),
   invalid: Math.min(...names.map((n) => medians[n].invalid)),
 };
-const version = (pkg) =>
-  JSON.parse(readFileSync(new URL(`./node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version;
+// bench/ has its own zod, valibot and arktype; TypeBox (a devDependency of weir) comes from the root.
+const version = (pkg) => {
+  for (const dir of ['./node_modules/', '../node_modules/']) {
+    try {
+      return JSON.parse(readFileSync(new URL(`${dir}${pkg}/package.json`, import.meta.url), 'utf8')).version;
+    } catch {
+      // not in this folder
+    }
+  }
+  return '?';
+};
 const rows = names.map(
   (n) =>
     `| ${n.replace(/^(\w+)/, (pkg) => `${pkg} ${version(pkg)}`)} | ${medians[n].valid.toFixed(0)} | ${(medians[n].valid / fastest.valid).toFixed(2)} | ${medians[n].invalid.toFixed(0)} | ${(medians[n].invalid / fastest.invalid).toFixed(2)} |`,
 );
-const facts = await machineFacts();
-const report = `# Validation cost per request body: zod, valibot, arktype
+const { cpuModel, node, commit } = machineFacts();
+const facts = `${cpuModel} (${cpus().length} cores, this run pinned to one), Node ${node}, weir ${commit}`;
+const report = `# Validation cost per request body: zod, valibot, arktype, TypeBox
 
 Machine: ${facts}.
 Command: \`node bench/validators.mjs --rounds ${rounds} --iterations ${iterations}\` (one process pinned to core 0;

@@ -88,6 +88,7 @@ function head({ md: { p, lines }, opts, summary }) {
   const started = {
     weir: `PORT=${opts.port} NODE_ENV=production ${server('weir-schemas.mjs')}   # weir, in bench/`,
     'weir-unchecked': `PORT=${opts.port} NODE_ENV=production RESPONSE_SCHEMAS=off ${server('weir-schemas.mjs')}   # weir-unchecked`,
+    'weir-typebox': `PORT=${opts.port} NODE_ENV=production VALIDATOR=typebox ${server('weir-schemas.mjs')}   # weir-typebox`,
     fastify: `PORT=${opts.port} NODE_ENV=production ${server('fastify-schemas.mjs')}   # fastify`,
   };
   lines([
@@ -104,6 +105,7 @@ function head({ md: { p, lines }, opts, summary }) {
     `- Each server is **one Node process** ${pin.pinned ? 'pinned to **core 0**' : '(unpinned: one core only)'}, \`NODE_ENV=production\`; wrk, **one thread, ${opts.connections} keep-alive connections**, ${pin.pinned ? 'pinned to **core 1**' : 'unpinned'}, over loopback to ${HOST}:${opts.port}.`,
     "- **weir**: valibot schemas in the route options (`schema: { params, body, response }`); the body and params are validated before the handler, and each answer is **checked** against its status's response schema, then written (production's default, `responseSchemas: 'warn'`). fastify does not check its answers: this is weir doing more work.",
     "- **weir-unchecked**: the same server with `responseSchemas: 'off'` (`RESPONSE_SCHEMAS=off`): answers are not checked, only written by the response schema's compiled serialiser (declared keys only), which is **what fastify does** with `schema.response`: **the like-for-like comparison**. weir ÷ weir-unchecked is what checking each answer costs.",
+    "- **weir-typebox**: the same routes and rules as TypeBox schemas through `weir/schema/typebox`, which checks them with ajv's compiled code (fastify's validator; the id param coerced from its string by ajv, as fastify's is), answers checked as weir's are by default (`'warn'`) and written by the compiled serialiser.",
     "- **fastify** 5: the same rules as JSON Schemas, validated by ajv with fastify's defaults, answers serialised (not validated) by fast-json-stringify from `schema.response`; `server` set in the handlers. All from bench/schemas/data.mjs: the POST body, the 201 user (id from a counter, a fixed `createdAt`) and the user of GET /users/:id (ten fields, an address, five tasks) built per request from the id.",
     '- Before each server is loaded, its answers are checked: POST /users, GET /users/7 and GET /json-noschema/7 must answer the fixture byte for byte (the same bytes from every server), and 13 requests that each break one rule (id `0` on both GET routes, `abc`, `1.5`; an empty or 65-character name, an email without @, age 151, 1.5 or −1, 9 tags, a tag of 33 characters, no email) must answer 400 from each.',
     `- Per server and route: a **${opts.warmup} s warm-up** (discarded), then a **${opts.duration} s measured run**; the routes in the order ${opts.routes.join(', ')}, all in one process, fresh per round. **${opts.rounds} round(s)**, the servers' order rotated (${roundsOrder(order, same)}).`,

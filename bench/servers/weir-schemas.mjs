@@ -8,6 +8,8 @@
 //   POST /users             body UserIn, 201 User (id from a counter)
 //   GET /users/:id          params Id, 200 Profile (ten fields, an address, five tasks)
 //   GET /json-noschema/:id  params Id, the same Profile with no response schema: plain JSON.stringify
+// VALIDATOR=typebox (the runner's weir-typebox) gives the same rules as TypeBox schemas through
+// weir/schema/typebox (ajv's compiled code, fastify's validator), the id coerced from its string by ajv.
 import * as v from 'valibot';
 import { App } from '../../dist/index.js';
 import { createdUser, EMAIL_PATTERN, userOf } from '../schemas/data.mjs';
@@ -46,13 +48,61 @@ const Profile = v.object({
   tasks: v.array(v.object({ id: int, title: v.string(), done: v.boolean() })),
 });
 
+const schemas = process.env.VALIDATOR === 'typebox' ? await typeboxSchemas() : { UserIn, User, Id, Profile };
+
+/** The same rules in TypeBox (as fastify-schemas.mjs states them in JSON Schema). */
+async function typeboxSchemas() {
+  const { default: Type } = await import('typebox');
+  const { typebox } = await import('../../dist/schema/typebox.js');
+  const int = Type.Integer();
+  return {
+    UserIn: typebox(
+      Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 64 }),
+        email: Type.String({ pattern: EMAIL_PATTERN }),
+        age: Type.Integer({ minimum: 0, maximum: 150 }),
+        tags: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 }),
+      }),
+    ),
+    User: typebox(
+      Type.Object({
+        id: int,
+        name: Type.String(),
+        email: Type.String(),
+        age: int,
+        tags: Type.Array(Type.String()),
+        createdAt: Type.String(),
+      }),
+    ),
+    Id: typebox(Type.Object({ id: Type.Integer({ minimum: 1, maximum: 999_999_999 }) }), { coerce: true }),
+    Profile: typebox(
+      Type.Object({
+        id: int,
+        username: Type.String(),
+        name: Type.String(),
+        email: Type.String(),
+        age: int,
+        active: Type.Boolean(),
+        score: Type.Number(),
+        createdAt: Type.String(),
+        address: Type.Object({ street: Type.String(), city: Type.String(), zip: Type.String() }),
+        tasks: Type.Array(Type.Object({ id: int, title: Type.String(), done: Type.Boolean() })),
+      }),
+    ),
+  };
+}
+
 const app = new App({ logger: false, responseSchemas });
 let count = 0;
-app.post('/users', { schema: { body: UserIn, response: { 201: User } } }, (ctx) =>
+app.post('/users', { schema: { body: schemas.UserIn, response: { 201: schemas.User } } }, (ctx) =>
   ctx.reply(201, createdUser(++count, ctx.body)),
 );
-app.get('/users/:id', { schema: { params: Id, response: { 200: Profile } } }, (ctx) => userOf(ctx.params.id));
-app.get('/json-noschema/:id', { schema: { params: Id } }, (ctx) => userOf(ctx.params.id));
+app.get('/users/:id', { schema: { params: schemas.Id, response: { 200: schemas.Profile } } }, (ctx) =>
+  userOf(ctx.params.id),
+);
+app.get('/json-noschema/:id', { schema: { params: schemas.Id } }, (ctx) => userOf(ctx.params.id));
 
 await app.listen({ port, host: '127.0.0.1', signals: false });
-console.log(`weir listening on http://127.0.0.1:${port} (responseSchemas: ${responseSchemas ?? 'default'})`);
+console.log(
+  `weir listening on http://127.0.0.1:${port} (${process.env.VALIDATOR || 'valibot'}, responseSchemas: ${responseSchemas ?? 'default'})`,
+);

@@ -9,7 +9,7 @@ import { httpError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { Serializer } from '../schema/serialize.ts';
 import { compileSerializer } from '../schema/serialize.ts';
-import type { StandardSchemaV1 } from '../schema/standard.ts';
+import { kCheckAnswer, type StandardSchemaV1 } from '../schema/standard.ts';
 import type { RouteSchema } from '../schema/types.ts';
 import {
   checkSchemas,
@@ -30,10 +30,16 @@ const JSON_TYPE = 'application/json';
 
 type Run = (ctx: Context) => unknown;
 
+/**
+ * The part as its schema gets it. Params and headers are copies: a validator that works in place (ajv's
+ * defaults and removed keys) must not change the request's own headers, which weir and middleware read
+ * after, nor the params object the router shares between requests of a static path. The query is parsed
+ * for this request.
+ */
 function rawPart(ctx: Context, part: Exclude<InputPart, 'body'>): unknown {
-  if (part === 'params') return ctx.params;
+  if (part === 'params') return { ...(ctx.params as object) };
   if (part === 'query') return ctx.query;
-  return ctx.req.headers;
+  return { ...ctx.req.headers };
 }
 
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
@@ -113,17 +119,23 @@ function responseStage(
   const entries = new Map<number, ResponseEntry>();
   for (const [key, schema] of Object.entries(responses)) {
     const status = Number(key);
+    // A check that leaves the answer as it is (weir/schema/typebox) drops nothing itself: used only when a
+    // compiled serialiser writes the answer, with declared keys only.
+    const answerCheck = (schema as { [kCheckAnswer]?: StandardSchemaV1 })[kCheckAnswer];
     // An unchecked value ('off') is written with declared keys only: never more than the schema names.
     let serialize: Serializer | undefined;
+    let checkWith = schema;
     if (!bodiless(status)) {
-      const compiled = compileSerializer(schema, { undeclared: check === 'off' ? 'drop' : 'keep' });
+      const declaredOnly = check === 'off' || answerCheck !== undefined;
+      const compiled = compileSerializer(schema, { undeclared: declaredOnly ? 'drop' : 'keep' });
       if ('reason' in compiled) {
         log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
       } else {
         serialize = compiled.serialize;
+        if (answerCheck !== undefined) checkWith = answerCheck;
       }
     }
-    entries.set(status, { schema, serialize });
+    entries.set(status, { schema: checkWith, serialize });
   }
   const warned = new Set<string>();
   const warnOnce = (key: string, fields: object, message: string) => {

@@ -43,6 +43,14 @@ export declare namespace StandardSchemaV1 {
   >['output'];
 }
 
+/**
+ * Where a schema may keep a second Standard Schema for a handler's answer, one that checks a value without
+ * changing it (weir/schema/typebox's validator fills defaults and drops keys in place, right for a parsed
+ * request, wrong for an object a handler may share, such as a cached one). weir uses it for response
+ * schemas whose answer is written by a compiled serialiser (declared keys only).
+ */
+export const kCheckAnswer: unique symbol = Symbol.for('weir.schema.checkAnswer');
+
 /** Whether `value` is a Standard Schema (version 1). */
 export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false;

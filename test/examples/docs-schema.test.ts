@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inject } from 'weir/testing';
 import { app } from '../../examples/docs/schema/orders.ts';
+import { app as bookApp } from '../../examples/docs/schema/typebox.ts';
 
 type Issue = { in: string; path: string; message: string };
 const issuesOf = (res: { json<T>(): T }) =>
@@ -44,5 +45,20 @@ describe('docs/schema.md', () => {
     ]);
     assert.deepEqual(issuesOf(await inject(app, { url: '/orders/not-a-uuid' })), ['params:id']);
     assert.equal((await inject(app, { url: `/orders/${crypto.randomUUID()}` })).status, 404);
+  });
+
+  it('TypeBox: fills defaults, drops unknown keys, parses the id, answers its statuses', async () => {
+    const made = await inject(bookApp, {
+      method: 'POST',
+      url: '/books',
+      body: { title: 'Dune', isAdmin: true },
+    });
+    assert.equal(made.status, 201, made.body);
+    assert.deepEqual(made.json(), { id: 1, title: 'Dune', tags: [] });
+    assert.deepEqual((await inject(bookApp, { url: '/books/1' })).json(), { id: 1, title: 'Dune', tags: [] });
+    assert.equal((await inject(bookApp, { url: '/books/99' })).status, 404);
+    assert.deepEqual(issuesOf(await inject(bookApp, { url: '/books/one' })), ['params:id']);
+    const bad = await inject(bookApp, { method: 'POST', url: '/books', body: { title: '', isbn: 'x' } });
+    assert.deepEqual(issuesOf(bad).sort(), ['body:isbn', 'body:title']);
   });
 });

@@ -4,8 +4,10 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { type } from 'arktype';
+import Type from 'typebox';
 import * as v from 'valibot';
 import { App } from 'weir';
+import { typebox } from 'weir/schema/typebox';
 import { inject } from 'weir/testing';
 import { z } from 'zod';
 
@@ -38,6 +40,17 @@ const validators = {
       name: b.name,
       tags: b.tags ?? [],
     })),
+  },
+  typebox: {
+    params: typebox(Type.Object({ id: Type.Integer({ minimum: 1 }) }), { coerce: true }),
+    query: typebox(Type.Object({ limit: Type.Integer({ maximum: 100, default: 20 }) }), { coerce: true }),
+    headers: typebox(Type.Object({ 'x-tenant': Type.String({ pattern: '^[a-z]+$' }) })),
+    body: typebox(
+      Type.Object({
+        name: Type.String({ minLength: 1 }),
+        tags: Type.Array(Type.String(), { maxItems: 3, default: [] }),
+      }),
+    ),
   },
 };
 

@@ -1,9 +1,11 @@
 // Type-level tests of route schemas: `tsc --noEmit` (run by `npm test`) fails if any of these stops holding.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { type } from 'arktype';
+import Type from 'typebox';
 import * as v from 'valibot';
 import { App } from 'weir';
 import { idempotencyKey } from 'weir/idempotency';
+import { typebox } from 'weir/schema/typebox';
 import { cspNonce, csrfToken } from 'weir/security';
 import { z } from 'zod';
 
@@ -81,4 +83,29 @@ export function helpers(): void {
     expectType<Equal<typeof ctx.state.tenant, string>>(true);
     return ctx.body.a;
   });
+}
+
+export function typeboxSchemas(): void {
+  const app = new App();
+  const Id = typebox(Type.Object({ id: Type.Integer({ minimum: 1 }) }), { coerce: true });
+  const NewBook = typebox(
+    Type.Object({ title: Type.String(), tags: Type.Optional(Type.Array(Type.String())) }),
+  );
+  const Book = typebox(Type.Object({ id: Type.Integer(), title: Type.String() }));
+  app.post(
+    '/shelves/:id/books',
+    { schema: { params: Id, body: NewBook, response: { 201: Book } } },
+    (ctx) => {
+      expectType<Equal<typeof ctx.params, { id: number }>>(true);
+      expectType<Equal<typeof ctx.body, { title: string; tags?: string[] }>>(true);
+      return ctx.reply(201, { id: ctx.params.id, title: ctx.body.title });
+    },
+  );
+  // @ts-expect-error a return that breaks the TypeBox response schema
+  app.get('/books/:id', { schema: { params: Id, response: { 200: Book } } }, () => ({
+    id: 'one',
+    title: 'x',
+  }));
+  // @ts-expect-error typebox() takes a TypeBox schema
+  typebox('string');
 }

@@ -1,0 +1,180 @@
+// weir/schema/typebox: TypeBox schemas checked by ajv's compiled code. The shared tests of every validator
+// (each request part, coercion, error bodies) run it too, in validate.test.ts; these are its own rules.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import Type from 'typebox';
+import { App, isWeirError } from 'weir';
+import { jsonSchemaOf } from 'weir/schema';
+import { typebox } from 'weir/schema/typebox';
+import { inject } from 'weir/testing';
+
+type Issue = { in: string; path: string; message: string };
+type ErrorBody = { error: { code: string; message: string; details: { issues: Issue[] } } };
+
+const post = (app: App, url: string, body: unknown) => inject(app, { method: 'POST', url, body });
+
+describe('typebox()', () => {
+  it('fills defaults and drops keys the schema does not declare, at every depth', async () => {
+    const app = new App();
+    const Order = typebox(
+      Type.Object({
+        note: Type.Optional(Type.String({ default: 'none' })),
+        items: Type.Array(Type.Object({ sku: Type.String(), qty: Type.Integer({ default: 1 }) })),
+      }),
+    );
+    app.post('/orders', { schema: { body: Order } }, (ctx) => ctx.body);
+    const res = await post(app, '/orders', {
+      items: [{ sku: 'a', isAdmin: true }],
+      isAdmin: true,
+      __proto__x: 1,
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(res.json(), { note: 'none', items: [{ sku: 'a', qty: 1 }] });
+  });
+
+  it('refuses unknown keys where the schema says additionalProperties: false, naming each', async () => {
+    const app = new App();
+    const Strict = typebox(Type.Object({ a: Type.String() }, { additionalProperties: false }));
+    app.post('/strict', { schema: { body: Strict } }, (ctx) => ctx.body);
+    const res = await post(app, '/strict', { a: 'x', role: 'admin', other: 1 });
+    assert.equal(res.status, 400);
+    const issues = res.json<ErrorBody>().error.details.issues;
+    assert.deepEqual(
+      issues.map((i) => [i.path, i.message]),
+      [
+        ['role', 'Unknown key'],
+        ['other', 'Unknown key'],
+      ],
+    );
+    assert.deepEqual((await post(app, '/strict', { a: 'x' })).json(), { a: 'x' });
+  });
+
+  it('reports each rule broken with its path and the rule, never the value', async () => {
+    const app = new App();
+    const User = typebox(
+      Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 8 }),
+        email: Type.String({ format: 'email' }),
+        age: Type.Integer({ minimum: 0 }),
+        tags: Type.Array(Type.String({ pattern: '^[a-z]+$' })),
+        address: Type.Object({ city: Type.String() }),
+      }),
+    );
+    app.post('/users', { schema: { body: User } }, (ctx) => ctx.body);
+    const secret = 'hunter2-secret';
+    const res = await post(app, '/users', {
+      name: secret,
+      email: secret,
+      age: 1.5,
+      tags: ['ok', secret],
+      address: {},
+    });
+    assert.equal(res.status, 400);
+    assert.doesNotMatch(res.body, /hunter2/);
+    const issues = res.json<ErrorBody>().error.details.issues;
+    assert.deepEqual(
+      issues.map((i) => [i.in, i.path, i.message]),
+      [
+        ['body', 'name', 'must NOT have more than 8 characters'],
+        ['body', 'email', 'must be a valid email'],
+        ['body', 'age', 'must be integer'],
+        ['body', 'tags[1]', 'must match pattern …'],
+        ['body', 'address.city', 'Required'],
+      ],
+    );
+  });
+
+  it('coerces strings only when asked: a JSON "7" is not an integer', async () => {
+    const app = new App();
+    const Plain = typebox(Type.Object({ n: Type.Integer() }));
+    const Coerced = typebox(Type.Object({ n: Type.Integer(), on: Type.Boolean() }), { coerce: true });
+    app.post('/plain', { schema: { body: Plain } }, (ctx) => ctx.body);
+    app.get('/q', { schema: { query: Coerced } }, (ctx) => ctx.query);
+    assert.equal((await post(app, '/plain', { n: '7' })).status, 400);
+    assert.deepEqual((await post(app, '/plain', { n: 7 })).json(), { n: 7 });
+    assert.deepEqual((await inject(app, { url: '/q?n=7&on=true' })).json(), { n: 7, on: true });
+    assert.equal((await inject(app, { url: '/q?n=seven&on=true' })).status, 400);
+  });
+
+  it("checks the headers on a copy: the request's own headers keep every key (the body is still read)", async () => {
+    const app = new App();
+    const Tenant = typebox(Type.Object({ 'x-tenant': Type.String() }));
+    const Body = typebox(Type.Object({ a: Type.Integer() }));
+    app.post('/t', { schema: { headers: Tenant, body: Body } }, (ctx) => ({
+      headers: Object.keys(ctx.headers),
+      raw: ctx.req.headers['content-type'],
+      a: ctx.body.a,
+    }));
+    const res = await inject(app, {
+      method: 'POST',
+      url: '/t',
+      headers: { 'x-tenant': 'acme' },
+      body: { a: 1 },
+    });
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(res.json(), { headers: ['x-tenant'], raw: 'application/json', a: 1 });
+  });
+
+  it('matches a later branch of a union: objects inside anyOf keep their keys while ajv tries each', async () => {
+    const app = new App();
+    const Shape = typebox(
+      Type.Union([
+        Type.Object({ kind: Type.Literal('circle'), r: Type.Number() }),
+        Type.Object({ kind: Type.Literal('square'), side: Type.Number() }),
+      ]),
+    );
+    app.post('/shapes', { schema: { body: Shape } }, (ctx) => ctx.body);
+    assert.deepEqual((await post(app, '/shapes', { kind: 'square', side: 2 })).json(), {
+      kind: 'square',
+      side: 2,
+    });
+    assert.equal((await post(app, '/shapes', { kind: 'square', r: 2 })).status, 400);
+  });
+
+  it('checks an answer without changing it: a frozen, shared object is sent with its declared keys only', async () => {
+    const User = typebox(
+      Type.Object({
+        id: Type.Integer(),
+        name: Type.String(),
+        role: Type.Optional(Type.String({ default: 'user' })),
+        team: Type.Object({ name: Type.String() }),
+      }),
+    );
+    // The top level frozen, the team not: neither may lose a key or gain a default.
+    const team = { name: 'core', budget: 10 };
+    const cached = Object.freeze({ id: 1, name: 'Ada', passwordHash: 'h', team });
+    for (const responseSchemas of ['error', 'warn', 'off'] as const) {
+      const app = new App({ responseSchemas });
+      app.get('/me', { schema: { response: { 200: User } } }, () => cached);
+      const res = await inject(app, { url: '/me' });
+      assert.equal(res.status, 200, `${responseSchemas}: ${res.body}`);
+      assert.deepEqual(
+        res.json(),
+        { id: 1, name: 'Ada', role: 'user', team: { name: 'core' } },
+        responseSchemas,
+      );
+    }
+    assert.deepEqual(cached, { id: 1, name: 'Ada', passwordHash: 'h', team: { name: 'core', budget: 10 } });
+  });
+
+  it('turns an answer that breaks its schema into a 500 with responseSchemas error', async () => {
+    const app = new App({ responseSchemas: 'error', logger: false });
+    const User = typebox(Type.Object({ id: Type.Integer(), name: Type.String() }));
+    app.get('/bad', { schema: { response: { 200: User } } }, () => ({ id: 'one', name: 'Ada' }) as never);
+    const res = await inject(app, { url: '/bad' });
+    assert.equal(res.status, 500);
+    assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_RESPONSE_SCHEMA');
+  });
+
+  it('describes itself as its JSON Schema, and refuses what ajv cannot compile when it is made', () => {
+    const Book = Type.Object({ title: Type.String({ maxLength: 80 }) });
+    const found = jsonSchemaOf(typebox(Book), { io: 'input', target: 'draft-2020-12' });
+    assert.deepEqual(found, { schema: JSON.parse(JSON.stringify(Book)) });
+    assert.throws(
+      () => typebox(Type.Object({ a: Type.String({ minLenght: 1 } as never) })),
+      (err) => isWeirError(err) && err.code === 'WEIR_ERR_INVALID_OPTION' && /minLenght/.test(err.message),
+    );
+    assert.throws(() => typebox(null as never), /typebox\(\) schema must be a TypeBox schema/);
+    assert.throws(() => typebox(Book, { coerce: 'yes' as never }), /typebox\(\) coerce must be a boolean/);
+  });
+});
