@@ -49,6 +49,7 @@ interface WorkerDef {
 
 export type { AppOptions, RouteOptions } from './options.ts';
 
+import { DEFAULT_ALL_ISSUES_MAX_NODES } from '../schema/validate.ts';
 import type { PrefixedRoutes, RouteMethod } from './route-spec.ts';
 import type { AddRoute, Handler } from './route-types.ts';
 
@@ -109,6 +110,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
   readonly #routes: RouteDef[] = [];
   readonly #middleware: Middleware<object>[] = [];
   readonly #responseSchemas: 'error' | 'warn' | 'off';
+  readonly #allIssuesMaxNodes: number;
   readonly #mounts: { prefix: string; app: App<object> }[] = [];
   readonly #startHooks: LifecycleHook[] = [];
   readonly #stopHooks: LifecycleHook[] = [];
@@ -127,6 +129,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     const env = process.env.NODE_ENV;
     this.#responseSchemas =
       options.responseSchemas ?? (env === 'development' || env === 'test' ? 'error' : 'warn');
+    this.#allIssuesMaxNodes = options.allIssuesMaxNodes ?? DEFAULT_ALL_ISSUES_MAX_NODES;
     this.log = options.logger === false ? silentLogger : (options.logger ?? defaultLogger());
     this.#runtime = {
       log: this.log,
@@ -386,6 +389,7 @@ export class App<S extends object = Record<never, never>, out R = Record<never, 
     }
     const handler = withSchemas(options.schema, args.pop() as Chain, {
       check: this.#responseSchemas,
+      allIssuesMaxNodes: this.#allIssuesMaxNodes,
       log: this.log,
       route: `${method === '*' ? 'ALL' : method} ${path}`,
     }) as Handler<string, object>;

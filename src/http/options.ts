@@ -69,6 +69,13 @@ export interface AppOptions {
    */
   responseSchemas?: 'error' | 'warn' | 'off';
   /**
+   * The largest request part, in values (objects, arrays and what is in them), for which a 400
+   * `WEIR_ERR_VALIDATION` lists every issue. A larger part that breaks its schema gets its first issue
+   * only (`details.partial`), with validators that can stop there (valibot, `weir/schema/typebox`): a large
+   * hostile body would otherwise cost an issue per element. 0: always the first issue only. @default 2000
+   */
+  allIssuesMaxNodes?: number;
+  /**
    * Each request's id (`ctx.requestId`): which header it is read from and echoed in, whose incoming ids
    * to keep, how new ones are made. `false`: no header read or echoed. @default a new id per request,
    * echoed in `X-Request-Id`; incoming ids are not kept
@@ -144,6 +151,7 @@ export function checkAppOptions(options: AppOptions): void {
     throw invalidOption('responseSchemas', "'error', 'warn' or 'off'", options.responseSchemas);
   }
   checkLimit('bodyLimitBytes', options.bodyLimitBytes);
+  checkLimit('allIssuesMaxNodes', options.allIssuesMaxNodes);
   checkLimit('maxJsonDepth', options.maxJsonDepth, 1);
   checkLimit('minBodyRateBytesPerSecond', options.minBodyRateBytesPerSecond);
   checkLimit('bodyRateGraceMs', options.bodyRateGraceMs);

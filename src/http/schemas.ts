@@ -12,8 +12,11 @@ import { compileSerializer } from '../schema/serialize.ts';
 import { kCheckAnswer, type StandardSchemaV1 } from '../schema/standard.ts';
 import type { RouteSchema } from '../schema/types.ts';
 import {
+  addFailure,
   checkSchemas,
+  type Failures,
   type InputPart,
+  noFailures,
   type PartResult,
   safeMessage,
   type ValidationIssue,
@@ -76,9 +79,9 @@ function settleInto(value: unknown, done: Done): void {
   }
 }
 
-function settle(part: InputPart, result: PartResult, ctx: Context, issues: ValidationIssue[]): void {
+function settle(part: InputPart, result: PartResult, ctx: Context, failures: Failures): void {
   if (result.ok) ctx[kSetInput](part, result.value);
-  else issues.push(...result.issues);
+  else addFailure(failures, result);
 }
 
 /** What a route's response schema check does on a mismatch (the App's `responseSchemas`). */
@@ -230,7 +233,7 @@ function responseStage(
 export function withSchemas(
   schema: RouteSchema | undefined,
   handler: Run,
-  options: { check: ResponseCheck; log: Logger; route: string },
+  options: { check: ResponseCheck; allIssuesMaxNodes: number; log: Logger; route: string },
 ): Run {
   checkSchemas(schema);
   if (schema === undefined) return handler;
@@ -266,14 +269,23 @@ export function withSchemas(
   if (early.length === 0 && body === undefined) return run;
 
   const check = (ctx: Context, part: (typeof early)[number]) =>
-    validatePart(part, schema[part] as NonNullable<RouteSchema[typeof part]>, rawPart(ctx, part));
+    validatePart(
+      part,
+      schema[part] as NonNullable<RouteSchema[typeof part]>,
+      rawPart(ctx, part),
+      options.allIssuesMaxNodes,
+    );
   const afterBody = (ctx: Context, result: PartResult): unknown => {
-    if (!result.ok) throw validationError(result.issues);
+    if (!result.ok) {
+      const failures = noFailures();
+      addFailure(failures, result);
+      throw validationError(failures);
+    }
     ctx[kSetInput]('body', result.value);
     return run(ctx);
   };
   const checkBody = (ctx: Context, value: unknown): unknown => {
-    const result = validatePart('body', body!, value);
+    const result = validatePart('body', body!, value, options.allIssuesMaxNodes);
     return result instanceof Promise ? result.then((r) => afterBody(ctx, r)) : afterBody(ctx, result);
   };
   // The body is read by callbacks, and the check and the handler continue from one promise made here,
@@ -314,41 +326,41 @@ export function withSchemas(
     ctx: Context,
     from: number,
     pending: Promise<PartResult>,
-    issues: ValidationIssue[],
+    failures: Failures,
   ): Promise<unknown> => {
-    settle(early[from]!, await pending, ctx, issues);
+    settle(early[from]!, await pending, ctx, failures);
     for (let i = from + 1; i < early.length; i++) {
       const result = check(ctx, early[i]!);
-      settle(early[i]!, result instanceof Promise ? await result : result, ctx, issues);
+      settle(early[i]!, result instanceof Promise ? await result : result, ctx, failures);
     }
-    if (issues.length > 0) throw validationError(issues);
+    if (failures.total > 0) throw validationError(failures);
     return body === undefined ? run(ctx) : withBody(ctx);
   };
 
   // Synchronous while the validators are (most are): a route without a body costs no promise here.
   function validated(ctx: Context): unknown {
-    const issues: ValidationIssue[] = [];
+    const failures = noFailures();
     for (let i = 0; i < early.length; i++) {
       const result = check(ctx, early[i]!);
-      if (result instanceof Promise) return afterAsync(ctx, i, result, issues);
-      settle(early[i]!, result, ctx, issues);
+      if (result instanceof Promise) return afterAsync(ctx, i, result, failures);
+      settle(early[i]!, result, ctx, failures);
     }
-    if (issues.length > 0) throw validationError(issues);
+    if (failures.total > 0) throw validationError(failures);
     return body === undefined ? run(ctx) : withBody(ctx);
   }
   if (body === undefined) return validated;
   // A route with a body and no middleware answers through `done`, with no promise of weir's own.
   const callback: CallbackChain = (ctx, done) => {
-    const issues: ValidationIssue[] = [];
+    const failures = noFailures();
     for (let i = 0; i < early.length; i++) {
       const result = check(ctx, early[i]!);
       if (result instanceof Promise) {
-        settleInto(afterAsync(ctx, i, result, issues), done);
+        settleInto(afterAsync(ctx, i, result, failures), done);
         return;
       }
-      settle(early[i]!, result, ctx, issues);
+      settle(early[i]!, result, ctx, failures);
     }
-    if (issues.length > 0) done(true, validationError(issues));
+    if (failures.total > 0) done(true, validationError(failures));
     else bodyThen(ctx, done);
   };
   return Object.assign(validated, { [kCallbackChain]: callback });

@@ -44,6 +44,13 @@ export declare namespace StandardSchemaV1 {
 }
 
 /**
+ * Where a schema may keep a second Standard Schema that stops at the first issue (weir/schema/typebox's
+ * ajv without `allErrors`). weir runs it first, and the full check only for a value small enough that
+ * listing every issue is cheap: a large hostile body must not make the validator build an issue per element.
+ */
+export const kFirstIssue: unique symbol = Symbol.for('weir.schema.firstIssue');
+
+/**
  * Where a schema may keep a second Standard Schema for a handler's answer, one that checks a value without
  * changing it (weir/schema/typebox's validator fills defaults and drops keys in place, right for a parsed
  * request, wrong for an object a handler may share, such as a cached one). weir uses it for response

@@ -9,7 +9,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Static, TSchema } from 'typebox';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { JsonSchema, StandardJsonSchemaV1 } from './json-schema.ts';
-import { kCheckAnswer, type StandardSchemaV1 } from './standard.ts';
+import { kCheckAnswer, kFirstIssue, type StandardSchemaV1 } from './standard.ts';
 
 /** Options of {@link typebox}. */
 export interface TypeBoxOptions {
@@ -29,7 +29,7 @@ type Ajv = import('ajv').Ajv;
 const require = createRequire(import.meta.url);
 
 /** How an ajv instance treats values: a request part's (changed in place) or an answer's (left alone). */
-type Mode = 'input' | 'coerce' | 'answer';
+type Mode = 'input' | 'coerce' | 'input-first' | 'coerce-first' | 'answer';
 /** One ajv per mode, made on first use; each caches what it compiled. */
 const instances = new Map<Mode, Ajv>();
 
@@ -40,12 +40,13 @@ function ajvFor(mode: Mode): Ajv {
     const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv;
     const input = mode !== 'answer';
     ajv = new Ajv({
-      allErrors: true,
+      // The '-first' instances stop at the first issue: weir runs them first (kFirstIssue).
+      allErrors: !mode.endsWith('-first'),
       // A schema's `$id` registers nothing: the same schema may be given to typebox() twice.
       addUsedSchema: false,
       useDefaults: input,
       removeAdditional: input,
-      coerceTypes: mode === 'coerce' ? 'array' : false,
+      coerceTypes: mode.startsWith('coerce') ? 'array' : false,
       // Unknown keywords still fail (a misspelt `minLenght` is an error, not a rule that never runs);
       // the advisory checks would only print to the console.
       strictTypes: false,
@@ -152,6 +153,7 @@ export function typebox<T extends TSchema & object>(
   // What JSON can carry of it: TypeBox keeps its own markers out of the enumerable keys.
   const json = JSON.parse(JSON.stringify(schema)) as JsonSchema;
   const input = compiled(json, coerce ? 'coerce' : 'input');
+  const first = compiled(json, coerce ? 'coerce-first' : 'input-first');
   const describe = (): JsonSchema => json;
   const standard = (check: ValidateFunction): StandardSchemaV1.Props<Static<T>> => ({
     version: 1,
@@ -164,6 +166,7 @@ export function typebox<T extends TSchema & object>(
     // A handler's answer is checked as it is, by the schema's own rules (nothing filled in or dropped:
     // the compiled serialiser writes the declared keys only).
     [kCheckAnswer]: { '~standard': standard(compiled(json, 'answer')) },
+    [kFirstIssue]: { '~standard': standard(first) },
   } as TypeBoxSchema<T>;
 }
 

@@ -5,7 +5,7 @@
  * quote the value they received (`received "…"`) have that part cut.
  */
 import { httpError, invalidOption } from '../errors.ts';
-import { isStandardSchema, type StandardSchemaV1 } from './standard.ts';
+import { isStandardSchema, kFirstIssue, type StandardSchemaV1 } from './standard.ts';
 
 /** The request parts a route may validate, in the order they are checked. */
 export const INPUT_PARTS = ['params', 'query', 'headers', 'body'] as const;
@@ -98,39 +98,128 @@ export function checkSchemas(schema: unknown): void {
   }
 }
 
-/** What one part's schema made of it: its value, or issues. */
-export type PartResult = { ok: true; value: unknown } | { ok: false; issues: ValidationIssue[] };
+/**
+ * What one part's schema made of it: its value, or issues (at most {@link MAX_ISSUES} of them, `total` the
+ * count found; `partial` when the check stopped at the first one).
+ */
+export type PartResult =
+  | { ok: true; value: unknown }
+  | { ok: false; issues: ValidationIssue[]; total: number; partial?: true };
 
-function fromResult(part: InputPart, result: StandardSchemaV1.Result<unknown>): PartResult {
+function fromResult(part: InputPart, result: StandardSchemaV1.Result<unknown>, partial = false): PartResult {
   if (result.issues === undefined) return { ok: true, value: result.value };
-  return {
-    ok: false,
-    issues: result.issues.map((issue) => ({
-      in: part,
-      path: formatPath(issue.path),
-      message: safeMessage(issue.message),
-    })),
-  };
+  // Only the issues listed are formatted: a value with thousands of them costs no regex per issue.
+  const issues = result.issues.slice(0, MAX_ISSUES).map((issue) => ({
+    in: part,
+    path: formatPath(issue.path),
+    message: safeMessage(issue.message),
+  }));
+  return { ok: false, issues, total: result.issues.length, ...(partial && { partial: true as const }) };
 }
 
-/** Runs `schema` on `value`: synchronously when the validator answers synchronously (most do). */
+/**
+ * The default of the App's `allIssuesMaxNodes`: values with more nodes than this (objects, arrays and the
+ * values in them) get the first issue only, not every issue, from validators that can stop there. Listing
+ * them all makes a validator build one per element (valibot took 0.7 s for a 500 KB array of wrong-typed
+ * items, ajv 80 ms), which a client could ask for with every request.
+ */
+export const DEFAULT_ALL_ISSUES_MAX_NODES = 2000;
+
+/** Whether `value` has at most `max` nodes; stops counting past it. */
+function atMostNodes(value: unknown, max: number): boolean {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (++count > max) return false;
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) stack.push(node[i]);
+    } else {
+      for (const key in node) stack.push((node as Record<string, unknown>)[key]);
+    }
+  }
+  return true;
+}
+
+type Check = (value: unknown) => StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+/** Each schema's check that stops at the first issue, or `null`: none known for its library. */
+const firstIssueChecks = new WeakMap<object, Check | null>();
+
+function firstIssueCheck(schema: StandardSchemaV1): Check | null {
+  let check = firstIssueChecks.get(schema);
+  if (check !== undefined) return check;
+  const own = (schema as { [kFirstIssue]?: StandardSchemaV1 })[kFirstIssue];
+  const run = (schema as { '~run'?: unknown })['~run'];
+  if (own !== undefined) check = own['~standard'].validate;
+  else if (schema['~standard'].vendor === 'valibot' && typeof run === 'function') {
+    // valibot's own entry point, with its documented `abortEarly` (its Standard `validate` is this call
+    // with the global config): the same output for a valid value.
+    check = (value) => run.call(schema, { value }, { abortEarly: true });
+  } else check = null;
+  firstIssueChecks.set(schema, check);
+  return check;
+}
+
+/**
+ * Runs `schema` on `value`: synchronously when the validator answers synchronously (most do). For a
+ * schema that can stop at its first issue (valibot's, weir/schema/typebox's), that check runs first; a
+ * value that fails it is checked again for every issue only when it has at most `allIssuesMaxNodes`
+ * nodes, else its first issue is the answer.
+ */
 export function validatePart(
   part: InputPart,
   schema: StandardSchemaV1,
   value: unknown,
+  allIssuesMaxNodes = DEFAULT_ALL_ISSUES_MAX_NODES,
 ): PartResult | Promise<PartResult> {
+  const first = firstIssueCheck(schema);
+  if (first !== null) {
+    const quick = first(value);
+    if (!(quick instanceof Promise)) {
+      if (quick.issues === undefined) return { ok: true, value: quick.value };
+      if (!atMostNodes(value, allIssuesMaxNodes)) return fromResult(part, quick, true);
+    }
+  }
   const result = schema['~standard'].validate(value);
   return result instanceof Promise ? result.then((r) => fromResult(part, r)) : fromResult(part, result);
 }
 
+/** The issues of the parts of one request that failed, gathered for its 400. */
+export interface Failures {
+  readonly issues: ValidationIssue[];
+  total: number;
+  /** A part's check stopped at its first issue. */
+  partial: boolean;
+}
+
+export function noFailures(): Failures {
+  return { issues: [], total: 0, partial: false };
+}
+
+/** Adds a failed part's issues to `failures`. */
+export function addFailure(failures: Failures, result: Extract<PartResult, { ok: false }>): void {
+  failures.issues.push(...result.issues);
+  failures.total += result.total;
+  if (result.partial) failures.partial = true;
+}
+
 /** The 400 for the issues of every part that failed. */
-export function validationError(issues: ValidationIssue[]): Error {
-  const listed = issues.slice(0, MAX_ISSUES);
+export function validationError(failures: Failures): Error {
+  const listed = failures.issues.slice(0, MAX_ISSUES);
   const names = [...new Set(listed.map((issue) => issue.in))];
   const parts = names.join(', ');
+  const { total, partial } = failures;
+  const count = partial
+    ? 'the first issue found in a part too large to list every issue'
+    : `${total} issue${total === 1 ? '' : 's'}`;
   return httpError(
     'WEIR_ERR_VALIDATION',
-    `The request's ${parts} ${names.length === 1 ? 'breaks' : 'break'} the route's schema (${issues.length} issue${issues.length === 1 ? '' : 's'})`,
-    { issues: listed, ...(issues.length > MAX_ISSUES && { more: issues.length - MAX_ISSUES }) },
+    `The request's ${parts} ${names.length === 1 ? 'breaks' : 'break'} the route's schema (${count})`,
+    {
+      issues: listed,
+      ...(total > listed.length && { more: total - listed.length }),
+      ...(partial && { partial: true }),
+    },
   );
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { App } from 'weir';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from '../../src/http/body.ts';
+import { DEFAULT_ALL_ISSUES_MAX_NODES } from '../../src/schema/validate.ts';
 import { serve } from '../helpers/http.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -28,9 +29,11 @@ function limitsTable(): Map<string, string> {
 
 /** `16 KiB` → 16384, `30 s` → 30000 (ms), `64 levels` → 64. */
 function amount(cell: string): number {
-  const m = /^([\d,]+) (KiB|MiB|s|levels)$/.exec(cell);
+  const m = /^([\d,]+) (KiB|MiB|s|levels|values)$/.exec(cell);
   assert.ok(m !== null, `a default the table states as a number: ${cell}`);
-  const unit = { KiB: 1024, MiB: 1024 * 1024, s: 1000, levels: 1 }[m[2] as 'KiB' | 'MiB' | 's' | 'levels'];
+  const unit = { KiB: 1024, MiB: 1024 * 1024, s: 1000, levels: 1, values: 1 }[
+    m[2] as 'KiB' | 'MiB' | 's' | 'levels' | 'values'
+  ];
   return Number(m[1]!.replaceAll(',', '')) * unit;
 }
 
@@ -71,6 +74,7 @@ describe('README limits table', () => {
         'listen.keepAliveTimeoutMs': server.keepAliveTimeout,
         'App.bodyLimitBytes': DEFAULT_BODY_LIMIT_BYTES,
         'App.maxJsonDepth': DEFAULT_MAX_JSON_DEPTH,
+        'App.allIssuesMaxNodes': DEFAULT_ALL_ISSUES_MAX_NODES,
       };
       for (const [knob, value] of Object.entries(expected))
         assert.equal(amount(rows.get(knob) ?? ''), value, knob);

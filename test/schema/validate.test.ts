@@ -100,6 +100,51 @@ for (const [name, schema] of Object.entries(validators)) {
       assert.doesNotMatch(late.body, /hunter2/);
     });
 
+    it('lists at most 20 issues; for a body too large to list them all, valibot and TypeBox stop at the first', async () => {
+      const secret = 'hunter2-secret';
+      // 3,000 wrong-typed items: one issue each, were every issue listed.
+      const res = await call(
+        '/orgs/7/users',
+        { 'x-tenant': 'acme' },
+        { name: secret, tags: Array(3000).fill(7) },
+      );
+      assert.equal(res.status, 400);
+      assert.doesNotMatch(res.body, /hunter2/);
+      const { error } = res.json<ErrorBody & { error: { details: { partial?: boolean } } }>();
+      assert.ok(error.details.issues.length <= 20);
+      assert.ok(error.details.issues.every((i) => i.in === 'body' && i.path.startsWith('tags')));
+      if (name === 'valibot' || name === 'typebox') {
+        assert.equal(error.details.partial, true, JSON.stringify(error));
+        assert.equal(error.details.issues.length, 1);
+        assert.equal(error.details.more, undefined);
+        assert.match(error.message, /the first issue found in a part too large to list every issue/);
+      } else {
+        assert.equal(error.details.partial, undefined);
+      }
+      // A small body that breaks the same rules still lists each issue.
+      const small = await call('/orgs/7/users', { 'x-tenant': 'acme' }, { name: '', tags: [1, 2] });
+      const listed = small.json<ErrorBody & { error: { details: { partial?: boolean } } }>().error;
+      assert.equal(listed.details.partial, undefined);
+      assert.ok(listed.details.issues.length >= 3, JSON.stringify(listed));
+    });
+
+    it('answers with the first issue only past allIssuesMaxNodes, and refuses a bad value for it', async () => {
+      const strict = new App({ allIssuesMaxNodes: 0 });
+      strict.post('/orgs/:id/users', { schema }, (ctx) => ctx.body);
+      const res = await inject(strict, {
+        method: 'POST',
+        url: '/orgs/7/users',
+        headers: { 'x-tenant': 'acme' },
+        body: { name: '', tags: [1, 2] },
+      });
+      const { details } = res.json<ErrorBody & { error: { details: { partial?: boolean } } }>().error;
+      const stops = name === 'valibot' || name === 'typebox';
+      assert.equal(details.partial, stops ? true : undefined, JSON.stringify(details));
+      assert.equal(details.issues.length === 1, stops, JSON.stringify(details));
+      for (const bad of [-1, 1.5, Number.POSITIVE_INFINITY, '10'])
+        assert.throws(() => new App({ allIssuesMaxNodes: bad as number }), /allIssuesMaxNodes must be/);
+    });
+
     it('answers malformed JSON with 400 and a non-JSON body with 415 before the schema runs', async () => {
       const bad = await inject(app, {
         method: 'POST',
