@@ -34,14 +34,15 @@ const JSON_TYPE = 'application/json';
 type Run = (ctx: Context) => unknown;
 
 /**
- * The part as its schema gets it. Params and headers are copies: a validator that works in place (ajv's
- * defaults and removed keys) must not change the request's own headers, which weir and middleware read
- * after, nor the params object the router shares between requests of a static path. The query is parsed
- * for this request.
+ * The part as its schema gets it: a copy, so that a validator that works in place (ajv's defaults and
+ * coercion) changes neither the request's own headers, which weir and middleware read after, nor the
+ * params object the router shares between requests of a static path, nor the query an error handler or a
+ * log sees when the part is refused. The body is parsed for its schema alone.
  */
 function rawPart(ctx: Context, part: Exclude<InputPart, 'body'>): unknown {
   if (part === 'params') return { ...(ctx.params as object) };
-  if (part === 'query') return ctx.query;
+  // Without a prototype, as parsed: a query may name `constructor` or `__proto__`.
+  if (part === 'query') return Object.assign(Object.create(null), ctx.query);
   return { ...ctx.req.headers };
 }
 
@@ -97,6 +98,8 @@ interface ResponseEntry {
   readonly schema: StandardSchemaV1;
   /** The compiled serialiser of the schema's JSON Schema; `undefined`: `JSON.stringify`. */
   readonly serialize: Serializer | undefined;
+  /** `serialize` writes the declared keys only. */
+  readonly declaredOnly: boolean;
 }
 
 type Finish = (ctx: Context, value: unknown) => unknown;
@@ -128,8 +131,8 @@ function responseStage(
     // An unchecked value ('off') is written with declared keys only: never more than the schema names.
     let serialize: Serializer | undefined;
     let checkWith = schema;
+    const declaredOnly = check === 'off' || answerCheck !== undefined;
     if (!bodiless(status)) {
-      const declaredOnly = check === 'off' || answerCheck !== undefined;
       const compiled = compileSerializer(schema, { undeclared: declaredOnly ? 'drop' : 'keep' });
       if ('reason' in compiled) {
         log.debug({ route, status, reason: compiled.reason }, 'response written by JSON.stringify');
@@ -138,7 +141,7 @@ function responseStage(
         if (answerCheck !== undefined) checkWith = answerCheck;
       }
     }
-    entries.set(status, { schema: checkWith, serialize });
+    entries.set(status, { schema: checkWith, serialize, declaredOnly });
   }
   const warned = new Set<string>();
   const warnOnce = (key: string, fields: object, message: string) => {
@@ -187,7 +190,17 @@ function responseStage(
   ): unknown => {
     if (!r.ok) {
       mismatch(status, r.issues);
-      return text ?? respond(status, body, undefined);
+      if (text !== undefined) return text;
+      // Sent as it was ('warn'), but through a declared-keys-only writer when there is one, so that a
+      // mismatch never sends a key the schema leaves out; else (or when it cannot write the value) JSON.
+      if (entry.declaredOnly && entry.serialize !== undefined) {
+        try {
+          return respond(status, body, entry.serialize);
+        } catch {
+          // written below
+        }
+      }
+      return respond(status, body, undefined);
     }
     return text ?? respond(status, r.value, entry.serialize);
   };

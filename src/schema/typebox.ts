@@ -28,7 +28,10 @@ export type TypeBoxSchema<T extends TSchema> = StandardSchemaV1<Static<T>, Stati
 type Ajv = import('ajv').Ajv;
 const require = createRequire(import.meta.url);
 
-/** How an ajv instance treats values: a request part's (changed in place) or an answer's (left alone). */
+/**
+ * How an ajv instance treats values: a request part's (defaults filled and, with `coerce`, strings
+ * parsed, in place) or an answer's (left alone); the '-first' ones stop at the first issue.
+ */
 type Mode = 'input' | 'coerce' | 'input-first' | 'coerce-first' | 'answer';
 /** One ajv per mode, made on first use; each caches what it compiled. */
 const instances = new Map<Mode, Ajv>();
@@ -38,14 +41,11 @@ function ajvFor(mode: Mode): Ajv {
   if (ajv === undefined) {
     const { Ajv } = require('ajv') as typeof import('ajv');
     const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv;
-    const input = mode !== 'answer';
     ajv = new Ajv({
-      // The '-first' instances stop at the first issue: weir runs them first (kFirstIssue).
       allErrors: !mode.endsWith('-first'),
       // A schema's `$id` registers nothing: the same schema may be given to typebox() twice.
       addUsedSchema: false,
-      useDefaults: input,
-      removeAdditional: input,
+      useDefaults: mode !== 'answer',
       coerceTypes: mode.startsWith('coerce') ? 'array' : false,
       // Unknown keywords still fail (a misspelt `minLenght` is an error, not a rule that never runs);
       // the advisory checks would only print to the console.
@@ -58,46 +58,29 @@ function ajvFor(mode: Mode): Ajv {
   return ajv;
 }
 
-/** What no value passes: an `additionalProperties` the schema set to `false`, which weir refuses. */
-const REFUSE = { not: {} } as const;
-
 /**
- * The schema ajv compiles: every object that does not say what to do with keys it does not declare drops
- * them (`additionalProperties: false`, removed by ajv's `removeAdditional`), as a valibot `object` does,
- * so a body can never carry a key the handler did not ask for into a spread or an insert. An object whose
- * schema says `additionalProperties: false` itself refuses them (400), as a `strictObject` does. Objects
- * inside `anyOf`/`oneOf` keep their keys: ajv removes keys while it tries each branch, so dropping them
- * there would fail a value that matches a later branch.
+ * The schema of an answer's check: a key with a `default` may be missing from what the handler returns
+ * (the serialiser writes the default), so it is not required there.
  */
-function rules(node: unknown, inUnion: boolean): unknown {
-  if (Array.isArray(node)) return node.map((n) => rules(n, inUnion));
+function answerRules(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(answerRules);
   if (typeof node !== 'object' || node === null) return node;
   const source = node as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(source)) {
     const value = source[key];
-    if (key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions') {
-      const map: Record<string, unknown> = {};
-      for (const name of Object.keys(value as object))
-        map[name] = rules((value as Record<string, unknown>)[name], false);
-      out[key] = map;
-    } else if (key === 'anyOf' || key === 'oneOf') {
-      out[key] = rules(value, true);
-    } else if (key === 'additionalProperties' && value === false) {
-      out[key] = REFUSE;
-    } else if (key === 'const' || key === 'enum' || key === 'default' || key === 'examples') {
-      out[key] = value;
-    } else {
-      out[key] = typeof value === 'object' ? rules(value, false) : value;
-    }
+    out[key] =
+      key === 'const' || key === 'enum' || key === 'default' || key === 'examples'
+        ? value
+        : key === 'properties' || key === 'patternProperties' || key === '$defs' || key === 'definitions'
+          ? Object.fromEntries(
+              Object.entries(value as object).map(([name, part]) => [name, answerRules(part)]),
+            )
+          : answerRules(value);
   }
-  if (
-    !inUnion &&
-    'properties' in source &&
-    !('additionalProperties' in source) &&
-    !('patternProperties' in source)
-  ) {
-    out.additionalProperties = false;
+  const properties = source.properties as Record<string, { default?: unknown }> | undefined;
+  if (Array.isArray(source.required) && properties !== undefined) {
+    out.required = source.required.filter((name) => properties[name]?.default === undefined);
   }
   return out;
 }
@@ -117,8 +100,9 @@ function pathOf(error: ErrorObject): PropertyKey[] {
 
 function issueOf(error: ErrorObject): StandardSchemaV1.Issue {
   if (error.keyword === 'required') return { message: 'Required', path: pathOf(error) };
-  if (error.keyword === 'not' && error.schemaPath.endsWith('/additionalProperties/not')) {
-    return { message: 'Unknown key', path: pathOf(error) };
+  if (error.keyword === 'additionalProperties') {
+    const key = (error.params as { additionalProperty: string }).additionalProperty;
+    return { message: 'Unknown key', path: [...pathOf(error), key] };
   }
   if (error.keyword === 'format') {
     return { message: `must be a valid ${(error.params as { format: string }).format}`, path: pathOf(error) };
@@ -133,9 +117,9 @@ function issueOf(error: ErrorObject): StandardSchemaV1.Issue {
  * User>`, and each request is checked by ajv's compiled code. It works in place, as ajv does, on values
  * that are the request's own (weir hands it a parsed body, the query it parsed, copies of the params and
  * headers); a handler's answer is checked without being changed. What it does with a request's value:
+ * - the rules are JSON Schema's, as ajv applies them: keys an object does not declare are kept, unless
+ *   its schema says `additionalProperties: false`, which refuses them (400, `Unknown key`);
  * - defaults the schema declares are filled in; with `coerce: true`, strings become the types asked for;
- * - keys an object does not declare are dropped, or refused when the schema says `additionalProperties:
- *   false` (objects inside a union keep them);
  * - the issues are ajv's, one per rule broken, with their path.
  * The JSON Schema given to the fast serialiser and to OpenAPI is `schema` itself. A schema ajv cannot
  * compile (a TypeBox type with no JSON form, such as `Type.Date()`, or an unknown keyword) throws here.
@@ -161,18 +145,23 @@ export function typebox<T extends TSchema & object>(
     validate: (value: unknown): StandardSchemaV1.Result<Static<T>> =>
       check(value) ? { value: value as Static<T> } : { issues: (check.errors ?? []).map(issueOf) },
   });
+  let answer: StandardSchemaV1 | undefined;
   return {
     '~standard': { ...standard(input), jsonSchema: { input: describe, output: describe } },
-    // A handler's answer is checked as it is, by the schema's own rules (nothing filled in or dropped:
-    // the compiled serialiser writes the declared keys only).
-    [kCheckAnswer]: { '~standard': standard(compiled(json, 'answer')) },
     [kFirstIssue]: { '~standard': standard(first) },
+    // A handler's answer is checked as it is (nothing filled in: a key with a default may be missing,
+    // the compiled serialiser writes the default and the declared keys only). Compiled when a response
+    // schema asks for it, not for every request schema.
+    get [kCheckAnswer]() {
+      answer ??= { '~standard': standard(compiled(json, 'answer')) };
+      return answer;
+    },
   } as TypeBoxSchema<T>;
 }
 
 function compiled(json: JsonSchema, mode: Mode): ValidateFunction {
   try {
-    return ajvFor(mode).compile(mode === 'answer' ? json : (rules(json, false) as JsonSchema));
+    return ajvFor(mode).compile(mode === 'answer' ? (answerRules(json) as JsonSchema) : json);
   } catch (err) {
     throw new WeirError(
       'WEIR_ERR_INVALID_OPTION',

@@ -125,7 +125,7 @@ function fromResult(part: InputPart, result: StandardSchemaV1.Result<unknown>, p
  */
 export const DEFAULT_ALL_ISSUES_MAX_NODES = 2000;
 
-/** Whether `value` has at most `max` nodes; stops counting past it. */
+/** Whether `value` has at most `max` nodes; stops as soon as it knows, before walking a large array. */
 function atMostNodes(value: unknown, max: number): boolean {
   let count = 0;
   const stack: unknown[] = [value];
@@ -134,9 +134,13 @@ function atMostNodes(value: unknown, max: number): boolean {
     if (++count > max) return false;
     if (typeof node !== 'object' || node === null) continue;
     if (Array.isArray(node)) {
+      if (count + stack.length + node.length > max) return false;
       for (let i = 0; i < node.length; i++) stack.push(node[i]);
     } else {
-      for (const key in node) stack.push((node as Record<string, unknown>)[key]);
+      for (const key in node) {
+        if (count + stack.length >= max) return false;
+        stack.push((node as Record<string, unknown>)[key]);
+      }
     }
   }
   return true;
@@ -152,9 +156,14 @@ function firstIssueCheck(schema: StandardSchemaV1): Check | null {
   const own = (schema as { [kFirstIssue]?: StandardSchemaV1 })[kFirstIssue];
   const run = (schema as { '~run'?: unknown })['~run'];
   if (own !== undefined) check = own['~standard'].validate;
-  else if (schema['~standard'].vendor === 'valibot' && typeof run === 'function') {
+  else if (
+    schema['~standard'].vendor === 'valibot' &&
+    typeof run === 'function' &&
+    (schema as { async?: unknown }).async === false
+  ) {
     // valibot's own entry point, with its documented `abortEarly` (its Standard `validate` is this call
-    // with the global config): the same output for a valid value.
+    // with the global config): the same output for a valid value. Not for an async schema, whose checks
+    // (a lookup) should not run twice.
     check = (value) => run.call(schema, { value }, { abortEarly: true });
   } else check = null;
   firstIssueChecks.set(schema, check);
@@ -165,7 +174,7 @@ function firstIssueCheck(schema: StandardSchemaV1): Check | null {
  * Runs `schema` on `value`: synchronously when the validator answers synchronously (most do). For a
  * schema that can stop at its first issue (valibot's, weir/schema/typebox's), that check runs first; a
  * value that fails it is checked again for every issue only when it has at most `allIssuesMaxNodes`
- * nodes, else its first issue is the answer.
+ * nodes, else its first issue is the answer. The first check's verdict stands: the second only lists.
  */
 export function validatePart(
   part: InputPart,
@@ -174,15 +183,29 @@ export function validatePart(
   allIssuesMaxNodes = DEFAULT_ALL_ISSUES_MAX_NODES,
 ): PartResult | Promise<PartResult> {
   const first = firstIssueCheck(schema);
-  if (first !== null) {
-    const quick = first(value);
-    if (!(quick instanceof Promise)) {
-      if (quick.issues === undefined) return { ok: true, value: quick.value };
-      if (!atMostNodes(value, allIssuesMaxNodes)) return fromResult(part, quick, true);
-    }
+  if (first === null) {
+    const result = schema['~standard'].validate(value);
+    return result instanceof Promise ? result.then((r) => fromResult(part, r)) : fromResult(part, result);
   }
-  const result = schema['~standard'].validate(value);
-  return result instanceof Promise ? result.then((r) => fromResult(part, r)) : fromResult(part, result);
+  const quick = first(value);
+  return quick instanceof Promise
+    ? quick.then((q) => afterFirst(part, schema, value, q, allIssuesMaxNodes))
+    : afterFirst(part, schema, value, quick, allIssuesMaxNodes);
+}
+
+function afterFirst(
+  part: InputPart,
+  schema: StandardSchemaV1,
+  value: unknown,
+  quick: StandardSchemaV1.Result<unknown>,
+  allIssuesMaxNodes: number,
+): PartResult | Promise<PartResult> {
+  if (quick.issues === undefined) return { ok: true, value: quick.value };
+  if (!atMostNodes(value, allIssuesMaxNodes)) return fromResult(part, quick, true);
+  const listed = (full: StandardSchemaV1.Result<unknown>): PartResult =>
+    fromResult(part, full.issues === undefined ? quick : full);
+  const full = schema['~standard'].validate(value);
+  return full instanceof Promise ? full.then(listed) : listed(full);
 }
 
 /** The issues of the parts of one request that failed, gathered for its 400. */

@@ -165,6 +165,25 @@ for (const [name, schema] of Object.entries(validators)) {
 }
 
 describe('route schemas', () => {
+  it('runs an async valibot check once per request, and a check that throws is a 500, not a crash', async () => {
+    let calls = 0;
+    const Body = v.pipeAsync(
+      v.objectAsync({ a: v.string() }),
+      v.checkAsync(async (body) => {
+        calls++;
+        if (body.a === 'down') throw new Error('the lookup failed');
+        return body.a !== 'taken';
+      }, 'That a is taken'),
+    );
+    const app = new App({ logger: false });
+    app.post('/a', { schema: { body: Body } }, (ctx) => ctx.body);
+    assert.deepEqual((await inject(app, { method: 'POST', url: '/a', body: { a: 'x' } })).json(), { a: 'x' });
+    assert.equal(calls, 1);
+    assert.equal((await inject(app, { method: 'POST', url: '/a', body: { a: 'taken' } })).status, 400);
+    assert.equal((await inject(app, { method: 'POST', url: '/a', body: { a: 'down' } })).status, 500);
+    assert.equal(calls, 3);
+  });
+
   it('read a form body, treat no body as undefined, and strip or refuse unknown keys as the schema says', async () => {
     const app = new App();
     app.post('/strip', { schema: { body: z.object({ a: z.string() }) } }, (ctx) => ctx.body);
