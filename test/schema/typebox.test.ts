@@ -179,6 +179,33 @@ describe('typebox()', () => {
     assert.equal(res.json<ErrorBody>().error.code, 'WEIR_ERR_RESPONSE_SCHEMA');
   });
 
+  it("describes a route's parts and answers in app.openapi() by the TypeBox schemas themselves", () => {
+    const app = new App();
+    const Book = typebox(Type.Object({ id: Type.Integer(), title: Type.String({ maxLength: 80 }) }));
+    const Id = typebox(Type.Object({ id: Type.Integer({ minimum: 1 }) }), { coerce: true });
+    app.get('/books/:id', { schema: { params: Id, response: { 200: Book } } }, () => ({ id: 1, title: 't' }));
+    const doc = app.openapi() as unknown as {
+      paths: Record<
+        string,
+        {
+          get: {
+            parameters: { name: string; in: string; schema: unknown }[];
+            responses: Record<string, { content: Record<string, { schema: unknown }> }>;
+          };
+        }
+      >;
+    };
+    const op = doc.paths['/books/{id}']!.get;
+    assert.deepEqual(op.parameters.find((p) => p.in === 'path' && p.name === 'id')?.schema, {
+      type: 'integer',
+      minimum: 1,
+    });
+    assert.deepEqual(
+      JSON.stringify(op.responses['200']!.content['application/json']!.schema),
+      JSON.stringify(Type.Object({ id: Type.Integer(), title: Type.String({ maxLength: 80 }) })),
+    );
+  });
+
   it('describes itself as its JSON Schema, and refuses what ajv cannot compile when it is made', () => {
     const Book = Type.Object({ title: Type.String({ maxLength: 80 }) });
     const found = jsonSchemaOf(typebox(Book), { io: 'input', target: 'draft-2020-12' });
