@@ -9,7 +9,9 @@
  * after the last shed; events on the `weir:overload` diagnostics channel; {@link OverloadLimiter.stats}.
  * Timers: one for the queue's next expiry (only while requests wait), one for the stale requests the
  * queue holds back (see queue.ts), one for the event loop's delay and one for the pressure state (only
- * while raised); all unref'd, all cleared by `close()`.
+ * while raised); all cleared by `close()`. The first two keep the process alive, as the requests they
+ * serve are pending work (an app served by `inject()` alone has no socket to do it); the others are
+ * unref'd.
  */
 import { channel } from 'node:diagnostics_channel';
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -252,6 +254,11 @@ export class OverloadLimiter {
     } finally {
       this.#pumping = false;
     }
+    if (this.#queue.size === 0 && this.#expiry !== undefined) {
+      // Nothing left to expire: the timer would only keep the process alive.
+      clearTimeout(this.#expiry);
+      this.#expiry = undefined;
+    }
     const heldUntil = this.#queue.heldUntil;
     if (!Number.isNaN(heldUntil) && this.#held === undefined && !this.#closed) this.#hold(heldUntil);
   }
@@ -269,13 +276,11 @@ export class OverloadLimiter {
         }),
       Math.max(1, until - performance.now()),
     );
-    this.#held.unref();
   }
 
   #armExpiry(at: number): void {
     clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => this.#expire(), Math.max(1, at - performance.now()));
-    this.#expiry.unref();
   }
 
   #expire(): void {

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { App, type ServerHandle } from 'weir';
 import { pressure } from '../../src/internal/pressure.ts';
 import { type RawResponse, raw, request, serve } from '../helpers/http.ts';
-import { spawnNode } from '../helpers/process.ts';
+import { spawnNode, spawnTs } from '../helpers/process.ts';
 
 /** A gate a handler waits on, opened by the test. */
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -144,6 +144,12 @@ describe('the overload limiter on a real server', () => {
       t.held.open();
       await handle.close();
     }
+  });
+
+  it('keeps the process alive while it holds stale requests back: an app served by inject() alone answers them', async () => {
+    const child = spawnTs(new URL('../fixtures/overload-held-inject.ts', import.meta.url));
+    assert.equal(await child.exited(), 0, child.output());
+    assert.match(child.output(), /served 7/);
   });
 
   it('gives a freed slot to the highest class waiting, and turns batch away first when the queue is full', async () => {
