@@ -125,8 +125,8 @@ function responseStage(
   const entries = new Map<number, ResponseEntry>();
   for (const [key, schema] of Object.entries(responses)) {
     const status = Number(key);
-    // A check that leaves the answer as it is (weir/schema/typebox) drops nothing itself: used only when a
-    // compiled serialiser writes the answer, with declared keys only.
+    // A check that leaves the answer as it is (weir/schema/typebox) removes no undeclared key itself: used
+    // only when a compiled serialiser writes the answer, with declared keys only.
     const answerCheck = (schema as { [kCheckAnswer]?: StandardSchemaV1 })[kCheckAnswer];
     // An unchecked value ('off') is written with declared keys only: never more than the schema names.
     let serialize: Serializer | undefined;

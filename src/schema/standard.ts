@@ -52,7 +52,7 @@ export const kFirstIssue: unique symbol = Symbol.for('weir.schema.firstIssue');
 
 /**
  * Where a schema may keep a second Standard Schema for a handler's answer, one that checks a value without
- * changing it (weir/schema/typebox's validator fills defaults and drops keys in place, right for a parsed
+ * changing it (weir/schema/typebox's validator fills defaults and coerces in place, right for a parsed
  * request, wrong for an object a handler may share, such as a cached one). weir uses it for response
  * schemas whose answer is written by a compiled serialiser (declared keys only).
  */
