@@ -101,6 +101,21 @@ describe('typebox()', () => {
     );
   });
 
+  it('takes a query naming __proto__ or constructor as plain keys, and keeps answering', async () => {
+    const app = new App();
+    const Q = typebox(Type.Object({ constructor: Type.Optional(Type.Integer()) }), { coerce: true });
+    app.get('/q', { schema: { query: Q } }, (ctx) => ({
+      c: ctx.query.constructor ?? null,
+      polluted: ({} as { x?: string }).x ?? null,
+    }));
+    assert.deepEqual((await inject(app, { url: '/q?__proto__[x]=1&constructor=7' })).json(), {
+      c: 7,
+      polluted: null,
+    });
+    assert.equal((await inject(app, { url: '/q?constructor=%00%0d%0a' })).status, 400);
+    assert.deepEqual((await inject(app, { url: '/q' })).json(), { c: null, polluted: null });
+  });
+
   it('coerces strings only when asked: a JSON "7" is not an integer', async () => {
     const app = new App();
     const Plain = typebox(Type.Object({ n: Type.Integer() }));
