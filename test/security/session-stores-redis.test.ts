@@ -112,6 +112,21 @@ describe('Redis session store specifics', { skip }, () => {
     assert.deepEqual(JSON.parse((await raw.get(`${prefix}t`)) ?? ''), { ...first, expiresAt: later });
   });
 
+  test("the key expires on Redis's clock at the record's expiresAt, so size() never counts what get() no longer returns", async () => {
+    const { store, prefix } = await open();
+    const expiry = async (key: string) => Number(await raw.call('PEXPIRETIME', `${prefix}${key}`));
+    const first = record('"x"', 60_000);
+    await store.set('x', first);
+    // Redis drops a key once its clock is past the expiry; get() once this clock reaches expiresAt.
+    assert.equal(await expiry('x'), first.expiresAt - 1);
+    const replaced = record('"y"', 120_000);
+    assert.equal(await store.replace('x', replaced), true);
+    assert.equal(await expiry('x'), replaced.expiresAt - 1);
+    const later = Date.now() + 600_000;
+    await store.touch('x', later);
+    assert.equal(await expiry('x'), later - 1);
+  });
+
   test('a value under a key that is not a record rejects, naming neither key nor value', async () => {
     const { store, prefix } = await open();
     await raw.set(`${prefix}secret-key-9`, 'garbage-value', 'PX', 60_000);

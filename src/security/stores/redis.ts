@@ -7,7 +7,7 @@
  *
  * Layout: one string per session under `<prefix><key>`, holding
  * `{"expiresAt":E,"createdAt":C,"data":"…"}` (expiresAt first: the touch script relies on it), with a
- * Redis expiry at `expiresAt`.
+ * Redis expiry at `expiresAt` (PXAT: Redis 6.2 or later).
  */
 import type { Redis as RedisClient } from 'ioredis';
 import { invalidOption } from '../../errors.ts';
@@ -28,11 +28,21 @@ export interface RedisSessionStoreOptions {
 
 /** The client with the touch script defined on it. */
 interface SessionClient extends RedisClient {
-  weirSessionTouch(key: string, expiresAt: string, ttlMs: string): Promise<number>;
+  weirSessionTouch(key: string, expiresAt: string, expireAt: string): Promise<number>;
 }
 
 /**
- * KEYS[1]: a session key. ARGV[1]: the new expiresAt (epoch ms). ARGV[2]: ms until then (> 0).
+ * The key's expiry, in epoch ms, as Redis's PXAT takes it. Redis drops a key once its clock is past this
+ * time, and get() treats a record as gone once this process's clock reaches expiresAt: one ms earlier,
+ * so both agree on one clock. A time from now (PX) would keep the key longer by the command's trip, and
+ * size() would count records get() no longer returns.
+ */
+function expireAt(expiresAt: number): number {
+  return expiresAt - 1;
+}
+
+/**
+ * KEYS[1]: a session key. ARGV[1]: the new expiresAt (epoch ms). ARGV[2]: the key's expiry (PXAT).
  * Rewrites the record's expiresAt and the key's expiry in one step. A key that is not there stays
  * absent (a touch never brings back a session deleted or expired meanwhile), and a set() that lands
  * between the read and the write cannot be overwritten, since a script runs alone.
@@ -43,7 +53,7 @@ local value = redis.call('GET', KEYS[1])
 if not value then return 0 end
 local rest = string.match(value, '^{"expiresAt":%-?%d+(,.*)$')
 if not rest then return redis.error_reply('ERR the value is not a weir session record') end
-redis.call('SET', KEYS[1], '{"expiresAt":' .. ARGV[1] .. rest, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], '{"expiresAt":' .. ARGV[1] .. rest, 'PXAT', ARGV[2])
 return 1`;
 
 /** Escapes Redis glob characters, so a prefix matches only itself in SCAN. */
@@ -167,7 +177,9 @@ export class RedisSessionStore implements SessionStore {
     await this.#run(
       'write a session',
       (): Promise<unknown> =>
-        ttl <= 0 ? this.#client.unlink(redisKey) : this.#client.set(redisKey, encode(record), 'PX', ttl),
+        ttl <= 0
+          ? this.#client.unlink(redisKey)
+          : this.#client.set(redisKey, encode(record), 'PXAT', expireAt(record.expiresAt)),
     );
   }
 
@@ -178,7 +190,7 @@ export class RedisSessionStore implements SessionStore {
     // XX: only a key that is there; one command, so a delete cannot slip between a check and the write.
     if (ttl <= 0) return (await this.#run('write a session', () => this.#client.unlink(redisKey))) > 0;
     const done = await this.#run('write a session', () =>
-      this.#client.set(redisKey, encode(record), 'PX', ttl, 'XX'),
+      this.#client.set(redisKey, encode(record), 'PXAT', expireAt(record.expiresAt), 'XX'),
     );
     return done === 'OK';
   }
@@ -190,7 +202,7 @@ export class RedisSessionStore implements SessionStore {
     await this.#run('touch a session', () =>
       ttl <= 0
         ? this.#client.unlink(redisKey)
-        : this.#client.weirSessionTouch(redisKey, String(expiresAt), String(ttl)),
+        : this.#client.weirSessionTouch(redisKey, String(expiresAt), String(expireAt(expiresAt))),
     );
   }
 
