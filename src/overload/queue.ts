@@ -16,6 +16,10 @@
  * wait that stands only because a closed set of clients (64 connections, say) keeps more requests than
  * the limit in flight drains in a few tens of ms and stays first-in first-out, where newest-first would
  * leave the oldest of them to wait out `timeoutMs`.
+ * The rate is the process's own: while the limit probes (holds itself at its floor to measure no-load
+ * latencies, see AdaptiveLimit) the queue is served slowly on purpose, so that time is left out of the
+ * rate and never turns the queue newest-first; nor does a rate not yet measured (a process that has just
+ * started, or just ended a probe).
  * While newest-first, a stale request is served only when no fresher one of its class waits and none
  * has arrived for a moment (see #freshest()): otherwise it waits for that, or for its timeout.
  * Nothing waits longer than `timeoutMs` (`retryTimeoutMs` for a retry); when the queue is full, the
@@ -77,6 +81,7 @@ export class WaitQueue<W extends Waiter> {
   /** How long the oldest request must have waited for newest-first (the shorter of the two). */
   readonly #lifoWaitMs: number;
   readonly #retryTimeoutMs: number;
+  readonly #throttled: () => boolean;
 
   constructor(max: number, timeoutMs: number, lifoAfterMs: number, options: WaitQueueOptions = {}) {
     this.#max = max;
@@ -85,6 +90,7 @@ export class WaitQueue<W extends Waiter> {
     this.#staleAfterMs = options.staleAfterMs ?? Number.POSITIVE_INFINITY;
     this.#lifoWaitMs = Math.min(this.#staleAfterMs, lifoAfterMs);
     this.#retryTimeoutMs = options.retryTimeoutMs ?? timeoutMs;
+    this.#throttled = options.throttled ?? (() => false);
   }
 
   get size(): number {
@@ -222,6 +228,8 @@ export class WaitQueue<W extends Waiter> {
       return;
     }
     if (!this.#lifo) {
+      // No rate measured yet, or served slowly on purpose: a long drain would say nothing of the load.
+      if (this.#rate < 0 || this.#throttled()) return;
       let oldest = Number.POSITIVE_INFINITY;
       for (const { line } of this.#lines) {
         const head = line.first();
@@ -262,6 +270,13 @@ export class WaitQueue<W extends Waiter> {
       this.#windowStart = now;
       return;
     }
+    if (this.#throttled()) {
+      // Served slowly on purpose: what this window saw is not the process's rate, which stays as it was
+      // (unknown, for a process whose first requests are the probe's).
+      this.#windowStart = now;
+      this.#windowServed = 0;
+      return;
+    }
     if (elapsed < RATE_WINDOW_MS) return;
     const rate = this.#windowServed / elapsed;
     this.#rate = this.#rate < 0 ? rate : (this.#rate + rate) / 2;
@@ -287,6 +302,11 @@ export interface WaitQueueOptions {
   staleAfterMs?: number;
   /** How long a {@link Waiter.retry} waits before it is turned away (ms; default: the timeout). */
   retryTimeoutMs?: number;
+  /**
+   * True while the queue is served slowly on purpose (the limit probes): that time does not count in
+   * the rate, and the queue does not turn newest-first (default: never).
+   */
+  throttled?: () => boolean;
 }
 
 /**

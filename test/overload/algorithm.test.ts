@@ -217,6 +217,41 @@ describe('the wait queue', () => {
     assert.equal(small.lifo, false);
   });
 
+  it('while the limit probes (served slowly on purpose), neither turns newest-first nor counts that time in its rate', () => {
+    // 60 clients in a closed loop, served 0.5 a ms (in order, each waits ~120 ms), but for their first
+    // 300 ms at 0.05 a ms: the limit probing at its floor, as it does when a process starts under load.
+    // What waited through the probe is then served in order, and nobody waits out the timeout; the
+    // same start read as the process's own rate turns the queue newest-first, which holds back every
+    // request that waited through the probe (stale) for as long as fresher ones keep coming.
+    const run = (probeAware: boolean) => {
+      let probing = true;
+      const q = new WaitQueue<ReturnType<typeof waiter>>(100_000, 1000, 300, {
+        staleAfterMs: 50,
+        ...(probeAware ? { throttled: () => probing } : {}),
+      });
+      for (let c = 0; c < 60; c++) q.push(waiter(200, 0));
+      let expired = 0;
+      let wentLifo = false;
+      let credit = 0;
+      for (let now = 1; now <= 3000; now++) {
+        probing = now < 300;
+        for (const _ of q.expire(now).expired) {
+          expired++;
+          q.push(waiter(200, now));
+        }
+        for (credit += probing ? 0.05 : 0.5; credit >= 1; credit--) {
+          const w = q.next(now, true);
+          if (w === undefined) break;
+          q.push(waiter(200, now));
+        }
+        wentLifo ||= q.lifo;
+      }
+      return { expired, wentLifo };
+    };
+    assert.deepEqual(run(true), { expired: 0, wentLifo: false });
+    assert.equal(run(false).wentLifo, true, 'the probe read as the rate turns the queue newest-first');
+  });
+
   it('holds stale requests back while requests keep arriving, and serves them in a lull until the next arrives', () => {
     const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300, { staleAfterMs: 100 });
     for (let t = 0; t < 5; t++) q.push(waiter(200, t));
