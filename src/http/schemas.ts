@@ -43,7 +43,11 @@ function rawPart(ctx: Context, part: Exclude<InputPart, 'body'>): unknown {
   if (part === 'params') return { ...(ctx.params as object) };
   // Without a prototype, as parsed: a query may name `constructor` or `__proto__`.
   if (part === 'query') return Object.assign(Object.create(null), ctx.query);
-  return { ...ctx.req.headers };
+  const headers = { ...ctx.req.headers };
+  // The one header Node keeps as a list: copied too, or a coercing validator would rewrite its items.
+  const cookies = headers['set-cookie'];
+  if (cookies !== undefined) headers['set-cookie'] = [...cookies];
+  return headers;
 }
 
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;

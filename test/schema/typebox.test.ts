@@ -139,9 +139,18 @@ describe('typebox()', () => {
       limit: ctx.query.limit,
       raw: { plan: ctx.req.headers['x-plan'] ?? null, query: ctx.req.url },
     }));
+    // A header Node keeps as a list (set-cookie), its items coerced on the copy only.
+    const Listed = typebox(Type.Object({ 'set-cookie': Type.Array(Type.Integer()) }), { coerce: true });
+    app.get('/listed', { schema: { headers: Listed } }, (ctx) => ({
+      parsed: ctx.headers['set-cookie'],
+      raw: ctx.req.headers['set-cookie'] ?? null,
+    }));
     const res = await inject(app, { url: '/t', headers: { 'x-tenant': 'acme' } });
     assert.equal(res.status, 200, res.body);
     assert.deepEqual(res.json(), { plan: 'free', limit: 20, raw: { plan: null, query: '/t' } });
+    const listed = await inject(app, { url: '/listed', headers: { 'set-cookie': ['1', '2'] } });
+    assert.equal(listed.status, 200, listed.body);
+    assert.deepEqual(listed.json(), { parsed: [1, 2], raw: ['1', '2'] });
   });
 
   it('checks an answer without changing it: a frozen, shared object is sent with its declared keys only', async () => {
