@@ -35,7 +35,8 @@ interface SessionClient extends RedisClient {
  * The key's expiry, in epoch ms, as Redis's PXAT takes it. Redis drops a key once its clock is past this
  * time, and get() treats a record as gone once this process's clock reaches expiresAt: one ms earlier,
  * so both agree on one clock. A time from now (PX) would keep the key longer by the command's trip, and
- * size() would count records get() no longer returns.
+ * size() would count records get() no longer returns. Redis on another host judges by its own clock: a
+ * skew between the two moves the key's end by as much (ms with NTP; get() still judges by this one).
  */
 function expireAt(expiresAt: number): number {
   return expiresAt - 1;
