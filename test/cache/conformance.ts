@@ -133,10 +133,11 @@ export function runCacheSuite(name: string, target: CacheTarget, options: { skip
     });
 
     test('values expire after their ttl; Infinity keeps them', async () => {
-      await cache.set('short', 'v', { ttl: 60 });
+      // 300 ms: long enough that a stalled machine still reads it before it expires.
+      await cache.set('short', 'v', { ttl: 300 });
       await cache.set('forever', 'v', { ttl: Number.POSITIVE_INFINITY });
       assert.equal(await cache.get('short'), 'v');
-      await delay(120);
+      await delay(400);
       assert.equal(await cache.get('short'), undefined);
       assert.equal(await cache.get('forever'), 'v');
     });

@@ -165,20 +165,21 @@ describe('idempotency()', () => {
     const app = new App({ logger: false });
     let runs = 0;
     const hang = deferred();
-    app.post('/short', idempotency({ cache: await memory(), windowMs: 50 }), () => ({ run: ++runs }));
+    // 300 ms: long enough that a stalled machine still replays (and still refuses) within them.
+    app.post('/short', idempotency({ cache: await memory(), windowMs: 300 }), () => ({ run: ++runs }));
     let stuckRuns = 0;
-    app.post('/stuck', idempotency({ cache: await memory(), lockMs: 50 }), async () => {
+    app.post('/stuck', idempotency({ cache: await memory(), lockMs: 300 }), async () => {
       if (++stuckRuns === 1) await hang.promise;
       return { run: stuckRuns };
     });
     assert.deepEqual((await post(app, 'w', {}, '/short')).json(), { run: 1 });
     assert.deepEqual((await post(app, 'w', {}, '/short')).json(), { run: 1 });
-    await delay(100);
+    await delay(400);
     assert.deepEqual((await post(app, 'w', {}, '/short')).json(), { run: 1 + 1 });
     const stuck = post(app, 'l', {}, '/stuck');
     await delay(10);
     assert.equal((await post(app, 'l', {}, '/stuck')).status, 409);
-    await delay(100);
+    await delay(400);
     // The first claim expired (as it would after its process died): the key runs again.
     assert.deepEqual((await post(app, 'l', {}, '/stuck')).json(), { run: 2 });
     hang.resolve();
