@@ -222,14 +222,15 @@ export class WaitQueue<W extends Waiter> {
   }
 
   #mode(now: number): void {
-    this.#measure(now);
+    const throttled = this.#throttled();
+    this.#measure(now, throttled);
     if (this.#size === 0) {
       this.#emptied();
       return;
     }
     if (!this.#lifo) {
       // No rate measured yet, or served slowly on purpose: a long drain would say nothing of the load.
-      if (this.#rate < 0 || this.#throttled()) return;
+      if (this.#rate < 0 || throttled) return;
       let oldest = Number.POSITIVE_INFINITY;
       for (const { line } of this.#lines) {
         const head = line.first();
@@ -264,13 +265,13 @@ export class WaitQueue<W extends Waiter> {
   }
 
   /** Closes the rate's window once it is `RATE_WINDOW_MS` long (a window that served none counts as 0). */
-  #measure(now: number): void {
+  #measure(now: number, throttled: boolean): void {
     const elapsed = now - this.#windowStart;
     if (Number.isNaN(elapsed)) {
       this.#windowStart = now;
       return;
     }
-    if (this.#throttled()) {
+    if (throttled) {
       // Served slowly on purpose: what this window saw is not the process's rate, which stays as it was
       // (unknown, for a process whose first requests are the probe's).
       this.#windowStart = now;

@@ -173,12 +173,12 @@ export class RedisSessionStore implements SessionStore {
 
   async set(key: string, record: SessionRecord): Promise<void> {
     checkRecord(record);
-    const ttl = record.expiresAt - Date.now();
+    const ended = record.expiresAt <= Date.now();
     const redisKey = this.#prefix + key;
     await this.#run(
       'write a session',
       (): Promise<unknown> =>
-        ttl <= 0
+        ended
           ? this.#client.unlink(redisKey)
           : this.#client.set(redisKey, encode(record), 'PXAT', expireAt(record.expiresAt)),
     );
@@ -186,10 +186,10 @@ export class RedisSessionStore implements SessionStore {
 
   async replace(key: string, record: SessionRecord): Promise<boolean> {
     checkRecord(record);
-    const ttl = record.expiresAt - Date.now();
+    const ended = record.expiresAt <= Date.now();
     const redisKey = this.#prefix + key;
     // XX: only a key that is there; one command, so a delete cannot slip between a check and the write.
-    if (ttl <= 0) return (await this.#run('write a session', () => this.#client.unlink(redisKey))) > 0;
+    if (ended) return (await this.#run('write a session', () => this.#client.unlink(redisKey))) > 0;
     const done = await this.#run('write a session', () =>
       this.#client.set(redisKey, encode(record), 'PXAT', expireAt(record.expiresAt), 'XX'),
     );
@@ -198,10 +198,10 @@ export class RedisSessionStore implements SessionStore {
 
   async touch(key: string, expiresAt: number): Promise<void> {
     checkTime('Session expiresAt', expiresAt);
-    const ttl = expiresAt - Date.now();
+    const ended = expiresAt <= Date.now();
     const redisKey = this.#prefix + key;
     await this.#run('touch a session', () =>
-      ttl <= 0
+      ended
         ? this.#client.unlink(redisKey)
         : this.#client.weirSessionTouch(redisKey, String(expiresAt), String(expireAt(expiresAt))),
     );
