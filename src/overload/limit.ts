@@ -91,6 +91,7 @@ export class AdaptiveLimit {
   #dropped = false;
   #probeUntil = Number.POSITIVE_INFINITY;
   #probeSamples = 0;
+  #probeEnded = Number.NEGATIVE_INFINITY;
   #lastLow = Number.NEGATIVE_INFINITY;
   #waited = false;
   readonly #utilization: () => number;
@@ -114,6 +115,14 @@ export class AdaptiveLimit {
   /** True while the limit is held at `minLimit` to measure no-load latencies. */
   get probing(): boolean {
     return this.#probeUntil !== 0;
+  }
+
+  /**
+   * When the last probe ended: `Infinity` while one is under way (from the start, the first), and
+   * `-Infinity` before any ended.
+   */
+  get probedUntil(): number {
+    return this.#probeUntil !== 0 ? Number.POSITIVE_INFINITY : this.#probeEnded;
   }
 
   /**
@@ -179,6 +188,7 @@ export class AdaptiveLimit {
 
   #endProbe(now: number): void {
     this.#probeUntil = 0;
+    this.#probeEnded = now;
     this.#lastLow = now;
     this.#windowStart = now;
     this.#ratioSum = 0;

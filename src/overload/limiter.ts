@@ -107,7 +107,7 @@ export class OverloadLimiter {
       staleAfterMs: settings.staleAfterMs,
       // A client that retried at once after a 503 waits as long again as `Retry-After` told it to.
       retryTimeoutMs: settings.queueTimeoutMs + settings.retryAfterSeconds * 1000,
-      throttled: () => this.#limit.probing,
+      throttledUntil: () => this.#limit.probedUntil,
     });
   }
 

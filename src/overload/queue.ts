@@ -17,9 +17,9 @@
  * the limit in flight drains in a few tens of ms and stays first-in first-out, where newest-first would
  * leave the oldest of them to wait out `timeoutMs`.
  * The rate is the process's own: while the limit probes (holds itself at its floor to measure no-load
- * latencies, see AdaptiveLimit) the queue is served slowly on purpose, so that time is left out of the
- * rate and never turns the queue newest-first; nor does a rate not yet measured (a process that has just
- * started, or just ended a probe).
+ * latencies, see AdaptiveLimit) the queue is served slowly on purpose, so no window of the rate that
+ * saw any of that time counts, and the queue does not turn newest-first then; nor does a rate not yet
+ * measured (a process that has just started).
  * While newest-first, a stale request is served only when no fresher one of its class waits and none
  * has arrived for a moment (see #freshest()): otherwise it waits for that, or for its timeout.
  * Nothing waits longer than `timeoutMs` (`retryTimeoutMs` for a retry); when the queue is full, the
@@ -81,7 +81,7 @@ export class WaitQueue<W extends Waiter> {
   /** How long the oldest request must have waited for newest-first (the shorter of the two). */
   readonly #lifoWaitMs: number;
   readonly #retryTimeoutMs: number;
-  readonly #throttled: () => boolean;
+  readonly #throttledUntil: () => number;
 
   constructor(max: number, timeoutMs: number, lifoAfterMs: number, options: WaitQueueOptions = {}) {
     this.#max = max;
@@ -90,7 +90,7 @@ export class WaitQueue<W extends Waiter> {
     this.#staleAfterMs = options.staleAfterMs ?? Number.POSITIVE_INFINITY;
     this.#lifoWaitMs = Math.min(this.#staleAfterMs, lifoAfterMs);
     this.#retryTimeoutMs = options.retryTimeoutMs ?? timeoutMs;
-    this.#throttled = options.throttled ?? (() => false);
+    this.#throttledUntil = options.throttledUntil ?? (() => Number.NEGATIVE_INFINITY);
   }
 
   get size(): number {
@@ -222,8 +222,9 @@ export class WaitQueue<W extends Waiter> {
   }
 
   #mode(now: number): void {
-    const throttled = this.#throttled();
-    this.#measure(now, throttled);
+    const throttledUntil = this.#throttledUntil();
+    const throttled = throttledUntil === Number.POSITIVE_INFINITY;
+    this.#measure(now, throttledUntil);
     if (this.#size === 0) {
       this.#emptied();
       return;
@@ -264,16 +265,20 @@ export class WaitQueue<W extends Waiter> {
     return this.#rate > 0 ? this.#size / this.#rate : Number.POSITIVE_INFINITY;
   }
 
-  /** Closes the rate's window once it is `RATE_WINDOW_MS` long (a window that served none counts as 0). */
-  #measure(now: number, throttled: boolean): void {
+  /**
+   * Closes the rate's window once it is `RATE_WINDOW_MS` long (a window that served none counts as 0),
+   * unless it began before `throttledUntil`.
+   */
+  #measure(now: number, throttledUntil: number): void {
     const elapsed = now - this.#windowStart;
     if (Number.isNaN(elapsed)) {
       this.#windowStart = now;
       return;
     }
-    if (throttled) {
-      // Served slowly on purpose: what this window saw is not the process's rate, which stays as it was
-      // (unknown, for a process whose first requests are the probe's).
+    if (throttledUntil >= this.#windowStart) {
+      // The window saw the queue served slowly on purpose (a backlog that began during a probe, say, and
+      // is first looked at after it): not the process's rate, which stays as it was (unknown, for a
+      // process whose first requests are the probe's). A new window starts now.
       this.#windowStart = now;
       this.#windowServed = 0;
       return;
@@ -304,10 +309,11 @@ export interface WaitQueueOptions {
   /** How long a {@link Waiter.retry} waits before it is turned away (ms; default: the timeout). */
   retryTimeoutMs?: number;
   /**
-   * True while the queue is served slowly on purpose (the limit probes): that time does not count in
-   * the rate, and the queue does not turn newest-first (default: never).
+   * Until when the queue was last served slowly on purpose (the limit probes): `Infinity` while it is,
+   * `-Infinity` if never (the default). No window of the rate that saw any of that time counts, and the
+   * queue does not turn newest-first while it lasts.
    */
-  throttled?: () => boolean;
+  throttledUntil?: () => number;
 }
 
 /**

@@ -227,7 +227,7 @@ describe('the wait queue', () => {
       let probing = true;
       const q = new WaitQueue<ReturnType<typeof waiter>>(100_000, 1000, 300, {
         staleAfterMs: 50,
-        ...(probeAware ? { throttled: () => probing } : {}),
+        ...(probeAware ? { throttledUntil: () => (probing ? Number.POSITIVE_INFINITY : 300) } : {}),
       });
       for (let c = 0; c < 60; c++) q.push(waiter(200, 0));
       let expired = 0;
@@ -250,6 +250,28 @@ describe('the wait queue', () => {
     };
     assert.deepEqual(run(true), { expired: 0, wentLifo: false });
     assert.equal(run(false).wentLifo, true, 'the probe read as the rate turns the queue newest-first');
+  });
+
+  it('does not take a backlog that began during a probe, first looked at after it, for a rate of nothing served', () => {
+    // The limit probes (nothing is served: its few slots are held), then its probe ends while the process
+    // stalls, and the queue is next looked at 600 ms after its backlog began: that time is the probe's and
+    // the stall's, not a rate. Read as one (0 served in 600 ms), the queue turns newest-first with every
+    // request stale, and holds them all back, until their timeout if the stall outlasts it.
+    const run = (probeAware: boolean) => {
+      let probedUntil = Number.POSITIVE_INFINITY;
+      const q = new WaitQueue<ReturnType<typeof waiter>>(100, 1000, 300, {
+        staleAfterMs: 50,
+        ...(probeAware ? { throttledUntil: () => probedUntil } : {}),
+      });
+      for (let t = 0; t < 46; t++) q.push(waiter(200, t));
+      probedUntil = 200;
+      // The probe's end lets them all in at once (as the limiter's pump does, while slots are free).
+      const first = q.next(600)?.id;
+      for (let i = 1; i < 46 && q.next(600) !== undefined; i++);
+      return { first, lifo: q.lifo, left: q.size };
+    };
+    assert.deepEqual(run(true), { first: '200@0', lifo: false, left: 0 });
+    assert.deepEqual(run(false), { first: undefined, lifo: true, left: 46 });
   });
 
   it('holds stale requests back while requests keep arriving, and serves them in a lull until the next arrives', () => {

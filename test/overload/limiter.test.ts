@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App, type ServerHandle } from 'weir';
+import { inject } from 'weir/testing';
 import { pressure } from '../../src/internal/pressure.ts';
 import { type RawResponse, raw, request, serve } from '../helpers/http.ts';
 import { spawnNode, spawnTs } from '../helpers/process.ts';
@@ -325,6 +326,45 @@ describe('the overload limiter on a real server', () => {
       assert.ok(stats.limit >= 4 && stats.limit < 200, seen);
     } finally {
       await handle.close();
+    }
+  });
+
+  it('lets in what waited behind its start-up probe when the probe ends, though the process stalled past it', async () => {
+    // A new app holds its limit at minLimit (4) for its first 200 ms. Sixteen requests wait behind the
+    // four it lets in; then the process stalls twice for 600 ms (a GC pause, a starved CPU). The probe
+    // ends during the first stall and the queue is looked at after it, 600 ms after its backlog began:
+    // that time is not a rate. Read as one (nothing served), it turned the queue newest-first with every
+    // request stale, held them back, and the second stall carried them past their timeout: all 16 shed.
+    const app = new App({ logger: false });
+    const held = gate();
+    let entered = 0;
+    app.get('/hold', async () => {
+      entered++;
+      await held.wait;
+      return 'held';
+    });
+    try {
+      // inject(): all twenty reach the limiter in this turn of the loop, before the probe's timer can end it.
+      const responses = Array.from({ length: 20 }, () => inject(app, { url: '/hold' }));
+      await queued(app, 16);
+      assert.equal(entered, 4, 'the probe lets four in');
+      let stalls = 0;
+      const stall = setInterval(() => {
+        const until = performance.now() + 600;
+        while (performance.now() < until) {
+          // the process stalls
+        }
+        if (++stalls === 2) clearInterval(stall);
+      }, 5);
+      for (let i = 0; i < 400 && entered < 20; i++) await sleep(5);
+      const stats = app.overloadStats()!;
+      assert.equal(entered, 20, `all twenty run: ${JSON.stringify(stats)}`);
+      assert.equal(stats.shed.total, 0);
+      held.open();
+      for (const res of await Promise.all(responses)) assert.equal(res.status, 200);
+    } finally {
+      held.open();
+      await app.stop();
     }
   });
 
