@@ -6,6 +6,7 @@
  */
 import { httpError, invalidOption } from '../errors.ts';
 import { isStandardSchema, kFirstIssue, type StandardSchemaV1 } from './standard.ts';
+import { valibotFirstIssue } from './valibot.ts';
 
 /** The request parts a route may validate, in the order they are checked. */
 export const INPUT_PARTS = ['params', 'query', 'headers', 'body'] as const;
@@ -154,18 +155,7 @@ function firstIssueCheck(schema: StandardSchemaV1): Check | null {
   let check = firstIssueChecks.get(schema);
   if (check !== undefined) return check;
   const own = (schema as { [kFirstIssue]?: StandardSchemaV1 })[kFirstIssue];
-  const run = (schema as { '~run'?: unknown })['~run'];
-  if (own !== undefined) check = own['~standard'].validate;
-  else if (
-    schema['~standard'].vendor === 'valibot' &&
-    typeof run === 'function' &&
-    (schema as { async?: unknown }).async === false
-  ) {
-    // valibot's own entry point, with its documented `abortEarly` (its Standard `validate` is this call
-    // with the global config): the same output for a valid value. Not for an async schema, whose checks
-    // (a lookup) should not run twice.
-    check = (value) => run.call(schema, { value }, { abortEarly: true });
-  } else check = null;
+  check = own !== undefined ? own['~standard'].validate : valibotFirstIssue(schema);
   firstIssueChecks.set(schema, check);
   return check;
 }

@@ -184,6 +184,43 @@ describe('route schemas', () => {
     assert.equal(calls, 3);
   });
 
+  it("words valibot's first issue in the language of its global config, as it does every other issue", async () => {
+    const Body = v.object({ name: v.pipe(v.string(), v.minLength(1)), tags: v.array(v.string()) });
+    // allIssuesMaxNodes 0: every refused body gets only its first issue, from valibot's early-stopping check.
+    const app = new App({ logger: false, allIssuesMaxNodes: 0 });
+    app.post('/a', { schema: { body: Body } }, (ctx) => ctx.body);
+    const Piped = v.pipe(
+      Body,
+      v.check(() => true),
+    );
+    app.post('/piped', { schema: { body: Piped } }, (ctx) => ctx.body);
+    const first = async (url: string) => {
+      const res = await inject(app, { method: 'POST', url, body: { name: '', tags: [1] } });
+      const { details } = res.json<ErrorBody & { error: { details: { partial?: boolean } } }>().error;
+      assert.equal(details.partial, true);
+      return details.issues.map((i) => i.message);
+    };
+    assert.deepEqual(await first('/a'), ['Invalid length: Expected >=1']);
+    v.setGlobalConfig({ lang: 'de' });
+    v.setGlobalMessage((issue) => `Ungültig: ${issue.expected}`, 'de');
+    try {
+      assert.deepEqual(await first('/a'), ['Ungültig: >=1']);
+      assert.deepEqual(await first('/piped'), ['Ungültig: >=1']);
+      // A body small enough to list every issue goes through valibot's Standard validate: the same words.
+      const listed = new App({ logger: false });
+      listed.post('/a', { schema: { body: Body } }, (ctx) => ctx.body);
+      const res = await inject(listed, { method: 'POST', url: '/a', body: { name: '', tags: [1] } });
+      assert.deepEqual(
+        res.json<ErrorBody>().error.details.issues.map((i) => i.message),
+        ['Ungültig: >=1', 'Ungültig: string'],
+      );
+    } finally {
+      v.deleteGlobalMessage('de');
+      v.deleteGlobalConfig();
+    }
+    assert.deepEqual(await first('/a'), ['Invalid length: Expected >=1']);
+  });
+
   it('read a form body, treat no body as undefined, and strip or refuse unknown keys as the schema says', async () => {
     const app = new App();
     app.post('/strip', { schema: { body: z.object({ a: z.string() }) } }, (ctx) => ctx.body);
