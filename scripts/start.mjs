@@ -53,7 +53,8 @@ if (cluster.isWorker) {
     try {
       startPrimary({
         workers,
-        scheduling: process.env.WEIR_SCHEDULING === 'none' ? 'none' : 'rr',
+        // rr (Node's default, the primary accepts), none or reuseport (see docs/cli.md); checked there.
+        scheduling: process.env.WEIR_SCHEDULING || undefined,
         // The workers' metrics, summed, on a port of the primary's (see examples/service/entry.ts).
         ...(process.env.METRICS === 'off'
           ? {}

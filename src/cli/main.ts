@@ -41,7 +41,7 @@ const USAGE = `Usage:
                                            auto: one per CPU), supervised by a primary that restarts
                                            crashed workers; SIGHUP reloads them one at a time
        [--pid-file F] [--drain-timeout MS]  (default 10000: a worker still running 5 s later is killed)
-       [--scheduling rr|none]
+       [--scheduling rr|none|reuseport]
   weir reload --pid-file F                 rolling reload of the \`weir serve --workers\` primary
                                            whose pid F holds (sends it SIGHUP)
   weir dev ENTRY [--port N] [--host H]     run ENTRY (TypeScript as it is), restart it when a file changes,
@@ -172,8 +172,13 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     if (workers !== undefined) {
       const scheduling = values.scheduling ?? process.env.WEIR_SCHEDULING;
-      if (scheduling !== undefined && scheduling !== 'rr' && scheduling !== 'none') {
-        io.err(`weir: --scheduling must be rr or none, got "${scheduling}"`);
+      if (
+        scheduling !== undefined &&
+        scheduling !== 'rr' &&
+        scheduling !== 'none' &&
+        scheduling !== 'reuseport'
+      ) {
+        io.err(`weir: --scheduling must be rr, none or reuseport, got "${scheduling}"`);
         return 2;
       }
       // The primary supervises; the workers run this same command and serve ENTRY.

@@ -4,6 +4,12 @@
  * channel are left alone.
  */
 
+/**
+ * Set to `1` in a worker's environment by a primary whose scheduling is `reuseport`: the worker's
+ * `listen()` binds the port itself, with SO_REUSEPORT, instead of asking the primary for its socket.
+ */
+export const REUSEPORT_ENV = 'WEIR_WORKER_REUSEPORT';
+
 /** Worker → primary. */
 export type WorkerMessage =
   /** The worker's server listens: it takes traffic from now on. `info` is its startup info (backends). */

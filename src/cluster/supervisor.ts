@@ -19,8 +19,9 @@
  * Every worker is in one state (`starting`, `ready`, `stopping`), changed only by {@link setState}.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { invalidOption } from '../errors.ts';
-import { isWorkerMessage, type PrimaryMessage } from './messages.ts';
+import { isWorkerMessage, type PrimaryMessage, REUSEPORT_ENV } from './messages.ts';
 import { claimPidFile, releasePidFile } from './pid-file.ts';
 import {
   checkPrimaryMetrics,
@@ -43,9 +44,13 @@ export interface PrimaryOptions {
   env?: Readonly<Record<string, string>>;
   /**
    * How the port's connections reach workers: `rr`, the primary accepts and hands them round-robin;
-   * `none`, every worker accepts on the shared socket and the kernel picks. @default 'rr'
+   * `none`, every worker accepts on the shared socket and the kernel picks; `reuseport`, every worker
+   * binds the port itself (`SO_REUSEPORT`) and the kernel spreads new connections over them by their
+   * addresses' hash (Node ≥ 22.12 on Linux or FreeBSD; the app must listen on a fixed port). See
+   * {@link Scheduling}. @default 'rr'
+   * @throws `WEIR_ERR_INVALID_OPTION` for another value, or `reuseport` where it is not available.
    */
-  scheduling?: 'rr' | 'none';
+  scheduling?: Scheduling;
   /** How long a stopping worker may drain; 5 s later it is killed. @default 10000 */
   drainTimeoutMs?: number;
   /** How long a new worker may take to listen. @default 60000 */
@@ -121,6 +126,62 @@ interface Slot {
 const KILL_MARGIN_MS = 5000;
 
 /**
+ * How connections reach workers. `rr` (Node's default) hands each worker its next connection only once
+ * the worker has acknowledged the previous one, so a storm of new connections reaches overloaded workers
+ * over seconds; `none` and `reuseport` leave it to the kernel: `none` to whichever worker accepts first
+ * (uneven when the workers are idle), `reuseport` by hash, evenly, but a worker that stops resets the
+ * connections still queued on its socket unless Linux's `net.ipv4.tcp_migrate_req` is 1.
+ */
+export type Scheduling = 'rr' | 'none' | 'reuseport';
+
+const SCHEDULINGS: readonly string[] = ['rr', 'none', 'reuseport'];
+
+/** Whether this Node on this platform can bind a port with SO_REUSEPORT (`listen({ reusePort })`). */
+export function reusePortAvailable(
+  version = process.versions.node,
+  platform: NodeJS.Platform = process.platform,
+): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const node = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return node && ['linux', 'freebsd', 'sunos', 'aix'].includes(platform);
+}
+
+function checkScheduling(value: unknown): Scheduling {
+  if (value === undefined) return 'rr';
+  if (typeof value !== 'string' || !SCHEDULINGS.includes(value)) {
+    throw invalidOption('scheduling', 'rr, none or reuseport', value);
+  }
+  if (value === 'reuseport' && !reusePortAvailable()) {
+    throw invalidOption(
+      'scheduling',
+      `rr or none here: reuseport needs Node 22.12 or later on Linux or FreeBSD (this is Node ${process.versions.node} on ${process.platform})`,
+      value,
+    );
+  }
+  return value as Scheduling;
+}
+
+/**
+ * Under `reuseport` on Linux, what a worker that stops (a reload, a stop) does to the connections queued
+ * on its socket, when the kernel would reset them; `undefined` when it hands them to the other workers.
+ */
+function reusePortWarning(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let migrate: string;
+  try {
+    migrate = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
+  } catch {
+    migrate = 'missing';
+  }
+  if (migrate === '1') return undefined;
+  return (
+    'weir: scheduling reuseport: a worker that stops (a reload, a stop) resets the connections still ' +
+    'queued on its socket; set net.ipv4.tcp_migrate_req=1 (Linux 5.14 or later) to hand them to the ' +
+    `other workers (it is ${migrate === 'missing' ? 'not there' : migrate})`
+  );
+}
+
+/**
  * Starts the primary and its workers.
  * @example
  * import cluster from 'node:cluster';
@@ -138,7 +199,10 @@ export function startPrimary(options: PrimaryOptions): Primary {
   const loopWindowMs = options.crashLoopWindowMs ?? 30_000;
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
 
-  cluster.schedulingPolicy = options.scheduling === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
+  const scheduling = checkScheduling(options.scheduling);
+  // Under reuseport the workers bind the port themselves: no connection goes through the primary.
+  cluster.schedulingPolicy = scheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
+  const workerEnv = scheduling === 'reuseport' ? { [REUSEPORT_ENV]: '1' } : {};
   cluster.setupPrimary({
     exec: options.exec ?? process.argv[1],
     args: [...(options.args ?? process.argv.slice(2))],
@@ -168,7 +232,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
   };
 
   const fork = (slot: Slot, trial = false): Managed => {
-    const worker = cluster.fork({ ...options.env, WEIR_WORKER_SLOT: String(slot.id) });
+    const worker = cluster.fork({ ...options.env, ...workerEnv, WEIR_WORKER_SLOT: String(slot.id) });
     let markReady!: (ok: boolean) => void;
     const m: Managed = {
       worker,
@@ -215,9 +279,12 @@ export function startPrimary(options: PrimaryOptions): Primary {
     if (ready.length < count) return;
     announced = true;
     const first = ready[0]!;
+    const policy = scheduling === 'rr' ? '' : `, scheduling ${scheduling}`;
     log(
-      `weir: serving ${first.url} with ${count} worker${count === 1 ? '' : 's'} (primary pid ${process.pid})${backends(first.info ?? {}, count)}`,
+      `weir: serving ${first.url} with ${count} worker${count === 1 ? '' : 's'} (primary pid ${process.pid}${policy})${backends(first.info ?? {}, count)}`,
     );
+    const warning = scheduling === 'reuseport' ? reusePortWarning() : undefined;
+    if (warning !== undefined) log(warning);
   };
 
   const onExit = (m: Managed, code: number | null, signal: string | null): void => {

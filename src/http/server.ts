@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { REUSEPORT_ENV } from '../cluster/messages.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { AppRuntime } from './app-runtime.ts';
 import {
@@ -135,6 +136,14 @@ export async function listen(
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw invalidOption('listen port', 'an integer 0…65535', port);
   const host = options.host ?? '127.0.0.1';
+  if (port === 0 && process.env[REUSEPORT_ENV] === '1') {
+    // Each worker would bind a port of its own.
+    throw invalidOption(
+      'listen port',
+      'a fixed port when the workers bind it themselves (scheduling reuseport)',
+      0,
+    );
+  }
   const keepAliveTimeout = positive('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 65_000);
   const headersTimeout = positive('headersTimeoutMs', options.headersTimeoutMs, 30_000);
   const requestTimeout = positive('requestTimeoutMs', options.requestTimeoutMs, 60_000);
@@ -183,7 +192,10 @@ export async function listen(
       reject(new WeirError('WEIR_ERR_LISTEN', `Cannot listen on ${host}:${port}: ${why}`, { cause: err }));
     };
     server.once('error', onError);
-    server.listen(port, host, () => {
+    // A worker under `reuseport` scheduling binds the port itself (see weir/cluster); Node ≥ 22.12 knows
+    // the option (the primary checked), and `exclusive` keeps the worker from asking the primary for it.
+    const own = process.env[REUSEPORT_ENV] === '1' ? { exclusive: true, reusePort: true } : {};
+    server.listen({ port, host, ...own }, () => {
       server.off('error', onError);
       resolve();
     });
