@@ -13,12 +13,19 @@ export const REUSEPORT_ENV = 'WEIR_WORKER_REUSEPORT';
 /** Worker → primary. */
 export type WorkerMessage =
   /** The worker's server listens: it takes traffic from now on. `info` is its startup info (backends). */
-  { weir: 1; type: 'ready'; url: string; info: Record<string, unknown> };
+  | { weir: 1; type: 'ready'; url: string; info: Record<string, unknown> }
+  /** The worker's servers are closed and drained; the primary answers with its own `closed`. */
+  | { weir: 1; type: 'closed' };
 
 /** Primary → worker. */
 export type PrimaryMessage =
   /** Drain (HTTP and job consumers) within `timeoutMs`, then exit 0. */
-  { weir: 1; type: 'stop'; timeoutMs: number };
+  | { weir: 1; type: 'stop'; timeoutMs: number }
+  /**
+   * The answer to the worker's `closed`: every connection the primary handed it before is in its channel
+   * ahead of this message (see worker.ts), so it may exit.
+   */
+  | { weir: 1; type: 'closed' };
 
 export function isWorkerMessage(value: unknown): value is WorkerMessage {
   return typeof value === 'object' && value !== null && (value as { weir?: unknown }).weir === 1;

@@ -253,7 +253,13 @@ export function startPrimary(options: PrimaryOptions): Primary {
       worker.process.kill('SIGKILL');
     }, readyTimeoutMs);
     worker.on('message', (message: unknown) => {
-      if (!isWorkerMessage(message) || message.type !== 'ready' || m.state !== 'starting') return;
+      if (!isWorkerMessage(message)) return;
+      if (message.type === 'closed') {
+        const answer: PrimaryMessage = { weir: 1, type: 'closed' };
+        if (worker.isConnected()) worker.send(answer, () => undefined);
+        return;
+      }
+      if (message.type !== 'ready' || m.state !== 'starting') return;
       clearTimeout(readyTimer);
       setState(m, 'ready');
       m.trial = false;

@@ -171,7 +171,7 @@ describe('weir serve --workers', () => {
     }
   });
 
-  it('reloads every worker one at a time under steady keep-alive load with no failed request', async () => {
+  it('reloads every worker one at a time, three times, under steady load with no failed or unanswered request', async () => {
     const primary = await startServe(['--workers', '2']);
     try {
       await primary.waitFor(serving);
@@ -180,22 +180,26 @@ describe('weir serve --workers', () => {
       const failures: string[] = [];
       let sent = 0;
       let stop = false;
-      // Eight clients, each one request after another on kept-alive connections, bounded in count and time.
-      const deadline = Date.now() + 60_000;
-      const client = async (): Promise<void> => {
+      // Sixteen clients, each one request after another, bounded in count and time: eight on kept-alive
+      // connections, eight opening a connection per request (the primary hands each to a worker, and one
+      // handed to a worker as it stops must still be answered).
+      const deadline = Date.now() + 90_000;
+      const client = async (kept: boolean): Promise<void> => {
         while (!stop && sent < 200_000 && Date.now() < deadline) {
           sent++;
-          const res = await get(primary.port, '/', agent);
+          const res = await get(primary.port, '/', kept ? agent : undefined, 5000);
           if ('error' in res) failures.push(res.error);
           else if (res.status !== 200) failures.push(`status ${res.status}`);
           else seen.add(res.body);
         }
       };
-      const clients = Array.from({ length: 8 }, client);
+      const clients = Array.from({ length: 16 }, (_, i) => client(i < 8));
       await sleep(500);
       const before = new Set(seen);
-      primary.child.kill('SIGHUP');
-      await primary.waitFor(/reload done: 2 workers replaced/, 60_000);
+      for (let reload = 1; reload <= 3; reload++) {
+        primary.child.kill('SIGHUP');
+        await primary.waitFor(new RegExp(`(reload done: 2 workers replaced[^]*){${reload}}`), 60_000);
+      }
       await sleep(500);
       seen.clear();
       await sleep(300);

@@ -69,11 +69,15 @@ export async function startServe(
   };
 }
 
-/** GET `path`; resolves with the status and body, or `error` with the socket error's code. */
+/**
+ * GET `path`; resolves with the status and body, or `error` with the socket error's code, or `no answer`
+ * when none came within `timeoutMs` (the request is then abandoned).
+ */
 export function get(
   port: number,
   path: string,
   agent?: Agent,
+  timeoutMs = 10_000,
 ): Promise<{ status: number; body: string } | { error: string }> {
   return new Promise((resolve) => {
     const req = httpRequest({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
@@ -85,6 +89,10 @@ export function get(
       res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.setTimeout(timeoutMs, () => {
+      resolve({ error: 'no answer' });
+      req.destroy();
+    });
     req.end();
   });
 }
