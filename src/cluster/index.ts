@@ -4,6 +4,7 @@
  * `weir serve ENTRY --workers N` uses both; use them directly for a custom entry script.
  */
 export type { PrimaryMetricsOptions } from './primary-metrics.ts';
+export type { Scheduling } from './scheduling.ts';
 export type { Primary, PrimaryOptions } from './supervisor.ts';
 export { startPrimary } from './supervisor.ts';
 export { attachWorker } from './worker.ts';

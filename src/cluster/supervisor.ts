@@ -19,7 +19,6 @@
  * Every worker is in one state (`starting`, `ready`, `stopping`), changed only by {@link setState}.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { readFileSync } from 'node:fs';
 import { invalidOption } from '../errors.ts';
 import { isWorkerMessage, type PrimaryMessage, REUSEPORT_ENV } from './messages.ts';
 import { claimPidFile, releasePidFile } from './pid-file.ts';
@@ -29,6 +28,7 @@ import {
   type PrimaryMetricsServer,
   servePrimaryMetrics,
 } from './primary-metrics.ts';
+import { checkScheduling, reusePortWarning, type Scheduling } from './scheduling.ts';
 
 /** Options of {@link startPrimary}. */
 export interface PrimaryOptions {
@@ -124,62 +124,6 @@ interface Slot {
 }
 
 const KILL_MARGIN_MS = 5000;
-
-/**
- * How connections reach workers. `rr` (Node's default) hands each worker its next connection only once
- * the worker has acknowledged the previous one, so a storm of new connections reaches overloaded workers
- * over seconds; `none` and `reuseport` leave it to the kernel: `none` to whichever worker accepts first
- * (uneven when the workers are idle), `reuseport` by hash, evenly, but a worker that stops resets the
- * connections still queued on its socket unless Linux's `net.ipv4.tcp_migrate_req` is 1.
- */
-export type Scheduling = 'rr' | 'none' | 'reuseport';
-
-const SCHEDULINGS: readonly string[] = ['rr', 'none', 'reuseport'];
-
-/** Whether this Node on this platform can bind a port with SO_REUSEPORT (`listen({ reusePort })`). */
-export function reusePortAvailable(
-  version = process.versions.node,
-  platform: NodeJS.Platform = process.platform,
-): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  const node = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  return node && ['linux', 'freebsd', 'sunos', 'aix'].includes(platform);
-}
-
-function checkScheduling(value: unknown): Scheduling {
-  if (value === undefined) return 'rr';
-  if (typeof value !== 'string' || !SCHEDULINGS.includes(value)) {
-    throw invalidOption('scheduling', 'rr, none or reuseport', value);
-  }
-  if (value === 'reuseport' && !reusePortAvailable()) {
-    throw invalidOption(
-      'scheduling',
-      `rr or none here: reuseport needs Node 22.12 or later on Linux or FreeBSD (this is Node ${process.versions.node} on ${process.platform})`,
-      value,
-    );
-  }
-  return value as Scheduling;
-}
-
-/**
- * Under `reuseport` on Linux, what a worker that stops (a reload, a stop) does to the connections queued
- * on its socket, when the kernel would reset them; `undefined` when it hands them to the other workers.
- */
-function reusePortWarning(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  let migrate: string;
-  try {
-    migrate = readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim();
-  } catch {
-    migrate = 'missing';
-  }
-  if (migrate === '1') return undefined;
-  return (
-    'weir: scheduling reuseport: a worker that stops (a reload, a stop) resets the connections still ' +
-    'queued on its socket; set net.ipv4.tcp_migrate_req=1 (Linux 5.14 or later) to hand them to the ' +
-    `other workers (it is ${migrate === 'missing' ? 'not there' : migrate})`
-  );
-}
 
 /**
  * Starts the primary and its workers.

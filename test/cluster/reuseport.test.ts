@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App } from 'weir';
 import { REUSEPORT_ENV } from '../../src/cluster/messages.ts';
-import { reusePortAvailable } from '../../src/cluster/supervisor.ts';
+import { reusePortAvailable } from '../../src/cluster/scheduling.ts';
 import { get, type Primary, startServe } from '../helpers/cluster.ts';
 
 function cleanup(primary: Primary): void {
