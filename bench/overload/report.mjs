@@ -56,8 +56,13 @@ export function writeReport(summary) {
   );
   p(`# Overload: GET /overload at ${loads.map(fmtInt).join(' and ')} connections`);
   p();
-  p('Each server is one process pinned to core 0 (weir (2 workers): a primary, which accepts connections');
-  p('and hands them out in turn, and two workers, all three on core 0); GET /overload waits 1 ms (a timer),');
+  const scheduling = process.env.WEIR_SCHEDULING || 'rr';
+  p('Each server is one process pinned to core 0 (weir (2 workers): a primary and two workers, all three on');
+  p(
+    scheduling === 'rr'
+      ? 'core 0; the primary accepts connections and hands them out in turn); GET /overload waits 1 ms (a timer),'
+      : `core 0; WEIR_SCHEDULING=${scheduling}: the workers take connections from the kernel); GET /overload waits 1 ms (a timer),`,
+  );
   p('then burns 0.2 ms of CPU, then answers `{"message":"Hello, World!"}`: one core serves a few thousand a');
   p('second. wrk');
   p(
