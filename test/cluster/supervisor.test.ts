@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { get, type Primary, startServe } from '../helpers/cluster.ts';
+import { assertCleanReload, get, type Primary, reloadUnderLoad, startServe } from '../helpers/cluster.ts';
 
 /** Ends the primary if a test left it running (its workers exit when their channel to it closes). */
 function cleanup(primary: Primary): void {
@@ -175,40 +174,9 @@ describe('weir serve --workers', () => {
     const primary = await startServe(['--workers', '2']);
     try {
       await primary.waitFor(serving);
-      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-      const seen = new Set<string>();
-      const failures: string[] = [];
-      let sent = 0;
-      let stop = false;
-      // Sixteen clients, each one request after another, bounded in count and time: eight on kept-alive
-      // connections, eight opening a connection per request (the primary hands each to a worker, and one
-      // handed to a worker as it stops must still be answered).
-      const deadline = Date.now() + 90_000;
-      const client = async (kept: boolean): Promise<void> => {
-        while (!stop && sent < 200_000 && Date.now() < deadline) {
-          sent++;
-          const res = await get(primary.port, '/', kept ? agent : undefined, 5000);
-          if ('error' in res) failures.push(res.error);
-          else if (res.status !== 200) failures.push(`status ${res.status}`);
-          else seen.add(res.body);
-        }
-      };
-      const clients = Array.from({ length: 16 }, (_, i) => client(i < 8));
-      await sleep(500);
-      const before = new Set(seen);
-      for (let reload = 1; reload <= 3; reload++) {
-        primary.child.kill('SIGHUP');
-        await primary.waitFor(new RegExp(`(reload done: 2 workers replaced[^]*){${reload}}`), 60_000);
-      }
-      await sleep(500);
-      seen.clear();
-      await sleep(300);
-      stop = true;
-      await Promise.all(clients);
-      agent.destroy();
-      assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed`);
-      assert.ok(sent > 100, `only ${sent} requests sent`);
-      for (const pid of seen) assert.ok(!before.has(pid), `old worker ${pid} still answers after the reload`);
+      // Eight clients on kept-alive connections, eight opening a connection per request (the primary hands
+      // each to a worker, and one handed to a worker as it stops must still be answered).
+      assertCleanReload(await reloadUnderLoad(primary, { reloads: 3, kept: 8, fresh: 8 }));
       primary.child.kill('SIGTERM');
       assert.equal(await primary.exited, 0);
     } finally {

@@ -1,8 +1,9 @@
 // Multi-process tests: a free port, a `weir serve … --workers N` primary with its output, a GET that
 // reports socket errors instead of throwing.
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { type Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -95,4 +96,61 @@ export function get(
     });
     req.end();
   });
+}
+
+/** What {@link reloadUnderLoad} saw. */
+export interface ReloadRun {
+  /** Each request that failed or went unanswered (5 s), by its error or status. */
+  failures: string[];
+  sent: number;
+  /** The pids that answered before the first reload, and in the moment after the last. */
+  before: Set<string>;
+  after: Set<string>;
+}
+
+/**
+ * Reloads `primary`'s 2 workers `reloads` times (SIGHUP, one after another) while clients send GET /
+ * one request after another, bounded in count and time: `kept` of them on kept-alive connections, `fresh`
+ * opening a connection per request.
+ */
+export async function reloadUnderLoad(
+  primary: Primary,
+  { reloads, kept, fresh }: { reloads: number; kept: number; fresh: number },
+): Promise<ReloadRun> {
+  const agent = new Agent({ keepAlive: true, maxSockets: kept });
+  const seen = new Set<string>();
+  const failures: string[] = [];
+  let sent = 0;
+  let stop = false;
+  const deadline = Date.now() + 90_000;
+  const client = async (keepAlive: boolean): Promise<void> => {
+    while (!stop && sent < 200_000 && Date.now() < deadline) {
+      sent++;
+      const res = await get(primary.port, '/', keepAlive ? agent : undefined, 5000);
+      if ('error' in res) failures.push(res.error);
+      else if (res.status !== 200) failures.push(`status ${res.status}`);
+      else seen.add(res.body);
+    }
+  };
+  const clients = Array.from({ length: kept + fresh }, (_, i) => client(i < kept));
+  await sleep(500);
+  const before = new Set(seen);
+  for (let reload = 1; reload <= reloads; reload++) {
+    primary.child.kill('SIGHUP');
+    await primary.waitFor(new RegExp(`(reload done: 2 workers replaced[^]*){${reload}}`), 60_000);
+  }
+  await sleep(500);
+  seen.clear();
+  await sleep(300);
+  stop = true;
+  await Promise.all(clients);
+  agent.destroy();
+  return { failures, sent, before, after: seen };
+}
+
+/** Asserts that a {@link reloadUnderLoad} run lost nothing and ended on new workers only. */
+export function assertCleanReload({ failures, sent, before, after }: ReloadRun): void {
+  assert.deepEqual(failures, [], `${failures.length} of ${sent} requests failed`);
+  assert.ok(sent > 100, `only ${sent} requests sent`);
+  for (const pid of after) assert.ok(!before.has(pid), `old worker ${pid} still answers after the reload`);
 }
