@@ -63,10 +63,11 @@ const CAUGHT_UP_TIMEOUT_MS = 2000;
  * primary accepts connections and sends each one to a worker over IPC; a server's `close()` tells it to
  * stop, but one it sent before reading that is still on its way, and a worker that exits before reading
  * it leaves the primary holding the connection open for good: its client waits for an answer that never
- * comes (1 request in ~8,000 hung so over 3 reloads under 16 clients opening a connection per request).
- * Node answers such a late connection "not accepted", and the primary hands it to another worker; messages
- * arrive in order, so once the primary answers a message this worker sends after its close, every such
- * connection has been handed back. Bounded: a primary that does not answer does not hold the exit.
+ * comes (with 16 clients opening a connection per request, one request hung so in 6 of 7 runs of 3
+ * reloads). Node answers such a late connection "not accepted", and the primary hands it to another
+ * worker; messages arrive in order, so once the primary answers a message this worker sends after its
+ * close, every such connection has been handed back. Bounded: a primary that does not answer does not
+ * hold the exit.
  */
 function primaryCaughtUp(): Promise<void> {
   return new Promise((resolve) => {
