@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchCommand } from '../bench/command.ts';
 import { type PidFileState, readPidFile } from '../cluster/pid-file.ts';
+import { isScheduling } from '../cluster/scheduling.ts';
 import { startPrimary } from '../cluster/supervisor.ts';
 import { attachWorker } from '../cluster/worker.ts';
 import { webConcurrency, workerCount } from '../cluster/workers.ts';
@@ -172,12 +173,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     }
     if (workers !== undefined) {
       const scheduling = values.scheduling ?? process.env.WEIR_SCHEDULING;
-      if (
-        scheduling !== undefined &&
-        scheduling !== 'rr' &&
-        scheduling !== 'none' &&
-        scheduling !== 'reuseport'
-      ) {
+      if (scheduling !== undefined && !isScheduling(scheduling)) {
         io.err(`weir: --scheduling must be rr, none or reuseport, got "${scheduling}"`);
         return 2;
       }

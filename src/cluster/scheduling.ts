@@ -14,7 +14,12 @@ import { invalidOption } from '../errors.ts';
  */
 export type Scheduling = 'rr' | 'none' | 'reuseport';
 
-const SCHEDULINGS: readonly string[] = ['rr', 'none', 'reuseport'];
+const SCHEDULINGS: readonly string[] = ['rr', 'none', 'reuseport'] satisfies Scheduling[];
+
+/** Whether `value` names a scheduling (`rr`, `none` or `reuseport`). */
+export function isScheduling(value: unknown): value is Scheduling {
+  return typeof value === 'string' && SCHEDULINGS.includes(value);
+}
 
 /** Whether this Node on this platform can bind a port with SO_REUSEPORT (`listen({ reusePort })`). */
 export function reusePortAvailable(
@@ -28,9 +33,7 @@ export function reusePortAvailable(
 
 export function checkScheduling(value: unknown): Scheduling {
   if (value === undefined) return 'rr';
-  if (typeof value !== 'string' || !SCHEDULINGS.includes(value)) {
-    throw invalidOption('scheduling', 'rr, none or reuseport', value);
-  }
+  if (!isScheduling(value)) throw invalidOption('scheduling', 'rr, none or reuseport', value);
   if (value === 'reuseport' && !reusePortAvailable()) {
     throw invalidOption(
       'scheduling',
@@ -38,7 +41,7 @@ export function checkScheduling(value: unknown): Scheduling {
       value,
     );
   }
-  return value as Scheduling;
+  return value;
 }
 
 /**

@@ -136,7 +136,9 @@ export async function listen(
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw invalidOption('listen port', 'an integer 0…65535', port);
   const host = options.host ?? '127.0.0.1';
-  if (port === 0 && process.env[REUSEPORT_ENV] === '1') {
+  // A worker under `reuseport` scheduling binds the port itself (see weir/cluster).
+  const reusePort = process.env[REUSEPORT_ENV] === '1';
+  if (port === 0 && reusePort) {
     // Each worker would bind a port of its own.
     throw invalidOption(
       'listen port',
@@ -192,10 +194,9 @@ export async function listen(
       reject(new WeirError('WEIR_ERR_LISTEN', `Cannot listen on ${host}:${port}: ${why}`, { cause: err }));
     };
     server.once('error', onError);
-    // A worker under `reuseport` scheduling binds the port itself (see weir/cluster); Node ≥ 22.12 knows
-    // the option (the primary checked), and `exclusive` keeps the worker from asking the primary for it.
-    const own = process.env[REUSEPORT_ENV] === '1' ? { exclusive: true, reusePort: true } : {};
-    server.listen({ port, host, ...own }, () => {
+    // Node ≥ 22.12 knows `reusePort` (the primary checked); `exclusive` keeps a worker from asking the
+    // primary for the port.
+    server.listen({ port, host, ...(reusePort && { exclusive: true, reusePort: true }) }, () => {
       server.off('error', onError);
       resolve();
     });
