@@ -174,7 +174,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
     if (workers !== undefined) {
       const scheduling = values.scheduling ?? process.env.WEIR_SCHEDULING;
       if (scheduling !== undefined && !isScheduling(scheduling)) {
-        io.err(`weir: --scheduling must be rr, none or reuseport, got "${scheduling}"`);
+        io.err(`weir: --scheduling must be rr, none or reuseport, got ${JSON.stringify(scheduling)}`);
         return 2;
       }
       // The primary supervises; the workers run this same command and serve ENTRY.
@@ -182,7 +182,7 @@ export async function run(argv: readonly string[], io: CliIo = defaultIo): Promi
         values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
       if (drainTimeoutMs !== undefined && !(Number.isFinite(drainTimeoutMs) && drainTimeoutMs > 0)) {
         io.err(
-          `weir: --drain-timeout must be a positive number of milliseconds, got "${values['drain-timeout']}"`,
+          `weir: --drain-timeout must be a positive number of milliseconds, got ${JSON.stringify(values['drain-timeout'])}`,
         );
         return 2;
       }

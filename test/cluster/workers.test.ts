@@ -37,12 +37,17 @@ describe('workerCount', () => {
       ['serve', 'app.ts', '--workers', 'many'],
       ['serve', 'app.ts', '--workers', '2', '--scheduling', 'random'],
       ['serve', 'app.ts', '--workers', '2', '--drain-timeout', 'soon'],
+      // Control characters are shown escaped: the line stays one line and cannot drive a terminal.
+      ['serve', 'app.ts', '--workers', '2', '--scheduling', 'rr\nweir: forged\u001b[2J'],
+      ['serve', 'app.ts', '--workers', '2', '--drain-timeout', '1\r\n\u001b[31m'],
       ['reload'],
     ]) {
       const err: string[] = [];
       assert.equal(await run(argv, { out: () => undefined, err: (l) => err.push(l) }), 2, argv.join(' '));
       assert.equal(err.length, 1, err.join('\n'));
       assert.match(err[0]!, /^weir: /);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not be there.
+      assert.doesNotMatch(err[0]!, /[\u0000-\u001f]/, JSON.stringify(err[0]));
     }
   });
 });

@@ -261,6 +261,14 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
         /^weir: cannot start: metrics.port must be an integer 0…65535, received NaN/,
       );
     }
+    // An unknown WEIR_SCHEDULING under a primary: one line, the value escaped (it used to mean rr silently).
+    const scheduling = await failedStart({ WEIR_SCHEDULING: 'roundrobin\n\u001b[2J', WEB_CONCURRENCY: '2' });
+    assert.equal(scheduling.code, 1);
+    assert.equal(scheduling.stderr.trim().split('\n').length, 1, scheduling.stderr);
+    assert.match(
+      scheduling.stderr,
+      /^weir: cannot start: scheduling must be rr, none or reuseport, received "roundrobin\\n\\u001b\[2J"/,
+    );
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     try {
