@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertCleanReload, get, type Primary, reloadUnderLoad, startServe } from '../helpers/cluster.ts';
+import { spawnTs } from '../helpers/process.ts';
 
 /** Ends the primary if a test left it running (its workers exit when their channel to it closes). */
 function cleanup(primary: Primary): void {
@@ -168,6 +169,14 @@ describe('weir serve --workers', () => {
     } finally {
       cleanup(primary);
     }
+  });
+
+  it('exits a stopped worker 2 s after its close when the primary never answers it, not never', async () => {
+    const child = spawnTs(new URL('../fixtures/silent-primary.ts', import.meta.url));
+    assert.equal(await child.exited(), 0);
+    const { code, stopMs } = JSON.parse(child.output()) as { code: number; stopMs: number };
+    assert.equal(code, 0);
+    assert.ok(stopMs >= 1900 && stopMs < 10_000, `stopped after ${stopMs} ms`);
   });
 
   it('reloads every worker one at a time, three times, under steady load with no failed or unanswered request', async () => {
