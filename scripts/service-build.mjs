@@ -113,6 +113,7 @@ const WEIR = /^weir(\/|$)/;
  */
 const INLINE = new Set([
   'pino',
+  'sonic-boom',
   'prom-client',
   'valibot',
   '@valibot/to-json-schema',

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { stdoutDestination } from './log-destination.ts';
 
 /** The logger weir writes to: pino's interface, which pino loggers satisfy. */
 export interface Logger {
@@ -16,13 +17,15 @@ const noop = (): void => {};
 export const silentLogger: Logger = Object.freeze({ error: noop, warn: noop, info: noop, debug: noop });
 
 /**
- * The logger a weir part uses when given none: pino (JSON lines on stdout) at `LOG_LEVEL` (default
- * `info`); under `weir dev` (`WEIR_DEV=1`) a readable one-line-per-event logger instead.
+ * The logger a weir part uses when given none: pino (JSON lines on stdout, through the process's one
+ * {@link stdoutDestination}: a log reader that is gone or stuck cannot keep the process from exiting) at
+ * `LOG_LEVEL` (default `info`); under `weir dev` (`WEIR_DEV=1`) a readable one-line-per-event logger
+ * instead.
  */
 export function defaultLogger(name?: string): Logger {
   const level = process.env.LOG_LEVEL ?? 'info';
   if (process.env.WEIR_DEV === '1') return readableLogger(level, name);
-  return pino({ level, ...(name === undefined ? {} : { name }) });
+  return pino({ level, ...(name === undefined ? {} : { name }) }, stdoutDestination());
 }
 
 /**

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { invalidOption } from '../errors.ts';
 import { type App, kAppRuntime } from '../http/app.ts';
 import { type RequestRecord, requestChannel } from '../http/observe.ts';
+import { logDestination } from '../internal/log-destination.ts';
 import type { Logger } from '../internal/logger.ts';
 import { overloadChannel } from '../overload/limiter.ts';
 
@@ -101,7 +102,7 @@ export function accessLog(app: App<object>, options: AccessLogOptions = {}): Acc
   // and counted rather than held without bound. Through a logger, they are that logger's `info` lines.
   const file =
     typeof to === 'string'
-      ? pino.destination({ dest: to, mkdir: true, sync: false, maxLength: maxPending })
+      ? logDestination({ dest: to, maxLength: maxPending, name: `access log ${to}` })
       : undefined;
   let dropped = 0;
   let droppedSinceReport = 0;

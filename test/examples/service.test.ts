@@ -390,7 +390,9 @@ describe('npm start (scripts/start.mjs: examples/service compiled, on dist/)', (
       // The packages every start loads are in the bundle too, not imports read from node_modules.
       for (const script of scripts) {
         const text = readFileSync(join(build, script), 'utf8');
-        const imported = /(?:from |import\(|require\()"(pino|prom-client|valibot|cookie)["/]/.exec(text);
+        const imported = /(?:from |import\(|require\()"(pino|sonic-boom|prom-client|valibot|cookie)["/]/.exec(
+          text,
+        );
         assert.equal(imported?.[0], undefined, `${script} imports a package it should bundle`);
       }
       assert.ok(

@@ -1,0 +1,82 @@
+import { writeSync } from 'node:fs';
+// sonic-boom is CommonJS: its class is the module itself, and (for these types) its `SonicBoom` property.
+import sonicBoom, { type SonicBoom } from 'sonic-boom';
+
+/**
+ * At exit, how many times a full pipe is retried (every 100 ms) before the lines still waiting are given
+ * up. This bounds a descriptor in non-blocking mode (EAGAIN); on a blocking one (a shell's pipe, as a rule)
+ * a write to a reader that stopped reading without closing waits in the kernel, which no code here ends.
+ */
+const EXIT_RETRIES = 10;
+
+/** What stdout may hold waiting for a slow reader before lines are dropped (and counted). */
+const STDOUT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+export interface LogDestinationOptions {
+  /** A file descriptor (1: stdout) … */
+  fd?: number;
+  /** … or a file, appended to (its folder is made). */
+  dest?: string;
+  /** Bytes waiting to be written past which new lines are dropped, with a `drop` event. */
+  maxLength?: number;
+  /** For the one-line warning on stderr when writing fails: `access log /var/log/weir.log`. */
+  name: string;
+}
+
+/**
+ * A pino destination that cannot keep its process alive: lines are written asynchronously (sonic-boom)
+ * and flushed once more at exit, where a reader that is gone (EPIPE), a full disk (ENOSPC) or any other
+ * write error ends the flush instead of retrying it for good, and a full non-blocking pipe is retried for at
+ * most {@link EXIT_RETRIES} × 100 ms. (pino's own destination retries every error forever at exit: a log
+ * collector that died made SIGTERM hang the process.) While the process runs, a full pipe is retried as
+ * long as it takes; a reader that is gone stops the writing for good (a pipe cannot come back); another
+ * error is reported once on stderr and the writing goes on, within `maxLength`.
+ */
+export function logDestination(options: LogDestinationOptions): SonicBoom {
+  const { name, ...target } = options;
+  let exiting = false;
+  let exitRetries = 0;
+  const stream = new sonicBoom.SonicBoom({
+    ...target,
+    mkdir: target.dest !== undefined,
+    sync: false,
+    retryEAGAIN: () => !exiting || ++exitRetries <= EXIT_RETRIES,
+  });
+  let reported = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (!reported) {
+      reported = true;
+      const what = err.code === 'EPIPE' ? 'its reader is gone; no more lines are written' : err.code;
+      try {
+        writeSync(2, `weir: cannot write the ${name}: ${what ?? err.message}\n`);
+      } catch {
+        // stderr is gone too: nothing is left to tell
+      }
+    }
+    if (err.code === 'EPIPE') {
+      const none = () => true;
+      stream.write = none;
+      stream.flush = (cb?: (err?: Error) => unknown) => void cb?.();
+      stream.flushSync = () => {};
+    }
+  });
+  const onExit = (): void => {
+    exiting = true;
+    try {
+      stream.flushSync();
+    } catch {
+      // not open yet, or the write failed: the process exits anyway
+    }
+  };
+  process.on('exit', onExit);
+  stream.once('close', () => process.off('exit', onExit));
+  return stream;
+}
+
+let stdout: SonicBoom | undefined;
+
+/** The process's one stdout destination, shared by every logger weir makes. */
+export function stdoutDestination(): SonicBoom {
+  stdout ??= logDestination({ fd: 1, maxLength: STDOUT_MAX_PENDING_BYTES, name: 'log to stdout' });
+  return stdout;
+}
