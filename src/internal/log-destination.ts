@@ -4,8 +4,7 @@ import sonicBoom, { type SonicBoom } from 'sonic-boom';
 
 /**
  * At exit, how many times a full pipe is retried (every 100 ms) before the lines still waiting are given
- * up. This bounds a descriptor in non-blocking mode (EAGAIN); on a blocking one (a shell's pipe, as a rule)
- * a write to a reader that stopped reading without closing waits in the kernel, which no code here ends.
+ * up: a reader that stopped reading holds the exit for at most a second.
  */
 const EXIT_RETRIES = 10;
 
@@ -26,8 +25,9 @@ export interface LogDestinationOptions {
 /**
  * A pino destination that cannot keep its process alive: lines are written asynchronously (sonic-boom)
  * and flushed once more at exit, where a reader that is gone (EPIPE), a full disk (ENOSPC) or any other
- * write error ends the flush instead of retrying it for good, and a full non-blocking pipe is retried for at
- * most {@link EXIT_RETRIES} × 100 ms. (pino's own destination retries every error forever at exit: a log
+ * write error ends the flush instead of retrying it for good, and a full pipe (EAGAIN: the descriptor must
+ * be in non-blocking mode, see {@link stdoutDestination}) is retried for at most {@link EXIT_RETRIES} ×
+ * 100 ms. (pino's own destination retries every error forever at exit: a log
  * collector that died made SIGTERM hang the process.) While the process runs, a full pipe is retried as
  * long as it takes; a reader that is gone stops the writing for good (a pipe cannot come back); another
  * error is reported once on stderr and the writing goes on, within `maxLength`.
@@ -75,8 +75,19 @@ export function logDestination(options: LogDestinationOptions): SonicBoom {
 
 let stdout: SonicBoom | undefined;
 
-/** The process's one stdout destination, shared by every logger weir makes. */
+/**
+ * The process's one stdout destination, shared by every logger weir makes. It asks for Node's own stdout
+ * stream first, which puts a pipe's descriptor in non-blocking mode (as in any program that calls
+ * `console.log`; pino's own destination did the same): a full pipe then answers EAGAIN, retried on a
+ * timer, and at exit within a bound. Left blocking (a shell's pipe or Docker's FIFO is, until then), each
+ * write to a reader that stopped reading would wait in the kernel: a thread of libuv's pool while the
+ * process runs, and at exit the process itself, for good.
+ */
 export function stdoutDestination(): SonicBoom {
-  stdout ??= logDestination({ fd: 1, maxLength: STDOUT_MAX_PENDING_BYTES, name: 'log to stdout' });
+  stdout ??= logDestination({
+    fd: process.stdout.fd ?? 1, // a worker thread's stream has no descriptor: the process's stdout is 1
+    maxLength: STDOUT_MAX_PENDING_BYTES,
+    name: 'log to stdout',
+  });
   return stdout;
 }

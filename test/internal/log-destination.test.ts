@@ -1,13 +1,17 @@
 // Log destinations that cannot be written must not keep a process from serving or from stopping: a log
-// reader that died (EPIPE on stdout) and a full disk (ENOSPC on the access log's file, /dev/full here).
-// Real processes, real pipes, real signals.
+// reader that died (EPIPE on stdout), one that stopped reading (a full pipe, a full FIFO) and a full disk
+// (ENOSPC on the access log's file, /dev/full here). Real processes, pipes and signals, on weir's build:
+// `npm run build` first when running this file alone.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
-const FIXTURE = new URL('../fixtures/log-sink-app.ts', import.meta.url).pathname;
+// weir's build (dist/), as an installed package runs: see the fixture.
+const FIXTURE = new URL('../fixtures/log-sink-app.mjs', import.meta.url).pathname;
 
 interface Started {
   child: ChildProcess;
@@ -15,28 +19,22 @@ interface Started {
   stderr: () => string;
 }
 
-async function start(env: Record<string, string> = {}): Promise<Started> {
-  const child = spawn(process.execPath, ['--conditions=weir-source', '--import', 'tsx', FIXTURE], {
+/** The fixture, its stdout a pipe to this process unless `stdout` (a descriptor) is given. */
+async function start(env: Record<string, string> = {}, stdout?: number): Promise<Started> {
+  const child = spawn(process.execPath, [FIXTURE], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdout ?? 'pipe', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
+  const url = new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      const found = /^serving (http:\/\/127\.0\.0\.1:\d+)$/m.exec(err);
+      if (found !== null) resolve(found[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${err}`)));
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const found = /"url":"(http:\/\/127\.0\.0\.1:\d+)".*"msg":"listening"/.exec(out);
-      if (found === null) return;
-      child.stdout!.off('data', onData);
-      resolve(found[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${out}${err}`)));
-  });
-  return { child, url, stderr: () => err };
+  return { child, url: await url, stderr: () => err };
 }
 
 /** The status of `GET url` on a connection of its own, closed after it: none is left for the stop to drain. */
@@ -81,6 +79,45 @@ describe('log destinations that cannot be written', { timeout: 60_000 }, () => {
     // first of those writes is still under way: the exit's flush meets the EPIPE.
     child.kill('SIGTERM');
     assert.equal(await exitWithin(child, 8000), 0);
+  });
+
+  it('a service whose stdout reader stopped reading (its end still open) stops on SIGTERM within seconds', async () => {
+    const { child, url } = await start();
+    // Nobody reads the pipe any more: 300 lines of a KiB fill it (64 KiB), and the write under way waits
+    // in the kernel, as when a log collector hangs.
+    child.stdout!.pause();
+    child.stdout!.removeAllListeners('data');
+    assert.equal(await get(`${url}/log?count=300`), 200);
+    assert.equal(await get(`${url}/`), 200, 'still serving');
+    // Past a second without progress the exit gives the waiting lines up instead of blocking on them.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGTERM');
+    assert.equal(await exitWithin(child, 8000), 0);
+    child.stdout!.destroy();
+  });
+
+  it('a service whose stdout is a FIFO nobody reads (as Docker gives a container) stops on SIGTERM within seconds', {
+    skip: process.platform !== 'linux' && 'mkfifo semantics checked on Linux',
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-log-fifo-'));
+    const fifo = join(dir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    // Read-write: opening never waits, and it keeps a reader on the FIFO that never reads. The child's
+    // end is a plain (blocking) write descriptor: a full FIFO holds its write in the kernel.
+    const reader = openSync(fifo, 'r+');
+    const writer = openSync(fifo, 'w');
+    try {
+      const { child, url } = await start({}, writer);
+      assert.equal(await get(`${url}/log?count=300`), 200);
+      assert.equal(await get(`${url}/`), 200, 'still serving');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      child.kill('SIGTERM');
+      assert.equal(await exitWithin(child, 8000), 0);
+    } finally {
+      closeSync(writer);
+      closeSync(reader);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an access log on a full disk: the service goes on serving, says so once on stderr, and stops on SIGTERM', {
