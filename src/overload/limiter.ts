@@ -222,18 +222,26 @@ export class OverloadLimiter {
     for (const e of this.#queue.drain()) this.#turnAway(e, 'queue-timeout', now, false);
   }
 
-  /** While the limit probes, a timer ends the probe on time and lets waiting requests in. */
+  /**
+   * While the limit probes, a timer ends the probe on time and lets waiting requests in. One reading of
+   * the clock decides: whichever call finds the probe's time up lets the waiting requests in. (The timer
+   * can fire a moment before performance.now() says its delay has passed, Node's timers counting from the
+   * loop's cached time; it used to look twice, and a second look that ended the probe let nobody in.)
+   */
   #probeClock(): void {
     const limit = this.#limit;
-    limit.tick(performance.now());
+    const now = performance.now();
+    if (limit.tick(now)) {
+      this.#pump();
+      return;
+    }
     if (this.#probeTimer !== undefined || !limit.probing || this.#closed) return;
     this.#probeTimer = setTimeout(
       () => {
         this.#probeTimer = undefined;
-        if (limit.tick(performance.now())) this.#pump();
-        else if (limit.probing) this.#probeClock();
+        this.#probeClock();
       },
-      Math.max(1, limit.probeEndsAt - performance.now() + 1),
+      Math.max(1, limit.probeEndsAt - now + 1),
     );
     this.#probeTimer.unref();
   }

@@ -73,6 +73,19 @@ async function hold(
 }
 
 /** Waits (at most a second) until `n` requests wait for a slot of `app`'s limiter. */
+/** A new app (its limit still in its start-up probe) whose `/hold` holds each request until `held.open()`. */
+function probingApp(): { app: App; held: ReturnType<typeof gate>; entered: () => number } {
+  const app = new App({ logger: false });
+  const held = gate();
+  let entered = 0;
+  app.get('/hold', async () => {
+    entered++;
+    await held.wait;
+    return 'held';
+  });
+  return { app, held, entered: () => entered };
+}
+
 async function queued(app: App, n: number): Promise<void> {
   for (let i = 0; i < 200 && app.overloadStats()!.queued < n; i++) await sleep(5);
   assert.equal(app.overloadStats()!.queued, n);
@@ -335,19 +348,12 @@ describe('the overload limiter on a real server', () => {
     // ends during the first stall and the queue is looked at after it, 600 ms after its backlog began:
     // that time is not a rate. Read as one (nothing served), it turned the queue newest-first with every
     // request stale, held them back, and the second stall carried them past their timeout: all 16 shed.
-    const app = new App({ logger: false });
-    const held = gate();
-    let entered = 0;
-    app.get('/hold', async () => {
-      entered++;
-      await held.wait;
-      return 'held';
-    });
+    const { app, held, entered } = probingApp();
     try {
       // inject(): all twenty reach the limiter in this turn of the loop, before the probe's timer can end it.
       const responses = Array.from({ length: 20 }, () => inject(app, { url: '/hold' }));
       await queued(app, 16);
-      assert.equal(entered, 4, 'the probe lets four in');
+      assert.equal(entered(), 4, 'the probe lets four in');
       let stalls = 0;
       const stall = setInterval(() => {
         const until = performance.now() + 600;
@@ -356,13 +362,41 @@ describe('the overload limiter on a real server', () => {
         }
         if (++stalls === 2) clearInterval(stall);
       }, 5);
-      for (let i = 0; i < 400 && entered < 20; i++) await sleep(5);
+      for (let i = 0; i < 400 && entered() < 20; i++) await sleep(5);
       const stats = app.overloadStats()!;
-      assert.equal(entered, 20, `all twenty run: ${JSON.stringify(stats)}`);
+      assert.equal(entered(), 20, `all twenty run: ${JSON.stringify(stats)}`);
       assert.equal(stats.shed.total, 0);
       held.open();
       for (const res of await Promise.all(responses)) assert.equal(res.status, 200);
     } finally {
+      held.open();
+      await app.stop();
+    }
+  });
+
+  it('lets in what waited behind its start-up probe when the probe timer reads the clock a moment early', async (t) => {
+    // Node's timers count from the loop's cached time, so the timer that ends the probe can read
+    // performance.now() a little before the probe's end; it then looks again. Here readings alternate
+    // between 10 ms late and true, so its first reading is early and the next one past the end. The
+    // probe used to be ended by that second reading without letting anyone in (and with no timer left):
+    // the sixteen waited out their timeout and were shed, a process with 60 free slots answering 503.
+    const { app, held, entered } = probingApp();
+    try {
+      const responses = Array.from({ length: 20 }, () => inject(app, { url: '/hold' }));
+      await queued(app, 16);
+      assert.equal(entered(), 4, 'the probe lets four in');
+      const real = performance.now.bind(performance);
+      let readings = 0;
+      t.mock.method(performance, 'now', () => (readings++ % 2 === 0 ? real() - 10 : real()));
+      for (let i = 0; i < 200 && entered() < 20; i++) await sleep(5);
+      const stats = app.overloadStats()!;
+      t.mock.restoreAll();
+      assert.equal(entered(), 20, `all twenty run: ${JSON.stringify(stats)}`);
+      assert.equal(stats.shed.total, 0);
+      held.open();
+      for (const res of await Promise.all(responses)) assert.equal(res.status, 200);
+    } finally {
+      t.mock.restoreAll();
       held.open();
       await app.stop();
     }
