@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 
 // weir's build (dist/), as an installed package runs: see the fixture.
 const FIXTURE = new URL('../fixtures/log-sink-app.mjs', import.meta.url).pathname;
@@ -19,12 +19,17 @@ interface Started {
   stderr: () => string;
 }
 
+/** Fixtures still running: a failed test leaves none behind (see afterEach below). */
+const running = new Set<ChildProcess>();
+
 /** The fixture, its stdout a pipe to this process unless `stdout` (a descriptor) is given. */
 async function start(env: Record<string, string> = {}, stdout?: number): Promise<Started> {
   const child = spawn(process.execPath, [FIXTURE], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', stdout ?? 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let err = '';
   const url = new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -68,6 +73,10 @@ async function exitWithin(child: ChildProcess, ms: number): Promise<number | nul
 }
 
 describe('log destinations that cannot be written', { timeout: 60_000 }, () => {
+  afterEach(() => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+
   it('a service whose stdout reader is gone still stops on SIGTERM, with exit code 0', async () => {
     const { child, url } = await start();
     assert.equal(await get(`${url}/`), 200);
