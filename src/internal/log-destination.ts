@@ -27,10 +27,10 @@ export interface LogDestinationOptions {
  * and flushed once more at exit, where a reader that is gone (EPIPE), a full disk (ENOSPC) or any other
  * write error ends the flush instead of retrying it for good, and a full pipe (EAGAIN: the descriptor must
  * be in non-blocking mode, see {@link stdoutDestination}) is retried for at most {@link EXIT_RETRIES} ×
- * 100 ms. (pino's own destination retries every error forever at exit: a log
- * collector that died made SIGTERM hang the process.) While the process runs, a full pipe is retried as
- * long as it takes; a reader that is gone stops the writing for good (a pipe cannot come back); another
- * error is reported once on stderr and the writing goes on, within `maxLength`.
+ * 100 ms. (pino's own destination retries every error forever at exit: a log collector that died made
+ * SIGTERM hang the process.) While the process runs, a full pipe is retried as long as it takes; a reader
+ * that is gone stops the writing for good (a pipe cannot come back); another error is reported once on
+ * stderr and the writing goes on, within `maxLength`.
  */
 export function logDestination(options: LogDestinationOptions): SonicBoom {
   const { name, ...target } = options;
