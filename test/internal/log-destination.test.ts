@@ -4,7 +4,7 @@
 // `npm run build` first when running this file alone.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +100,26 @@ describe('log destinations that cannot be written', { timeout: 60_000 }, () => {
     assert.equal(await get(`${url}/`), 200, 'still serving');
     // Past a second without progress the exit gives the waiting lines up instead of blocking on them.
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGTERM');
+    assert.equal(await exitWithin(child, 8000), 0);
+    child.stdout!.destroy();
+  });
+
+  it('holds at most 16 MiB of stdout lines for a reader that stopped reading, dropping the rest', {
+    skip: !existsSync('/proc/self/status') && 'reads the resident set from /proc',
+  }, async () => {
+    const { child, url } = await start();
+    child.stdout!.pause();
+    child.stdout!.removeAllListeners('data');
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+    assert.equal(await get(`${url}/log?count=1000`), 200); // the pipe is full from here on
+    const before = rss();
+    // 160 MiB of lines more, all of them waiting: without the bound the process would hold them all.
+    for (let i = 0; i < 16; i++) assert.equal(await get(`${url}/log?count=10000`), 200);
+    const grown = rss() - before;
+    assert.ok(grown < 96, `resident set grew by ${grown.toFixed(0)} MiB for 160 MiB of waiting lines`);
+    assert.equal(await get(`${url}/`), 200, 'still serving');
     child.kill('SIGTERM');
     assert.equal(await exitWithin(child, 8000), 0);
     child.stdout!.destroy();
