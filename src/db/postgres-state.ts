@@ -30,6 +30,7 @@ import { originOf, type Runner, type RunResult, templateText } from './executor.
 import { hostOf } from './log.ts';
 import { cancelQuery, destroyConnection } from './postgres-cancel.ts';
 import { PoolDemand } from './postgres-demand.ts';
+import { IdleSweep } from './postgres-idle.ts';
 import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
 
 type PgModule = typeof Pg;
@@ -44,6 +45,8 @@ export interface PostgresSettings {
   readonly max: number;
   readonly maxWaiting: number;
   readonly cancelTimeoutMs: number;
+  /** Unused connections are closed after this (0: never); see postgres-idle.ts. */
+  readonly idleTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -84,6 +87,7 @@ export class PostgresState {
   readonly #settings: PostgresSettings;
   readonly #log: Logger;
   readonly #demand: PoolDemand;
+  readonly #idle: IdleSweep | undefined;
   readonly #prepared = new WeakMap<TemplateStringsArray, Prepared>();
   // Connections whose failure is logged already: one line per connection, however it goes on failing.
   readonly #reported = new WeakSet<Pg.ClientBase>();
@@ -100,6 +104,7 @@ export class PostgresState {
     this.#host = hostOf(settings.url);
     this.#log = settings.log;
     this.#demand = new PoolDemand(pool, settings.url, settings.max, settings.maxWaiting);
+    this.#idle = settings.idleTimeoutMs > 0 ? new IdleSweep(pool, settings.idleTimeoutMs) : undefined;
     pool.on('connect', (client) => {
       // pg's pool listens for a connection's errors only while it is idle: one that fails while checked
       // out (a reset socket) would emit 'error' unheard and crash the process.
@@ -271,6 +276,7 @@ export class PostgresState {
 
   close(): Promise<void> {
     this.closing = true;
+    this.#idle?.stop();
     // Running queries finish first: pg's pool would cut a connection that is still being opened.
     this.#closed ??= this.#demand.drained().then(() => this.pool.end());
     return this.#closed;

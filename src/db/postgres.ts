@@ -24,7 +24,10 @@ import { PostgresState } from './postgres-state.ts';
 export interface PostgresOptions extends EngineOptions {
   /** Most connections open at once. @default 16 */
   max?: number;
-  /** How long an unused connection stays open. @default 30000 */
+  /**
+   * How long an unused connection stays open: it is closed between this and twice this after its last
+   * query (one sweep per pool; see postgres-idle.ts). `0` or `Infinity`: never. @default 30000
+   */
   idleTimeoutMs?: number;
   /**
    * How long a cancel request (sent when a running query's signal fires) may take. Past it, the
@@ -48,6 +51,21 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   if (!(cancelTimeoutMs > 0 && cancelTimeoutMs <= 2_147_483_647)) {
     throw invalidOption('cancelTimeoutMs', 'a number of milliseconds from 1 to 2^31 - 1', cancelTimeoutMs);
   }
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  if (
+    !(
+      typeof idleTimeoutMs === 'number' &&
+      (idleTimeoutMs === 0 ||
+        idleTimeoutMs === Number.POSITIVE_INFINITY ||
+        (idleTimeoutMs >= 1 && idleTimeoutMs <= 2_147_483_647))
+    )
+  ) {
+    throw invalidOption(
+      'idleTimeoutMs',
+      'a number of milliseconds from 1 to 2^31 - 1, 0 or Infinity (never)',
+      idleTimeoutMs,
+    );
+  }
   const { log, maxWaiting, acquireTimeoutMs } = engineSettings(options);
   const pg = await loadDriver<PgModule>('pg', 'postgres');
   const pool = new pg.Pool({
@@ -55,7 +73,8 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max,
     // pg's pool reads 0 as "no timeout"; a timer past 2^31 - 1 ms would fire at once.
     connectionTimeoutMillis: acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs,
-    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    // Off: pg's pool would arm and clear a timer per query; weir sweeps idle connections instead.
+    idleTimeoutMillis: 0,
     // The URL's own ?application_name= wins over this.
     application_name: 'weir',
     types: { getTypeParser: typeParser(pg) },
@@ -71,12 +90,13 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max,
     maxWaiting,
     cancelTimeoutMs,
+    idleTimeoutMs: idleTimeoutMs === Number.POSITIVE_INFINITY ? 0 : idleTimeoutMs,
     log,
   });
   try {
     await pool.query('SELECT 1');
   } catch (err) {
-    await pool.end().catch(() => {});
+    await state.close().catch(() => {});
     throw openError(shown, (err as Error).message, err);
   }
   return new PostgresDatabase(shown, state, postgresTarget(url));

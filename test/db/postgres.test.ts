@@ -226,6 +226,11 @@ describe('PostgreSQL specifics', { skip }, () => {
       { cancelTimeoutMs: 0 },
       { cancelTimeoutMs: 2 ** 31 },
       { maxWaiting: -1 },
+      { idleTimeoutMs: -1 },
+      { idleTimeoutMs: 0.5 },
+      { idleTimeoutMs: Number.NaN },
+      { idleTimeoutMs: 2 ** 31 },
+      { idleTimeoutMs: '1000' as unknown as number },
     ]) {
       await assert.rejects(openDatabase(scratch.url, options), { code: 'WEIR_ERR_INVALID_OPTION' });
     }
