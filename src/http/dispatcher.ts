@@ -268,7 +268,6 @@ export class Dispatcher {
     const release = (): void => {
       if (!held) return;
       held = false;
-      res.off('close', release);
       giveBack(limiter, req.socket, res, route, started, inFlight);
     };
     if (!this.#serve(req, res, method, path, query, params, route, arrived, release)) {
@@ -276,7 +275,8 @@ export class Dispatcher {
       giveBack(limiter, req.socket, res, route, started, inFlight);
       return;
     }
-    // `on`, not `once`: release() removes it, and `once` would wrap it in two more objects per request.
+    // Left in place once called (the response's 'close' then finds `held` false): one call then instead
+    // of a removeListener per request; `once` would wrap it in two more objects per request.
     if (held) res.on('close', release);
   }
 

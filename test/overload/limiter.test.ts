@@ -72,7 +72,6 @@ async function hold(
   return { response };
 }
 
-/** Waits (at most a second) until `n` requests wait for a slot of `app`'s limiter. */
 /** A new app (its limit still in its start-up probe) whose `/hold` holds each request until `held.open()`. */
 function probingApp(): { app: App; held: ReturnType<typeof gate>; entered: () => number } {
   const app = new App({ logger: false });
@@ -86,12 +85,41 @@ function probingApp(): { app: App; held: ReturnType<typeof gate>; entered: () =>
   return { app, held, entered: () => entered };
 }
 
+/** Waits (at most a second) until `n` requests wait for a slot of `app`'s limiter. */
 async function queued(app: App, n: number): Promise<void> {
   for (let i = 0; i < 200 && app.overloadStats()!.queued < n; i++) await sleep(5);
   assert.equal(app.overloadStats()!.queued, n);
 }
 
 describe('the overload limiter on a real server', () => {
+  it('gives a slot back when its client leaves before the answer, and once only when the handler ends', async () => {
+    const t = pinned();
+    const handle = await serve(t.app);
+    try {
+      const socket = connect(handle.port, '127.0.0.1');
+      socket.on('error', () => {});
+      const before = t.entered();
+      socket.write('GET /hold HTTP/1.1\r\nhost: x\r\n\r\n');
+      for (let i = 0; i < 200 && t.entered() === before; i++) await sleep(5);
+      assert.equal(t.app.overloadStats()!.inFlight, 1, 'the held request takes the only slot');
+      socket.destroy();
+      // The slot is free again: the next request is served at once, not shed at queueTimeoutMs.
+      const next = await request(handle, { path: '/critical/after' });
+      assert.equal(next.status, 200);
+      assert.deepEqual(t.order, ['critical after']);
+      // The left handler ends now: its slot was given back already, not a second time.
+      t.held.open();
+      await sleep(20);
+      const { inFlight, admitted } = t.app.overloadStats()!;
+      assert.deepEqual({ inFlight, admitted }, { inFlight: 0, admitted: 2 });
+      assert.equal((await request(handle, { path: '/critical/last' })).status, 200);
+      assert.equal(t.app.overloadStats()!.inFlight, 0);
+    } finally {
+      t.held.open();
+      await handle.close();
+    }
+  });
+
   it('sheds a request that waited queueTimeoutMs with a fast 503, without running its handler or reading its body', async () => {
     const t = pinned();
     const handle = await serve(t.app);
