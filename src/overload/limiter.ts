@@ -263,11 +263,6 @@ export class OverloadLimiter {
     } finally {
       this.#pumping = false;
     }
-    if (this.#queue.size === 0 && this.#expiry !== undefined) {
-      // Nothing left to expire: the timer would only keep the process alive.
-      clearTimeout(this.#expiry);
-      this.#expiry = undefined;
-    }
     const heldUntil = this.#queue.heldUntil;
     if (!Number.isNaN(heldUntil) && this.#held === undefined && !this.#closed) this.#hold(heldUntil);
   }
@@ -287,9 +282,15 @@ export class OverloadLimiter {
     );
   }
 
+  /**
+   * Left armed when the queue empties (it then fires, finds nothing and stops), so that a queue which
+   * empties and fills by turns does not set and clear a timer per request; unref'd, as it keeps nothing
+   * alive. An armed timer is never later than a newer request's time: it was set for an older one's.
+   */
   #armExpiry(at: number): void {
     clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => this.#expire(), Math.max(1, at - performance.now()));
+    this.#expiry.unref();
   }
 
   #expire(): void {
