@@ -14,7 +14,7 @@ export const PATHS = {
   weir: {
     label: 'pg, weir path',
     calls:
-      "pg (node-postgres), as weir's PostgreSQL layer sends every query (src/db/postgres-state.ts, `#take`/`#submit`): `pool.connect(callback)` for a client, `new pg.Query(text, values, callback)` with `.name` set, `client.query(query)`, and the client handed back with `done()` from the query's callback; pg.Pool with weir's settings (max 16, connectionTimeoutMillis 10,000, idleTimeoutMillis 30,000, a `getTypeParser` hook)",
+      "pg (node-postgres), as weir's PostgreSQL layer sends every query (src/db/postgres-state.ts, `#take`/`#submit`): `pool.connect(callback)` for a client, `new pg.Query(text, values, callback)` with `.name` set, `client.query(query)`, and the client handed back with `done()` from the query's callback; pg.Pool with weir's settings (max 16, connectionTimeoutMillis 10,000, idleTimeoutMillis 0: no idle timer per query, a `getTypeParser` hook)",
   },
   'weir-signal': {
     label: 'pg, weir path + signal',

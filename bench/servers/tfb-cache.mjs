@@ -17,7 +17,8 @@ const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/weir_bench_cache',
   max: Number(process.env.DB_POOL ?? 16),
   connectionTimeoutMillis: 10_000,
-  idleTimeoutMillis: 30_000,
+  // As weir sets it: no idle timer per query (weir closes idle connections with a sweep of its own).
+  idleTimeoutMillis: 0,
   application_name: 'weir-bench',
 });
 // An idle connection that dies emits 'error' on the pool; weir ignores it the same way.

@@ -31,7 +31,8 @@ export const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/weir_bench_tfb',
   max: Number(process.env.DB_POOL ?? 16),
   connectionTimeoutMillis: 10_000,
-  idleTimeoutMillis: 30_000,
+  // As weir sets it: no idle timer per query (weir closes idle connections with a sweep of its own).
+  idleTimeoutMillis: 0,
   application_name: 'weir-bench',
   types: { getTypeParser },
 });
