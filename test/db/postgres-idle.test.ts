@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { EventEmitter } from 'node:events';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Database, openDatabase, type PostgresDatabase } from 'weir/db';
 import { freshPostgresDatabase, postgresSkip } from '../helpers/services.ts';
@@ -22,8 +22,15 @@ describe('PostgreSQL idle connections', { skip, timeout: 30_000 }, () => {
     scratch = await freshPostgresDatabase('idle');
     observer = await openDatabase(scratch.url, { max: 1 });
   });
+  // Each test starts with no connection of another's: its pools closed, and gone from the server.
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((db) => db.close()));
+    for (let i = 0; (await onServer()) > 0; i++) {
+      assert.ok(i < 100, 'connections of closed pools still on the server after 2 s');
+      await sleep(20);
+    }
+  });
   after(async () => {
-    await Promise.all(opened.map((db) => db.close()));
     await observer?.close();
     await scratch?.drop();
   });
@@ -69,20 +76,21 @@ describe('PostgreSQL idle connections', { skip, timeout: 30_000 }, () => {
   });
 
   test('a connection in steady use stays open while the ones it does not need are closed', async () => {
-    const db = await open({ idleTimeoutMs: 200 });
+    // Periods long enough that a stalled test process cannot leave one without a query.
+    const db = await open({ idleTimeoutMs: 500 });
     await fill(db);
     let connects = 0;
     // The pg pool underneath, an EventEmitter: 'connect' for every connection it opens.
     ((db as PostgresDatabase).pool as unknown as EventEmitter).on('connect', () => connects++);
-    // One query at a time for four periods: one connection is enough, and it is used throughout.
-    const until = performance.now() + 900;
+    // One query at a time for three periods: one connection is enough, and it is used throughout.
+    const until = performance.now() + 1600;
     let queries = 0;
     while (performance.now() < until) {
       assert.deepEqual(await db.query`SELECT 1 AS one`, [{ one: 1 }]);
       queries++;
       await sleep(10);
     }
-    assert.ok(queries > 20, `only ${queries} queries ran`);
+    assert.ok(queries > 40, `only ${queries} queries ran`);
     assert.equal(db.poolStats().open, 1, 'the surplus closed, the connection in use kept');
     assert.equal(connects, 0, 'the connection in use was never closed and opened again');
     assert.equal(await onServer(), 1);
