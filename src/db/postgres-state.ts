@@ -30,8 +30,8 @@ import { originOf, type Runner, type RunResult, templateText } from './executor.
 import { hostOf } from './log.ts';
 import { cancelQuery, destroyConnection } from './postgres-cancel.ts';
 import { PoolDemand } from './postgres-demand.ts';
-import { IdleSweep } from './postgres-idle.ts';
 import { brokenConnection, checkValues, translate } from './postgres-errors.ts';
+import { IdleSweep } from './postgres-idle.ts';
 
 type PgModule = typeof Pg;
 type Client = Pg.PoolClient;
