@@ -51,19 +51,19 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   if (!(cancelTimeoutMs > 0 && cancelTimeoutMs <= 2_147_483_647)) {
     throw invalidOption('cancelTimeoutMs', 'a number of milliseconds from 1 to 2^31 - 1', cancelTimeoutMs);
   }
-  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const idleOption = options.idleTimeoutMs ?? 30_000;
+  // `Infinity` means never, as 0 does.
+  const idleTimeoutMs = idleOption === Number.POSITIVE_INFINITY ? 0 : idleOption;
   if (
     !(
       typeof idleTimeoutMs === 'number' &&
-      (idleTimeoutMs === 0 ||
-        idleTimeoutMs === Number.POSITIVE_INFINITY ||
-        (idleTimeoutMs >= 1 && idleTimeoutMs <= 2_147_483_647))
+      (idleTimeoutMs === 0 || (idleTimeoutMs >= 1 && idleTimeoutMs <= 2_147_483_647))
     )
   ) {
     throw invalidOption(
       'idleTimeoutMs',
       'a number of milliseconds from 1 to 2^31 - 1, 0 or Infinity (never)',
-      idleTimeoutMs,
+      idleOption,
     );
   }
   const { log, maxWaiting, acquireTimeoutMs } = engineSettings(options);
@@ -90,7 +90,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max,
     maxWaiting,
     cancelTimeoutMs,
-    idleTimeoutMs: idleTimeoutMs === Number.POSITIVE_INFINITY ? 0 : idleTimeoutMs,
+    idleTimeoutMs,
     log,
   });
   try {
