@@ -4,21 +4,28 @@
  *
  * Inputs: a request asked (`ask`), answered by the pool with a connection or an error (`answered`), and
  * over (`settle`); the pg pool's `acquire` and `release` events, for every checkout (`db.pool`'s own too).
- * Outputs: the refusal of one request past `max + maxWaiting` (503 at once); `drained()`, which close()
+ * Outputs: the refusal of one request past `max + maxWaiting` (503 at once), and of one not answered
+ * within `acquireTimeoutMs` (503, on one timer per pool: postgres-wait.ts); `drained()`, which close()
  * waits for; `stats()`; one message per request on `weir:db.acquire` while it has subscribers.
- * Invariants: 0 ≤ waiting ≤ demand. A request whose caller gave up (its signal fired) still counts until
- * the pool answers it and its connection goes back, as it still takes a place in the pool's line.
+ * Invariants: 0 ≤ waiting ≤ demand. A request whose caller gave up (its signal fired) or that timed out
+ * still counts until the pool answers it and its connection goes back, as it still takes a place in the
+ * pool's line.
  */
 import type * as Pg from 'pg';
 import type { PoolStats } from './database.ts';
 import { unavailable } from './errors.ts';
-import { type AcquireTimer, acquiredAtOnce, startAcquire } from './observe.ts';
+import { acquiredAtOnce, startAcquire } from './observe.ts';
+import { Wait, WaitLine } from './postgres-wait.ts';
 
 export class PoolDemand {
   readonly #pool: Pg.Pool;
   readonly #url: string;
   readonly #max: number;
   readonly #capacity: number;
+  // pg's connectionTimeoutMillis, which `db.pool.connect()` keeps: acquireTimeoutMs, or 0 for none.
+  readonly #connectTimeoutMs: number;
+  // undefined when requests may wait for ever (acquireTimeoutMs past 2^31 - 1 ms, Infinity).
+  readonly #line: WaitLine | undefined;
   // Asked and not yet over: holding a connection, or waiting for one.
   #demand = 0;
   // Asked and not yet answered by the pool (in its line, or its connection still being opened).
@@ -27,11 +34,23 @@ export class PoolDemand {
   #checkedOut = 0;
   #drained: (() => void) | undefined;
 
-  constructor(pool: Pg.Pool, url: string, max: number, maxWaiting: number) {
+  constructor(
+    pool: Pg.Pool,
+    settings: { url: string; max: number; maxWaiting: number; acquireTimeoutMs: number },
+  ) {
+    const { url, max, acquireTimeoutMs } = settings;
     this.#pool = pool;
     this.#url = url;
     this.#max = max;
-    this.#capacity = max + maxWaiting;
+    this.#capacity = max + settings.maxWaiting;
+    // 0 when acquireTimeoutMs is past what a timer can wait (openPostgres).
+    this.#connectTimeoutMs = pool.options.connectionTimeoutMillis ?? 0;
+    this.#line =
+      this.#connectTimeoutMs === 0
+        ? undefined
+        : new WaitLine(acquireTimeoutMs, () =>
+            unavailable(url, `no connection came free within acquireTimeoutMs (${acquireTimeoutMs} ms)`),
+          );
     pool.on('acquire', () => {
       this.#checkedOut++;
     });
@@ -50,17 +69,41 @@ export class PoolDemand {
     );
   }
 
-  /** Counts a request about to be made of the pool; returns its timer while the channel is observed. */
-  ask(): AcquireTimer | undefined {
+  /**
+   * Counts a request about to be made of the pool. Past `acquireTimeoutMs` without an answer it is
+   * refused with `reject` and marked `expired`: the connection it gets later goes straight back.
+   */
+  ask(reject: (reason: unknown) => void): Wait {
     this.#demand++;
     this.#waiting++;
-    return startAcquire('postgres');
+    const timer = startAcquire('postgres');
+    return this.#line?.add(timer, reject) ?? new Wait(Number.POSITIVE_INFINITY, timer, reject);
+  }
+
+  /**
+   * Asks the pool for a connection for a request counted by `ask`. pg's pool reads connectionTimeoutMillis
+   * at each connect(): weir's requests ask with it at 0, so that pg arms no timer of its own for each (the
+   * line times them; a connection pg opens for one is bounded by the Client's own connect timeout, see
+   * openPostgres), and `db.pool.connect()` keeps it. pg's callback gets the connection as is: no wrapper
+   * per query.
+   */
+  connect(
+    callback: (error: Error | undefined, client: Pg.PoolClient, done: (release?: unknown) => void) => void,
+  ): void {
+    const options = this.#pool.options;
+    options.connectionTimeoutMillis = 0;
+    try {
+      this.#pool.connect(callback as Parameters<Pg.Pool['connect']>[0] & object);
+    } finally {
+      options.connectionTimeoutMillis = this.#connectTimeoutMs;
+    }
   }
 
   /** The pool answered a request, with a connection or with `error` (null or undefined for none). */
-  answered(timer: AcquireTimer | undefined, error: unknown): void {
+  answered(wait: Wait, error: unknown): void {
     this.#waiting--;
-    timer?.end(error === undefined || error === null);
+    this.#line?.answered(wait);
+    wait.timer?.end(error === undefined || error === null);
   }
 
   /** A request is over: its connection handed back, or its failure dealt with. */

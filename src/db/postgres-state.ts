@@ -45,6 +45,8 @@ export interface PostgresSettings {
   readonly max: number;
   readonly maxWaiting: number;
   readonly cancelTimeoutMs: number;
+  /** How long a request waits for a pooled connection (past 2^31 - 1 ms: for ever); see postgres-wait.ts. */
+  readonly acquireTimeoutMs: number;
   /** Unused connections are closed after this (0: never); see postgres-idle.ts. */
   readonly idleTimeoutMs: number;
   readonly log: Logger;
@@ -103,7 +105,7 @@ export class PostgresState {
     this.#url = settings.url;
     this.#host = hostOf(settings.url);
     this.#log = settings.log;
-    this.#demand = new PoolDemand(pool, settings.url, settings.max, settings.maxWaiting);
+    this.#demand = new PoolDemand(pool, settings);
     this.#idle = settings.idleTimeoutMs > 0 ? new IdleSweep(pool, settings.idleTimeoutMs) : undefined;
     pool.on('connect', (client) => {
       // pg's pool listens for a connection's errors only while it is idle: one that fails while checked
@@ -155,23 +157,24 @@ export class PostgresState {
     return new Promise<RunResult>((resolve, reject) => {
       let running: Client | undefined;
       let cancelled: Promise<boolean> | undefined;
-      const timer = held === undefined ? this.#demand.ask() : undefined;
+      const wait = held === undefined ? this.#demand.ask(reject) : undefined;
       const unhook =
         signal === undefined
           ? noop
           : abortHook(signal, () => {
               reject(reasonOf(signal));
-              timer?.end(false);
+              wait?.timer?.end(false);
               if (running !== undefined) cancelled = this.#cancel(running);
             });
       this.#take(held, signal, (takeError, client, handBack) => {
-        if (held === undefined) this.#demand.answered(timer, takeError);
+        if (wait !== undefined) this.#demand.answered(wait, takeError);
         if (takeError !== undefined && takeError !== null) {
           unhook();
           reject(held === undefined ? this.#connectFailed(takeError, origin(source, values)) : takeError);
           return;
         }
-        if (signal?.aborted) {
+        if (signal?.aborted || wait?.expired) {
+          unhook();
           this.#handBack(held, handBack, undefined);
           return;
         }
@@ -207,8 +210,7 @@ export class PostgresState {
     onConnection: (error: unknown, client: Client, handBack: HandBack) => void,
   ): void {
     if (held === undefined) {
-      // pg's callback hands the connection over as is: no wrapper per query on the hot path.
-      this.pool.connect(onConnection as Parameters<Pg.Pool['connect']>[0] & object);
+      this.#demand.connect(onConnection);
       return;
     }
     held.turns.acquire({ signal }).then(
@@ -318,19 +320,19 @@ export class PostgresState {
     const refused = this.#refusal(signal);
     if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      const timer = this.#demand.ask();
+      const wait = this.#demand.ask(reject);
       const unhook =
         signal === undefined
           ? noop
           : abortHook(signal, () => {
               reject(reasonOf(signal));
-              timer?.end(false);
+              wait.timer?.end(false);
             });
       this.#take(undefined, undefined, (takeError, client, handBack) => {
-        this.#demand.answered(timer, takeError);
+        this.#demand.answered(wait, takeError);
         unhook();
         if (takeError !== undefined && takeError !== null) reject(this.#connectFailed(takeError, undefined));
-        else if (signal?.aborted) this.#handBack(undefined, handBack, undefined);
+        else if (signal?.aborted || wait.expired) this.#handBack(undefined, handBack, undefined);
         else resolve({ client, handBack });
       });
     });

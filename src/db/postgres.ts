@@ -68,11 +68,19 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   }
   const { log, maxWaiting, acquireTimeoutMs } = engineSettings(options);
   const pg = await loadDriver<PgModule>('pg', 'postgres');
+  // pg reads 0 as "no timeout"; a timer past 2^31 - 1 ms would fire at once.
+  const connectTimeoutMs = acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs;
   const pool = new pg.Pool({
     connectionString: url,
     max,
-    // pg's pool reads 0 as "no timeout"; a timer past 2^31 - 1 ms would fire at once.
-    connectionTimeoutMillis: acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs,
+    // What `db.pool.connect()` waits at most. weir's own requests ask with it at 0 and are timed on one
+    // timer per pool (postgres-wait.ts); a connection opened for one still gives up after this long.
+    connectionTimeoutMillis: connectTimeoutMs,
+    Client: class extends pg.Client {
+      constructor(config?: Pg.ClientConfig) {
+        super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+      }
+    },
     // Off: pg's pool would arm and clear a timer per query; weir sweeps idle connections instead.
     idleTimeoutMillis: 0,
     // The URL's own ?application_name= wins over this.
@@ -90,6 +98,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max,
     maxWaiting,
     cancelTimeoutMs,
+    acquireTimeoutMs,
     idleTimeoutMs,
     log,
   });

@@ -20,6 +20,8 @@ export interface TcpProxy {
   readonly accepted: number;
   /** Connections accepted and left unanswered so far. */
   readonly stalled: number;
+  /** Of those, the ones the client has not closed (or half-closed) yet. */
+  readonly stalledOpen: number;
   /** `url` with its host and port replaced by the proxy's. */
   url(url: string): string;
   /** Resets every open connection (both sides) and keeps listening. */
@@ -37,6 +39,7 @@ export async function startProxy(
   const sockets = new Set<Socket>();
   let accepted = 0;
   let stalled = 0;
+  let stalledOpen = 0;
   const track = (socket: Socket): Socket => {
     sockets.add(socket);
     socket.on('error', () => {});
@@ -56,6 +59,18 @@ export async function startProxy(
     const n = ++accepted;
     if (options.stall?.(n)) {
       stalled++;
+      stalledOpen++;
+      let closed = false;
+      const onClosed = (): void => {
+        if (!closed) stalledOpen--;
+        closed = true;
+      };
+      socket.on('end', onClosed);
+      socket.on('close', onClosed);
+      // Read and drop what comes, so that the client closing its end is seen ('end'), and keep this end
+      // open all the same: it never answers.
+      socket.allowHalfOpen = true;
+      socket.resume();
       return;
     }
     const tls = options.tls;
@@ -89,6 +104,9 @@ export async function startProxy(
     },
     get stalled() {
       return stalled;
+    },
+    get stalledOpen() {
+      return stalledOpen;
     },
     url(url: string): string {
       const parsed = new URL(url);
