@@ -22,9 +22,9 @@ export class PoolDemand {
   readonly #url: string;
   readonly #max: number;
   readonly #capacity: number;
-  // pg's connectionTimeoutMillis, which `db.pool.connect()` keeps: acquireTimeoutMs, or 0 for none.
-  readonly #connectTimeoutMs: number;
-  // undefined when requests may wait for ever (acquireTimeoutMs past 2^31 - 1 ms, Infinity).
+  // acquireTimeoutMs, 0 for none: also pg's connectionTimeoutMillis, which `db.pool.connect()` keeps.
+  readonly #acquireTimeoutMs: number;
+  // undefined when requests may wait for ever.
   readonly #line: WaitLine | undefined;
   // Asked and not yet over: holding a connection, or waiting for one.
   #demand = 0;
@@ -43,10 +43,9 @@ export class PoolDemand {
     this.#url = url;
     this.#max = max;
     this.#capacity = max + settings.maxWaiting;
-    // 0 when acquireTimeoutMs is past what a timer can wait (openPostgres).
-    this.#connectTimeoutMs = pool.options.connectionTimeoutMillis ?? 0;
+    this.#acquireTimeoutMs = acquireTimeoutMs;
     this.#line =
-      this.#connectTimeoutMs === 0
+      acquireTimeoutMs === 0
         ? undefined
         : new WaitLine(acquireTimeoutMs, () =>
             unavailable(url, `no connection came free within acquireTimeoutMs (${acquireTimeoutMs} ms)`),
@@ -95,7 +94,7 @@ export class PoolDemand {
     try {
       this.#pool.connect(callback as Parameters<Pg.Pool['connect']>[0] & object);
     } finally {
-      options.connectionTimeoutMillis = this.#connectTimeoutMs;
+      options.connectionTimeoutMillis = this.#acquireTimeoutMs;
     }
   }
 

@@ -45,7 +45,7 @@ export interface PostgresSettings {
   readonly max: number;
   readonly maxWaiting: number;
   readonly cancelTimeoutMs: number;
-  /** How long a request waits for a pooled connection (past 2^31 - 1 ms: for ever); see postgres-wait.ts. */
+  /** How long a request waits for a pooled connection (0: for ever); see postgres-wait.ts. */
   readonly acquireTimeoutMs: number;
   /** Unused connections are closed after this (0: never); see postgres-idle.ts. */
   readonly idleTimeoutMs: number;

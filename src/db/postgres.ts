@@ -68,17 +68,17 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   }
   const { log, maxWaiting, acquireTimeoutMs } = engineSettings(options);
   const pg = await loadDriver<PgModule>('pg', 'postgres');
-  // pg reads 0 as "no timeout"; a timer past 2^31 - 1 ms would fire at once.
-  const connectTimeoutMs = acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs;
+  // 0 for no bound, as pg reads it: a timer past 2^31 - 1 ms would fire at once.
+  const waitMs = acquireTimeoutMs > 2_147_483_647 ? 0 : acquireTimeoutMs;
   const pool = new pg.Pool({
     connectionString: url,
     max,
     // What `db.pool.connect()` waits at most. weir's own requests ask with it at 0 and are timed on one
     // timer per pool (postgres-wait.ts); a connection opened for one still gives up after this long.
-    connectionTimeoutMillis: connectTimeoutMs,
+    connectionTimeoutMillis: waitMs,
     Client: class extends pg.Client {
       constructor(config?: Pg.ClientConfig) {
-        super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+        super({ ...config, connectionTimeoutMillis: waitMs });
       }
     },
     // Off: pg's pool would arm and clear a timer per query; weir sweeps idle connections instead.
@@ -98,7 +98,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     max,
     maxWaiting,
     cancelTimeoutMs,
-    acquireTimeoutMs,
+    acquireTimeoutMs: waitMs,
     idleTimeoutMs,
     log,
   });
