@@ -19,6 +19,7 @@ import {
   type PostgresDatabase,
 } from 'weir/db';
 import { freshPostgresDatabase, postgresSkip } from '../helpers/services.ts';
+import { gate, holdTransaction, waitFor } from './hold.ts';
 
 const skip = await postgresSkip();
 const dir = mkdtempSync(join(tmpdir(), 'weir-db-observe-'));
@@ -33,36 +34,6 @@ function recordAcquires(): { records: AcquireRecord[]; stop: () => void } {
   };
   subscribe('weir:db.acquire', listener);
   return { records, stop: () => unsubscribe('weir:db.acquire', listener) };
-}
-
-/** A gate: `open()` lets everything awaiting `wait` through. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { wait, open };
-}
-
-/** Starts a transaction that holds its connection until the gate opens; resolves once it runs. */
-async function holdTransaction(db: Database, until: Promise<void>): Promise<{ done: Promise<void> }> {
-  const began = gate();
-  const done = db.transaction(async (tx) => {
-    await tx.query`SELECT 1 AS one`;
-    began.open();
-    await until;
-  });
-  await began.wait;
-  return { done };
-}
-
-/** Polls (bounded) until `condition` holds. */
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail(`${what} never held`);
 }
 
 function refusal(promise: Promise<unknown>): Promise<{ code?: string }> {

@@ -7,30 +7,12 @@
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { after, before, describe, test } from 'node:test';
-import { type Database, openDatabase, type PostgresDatabase } from 'weir/db';
+import { openDatabase, type PostgresDatabase } from 'weir/db';
 import { freshPostgresDatabase, postgresSkip } from '../helpers/services.ts';
+import { hold, waitFor } from './hold.ts';
 import { startProxy } from './tcp-proxy.ts';
 
 const skip = await postgresSkip();
-
-/** A transaction that holds its connection until `release()`; resolves once it runs. */
-async function hold(db: Database): Promise<{ release: () => void; done: Promise<void> }> {
-  let release!: () => void;
-  const until = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let began!: () => void;
-  const running = new Promise<void>((resolve) => {
-    began = resolve;
-  });
-  const done = db.transaction(async (tx) => {
-    await tx.query`SELECT 1 AS one`;
-    began();
-    await until;
-  });
-  await running;
-  return { release, done };
-}
 
 /** The error `start()` rejects with, and how long after the call it did; a failure past 5 s. */
 async function refusedAfter(
@@ -50,15 +32,6 @@ async function refusedAfter(
     clearTimeout(timer);
   }
   assert.fail('expected a refusal');
-}
-
-/** Polls (bounded) until `condition` holds. */
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  assert.fail(`${what} never held`);
 }
 
 describe('PostgreSQL acquireTimeoutMs', { skip, timeout: 30_000 }, () => {
