@@ -104,6 +104,31 @@ describe('PostgreSQL acquireTimeoutMs', { skip, timeout: 30_000 }, () => {
     }
   });
 
+  test('requests refused at their deadline still count against maxWaiting until pg reaches them', async () => {
+    const db = await openDatabase(scratch.url, {
+      max: 1,
+      maxWaiting: 2,
+      acquireTimeoutMs: 200,
+      logger: false,
+    });
+    const held = await hold(db);
+    try {
+      const late = await Promise.all([1, 2].map(() => refusedAfter(() => db.query`SELECT 1 AS n`)));
+      for (const { ms } of late) assert.ok(ms >= 200, `refused after ${ms.toFixed(0)} ms`);
+      // Both still hold their places in pg's line: the line is full, so the next is refused at once.
+      const { err, ms } = await refusedAfter(() => db.query`SELECT 2 AS n`);
+      assert.equal(err.code, 'WEIR_ERR_DB_UNAVAILABLE');
+      assert.ok(ms < 100, `refused after ${ms.toFixed(0)} ms, not at once`);
+      held.release();
+      await held.done;
+      await waitFor(() => db.poolStats().waiting === 0 && db.poolStats().inUse === 0, 'the pool at rest');
+      assert.deepEqual(await db.one`SELECT 3 AS n`, { n: 3 });
+    } finally {
+      held.release();
+      await db.close();
+    }
+  });
+
   test('a transaction waiting for its connection is refused the same way, and its connection goes back unused', async () => {
     const db = await openDatabase(scratch.url, { max: 1, acquireTimeoutMs: 200, logger: false });
     const held = await hold(db);

@@ -231,6 +231,10 @@ describe('PostgreSQL specifics', { skip }, () => {
       { idleTimeoutMs: Number.NaN },
       { idleTimeoutMs: 2 ** 31 },
       { idleTimeoutMs: '1000' as unknown as number },
+      { acquireTimeoutMs: 0 },
+      { acquireTimeoutMs: -5 },
+      { acquireTimeoutMs: Number.NaN },
+      { acquireTimeoutMs: '1000' as unknown as number },
     ]) {
       await assert.rejects(openDatabase(scratch.url, options), { code: 'WEIR_ERR_INVALID_OPTION' });
     }
