@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errorBody, httpError } from '../errors.ts';
 import type { Logger } from '../internal/logger.ts';
 import type { AppRuntime } from './app-runtime.ts';
@@ -16,16 +17,75 @@ import { lastResort, SERVER } from './send.ts';
 
 /** The latest response weir was handed on a socket. */
 const kResponse = Symbol('weir.response');
-type Tracked = Socket & { [kResponse]?: ServerResponse };
+/** The finished response a keep-alive sweep last found on the socket, and how many sweeps since. */
+const kIdleSince = Symbol('weir.idleSince');
+const kIdleSweeps = Symbol('weir.idleSweeps');
+type Tracked = Socket & {
+  [kResponse]?: ServerResponse | undefined;
+  [kIdleSince]?: ServerResponse | undefined;
+  [kIdleSweeps]?: number;
+};
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Wraps the app's request listener so each socket knows its latest response: one property store. */
-export function trackResponses(handler: Listener): Listener {
+/**
+ * Wraps the app's request listener so each socket knows its latest response (one property store), and
+ * each response advertises `keepAliveTimeoutMs` in its `Keep-Alive` header, which Node writes from a
+ * field it copies from the server's `keepAliveTimeout`: 0 there, since {@link closeIdleConnections}
+ * times idle connections instead of Node's socket timer.
+ */
+export function trackResponses(handler: Listener, keepAliveTimeoutMs: number): Listener {
   return (req, res) => {
     (req.socket as Tracked)[kResponse] = res;
+    (res as { _keepAliveTimeout?: number })._keepAliveTimeout = keepAliveTimeoutMs;
     handler(req, res);
   };
+}
+
+/** Wraps the upgrade listener: an upgraded socket is no longer an HTTP connection a sweep may close. */
+export function trackUpgrades<A extends unknown[]>(
+  upgrade: (req: IncomingMessage, socket: Duplex, ...rest: A) => void,
+): (req: IncomingMessage, socket: Duplex, ...rest: A) => void {
+  return (req, socket, ...rest) => {
+    (socket as Tracked)[kResponse] = undefined;
+    upgrade(req, socket, ...rest);
+  };
+}
+
+/** What Node adds to the keep-alive time it advertises, so that a client that honours it closes first. */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
+/**
+ * Closes keep-alive connections idle for `timeoutMs` (plus Node's 1 s margin) by a sweep over the open
+ * sockets, every quarter of the timeout (at least 50 ms, at most 1 s). Node's own keep-alive timeout arms
+ * a socket timer (a `Timeout` and a bound function) as each response finishes and clears it as the next
+ * request arrives: two timer-list operations on every request, ~3 % of a small JSON answer's CPU
+ * (bench/README.md). A connection is idle from the first sweep that finds its latest response finished
+ * and that response's request read to its end, and is closed after `timeoutMs` + 1 s of sweeps that
+ * find the same. One that has not sent a request yet is the headers timeout's; an upgraded one is left
+ * alone. Stops when the server closes.
+ */
+export function closeIdleConnections(server: Server, sockets: Set<Socket>, timeoutMs: number): void {
+  const every = Math.max(50, Math.min(1000, timeoutMs / 4));
+  const sweeps = Math.ceil((timeoutMs + KEEP_ALIVE_MARGIN_MS) / every);
+  const sweep = setInterval(() => {
+    for (const socket of sockets as Set<Tracked>) {
+      const res = socket[kResponse];
+      if (res === undefined) continue;
+      if (!res.writableFinished || !res.req.complete) {
+        socket[kIdleSince] = undefined;
+      } else if (socket[kIdleSince] !== res) {
+        socket[kIdleSince] = res;
+        socket[kIdleSweeps] = 0;
+      } else {
+        const idle = (socket[kIdleSweeps] ?? 0) + 1;
+        socket[kIdleSweeps] = idle;
+        if (idle >= sweeps) socket.destroy();
+      }
+    }
+  }, every);
+  sweep.unref();
+  server.once('close', () => clearInterval(sweep));
 }
 
 /**

@@ -5,6 +5,7 @@ import { REUSEPORT_ENV } from '../cluster/messages.ts';
 import { invalidOption, WeirError } from '../errors.ts';
 import type { AppRuntime } from './app-runtime.ts';
 import {
+  closeIdleConnections,
   defaultMaxConnections,
   drain,
   logRequests,
@@ -12,6 +13,7 @@ import {
   onConnect,
   trackResponses,
   trackSockets,
+  trackUpgrades,
 } from './connections.ts';
 
 /** What `listen()` needs of an app. */
@@ -160,7 +162,8 @@ export async function listen(
       maxHeaderSize,
       headersTimeout: Math.min(headersTimeout, requestTimeout),
       requestTimeout,
-      keepAliveTimeout,
+      // weir times idle connections itself (closeIdleConnections, below): no timer per request.
+      keepAliveTimeout: 0,
       // Node checks the two timeouts above on this interval (30 s by default), so a timeout of 3 s fired
       // up to 30 s late. A sweep over the connection list a second is cheap; shorter timeouts sweep more.
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.min(headersTimeout, requestTimeout) / 4)),
@@ -168,14 +171,17 @@ export async function listen(
       requireHostHeader: false,
       noDelay: options.noDelay ?? true,
     },
-    trackResponses(process.env.WEIR_DEV === '1' ? logRequests(app.handler, runtime.log) : app.handler),
+    trackResponses(
+      process.env.WEIR_DEV === '1' ? logRequests(app.handler, runtime.log) : app.handler,
+      keepAliveTimeout,
+    ),
   );
-  server.keepAliveTimeout = keepAliveTimeout;
+  server.keepAliveTimeout = 0;
   server.maxConnections = maxConnections;
   server.on('clientError', onClientError);
   server.on('connect', onConnect);
   const upgrade = app.upgrade;
-  if (upgrade !== undefined) server.on('upgrade', upgrade);
+  if (upgrade !== undefined) server.on('upgrade', trackUpgrades(upgrade));
   let dropped = 0;
   let dropLogged = 0;
   server.on('drop', () => {
@@ -187,6 +193,7 @@ export async function listen(
     }
   });
   const sockets = trackSockets(server);
+  closeIdleConnections(server, sockets, keepAliveTimeout);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {

@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { App, ServerHandle } from 'weir';
 
 /** Starts `app` on an ephemeral port, with no signal handlers, quiet. */
@@ -83,4 +84,52 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** A kept-alive connection: the socket, a reader of its next response, and when the server closed it. */
+export interface KeptAlive {
+  socket: Socket;
+  /** The answer to the first `GET /`, head and body. */
+  first: string;
+  /** The next complete response (head and a body of content-length), or '' once the socket closed. */
+  next: () => Promise<string>;
+  /** `performance.now()` when the socket closed; `undefined` while it is open. */
+  closedAt: () => number | undefined;
+}
+
+/** Opens a keep-alive connection and has one `GET /` answered on it (asserted 200). */
+export async function keptAlive(port: number): Promise<KeptAlive> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let buffered = '';
+  let closedAt: number | undefined;
+  let wake: (() => void) | undefined;
+  socket.on('data', (c: Buffer) => {
+    buffered += c.toString('latin1');
+    wake?.();
+  });
+  socket.on('close', () => {
+    closedAt = performance.now();
+    wake?.();
+  });
+  socket.on('error', () => undefined);
+  const next = async (): Promise<string> => {
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(buffered.slice(0, Math.max(0, end)));
+      if (end >= 0 && length !== null && buffered.length >= end + 4 + Number(length[1])) {
+        const response = buffered.slice(0, end + 4 + Number(length[1]));
+        buffered = buffered.slice(response.length);
+        return response;
+      }
+      if (closedAt !== undefined) return '';
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  };
+  socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+  const first = await next();
+  if (!/^HTTP\/1\.1 200/.test(first)) throw new Error(`expected a 200, got ${JSON.stringify(first)}`);
+  return { socket, first, next, closedAt: () => closedAt };
 }

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { App } from 'weir';
-import { deferred, raw, request, serve } from '../helpers/http.ts';
+import { deferred, keptAlive, raw, request, serve } from '../helpers/http.ts';
 
 /** Connects, writes `head`, then one byte of `trickle` every `everyMs`; resolves with all the server sent. */
 function trickle(
@@ -235,43 +235,6 @@ describe('connections', () => {
 });
 
 describe('drain and keep-alive clients', () => {
-  /** Opens a keep-alive connection, has one request answered on it, and returns it with a reader. */
-  async function keptAlive(port: number): Promise<{ socket: Socket; next: () => Promise<string> }> {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    let buffered = '';
-    let ended = false;
-    let wake: (() => void) | undefined;
-    socket.on('data', (c: Buffer) => {
-      buffered += c.toString('latin1');
-      wake?.();
-    });
-    socket.on('close', () => {
-      ended = true;
-      wake?.();
-    });
-    socket.on('error', () => undefined);
-    /** The next complete response (head and a body of content-length), or '' when the socket closed. */
-    const next = async (): Promise<string> => {
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        const length = /content-length: (\d+)/i.exec(buffered.slice(0, Math.max(0, end)));
-        if (end >= 0 && length !== null && buffered.length >= end + 4 + Number(length[1])) {
-          const response = buffered.slice(0, end + 4 + Number(length[1]));
-          buffered = buffered.slice(response.length);
-          return response;
-        }
-        if (ended) return '';
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-    };
-    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
-    assert.match(await next(), /^HTTP\/1\.1 200/);
-    return { socket, next };
-  }
-
   it('answers a request sent on an idle kept-alive connection as the drain starts, with Connection: close', async () => {
     const app = new App({ logger: false });
     app.get('/', () => 'ok');

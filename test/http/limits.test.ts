@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { App } from 'weir';
 import { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_MAX_JSON_DEPTH } from '../../src/http/body.ts';
 import { DEFAULT_ALL_ISSUES_MAX_NODES } from '../../src/schema/validate.ts';
-import { serve } from '../helpers/http.ts';
+import { keptAlive, serve } from '../helpers/http.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const source = (file: string): string =>
@@ -28,6 +28,15 @@ function limitsTable(): Map<string, string> {
 }
 
 /** `16 KiB` → 16384, `30 s` → 30000 (ms), `64 levels` → 64. */
+/** The keep-alive time a server advertises, in ms. */
+async function keepAliveMs(port: number): Promise<number> {
+  const conn = await keptAlive(port);
+  conn.socket.destroy();
+  const seconds = /\r\nkeep-alive: timeout=(\d+)\r\n/i.exec(conn.first);
+  assert.ok(seconds !== null, 'a Keep-Alive header');
+  return Number(seconds[1]) * 1000;
+}
+
 function amount(cell: string): number {
   const m = /^([\d,]+) (KiB|MiB|s|levels|values)$/.exec(cell);
   assert.ok(m !== null, `a default the table states as a number: ${cell}`);
@@ -71,7 +80,8 @@ describe('README limits table', () => {
         'listen.maxHeaderSizeBytes': (server as typeof server & { maxHeaderSize: number }).maxHeaderSize,
         'listen.headersTimeoutMs': server.headersTimeout,
         'listen.requestTimeoutMs': server.requestTimeout,
-        'listen.keepAliveTimeoutMs': server.keepAliveTimeout,
+        // In seconds in the Keep-Alive header: weir times idle connections itself (Node's timer is 0).
+        'listen.keepAliveTimeoutMs': await keepAliveMs(handle.port),
         'App.bodyLimitBytes': DEFAULT_BODY_LIMIT_BYTES,
         'App.maxJsonDepth': DEFAULT_MAX_JSON_DEPTH,
         'App.allIssuesMaxNodes': DEFAULT_ALL_ISSUES_MAX_NODES,

@@ -3,7 +3,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { App, HttpError } from 'weir';
-import { deferred, raw, request, serve } from '../helpers/http.ts';
+import { deferred, keptAlive, raw, request, serve } from '../helpers/http.ts';
 import { spawnTs } from '../helpers/process.ts';
 
 function connectionRefused(port: number): Promise<boolean> {
@@ -23,7 +23,11 @@ describe('server', () => {
     app.get('/', () => 'x');
     const handle = await serve(app);
     try {
-      assert.equal(handle.server.keepAliveTimeout, 65_000);
+      // weir times idle connections itself (Node's own timer is off, 0): the Keep-Alive header says how long.
+      assert.equal(handle.server.keepAliveTimeout, 0);
+      const conn = await keptAlive(handle.port);
+      assert.match(conn.first, /\r\nkeep-alive: timeout=65\r\n/i);
+      conn.socket.destroy();
       assert.equal(handle.server.headersTimeout, 30_000);
       assert.equal(handle.server.requestTimeout, 60_000);
       assert.match(handle.url, /^http:\/\/127\.0\.0\.1:\d+$/);
