@@ -1,7 +1,7 @@
 /**
  * Properties of the JSON body reader (`parseJson`): it agrees with `JSON.parse` on every JSON text up to
  * 64 levels deep, refuses prototype-poisoning keys however they are escaped, and answers any other
- * input with an HttpError of status 4xx, never another kind of error.
+ * input with an HttpError of status 4xx, never another kind of error; a text and its UTF-8 bytes alike.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,10 +9,23 @@ import fc from 'fast-check';
 import { isHttpError } from 'weir';
 import { parseJson } from '../../src/http/body.ts';
 
-/** What parseJson did with `text`: its value, or the code and status of the HttpError it threw. */
-function outcome(text: string): { value: unknown } | { code: string; status: number } {
+type Outcome = { value: unknown } | { code: string; status: number };
+
+/**
+ * What parseJson did with `text`: its value, or the code and status of the HttpError it threw; the same
+ * for the text as a string and as the bytes of a body (two scanners), asserted.
+ */
+function outcome(text: string): Outcome {
+  const fromText = attempt(text);
+  const bytes = Buffer.from(text, 'utf8');
+  // A lone surrogate has no UTF-8 form: its bytes are another text.
+  if (bytes.toString('utf8') === text) assert.deepEqual(attempt(bytes), fromText, 'bytes and text agree');
+  return fromText;
+}
+
+function attempt(body: string | Buffer): Outcome {
   try {
-    return { value: parseJson(text) };
+    return { value: parseJson(body) };
   } catch (err) {
     assert.ok(isHttpError(err), `not an HttpError: ${String(err)}`);
     assert.ok(err.status >= 400 && err.status < 500, `status ${err.status}`);
