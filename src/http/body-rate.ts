@@ -99,17 +99,42 @@ export function watchBodyRate(
   rate: BodyRate,
   onTooSlow: (err: HttpError) => void,
 ): () => void {
-  const min = rate.minBytesPerSecond;
-  if (min === 0 || req.complete || !hasBody(req)) return NOOP;
-  const socket = req.socket as Socket | null;
-  if (typeof socket?.bytesRead !== 'number') return NOOP;
-  let timer: NodeJS.Timeout | undefined;
+  if (rate.minBytesPerSecond === 0 || req.complete || !hasBody(req)) return NOOP;
   let stopped = false;
+  let disarm: (() => void) | undefined;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    disarm?.();
+  };
+  // Called from a handler, this runs while Node's parser is still inside the packet that carried the
+  // head, and Node runs queued ticks and microtasks between the parser's callbacks for it. Once the
+  // packet is parsed (after this round of I/O callbacks), `complete` says whether the body was in it;
+  // only then is anything more made (the common small POST makes nothing more).
+  afterThisRound(() => {
+    if (stopped || req.complete || req.readableEnded || req.destroyed) return;
+    const socket = req.socket as Socket | null;
+    // A request with no real socket (`inject()`) has no bytes read to count.
+    if (typeof socket?.bytesRead !== 'number') return;
+    disarm = arm(req, socket, rate, stop, onTooSlow);
+  });
+  return stop;
+}
+
+/** Starts the ticks of {@link watchBodyRate} on a body still arriving; returns what stops them. */
+function arm(
+  req: IncomingMessage,
+  socket: Socket,
+  rate: BodyRate,
+  stop: () => void,
+  onTooSlow: (err: HttpError) => void,
+): () => void {
+  const min = rate.minBytesPerSecond;
   /** The reader paused the stream, and has not resumed it. */
   let paused = false;
   /** The reader held up the body at the last tick or paused it since: this second is not counted. */
   let held = false;
-  let last = 0;
+  let last = socket.bytesRead;
   let activeMs = 0;
   let bytes = 0;
   const onPause = (): void => {
@@ -117,16 +142,6 @@ export function watchBodyRate(
   };
   const onResume = (): void => {
     paused = false;
-  };
-  const stop = (): void => {
-    if (stopped) return;
-    stopped = true;
-    if (timer === undefined) return;
-    clearInterval(timer);
-    req.off('pause', onPause);
-    req.off('resume', onResume);
-    req.off('end', stop);
-    req.off('close', stop);
   };
   const checkBodyRate = (): void => {
     const read = socket.bytesRead;
@@ -149,20 +164,19 @@ export function watchBodyRate(
       onTooSlow(tooSlow(min, bytes, activeMs));
     }
   };
-  // Called from a handler, this runs while Node's parser is still inside the packet that carried the
-  // head, and Node runs queued ticks and microtasks between the parser's callbacks for it. Once the
-  // packet is parsed (after this round of I/O callbacks), `complete` says whether the body was in it.
-  afterThisRound(() => {
-    if (stopped || req.complete || req.readableEnded || req.destroyed) return;
-    last = socket.bytesRead;
-    timer = setInterval(checkBodyRate, RATE_WINDOW_MS);
-    timer.unref();
-    req.on('pause', onPause);
-    req.on('resume', onResume);
-    req.once('end', stop);
-    req.once('close', stop);
-  });
-  return stop;
+  const timer = setInterval(checkBodyRate, RATE_WINDOW_MS);
+  timer.unref();
+  req.on('pause', onPause);
+  req.on('resume', onResume);
+  req.once('end', stop);
+  req.once('close', stop);
+  return () => {
+    clearInterval(timer);
+    req.off('pause', onPause);
+    req.off('resume', onResume);
+    req.off('end', stop);
+    req.off('close', stop);
+  };
 }
 
 /** Whether the request head announces a body (a chunked one, or a `Content-Length` other than 0). */
