@@ -17,12 +17,17 @@ import { lastResort, SERVER } from './send.ts';
 
 /** The latest response weir was handed on a socket. */
 const kResponse = Symbol('weir.response');
-/** The finished response a keep-alive sweep last found on the socket, and how many sweeps since. */
+/**
+ * The finished response a keep-alive sweep last found on the socket, the bytes the socket had read then,
+ * and how many sweeps since.
+ */
 const kIdleSince = Symbol('weir.idleSince');
+const kIdleRead = Symbol('weir.idleRead');
 const kIdleSweeps = Symbol('weir.idleSweeps');
 type Tracked = Socket & {
   [kResponse]?: ServerResponse | undefined;
   [kIdleSince]?: ServerResponse | undefined;
+  [kIdleRead]?: number;
   [kIdleSweeps]?: number;
 };
 
@@ -62,8 +67,9 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
  * request arrives: two timer-list operations on every request, ~3 % of a small JSON answer's CPU
  * (bench/README.md). A connection is idle from the first sweep that finds its latest response finished
  * and that response's request read to its end, and is closed after `timeoutMs` + 1 s of sweeps that
- * find the same. One that has not sent a request yet is the headers timeout's; an upgraded one is left
- * alone. Stops when the server closes.
+ * find the same and no byte read since (as Node's timer, which any byte read restarted). One that has
+ * not sent a request yet is the headers timeout's; an upgraded one is left alone. Stops when the server
+ * closes.
  */
 export function closeIdleConnections(server: Server, sockets: Set<Socket>, timeoutMs: number): void {
   const every = Math.max(50, Math.min(1000, timeoutMs / 4));
@@ -74,8 +80,10 @@ export function closeIdleConnections(server: Server, sockets: Set<Socket>, timeo
       if (res === undefined) continue;
       if (!res.writableFinished || !res.req.complete) {
         socket[kIdleSince] = undefined;
-      } else if (socket[kIdleSince] !== res) {
+      } else if (socket[kIdleSince] !== res || socket[kIdleRead] !== socket.bytesRead) {
+        // Newly idle, or bytes of a next request arrived (a head sent slowly: the headers timeout's).
         socket[kIdleSince] = res;
+        socket[kIdleRead] = socket.bytesRead;
         socket[kIdleSweeps] = 0;
       } else {
         const idle = (socket[kIdleSweeps] ?? 0) + 1;

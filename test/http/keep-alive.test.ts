@@ -131,6 +131,32 @@ describe('idle keep-alive connections', () => {
     }
   });
 
+  it('stay open while the head of a next request arrives slowly, left to the headers timeout', async () => {
+    const app = new App({ logger: false });
+    app.get('/', () => 'ok');
+    const handle = await app.listen({
+      port: 0,
+      host: '127.0.0.1',
+      signals: false,
+      keepAliveTimeoutMs: 200,
+      headersTimeoutMs: 10_000,
+    });
+    try {
+      const conn = await keptAlive(handle.port);
+      // One byte every 100 ms for 2.4 s: longer than the 1.2 s an idle connection is kept.
+      const head = 'GET / HTTP/1.1\r\nhost: x\r\n\r\n';
+      for (const byte of head) {
+        await sleep(100);
+        assert.equal(conn.closedAt(), undefined, 'closed while the next head was arriving');
+        conn.socket.write(byte);
+      }
+      assert.match(await conn.next(), /^HTTP\/1\.1 200/);
+      conn.socket.destroy();
+    } finally {
+      await handle.close();
+    }
+  });
+
   it('are timed without a timer per request', async () => {
     const app = new App({ logger: false });
     app.get('/', () => 'ok');
