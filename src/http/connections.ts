@@ -32,6 +32,7 @@ type Tracked = Socket & {
 };
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /**
  * Wraps the app's request listener so each socket knows its latest response (one property store), and
@@ -48,12 +49,10 @@ export function trackResponses(handler: Listener, keepAliveTimeoutMs: number): L
 }
 
 /** Wraps the upgrade listener: an upgraded socket is no longer an HTTP connection a sweep may close. */
-export function trackUpgrades<A extends unknown[]>(
-  upgrade: (req: IncomingMessage, socket: Duplex, ...rest: A) => void,
-): (req: IncomingMessage, socket: Duplex, ...rest: A) => void {
-  return (req, socket, ...rest) => {
+export function trackUpgrades(upgrade: UpgradeListener): UpgradeListener {
+  return (req, socket, head) => {
     (socket as Tracked)[kResponse] = undefined;
-    upgrade(req, socket, ...rest);
+    upgrade(req, socket, head);
   };
 }
 

@@ -176,7 +176,6 @@ export async function listen(
       keepAliveTimeout,
     ),
   );
-  server.keepAliveTimeout = 0;
   server.maxConnections = maxConnections;
   server.on('clientError', onClientError);
   server.on('connect', onConnect);
