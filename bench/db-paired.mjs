@@ -28,11 +28,10 @@ import {
   list,
   loadAverage,
   machineFacts,
-  measureWrk,
   medianOf,
   option,
   outOption,
-  parseWrk,
+  pairRun,
   pgQuery,
   pinning,
   prepareNpmStart,
@@ -41,7 +40,6 @@ import {
   stopServer,
   string,
   url,
-  wrkCommand,
 } from './lib.mjs';
 
 const ROUTES = ['db', 'queries', 'fortunes', 'updates'];
@@ -104,27 +102,17 @@ function start(server, port, pin) {
   });
 }
 
-/** One run of both wrk at once; `first` is spawned first (the order alternates from pair to pair). */
-async function pairRun(pin, ports, route, seconds, first) {
-  const runs = ports.map(
-    (port) => () =>
-      measureWrk(wrkCommand(pin, { connections: opts.connections, port }, seconds, pathOf(route)), seconds),
-  );
-  const started = [];
-  for (const i of first === 0 ? [0, 1] : [1, 0]) started[i] = runs[i]();
-  const texts = (await Promise.all(started)).map((r) => r.text);
-  try {
-    // 2xx answers a second: wrk's req/s counts every answer, and a 503 must not count as served.
-    return texts.map((text) => {
-      const r = parseWrk(text);
-      const bad = r.socketErrors + r.non2xx;
-      return { rps: r.requests ? (r.rps * Math.max(0, r.requests - r.non2xx)) / r.requests : r.rps, bad };
-    });
-  } catch (err) {
-    console.log(`${runner.name}: a pair without a result, left out: ${err.message}\n${texts.join('\n')}`);
-    return undefined;
-  }
-}
+/** One run of both wrk at once (lib/pairs.mjs); `first` is spawned first. */
+const runPair = (pin, ports, route, seconds, first) =>
+  pairRun({
+    pin,
+    ports,
+    connections: opts.connections,
+    seconds,
+    path: pathOf(route),
+    first,
+    name: runner.name,
+  });
 
 /** The answer of `route` must be 200 with JSON or HTML a TechEmpower test expects. */
 async function check(label, port, route) {
@@ -154,11 +142,11 @@ async function main() {
       try {
         await check(SERVERS[a].label ?? a, opts.port, route);
         await check(SERVERS[b].label ?? b, opts.port + 1, route);
-        const warm = opts.warmup > 0 ? await pairRun(pin, ports, route, opts.warmup, 0) : undefined;
+        const warm = opts.warmup > 0 ? await runPair(pin, ports, route, opts.warmup, 0) : undefined;
         const pairs = [];
         let lost = 0;
         for (let i = 0; i < opts.pairs; i++) {
-          const run = await pairRun(pin, ports, route, opts.duration, i % 2);
+          const run = await runPair(pin, ports, route, opts.duration, i % 2);
           if (run === undefined) {
             lost++;
             continue;

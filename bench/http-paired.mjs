@@ -25,18 +25,16 @@ import {
   list,
   loadAverage,
   machineFacts,
-  measureWrk,
   medianOf,
   option,
   outOption,
-  parseWrk,
+  pairRun,
   pinning,
   post,
   ROOT,
   runStep,
   startServer,
   stopServer,
-  wrkCommand,
 } from './lib.mjs';
 import { createdUser, NEW_USER, userOf } from './schemas/data.mjs';
 
@@ -141,25 +139,19 @@ async function check(server, port, route) {
   if (!(await ok(res, port))) fail(`${server} ${path}: ${res.status} ${res.body.slice(0, 200)}`);
 }
 
-/** One run of both wrk at once; `first` is spawned first (the order alternates from pair to pair). */
-async function pairRun(pin, ports, route, seconds, first) {
+/** One run of both wrk at once (lib/pairs.mjs); `first` is spawned first. */
+function runPair(pin, ports, route, seconds, first) {
   const { path, script } = ROUTES[route];
-  const runs = ports.map(
-    (port) => () =>
-      measureWrk(wrkCommand(pin, { connections: opts.connections, port }, seconds, path, script), seconds),
-  );
-  const started = [];
-  for (const i of first === 0 ? [0, 1] : [1, 0]) started[i] = runs[i]();
-  const texts = (await Promise.all(started)).map((r) => r.text);
-  try {
-    return texts.map((text) => {
-      const r = parseWrk(text);
-      return { rps: r.rps, bad: r.socketErrors + r.non2xx };
-    });
-  } catch (err) {
-    console.log(`${runner.name}: a pair without a result, left out: ${err.message}\n${texts.join('\n')}`);
-    return undefined;
-  }
+  return pairRun({
+    pin,
+    ports,
+    connections: opts.connections,
+    seconds,
+    path,
+    script,
+    first,
+    name: runner.name,
+  });
 }
 
 async function main() {
@@ -178,11 +170,11 @@ async function main() {
       try {
         await check(a, ports[0], route);
         await check(b, ports[1], route);
-        if (opts.warmup > 0) await pairRun(pin, ports, route, opts.warmup, 0);
+        if (opts.warmup > 0) await runPair(pin, ports, route, opts.warmup, 0);
         const pairs = [];
         let lost = 0;
         for (let i = 0; i < opts.pairs; i++) {
-          const run = await pairRun(pin, ports, route, opts.duration, i % 2);
+          const run = await runPair(pin, ports, route, opts.duration, i % 2);
           if (run === undefined) {
             lost++;
             continue;

@@ -12,6 +12,7 @@ export * from './lib/cpu.mjs';
 export * from './lib/machine.mjs';
 export * from './lib/memory.mjs';
 export * from './lib/options.mjs';
+export * from './lib/pairs.mjs';
 export * from './lib/processes.mjs';
 export * from './lib/profile.mjs';
 export * from './lib/redis.mjs';
