@@ -4,8 +4,8 @@
  * `weir serve ENTRY --workers N` uses both; use them directly for a custom entry script.
  */
 export type { PrimaryMetricsOptions } from './primary-metrics.ts';
+export type { Primary, PrimaryOptions } from './primary-options.ts';
 export type { Scheduling } from './scheduling.ts';
-export type { Primary, PrimaryOptions } from './supervisor.ts';
 export { startPrimary } from './supervisor.ts';
 export { attachWorker } from './worker.ts';
 export { webConcurrency, workerCount } from './workers.ts';
