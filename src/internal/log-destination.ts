@@ -1,6 +1,9 @@
 import { writeSync } from 'node:fs';
-// sonic-boom is CommonJS: its class is the module itself, and (for these types) its `SonicBoom` property.
-import sonicBoom, { type SonicBoom } from 'sonic-boom';
+import { createRequire } from 'node:module';
+import type { SonicBoom } from 'sonic-boom';
+
+// Loaded with the first destination, so an app that writes no log (`logger: false`) never loads it.
+const require = createRequire(import.meta.url);
 
 /**
  * At exit, how many times a full pipe is retried (every 100 ms) before the lines still waiting are given
@@ -36,7 +39,8 @@ export function logDestination(options: LogDestinationOptions): SonicBoom {
   const { name, ...target } = options;
   let exiting = false;
   let exitRetries = 0;
-  const stream = new sonicBoom.SonicBoom({
+  const { SonicBoom: Destination } = require('sonic-boom') as typeof import('sonic-boom');
+  const stream = new Destination({
     ...target,
     mkdir: target.dest !== undefined,
     sync: false,

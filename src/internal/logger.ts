@@ -1,5 +1,9 @@
-import { pino } from 'pino';
+import { createRequire } from 'node:module';
 import { stdoutDestination } from './log-destination.ts';
+
+// pino (and its destination) load with the first logger weir makes: an app given `logger: false`, or a
+// logger of its own, never loads them (~7 MB of resident memory).
+const require = createRequire(import.meta.url);
 
 /** The logger weir writes to: pino's interface, which pino loggers satisfy. */
 export interface Logger {
@@ -25,6 +29,7 @@ export const silentLogger: Logger = Object.freeze({ error: noop, warn: noop, inf
 export function defaultLogger(name?: string): Logger {
   const level = process.env.LOG_LEVEL ?? 'info';
   if (process.env.WEIR_DEV === '1') return readableLogger(level, name);
+  const { pino } = require('pino') as typeof import('pino');
   return pino({ level, ...(name === undefined ? {} : { name }) }, stdoutDestination());
 }
 
