@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A TypeScript program run the way `npm start` runs the service, with its stdout collected. */
 export interface TsProcess {
@@ -70,9 +72,20 @@ export function spawnNode(
 /**
  * Runs the app `fixture` (under tsx, with weir's sources) with test/fixtures/imports/record.mjs, which
  * writes to a log each module it resolves whose name matches `match` (the fixture writes its own marks
- * there too), and returns the log's lines once it has exited 0.
+ * there too, to the file WEIR_IMPORT_LOG names), and returns the log's lines once it has exited 0. The
+ * log lives in a temporary folder of its own, removed afterwards.
  */
-export async function recordImports(fixture: URL, log: string, match?: string): Promise<string[]> {
+export async function recordImports(fixture: URL, match?: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-imports-'));
+  const log = join(dir, 'imports.log');
+  try {
+    return await recordInto(fixture, log, match);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function recordInto(fixture: URL, log: string, match: string | undefined): Promise<string[]> {
   const child = spawnNode(
     [
       '--conditions=weir-source',
